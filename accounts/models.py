@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from kernel.db import TZDateTime, created_at_field
+from kernel.ids import new_id
+
+ORG_KINDS = ("sme", "university", "bank", "guarantor", "insurer", "evaluator", "fund", "regulator", "platform")
+SELF_REGISTERING_KINDS = ("sme", "university")
+USER_ROLES = ("admin", "org_admin", "member")
+
+
+class Org(SQLModel, table=True):
+    __tablename__ = "orgs"
+    __table_args__ = (sa.CheckConstraint(f"kind IN {ORG_KINDS!r}", name="kind"),)
+    id: str = Field(default_factory=lambda: new_id("org"), primary_key=True, max_length=40)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=20, index=True)
+    credit_code: str = Field(max_length=18, unique=True)
+    region: str | None = Field(default=None, max_length=12, index=True)
+    industry: str | None = Field(default=None, max_length=80)
+    # Profile facts the enterprise IP index (domain §9) is computed from.
+    ip_honours: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    rd_spending_last_year: int | None = Field(default=None, sa_type=sa.BigInteger)
+    created_at: datetime = created_at_field()
+
+
+class Region(SQLModel, table=True):
+    __tablename__ = "regions"
+    code: str = Field(primary_key=True, max_length=12)
+    name: str = Field(max_length=100)
+    population: int = Field(sa_type=sa.BigInteger)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    __table_args__ = (sa.CheckConstraint(f"role IN {USER_ROLES!r}", name="role"),)
+    id: str = Field(default_factory=lambda: new_id("usr"), primary_key=True, max_length=40)
+    org_id: str = Field(foreign_key="orgs.id", index=True, max_length=40)
+    email: str = Field(max_length=254, unique=True)
+    password_hash: str = Field(max_length=200)
+    role: str = Field(max_length=20)
+    failed_logins: int = 0
+    locked_until: datetime | None = Field(default=None, sa_type=TZDateTime)
+    created_at: datetime = created_at_field()

@@ -1,0 +1,87 @@
+"""The FastAPI application: settings, database, routers, error handlers and the day-end scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import APIRouter, FastAPI
+
+import api.registry  # noqa: F401  (tables, day-end handlers, subscribers)
+from accounts.service import ensure_platform_admin
+from api import problems
+from api.routers import accounts, assets, platform
+from kernel import clock
+from kernel.db import make_engine, make_session_factory
+from kernel.settings import Settings, get_settings
+
+API_PREFIX = "/api/v1"
+log = structlog.get_logger()
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(message)s")
+    structlog.configure(
+        processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso"),
+                    structlog.processors.JSONRenderer()],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(settings.log_level)),
+    )
+
+
+async def bootstrap(app: FastAPI) -> None:
+    """Create the platform admin and the manual clock's row if absent."""
+    async with app.state.session_factory() as session:
+        await ensure_platform_admin(session, app.state.settings)
+        await clock.ensure_clock_state(session, app.state.settings)
+        await session.commit()
+
+
+async def _system_day_end_loop(app: FastAPI) -> None:
+    settings: Settings = app.state.settings
+    while True:
+        try:
+            ran = await clock.catch_up_system_day_end(app.state.session_factory, settings)
+            if ran:
+                log.info("day_end.ran", handlers=ran)
+        except Exception:
+            log.exception("day_end.failed")
+        await asyncio.sleep(settings.day_end_poll_seconds)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    await bootstrap(app)
+    task = None
+    if app.state.settings.clock == "system":
+        task = asyncio.create_task(_system_day_end_loop(app))
+    try:
+        yield
+    finally:
+        if task:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await app.state.engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings)
+    app = FastAPI(title="IP Pledge Market", version="1.0.0", lifespan=lifespan,
+                  openapi_url="/openapi.json", docs_url="/docs",
+                  description="Marketplace for IP transfer and licensing, IP-pledge loans and the risk fund. "
+                              "Money is integer fen; rates and shares are integer basis points.")
+    app.state.settings = settings
+    app.state.engine = make_engine(settings.database_url)
+    app.state.session_factory = make_session_factory(app.state.engine)
+    problems.install(app)
+    v1 = APIRouter(prefix=API_PREFIX)
+    for module in (platform, accounts, assets):
+        v1.include_router(module.router)
+    v1.include_router(accounts.token_router)
+    app.include_router(v1)
+    return app

@@ -1,0 +1,71 @@
+"""RFC 9457 problem+json for every error, with the contract's stable ``code``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kernel.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+MEDIA_TYPE = "application/problem+json"
+_HTTP_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 409: "invalid_state", 413: "payload_too_large",
+               415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited"}
+
+
+def problem(status: int, code: str, title: str, detail: str, *, errors: list[dict[str, Any]] | None = None,
+            extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"type": f"urn:ipm:problem:{code}", "title": title, "status": status,
+                            "detail": detail, "code": code}
+    if errors:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    headers = None
+    if exc.status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    if exc.status == 429 and "retry_after" in exc.extra:
+        headers = {"Retry-After": str(exc.extra["retry_after"])}
+    return problem(exc.status, exc.code, exc.title, exc.detail, errors=exc.errors, extra=exc.extra,
+                   headers=headers)
+
+
+def _loc(loc: Any) -> list[Any]:
+    return [str(p) if not isinstance(p, int) else p for p in loc]
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"loc": _loc(e.get("loc", ())), "msg": e.get("msg", "invalid")} for e in exc.errors()]
+    detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:5])
+    return problem(422, "validation_error", "The request is not valid", detail, errors=errors)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    return problem(exc.status_code, code, str(exc.detail), str(exc.detail), headers=exc.headers)
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return problem(500, "internal_error", "Internal error", "something went wrong on our side")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

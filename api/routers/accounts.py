@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import OAuth2PasswordRequestForm
+
+from accounts import service
+from accounts.models import User
+from accounts.schemas import (
+    MeOut,
+    OrgIn,
+    OrgOut,
+    RegionIn,
+    RegionOut,
+    RegisterIn,
+    RegisterOut,
+    TokenOut,
+    UserIn,
+    UserOut,
+)
+from api.deps import AdminActor, CurrentActor, SessionDep, org_kinds
+from api.routing import TransactionalRoute
+from api.security import create_access_token
+from kernel.actor import Actor
+from kernel.errors import DomainError
+
+router = APIRouter(tags=["accounts"], route_class=TransactionalRoute)
+# The token endpoint keeps its own transaction: failed attempts must be remembered although it answers 401.
+token_router = APIRouter(tags=["accounts"])
+
+
+def _user_out(user: object) -> UserOut:
+    return UserOut.model_validate(user, from_attributes=True)
+
+
+@router.post("/auth/register", status_code=201, response_model=RegisterOut,
+             summary="Register an SME or university and its first user (anyone)")
+async def register(body: RegisterIn, session: SessionDep) -> RegisterOut:
+    org, user = await service.register(session, body)
+    return RegisterOut(org=OrgOut.model_validate(org, from_attributes=True), user=_user_out(user))
+
+
+@token_router.post("/auth/token", response_model=TokenOut, summary="Log in: OAuth2 password form → JWT (anyone)")
+async def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenOut:
+    settings = request.app.state.settings
+    async with request.app.state.session_factory() as session:
+        try:
+            user = await service.authenticate(session, form.username, form.password, settings)
+        except DomainError:
+            await session.commit()
+            raise
+        await session.commit()
+    return TokenOut(access_token=create_access_token(user.id, user.org_id, settings),
+                    expires_in=settings.jwt_ttl_seconds)
+
+
+@router.get("/me", response_model=MeOut, summary="The current user and organisation (any user)")
+async def me(actor: CurrentActor, session: SessionDep) -> MeOut:
+    user = await session.get(User, actor.user_id)
+    org = await service.get_org(session, actor.org_id)
+    return MeOut(user=_user_out(user), org=OrgOut.model_validate(org, from_attributes=True))
+
+
+@router.post("/orgs", status_code=201, response_model=OrgOut, summary="Onboard an organisation (platform admin)")
+async def create_org(body: OrgIn, actor: AdminActor, session: SessionDep) -> OrgOut:
+    return OrgOut.model_validate(await service.create_org(session, actor, body), from_attributes=True)
+
+
+@router.get("/orgs/{org_id}", response_model=OrgOut, summary="An organisation's public profile (any user)")
+async def get_org(org_id: str, _: CurrentActor, session: SessionDep) -> OrgOut:
+    return OrgOut.model_validate(await service.get_org(session, org_id), from_attributes=True)
+
+
+@router.post("/orgs/{org_id}/users", status_code=201, response_model=UserOut,
+             summary="Add a user to an organisation (platform admin, or that organisation's org_admin)")
+async def create_user(org_id: str, body: UserIn, actor: CurrentActor, session: SessionDep) -> UserOut:
+    return _user_out(await service.create_user(session, actor, org_id, body))
+
+
+@router.post("/regions", status_code=201, response_model=RegionOut,
+             summary="Create or update a region and its population (platform admin, regulator)")
+async def upsert_region(body: RegionIn, session: SessionDep,
+                        actor: Annotated[Actor, Depends(org_kinds("regulator", admin=True))]) -> RegionOut:
+    return RegionOut.model_validate(await service.upsert_region(session, actor, body), from_attributes=True)

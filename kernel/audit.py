@@ -1,0 +1,55 @@
+"""The audit log: every state change and money movement, who did it, before and after, and when."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from kernel.actor import Actor
+from kernel.clock import business_date
+from kernel.db import TZDateTime, utcnow
+from kernel.ids import new_id
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_events"
+    id: str = Field(default_factory=lambda: new_id("aud"), primary_key=True, max_length=40)
+    at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+    business_date: date
+    actor_user_id: str = Field(max_length=40)
+    actor_org_id: str = Field(max_length=40, index=True)
+    action: str = Field(max_length=80)
+    object_type: str = Field(max_length=40)
+    object_id: str = Field(max_length=40, index=True)
+    before: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    after: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
+
+
+async def record(session: AsyncSession, actor: Actor, action: str, object_type: str, object_id: str, *,
+                 before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> AuditEvent:
+    event = AuditEvent(
+        business_date=await business_date(session),
+        actor_user_id=actor.user_id,
+        actor_org_id=actor.org_id,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        before=_jsonable(before) if before is not None else None,
+        after=_jsonable(after) if after is not None else None,
+    )
+    session.add(event)
+    return event

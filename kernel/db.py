@@ -1,0 +1,103 @@
+"""Database: one async engine per app, SQLite (WAL, foreign keys) by default, PostgreSQL via asyncpg.
+
+Alembic migrations make the schema; ``create_all`` is used only by the tests.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+# Stable constraint names, so migrations on SQLite and PostgreSQL agree and never drift.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = SQLModel.metadata
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TZDateTime(sa.types.TypeDecorator):
+    """Timezone-aware UTC timestamps on both databases (SQLite stores naive values)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+def money_field(**kw: Any) -> Any:
+    """An integer fen column (BIGINT)."""
+    return Field(sa_type=sa.BigInteger, **kw)
+
+
+def created_at_field() -> Any:
+    return Field(default_factory=utcnow, sa_type=TZDateTime, nullable=False)
+
+
+def json_field(**kw: Any) -> Any:
+    return Field(default_factory=list, sa_type=sa.JSON, **kw)
+
+
+def make_engine(url: str, **kw: Any) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kw)
+        _configure_sqlite(engine)
+        return engine
+    kw.setdefault("pool_size", 10)
+    kw.setdefault("max_overflow", 20)
+    kw.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kw)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, begin transactions (see the "begin" hook below).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # SQLite has no row locks: take the write lock at the start, so two requests that read then
+        # write are serialised instead of failing on lock upgrade. This is our stand-in for FOR UPDATE.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, autoflush=True)
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "unique" in text or "duplicate key" in text

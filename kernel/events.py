@@ -1,0 +1,33 @@
+"""In-process domain events, so a lower package can tell a higher one without importing it.
+
+Market publishes (an asset lapsed, changed owner); valuation and finance subscribe at import time.
+Subscribers run inside the publisher's transaction and only flush.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+Subscriber = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
+_subscribers: dict[str, list[Subscriber]] = defaultdict(list)
+
+ASSET_STATUS_CHANGED = "asset.status_changed"
+ASSET_OWNER_CHANGED = "asset.owner_changed"
+
+
+def subscribe(event: str) -> Callable[[Subscriber], Subscriber]:
+    def register(fn: Subscriber) -> Subscriber:
+        if fn not in _subscribers[event]:
+            _subscribers[event].append(fn)
+        return fn
+
+    return register
+
+
+async def publish(session: AsyncSession, event: str, payload: dict[str, Any]) -> None:
+    for fn in list(_subscribers[event]):
+        await fn(session, payload)

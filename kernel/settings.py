@@ -1,0 +1,72 @@
+"""All configuration, read once from the environment (prefix ``IPM_``)."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+DEV_ADMIN_PASSWORD = "admin-password"
+DEV_WEBHOOK_SECRET = "whsec_dev_only"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IPM_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///./ipm.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+
+    # Business clock: "system" follows the calendar (Asia/Shanghai); "manual" moves only on /clock/advance.
+    clock: Literal["system", "manual"] = "system"
+    clock_start: date | None = None
+    timezone: str = "Asia/Shanghai"
+    day_end_poll_seconds: int = 60
+
+    admin_email: str = "admin@ipm.local"
+    admin_password: str = DEV_ADMIN_PASSWORD
+
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_ttl_seconds: int = 3600
+    login_max_failures: int = 5
+    login_lockout_seconds: int = 300
+
+    idempotency_ttl_hours: int = 48
+
+    payment_provider: Literal["local", "http"] = "local"
+    payment_api_base: str = "http://127.0.0.1:12111"
+    payment_api_key: str = "sk_test_local"
+    payment_webhook_secret: str = DEV_WEBHOOK_SECRET
+    payment_timeout_seconds: float = 10.0
+    payment_max_retries: int = 3
+
+    # High-value criterion (4): a pledge-financing amount at or above this many fen (default ¥10m).
+    high_value_pledge_threshold: int = Field(default=10_000_000_00, ge=0)
+    # Dormant pool: university-held granted patents with no transfer or license for this many years.
+    dormant_years: int = Field(default=3, ge=1)
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_outside_development(self) -> Settings:
+        if self.env == "production":
+            if self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32:
+                raise ValueError("IPM_JWT_SECRET must be set to a secret of at least 32 characters in production")
+            if self.admin_password == DEV_ADMIN_PASSWORD:
+                raise ValueError("IPM_ADMIN_PASSWORD must be changed in production")
+            if self.payment_webhook_secret == DEV_WEBHOOK_SECRET:
+                raise ValueError("IPM_PAYMENT_WEBHOOK_SECRET must be set in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""The IP asset registry: assets, ownership history, encumbrances and the high-value verdict."""

@@ -1,0 +1,110 @@
+"""Encumbrances: what a pledge or a license stops the owner from doing, as the law says.
+
+A pledged asset may not be assigned, exclusively or solely licensed, opened for licensing or pledged
+again without the pledgee's consent (Civil Code art. 444). An exclusive or sole license blocks any other
+license; an open-license declaration blocks exclusive and sole licenses (Patent Law art. 51).
+Other packages (finance, licensing) encumber and release through this module only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from kernel import audit
+from kernel.actor import Actor
+from kernel.clock import business_date
+from kernel.errors import AssetEncumbered, InvalidState
+from market.assets.models import Asset, Encumbrance
+
+ACTIONS = ("assign", "exclusive_license", "sole_license", "nonexclusive_license", "open_license", "pledge")
+
+BLOCKS: dict[str, frozenset[str]] = {
+    "pledge": frozenset({"assign", "exclusive_license", "sole_license", "open_license", "pledge"}),
+    "exclusive_license": frozenset({"exclusive_license", "sole_license", "nonexclusive_license", "open_license"}),
+    "sole_license": frozenset({"exclusive_license", "sole_license", "nonexclusive_license", "open_license"}),
+    "open_license": frozenset({"exclusive_license", "sole_license"}),
+}
+# Legal statuses in which an action is possible at all.
+LIVE_STATUSES: dict[str, frozenset[str]] = {
+    "pledge": frozenset({"valid"}),
+    "open_license": frozenset({"valid"}),
+}
+DEFAULT_LIVE = frozenset({"valid", "pending"})
+
+
+async def active_for(session: AsyncSession, asset_ids: Sequence[str]) -> list[Encumbrance]:
+    stmt = select(Encumbrance).where(col(Encumbrance.asset_id).in_(list(asset_ids)),
+                                     col(Encumbrance.released_on).is_(None)).order_by(Encumbrance.id)
+    return list((await session.exec(stmt)).all())
+
+
+def blocking(encumbrances: Sequence[Encumbrance], action: str) -> list[Encumbrance]:
+    return [e for e in encumbrances if action in BLOCKS[e.kind] and action not in e.consents]
+
+
+async def ensure_allowed(session: AsyncSession, assets: Sequence[Asset], action: str) -> None:
+    """Raise unless every asset may undergo ``action`` now (call with the assets locked)."""
+    if action not in ACTIONS:
+        raise ValueError(action)
+    live = LIVE_STATUSES.get(action, DEFAULT_LIVE)
+    for asset in assets:
+        if asset.status not in live:
+            raise InvalidState(f"asset {asset.id} is {asset.status}; it cannot be used for {action}")
+    blockers = blocking(await active_for(session, [a.id for a in assets]), action)
+    if blockers:
+        first = blockers[0]
+        raise AssetEncumbered(
+            f"asset {first.asset_id} carries a {first.kind.replace('_', ' ')} ({first.ref_id}) "
+            f"that forbids {action.replace('_', ' ')}",
+            extra={"encumbrances": [{"asset_id": e.asset_id, "kind": e.kind, "ref_id": e.ref_id}
+                                    for e in blockers]})
+
+
+async def encumber(session: AsyncSession, actor: Actor, assets: Sequence[Asset], kind: str, ref_id: str, *,
+                   holder_org_id: str | None = None, since: date | None = None,
+                   check_action: str | None = None) -> list[Encumbrance]:
+    """Check then record ``kind`` on each asset (``check_action`` defaults to the same-named action)."""
+    await ensure_allowed(session, assets, check_action or kind)
+    since = since or await business_date(session)
+    rows = [Encumbrance(asset_id=a.id, kind=kind, ref_id=ref_id, holder_org_id=holder_org_id, since=since)
+            for a in assets]
+    session.add_all(rows)
+    await session.flush()
+    for row in rows:
+        await audit.record(session, actor, "asset.encumbered", "asset", row.asset_id,
+                           after={"kind": kind, "ref_id": ref_id, "holder_org_id": holder_org_id})
+    return rows
+
+
+async def release(session: AsyncSession, actor: Actor, ref_id: str, kind: str | None = None) -> int:
+    """Release every active encumbrance that ``ref_id`` holds. Returns how many were released."""
+    stmt = select(Encumbrance).where(Encumbrance.ref_id == ref_id, col(Encumbrance.released_on).is_(None))
+    if kind:
+        stmt = stmt.where(Encumbrance.kind == kind)
+    rows = list((await session.exec(stmt)).all())
+    today = await business_date(session)
+    for row in rows:
+        row.released_on = today
+        session.add(row)
+        await audit.record(session, actor, "asset.released", "asset", row.asset_id,
+                           before={"kind": row.kind, "ref_id": ref_id}, after=None)
+    await session.flush()
+    return len(rows)
+
+
+async def grant_consent(session: AsyncSession, actor: Actor, ref_id: str, action: str) -> None:
+    """The pledgee (holder of ``ref_id``) consents to ``action`` despite its pledge."""
+    if action not in ACTIONS:
+        raise ValueError(action)
+    stmt = select(Encumbrance).where(Encumbrance.ref_id == ref_id, col(Encumbrance.released_on).is_(None))
+    for row in (await session.exec(stmt)).all():
+        if action not in row.consents:
+            row.consents = [*row.consents, action]
+            session.add(row)
+            await audit.record(session, actor, "encumbrance.consent", "asset", row.asset_id,
+                               after={"ref_id": ref_id, "action": action})
+    await session.flush()

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from kernel.db import TZDateTime, created_at_field, utcnow
+from kernel.ids import new_id
+from market.numbers import ASSET_KINDS
+
+ASSET_STATUSES = ("pending", "valid", "lapsed", "expired", "invalidated")
+ENCUMBRANCE_KINDS = ("pledge", "exclusive_license", "sole_license", "open_license")
+
+
+class Asset(SQLModel, table=True):
+    __tablename__ = "assets"
+    __table_args__ = (
+        sa.UniqueConstraint("kind", "number"),
+        sa.CheckConstraint(f"kind IN {ASSET_KINDS!r}", name="kind"),
+        sa.CheckConstraint(f"status IN {ASSET_STATUSES!r}", name="status"),
+        sa.CheckConstraint("claims_count IS NULL OR claims_count >= 0", name="claims_count"),
+    )
+    id: str = Field(default_factory=lambda: new_id("ast"), primary_key=True, max_length=40)
+    kind: str = Field(max_length=30, index=True)
+    number: str = Field(max_length=64)
+    title: str = Field(max_length=300)
+    abstract: str | None = Field(default=None, sa_type=sa.Text)
+    ipc_codes: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    # First IPC subclass (e.g. "H01M"): the cohort key for scores and comparables, and an index for filters.
+    ipc_subclass: str | None = Field(default=None, max_length=8, index=True)
+    nice_classes: list[int] = Field(default_factory=list, sa_type=sa.JSON)
+    filing_date: date | None = None
+    grant_date: date | None = None
+    expiry_date: date | None = None
+    fees_paid_until: date | None = None
+    claims_count: int | None = None
+    forward_citations: int | None = None
+    family_countries: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    awards: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    industry: str | None = Field(default=None, max_length=80, index=True)
+    strategic_emerging: bool = False
+    status: str = Field(default="valid", max_length=20)
+    owner_org_id: str = Field(foreign_key="orgs.id", index=True, max_length=40)
+    # Largest pledge-financing amount ever registered against it (high-value criterion 4), fen.
+    max_pledge_amount: int = Field(default=0, sa_type=sa.BigInteger)
+    # Last assignment or license: the dormant pool is what has had none for years.
+    last_transaction_on: date | None = None
+    # Normalised title + abstract, what `q` matches against.
+    search_text: str = Field(default="", sa_type=sa.Text)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+
+
+class OwnershipRecord(SQLModel, table=True):
+    """Who owned an asset when, and through what (registration or a recorded deal). Never deleted."""
+
+    __tablename__ = "ownership_records"
+    id: str = Field(default_factory=lambda: new_id("own"), primary_key=True, max_length=40)
+    asset_id: str = Field(foreign_key="assets.id", index=True, max_length=40)
+    owner_org_id: str = Field(foreign_key="orgs.id", max_length=40)
+    from_date: date
+    to_date: date | None = None
+    via: str = Field(max_length=20)  # registration | deal | disposal
+    ref_id: str | None = Field(default=None, max_length=40)
+
+
+class Encumbrance(SQLModel, table=True):
+    __tablename__ = "encumbrances"
+    __table_args__ = (sa.CheckConstraint(f"kind IN {ENCUMBRANCE_KINDS!r}", name="kind"),)
+    id: str = Field(default_factory=lambda: new_id("enc"), primary_key=True, max_length=40)
+    asset_id: str = Field(foreign_key="assets.id", index=True, max_length=40)
+    kind: str = Field(max_length=20)
+    ref_id: str = Field(max_length=40, index=True)  # the loan, license or declaration behind it
+    holder_org_id: str | None = Field(default=None, max_length=40)  # pledgee or licensee
+    since: date
+    released_on: date | None = None
+    # Pledgee's consent (Civil Code art. 444): actions it lets the owner take despite the pledge.
+    consents: list[str] = Field(default_factory=list, sa_type=sa.JSON)

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from market.numbers import ASSET_KINDS, normalise_number
+
+AssetKind = Literal["invention_patent", "utility_model", "design_patent", "trademark", "copyright",
+                    "software_copyright", "trade_secret", "plant_variety"]
+AssetStatus = Literal["pending", "valid", "lapsed", "expired", "invalidated"]
+AWARDS = ("national_sci_tech_award", "china_patent_award", "china_patent_excellence_award",
+          "provincial_sci_tech_award", "provincial_patent_award")
+
+_IPC = re.compile(r"^[A-H]\d{2}[A-Z](\s?\d{1,4}/\d{2,6})?$")
+
+
+def _ipc(code: str) -> str:
+    code = re.sub(r"\s+", " ", code.strip().upper())
+    if not _IPC.match(code):
+        raise ValueError(f"{code!r} is not an IPC code like H01M 10/052")
+    return code
+
+
+def _country(code: str) -> str:
+    code = code.strip().upper()
+    if not re.fullmatch(r"[A-Z]{2}|EP|WO", code):
+        raise ValueError(f"{code!r} is not a two-letter country code")
+    return code
+
+
+IpcCode = Annotated[str, AfterValidator(_ipc)]
+Country = Annotated[str, AfterValidator(_country)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Abstract = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10000)]
+Award = Literal[AWARDS]  # type: ignore[valid-type]
+
+
+class _AssetFacts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    abstract: Abstract | None = None
+    ipc_codes: list[IpcCode] | None = Field(default=None, max_length=50)
+    nice_classes: list[Annotated[int, Field(ge=1, le=45)]] | None = Field(default=None, max_length=45)
+    filing_date: date | None = None
+    grant_date: date | None = None
+    expiry_date: date | None = None
+    fees_paid_until: date | None = None
+    claims_count: int | None = Field(default=None, ge=0, le=1000)
+    forward_citations: int | None = Field(default=None, ge=0, le=100000)
+    family_countries: list[Country] | None = Field(default=None, max_length=100)
+    awards: list[Award] | None = Field(default=None, max_length=20)
+    industry: str | None = Field(default=None, max_length=80)
+    strategic_emerging: bool | None = None
+
+
+class AssetIn(_AssetFacts):
+    kind: AssetKind
+    number: str = Field(min_length=1, max_length=64)
+    title: Title
+
+    @model_validator(mode="after")
+    def _number_matches_kind(self) -> AssetIn:
+        self.number = normalise_number(self.kind, self.number)
+        if self.nice_classes and self.kind != "trademark":
+            raise ValueError("nice_classes belong to trademarks")
+        if self.ipc_codes and self.kind == "trademark":
+            raise ValueError("a trademark has Nice classes, not IPC codes")
+        return self
+
+
+class AssetPatch(_AssetFacts):
+    status: AssetStatus | None = None
+
+
+class EncumbranceOut(BaseModel):
+    kind: str
+    ref_id: str
+    since: date
+    holder_org_id: str | None = None
+
+
+class OwnershipOut(BaseModel):
+    owner_org_id: str
+    from_date: date
+    to_date: date | None
+    via: str
+    ref_id: str | None
+
+
+class HighValueOut(BaseModel):
+    is_high_value: bool
+    criteria: list[str]
+
+
+class AssetOut(BaseModel):
+    id: str
+    kind: str
+    number: str
+    display_number: str
+    title: str
+    abstract: str | None
+    ipc_codes: list[str]
+    nice_classes: list[int]
+    filing_date: date | None
+    grant_date: date | None
+    expiry_date: date | None
+    fees_paid_until: date | None
+    claims_count: int | None
+    forward_citations: int | None
+    family_countries: list[str]
+    awards: list[str]
+    industry: str | None
+    strategic_emerging: bool
+    status: str
+    owner_org_id: str
+    last_transaction_on: date | None
+    created_at: datetime
+    updated_at: datetime
+    encumbrances: list[EncumbranceOut]
+    ownership_history: list[OwnershipOut]
+    high_value: HighValueOut
+
+
+class AssetSummaryOut(BaseModel):
+    id: str
+    kind: str
+    number: str
+    display_number: str
+    title: str
+    ipc_codes: list[str]
+    industry: str | None
+    status: str
+    owner_org_id: str
+    filing_date: date | None
+    grant_date: date | None
+
+
+assert set(ASSET_KINDS) == set(AssetKind.__args__)  # one list of kinds

@@ -1,0 +1,290 @@
+"""Asset registry rules: registration, search, updates, ownership moves and the high-value verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from accounts.models import Org
+from kernel import audit, events
+from kernel.actor import Actor
+from kernel.clock import business_date
+from kernel.db import is_unique_violation, utcnow
+from kernel.errors import AlreadyExists, Forbidden, InvalidState, NotFound, ValidationFailed
+from kernel.pagination import paginate
+from kernel.settings import get_settings
+from kernel.text import normalise, query_parts
+from market.assets.models import Asset, Encumbrance, OwnershipRecord
+from market.assets.schemas import AssetIn, AssetPatch
+from market.numbers import PATENT_KINDS, display_number
+
+ASSET_OWNER_KINDS = ("sme", "university")
+
+# Legal-status moves an owner may record (a lapsed patent may be restored by paying the fees late).
+STATUS_TRANSITIONS: dict[str, set[str]] = {
+    "pending": {"valid", "invalidated"},
+    "valid": {"lapsed", "expired", "invalidated"},
+    "lapsed": {"valid", "expired"},
+    "expired": set(),
+    "invalidated": set(),
+}
+HIGH_VALUE_AWARDS = {"national_sci_tech_award", "china_patent_award"}
+
+
+def _search_text(title: str, abstract: str | None) -> str:
+    return normalise(f"{title}\n{abstract or ''}")
+
+
+def _ipc_subclass(ipc_codes: Sequence[str]) -> str | None:
+    return ipc_codes[0][:4] if ipc_codes else None
+
+
+def _check_dates(asset: Asset) -> None:
+    pairs = [("filing_date", "grant_date"), ("grant_date", "expiry_date"), ("filing_date", "expiry_date"),
+             ("filing_date", "fees_paid_until")]
+    for earlier, later in pairs:
+        a, b = getattr(asset, earlier), getattr(asset, later)
+        if a is not None and b is not None and b < a:
+            raise ValidationFailed.at(["body", later], f"{later} must not be before {earlier}")
+
+
+async def create_asset(session: AsyncSession, actor: Actor, data: AssetIn) -> Asset:
+    if not actor.is_kind(*ASSET_OWNER_KINDS):
+        raise Forbidden("only SMEs and universities register IP assets")
+    today = await business_date(session)
+    fields = data.model_dump(exclude_none=True)
+    asset = Asset(**fields, owner_org_id=actor.org_id)
+    asset.ipc_subclass = _ipc_subclass(asset.ipc_codes)
+    asset.search_text = _search_text(asset.title, asset.abstract)
+    if asset.kind in PATENT_KINDS and asset.grant_date is None:
+        asset.status = "pending"
+    _check_dates(asset)
+    try:
+        async with session.begin_nested():
+            session.add(asset)
+            await session.flush()
+    except sa.exc.IntegrityError as exc:
+        if is_unique_violation(exc):
+            raise AlreadyExists(f"{asset.kind} {asset.number} is already registered") from exc
+        raise
+    session.add(OwnershipRecord(asset_id=asset.id, owner_org_id=actor.org_id, from_date=today,
+                                via="registration"))
+    await audit.record(session, actor, "asset.registered", "asset", asset.id, after=_snapshot(asset))
+    return asset
+
+
+def _snapshot(asset: Asset) -> dict[str, Any]:
+    return asset.model_dump(exclude={"search_text", "created_at", "updated_at"})
+
+
+async def get_asset(session: AsyncSession, asset_id: str) -> Asset:
+    asset = await session.get(Asset, asset_id)
+    if asset is None:
+        raise NotFound("asset not found")
+    return asset
+
+
+async def get_owned_asset(session: AsyncSession, actor: Actor, asset_id: str) -> Asset:
+    asset = await get_asset(session, asset_id)
+    if asset.owner_org_id != actor.org_id:
+        raise Forbidden("only the owner may do this")
+    return asset
+
+
+async def lock_assets(session: AsyncSession, asset_ids: Sequence[str]) -> list[Asset]:
+    """Load and lock assets in id order (the fixed order that keeps concurrent lockers from deadlocking)."""
+    ids = sorted(set(asset_ids))
+    if len(ids) != len(asset_ids):
+        raise ValidationFailed.at(["body", "asset_ids"], "an asset is named twice")
+    stmt = select(Asset).where(col(Asset.id).in_(ids)).order_by(Asset.id).with_for_update()
+    assets = list((await session.exec(stmt)).all())
+    if len(assets) != len(ids):
+        raise NotFound("asset not found")
+    by_id = {a.id: a for a in assets}
+    return [by_id[i] for i in asset_ids]
+
+
+@dataclass
+class AssetFilters:
+    q: str | None = None
+    kind: str | None = None
+    ipc: str | None = None
+    owner_org_id: str | None = None
+    dormant: bool | None = None
+    status: str | None = None
+
+
+def _like(part: str) -> str:
+    return "%" + part.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def dormant_condition(today: date) -> Any:
+    """University-held granted patents with no assignment or license for ``dormant_years``."""
+    cutoff = today - timedelta(days=365 * get_settings().dormant_years)
+    university_ids = select(Org.id).where(Org.kind == "university")
+    return sa.and_(
+        col(Asset.kind).in_(PATENT_KINDS),
+        Asset.status == "valid",
+        col(Asset.grant_date).is_not(None),
+        col(Asset.grant_date) <= cutoff,
+        or_(col(Asset.last_transaction_on).is_(None), col(Asset.last_transaction_on) <= cutoff),
+        col(Asset.owner_org_id).in_(university_ids),
+    )
+
+
+async def list_assets(session: AsyncSession, filters: AssetFilters, limit: int,
+                      cursor: str | None) -> tuple[list[Asset], bool, str | None]:
+    stmt = select(Asset)
+    for part in query_parts(filters.q or ""):
+        stmt = stmt.where(col(Asset.search_text).like(_like(part), escape="\\"))
+    if filters.kind:
+        stmt = stmt.where(Asset.kind == filters.kind)
+    if filters.ipc:
+        ipc = filters.ipc.strip().upper()
+        if len(ipc) <= 4:
+            stmt = stmt.where(Asset.ipc_subclass == ipc)
+        else:
+            stmt = stmt.where(sa.cast(Asset.ipc_codes, sa.Text).like(_like(ipc), escape="\\"))
+    if filters.owner_org_id:
+        stmt = stmt.where(Asset.owner_org_id == filters.owner_org_id)
+    if filters.status:
+        stmt = stmt.where(Asset.status == filters.status)
+    if filters.dormant is not None:
+        cond = dormant_condition(await business_date(session))
+        stmt = stmt.where(cond if filters.dormant else sa.not_(cond))
+    return await paginate(session, stmt, Asset.id, limit, cursor)
+
+
+async def update_asset(session: AsyncSession, actor: Actor, asset_id: str, patch: AssetPatch) -> Asset:
+    asset = (await lock_assets(session, [asset_id]))[0]
+    if asset.owner_org_id != actor.org_id:
+        raise Forbidden("only the owner may change an asset")
+    before = _snapshot(asset)
+    changes = patch.model_dump(exclude_unset=True)
+    new_status = changes.pop("status", None)
+    for field, value in changes.items():
+        if value is None and field in ("title",):
+            raise ValidationFailed.at(["body", field], f"{field} cannot be empty")
+        setattr(asset, field, value if value is not None else _empty(field))
+    if new_status is not None and new_status != asset.status:
+        if new_status not in STATUS_TRANSITIONS[asset.status]:
+            raise InvalidState(f"an asset cannot go from {asset.status} to {new_status}")
+        asset.status = new_status
+    _check_dates(asset)
+    asset.ipc_subclass = _ipc_subclass(asset.ipc_codes)
+    asset.search_text = _search_text(asset.title, asset.abstract)
+    asset.updated_at = utcnow()
+    session.add(asset)
+    await session.flush()
+    await audit.record(session, actor, "asset.updated", "asset", asset.id, before=before, after=_snapshot(asset))
+    if before["status"] != asset.status:
+        await events.publish(session, events.ASSET_STATUS_CHANGED,
+                             {"asset_id": asset.id, "before": before["status"], "after": asset.status})
+    return asset
+
+
+def _empty(field: str) -> Any:
+    return [] if field in ("ipc_codes", "nice_classes", "family_countries", "awards") else None
+
+
+async def transfer_ownership(session: AsyncSession, actor: Actor, asset: Asset, new_owner_org_id: str, *,
+                             via: str, ref_id: str) -> None:
+    """Move an asset to a new owner, closing the current ownership record (history is never rewritten)."""
+    today = await business_date(session)
+    current = (await session.exec(
+        select(OwnershipRecord).where(OwnershipRecord.asset_id == asset.id,
+                                      col(OwnershipRecord.to_date).is_(None)))).first()
+    if current is not None:
+        current.to_date = today
+        session.add(current)
+    previous_owner = asset.owner_org_id
+    asset.owner_org_id = new_owner_org_id
+    asset.last_transaction_on = today
+    asset.updated_at = utcnow()
+    session.add(asset)
+    session.add(OwnershipRecord(asset_id=asset.id, owner_org_id=new_owner_org_id, from_date=today, via=via,
+                                ref_id=ref_id))
+    await session.flush()
+    await audit.record(session, actor, "asset.ownership_moved", "asset", asset.id,
+                       before={"owner_org_id": previous_owner},
+                       after={"owner_org_id": new_owner_org_id, "via": via, "ref_id": ref_id})
+    await events.publish(session, events.ASSET_OWNER_CHANGED,
+                         {"asset_id": asset.id, "before": previous_owner, "after": new_owner_org_id})
+
+
+async def record_transaction(session: AsyncSession, asset: Asset) -> None:
+    """A license was granted: the asset is not dormant any more."""
+    asset.last_transaction_on = await business_date(session)
+    session.add(asset)
+
+
+async def record_pledge_amount(session: AsyncSession, asset_ids: Sequence[str], amount: int) -> None:
+    """Remember the largest pledge-financing amount each asset has backed (high-value criterion 4)."""
+    for asset in (await session.exec(select(Asset).where(col(Asset.id).in_(asset_ids)))).all():
+        if amount > asset.max_pledge_amount:
+            asset.max_pledge_amount = amount
+            session.add(asset)
+
+
+async def ownership_history(session: AsyncSession, asset_id: str) -> list[OwnershipRecord]:
+    stmt = select(OwnershipRecord).where(OwnershipRecord.asset_id == asset_id).order_by(
+        col(OwnershipRecord.from_date), col(OwnershipRecord.id))
+    return list((await session.exec(stmt)).all())
+
+
+async def active_encumbrances(session: AsyncSession, asset_id: str) -> list[Encumbrance]:
+    stmt = select(Encumbrance).where(Encumbrance.asset_id == asset_id,
+                                     col(Encumbrance.released_on).is_(None)).order_by(Encumbrance.id)
+    return list((await session.exec(stmt)).all())
+
+
+def high_value(asset: Asset, today: date, pledge_threshold: int | None = None) -> list[str]:
+    """Which of the five high-value criteria (001_… note to table 1) an invention patent meets."""
+    if asset.kind != "invention_patent":
+        return []
+    threshold = get_settings().high_value_pledge_threshold if pledge_threshold is None else pledge_threshold
+    criteria = []
+    if asset.strategic_emerging:
+        criteria.append("strategic_emerging_industry")
+    if any(c not in ("CN",) for c in asset.family_countries):
+        criteria.append("overseas_family")
+    if (asset.filing_date is not None and asset.status == "valid"
+            and today > _add_years(asset.filing_date, 10)):
+        criteria.append("maintained_over_10_years")
+    if asset.max_pledge_amount > 0 and asset.max_pledge_amount >= threshold:
+        criteria.append("high_pledge_financing")
+    if HIGH_VALUE_AWARDS & set(asset.awards):
+        criteria.append("national_award")
+    return criteria
+
+
+def _add_years(d: date, years: int) -> date:
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year + years, day=28)
+
+
+async def describe(session: AsyncSession, asset: Asset) -> dict[str, Any]:
+    """The full view of an asset: facts, active encumbrances, ownership history, high-value verdict."""
+    today = await business_date(session)
+    criteria = high_value(asset, today)
+    return {
+        **asset.model_dump(exclude={"search_text", "max_pledge_amount", "ipc_subclass"}),
+        "display_number": display_number(asset.kind, asset.number),
+        "encumbrances": [e.model_dump() for e in await active_encumbrances(session, asset.id)],
+        "ownership_history": [o.model_dump() for o in await ownership_history(session, asset.id)],
+        "high_value": {"is_high_value": bool(criteria), "criteria": criteria},
+    }
+
+
+def summarise(asset: Asset) -> dict[str, Any]:
+    return {**asset.model_dump(include={"id", "kind", "number", "title", "ipc_codes", "industry", "status",
+                                        "owner_org_id", "filing_date", "grant_date"}),
+            "display_number": display_number(asset.kind, asset.number)}

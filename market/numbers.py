@@ -1,0 +1,100 @@
+"""Registration numbers of IP assets: validation and the one normalised form we store.
+
+Chinese patent application numbers: since 2003, 12 digits + check character (``201710601862.3``);
+before 2004, 8 digits + check (``98123456.X``). The check is ``Σ d_i × w_i mod 11`` with weights
+2,3,4,5,6,7,8,9,2,3,4,5 (first 8 of them for the old form); 10 is written ``X``. ``ZL``/``CN``
+prefixes, dots and spaces are presentation and accepted on input.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+PATENT_KINDS = ("invention_patent", "utility_model", "design_patent")
+ASSET_KINDS = (*PATENT_KINDS, "trademark", "copyright", "software_copyright", "trade_secret", "plant_variety")
+
+_WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
+# Digit that names the patent type -> asset kinds it may be (8 and 9 are PCT national-phase entries).
+_TYPE_DIGIT = {"1": ("invention_patent",), "2": ("utility_model",), "3": ("design_patent",),
+               "8": ("invention_patent",), "9": ("utility_model",)}
+
+_TRADEMARK = re.compile(r"^\d{1,9}$")
+_SOFTWARE = re.compile(r"^(\d{4})SR(\d{6,7})$")
+_COPYRIGHT = re.compile(r"^([\u4e00-\u9fff])作登字-(\d{4})-([A-L])-(\d{8})$")
+_TRADE_SECRET = re.compile(r"^[A-Z0-9][A-Z0-9\-_/]{0,63}$")
+_PLANT = re.compile(r"^CNA(\d{4})(\d{4,6})(\.[0-9X])?$")
+
+
+def patent_check_character(digits: str) -> str:
+    total = sum(int(d) * w for d, w in zip(digits, _WEIGHTS, strict=False))
+    rem = total % 11
+    return "X" if rem == 10 else str(rem)
+
+
+def normalise_patent_number(raw: str, kind: str | None = None, today: date | None = None) -> str:
+    """Return ``DDDDDDDDDDDD.C`` (or ``DDDDDDDD.C``); raise ValueError saying what is wrong."""
+    s = re.sub(r"[\s.·]", "", raw.strip().upper())
+    for prefix in ("ZL", "CN"):
+        if s.startswith(prefix):
+            s = s[len(prefix):]
+    if len(s) == 13:
+        body, check, year, type_digit = s[:12], s[12], int(s[:4]), s[4]
+        latest = (today or date.today()).year + 1
+        if not 2003 <= year <= latest:
+            raise ValueError(f"filing year {year} is outside 2003–{latest} for a 12-digit number")
+    elif len(s) == 9:
+        body, check, type_digit = s[:8], s[8], s[2]
+    else:
+        raise ValueError("a patent number has 12 digits and a check character (or 8 before 2004)")
+    if not body.isdigit():
+        raise ValueError("a patent number's body is digits only")
+    if check not in "0123456789X":
+        raise ValueError("the check character is a digit or X")
+    expected = patent_check_character(body)
+    if check != expected:
+        raise ValueError(f"check character should be {expected}, not {check}")
+    if type_digit not in _TYPE_DIGIT:
+        raise ValueError(f"type digit {type_digit} is not a patent type (1, 2, 3, 8 or 9)")
+    if kind is not None and kind not in _TYPE_DIGIT[type_digit]:
+        raise ValueError(f"type digit {type_digit} does not match kind {kind}")
+    return f"{body}.{check}"
+
+
+def normalise_number(kind: str, raw: str, today: date | None = None) -> str:
+    if kind not in ASSET_KINDS:
+        raise ValueError(f"unknown asset kind {kind}")
+    if kind in PATENT_KINDS:
+        return normalise_patent_number(raw, kind, today)
+    s = raw.strip()
+    if kind == "trademark":
+        s = re.sub(r"\s", "", s)
+        if s.startswith("第") and s.endswith("号"):
+            s = s[1:-1]
+        if not _TRADEMARK.match(s):
+            raise ValueError("a trademark registration number is 1 to 9 digits")
+        return s.lstrip("0") or "0"
+    if kind == "software_copyright":
+        s = re.sub(r"\s", "", s).upper()
+        if not _SOFTWARE.match(s):
+            raise ValueError("a software copyright number looks like 2021SR0123456")
+        return s
+    if kind == "copyright":
+        s = re.sub(r"\s", "", s)
+        if not _COPYRIGHT.match(s):
+            raise ValueError("a copyright registration number looks like 国作登字-2021-F-00012345")
+        return s
+    if kind == "plant_variety":
+        s = re.sub(r"\s", "", s).upper()
+        if not _PLANT.match(s):
+            raise ValueError("a plant variety number looks like CNA20201234.5")
+        return s
+    s = s.upper()
+    if not _TRADE_SECRET.match(s):
+        raise ValueError("a trade secret reference is 1–64 letters, digits, - _ /")
+    return s
+
+
+def display_number(kind: str, number: str) -> str:
+    """How a granted patent is written: ``ZL201710601862.3``."""
+    return f"ZL{number}" if kind in PATENT_KINDS else number
