@@ -15,8 +15,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 Subscriber = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
 _subscribers: dict[str, list[Subscriber]] = defaultdict(list)
 
+# payload: {"asset_id", "before", "after"}
 ASSET_STATUS_CHANGED = "asset.status_changed"
+# payload: {"asset_id", "before", "after"} (organisation ids)
 ASSET_OWNER_CHANGED = "asset.owner_changed"
+# A deal was recorded (合同备案). payload: {"deal_id", "mode" (assignment|exclusive_license|sole_license|
+# nonexclusive_license|open_license|auction), "asset_ids", "amount" (fen, whole deal), "recorded_on" (date),
+# "seller_org_id", "buyer_org_id"}. Valuation keeps comparables from it; statistics count it.
+DEAL_RECORDED = "deal.recorded"
 
 
 def subscribe(event: str) -> Callable[[Subscriber], Subscriber]:
