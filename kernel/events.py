@@ -23,6 +23,9 @@ ASSET_OWNER_CHANGED = "asset.owner_changed"
 # nonexclusive_license|open_license|auction), "asset_ids", "amount" (fen, whole deal), "recorded_on" (date),
 # "seller_org_id", "buyer_org_id"}. Valuation keeps comparables from it; statistics count it.
 DEAL_RECORDED = "deal.recorded"
+# A valuation no longer holds (its asset lapsed, was invalidated or changed owner). payload:
+# {"valuation_id", "asset_ids", "reason"}. Loans watch it for collateral shortfall.
+VALUATION_STALE = "valuation.stale"
 
 
 def subscribe(event: str) -> Callable[[Subscriber], Subscriber]:

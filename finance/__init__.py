@@ -1,0 +1,1 @@
+"""Finance: payments, pledge loans, the risk fund and its ledger, subsidies."""

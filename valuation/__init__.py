@@ -1,0 +1,1 @@
+"""Valuation: indicator scores, income/market/cost approaches, appraisal reports, loan-to-value."""
