@@ -26,6 +26,9 @@ DEAL_RECORDED = "deal.recorded"
 # A valuation no longer holds (its asset lapsed, was invalidated or changed owner). payload:
 # {"valuation_id", "asset_ids", "reason"}. Loans watch it for collateral shortfall.
 VALUATION_STALE = "valuation.stale"
+# A compensation claim was paid by the fund. payload: {"claim_id", "loan_id", "loss", "shares": [{party, org_id,
+# amount}]}. Loans move the loan to `compensated`.
+COMPENSATION_PAID = "compensation.paid"
 
 
 def subscribe(event: str) -> Callable[[Subscriber], Subscriber]:
