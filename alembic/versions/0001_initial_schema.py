@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 09:21:54.746211
+Create Date: 2026-11-21 09:27:26.968560
 """
 
 from collections.abc import Sequence
@@ -65,6 +65,15 @@ def upgrade() -> None:
     with op.batch_alter_table('idempotency_keys', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_idempotency_keys_created_at'), ['created_at'], unique=False)
 
+    op.create_table('lpr_rates',
+    sa.Column('effective_on', sa.Date(), nullable=False),
+    sa.Column('one_year_bps', sa.Integer(), nullable=False),
+    sa.Column('five_year_bps', sa.Integer(), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('five_year_bps > 0 AND five_year_bps <= 2000', name=op.f('ck_lpr_rates_five_year_bps')),
+    sa.CheckConstraint('one_year_bps > 0 AND one_year_bps <= 2000', name=op.f('ck_lpr_rates_one_year_bps')),
+    sa.PrimaryKeyConstraint('effective_on', name=op.f('pk_lpr_rates'))
+    )
     op.create_table('orgs',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
@@ -208,6 +217,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_orgs_kind'))
 
     op.drop_table('orgs')
+    op.drop_table('lpr_rates')
     with op.batch_alter_table('idempotency_keys', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_idempotency_keys_created_at'))
 

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse, Response
+
+from api.deps import AdminActor, CurrentActor, SessionDep, org_kinds
+from api.routing import TransactionalRoute
+from finance.rates import service as lpr
+from finance.rates.schemas import LprIn, LprOut
+from finance.statistics import service
+from finance.statistics.charts import MEDIA_TYPES
+from finance.statistics.report import Report
+from kernel.actor import Actor
+
+router = APIRouter(tags=["statistics"], route_class=TransactionalRoute)
+StatsReader = Annotated[Actor, Depends(org_kinds("regulator", "fund", admin=True))]
+Format = Annotated[Literal["json", "csv", "png", "svg"], Query(description="json, csv, or a png/svg chart")]
+RegionQ = Annotated[str | None, Query(max_length=12)]
+
+
+def render(report: Report, fmt: str) -> Response:
+    if fmt == "csv":
+        return Response(report.as_csv(), media_type="text/csv; charset=utf-8")
+    if fmt in MEDIA_TYPES:
+        return Response(report.as_chart(fmt), media_type=MEDIA_TYPES[fmt])
+    return JSONResponse(report.as_json())
+
+
+@router.post("/lpr", status_code=201, response_model=LprOut, summary="Publish an LPR (platform admin)")
+async def publish_lpr(body: LprIn, actor: AdminActor, session: SessionDep) -> LprOut:
+    return LprOut.model_validate(await lpr.publish(session, actor, body), from_attributes=True)
+
+
+@router.get("/lpr", response_model=list[LprOut], summary="The LPR table, newest first (any user)")
+async def lpr_history(_: CurrentActor, session: SessionDep) -> list[LprOut]:
+    return [LprOut.model_validate(r, from_attributes=True) for r in await lpr.history(session)]
+
+
+@router.get("/stats/high-value-patents", summary="High-value invention patents and per 10,000 people "
+            "(regulator, admin)")
+async def high_value_patents(session: SessionDep, _: Annotated[Actor, Depends(org_kinds("regulator", admin=True))],
+                             region: RegionQ = None, format: Format = "json") -> Response:
+    return render(await service.high_value_patents(session, region), format)
+
+
+@router.get("/stats/enterprise-ip-index", summary="Enterprise IP index by region (regulator, fund, admin)")
+async def enterprise_ip_index(session: SessionDep, _: StatsReader, region: RegionQ = None,
+                              format: Format = "json") -> Response:
+    return render(await service.enterprise_ip_index(session, region), format)
+
+
+@router.get("/stats/innovation-efficiency", summary="Invention patents granted per ¥100m of R&D, by region "
+            "(regulator, fund, admin)")
+async def innovation_efficiency(session: SessionDep, _: StatsReader, region: RegionQ = None,
+                                year: Annotated[int | None, Query(ge=1986, le=2200)] = None,
+                                format: Format = "json") -> Response:
+    return render(await service.innovation_efficiency(session, year, region), format)

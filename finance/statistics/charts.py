@@ -1,0 +1,47 @@
+"""Bar charts with Chinese titles and labels (matplotlib, Agg, Noto Sans CJK from mplfonts)."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+
+import matplotlib
+
+matplotlib.use("Agg")
+from matplotlib import font_manager
+from matplotlib.figure import Figure
+
+WIDTH_PX, HEIGHT_PX, DPI = 1000, 600, 100
+MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
+
+
+@lru_cache
+def _font_family() -> str:
+    import mplfonts
+
+    path = os.path.join(os.path.dirname(mplfonts.__file__), "fonts", "NotoSansCJKsc-Regular.otf")
+    font_manager.fontManager.addfont(path)
+    return font_manager.FontProperties(fname=path).get_name()
+
+
+def bar_chart(title: str, labels: Sequence[str], values: Sequence[float], *, x_label: str, y_label: str,
+              fmt: str = "png") -> bytes:
+    """One bar per label; ``fmt`` is png or svg. The figure is 1000×600 px."""
+    family = _font_family()
+    fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
+    ax = fig.subplots()
+    bars = ax.bar(range(len(values)), values, color="#2f6f9f")
+    ax.set_xticks(range(len(labels)), labels, rotation=30 if len(labels) > 6 else 0, ha="right"
+                  if len(labels) > 6 else "center", fontfamily=family)
+    ax.bar_label(bars, labels=[f"{v:,.2f}".rstrip("0").rstrip(".") for v in values], fontfamily=family,
+                 fontsize=9)
+    ax.set_title(title, fontfamily=family, fontsize=15)
+    ax.set_xlabel(x_label, fontfamily=family)
+    ax.set_ylabel(y_label, fontfamily=family)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=DPI)
+    return buf.getvalue()

@@ -1,0 +1,130 @@
+"""Statistics named by the seeds (domain §9), computed from the records, never stored separately."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from accounts.models import Org, Region
+from finance.statistics.report import Report
+from kernel.clock import business_date
+from kernel.errors import ValidationFailed
+from market.assets.models import Asset
+from market.assets.service import high_value
+
+HONOUR_WEIGHTS = {  # enterprise IP index, 001_… task 6
+    "national_demonstration": 3,
+    "national_advantage": 2,
+    "provincial_demonstration": 2,
+    "standard_certified": 1,
+    "provincial_advantage": 1,
+}
+NO_REGION = "unknown"
+FEN_PER_100M_YUAN = 10_000_000_000
+
+
+def _ratio(numerator: int, denominator: int, scale: int, places: str = "0.0001") -> float | None:
+    """``numerator × scale / denominator`` half-up to ``places``; None when the denominator is 0."""
+    if denominator <= 0:
+        return None
+    value = (Decimal(numerator) * scale / Decimal(denominator)).quantize(Decimal(places), rounding=ROUND_HALF_UP)
+    return float(value)
+
+
+async def _regions(session: AsyncSession) -> dict[str, Region]:
+    return {r.code: r for r in (await session.exec(select(Region))).all()}
+
+
+async def _org_regions(session: AsyncSession) -> dict[str, str]:
+    rows = (await session.exec(select(Org.id, Org.region))).all()
+    return {org_id: region or NO_REGION for org_id, region in rows}
+
+
+async def high_value_patents(session: AsyncSession, region: str | None) -> Report:
+    """High-value invention patents held in each region, and per 10,000 people."""
+    today = await business_date(session)
+    regions = await _regions(session)
+    org_region = await _org_regions(session)
+    counts: dict[str, int] = defaultdict(int)
+    stmt = select(Asset).where(Asset.kind == "invention_patent", Asset.status == "valid")
+    for asset in (await session.exec(stmt)).all():
+        if high_value(asset, today):
+            counts[org_region.get(asset.owner_org_id, NO_REGION)] += 1
+    codes = [region] if region else sorted(set(regions) | set(counts))
+    rows = []
+    for code in codes:
+        population = regions[code].population if code in regions else 0
+        rows.append({"region": code, "region_name": regions[code].name if code in regions else code,
+                     "count": counts.get(code, 0), "population": population,
+                     "per_10k": _ratio(counts.get(code, 0), population, 10_000)})
+    total_count = sum(r["count"] for r in rows)
+    total_population = sum(r["population"] for r in rows)
+    return Report(
+        title="高价值发明专利拥有量", filters={"region": region, "as_of": today.isoformat()},
+        columns=["region", "region_name", "count", "population", "per_10k"], rows=rows,
+        totals={"count": total_count, "population": total_population,
+                "per_10k": _ratio(total_count, total_population, 10_000)},
+        chart_label="region_name", chart_value="per_10k", x_label="地区", y_label="每万人高价值发明专利（件）")
+
+
+async def enterprise_ip_index(session: AsyncSession, region: str | None) -> Report:
+    """National demonstration × 3 + (national advantage + provincial demonstration) × 2 + (standard-certified
+    + provincial advantage) × 1, counting firms by the honours in their profiles."""
+    regions = await _regions(session)
+    tallies: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(HONOUR_WEIGHTS, 0))
+    stmt = select(Org).where(col(Org.kind).in_(("sme", "university")))
+    if region:
+        stmt = stmt.where(Org.region == region)
+    for org in (await session.exec(stmt)).all():
+        for honour in set(org.ip_honours):
+            if honour in HONOUR_WEIGHTS:
+                tallies[org.region or NO_REGION][honour] += 1
+    rows = []
+    for code in ([region] if region else sorted(tallies)):
+        tally = tallies[code]
+        index = sum(HONOUR_WEIGHTS[h] * n for h, n in tally.items())
+        rows.append({"region": code, "region_name": regions[code].name if code in regions else code, **tally,
+                     "index": index})
+    return Report(
+        title="企业知识产权指数", filters={"region": region},
+        columns=["region", "region_name", *HONOUR_WEIGHTS, "index"], rows=rows,
+        totals={"index": sum(r["index"] for r in rows)},
+        chart_label="region_name", chart_value="index", x_label="地区", y_label="指数")
+
+
+async def innovation_efficiency(session: AsyncSession, year: int | None, region: str | None) -> Report:
+    """Invention patents granted last year ÷ R&D spending last year, per ¥100m of R&D."""
+    today = await business_date(session)
+    year = year or today.year
+    if not 1985 < year <= today.year + 1:
+        raise ValidationFailed.at(["query", "year"], f"year must be between 1986 and {today.year + 1}")
+    last = year - 1
+    regions = await _regions(session)
+    org_region = await _org_regions(session)
+    granted: dict[str, int] = defaultdict(int)
+    stmt = select(Asset.owner_org_id).where(Asset.kind == "invention_patent",
+                                            col(Asset.grant_date) >= date(last, 1, 1),
+                                            col(Asset.grant_date) <= date(last, 12, 31))
+    for owner in (await session.exec(stmt)).all():
+        granted[org_region.get(owner, NO_REGION)] += 1
+    spending: dict[str, int] = defaultdict(int)
+    for org_reg, rd in (await session.exec(select(Org.region, Org.rd_spending_last_year))).all():
+        spending[org_reg or NO_REGION] += rd or 0
+    codes = [region] if region else sorted(set(granted) | {k for k, v in spending.items() if v})
+    rows = [{"region": c, "region_name": regions[c].name if c in regions else c,
+             "invention_patents_granted": granted.get(c, 0), "rd_spending": spending.get(c, 0),
+             "patents_per_100m_yuan": _ratio(granted.get(c, 0), spending.get(c, 0), FEN_PER_100M_YUAN)}
+            for c in codes]
+    total_granted = sum(r["invention_patents_granted"] for r in rows)
+    total_rd = sum(r["rd_spending"] for r in rows)
+    return Report(
+        title="创新效率", filters={"year": year, "region": region, "counted_year": last},
+        columns=["region", "region_name", "invention_patents_granted", "rd_spending", "patents_per_100m_yuan"],
+        rows=rows, totals={"invention_patents_granted": total_granted, "rd_spending": total_rd,
+                           "patents_per_100m_yuan": _ratio(total_granted, total_rd, FEN_PER_100M_YUAN)},
+        chart_label="region_name", chart_value="patents_per_100m_yuan", x_label="地区",
+        y_label="每亿元研发投入发明专利授权（件）")
