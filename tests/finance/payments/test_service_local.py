@@ -20,11 +20,6 @@ from tests.finance.payments.helpers import (
 )
 
 
-@pytest.fixture
-async def parties(api):
-    return await api.org("sme"), await api.org("university")
-
-
 def test_local_is_the_default_provider():
     assert isinstance(gw.get_gateway(), LocalGateway)
 
