@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
+import pkgutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import APIRouter, FastAPI
 
-import api.registry  # noqa: F401  (tables, day-end handlers, subscribers)
+import api.registry
+import api.routers
 from accounts.service import ensure_platform_admin
 from api import problems
-from api.routers import accounts, assets, platform, statistics
 from kernel import clock
 from kernel.db import make_engine, make_session_factory
 from kernel.settings import Settings, get_settings
@@ -68,6 +70,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await app.state.engine.dispose()
 
 
+def _discover_routers() -> list[APIRouter]:
+    """Every ``APIRouter`` defined at module level in ``api/routers/`` (one module per area)."""
+    found = []
+    for info in sorted(pkgutil.iter_modules(api.routers.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"api.routers.{info.name}")
+        found.extend(v for v in vars(module).values() if isinstance(v, APIRouter) and v not in found)
+    return found
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
@@ -80,8 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(app.state.engine)
     problems.install(app)
     v1 = APIRouter(prefix=API_PREFIX)
-    for module in (platform, accounts, assets, statistics):
-        v1.include_router(module.router)
-    v1.include_router(accounts.token_router)
+    for router in _discover_routers():
+        v1.include_router(router)
     app.include_router(v1)
     return app

@@ -1,9 +1,11 @@
 """Imports every module that defines tables, day-end handlers or event subscribers, so they register."""
+# One import per line, any order: this file merges with git's union strategy (.gitattributes).
 
-import accounts.models  # noqa: F401
-import finance.rates.models  # noqa: F401
+import accounts.models
+import finance.payments.models
+import finance.rates.models
 import kernel.audit
 import kernel.clock
-import kernel.idempotency  # noqa: F401
+import kernel.idempotency
 import market.assets.models
-import market.day_end  # noqa: F401
+import market.day_end

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 09:27:26.968560
+Create Date: 2026-11-21 09:38:02.890147
 """
 
 from collections.abc import Sequence
@@ -137,6 +137,54 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_assets_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_assets_owner_org_id'), ['owner_org_id'], unique=False)
 
+    op.create_table('payments',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('method', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('purpose', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('payer_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('payee_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('object_type', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('object_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
+    sa.Column('provider', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('provider_key', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('provider_reference', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('escrow', sa.Boolean(), nullable=False),
+    sa.Column('escrow_state', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=True),
+    sa.Column('transfer_reference', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
+    sa.Column('refund_reference', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
+    sa.Column('failure_code', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=True),
+    sa.Column('failure_message', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
+    sa.Column('description', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
+    sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('settled_at', kernel.db.TZDateTime(timezone=True), nullable=True),
+    sa.Column('released_at', kernel.db.TZDateTime(timezone=True), nullable=True),
+    sa.Column('refunded_at', kernel.db.TZDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("currency = 'CNY'", name=op.f('ck_payments_currency')),
+    sa.CheckConstraint("escrow_state IS NULL OR escrow_state IN ('held', 'released', 'refunded')", name=op.f('ck_payments_escrow_state')),
+    sa.CheckConstraint("method IN ('charge', 'payout')", name=op.f('ck_payments_method')),
+    sa.CheckConstraint("provider IN ('local', 'http')", name=op.f('ck_payments_provider')),
+    sa.CheckConstraint("purpose IN ('deal', 'repayment', 'disbursement', 'payout', 'compensation', 'subsidy', 'recovery', 'royalty', 'fee')", name=op.f('ck_payments_purpose')),
+    sa.CheckConstraint("status IN ('processing', 'succeeded', 'failed', 'canceled', 'refunded')", name=op.f('ck_payments_status')),
+    sa.CheckConstraint('amount > 0', name=op.f('ck_payments_amount_positive')),
+    sa.CheckConstraint('escrow OR escrow_state IS NULL', name=op.f('ck_payments_escrow_only_when_escrowed')),
+    sa.CheckConstraint('payer_org_id <> payee_org_id', name=op.f('ck_payments_distinct_parties')),
+    sa.ForeignKeyConstraint(['payee_org_id'], ['orgs.id'], name=op.f('fk_payments_payee_org_id_orgs')),
+    sa.ForeignKeyConstraint(['payer_org_id'], ['orgs.id'], name=op.f('fk_payments_payer_org_id_orgs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payments')),
+    sa.UniqueConstraint('provider', 'provider_reference', name=op.f('uq_payments_provider_provider_reference')),
+    sa.UniqueConstraint('purpose', 'object_type', 'object_id', 'idempotency_key', name=op.f('uq_payments_purpose_object_type_object_id_idempotency_key'))
+    )
+    with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payments_object_id'), ['object_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payments_payee_org_id'), ['payee_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payments_payer_org_id'), ['payer_org_id'], unique=False)
+
     op.create_table('users',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -186,11 +234,35 @@ def upgrade() -> None:
     with op.batch_alter_table('ownership_records', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ownership_records_asset_id'), ['asset_id'], unique=False)
 
+    op.create_table('payment_events',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('type', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('provider_object_id', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
+    sa.Column('payment_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('received_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("outcome IN ('applied', 'ignored', 'stale', 'unknown_object', 'conflict')", name=op.f('ck_payment_events_outcome')),
+    sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], name=op.f('fk_payment_events_payment_id_payments')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_events')),
+    sa.UniqueConstraint('event_id', name=op.f('uq_payment_events_event_id'))
+    )
+    with op.batch_alter_table('payment_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payment_events_payment_id'), ['payment_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payment_events_provider_object_id'), ['provider_object_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('payment_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payment_events_provider_object_id'))
+        batch_op.drop_index(batch_op.f('ix_payment_events_payment_id'))
+
+    op.drop_table('payment_events')
     with op.batch_alter_table('ownership_records', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ownership_records_asset_id'))
 
@@ -204,6 +276,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_users_org_id'))
 
     op.drop_table('users')
+    with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payments_payer_org_id'))
+        batch_op.drop_index(batch_op.f('ix_payments_payee_org_id'))
+        batch_op.drop_index(batch_op.f('ix_payments_object_id'))
+
+    op.drop_table('payments')
     with op.batch_alter_table('assets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_assets_owner_org_id'))
         batch_op.drop_index(batch_op.f('ix_assets_kind'))
