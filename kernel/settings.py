@@ -58,8 +58,9 @@ class Settings(BaseSettings):
                 raise ValueError("IPM_JWT_SECRET must be set to a secret of at least 32 characters in production")
             if self.admin_password == DEV_ADMIN_PASSWORD:
                 raise ValueError("IPM_ADMIN_PASSWORD must be changed in production")
-            if self.payment_webhook_secret == DEV_WEBHOOK_SECRET:
-                raise ValueError("IPM_PAYMENT_WEBHOOK_SECRET must be set in production")
+            secrets = [x.strip() for x in self.payment_webhook_secret.split(",")]
+            if DEV_WEBHOOK_SECRET in secrets or any(len(x) < 16 for x in secrets):
+                raise ValueError("IPM_PAYMENT_WEBHOOK_SECRET must be real secrets (16+ characters) in production")
         return self
 
     @property
