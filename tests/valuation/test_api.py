@@ -381,3 +381,46 @@ async def test_owner_change_makes_valuations_stale(api, app, client):
         await session.commit()
     got = (await client.get(f"/valuations/{v['id']}", headers=bank.headers)).json()
     assert got["status"] == "stale" and "changed owner" in got["stale_reason"]
+
+
+async def test_batch_scores_match_the_service_for_registered_assets(api, app, client):
+    from datetime import date
+
+    from valuation import batch
+
+    sme = await api.org("sme")
+    ids = []
+    for i in range(8):
+        ids.append((await api.asset(sme, forward_citations=i * 3, claims_count=5 + i % 3,
+                                    family_countries=["US"] * (i % 2), strategic_emerging=i % 3 == 0,
+                                    industry="new_energy" if i % 2 else None))["id"])
+    ids.append((await api.asset(sme, kind="trademark", number="5566778", ipc_codes=[], claims_count=None))["id"])
+    async with app.state.session_factory() as session:
+        order, arrays = await batch.load_registry(session, date(2026, 3, 2))
+    for scenario in ("financing", "transfer"):
+        got = batch.scores(arrays, scenario)
+        for asset_id in ids:
+            s = (await client.get(f"/assets/{asset_id}/score?scenario={scenario}", headers=sme.headers)).json()
+            i = order.index(asset_id)
+            assert [int(got[k][i]) for k in ("legal", "technical", "economic", "total")] == \
+                [s["legal"], s["technical"], s["economic"], s["total"]]
+
+
+@pytest.mark.postgres
+async def test_concurrent_certification_happens_once(api, app):
+    import asyncio
+
+    import httpx
+
+    sme, _, evaluator = await _parties(api)
+    other_evaluator = await api.org("evaluator")
+    a = await api.asset(sme)
+    v = await value(api, sme, [a["id"]], inputs=VECTOR_INPUTS)
+
+    async def certify(party):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test/api/v1") as c:
+            return await c.post(f"/valuations/{v['id']}/certify", headers=party.headers)
+
+    results = await asyncio.gather(certify(evaluator), certify(other_evaluator))
+    assert sorted(r.status_code for r in results) == [200, 409]
+    assert await count_rows(app, "audit_events WHERE action = 'valuation.certified'") == 1
