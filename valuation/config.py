@@ -25,12 +25,17 @@ def _check(d: dict[str, Any]) -> None:
     indicators = d["score"]["indicators"]
     for name in SCENARIOS:
         sc = d["scenarios"][name]
-        assert sum(sc["dimensions"].values()) == 10000, f"{name}: dimension weights must sum to 10000"
-        assert set(sc["approaches"]) == set(APPROACHES), f"{name}: one weight per approach"
-        assert set(sc["indicators"]) == set(indicators), f"{name}: one weight per indicator"
+        _require(sum(sc["dimensions"].values()) == 10000, f"{name}: dimension weights must sum to 10000")
+        _require(set(sc["approaches"]) == set(APPROACHES), f"{name}: one weight per approach")
+        _require(set(sc["indicators"]) == set(indicators), f"{name}: one weight per indicator")
         for dim in DIMENSIONS:
             total = sum(w for ind, w in sc["indicators"].items() if indicators[ind]["dimension"] == dim)
-            assert total == 10000, f"{name}: {dim} indicator weights must sum to 10000"
+            _require(total == 10000, f"{name}: {dim} indicator weights must sum to 10000")
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(f"{DATA_FILE.name}: {message}")
 
 
 def kind_data(kind: str) -> dict[str, Any]:

@@ -48,7 +48,7 @@ class Valuation(SQLModel, table=True):
     inputs: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     defaults_applied: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     default_basis: dict[str, str] = Field(default_factory=dict, sa_type=sa.JSON)
-    market_note: str | None = Field(default=None, max_length=500)
+    market_note: str | None = Field(default=None, sa_type=sa.Text)
     comparable_ids: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     seed: str = Field(max_length=20)
     supersedes_id: str | None = Field(default=None, foreign_key="valuations.id", max_length=40)

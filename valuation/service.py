@@ -26,7 +26,7 @@ from kernel.clock import business_date
 from kernel.errors import Forbidden, InvalidState, NotFound, ValidationFailed
 from kernel.money import apply_bps, split_largest_remainder
 from market.assets.models import Asset, OwnershipRecord
-from market.assets.service import ASSET_OWNER_KINDS
+from market.assets.service import ASSET_OWNER_KINDS, get_asset, high_value
 from valuation import approaches, config, simulation
 from valuation.models import Valuation, ValuationAsset, ValuationComparable
 from valuation.schemas import ValuationIn
@@ -103,8 +103,6 @@ async def score_assets(session: AsyncSession, assets: Sequence[Asset], today: da
 
 
 async def asset_score(session: AsyncSession, asset_id: str, scenario: str) -> dict[str, Any]:
-    from market.assets.service import get_asset, high_value
-
     asset = await get_asset(session, asset_id)
     today = await business_date(session)
     result = (await score_assets(session, [asset], today, scenario))[0]
@@ -348,7 +346,7 @@ async def _supersede_targets(session: AsyncSession, actor: Actor, new: Valuation
             .where(Valuation.bundle_key == new.bundle_key, Valuation.scenario == new.scenario,
                    Valuation.requested_by_org_id == actor.org_id,
                    col(Valuation.status).in_([s for s, nxt in TRANSITIONS.items() if "superseded" in nxt]))
-            .order_by(col(Valuation.id)).with_for_update())
+            .order_by(col(Valuation.id)).with_for_update().execution_options(populate_existing=True))
     return list((await session.exec(stmt)).all())
 
 
@@ -403,7 +401,10 @@ async def certify(session: AsyncSession, actor: Actor, valuation_id: str, valid_
     if not actor.is_kind(*CERTIFIER_KINDS):
         raise Forbidden("only an evaluator certifies a valuation")
     valuation = await get_valuation(session, actor, valuation_id)
-    locked = (await session.exec(select(Valuation).where(Valuation.id == valuation.id).with_for_update())).one()
+    # populate_existing: the row read above sits in the identity map; the locked read must refresh it, or
+    # a concurrent certification would be judged on the status seen before the lock was granted.
+    locked = (await session.exec(select(Valuation).where(Valuation.id == valuation.id).with_for_update()
+                                 .execution_options(populate_existing=True))).one()
     today = await business_date(session)
     return await transition(session, actor, locked, "certified", "valuation.certified",
                             certified_by=actor.org_id, certified_by_user_id=actor.user_id, certified_on=today,
@@ -428,7 +429,7 @@ async def mark_stale(session: AsyncSession, asset_id: str, reason: str) -> list[
     """Every live valuation that includes the asset becomes stale; loans hear of it via VALUATION_STALE."""
     ids = select(ValuationAsset.valuation_id).where(ValuationAsset.asset_id == asset_id)
     stmt = (select(Valuation).where(col(Valuation.id).in_(ids), col(Valuation.status).in_(LIVE))
-            .order_by(col(Valuation.id)).with_for_update())
+            .order_by(col(Valuation.id)).with_for_update().execution_options(populate_existing=True))
     affected = list((await session.exec(stmt)).all())
     today = await business_date(session)
     for valuation in affected:
