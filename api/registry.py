@@ -9,3 +9,6 @@ import kernel.clock
 import kernel.idempotency
 import market.assets.models
 import market.day_end
+import market.day_end  # noqa: F401
+import valuation.models
+import valuation.subscribers  # noqa: F401
