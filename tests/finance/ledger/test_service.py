@@ -252,9 +252,8 @@ async def test_verify_catches_a_deleted_entry(session, chart):
 async def test_verify_catches_a_rehashed_edit_at_the_next_link(session, chart):
     # An attacker who edits entry 1 and recomputes its hash still breaks entry 2's prev_hash.
     a, b = await _two_entries(session)
-    a.description = "rewritten"
     postings = (await service._postings_of(session, [a.id]))[a.id]
-    fake = entry_hash(service._hashed_entry(a), [service._hashed_posting(p) for p in postings], a.prev_hash)
+    fake = entry_hash({**service._hashed_entry(a), "description": "rewritten"}, [service._hashed_posting(p) for p in postings], a.prev_hash)
     await _tamper(session, "UPDATE ledger_entries SET description = 'rewritten', hash = :h WHERE id = :e",
                   h=fake, e=a.id)
     report = await service.verify(session)
