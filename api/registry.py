@@ -2,6 +2,7 @@
 # One import per line, any order: this file merges with git's union strategy (.gitattributes).
 
 import accounts.models
+import finance.ledger.models
 import finance.payments.models
 import finance.rates.models
 import kernel.audit
@@ -9,6 +10,5 @@ import kernel.clock
 import kernel.idempotency
 import market.assets.models
 import market.day_end
-import market.day_end  # noqa: F401
 import valuation.models
-import valuation.subscribers  # noqa: F401
+import valuation.subscribers
