@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 09:38:02.890147
+Create Date: 2026-11-21 09:41:49.133443
 """
 
 from collections.abc import Sequence
@@ -64,6 +64,41 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('idempotency_keys', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_idempotency_keys_created_at'), ['created_at'], unique=False)
+
+    op.create_table('ledger_chain_head',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('last_seq', sa.BigInteger(), nullable=False),
+    sa.Column('last_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_chain_head'))
+    )
+    op.create_table('ledger_entries',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('seq', sa.BigInteger(), nullable=False),
+    sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('request_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('effective_date', sa.Date(), nullable=False),
+    sa.Column('description', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('reverses_entry_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('object_type', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('object_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('prev_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('created_by_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('created_by_user_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.CheckConstraint('length(hash) = 64 AND length(prev_hash) = 64', name=op.f('ck_ledger_entries_hash_length')),
+    sa.ForeignKeyConstraint(['reverses_entry_id'], ['ledger_entries.id'], name=op.f('fk_ledger_entries_reverses_entry_id_ledger_entries')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_entries')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_ledger_entries_idempotency_key')),
+    sa.UniqueConstraint('reverses_entry_id', name=op.f('uq_ledger_entries_reverses_entry_id')),
+    sa.UniqueConstraint('seq', name=op.f('uq_ledger_entries_seq'))
+    )
+    with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ledger_entries_effective_date'), ['effective_date'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ledger_entries_kind'), ['kind'], unique=False)
+        batch_op.create_index('ix_ledger_entries_object', ['object_type', 'object_id'], unique=False)
 
     op.create_table('lpr_rates',
     sa.Column('effective_on', sa.Date(), nullable=False),
@@ -137,6 +172,32 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_assets_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_assets_owner_org_id'), ['owner_org_id'], unique=False)
 
+    op.create_table('ledger_accounts',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=160), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('owner_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('type', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('normal_side', sqlmodel.sql.sqltypes.AutoString(length=6), nullable=False),
+    sa.Column('limit_rule', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
+    sa.Column('debits_posted', sa.BigInteger(), nullable=False),
+    sa.Column('credits_posted', sa.BigInteger(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("limit_rule <> 'no_negative' OR (normal_side = 'debit' AND debits_posted >= credits_posted) OR (normal_side = 'credit' AND credits_posted >= debits_posted)", name=op.f('ck_ledger_accounts_no_negative')),
+    sa.CheckConstraint("limit_rule IN ('none', 'no_negative')", name=op.f('ck_ledger_accounts_limit_rule')),
+    sa.CheckConstraint("normal_side IN ('debit', 'credit')", name=op.f('ck_ledger_accounts_normal_side')),
+    sa.CheckConstraint("type IN ('asset', 'liability', 'equity', 'income', 'expense')", name=op.f('ck_ledger_accounts_type')),
+    sa.CheckConstraint('debits_posted >= 0 AND credits_posted >= 0', name=op.f('ck_ledger_accounts_posted_non_negative')),
+    sa.ForeignKeyConstraint(['owner_org_id'], ['orgs.id'], name=op.f('fk_ledger_accounts_owner_org_id_orgs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_accounts')),
+    sa.UniqueConstraint('code', name=op.f('uq_ledger_accounts_code'))
+    )
+    with op.batch_alter_table('ledger_accounts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ledger_accounts_owner_org_id'), ['owner_org_id'], unique=False)
+
     op.create_table('payments',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('method', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
@@ -202,6 +263,57 @@ def upgrade() -> None:
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_users_org_id'), ['org_id'], unique=False)
 
+    op.create_table('valuations',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('scenario', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('asset_ids', sa.JSON(), nullable=False),
+    sa.Column('bundle_key', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('requested_by_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('requested_by_user_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('valuation_date', sa.Date(), nullable=False),
+    sa.Column('value', sa.BigInteger(), nullable=False),
+    sa.Column('low', sa.BigInteger(), nullable=False),
+    sa.Column('high', sa.BigInteger(), nullable=False),
+    sa.Column('income_value', sa.BigInteger(), nullable=True),
+    sa.Column('market_value', sa.BigInteger(), nullable=True),
+    sa.Column('cost_value', sa.BigInteger(), nullable=True),
+    sa.Column('approach_weights', sa.JSON(), nullable=False),
+    sa.Column('approach_notes', sa.JSON(), nullable=False),
+    sa.Column('score_legal', sa.Integer(), nullable=False),
+    sa.Column('score_technical', sa.Integer(), nullable=False),
+    sa.Column('score_economic', sa.Integer(), nullable=False),
+    sa.Column('score_total', sa.Integer(), nullable=False),
+    sa.Column('borrowing_base', sa.BigInteger(), nullable=False),
+    sa.Column('inputs', sa.JSON(), nullable=False),
+    sa.Column('defaults_applied', sa.JSON(), nullable=False),
+    sa.Column('default_basis', sa.JSON(), nullable=False),
+    sa.Column('market_note', sa.Text(), nullable=True),
+    sa.Column('comparable_ids', sa.JSON(), nullable=False),
+    sa.Column('seed', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('supersedes_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('superseded_by_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('certified_by', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('certified_by_user_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('certified_on', sa.Date(), nullable=True),
+    sa.Column('valid_until', sa.Date(), nullable=True),
+    sa.Column('stale_reason', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
+    sa.Column('stale_on', sa.Date(), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("scenario IN ('financing', 'transfer')", name=op.f('ck_valuations_scenario')),
+    sa.CheckConstraint("status IN ('draft', 'certified', 'superseded', 'stale')", name=op.f('ck_valuations_status')),
+    sa.CheckConstraint('borrowing_base >= 0 AND borrowing_base <= value', name=op.f('ck_valuations_borrowing_base')),
+    sa.CheckConstraint('low >= 0 AND low <= value AND value <= high', name=op.f('ck_valuations_range')),
+    sa.ForeignKeyConstraint(['certified_by'], ['orgs.id'], name=op.f('fk_valuations_certified_by_orgs')),
+    sa.ForeignKeyConstraint(['requested_by_org_id'], ['orgs.id'], name=op.f('fk_valuations_requested_by_org_id_orgs')),
+    sa.ForeignKeyConstraint(['supersedes_id'], ['valuations.id'], name=op.f('fk_valuations_supersedes_id_valuations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_valuations'))
+    )
+    with op.batch_alter_table('valuations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_valuations_bundle_key'), ['bundle_key'], unique=False)
+        batch_op.create_index(batch_op.f('ix_valuations_requested_by_org_id'), ['requested_by_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_valuations_status'), ['status'], unique=False)
+
     op.create_table('encumbrances',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('asset_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -218,6 +330,24 @@ def upgrade() -> None:
     with op.batch_alter_table('encumbrances', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_encumbrances_asset_id'), ['asset_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_encumbrances_ref_id'), ['ref_id'], unique=False)
+
+    op.create_table('ledger_postings',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('entry_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('line_no', sa.Integer(), nullable=False),
+    sa.Column('account_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('side', sqlmodel.sql.sqltypes.AutoString(length=6), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('effective_date', sa.Date(), nullable=False),
+    sa.CheckConstraint("side IN ('debit', 'credit')", name=op.f('ck_ledger_postings_side')),
+    sa.CheckConstraint('amount > 0', name=op.f('ck_ledger_postings_amount_positive')),
+    sa.ForeignKeyConstraint(['account_id'], ['ledger_accounts.id'], name=op.f('fk_ledger_postings_account_id_ledger_accounts')),
+    sa.ForeignKeyConstraint(['entry_id'], ['ledger_entries.id'], name=op.f('fk_ledger_postings_entry_id_ledger_entries')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_postings')),
+    sa.UniqueConstraint('entry_id', 'line_no', name=op.f('uq_ledger_postings_entry_id_line_no'))
+    )
+    with op.batch_alter_table('ledger_postings', schema=None) as batch_op:
+        batch_op.create_index('ix_ledger_postings_account_date', ['account_id', 'effective_date'], unique=False)
 
     op.create_table('ownership_records',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -253,11 +383,68 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_payment_events_payment_id'), ['payment_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payment_events_provider_object_id'), ['provider_object_id'], unique=False)
 
+    op.create_table('valuation_assets',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('valuation_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('asset_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('value', sa.BigInteger(), nullable=False),
+    sa.Column('ltv_bps', sa.Integer(), nullable=False),
+    sa.Column('borrowing_base', sa.BigInteger(), nullable=False),
+    sa.Column('score_total', sa.Integer(), nullable=False),
+    sa.CheckConstraint('ltv_bps >= 0 AND ltv_bps <= 10000', name=op.f('ck_valuation_assets_ltv_bps')),
+    sa.CheckConstraint('value >= 0 AND borrowing_base >= 0', name=op.f('ck_valuation_assets_amounts')),
+    sa.ForeignKeyConstraint(['asset_id'], ['assets.id'], name=op.f('fk_valuation_assets_asset_id_assets')),
+    sa.ForeignKeyConstraint(['valuation_id'], ['valuations.id'], name=op.f('fk_valuation_assets_valuation_id_valuations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_valuation_assets')),
+    sa.UniqueConstraint('valuation_id', 'asset_id', name=op.f('uq_valuation_assets_valuation_id_asset_id'))
+    )
+    with op.batch_alter_table('valuation_assets', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_valuation_assets_asset_id'), ['asset_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_valuation_assets_valuation_id'), ['valuation_id'], unique=False)
+
+    op.create_table('valuation_comparables',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('deal_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('asset_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('ipc_subclass', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('deal_amount', sa.BigInteger(), nullable=False),
+    sa.Column('recorded_on', sa.Date(), nullable=False),
+    sa.Column('mode', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('remaining_life_days', sa.Integer(), nullable=True),
+    sa.Column('score_total', sa.Integer(), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('amount >= 0', name=op.f('ck_valuation_comparables_amount')),
+    sa.ForeignKeyConstraint(['asset_id'], ['assets.id'], name=op.f('fk_valuation_comparables_asset_id_assets')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_valuation_comparables')),
+    sa.UniqueConstraint('deal_id', 'asset_id', name=op.f('uq_valuation_comparables_deal_id_asset_id'))
+    )
+    with op.batch_alter_table('valuation_comparables', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_valuation_comparables_asset_id'), ['asset_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_valuation_comparables_deal_id'), ['deal_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_valuation_comparables_ipc_subclass'), ['ipc_subclass'], unique=False)
+        batch_op.create_index(batch_op.f('ix_valuation_comparables_recorded_on'), ['recorded_on'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('valuation_comparables', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_valuation_comparables_recorded_on'))
+        batch_op.drop_index(batch_op.f('ix_valuation_comparables_ipc_subclass'))
+        batch_op.drop_index(batch_op.f('ix_valuation_comparables_deal_id'))
+        batch_op.drop_index(batch_op.f('ix_valuation_comparables_asset_id'))
+
+    op.drop_table('valuation_comparables')
+    with op.batch_alter_table('valuation_assets', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_valuation_assets_valuation_id'))
+        batch_op.drop_index(batch_op.f('ix_valuation_assets_asset_id'))
+
+    op.drop_table('valuation_assets')
     with op.batch_alter_table('payment_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payment_events_provider_object_id'))
         batch_op.drop_index(batch_op.f('ix_payment_events_payment_id'))
@@ -267,11 +454,21 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_ownership_records_asset_id'))
 
     op.drop_table('ownership_records')
+    with op.batch_alter_table('ledger_postings', schema=None) as batch_op:
+        batch_op.drop_index('ix_ledger_postings_account_date')
+
+    op.drop_table('ledger_postings')
     with op.batch_alter_table('encumbrances', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_encumbrances_ref_id'))
         batch_op.drop_index(batch_op.f('ix_encumbrances_asset_id'))
 
     op.drop_table('encumbrances')
+    with op.batch_alter_table('valuations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_valuations_status'))
+        batch_op.drop_index(batch_op.f('ix_valuations_requested_by_org_id'))
+        batch_op.drop_index(batch_op.f('ix_valuations_bundle_key'))
+
+    op.drop_table('valuations')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_users_org_id'))
 
@@ -282,6 +479,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_payments_object_id'))
 
     op.drop_table('payments')
+    with op.batch_alter_table('ledger_accounts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ledger_accounts_owner_org_id'))
+
+    op.drop_table('ledger_accounts')
     with op.batch_alter_table('assets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_assets_owner_org_id'))
         batch_op.drop_index(batch_op.f('ix_assets_kind'))
@@ -296,6 +497,13 @@ def downgrade() -> None:
 
     op.drop_table('orgs')
     op.drop_table('lpr_rates')
+    with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
+        batch_op.drop_index('ix_ledger_entries_object')
+        batch_op.drop_index(batch_op.f('ix_ledger_entries_kind'))
+        batch_op.drop_index(batch_op.f('ix_ledger_entries_effective_date'))
+
+    op.drop_table('ledger_entries')
+    op.drop_table('ledger_chain_head')
     with op.batch_alter_table('idempotency_keys', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_idempotency_keys_created_at'))
 
