@@ -21,6 +21,8 @@ class Listing(SQLModel, table=True):
         sa.CheckConstraint(f"mode IN {LISTING_MODES!r}", name="mode"),
         sa.CheckConstraint(f"status IN {LISTING_STATUSES!r}", name="status"),
         sa.CheckConstraint("price > 0", name="price"),
+        # Searches filter by status and page newest first: this index serves both without a sort.
+        sa.Index("ix_listings_status_id", "status", "id"),
     )
     id: str = Field(default_factory=lambda: new_id("lst"), primary_key=True, max_length=40)
     seller_org_id: str = Field(foreign_key="orgs.id", index=True, max_length=40)
