@@ -17,6 +17,8 @@ import time
 from datetime import date, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
 import api.registry  # noqa: F401  (every table)
 from accounts.models import Org
 from kernel.db import make_engine, make_session_factory, metadata
@@ -89,6 +91,8 @@ async def populate(engine: Any, n: int, *, listings: bool = True, seed: int = 7)
             if listings:
                 await conn.execute(Listing.__table__.insert(), rows)
                 await conn.execute(ListingAsset.__table__.insert(), links)
+    async with engine.begin() as conn:  # planner statistics after a bulk load, as autovacuum would later
+        await conn.execute(sa.text("ANALYZE"))
     return {"universities": unis, "smes": [o["id"] for o in orgs if o["kind"] == "sme"]}
 
 
