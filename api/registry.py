@@ -9,6 +9,10 @@ import kernel.audit
 import kernel.clock
 import kernel.idempotency
 import market.assets.models
+import market.auctions.models
 import market.day_end
+import market.licensing.models
+import market.matching.models
+import market.trading.models
 import valuation.models
 import valuation.subscribers
