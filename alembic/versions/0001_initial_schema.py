@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 09:41:49.133443
+Create Date: 2026-11-21 09:50:05.690118
 """
 
 from collections.abc import Sequence
@@ -43,6 +43,11 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('business_date', sa.Date(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_clock_state'))
+    )
+    op.create_table('contract_counters',
+    sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('last_no', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('year', name=op.f('pk_contract_counters'))
     )
     op.create_table('day_end_runs',
     sa.Column('handler', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
@@ -172,6 +177,91 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_assets_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_assets_owner_org_id'), ['owner_org_id'], unique=False)
 
+    op.create_table('auctions',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('seller_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('organiser_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('asset_ids', sa.JSON(), nullable=False),
+    sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('start_price', sa.BigInteger(), nullable=False),
+    sa.Column('reserve_price', sa.BigInteger(), nullable=False),
+    sa.Column('min_increment', sa.BigInteger(), nullable=False),
+    sa.Column('opened_on', sa.Date(), nullable=False),
+    sa.Column('ends_on', sa.Date(), nullable=False),
+    sa.Column('extension_days', sa.Integer(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('highest_bid', sa.BigInteger(), nullable=True),
+    sa.Column('highest_bidder_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('bid_count', sa.Integer(), nullable=False),
+    sa.Column('deal_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('relisted_from', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('relisted_as', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('allow_pledged_by', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('proceeds_to', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True),
+    sa.Column('closed_on', sa.Date(), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("status IN ('open', 'sold', 'unsold', 'cancelled')", name=op.f('ck_auctions_status')),
+    sa.CheckConstraint('extension_days >= 0', name=op.f('ck_auctions_extension_days')),
+    sa.CheckConstraint('start_price > 0 AND reserve_price >= 0 AND min_increment > 0', name=op.f('ck_auctions_prices')),
+    sa.ForeignKeyConstraint(['organiser_org_id'], ['orgs.id'], name=op.f('fk_auctions_organiser_org_id_orgs')),
+    sa.ForeignKeyConstraint(['seller_org_id'], ['orgs.id'], name=op.f('fk_auctions_seller_org_id_orgs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_auctions'))
+    )
+    with op.batch_alter_table('auctions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_auctions_ends_on'), ['ends_on'], unique=False)
+        batch_op.create_index(batch_op.f('ix_auctions_organiser_org_id'), ['organiser_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_auctions_seller_org_id'), ['seller_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_auctions_status'), ['status'], unique=False)
+
+    op.create_table('deals',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('contract_no', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('mode', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('listing_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('offer_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('auction_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('asset_ids', sa.JSON(), nullable=False),
+    sa.Column('seller_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('buyer_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('organiser_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('proceeds_to', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True),
+    sa.Column('allow_pledged_by', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('term_months', sa.Integer(), nullable=True),
+    sa.Column('rate_bps', sa.Integer(), nullable=True),
+    sa.Column('free_months', sa.Integer(), nullable=True),
+    sa.Column('minimum_annual', sa.BigInteger(), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('payment_id', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
+    sa.Column('license_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('blocked_reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.Column('cancel_reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.Column('agreed_on', sa.Date(), nullable=False),
+    sa.Column('paid_on', sa.Date(), nullable=True),
+    sa.Column('recorded_on', sa.Date(), nullable=True),
+    sa.Column('cancelled_on', sa.Date(), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("source IN ('listing', 'auction', 'open_license')", name=op.f('ck_deals_source')),
+    sa.CheckConstraint("status IN ('awaiting_payment', 'paid', 'recorded', 'cancelled')", name=op.f('ck_deals_status')),
+    sa.CheckConstraint('amount >= 0', name=op.f('ck_deals_amount')),
+    sa.ForeignKeyConstraint(['buyer_org_id'], ['orgs.id'], name=op.f('fk_deals_buyer_org_id_orgs')),
+    sa.ForeignKeyConstraint(['seller_org_id'], ['orgs.id'], name=op.f('fk_deals_seller_org_id_orgs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_deals')),
+    sa.UniqueConstraint('contract_no', name=op.f('uq_deals_contract_no'))
+    )
+    with op.batch_alter_table('deals', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_deals_auction_id'), ['auction_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deals_buyer_org_id'), ['buyer_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deals_listing_id'), ['listing_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deals_mode'), ['mode'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deals_organiser_org_id'), ['organiser_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deals_recorded_on'), ['recorded_on'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deals_seller_org_id'), ['seller_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deals_status'), ['status'], unique=False)
+
     op.create_table('ledger_accounts',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=160), nullable=False),
@@ -197,6 +287,70 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('ledger_accounts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ledger_accounts_owner_org_id'), ['owner_org_id'], unique=False)
+
+    op.create_table('licenses',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('asset_ids', sa.JSON(), nullable=False),
+    sa.Column('licensor_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('licensee_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('deal_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('declaration_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('fixed_fee', sa.BigInteger(), nullable=True),
+    sa.Column('rate_bps', sa.Integer(), nullable=True),
+    sa.Column('free_months', sa.Integer(), nullable=True),
+    sa.Column('minimum_annual', sa.BigInteger(), nullable=True),
+    sa.Column('starts_on', sa.Date(), nullable=False),
+    sa.Column('ends_on', sa.Date(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("kind IN ('exclusive', 'sole', 'nonexclusive', 'open')", name=op.f('ck_licenses_kind')),
+    sa.CheckConstraint("status IN ('active', 'ended', 'terminated')", name=op.f('ck_licenses_status')),
+    sa.CheckConstraint('ends_on >= starts_on', name=op.f('ck_licenses_term')),
+    sa.ForeignKeyConstraint(['licensee_org_id'], ['orgs.id'], name=op.f('fk_licenses_licensee_org_id_orgs')),
+    sa.ForeignKeyConstraint(['licensor_org_id'], ['orgs.id'], name=op.f('fk_licenses_licensor_org_id_orgs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_licenses'))
+    )
+    with op.batch_alter_table('licenses', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_licenses_declaration_id'), ['declaration_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_licenses_licensee_org_id'), ['licensee_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_licenses_licensor_org_id'), ['licensor_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_licenses_status'), ['status'], unique=False)
+
+    op.create_table('listings',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('seller_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('mode', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('price', sa.BigInteger(), nullable=False),
+    sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('description', sa.Text(), nullable=True),
+    sa.Column('asset_ids', sa.JSON(), nullable=False),
+    sa.Column('ipc_codes', sa.JSON(), nullable=False),
+    sa.Column('ipc_text', sa.Text(), nullable=False),
+    sa.Column('search_text', sa.Text(), nullable=False),
+    sa.Column('term_months', sa.Integer(), nullable=True),
+    sa.Column('rate_bps', sa.Integer(), nullable=True),
+    sa.Column('free_months', sa.Integer(), nullable=True),
+    sa.Column('minimum_annual', sa.BigInteger(), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('listed_on', sa.Date(), nullable=False),
+    sa.Column('expires_on', sa.Date(), nullable=True),
+    sa.Column('deal_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("mode IN ('assignment', 'exclusive_license', 'sole_license', 'nonexclusive_license')", name=op.f('ck_listings_mode')),
+    sa.CheckConstraint("status IN ('open', 'under_contract', 'sold', 'withdrawn', 'expired')", name=op.f('ck_listings_status')),
+    sa.CheckConstraint('price > 0', name=op.f('ck_listings_price')),
+    sa.ForeignKeyConstraint(['seller_org_id'], ['orgs.id'], name=op.f('fk_listings_seller_org_id_orgs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_listings'))
+    )
+    with op.batch_alter_table('listings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_listings_expires_on'), ['expires_on'], unique=False)
+        batch_op.create_index(batch_op.f('ix_listings_mode'), ['mode'], unique=False)
+        batch_op.create_index(batch_op.f('ix_listings_seller_org_id'), ['seller_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_listings_status'), ['status'], unique=False)
+        batch_op.create_index('ix_listings_status_id', ['status', 'id'], unique=False)
 
     op.create_table('payments',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -245,6 +399,25 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_payments_object_id'), ['object_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payments_payee_org_id'), ['payee_org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payments_payer_org_id'), ['payer_org_id'], unique=False)
+
+    op.create_table('tech_needs',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('ipc_codes', sa.JSON(), nullable=False),
+    sa.Column('industry', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('search_text', sa.Text(), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("status IN ('open', 'closed')", name=op.f('ck_tech_needs_status')),
+    sa.ForeignKeyConstraint(['org_id'], ['orgs.id'], name=op.f('fk_tech_needs_org_id_orgs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_tech_needs'))
+    )
+    with op.batch_alter_table('tech_needs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_tech_needs_industry'), ['industry'], unique=False)
+        batch_op.create_index(batch_op.f('ix_tech_needs_org_id'), ['org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_tech_needs_status'), ['status'], unique=False)
 
     op.create_table('users',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -314,6 +487,42 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_valuations_requested_by_org_id'), ['requested_by_org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_valuations_status'), ['status'], unique=False)
 
+    op.create_table('auction_assets',
+    sa.Column('auction_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('asset_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.ForeignKeyConstraint(['asset_id'], ['assets.id'], name=op.f('fk_auction_assets_asset_id_assets')),
+    sa.ForeignKeyConstraint(['auction_id'], ['auctions.id'], name=op.f('fk_auction_assets_auction_id_auctions')),
+    sa.PrimaryKeyConstraint('auction_id', 'asset_id', name=op.f('pk_auction_assets'))
+    )
+    with op.batch_alter_table('auction_assets', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_auction_assets_asset_id'), ['asset_id'], unique=False)
+
+    op.create_table('bids',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('auction_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('bidder_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('placed_on', sa.Date(), nullable=False),
+    sa.Column('extended_to', sa.Date(), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('amount > 0', name=op.f('ck_bids_amount')),
+    sa.ForeignKeyConstraint(['auction_id'], ['auctions.id'], name=op.f('fk_bids_auction_id_auctions')),
+    sa.ForeignKeyConstraint(['bidder_org_id'], ['orgs.id'], name=op.f('fk_bids_bidder_org_id_orgs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bids'))
+    )
+    with op.batch_alter_table('bids', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_bids_auction_id'), ['auction_id'], unique=False)
+
+    op.create_table('deal_assets',
+    sa.Column('deal_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('asset_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.ForeignKeyConstraint(['asset_id'], ['assets.id'], name=op.f('fk_deal_assets_asset_id_assets')),
+    sa.ForeignKeyConstraint(['deal_id'], ['deals.id'], name=op.f('fk_deal_assets_deal_id_deals')),
+    sa.PrimaryKeyConstraint('deal_id', 'asset_id', name=op.f('pk_deal_assets'))
+    )
+    with op.batch_alter_table('deal_assets', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_deal_assets_asset_id'), ['asset_id'], unique=False)
+
     op.create_table('encumbrances',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('asset_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -349,6 +558,82 @@ def upgrade() -> None:
     with op.batch_alter_table('ledger_postings', schema=None) as batch_op:
         batch_op.create_index('ix_ledger_postings_account_date', ['account_id', 'effective_date'], unique=False)
 
+    op.create_table('listing_assets',
+    sa.Column('listing_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('asset_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.ForeignKeyConstraint(['asset_id'], ['assets.id'], name=op.f('fk_listing_assets_asset_id_assets')),
+    sa.ForeignKeyConstraint(['listing_id'], ['listings.id'], name=op.f('fk_listing_assets_listing_id_listings')),
+    sa.PrimaryKeyConstraint('listing_id', 'asset_id', name=op.f('pk_listing_assets'))
+    )
+    with op.batch_alter_table('listing_assets', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_listing_assets_asset_id'), ['asset_id'], unique=False)
+
+    op.create_table('match_feedback',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('need_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('asset_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('verdict', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("verdict IN ('interested', 'not_relevant')", name=op.f('ck_match_feedback_verdict')),
+    sa.ForeignKeyConstraint(['asset_id'], ['assets.id'], name=op.f('fk_match_feedback_asset_id_assets')),
+    sa.ForeignKeyConstraint(['need_id'], ['tech_needs.id'], name=op.f('fk_match_feedback_need_id_tech_needs')),
+    sa.ForeignKeyConstraint(['org_id'], ['orgs.id'], name=op.f('fk_match_feedback_org_id_orgs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_match_feedback')),
+    sa.UniqueConstraint('need_id', 'asset_id', name=op.f('uq_match_feedback_need_id_asset_id'))
+    )
+    with op.batch_alter_table('match_feedback', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_match_feedback_asset_id'), ['asset_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_match_feedback_need_id'), ['need_id'], unique=False)
+
+    op.create_table('offers',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('listing_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('buyer_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('seller_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('message', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('deal_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("status IN ('pending', 'accepted', 'rejected', 'withdrawn', 'declined')", name=op.f('ck_offers_status')),
+    sa.CheckConstraint('amount > 0', name=op.f('ck_offers_amount')),
+    sa.ForeignKeyConstraint(['buyer_org_id'], ['orgs.id'], name=op.f('fk_offers_buyer_org_id_orgs')),
+    sa.ForeignKeyConstraint(['listing_id'], ['listings.id'], name=op.f('fk_offers_listing_id_listings')),
+    sa.ForeignKeyConstraint(['seller_org_id'], ['orgs.id'], name=op.f('fk_offers_seller_org_id_orgs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_offers'))
+    )
+    with op.batch_alter_table('offers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_offers_buyer_org_id'), ['buyer_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_offers_listing_id'), ['listing_id'], unique=False)
+
+    op.create_table('open_license_declarations',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('asset_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('owner_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('rate_bps', sa.Integer(), nullable=True),
+    sa.Column('fixed_fee', sa.BigInteger(), nullable=True),
+    sa.Column('term_months', sa.Integer(), nullable=False),
+    sa.Column('free_months', sa.Integer(), nullable=True),
+    sa.Column('evaluation_report_ref', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    sa.Column('warnings', sa.JSON(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('declared_on', sa.Date(), nullable=False),
+    sa.Column('withdrawn_on', sa.Date(), nullable=True),
+    sa.Column('search_text', sa.Text(), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("status IN ('active', 'withdrawn')", name=op.f('ck_open_license_declarations_status')),
+    sa.ForeignKeyConstraint(['asset_id'], ['assets.id'], name=op.f('fk_open_license_declarations_asset_id_assets')),
+    sa.ForeignKeyConstraint(['owner_org_id'], ['orgs.id'], name=op.f('fk_open_license_declarations_owner_org_id_orgs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_open_license_declarations'))
+    )
+    with op.batch_alter_table('open_license_declarations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_open_license_declarations_asset_id'), ['asset_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_open_license_declarations_owner_org_id'), ['owner_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_open_license_declarations_status'), ['status'], unique=False)
+
     op.create_table('ownership_records',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('asset_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -382,6 +667,30 @@ def upgrade() -> None:
     with op.batch_alter_table('payment_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_payment_events_payment_id'), ['payment_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payment_events_provider_object_id'), ['provider_object_id'], unique=False)
+
+    op.create_table('royalty_reports',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('license_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('period_start', sa.Date(), nullable=False),
+    sa.Column('period_end', sa.Date(), nullable=False),
+    sa.Column('net_sales', sa.BigInteger(), nullable=False),
+    sa.Column('chargeable_days', sa.Integer(), nullable=False),
+    sa.Column('royalty_due', sa.BigInteger(), nullable=False),
+    sa.Column('due_on', sa.Date(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('paid_on', sa.Date(), nullable=True),
+    sa.Column('reported_on', sa.Date(), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("status IN ('due', 'paid', 'overdue')", name=op.f('ck_royalty_reports_status')),
+    sa.CheckConstraint('net_sales >= 0 AND royalty_due >= 0', name=op.f('ck_royalty_reports_amounts')),
+    sa.CheckConstraint('period_end >= period_start', name=op.f('ck_royalty_reports_period')),
+    sa.ForeignKeyConstraint(['license_id'], ['licenses.id'], name=op.f('fk_royalty_reports_license_id_licenses')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_royalty_reports'))
+    )
+    with op.batch_alter_table('royalty_reports', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_royalty_reports_due_on'), ['due_on'], unique=False)
+        batch_op.create_index(batch_op.f('ix_royalty_reports_license_id'), ['license_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_royalty_reports_status'), ['status'], unique=False)
 
     op.create_table('valuation_assets',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -445,6 +754,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_valuation_assets_asset_id'))
 
     op.drop_table('valuation_assets')
+    with op.batch_alter_table('royalty_reports', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_royalty_reports_status'))
+        batch_op.drop_index(batch_op.f('ix_royalty_reports_license_id'))
+        batch_op.drop_index(batch_op.f('ix_royalty_reports_due_on'))
+
+    op.drop_table('royalty_reports')
     with op.batch_alter_table('payment_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payment_events_provider_object_id'))
         batch_op.drop_index(batch_op.f('ix_payment_events_payment_id'))
@@ -454,6 +769,26 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_ownership_records_asset_id'))
 
     op.drop_table('ownership_records')
+    with op.batch_alter_table('open_license_declarations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_open_license_declarations_status'))
+        batch_op.drop_index(batch_op.f('ix_open_license_declarations_owner_org_id'))
+        batch_op.drop_index(batch_op.f('ix_open_license_declarations_asset_id'))
+
+    op.drop_table('open_license_declarations')
+    with op.batch_alter_table('offers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_offers_listing_id'))
+        batch_op.drop_index(batch_op.f('ix_offers_buyer_org_id'))
+
+    op.drop_table('offers')
+    with op.batch_alter_table('match_feedback', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_match_feedback_need_id'))
+        batch_op.drop_index(batch_op.f('ix_match_feedback_asset_id'))
+
+    op.drop_table('match_feedback')
+    with op.batch_alter_table('listing_assets', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_listing_assets_asset_id'))
+
+    op.drop_table('listing_assets')
     with op.batch_alter_table('ledger_postings', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_postings_account_date')
 
@@ -463,6 +798,18 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_encumbrances_asset_id'))
 
     op.drop_table('encumbrances')
+    with op.batch_alter_table('deal_assets', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_deal_assets_asset_id'))
+
+    op.drop_table('deal_assets')
+    with op.batch_alter_table('bids', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_bids_auction_id'))
+
+    op.drop_table('bids')
+    with op.batch_alter_table('auction_assets', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_auction_assets_asset_id'))
+
+    op.drop_table('auction_assets')
     with op.batch_alter_table('valuations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_valuations_status'))
         batch_op.drop_index(batch_op.f('ix_valuations_requested_by_org_id'))
@@ -473,16 +820,55 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_users_org_id'))
 
     op.drop_table('users')
+    with op.batch_alter_table('tech_needs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_tech_needs_status'))
+        batch_op.drop_index(batch_op.f('ix_tech_needs_org_id'))
+        batch_op.drop_index(batch_op.f('ix_tech_needs_industry'))
+
+    op.drop_table('tech_needs')
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payments_payer_org_id'))
         batch_op.drop_index(batch_op.f('ix_payments_payee_org_id'))
         batch_op.drop_index(batch_op.f('ix_payments_object_id'))
 
     op.drop_table('payments')
+    with op.batch_alter_table('listings', schema=None) as batch_op:
+        batch_op.drop_index('ix_listings_status_id')
+        batch_op.drop_index(batch_op.f('ix_listings_status'))
+        batch_op.drop_index(batch_op.f('ix_listings_seller_org_id'))
+        batch_op.drop_index(batch_op.f('ix_listings_mode'))
+        batch_op.drop_index(batch_op.f('ix_listings_expires_on'))
+
+    op.drop_table('listings')
+    with op.batch_alter_table('licenses', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_licenses_status'))
+        batch_op.drop_index(batch_op.f('ix_licenses_licensor_org_id'))
+        batch_op.drop_index(batch_op.f('ix_licenses_licensee_org_id'))
+        batch_op.drop_index(batch_op.f('ix_licenses_declaration_id'))
+
+    op.drop_table('licenses')
     with op.batch_alter_table('ledger_accounts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ledger_accounts_owner_org_id'))
 
     op.drop_table('ledger_accounts')
+    with op.batch_alter_table('deals', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_deals_status'))
+        batch_op.drop_index(batch_op.f('ix_deals_seller_org_id'))
+        batch_op.drop_index(batch_op.f('ix_deals_recorded_on'))
+        batch_op.drop_index(batch_op.f('ix_deals_organiser_org_id'))
+        batch_op.drop_index(batch_op.f('ix_deals_mode'))
+        batch_op.drop_index(batch_op.f('ix_deals_listing_id'))
+        batch_op.drop_index(batch_op.f('ix_deals_buyer_org_id'))
+        batch_op.drop_index(batch_op.f('ix_deals_auction_id'))
+
+    op.drop_table('deals')
+    with op.batch_alter_table('auctions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_auctions_status'))
+        batch_op.drop_index(batch_op.f('ix_auctions_seller_org_id'))
+        batch_op.drop_index(batch_op.f('ix_auctions_organiser_org_id'))
+        batch_op.drop_index(batch_op.f('ix_auctions_ends_on'))
+
+    op.drop_table('auctions')
     with op.batch_alter_table('assets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_assets_owner_org_id'))
         batch_op.drop_index(batch_op.f('ix_assets_kind'))
@@ -509,6 +895,7 @@ def downgrade() -> None:
 
     op.drop_table('idempotency_keys')
     op.drop_table('day_end_runs')
+    op.drop_table('contract_counters')
     op.drop_table('clock_state')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_events_object_id'))
