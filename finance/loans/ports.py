@@ -1,0 +1,82 @@
+"""The loan workflow's calls into other packages (valuation, fund, payments, auctions), in one place.
+
+Loans depend on these packages; none of them imports loans. Keeping every cross-package call here
+makes the service readable and shows the whole surface loans rely on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from accounts.models import Org
+from finance.loans.models import Loan
+from kernel.actor import Actor
+from kernel.errors import LimitExceeded, NotFound, ValidationFailed
+
+# ---------------------------------------------------------------- valuation
+
+
+async def _valuation(session: AsyncSession, valuation_id: str) -> Any:
+    try:
+        from valuation.models import Valuation  # type: ignore[import-not-found]
+    except ImportError as exc:  # valuation package not present in this build
+        raise NotFound("valuation not found") from exc
+    row = await session.get(Valuation, valuation_id)
+    if row is None:
+        raise NotFound("valuation not found")
+    return row
+
+
+async def check_valuation_covers(session: AsyncSession, valuation_id: str, asset_ids: Sequence[str]) -> None:
+    row = await _valuation(session, valuation_id)
+    if set(row.asset_ids) != set(asset_ids):
+        raise ValidationFailed.at(["body", "valuation_id"], "the valuation is not of exactly these assets")
+
+
+async def valuation_summary(session: AsyncSession, valuation_id: str) -> dict[str, Any] | None:
+    try:
+        row = await _valuation(session, valuation_id)
+    except NotFound:
+        return None
+    keys = ("id", "status", "value", "low", "high", "borrowing_base", "valid_until", "certified_by")
+    return {k: getattr(row, k, None) for k in keys}
+
+
+async def certified_borrowing_base(session: AsyncSession, valuation_id: str) -> int | None:
+    """The borrowing base of a certified valuation still current today, else None."""
+    try:
+        from valuation import service as valuation_service  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    current = await valuation_service.current_certified(session, valuation_id)
+    return None if current is None else int(current.borrowing_base)
+
+
+async def collateral_value(session: AsyncSession, loan: Loan) -> int:
+    """The appraised value of the pledged bundle (the principal when no valuation is attached)."""
+    if loan.valuation_id:
+        summary = await valuation_summary(session, loan.valuation_id)
+        if summary and summary.get("value"):
+            return int(summary["value"])
+    return loan.principal
+
+
+# ---------------------------------------------------------------- fund
+
+
+async def request_cover(session: AsyncSession, actor: Actor, program_id: str, loan: Loan, borrower: Org,
+                        ip_value: int) -> str:
+    try:
+        from finance.fund import service as fund  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise LimitExceeded("no risk-fund programme is available", extra={"rule": "program"}) from exc
+    req = fund.CoverRequest(
+        loan_id=loan.id, bank_org_id=loan.bank_org_id, borrower_org_id=loan.borrower_org_id,
+        principal=loan.principal, outstanding_principal=loan.outstanding_principal,
+        industry=borrower.industry, region=borrower.region, guarantor_org_id=loan.guarantor_org_id,
+        insurer_org_id=loan.insurer_org_id, ip_collateral_value=ip_value, total_collateral_value=ip_value)
+    cover = await fund.request_cover(session, actor, program_id, req)
+    return str(cover.id)
