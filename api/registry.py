@@ -1,6 +1,7 @@
 """Imports every module that defines tables, day-end handlers or event subscribers, so they register."""
 
 import accounts.models  # noqa: F401
+import finance.payments.models  # noqa: F401
 import kernel.audit
 import kernel.clock
 import kernel.idempotency  # noqa: F401
