@@ -1,6 +1,9 @@
 """Imports every module that defines tables, day-end handlers or event subscribers, so they register."""
 
 import accounts.models  # noqa: F401
+import finance.loans.day_end
+import finance.loans.models
+import finance.loans.subscribers
 import finance.payments.models  # noqa: F401
 import kernel.audit
 import kernel.clock

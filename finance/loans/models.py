@@ -177,13 +177,17 @@ class LoanInsurance(SQLModel, table=True):
 class LoanRepayment(SQLModel, table=True):
     __tablename__ = "loan_repayments"
     __table_args__ = (sa.CheckConstraint("amount > 0", name="amount_positive"),
-                      sa.CheckConstraint("amount = penalty + interest + principal", name="allocated"))
+                      sa.CheckConstraint("status <> 'succeeded' OR amount = penalty + interest + principal",
+                                         name="allocated"),
+                      sa.CheckConstraint("status IN ('processing', 'succeeded', 'failed')", name="status"))
     id: str = Field(default_factory=lambda: new_id("lrp"), primary_key=True, max_length=40)
     loan_id: str = Field(foreign_key="loans.id", index=True, max_length=40)
     amount: int = money_field()
-    penalty: int = money_field()
-    interest: int = money_field()
-    principal: int = money_field()
+    # processing until the gateway settles the borrower's payment; the allocation is made then.
+    status: str = Field(default="processing", max_length=12)
+    penalty: int = money_field(default=0)
+    interest: int = money_field(default=0)
+    principal: int = money_field(default=0)
     prepaid_principal: int = money_field(default=0)
     paid_on: date
     payment_id: str | None = Field(default=None, max_length=60)

@@ -13,6 +13,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org
 from finance.loans.models import Loan
+from finance.payments import service as payments
+from finance.payments.models import Payment
 from kernel.actor import Actor
 from kernel.errors import LimitExceeded, NotFound, ValidationFailed
 
@@ -80,3 +82,28 @@ async def request_cover(session: AsyncSession, actor: Actor, program_id: str, lo
         insurer_org_id=loan.insurer_org_id, ip_collateral_value=ip_value, total_collateral_value=ip_value)
     cover = await fund.request_cover(session, actor, program_id, req)
     return str(cover.id)
+
+
+async def update_fund(session: AsyncSession, loan: Loan) -> None:
+    """Keep the fund's copy of a covered loan current (exposure, NPL ratio)."""
+    if loan.fund_cover_id is None:
+        return
+    from finance.fund import service as fund  # type: ignore[attr-defined]
+
+    await fund.update_loan(session, loan.id, outstanding_principal=loan.outstanding_principal,
+                           classification=loan.classification, status=loan.status)
+
+
+# ---------------------------------------------------------------- payments
+
+LOAN_OBJECT = "loan"
+
+
+async def pay(session: AsyncSession, actor: Actor, *, purpose: str, payer_org_id: str, payee_org_id: str,
+              amount: int, loan_id: str, key: str) -> Payment:
+    """Move money for a loan through the gateway; a declined payment answers 402 and changes nothing."""
+    payment = await payments.charge(session, actor, purpose=purpose, payer_org_id=payer_org_id,
+                                    payee_org_id=payee_org_id, amount=amount, object_type=LOAN_OBJECT,
+                                    object_id=loan_id, idempotency_key=key,
+                                    description=f"{purpose} of loan {loan_id}")
+    return payments.require_success(payment)

@@ -193,6 +193,7 @@ class AllocationOut(BaseModel):
 class RepaymentOut(BaseModel):
     id: str
     amount: int
+    status: str
     allocation: AllocationOut
     loan: LoanOut
 

@@ -10,21 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org
-from finance.loans import ports, states
+from finance.loans import accrual, book, ports, states
 from finance.loans.models import (
     Loan,
     LoanApplication,
+    LoanClassification,
     LoanCollateralAlert,
     LoanGuarantee,
     LoanInstallment,
     LoanInsurance,
     LoanOffer,
+    LoanRepayment,
 )
 from finance.loans.schemas import (
     ApplicationIn,
@@ -43,6 +45,7 @@ from market.assets import encumbrances
 from market.assets.models import Asset
 from market.assets.service import lock_assets, record_pledge_amount
 
+ApplicationStatus = Literal["submitted", "accepted", "withdrawn"]
 BORROWER_KINDS = ("sme",)
 BANK = "bank"
 # Loans that are still owed money and accrue (the day-end works on these).
@@ -175,14 +178,13 @@ async def accept_offer(session: AsyncSession, actor: Actor, offer_id: str) -> Lo
         raise NotFound("loan offer not found")
     # Lock the application first: two acceptances of any of its offers are serialised here.
     app = (await session.exec(select(LoanApplication).where(LoanApplication.id == offer.application_id)
-                              .with_for_update())).one()
+                              .with_for_update().execution_options(populate_existing=True))).one()
     if app.applicant_org_id != actor.org_id:
         raise NotFound("loan offer not found")
     offers = list((await session.exec(select(LoanOffer).where(LoanOffer.application_id == app.id)
-                                      .order_by(LoanOffer.id).with_for_update())).all())
+                                      .order_by(LoanOffer.id).with_for_update()
+                                      .execution_options(populate_existing=True))).all())
     offer = next(o for o in offers if o.id == offer_id)
-    await session.refresh(app)
-    await session.refresh(offer)
     states.ensure("loan_application", app, "accept_offer")
     states.ensure("loan_offer", offer, "accept")
     today = await business_date(session)
@@ -226,20 +228,18 @@ async def may_see_loan(session: AsyncSession, actor: Actor, loan: Loan) -> bool:
 async def get_loan(session: AsyncSession, actor: Actor, loan_id: str, *, lock: bool = False) -> Loan:
     stmt = select(Loan).where(Loan.id == loan_id)
     if lock:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     loan = (await session.exec(stmt)).first()
     if loan is None or not await may_see_loan(session, actor, loan):
         raise NotFound("loan not found")
-    if lock:
-        await session.refresh(loan)
     return loan
 
 
 async def _lock_loan(session: AsyncSession, loan_id: str) -> Loan:
-    loan = (await session.exec(select(Loan).where(Loan.id == loan_id).with_for_update())).first()
+    stmt = select(Loan).where(Loan.id == loan_id).with_for_update().execution_options(populate_existing=True)
+    loan = (await session.exec(stmt)).first()
     if loan is None:
         raise NotFound("loan not found")
-    await session.refresh(loan)
     return loan
 
 
@@ -253,8 +253,11 @@ async def lending_bank_loan(session: AsyncSession, actor: Actor, loan_id: str) -
     return loan
 
 
-async def installments(session: AsyncSession, loan_id: str) -> list[LoanInstallment]:
+async def installments(session: AsyncSession, loan_id: str, *, lock: bool = False) -> list[LoanInstallment]:
     stmt = select(LoanInstallment).where(LoanInstallment.loan_id == loan_id).order_by(LoanInstallment.n)
+    if lock:
+        # populate_existing: the day-end may have moved them with a set-based UPDATE since they were loaded.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return list((await session.exec(stmt)).all())
 
 
@@ -373,3 +376,156 @@ async def open_alerts(session: AsyncSession, loan_id: str) -> list[LoanCollatera
 async def pledged_assets(session: AsyncSession, loan: Loan) -> Sequence[Asset]:
     return list((await session.exec(select(Asset).where(col(Asset.id).in_(loan.asset_ids))
                                     .order_by(Asset.id))).all())
+
+
+# ---------------------------------------------------------------- disbursement
+
+
+async def disburse(session: AsyncSession, actor: Actor, loan_id: str) -> Loan:
+    """Pay the principal from the bank to the borrower through the gateway; the loan becomes active when
+    the payment settles (at once with the local provider; on the provider's webhook otherwise)."""
+    loan = await lending_bank_loan(session, actor, loan_id)
+    states.ensure("loan", loan, "disburse")
+    if loan.disbursement_payment_id is not None:
+        raise InvalidState(f"loan {loan.id} is already being disbursed")
+    await _require_guarantee(session, loan, "disbursement")
+    payment = await ports.pay(session, actor, purpose="disbursement", payer_org_id=loan.bank_org_id,
+                              payee_org_id=loan.borrower_org_id, amount=loan.principal, loan_id=loan.id,
+                              key="disbursement")
+    loan.disbursement_payment_id = payment.id
+    session.add(loan)
+    await session.flush()
+    if payment.status == "succeeded" and loan.status == "secured":
+        await activate(session, actor, loan)
+    return loan
+
+
+async def activate(session: AsyncSession, actor: Actor, loan: Loan) -> None:
+    """The disbursement settled: fix the schedule from today's business date and start the loan."""
+    today = await business_date(session)
+    rows = book.new_rows(loan, today)
+    session.add_all(rows)
+    loan.disbursed_on, loan.maturity_on = today, rows[-1].due_on
+    loan.next_due_on = rows[0].due_on
+    loan.outstanding_principal = loan.principal
+    await states.apply(session, actor, "loan", loan, "disburse", disbursed_on=today,
+                       payment_id=loan.disbursement_payment_id, installments=len(rows))
+    session.add(LoanClassification(loan_id=loan.id, business_date=today, from_classification=None,
+                                   to_classification=loan.classification, days_past_due=0))
+    await session.flush()
+    await ports.update_fund(session, loan)
+
+
+# ---------------------------------------------------------------- repayment
+
+
+async def repay(session: AsyncSession, actor: Actor, loan_id: str, amount: int) -> LoanRepayment:
+    if not actor.is_kind(*BORROWER_KINDS):
+        raise Forbidden("only the borrower repays a loan")
+    loan = await _lock_loan(session, loan_id)
+    if loan.borrower_org_id != actor.org_id:
+        raise NotFound("loan not found")
+    if loan.status not in PERFORMING:
+        raise InvalidState(f"loan {loan.id} is {loan.status}; it takes no repayments")
+    today = await business_date(session)
+    rows = await installments(session, loan.id, lock=True)
+    pos = book.position(loan, rows, today)
+    in_flight = sum((await session.exec(select(LoanRepayment.amount).where(
+        LoanRepayment.loan_id == loan.id, LoanRepayment.status == "processing"))).all())
+    if amount + in_flight > pos.payoff_amount:
+        raise ValidationFailed.at(["body", "amount"],
+                                  f"{amount} is more than the {pos.payoff_amount - in_flight} that "
+                                  f"repays the loan in full today")
+    repayment = LoanRepayment(loan_id=loan.id, amount=amount, paid_on=today)
+    session.add(repayment)
+    await session.flush()
+    payment = await ports.pay(session, actor, purpose="repayment", payer_org_id=loan.borrower_org_id,
+                              payee_org_id=loan.bank_org_id, amount=amount, loan_id=loan.id, key=repayment.id)
+    repayment.payment_id = payment.id
+    session.add(repayment)
+    await session.flush()
+    if payment.status == "succeeded" and repayment.status == "processing":
+        await land(session, actor, loan, repayment)
+    return repayment
+
+
+async def land(session: AsyncSession, actor: Actor, loan: Loan, repayment: LoanRepayment) -> None:
+    """The borrower's payment settled: allocate it, update the loan, and close it when nothing is owed."""
+    today = await business_date(session)
+    rows = await installments(session, loan.id, lock=True)
+    pos = book.position(loan, rows, today)
+    amount = min(repayment.amount, pos.payoff_amount)  # a late webhook never over-applies
+    landing = book.land_repayment(loan, rows, amount, today)
+    session.add_all(rows)
+    repayment.penalty, repayment.interest = landing.penalty, landing.interest
+    repayment.principal, repayment.prepaid_principal = landing.principal, landing.prepaid_principal
+    repayment.amount = amount
+    repayment.status = "succeeded"
+    session.add(repayment)
+    loan.outstanding_principal = book.outstanding_principal(rows)
+    await audit.record(session, actor, "loan.repaid", "loan", loan.id,
+                       after={"repayment_id": repayment.id, "amount": amount, "penalty": landing.penalty,
+                              "interest": landing.interest, "principal": landing.principal,
+                              "prepaid_principal": landing.prepaid_principal,
+                              "outstanding_principal": loan.outstanding_principal})
+    await refresh_position(session, actor, loan, rows, today)
+    if book.settled(loan, rows):
+        loan.next_due_on = None
+        loan.closed_on = today
+        await states.apply(session, actor, "loan", loan, "repay_in_full", repayment_id=repayment.id)
+        await encumbrances.release(session, actor, loan.id, "pledge")
+    await session.flush()
+    await ports.update_fund(session, loan)
+
+
+async def refresh_position(session: AsyncSession, actor: Actor, loan: Loan, rows: Sequence[LoanInstallment],
+                           today: date) -> None:
+    """Recompute days past due, classification, next due date and active ⇄ overdue from the rows."""
+    pos = book.position(loan, rows, today)
+    loan.days_past_due = pos.days_past_due
+    loan.next_due_on = pos.next_due.due_on if pos.next_due else None
+    await set_classification(session, loan, accrual.classify(pos.days_past_due).value, today)
+    if pos.days_past_due > 0 and states.can("loan", loan.status, "fall_overdue"):
+        await states.apply(session, actor, "loan", loan, "fall_overdue", days_past_due=pos.days_past_due)
+    elif pos.days_past_due == 0 and states.can("loan", loan.status, "cure"):
+        await states.apply(session, actor, "loan", loan, "cure")
+    session.add(loan)
+
+
+async def set_classification(session: AsyncSession, loan: Loan, classification: str, today: date) -> None:
+    if classification != loan.classification:
+        session.add(LoanClassification(loan_id=loan.id, business_date=today,
+                                       from_classification=loan.classification,
+                                       to_classification=classification, days_past_due=loan.days_past_due))
+        loan.classification = classification
+
+
+# ---------------------------------------------------------------- views
+
+
+async def describe_loan(session: AsyncSession, loan: Loan) -> dict[str, Any]:
+    today = await business_date(session)
+    rows = await installments(session, loan.id)
+    pos = book.position(loan, rows, today)
+    guarantee, insurance = await _security(session, loan.id)
+    out = loan.model_dump()
+    out.update(
+        next_due=({"n": pos.next_due.n, "due_on": pos.next_due.due_on, "amount": pos.next_due_amount}
+                  if pos.next_due and loan.status in PERFORMING else None),
+        overdue_amount=pos.overdue_amount, penalty_outstanding=pos.penalty_outstanding,
+        payoff_amount=pos.payoff_amount if loan.status in PERFORMING else 0,
+        pledge=({"registration_no": loan.pledge_registration_no, "registered_on": loan.pledge_registered_on}
+                if loan.pledge_registration_no else None),
+        guarantee=guarantee.model_dump(exclude={"created_at"}) if guarantee else None,
+        insurance=insurance.model_dump(exclude={"created_at"}) if insurance else None,
+        fund_cover=({"program_id": loan.fund_program_id, "cover_id": loan.fund_cover_id}
+                    if loan.fund_cover_id else None),
+        collateral_alerts=[a.model_dump() for a in await open_alerts(session, loan.id)],
+    )
+    return out
+
+
+async def describe_schedule(session: AsyncSession, loan: Loan) -> dict[str, Any]:
+    rows = await installments(session, loan.id)
+    return {"loan_id": loan.id, "installments": [
+        {**r.model_dump(), "penalty_accrued": book.penalty_accrued(loan, r)} for r in rows]}

@@ -14,6 +14,7 @@ from kernel import audit
 from kernel.actor import Actor
 from kernel.db import utcnow
 from kernel.errors import InvalidState
+from kernel.ids import new_id
 
 # (workflow) -> {(from_status, action): to_status}
 LOAN: dict[tuple[str, str], str] = {
@@ -89,3 +90,29 @@ async def apply(session: AsyncSession, actor: Actor, workflow: str, obj: Statefu
     await audit.record(session, actor, f"{workflow}.{action}", workflow, obj.id,
                        before={"status": before}, after={"status": target, **details})
     return target
+
+
+async def apply_bulk(session: AsyncSession, actor: Actor, workflow: str, rows: list[tuple[str, str]],
+                     action: str, *, table: Any, business_date: Any, **details: Any) -> int:
+    """``apply`` for many rows at once (the day-end): one batched UPDATE guarded by the old status, and the
+    audit records in one batched INSERT. ``rows`` are (id, current status). Returns rows moved."""
+    import sqlalchemy as sa
+
+    moves = []
+    for obj_id, status in rows:
+        target = WORKFLOWS[workflow].get((status, action))
+        if target is None:
+            raise InvalidState(f"{workflow} {obj_id} is {status}; {action} is not allowed")
+        moves.append({"b_id": obj_id, "b_from": status, "b_to": target})
+    if not moves:
+        return 0
+    stmt = (sa.update(table).where(table.c.id == sa.bindparam("b_id"), table.c.status == sa.bindparam("b_from"))
+            .values(status=sa.bindparam("b_to"), updated_at=utcnow()))
+    conn = await session.connection()
+    await conn.execute(stmt, moves)
+    events = [{"id": new_id("aud"), "at": utcnow(), "business_date": business_date,
+               "actor_user_id": actor.user_id, "actor_org_id": actor.org_id, "action": f"{workflow}.{action}",
+               "object_type": workflow, "object_id": m["b_id"], "before": {"status": m["b_from"]},
+               "after": {"status": m["b_to"], **details}} for m in moves]
+    await conn.execute(sa.insert(audit.AuditEvent.__table__), events)
+    return len(moves)
