@@ -10,3 +10,5 @@ import kernel.clock
 import kernel.idempotency  # noqa: F401
 import market.assets.models
 import market.day_end  # noqa: F401
+import valuation.models
+import valuation.subscribers  # noqa: F401
