@@ -9,6 +9,9 @@ import kernel.audit
 import kernel.clock
 import kernel.idempotency  # noqa: F401
 import market.assets.models
-import market.day_end  # noqa: F401
+import market.auctions.models
+import market.day_end
+import market.licensing.models
+import market.trading.models
 import valuation.models
 import valuation.subscribers  # noqa: F401

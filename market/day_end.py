@@ -7,6 +7,7 @@ from datetime import date
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kernel.actor import SYSTEM
 from kernel.clock import day_end_handler
 from market.assets.models import Asset
 
@@ -19,3 +20,11 @@ async def expire_assets(session: AsyncSession, run_date: date) -> None:
         asset.status = "expired"
         session.add(asset)
     await session.flush()
+
+
+@day_end_handler("market.listings.expire", order=20)
+async def expire_listings(session: AsyncSession, run_date: date) -> None:
+    """Open listings whose ``expires_on`` is the closing day (or earlier) expire."""
+    from market.trading.service import expire_listings as expire
+
+    await expire(session, SYSTEM, run_date)

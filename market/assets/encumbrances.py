@@ -42,19 +42,26 @@ async def active_for(session: AsyncSession, asset_ids: Sequence[str]) -> list[En
     return list((await session.exec(stmt)).all())
 
 
-def blocking(encumbrances: Sequence[Encumbrance], action: str) -> list[Encumbrance]:
-    return [e for e in encumbrances if action in BLOCKS[e.kind] and action not in e.consents]
+def blocking(encumbrances: Sequence[Encumbrance], action: str,
+             ignore_ref: str | None = None) -> list[Encumbrance]:
+    return [e for e in encumbrances
+            if action in BLOCKS[e.kind] and action not in e.consents and (ignore_ref is None or e.ref_id != ignore_ref)]
 
 
-async def ensure_allowed(session: AsyncSession, assets: Sequence[Asset], action: str) -> None:
-    """Raise unless every asset may undergo ``action`` now (call with the assets locked)."""
+async def ensure_allowed(session: AsyncSession, assets: Sequence[Asset], action: str, *,
+                         ignore_ref: str | None = None) -> None:
+    """Raise unless every asset may undergo ``action`` now (call with the assets locked).
+
+    ``ignore_ref`` names one encumbrance that does not count: the pledge a pledgee is enforcing by
+    selling the collateral (a disposal auction must not be blocked by the very pledge behind it).
+    """
     if action not in ACTIONS:
         raise ValueError(action)
     live = LIVE_STATUSES.get(action, DEFAULT_LIVE)
     for asset in assets:
         if asset.status not in live:
             raise InvalidState(f"asset {asset.id} is {asset.status}; it cannot be used for {action}")
-    blockers = blocking(await active_for(session, [a.id for a in assets]), action)
+    blockers = blocking(await active_for(session, [a.id for a in assets]), action, ignore_ref)
     if blockers:
         first = blockers[0]
         raise AssetEncumbered(

@@ -1,0 +1,1 @@
+"""Auctions of one asset or a bundle: hidden reserve, minimum increment, anti-sniping extension."""

@@ -1,0 +1,1 @@
+"""Licenses, royalty reports (use first, pay later) and open-license declarations."""

@@ -1,0 +1,199 @@
+"""Licenses and royalties: granting (with the encumbrance the law attaches), royalty reports, overdue.
+
+"Use first, pay later" (先使用后付费): sales before ``starts_on + free_months`` carry no royalty. A report
+period straddling the end of the free period is prorated by days (both ends inclusive) and rounded
+half-up once, at the end. A royalty falls due 30 days after the period it reports on ends
+(``DUE_DAYS``). An open license's fixed fee is deferred likewise: it is added to the first report
+whose period reaches past the free period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from kernel import audit
+from kernel.actor import Actor
+from kernel.clock import business_date
+from kernel.errors import Forbidden, InvalidState, NotFound, ValidationFailed
+from kernel.money import BPS, to_fen
+from kernel.pagination import paginate
+from market.assets import encumbrances
+from market.assets.models import Asset
+from market.assets.service import record_transaction
+from market.licensing.models import License, RoyaltyReport
+from market.trading.states import add_months, transition
+
+DUE_DAYS = 30
+# License kind -> the encumbrance action it needs (an open license is a non-exclusive one).
+ACTION_FOR_KIND = {"exclusive": "exclusive_license", "sole": "sole_license", "nonexclusive": "nonexclusive_license",
+                   "open": "nonexclusive_license"}
+# Kinds that encumber the asset while in force.
+ENCUMBERING = {"exclusive": "exclusive_license", "sole": "sole_license"}
+KIND_FOR_MODE = {"exclusive_license": "exclusive", "sole_license": "sole", "nonexclusive_license": "nonexclusive"}
+
+
+async def check_grantable(session: AsyncSession, assets: Sequence[Asset], kind: str) -> None:
+    await encumbrances.ensure_allowed(session, assets, ACTION_FOR_KIND[kind])
+
+
+async def grant_license(session: AsyncSession, actor: Actor, assets: Sequence[Asset], *, kind: str,
+                        licensor_org_id: str, licensee_org_id: str, term_months: int,
+                        fixed_fee: int | None = None, rate_bps: int | None = None, free_months: int | None = None,
+                        minimum_annual: int | None = None, deal_id: str | None = None,
+                        declaration_id: str | None = None) -> License:
+    """Create a license in force from today (assets locked by the caller) and encumber as the law says."""
+    today = await business_date(session)
+    ends_on = add_months(today, term_months) - timedelta(days=1)
+    expiries = [a.expiry_date for a in assets if a.expiry_date is not None and a.expiry_date > today]
+    if expiries:
+        ends_on = min(ends_on, min(expiries))  # a license cannot outlive the right
+    lic = License(kind=kind, asset_ids=[a.id for a in assets], licensor_org_id=licensor_org_id,
+                  licensee_org_id=licensee_org_id, deal_id=deal_id, declaration_id=declaration_id,
+                  fixed_fee=fixed_fee, rate_bps=rate_bps, free_months=free_months, minimum_annual=minimum_annual,
+                  starts_on=today, ends_on=ends_on)
+    if kind in ENCUMBERING:
+        await encumbrances.encumber(session, actor, assets, ENCUMBERING[kind], lic.id,
+                                    holder_org_id=licensee_org_id)
+    else:
+        await check_grantable(session, assets, kind)
+    session.add(lic)
+    for asset in assets:
+        await record_transaction(session, asset)
+    await session.flush()
+    await audit.record(session, actor, "license.granted", "license", lic.id, after=lic.model_dump())
+    return lic
+
+
+def _visible(lic: License, actor: Actor) -> bool:
+    return actor.org_id in (lic.licensor_org_id, lic.licensee_org_id) or actor.is_platform_admin
+
+
+async def get_license(session: AsyncSession, actor: Actor, license_id: str) -> License:
+    lic = await session.get(License, license_id)
+    if lic is None or not _visible(lic, actor):
+        raise NotFound("license not found")
+    return lic
+
+
+async def list_licenses(session: AsyncSession, actor: Actor, *, status: str | None, kind: str | None,
+                        limit: int, cursor: str | None) -> tuple[list[License], bool, str | None]:
+    stmt = select(License).where(or_(License.licensor_org_id == actor.org_id,
+                                     License.licensee_org_id == actor.org_id))
+    if status:
+        stmt = stmt.where(License.status == status)
+    if kind:
+        stmt = stmt.where(License.kind == kind)
+    return await paginate(session, stmt, License.id, limit, cursor)
+
+
+def free_until(lic: License) -> date:
+    """The first day on which sales carry a royalty."""
+    return add_months(lic.starts_on, lic.free_months or 0)
+
+
+def royalty_for(lic: License, period_start: date, period_end: date, net_sales: int,
+                include_fixed_fee: bool = False) -> tuple[int, int]:
+    """(chargeable days, royalty due in fen) for net sales over an inclusive period."""
+    total_days = (period_end - period_start).days + 1
+    first_chargeable = max(period_start, free_until(lic))
+    chargeable = max(0, (period_end - first_chargeable).days + 1)
+    due = Decimal(0)
+    if lic.rate_bps and chargeable:
+        due = Decimal(net_sales) * chargeable * lic.rate_bps / (BPS * total_days)
+    fee = lic.fixed_fee if include_fixed_fee and chargeable and lic.fixed_fee else 0
+    return chargeable, to_fen(due) + fee
+
+
+async def report_royalty(session: AsyncSession, actor: Actor, license_id: str, period_start: date,
+                         period_end: date, net_sales: int) -> RoyaltyReport:
+    lic = (await session.exec(select(License).where(License.id == license_id).with_for_update()
+                              .execution_options(populate_existing=True))).first()
+    if lic is None or not _visible(lic, actor):
+        raise NotFound("license not found")
+    if actor.org_id != lic.licensee_org_id:
+        raise Forbidden("only the licensee reports sales")
+    if lic.status != "active":
+        raise InvalidState(f"the license is {lic.status}")
+    today = await business_date(session)
+    if period_end < period_start:
+        raise ValidationFailed.at(["body", "period_end"], "period_end must not be before period_start")
+    if period_start < lic.starts_on or period_end > lic.ends_on:
+        raise ValidationFailed.at(["body", "period_start"],
+                                  f"the period must lie within the license term {lic.starts_on}–{lic.ends_on}")
+    if period_end > today:
+        raise ValidationFailed.at(["body", "period_end"], "a period can be reported only once it has ended")
+    earlier = list((await session.exec(select(RoyaltyReport).where(RoyaltyReport.license_id == lic.id))).all())
+    if any(r.period_start <= period_end and period_start <= r.period_end for r in earlier):
+        raise InvalidState("sales for part of this period were already reported")
+    # A deferred fixed fee (open licenses) rides on the first report that reaches past the free period.
+    fee_pending = lic.declaration_id is not None and not any(r.chargeable_days for r in earlier)
+    chargeable, due = royalty_for(lic, period_start, period_end, net_sales, include_fixed_fee=fee_pending)
+    report = RoyaltyReport(license_id=lic.id, period_start=period_start, period_end=period_end,
+                           net_sales=net_sales, chargeable_days=chargeable, royalty_due=due,
+                           due_on=period_end + timedelta(days=DUE_DAYS), reported_on=today,
+                           status="due" if due else "paid", paid_on=None if due else today)
+    session.add(report)
+    await session.flush()
+    await audit.record(session, actor, "royalty.reported", "royalty_report", report.id, after=report.model_dump())
+    return report
+
+
+async def mark_royalty_paid(session: AsyncSession, actor: Actor, report_id: str) -> RoyaltyReport:
+    report = (await session.exec(select(RoyaltyReport).where(RoyaltyReport.id == report_id).with_for_update()
+                                 .execution_options(populate_existing=True))).first()
+    lic = await session.get(License, report.license_id) if report else None
+    if report is None or lic is None or not _visible(lic, actor):
+        raise NotFound("royalty report not found")
+    if actor.org_id != lic.licensor_org_id:
+        raise Forbidden("only the licensor confirms receipt of a royalty")
+    if report.status == "paid":
+        raise InvalidState("this royalty is already paid")
+    before = report.status
+    report.status, report.paid_on = "paid", await business_date(session)
+    session.add(report)
+    await audit.record(session, actor, "royalty.paid", "royalty_report", report.id, before={"status": before},
+                       after={"status": "paid", "paid_on": report.paid_on})
+    return report
+
+
+async def list_reports(session: AsyncSession, actor: Actor, license_id: str) -> list[RoyaltyReport]:
+    lic = await get_license(session, actor, license_id)
+    stmt = select(RoyaltyReport).where(RoyaltyReport.license_id == lic.id).order_by(col(RoyaltyReport.period_start))
+    return list((await session.exec(stmt)).all())
+
+
+async def flag_overdue(session: AsyncSession, actor: Actor, run_date: date) -> int:
+    stmt = select(RoyaltyReport).where(RoyaltyReport.status == "due", col(RoyaltyReport.due_on) < run_date)
+    rows = list((await session.exec(stmt)).all())
+    for r in rows:
+        r.status = "overdue"
+        session.add(r)
+        await audit.record(session, actor, "royalty.overdue", "royalty_report", r.id,
+                           before={"status": "due"}, after={"status": "overdue", "due_on": r.due_on})
+    await session.flush()
+    return len(rows)
+
+
+async def end_expired(session: AsyncSession, actor: Actor, run_date: date) -> int:
+    """Licenses whose last day has passed end; their encumbrances are released."""
+    rows = list((await session.exec(select(License).where(License.status == "active",
+                                                          col(License.ends_on) <= run_date))).all())
+    for lic in rows:
+        await transition(session, actor, lic, "license", "ended")
+        await encumbrances.release(session, actor, lic.id)
+    await session.flush()
+    return len(rows)
+
+
+def license_out(lic: License) -> dict[str, Any]:
+    data = lic.model_dump(exclude={"fixed_fee", "rate_bps", "free_months", "minimum_annual"})
+    royalty = {k: v for k, v in (("fixed_fee", lic.fixed_fee), ("rate_bps", lic.rate_bps),
+                                 ("free_months", lic.free_months), ("minimum_annual", lic.minimum_annual))
+               if v is not None}
+    return {**data, "royalty": royalty, "free_until": free_until(lic)}

@@ -1,0 +1,1 @@
+"""Listings, offers and deals: selling and licensing IP, recorded with a contract number."""

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from kernel.db import TZDateTime, created_at_field, money_field, utcnow
+from kernel.ids import new_id
+
+LISTING_MODES = ("assignment", "exclusive_license", "sole_license", "nonexclusive_license")
+LISTING_STATUSES = ("open", "under_contract", "sold", "withdrawn", "expired")
+OFFER_STATUSES = ("pending", "accepted", "rejected", "withdrawn", "declined")
+DEAL_STATUSES = ("awaiting_payment", "paid", "recorded", "cancelled")
+DEAL_SOURCES = ("listing", "auction", "open_license")
+
+
+class Listing(SQLModel, table=True):
+    __tablename__ = "listings"
+    __table_args__ = (
+        sa.CheckConstraint(f"mode IN {LISTING_MODES!r}", name="mode"),
+        sa.CheckConstraint(f"status IN {LISTING_STATUSES!r}", name="status"),
+        sa.CheckConstraint("price > 0", name="price"),
+    )
+    id: str = Field(default_factory=lambda: new_id("lst"), primary_key=True, max_length=40)
+    seller_org_id: str = Field(foreign_key="orgs.id", index=True, max_length=40)
+    mode: str = Field(max_length=30, index=True)
+    price: int = money_field()
+    title: str = Field(max_length=300)
+    description: str | None = Field(default=None, sa_type=sa.Text)
+    asset_ids: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    ipc_codes: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    # " H01M 10/613 | H01M " joined codes and subclasses, what the `ipc` filter matches with LIKE.
+    ipc_text: str = Field(default="", sa_type=sa.Text)
+    # Normalised listing title/description and the assets' titles/abstracts, what `q` matches.
+    search_text: str = Field(default="", sa_type=sa.Text)
+    # License terms (license modes only): price is the fixed fee; running royalty on net sales.
+    term_months: int | None = None
+    rate_bps: int | None = None
+    free_months: int | None = None
+    minimum_annual: int | None = money_field(default=None)
+    status: str = Field(default="open", max_length=20, index=True)
+    listed_on: date
+    expires_on: date | None = Field(default=None, index=True)
+    deal_id: str | None = Field(default=None, max_length=40)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+
+
+class ListingAsset(SQLModel, table=True):
+    """Which assets a listing offers (indexed both ways for the in-flight checks)."""
+
+    __tablename__ = "listing_assets"
+    listing_id: str = Field(foreign_key="listings.id", primary_key=True, max_length=40)
+    asset_id: str = Field(foreign_key="assets.id", primary_key=True, max_length=40, index=True)
+
+
+class Offer(SQLModel, table=True):
+    __tablename__ = "offers"
+    __table_args__ = (
+        sa.CheckConstraint(f"status IN {OFFER_STATUSES!r}", name="status"),
+        sa.CheckConstraint("amount > 0", name="amount"),
+    )
+    id: str = Field(default_factory=lambda: new_id("ofr"), primary_key=True, max_length=40)
+    listing_id: str = Field(foreign_key="listings.id", index=True, max_length=40)
+    buyer_org_id: str = Field(foreign_key="orgs.id", index=True, max_length=40)
+    seller_org_id: str = Field(foreign_key="orgs.id", max_length=40)
+    amount: int = money_field()
+    message: str | None = Field(default=None, max_length=2000)
+    status: str = Field(default="pending", max_length=20)
+    deal_id: str | None = Field(default=None, max_length=40)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+
+
+class Deal(SQLModel, table=True):
+    """A contract to assign or license: paid through the gateway (escrow), then recorded (合同备案).
+
+    Amount, mode, date and the parties are kept for the statistics (region and industry are reached
+    through the organisations and assets).
+    """
+
+    __tablename__ = "deals"
+    __table_args__ = (
+        sa.CheckConstraint(f"status IN {DEAL_STATUSES!r}", name="status"),
+        sa.CheckConstraint(f"source IN {DEAL_SOURCES!r}", name="source"),
+        sa.CheckConstraint("amount >= 0", name="amount"),
+    )
+    id: str = Field(default_factory=lambda: new_id("dl"), primary_key=True, max_length=40)
+    contract_no: str = Field(max_length=20, unique=True)
+    source: str = Field(max_length=20)
+    mode: str = Field(max_length=30, index=True)  # assignment | *_license | open_license
+    listing_id: str | None = Field(default=None, max_length=40, index=True)
+    offer_id: str | None = Field(default=None, max_length=40)
+    auction_id: str | None = Field(default=None, max_length=40, index=True)
+    asset_ids: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    seller_org_id: str = Field(foreign_key="orgs.id", index=True, max_length=40)  # the assets' owner
+    buyer_org_id: str = Field(foreign_key="orgs.id", index=True, max_length=40)
+    # Who ran the sale when not the owner (a pledgee bank disposing of collateral).
+    organiser_org_id: str | None = Field(default=None, max_length=40, index=True)
+    # Where the proceeds go, for finance to route (e.g. "loan:<id>" for a disposal).
+    proceeds_to: str | None = Field(default=None, max_length=120)
+    # The pledge being enforced by this sale: it does not block recording the assignment.
+    allow_pledged_by: str | None = Field(default=None, max_length=40)
+    amount: int = money_field()
+    # License terms for license deals.
+    term_months: int | None = None
+    rate_bps: int | None = None
+    free_months: int | None = None
+    minimum_annual: int | None = money_field(default=None)
+    status: str = Field(default="awaiting_payment", max_length=20, index=True)
+    payment_id: str | None = Field(default=None, max_length=80)
+    license_id: str | None = Field(default=None, max_length=40)
+    # Why a paid deal could not be recorded yet (e.g. a pledge registered meanwhile).
+    blocked_reason: str | None = Field(default=None, max_length=500)
+    cancel_reason: str | None = Field(default=None, max_length=500)
+    agreed_on: date
+    paid_on: date | None = None
+    recorded_on: date | None = Field(default=None, index=True)
+    cancelled_on: date | None = None
+    created_at: datetime = created_at_field()
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+
+
+class DealAsset(SQLModel, table=True):
+    __tablename__ = "deal_assets"
+    deal_id: str = Field(foreign_key="deals.id", primary_key=True, max_length=40)
+    asset_id: str = Field(foreign_key="assets.id", primary_key=True, max_length=40, index=True)
+
+
+class ContractCounter(SQLModel, table=True):
+    """The last contract number issued per year (IPM-2026-000123), locked to issue the next."""
+
+    __tablename__ = "contract_counters"
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last_no: int = 0

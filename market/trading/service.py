@@ -1,0 +1,254 @@
+"""Listings and offers: publish, search, withdraw, expire; offer, accept (→ deal), reject, withdraw."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from kernel import audit
+from kernel.actor import Actor
+from kernel.clock import business_date
+from kernel.errors import Forbidden, InvalidState, NotFound, ValidationFailed
+from kernel.pagination import paginate
+from kernel.text import normalise, query_parts
+from market.assets import encumbrances
+from market.assets.models import Asset
+from market.assets.service import ASSET_OWNER_KINDS, lock_assets
+from market.trading import inflight
+from market.trading.deals import close_listing, create_deal
+from market.trading.models import Listing, ListingAsset, Offer
+from market.trading.schemas import ListingIn
+from market.trading.states import transition
+
+# Listing mode -> the encumbrance action it needs.
+ACTION_FOR_MODE = {"assignment": "assign", "exclusive_license": "exclusive_license",
+                   "sole_license": "sole_license", "nonexclusive_license": "nonexclusive_license"}
+DEFAULT_LICENSE_TERM_MONTHS = 60
+
+
+def like(part: str) -> str:
+    return "%" + part.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def ipc_text(codes: list[str]) -> str:
+    """Codes and their subclasses joined, so `ipc=H01M` and `ipc=H01M 10/613` both match with LIKE."""
+    parts = sorted({c.upper() for c in codes} | {c[:4].upper() for c in codes})
+    return "|" + "|".join(parts) + "|"
+
+
+async def ensure_market_ready(session: AsyncSession, assets: list[Asset], mode: str,
+                              exclude: list[str] | None = None) -> None:
+    """The law's encumbrance rules and the in-flight rule for putting assets on the market in ``mode``."""
+    await encumbrances.ensure_allowed(session, assets, ACTION_FOR_MODE[mode])
+    await inflight.ensure_free(session, [a.id for a in assets], assignment_only=mode != "assignment",
+                               exclude=exclude or [])
+
+
+async def create_listing(session: AsyncSession, actor: Actor, data: ListingIn) -> Listing:
+    if not actor.is_kind(*ASSET_OWNER_KINDS):
+        raise Forbidden("only SMEs and universities list IP")
+    assets = await lock_assets(session, data.asset_ids)
+    for asset in assets:
+        if asset.owner_org_id != actor.org_id:
+            raise Forbidden(f"asset {asset.id} is not yours to list")
+    today = await business_date(session)
+    if data.expires_on is not None and data.expires_on <= today:
+        raise ValidationFailed.at(["body", "expires_on"], "expires_on must be after the business date")
+    await ensure_market_ready(session, assets, data.mode)
+    is_license = data.mode != "assignment"
+    codes = sorted({c for a in assets for c in a.ipc_codes})
+    title = data.title or (assets[0].title if len(assets) == 1 else f"{assets[0].title} 等{len(assets)}项")
+    listing = Listing(
+        seller_org_id=actor.org_id, mode=data.mode, price=data.price, title=title, description=data.description,
+        asset_ids=list(data.asset_ids), ipc_codes=codes, ipc_text=ipc_text(codes),
+        search_text=normalise("\n".join([title, data.description or "",
+                                          *(f"{a.title}\n{a.abstract or ''}" for a in assets)])),
+        term_months=(data.term_months or DEFAULT_LICENSE_TERM_MONTHS) if is_license else None,
+        rate_bps=data.rate_bps, free_months=data.free_months, minimum_annual=data.minimum_annual,
+        listed_on=today, expires_on=data.expires_on)
+    session.add(listing)
+    session.add_all([ListingAsset(listing_id=listing.id, asset_id=a.id) for a in assets])
+    await session.flush()
+    await audit.record(session, actor, "listing.opened", "listing", listing.id,
+                       after=listing.model_dump(exclude={"search_text", "ipc_text"}))
+    return listing
+
+
+@dataclass
+class ListingFilters:
+    q: str | None = None
+    mode: str | None = None
+    ipc: str | None = None
+    status: str | None = "open"
+    seller_org_id: str | None = None
+    asset_id: str | None = None
+
+
+async def list_listings(session: AsyncSession, f: ListingFilters, limit: int,
+                        cursor: str | None) -> tuple[list[Listing], bool, str | None]:
+    stmt = select(Listing)
+    for part in query_parts(f.q or ""):
+        stmt = stmt.where(col(Listing.search_text).like(like(part), escape="\\"))
+    if f.mode:
+        stmt = stmt.where(Listing.mode == f.mode)
+    if f.ipc:
+        stmt = stmt.where(col(Listing.ipc_text).like(like(" ".join(f.ipc.upper().split())), escape="\\"))
+    if f.status:
+        stmt = stmt.where(Listing.status == f.status)
+    if f.seller_org_id:
+        stmt = stmt.where(Listing.seller_org_id == f.seller_org_id)
+    if f.asset_id:
+        stmt = stmt.where(col(Listing.id).in_(select(ListingAsset.listing_id)
+                                              .where(ListingAsset.asset_id == f.asset_id)))
+    return await paginate(session, stmt, Listing.id, limit, cursor)
+
+
+async def get_listing(session: AsyncSession, listing_id: str) -> Listing:
+    listing = await session.get(Listing, listing_id)
+    if listing is None:
+        raise NotFound("listing not found")
+    return listing
+
+
+async def _lock_listing(session: AsyncSession, listing_id: str) -> Listing:
+    stmt = select(Listing).where(Listing.id == listing_id).with_for_update().execution_options(populate_existing=True)
+    listing = (await session.exec(stmt)).first()
+    if listing is None:
+        raise NotFound("listing not found")
+    return listing
+
+
+async def withdraw_listing(session: AsyncSession, actor: Actor, listing_id: str) -> Listing:
+    listing = await _lock_listing(session, listing_id)
+    if listing.seller_org_id != actor.org_id:
+        raise Forbidden("only the seller may withdraw a listing")
+    if listing.status != "open":
+        raise InvalidState(f"a listing that is {listing.status.replace('_', ' ')} cannot be withdrawn"
+                           + (" (cancel its deal first)" if listing.status == "under_contract" else ""))
+    await close_listing(session, actor, listing, "withdrawn", reason="withdrawn by the seller")
+    await session.flush()
+    return listing
+
+
+async def make_offer(session: AsyncSession, actor: Actor, listing_id: str, amount: int,
+                     message: str | None) -> Offer:
+    if not actor.is_kind(*ASSET_OWNER_KINDS):
+        raise Forbidden("only SMEs and universities buy or license IP")
+    listing = await _lock_listing(session, listing_id)
+    if listing.seller_org_id == actor.org_id:
+        raise InvalidState("you cannot make an offer on your own listing")
+    if listing.status != "open":
+        raise InvalidState(f"the listing is {listing.status.replace('_', ' ')}; it takes no offers")
+    if listing.expires_on is not None and listing.expires_on < await business_date(session):
+        raise InvalidState("the listing has expired")
+    mine = (await session.exec(select(Offer).where(Offer.listing_id == listing.id, Offer.buyer_org_id == actor.org_id,
+                                                   Offer.status == "pending"))).first()
+    if mine is not None:
+        raise InvalidState(f"you already have a pending offer ({mine.id}) on this listing; withdraw it first")
+    offer = Offer(listing_id=listing.id, buyer_org_id=actor.org_id, seller_org_id=listing.seller_org_id,
+                  amount=amount, message=message)
+    session.add(offer)
+    await session.flush()
+    await audit.record(session, actor, "offer.made", "offer", offer.id, after=offer.model_dump())
+    return offer
+
+
+def _offer_visible(offer: Offer, actor: Actor) -> bool:
+    return actor.org_id in (offer.buyer_org_id, offer.seller_org_id) or actor.is_platform_admin
+
+
+async def get_offer(session: AsyncSession, actor: Actor, offer_id: str) -> Offer:
+    offer = await session.get(Offer, offer_id)
+    if offer is None or not _offer_visible(offer, actor):
+        raise NotFound("offer not found")
+    return offer
+
+
+async def _lock_offer(session: AsyncSession, actor: Actor, offer_id: str) -> Offer:
+    offer = (await session.exec(select(Offer).where(Offer.id == offer_id).with_for_update()
+                                .execution_options(populate_existing=True))).first()
+    if offer is None or not _offer_visible(offer, actor):
+        raise NotFound("offer not found")
+    return offer
+
+
+async def accept_offer(session: AsyncSession, actor: Actor, offer_id: str) -> tuple[Offer, object]:
+    """Accept: the listing goes under contract, the other pending offers are declined, a deal awaits payment.
+
+    The listing row is locked first (then its offers), so of two concurrent accepts exactly one wins.
+    """
+    peek = await get_offer(session, actor, offer_id)
+    if peek.seller_org_id != actor.org_id:
+        raise Forbidden("only the seller accepts an offer")
+    listing = await _lock_listing(session, peek.listing_id)
+    offer = await _lock_offer(session, actor, offer_id)
+    if offer.status != "pending":
+        raise InvalidState(f"the offer is {offer.status}")
+    if listing.status != "open":
+        raise InvalidState(f"the listing is {listing.status.replace('_', ' ')}")
+    today = await business_date(session)
+    if listing.expires_on is not None and listing.expires_on < today:
+        raise InvalidState("the listing has expired")
+    assets = await lock_assets(session, listing.asset_ids)
+    if any(a.owner_org_id != listing.seller_org_id for a in assets):
+        raise InvalidState("the seller no longer owns every asset of this listing")
+    await ensure_market_ready(session, assets, listing.mode, exclude=[listing.id])
+    deal = await create_deal(session, actor, source="listing", mode=listing.mode, asset_ids=listing.asset_ids,
+                             seller_org_id=listing.seller_org_id, buyer_org_id=offer.buyer_org_id,
+                             amount=offer.amount, listing=listing, offer=offer, term_months=listing.term_months,
+                             rate_bps=listing.rate_bps, free_months=listing.free_months,
+                             minimum_annual=listing.minimum_annual)
+    offer.deal_id = deal.id
+    await transition(session, actor, offer, "offer", "accepted", extra={"deal_id": deal.id})
+    others = (await session.exec(select(Offer).where(Offer.listing_id == listing.id, Offer.status == "pending",
+                                                     Offer.id != offer.id).order_by(Offer.id).with_for_update())).all()
+    for other in others:
+        await transition(session, actor, other, "offer", "declined", reason=f"offer {offer.id} was accepted")
+    listing.deal_id = deal.id
+    await transition(session, actor, listing, "listing", "under_contract", extra={"deal_id": deal.id})
+    await session.flush()
+    return offer, deal
+
+
+async def reject_offer(session: AsyncSession, actor: Actor, offer_id: str) -> Offer:
+    offer = await _lock_offer(session, actor, offer_id)
+    if offer.seller_org_id != actor.org_id:
+        raise Forbidden("only the seller rejects an offer")
+    await transition(session, actor, offer, "offer", "rejected")
+    await session.flush()
+    return offer
+
+
+async def withdraw_offer(session: AsyncSession, actor: Actor, offer_id: str) -> Offer:
+    offer = await _lock_offer(session, actor, offer_id)
+    if offer.buyer_org_id != actor.org_id:
+        raise Forbidden("only the buyer withdraws an offer")
+    await transition(session, actor, offer, "offer", "withdrawn")
+    await session.flush()
+    return offer
+
+
+async def list_offers(session: AsyncSession, actor: Actor, *, listing_id: str | None, status: str | None,
+                      limit: int, cursor: str | None) -> tuple[list[Offer], bool, str | None]:
+    """The seller sees every offer on its listings; a buyer only its own."""
+    stmt = select(Offer).where((Offer.buyer_org_id == actor.org_id) | (Offer.seller_org_id == actor.org_id))
+    if listing_id:
+        await get_listing(session, listing_id)
+        stmt = stmt.where(Offer.listing_id == listing_id)
+    if status:
+        stmt = stmt.where(Offer.status == status)
+    return await paginate(session, stmt, Offer.id, limit, cursor)
+
+
+async def expire_listings(session: AsyncSession, actor: Actor, run_date: date) -> int:
+    """Open listings whose last day has passed expire; their pending offers are declined."""
+    stmt = (select(Listing).where(Listing.status == "open", col(Listing.expires_on) <= run_date)
+            .order_by(Listing.id).with_for_update())
+    rows = list((await session.exec(stmt)).all())
+    for listing in rows:
+        await close_listing(session, actor, listing, "expired", reason=f"expired on {listing.expires_on}")
+    await session.flush()
+    return len(rows)
