@@ -17,44 +17,33 @@ from finance.payments import service as payments
 from finance.payments.models import Payment
 from kernel.actor import Actor
 from kernel.errors import LimitExceeded, NotFound, ValidationFailed
+from valuation import service as valuation_service
+from valuation.models import Valuation
 
 # ---------------------------------------------------------------- valuation
 
 
-async def _valuation(session: AsyncSession, valuation_id: str) -> Any:
-    try:
-        from valuation.models import Valuation  # type: ignore[import-not-found]
-    except ImportError as exc:  # valuation package not present in this build
-        raise NotFound("valuation not found") from exc
+async def check_valuation_covers(session: AsyncSession, valuation_id: str, asset_ids: Sequence[str]) -> None:
     row = await session.get(Valuation, valuation_id)
     if row is None:
         raise NotFound("valuation not found")
-    return row
-
-
-async def check_valuation_covers(session: AsyncSession, valuation_id: str, asset_ids: Sequence[str]) -> None:
-    row = await _valuation(session, valuation_id)
     if set(row.asset_ids) != set(asset_ids):
         raise ValidationFailed.at(["body", "valuation_id"], "the valuation is not of exactly these assets")
 
 
 async def valuation_summary(session: AsyncSession, valuation_id: str) -> dict[str, Any] | None:
-    try:
-        row = await _valuation(session, valuation_id)
-    except NotFound:
+    """The valuation behind an application, as banks see it (the full report is GET /valuations/{id})."""
+    row = await session.get(Valuation, valuation_id)
+    if row is None:
         return None
-    keys = ("id", "status", "value", "low", "high", "borrowing_base", "valid_until", "certified_by")
-    return {k: getattr(row, k, None) for k in keys}
+    return row.model_dump(include={"id", "status", "scenario", "value", "low", "high", "borrowing_base",
+                                   "certified_by", "certified_on", "valid_until", "stale_reason"})
 
 
 async def certified_borrowing_base(session: AsyncSession, valuation_id: str) -> int | None:
     """The borrowing base of a certified valuation still current today, else None."""
-    try:
-        from valuation import service as valuation_service  # type: ignore[attr-defined]
-    except ImportError:
-        return None
     current = await valuation_service.current_certified(session, valuation_id)
-    return None if current is None else int(current.borrowing_base)
+    return None if current is None else current.borrowing_base
 
 
 async def collateral_value(session: AsyncSession, loan: Loan) -> int:

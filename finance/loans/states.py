@@ -74,7 +74,7 @@ def ensure(workflow: str, obj: Stateful, action: str) -> str:
     if target is None:
         raise InvalidState(f"{workflow.replace('_', ' ')} {obj.id} is {obj.status}; "
                            f"{action.replace('_', ' ')} is not allowed now",
-                           extra={"status": obj.status, "allowed": allowed_actions(workflow, obj.status)})
+                           extra={"current_status": obj.status, "allowed": allowed_actions(workflow, obj.status)})
     return target
 
 
