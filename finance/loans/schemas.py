@@ -9,8 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 RepaymentMethod = Literal["equal_installment", "equal_principal", "interest_only"]
 MAX_MONEY = 100_000_000_000_00  # ¥100bn in fen: far beyond any pledge loan, well inside BIGINT
-Money = Annotated[int, Field(ge=1, le=MAX_MONEY)]
-OptMoney = Annotated[int | None, Field(default=None, ge=1, le=MAX_MONEY)]
+# Strict: "100" or 100.0 for an amount of money is a client bug, not something to coerce.
+Money = Annotated[int, Field(ge=1, le=MAX_MONEY, strict=True)]
+OptMoney = Annotated[int | None, Field(default=None, ge=1, le=MAX_MONEY, strict=True)]
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 Term = Annotated[int, Field(ge=1, le=360)]
 
@@ -54,7 +55,7 @@ class GuaranteeIn(_In):
 
 class InsuranceIn(_In):
     share_bps: int = Field(ge=1, le=10000)
-    premium: int = Field(ge=0, le=MAX_MONEY)
+    premium: int = Field(ge=0, le=MAX_MONEY, strict=True)
 
 
 class FundCoverIn(_In):
