@@ -1,6 +1,8 @@
 """Imports every module that defines tables, day-end handlers or event subscribers, so they register."""
 
 import accounts.models  # noqa: F401
+import finance.fund.models
+import finance.fund.service  # noqa: F401  (day-end: queued claims)
 import kernel.audit
 import kernel.clock
 import kernel.idempotency  # noqa: F401
