@@ -2,8 +2,9 @@
 
 import accounts.models  # noqa: F401
 import finance.fund.models
-import finance.fund.service  # noqa: F401  (day-end: queued claims)
-import finance.ledger.models  # noqa: F401
+import finance.fund.service
+import finance.ledger.models
+import finance.payments.models  # noqa: F401
 import kernel.audit
 import kernel.clock
 import kernel.idempotency  # noqa: F401

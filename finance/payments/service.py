@@ -1,0 +1,478 @@
+"""The payment service: the only way domain packages move money. See the package docstring for the API."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from accounts.models import Org
+from finance.payments import gateway as gw
+from finance.payments.models import ESCROW_TRANSITIONS, PURPOSES, STATUS_TRANSITIONS, Payment, PaymentEvent
+from kernel import audit
+from kernel.actor import SYSTEM, Actor
+from kernel.db import is_unique_violation, utcnow
+from kernel.errors import DomainError, IdempotencyConflict, InvalidState, NotFound, ValidationFailed
+from kernel.pagination import paginate
+
+Callback = Callable[[AsyncSession, Payment], Awaitable[None]]
+MAX_AMOUNT = 10**13  # fen: ¥100bn, far above any deal or loan here; guards against unit mistakes
+
+
+class PaymentFailed(DomainError):
+    """The provider declined the payment (card-style decline, insufficient funds)."""
+
+    status, code, title = 402, "payment_failed", "The payment was declined"
+
+
+class InvalidPayload(DomainError):
+    status, code, title = 400, "invalid_payload", "The event is not a valid provider event"
+
+
+# --- what happens when a payment of an object type settles, fails or is refunded -------------------------
+
+_callbacks: dict[str, dict[str, list[Callback]]] = {"succeeded": defaultdict(list), "failed": defaultdict(list),
+                                                    "refunded": defaultdict(list)}
+
+
+def _register(outcome: str, object_type: str) -> Callable[[Callback], Callback]:
+    def register(fn: Callback) -> Callback:
+        if fn not in _callbacks[outcome][object_type]:
+            _callbacks[outcome][object_type].append(fn)
+        return fn
+
+    return register
+
+
+def on_settled(object_type: str) -> Callable[[Callback], Callback]:
+    """``@on_settled("deal")``: ``fn(session, payment)`` runs when a payment for a deal reaches succeeded."""
+    return _register("succeeded", object_type)
+
+
+def on_failed(object_type: str) -> Callable[[Callback], Callback]:
+    """Runs when a payment for ``object_type`` is declined, fails or is canceled."""
+    return _register("failed", object_type)
+
+
+def on_refunded(object_type: str) -> Callable[[Callback], Callback]:
+    """Runs when a payment for ``object_type`` is refunded (by us, or reported by the provider)."""
+    return _register("refunded", object_type)
+
+
+async def _notify(session: AsyncSession, payment: Payment) -> None:
+    outcome = "failed" if payment.status in ("failed", "canceled") else payment.status
+    for fn in list(_callbacks.get(outcome, {}).get(payment.object_type, ())):
+        await fn(session, payment)
+
+
+# --- state machine -------------------------------------------------------------------------------------
+
+
+def snapshot(payment: Payment) -> dict[str, Any]:
+    return payment.model_dump(exclude={"created_at", "updated_at"})
+
+
+async def _transition(session: AsyncSession, payment: Payment, target: str, actor: Actor, *,
+                      failure: tuple[str | None, str | None] = (None, None)) -> None:
+    """Apply one allowed status change, with its escrow consequence, audit and the domain callbacks."""
+    if target not in STATUS_TRANSITIONS[payment.status]:
+        raise InvalidState(f"a {payment.status} payment cannot become {target}")
+    before = snapshot(payment)
+    now = utcnow()
+    payment.status = target
+    payment.updated_at = now
+    if target == "succeeded":
+        payment.settled_at = now
+        if payment.escrow:
+            _move_escrow(payment, "held")
+    elif target in ("failed", "canceled"):
+        payment.failure_code, payment.failure_message = failure
+        if payment.failure_message:
+            payment.failure_message = payment.failure_message[:300]
+    elif target == "refunded":
+        payment.refunded_at = now
+        if payment.escrow_state == "held":
+            _move_escrow(payment, "refunded")
+    session.add(payment)
+    await audit.record(session, actor, f"payment.{target}", "payment", payment.id, before=before,
+                       after=snapshot(payment))
+    await session.flush()
+    await _notify(session, payment)
+
+
+def _move_escrow(payment: Payment, target: str) -> None:
+    if target not in ESCROW_TRANSITIONS[payment.escrow_state]:
+        raise InvalidState(f"escrow {payment.escrow_state or 'not held'} cannot become {target}")
+    payment.escrow_state = target
+
+
+async def _advance(session: AsyncSession, payment: Payment, target: str, actor: Actor, *,
+                   failure: tuple[str | None, str | None] = (None, None)) -> str:
+    """Move towards ``target`` as far as the lifecycle allows; never backwards.
+
+    A refund reported before the success it implies (events out of order) applies the success first.
+    Returns the event outcome: applied, stale (already there or beyond) or conflict (contradiction).
+    """
+    if target == payment.status:
+        return "stale"
+    if target == "refunded" and payment.status == "processing":
+        await _transition(session, payment, "succeeded", actor)
+    if target in STATUS_TRANSITIONS[payment.status]:
+        await _transition(session, payment, target, actor, failure=failure)
+        return "applied"
+    if target == "succeeded" and payment.status in ("failed", "canceled"):
+        # The provider says money moved on a payment we had closed as failed: keep ours, flag it for people.
+        await audit.record(session, actor, "payment.conflicting_event", "payment", payment.id,
+                           before=snapshot(payment), after={"reported_status": target})
+        return "conflict"
+    return "stale"
+
+
+# --- finding payments ---------------------------------------------------------------------------------
+
+
+async def _by_key(session: AsyncSession, purpose: str, object_type: str, object_id: str,
+                  idempotency_key: str) -> Payment | None:
+    stmt = select(Payment).where(Payment.purpose == purpose, Payment.object_type == object_type,
+                                 Payment.object_id == object_id, Payment.idempotency_key == idempotency_key)
+    return (await session.exec(stmt)).first()
+
+
+async def find(session: AsyncSession, *, purpose: str, object_type: str, object_id: str,
+               idempotency_key: str = "default") -> Payment | None:
+    """The payment of one domain action, if it was made."""
+    return await _by_key(session, purpose, object_type, object_id, idempotency_key)
+
+
+async def payments_for(session: AsyncSession, object_type: str, object_id: str) -> list[Payment]:
+    stmt = select(Payment).where(Payment.object_type == object_type, Payment.object_id == object_id)
+    return list((await session.exec(stmt.order_by(Payment.id))).all())
+
+
+async def lock(session: AsyncSession, payment_id: str) -> Payment:
+    """Load a payment row locked for update, with fresh values."""
+    stmt = (select(Payment).where(Payment.id == payment_id).with_for_update()
+            .execution_options(populate_existing=True))
+    payment = (await session.exec(stmt)).first()
+    if payment is None:
+        raise NotFound("payment not found")
+    return payment
+
+
+async def get_for_party(session: AsyncSession, actor: Actor, payment_id: str) -> Payment:
+    payment = await session.get(Payment, payment_id)
+    if payment is None or actor.org_id not in (payment.payer_org_id, payment.payee_org_id):
+        raise NotFound("payment not found")
+    return payment
+
+
+@dataclass
+class PaymentFilters:
+    object_id: str | None = None
+    object_type: str | None = None
+    purpose: str | None = None
+    status: str | None = None
+
+
+async def list_for_party(session: AsyncSession, actor: Actor, filters: PaymentFilters, limit: int,
+                         cursor: str | None) -> tuple[list[Payment], bool, str | None]:
+    stmt = select(Payment).where(or_(Payment.payer_org_id == actor.org_id, Payment.payee_org_id == actor.org_id))
+    for name in ("object_id", "object_type", "purpose", "status"):
+        value = getattr(filters, name)
+        if value is not None:
+            stmt = stmt.where(getattr(Payment, name) == value)
+    return await paginate(session, stmt, col(Payment.id), limit, cursor)
+
+
+# --- moving money ---------------------------------------------------------------------------------------
+
+
+def _check_request(purpose: str, amount: int, payer_org_id: str, payee_org_id: str, object_type: str,
+                   object_id: str, idempotency_key: str) -> None:
+    if purpose not in PURPOSES:
+        raise ValidationFailed.at(["purpose"], f"purpose must be one of {', '.join(PURPOSES)}")
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_AMOUNT:
+        raise ValidationFailed.at(["amount"], f"amount must be whole fen between 1 and {MAX_AMOUNT}")
+    if payer_org_id == payee_org_id:
+        raise ValidationFailed.at(["payee_org_id"], "payer and payee must be different organisations")
+    for name, value, size in (("object_type", object_type, 40), ("object_id", object_id, 40),
+                              ("idempotency_key", idempotency_key, 100)):
+        if not value or len(value) > size:
+            raise ValidationFailed.at([name], f"{name} must be 1 to {size} characters")
+
+
+async def _ensure_orgs(session: AsyncSession, *org_ids: str) -> None:
+    for org_id in org_ids:
+        if await session.get(Org, org_id) is None:
+            raise NotFound(f"organisation {org_id} not found")
+
+
+def _same_request(existing: Payment, wanted: Payment) -> Payment:
+    fields = ("method", "amount", "payer_org_id", "payee_org_id", "escrow")
+    if any(getattr(existing, f) != getattr(wanted, f) for f in fields):
+        raise IdempotencyConflict("this payment was already made with different terms")
+    return existing
+
+
+async def _insert_once(session: AsyncSession, payment: Payment) -> tuple[Payment, bool]:
+    """Insert, or return the row a concurrent or earlier request made for the same domain action."""
+    key = (payment.purpose, payment.object_type, payment.object_id, payment.idempotency_key)
+    existing = await _by_key(session, *key)
+    if existing is not None:
+        return _same_request(existing, payment), False
+    try:
+        async with session.begin_nested():
+            session.add(payment)
+            await session.flush()
+    except sa.exc.IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        # PostgreSQL made us wait on the unique index until the other request committed; its row is visible.
+        existing = await _by_key(session, *key)
+        if existing is None:
+            raise InvalidState("a payment for this object is being made by another request") from exc
+        return _same_request(existing, payment), False
+    return payment, True
+
+
+async def charge(session: AsyncSession, actor: Actor, *, purpose: str, payer_org_id: str, payee_org_id: str,
+                 amount: int, object_type: str, object_id: str, escrow: bool = False,
+                 idempotency_key: str = "default", description: str | None = None) -> Payment:
+    """Take ``amount`` fen from the payer for the payee (or into escrow), once per domain action.
+
+    The same (purpose, object_type, object_id, idempotency_key) returns the payment already made, or 409
+    ``idempotency_conflict`` if its amount or parties differ. A decline returns a ``failed`` payment (and
+    runs the ``on_failed`` callbacks); use ``require_success`` to answer 402 instead.
+    """
+    _check_request(purpose, amount, payer_org_id, payee_org_id, object_type, object_id, idempotency_key)
+    await _ensure_orgs(session, payer_org_id, payee_org_id)
+    gateway = gw.get_gateway()
+    wanted = Payment(method="charge", purpose=purpose, payer_org_id=payer_org_id, payee_org_id=payee_org_id,
+                     object_type=object_type, object_id=object_id, idempotency_key=idempotency_key,
+                     amount=amount, escrow=escrow, provider=gateway.name, description=description,
+                     provider_key=gw.provider_key(purpose, object_type, object_id, idempotency_key),
+                     created_by=actor.user_id)
+    payment, created = await _insert_once(session, wanted)
+    if not created:
+        return payment
+    await audit.record(session, actor, "payment.created", "payment", payment.id, after=snapshot(payment))
+    result = await gateway.create_intent(gw.IntentRequest(
+        key=f"{payment.provider_key}_charge", amount=amount, payer_org_id=payer_org_id,
+        payee_org_id=payee_org_id, escrow=escrow, description=description, metadata=_metadata(payment)))
+    payment.provider_reference = result.object.get("id")
+    session.add(payment)
+    await session.flush()
+    await _advance(session, payment, gw.intent_status(result.object), SYSTEM, failure=gw.failure_of(result.object))
+    await _handle_local_events(session, result)
+    return payment
+
+
+async def payout(session: AsyncSession, actor: Actor, *, payee_org_id: str, amount: int, object_type: str,
+                 object_id: str, purpose: str = "payout", payer_org_id: str | None = None,
+                 idempotency_key: str = "default", description: str | None = None) -> Payment:
+    """Pay ``amount`` fen from the platform's balance to an organisation's account (compensation,
+    subsidies, recoveries). The payer defaults to the acting organisation. Once per domain action."""
+    payer_org_id = payer_org_id or actor.org_id
+    _check_request(purpose, amount, payer_org_id, payee_org_id, object_type, object_id, idempotency_key)
+    await _ensure_orgs(session, payer_org_id, payee_org_id)
+    gateway = gw.get_gateway()
+    wanted = Payment(method="payout", purpose=purpose, payer_org_id=payer_org_id, payee_org_id=payee_org_id,
+                     object_type=object_type, object_id=object_id, idempotency_key=idempotency_key,
+                     amount=amount, escrow=False, provider=gateway.name, description=description,
+                     provider_key=gw.provider_key(purpose, object_type, object_id, idempotency_key),
+                     created_by=actor.user_id)
+    payment, created = await _insert_once(session, wanted)
+    if not created:
+        return payment
+    await audit.record(session, actor, "payment.created", "payment", payment.id, after=snapshot(payment))
+    result = await gateway.create_payout(gw.PayoutRequest(
+        key=f"{payment.provider_key}_payout", amount=amount, destination_org_id=payee_org_id,
+        metadata=_metadata(payment)))
+    payment.provider_reference = result.object.get("id")
+    session.add(payment)
+    await session.flush()
+    await _advance(session, payment, gw.payout_status(result.object), SYSTEM, failure=gw.failure_of(result.object))
+    await _handle_local_events(session, result)
+    return payment
+
+
+async def release_escrow(session: AsyncSession, payment: Payment, actor: Actor = SYSTEM) -> Payment:
+    """Pay the held money on to the payee (a deal was recorded). Repeating it changes nothing."""
+    payment = await lock(session, payment.id)
+    if payment.escrow_state == "released":
+        return payment
+    if payment.escrow_state != "held" or payment.status != "succeeded":
+        raise InvalidState(f"nothing is held in escrow for this payment (status {payment.status})")
+    if payment.refund_reference:
+        raise InvalidState("a refund of this payment is in progress")
+    assert payment.provider_reference is not None
+    result = await gw.get_gateway().transfer(gw.TransferRequest(
+        key=f"{payment.provider_key}_release", amount=payment.amount, destination_org_id=payment.payee_org_id,
+        source_payment_intent=payment.provider_reference, metadata=_metadata(payment)))
+    before = snapshot(payment)
+    _move_escrow(payment, "released")
+    payment.transfer_reference = result.object.get("id")
+    payment.released_at = payment.updated_at = utcnow()
+    session.add(payment)
+    await audit.record(session, actor, "payment.escrow_released", "payment", payment.id, before=before,
+                       after=snapshot(payment))
+    await session.flush()
+    await _handle_local_events(session, result)
+    return payment
+
+
+async def refund(session: AsyncSession, payment: Payment, actor: Actor = SYSTEM) -> Payment:
+    """Give a charge back to the payer in full (a cancelled deal). Escrow still held is refunded; money
+    already released to the payee is not. Repeating it changes nothing; a provider refund still pending
+    completes through its webhook."""
+    payment = await lock(session, payment.id)
+    if payment.status == "refunded" or payment.refund_reference:
+        return payment
+    if payment.method != "charge" or payment.status != "succeeded":
+        raise InvalidState(f"a {payment.status} {payment.method} cannot be refunded")
+    if payment.escrow_state == "released":
+        raise InvalidState("the escrow was already released to the payee")
+    assert payment.provider_reference is not None
+    result = await gw.get_gateway().refund(gw.RefundRequest(
+        key=f"{payment.provider_key}_refund", payment_intent=payment.provider_reference, amount=payment.amount,
+        metadata=_metadata(payment)))
+    before = snapshot(payment)
+    payment.refund_reference = result.object.get("id")
+    payment.updated_at = utcnow()
+    session.add(payment)
+    await audit.record(session, actor, "payment.refund_requested", "payment", payment.id, before=before,
+                       after=snapshot(payment))
+    await session.flush()
+    status = result.object.get("status")
+    if status == "succeeded":
+        await _advance(session, payment, "refunded", actor)
+    elif status in ("failed", "canceled"):
+        raise PaymentFailed(f"the provider refused the refund ({result.object.get('failure_reason') or status})")
+    await _handle_local_events(session, result)
+    return payment
+
+
+async def sync(session: AsyncSession, payment: Payment) -> Payment:
+    """Ask the provider where a payment stands and apply it (when a webhook is late or lost)."""
+    payment = await lock(session, payment.id)
+    if payment.status != "processing" or payment.provider_reference is None:
+        return payment
+    gateway = gw.get_gateway()
+    if payment.method == "payout":
+        obj = await gateway.retrieve_payout(payment.provider_reference)
+        target = gw.payout_status(obj)
+    else:
+        obj = await gateway.retrieve_intent(payment.provider_reference)
+        target = gw.intent_status(obj)
+    await _advance(session, payment, target, SYSTEM, failure=gw.failure_of(obj))
+    return payment
+
+
+def require_success(payment: Payment) -> Payment:
+    """Raise 402 ``payment_failed`` for a declined, failed or canceled payment; otherwise return it."""
+    if payment.status in ("failed", "canceled"):
+        reason = payment.failure_message or payment.failure_code or payment.status
+        raise PaymentFailed(f"the payment was {payment.status}: {reason}",
+                            extra={"payment_id": payment.id, "failure_code": payment.failure_code})
+    return payment
+
+
+def _metadata(payment: Payment) -> dict[str, str]:
+    return {"payment_id": payment.id, "purpose": payment.purpose, "object_type": payment.object_type,
+            "object_id": payment.object_id}
+
+
+# --- provider events (webhook, and the local provider's own) ---------------------------------------------
+
+# Event type -> the status it reports. Types not named here are acknowledged and recorded without effect.
+EVENT_TARGETS: dict[str, str] = {
+    "payment_intent.succeeded": "succeeded",
+    "payment_intent.payment_failed": "failed",
+    "payment_intent.canceled": "canceled",
+    "payment_intent.processing": "processing",
+    "charge.refunded": "refunded",
+    "refund.updated": "refunded",  # only when the refund's status is succeeded (see handle_event)
+    "payout.paid": "succeeded",
+    "payout.failed": "failed",
+    "payout.canceled": "canceled",
+}
+
+
+def _event_reference(obj: dict[str, Any]) -> str | None:
+    """The provider id our payment row is known by: the intent (charges, refunds name theirs) or payout."""
+    ref = obj.get("payment_intent") if obj.get("object") in ("charge", "refund") else obj.get("id")
+    return ref if isinstance(ref, str) and 0 < len(ref) <= 80 else None
+
+
+def _parse_event(event: Any) -> tuple[str, str, dict[str, Any]]:
+    if not isinstance(event, dict):
+        raise InvalidPayload("the event must be a JSON object")
+    event_id, kind, data = event.get("id"), event.get("type"), event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(event_id, str) or not 1 <= len(event_id) <= 100:
+        raise InvalidPayload("the event has no valid id")
+    if not isinstance(kind, str) or not 1 <= len(kind) <= 60:
+        raise InvalidPayload("the event has no valid type")
+    if not isinstance(obj, dict):
+        raise InvalidPayload("the event has no data.object")
+    return event_id, kind, obj
+
+
+async def handle_event(session: AsyncSession, event: Any, *, source: str = "webhook") -> str:
+    """Apply a provider event once per event id. Returns the outcome: applied, ignored, stale,
+    unknown_object, conflict, or duplicate (seen before: nothing recorded or done again)."""
+    event_id, kind, obj = _parse_event(event)
+    ref = _event_reference(obj)
+    row = PaymentEvent(event_id=event_id, type=kind, source=source, provider_object_id=ref, payload=event)
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except sa.exc.IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        return "duplicate"
+    target = EVENT_TARGETS.get(kind)
+    if kind == "refund.updated" and obj.get("status") != "succeeded":
+        target = None
+        if obj.get("status") in ("failed", "canceled") and ref:
+            await _refund_failed(session, ref, obj, row)
+    if target is not None:
+        stmt = (select(Payment).where(Payment.provider_reference == ref).with_for_update()
+                .execution_options(populate_existing=True))
+        payment = (await session.exec(stmt)).first() if ref else None
+        if payment is None:
+            row.outcome = "unknown_object"
+        else:
+            row.payment_id = payment.id
+            row.outcome = await _advance(session, payment, target, SYSTEM, failure=gw.failure_of(obj))
+    session.add(row)
+    await session.flush()
+    return row.outcome
+
+
+async def _refund_failed(session: AsyncSession, ref: str, obj: dict[str, Any], row: PaymentEvent) -> None:
+    """A pending refund failed at the provider: the payment is still paid, and may be refunded again."""
+    stmt = select(Payment).where(Payment.provider_reference == ref).with_for_update()
+    payment = (await session.exec(stmt.execution_options(populate_existing=True))).first()
+    if payment is None or payment.refund_reference != obj.get("id"):
+        row.outcome = "unknown_object" if payment is None else "stale"
+        row.payment_id = payment.id if payment else None
+        return
+    before = snapshot(payment)
+    payment.refund_reference = None
+    payment.updated_at = utcnow()
+    session.add(payment)
+    await audit.record(session, SYSTEM, "payment.refund_failed", "payment", payment.id, before=before,
+                       after=snapshot(payment))
+    row.payment_id, row.outcome = payment.id, "applied"
+
+
+async def _handle_local_events(session: AsyncSession, result: gw.GatewayResult) -> None:
+    for event in result.events:
+        await handle_event(session, event, source="local")
