@@ -612,14 +612,19 @@ async def approve_claim(session: AsyncSession, actor: Actor, claim_id: str) -> C
     if claim.status == "paid":
         return claim
     cash = await books.cash(session, program.id)
-    if cash < claim.fund_amount:
+    # Claims already waiting are paid first: a later one never jumps the queue.
+    waiting = (await session.exec(select(CompensationClaim.id).where(
+        CompensationClaim.program_id == program.id, CompensationClaim.status == "queued",
+        CompensationClaim.id != claim.id))).first()
+    if cash < claim.fund_amount or waiting is not None:
         version = await current_version(session, program)
-        if version.insufficient_cash == "refuse":
+        if version.insufficient_cash == "refuse" and cash < claim.fund_amount:
             raise _limit("cash", f"the fund's cash {cash} does not cover this claim's {claim.fund_amount}",
                          cash=cash, fund_amount=claim.fund_amount)
-        if claim.status == "pending":
-            await _transition(session, actor, "compensation_claim", claim, "queued", queued_at=utcnow())
-        return claim
+        if version.insufficient_cash == "queue":
+            if claim.status == "pending":
+                await _transition(session, actor, "compensation_claim", claim, "queued", queued_at=utcnow())
+            return claim
     await _settle(session, actor, claim, today=await business_date(session))
     return claim
 

@@ -7,7 +7,7 @@ import pytest
 from finance.fund import service
 from finance.fund.models import FundCover
 from kernel.errors import Forbidden, InvalidState, LimitExceeded, ValidationFailed
-from tests.finance.fund.helpers import WAN, actor, agreement, cover_request, in_tx, program
+from tests.finance.fund.helpers import WAN, actor, agreement, claim_request, cover_request, in_tx, program
 
 
 async def _cover(app, bank, program_id, req):
@@ -149,6 +149,14 @@ async def test_npl_pause_three_percent_both_ways(api, app):
     await in_tx(app, service.update_loan, bad.loan_id, outstanding_principal=0, classification="normal",
                 status="repaid")
     await _cover(app, bank, p["id"], cover_request(bank, sme, 10 * WAN))
+    # A loan compensated this year stays in the year's non-performing book, even once loans report it closed.
+    worst = cover_request(bank, sme, 100 * WAN)
+    await _cover(app, bank, p["id"], worst)
+    await in_tx(app, service.open_claim, actor(bank), claim_request(worst, 60 * WAN))
+    await in_tx(app, service.update_loan, worst.loan_id, outstanding_principal=0, classification="loss",
+                status="closed")
+    err = await _refused(app, bank, p["id"], cover_request(bank, sme, 10 * WAN), "npl_pause")
+    assert err.extra["npl_ratio_bps"] == 971  # 100 of 900 + 3 × 10 + 100
 
 
 async def test_cover_keeps_its_version_and_default_days(api, app):
