@@ -1,6 +1,9 @@
 """Imports every module that defines tables, day-end handlers or event subscribers, so they register."""
 
 import accounts.models  # noqa: F401
+import finance.fund.models
+import finance.fund.service
+import finance.ledger.models
 import finance.loans.day_end
 import finance.loans.models
 import finance.loans.subscribers

@@ -6,6 +6,7 @@ loan-scenarios per second, the peak resident memory and the headline figures of 
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import time
@@ -33,13 +34,15 @@ def main() -> None:
     scenarios = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000
     book = portfolio(loans)
     fund_cash = 300_000_000_000  # ¥3bn
-    started = time.perf_counter()
-    result = stress_test(**book, fund_cash=fund_cash, scenarios=scenarios, seed=2025)
-    seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"loans × scenarios         {loans:,} × {scenarios:,}")
-    print(f"seconds                   {seconds:.2f}")
-    print(f"loan-scenarios per second {loans * scenarios / seconds:,.0f}")
+    for workers in (1, None):
+        started, cpu_started = time.perf_counter(), time.process_time()
+        result = stress_test(**book, fund_cash=fund_cash, scenarios=scenarios, seed=2025, workers=workers)
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        label = "1 worker" if workers == 1 else f"{min(os.cpu_count() or 1, 4)} workers"
+        print(f"{label:<10} seconds        {seconds:.2f} (CPU {cpu:.2f})")
+        print(f"{label:<10} loan-scen./s   {loans * scenarios / seconds:,.0f}")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS                  {peak_mb:,.0f} MB")
     print(f"expected loss             {format_yuan(result.expected_loss)} "
           f"(analytic {format_yuan(result.analytic_expected_loss)})")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import structlog
@@ -79,7 +80,9 @@ class HttpGateway:
         headers = {"Authorization": f"Bearer {self.api_key}", "Accept": "application/json"}
         if key is not None:
             headers["Idempotency-Key"] = key
-        body = form(data) if data is not None else None
+        body = urlencode(form(data)).encode() if data is not None else None
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
         last_problem = "no attempt made"
         async with httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout,
                                      transport=self.transport) as client:
@@ -87,7 +90,7 @@ class HttpGateway:
                 if attempt and self.backoff_seconds:
                     await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
                 try:
-                    response = await client.request(method, path, data=body, headers=headers)
+                    response = await client.request(method, path, content=body, headers=headers)
                 except httpx.TimeoutException:
                     last_problem = f"timed out after {self.timeout:g} s"
                 except httpx.TransportError as exc:

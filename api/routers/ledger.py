@@ -1,0 +1,103 @@
+"""The fund ledger over HTTP: read by the fund and the regulator; manual adjustments by fund admins."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query
+
+from api.deps import Cursor, Limit, SessionDep, org_kinds
+from api.routing import TransactionalRoute
+from finance.ledger import service
+from finance.ledger.schemas import AccountOut, BalancesOut, EntryOut, ManualEntryIn, ReverseIn, VerifyOut
+from kernel.actor import ORG_ADMIN, Actor
+from kernel.errors import Forbidden, ValidationFailed
+from kernel.pagination import Page
+
+router = APIRouter(prefix="/fund/ledger", tags=["fund ledger"], route_class=TransactionalRoute)
+LedgerReader = Annotated[Actor, Depends(org_kinds("fund", "regulator"))]
+FundActor = Annotated[Actor, Depends(org_kinds("fund"))]
+Key = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+Ref = Annotated[str | None, Query(max_length=40)]
+
+
+class AccountPage(Page):
+    data: list[AccountOut]
+
+
+class EntryPage(Page):
+    data: list[EntryOut]
+
+
+def _admin_with_key(actor: Actor, key: str | None) -> str:
+    if actor.role != ORG_ADMIN:
+        raise Forbidden("only a fund administrator may post to the ledger")
+    if not key:
+        raise ValidationFailed.at(["header", "Idempotency-Key"], "ledger postings require an Idempotency-Key")
+    # Scoped to the organisation, like the HTTP key, so two funds' keys never collide.
+    return f"manual:{actor.org_id}:{key}"
+
+
+@router.get("/accounts", response_model=AccountPage, summary="Ledger accounts with balances (fund, regulator)")
+async def list_accounts(session: SessionDep, _: LedgerReader, limit: Limit = 20, cursor: Cursor = None,
+                        code_prefix: Annotated[str | None, Query(max_length=160)] = None,
+                        owner_org_id: Ref = None) -> AccountPage:
+    rows, has_more, nxt = await service.list_accounts(session, limit, cursor, code_prefix=code_prefix,
+                                                      owner_org_id=owner_org_id)
+    return AccountPage(data=[service.describe_account(a) for a in rows], has_more=has_more, next_cursor=nxt)
+
+
+@router.get("/entries", response_model=EntryPage, summary="Journal entries with postings (fund, regulator)")
+async def list_entries(session: SessionDep, _: LedgerReader, limit: Limit = 20, cursor: Cursor = None,
+                       account_id: Ref = None,
+                       date_from: Annotated[date | None, Query(alias="from")] = None,
+                       date_to: Annotated[date | None, Query(alias="to")] = None,
+                       kind: Annotated[str | None, Query(max_length=40)] = None,
+                       object_type: Ref = None, object_id: Ref = None) -> EntryPage:
+    rows, has_more, nxt = await service.list_entries(session, limit, cursor, account_id=account_id,
+                                                     date_from=date_from, date_to=date_to, kind=kind,
+                                                     object_type=object_type, object_id=object_id)
+    return EntryPage(data=await service.describe_entries(session, rows), has_more=has_more, next_cursor=nxt)
+
+
+@router.get("/entries/{entry_id}", response_model=EntryOut, summary="One entry (fund, regulator)")
+async def get_entry(entry_id: str, session: SessionDep, _: LedgerReader) -> dict[str, Any]:
+    return (await service.describe_entries(session, [await service.get_entry(session, entry_id)]))[0]
+
+
+@router.get("/balances", response_model=BalancesOut,
+            summary="Trial balance now, or as of the end of a business date (fund, regulator)")
+async def get_balances(session: SessionDep, _: LedgerReader, as_of: date | None = None) -> BalancesOut:
+    rows = await service.balances(session, as_of)
+    debits, credits = sum(b.debits for b in rows), sum(b.credits for b in rows)
+    return BalancesOut(as_of=as_of, accounts=[b.as_dict() for b in rows], total_debits=debits,
+                       total_credits=credits, balanced=debits == credits)
+
+
+@router.get("/verify", response_model=VerifyOut,
+            summary="Prove every entry balances, every balance equals its postings, the chain is intact")
+async def verify(session: SessionDep, _: LedgerReader) -> dict[str, Any]:
+    return await service.verify(session)
+
+
+@router.post("/entries", status_code=201, response_model=EntryOut,
+             summary="Post a manual adjustment (fund administrator; Idempotency-Key required)")
+async def post_entry(body: ManualEntryIn, session: SessionDep, actor: FundActor,
+                     idempotency_key: Key = None) -> dict[str, Any]:
+    key = _admin_with_key(actor, idempotency_key)
+    entry = await service.post(session, actor, idempotency_key=key,
+                               lines=[(x.account, x.side, x.amount) for x in body.lines],
+                               description=body.description, kind="manual_adjustment",
+                               effective_date=body.effective_date, object_type=body.object_type,
+                               object_id=body.object_id)
+    return (await service.describe_entries(session, [entry]))[0]
+
+
+@router.post("/entries/{entry_id}/reverse", status_code=201, response_model=EntryOut,
+             summary="Reverse an entry with its mirror, once (fund administrator; Idempotency-Key required)")
+async def reverse_entry(entry_id: str, body: ReverseIn, session: SessionDep, actor: FundActor,
+                        idempotency_key: Key = None) -> dict[str, Any]:
+    key = _admin_with_key(actor, idempotency_key)
+    entry = await service.reverse(session, actor, entry_id, key, body.reason)
+    return (await service.describe_entries(session, [entry]))[0]

@@ -1,0 +1,134 @@
+"""Ledger tables: accounts with cached balances, append-only entries and postings, and the chain head.
+
+Entries and postings are never updated or deleted (a correction is a reversal entry); on PostgreSQL a
+row trigger refuses UPDATE and DELETE. TRUNCATE is not a row event, so test clean-up still works.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy import DDL, event
+from sqlmodel import Field, SQLModel
+
+from finance.ledger.core import ACCOUNT_TYPES, CURRENCY, GENESIS_HASH, LIMIT_RULES, SIDES
+from kernel.db import TZDateTime, created_at_field, utcnow
+from kernel.ids import new_id
+
+
+class LedgerAccount(SQLModel, table=True):
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (
+        sa.CheckConstraint(f"type IN {ACCOUNT_TYPES!r}", name="type"),
+        sa.CheckConstraint(f"normal_side IN {SIDES!r}", name="normal_side"),
+        sa.CheckConstraint(f"limit_rule IN {LIMIT_RULES!r}", name="limit_rule"),
+        sa.CheckConstraint("debits_posted >= 0 AND credits_posted >= 0", name="posted_non_negative"),
+        # The limit also holds in the database, whatever code writes the row.
+        sa.CheckConstraint(
+            "limit_rule <> 'no_negative' OR (normal_side = 'debit' AND debits_posted >= credits_posted) "
+            "OR (normal_side = 'credit' AND credits_posted >= debits_posted)", name="no_negative"),
+    )
+    id: str = Field(default_factory=lambda: new_id("lac"), primary_key=True, max_length=40)
+    code: str = Field(max_length=160, unique=True)
+    name: str = Field(max_length=200)
+    owner_org_id: str | None = Field(default=None, foreign_key="orgs.id", index=True, max_length=40)
+    type: str = Field(max_length=12)
+    normal_side: str = Field(max_length=6)
+    limit_rule: str = Field(default="none", max_length=20)
+    currency: str = Field(default=CURRENCY, max_length=3)
+    debits_posted: int = Field(default=0, sa_type=sa.BigInteger)
+    credits_posted: int = Field(default=0, sa_type=sa.BigInteger)
+    # Bumped on every balance change: lets readers detect a moved balance; writers lock the row.
+    version: int = Field(default=0)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+
+
+class LedgerEntry(SQLModel, table=True):
+    """A journal entry. ``seq`` is its place in the hash chain (1, 2, 3 … with no gaps)."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        sa.CheckConstraint("length(hash) = 64 AND length(prev_hash) = 64", name="hash_length"),
+        sa.Index("ix_ledger_entries_object", "object_type", "object_id"),
+    )
+    id: str = Field(default_factory=lambda: new_id("lje"), primary_key=True, max_length=40)
+    seq: int = Field(sa_type=sa.BigInteger, unique=True)
+    idempotency_key: str = Field(max_length=255, unique=True)
+    # sha256 of what was asked for: a replay with the same key must ask for the same thing.
+    request_hash: str = Field(max_length=64)
+    effective_date: date = Field(index=True)
+    description: str = Field(max_length=500)
+    kind: str = Field(max_length=40, index=True)
+    # Unique: an entry is reversed at most once (the database holds this even under races).
+    reverses_entry_id: str | None = Field(default=None, foreign_key="ledger_entries.id", unique=True,
+                                          max_length=40)
+    object_type: str | None = Field(default=None, max_length=40)
+    object_id: str | None = Field(default=None, max_length=40)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+    created_at: datetime = created_at_field()
+    created_by_org_id: str = Field(max_length=40)
+    created_by_user_id: str = Field(max_length=40)
+
+
+class LedgerPosting(SQLModel, table=True):
+    __tablename__ = "ledger_postings"
+    __table_args__ = (
+        sa.CheckConstraint("amount > 0", name="amount_positive"),
+        sa.CheckConstraint(f"side IN {SIDES!r}", name="side"),
+        sa.UniqueConstraint("entry_id", "line_no"),
+        # Balances as of a date read postings by account and effective date.
+        sa.Index("ix_ledger_postings_account_date", "account_id", "effective_date"),
+    )
+    id: str = Field(default_factory=lambda: new_id("ljp"), primary_key=True, max_length=40)
+    entry_id: str = Field(foreign_key="ledger_entries.id", max_length=40)
+    line_no: int
+    account_id: str = Field(foreign_key="ledger_accounts.id", max_length=40)
+    side: str = Field(max_length=6)
+    amount: int = Field(sa_type=sa.BigInteger)
+    # Copied from the entry (both immutable) so as-of balances need no join.
+    effective_date: date
+
+
+class LedgerChainHead(SQLModel, table=True):
+    """One row: the last entry's seq and hash. Locking it makes the chain linear under concurrency."""
+
+    __tablename__ = "ledger_chain_head"
+    id: int = Field(default=1, primary_key=True)
+    last_seq: int = Field(default=0, sa_type=sa.BigInteger)
+    last_hash: str = Field(default=GENESIS_HASH, max_length=64)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+
+
+# The append-only guard, one statement each (asyncpg cannot prepare several at once), without '%' or
+# ':name' so neither DDL nor text() formatting touches it. The lead's Alembic
+# migration runs ``for s in APPEND_ONLY_STATEMENTS: op.execute(s)`` on PostgreSQL, and the drops on downgrade.
+_FUNCTION = """
+CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = 'restrict_violation',
+        MESSAGE = 'ledger is append-only, ' || TG_OP || ' on ' || TG_TABLE_NAME || ' refused (post a reversal)';
+END;
+$$
+""".strip()
+_TRIGGER = ("CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()")
+APPEND_ONLY_STATEMENTS: tuple[str, ...] = (
+    _FUNCTION,
+    _TRIGGER.format(table="ledger_entries"),
+    _TRIGGER.format(table="ledger_postings"),
+)
+APPEND_ONLY_SQL = ";\n".join(APPEND_ONLY_STATEMENTS) + ";\n"
+APPEND_ONLY_DROP_STATEMENTS: tuple[str, ...] = (
+    "DROP TRIGGER IF EXISTS ledger_postings_append_only ON ledger_postings",
+    "DROP TRIGGER IF EXISTS ledger_entries_append_only ON ledger_entries",
+    "DROP FUNCTION IF EXISTS ledger_refuse_change()",
+)
+
+_entries = LedgerEntry.__table__  # type: ignore[attr-defined]
+_postings = LedgerPosting.__table__  # type: ignore[attr-defined]
+event.listen(_entries, "after_create", DDL(APPEND_ONLY_STATEMENTS[0]).execute_if(dialect="postgresql"))
+event.listen(_entries, "after_create", DDL(APPEND_ONLY_STATEMENTS[1]).execute_if(dialect="postgresql"))
+event.listen(_postings, "after_create", DDL(APPEND_ONLY_STATEMENTS[2]).execute_if(dialect="postgresql"))

@@ -1,0 +1,93 @@
+"""Helpers for payment tests: orgs, sessions, a recording callback, signed webhook deliveries."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from sqlmodel import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from finance.payments import service
+from finance.payments.models import Payment, PaymentEvent
+from finance.payments.webhooks import signature_header
+from kernel import audit
+from kernel.actor import SYSTEM, Actor
+from kernel.audit import AuditEvent
+from tests.helpers import Party
+
+
+@asynccontextmanager
+async def db(app: Any) -> AsyncIterator[AsyncSession]:
+    async with app.state.session_factory() as session:
+        yield session
+
+
+def actor_of(party: Party, role: str = "org_admin") -> Actor:
+    return Actor(user_id=party.user_id, org_id=party.org_id, org_kind=party.kind, role=role)
+
+
+def object_type() -> str:
+    """A fresh object type, so callbacks registered by one test never fire in another."""
+    return f"t_{uuid.uuid4().hex[:16]}"
+
+
+def watch(kind: str) -> None:
+    """Register callbacks for ``kind`` that write an audit row ``cb.<outcome>`` in the same transaction,
+    so what the callbacks saw is counted in the database (and vanishes with a rollback)."""
+
+    def recorder(outcome: str) -> Any:
+        async def callback(session: AsyncSession, payment: Payment) -> None:
+            await audit.record(session, SYSTEM, f"cb.{outcome}", "payment", payment.id,
+                               after={"status": payment.status, "amount": payment.amount})
+
+        return callback
+
+    service.on_settled(kind)(recorder("settled"))
+    service.on_failed(kind)(recorder("failed"))
+    service.on_refunded(kind)(recorder("refunded"))
+
+
+async def count_audit(app: Any, action: str, object_id: str | None = None) -> int:
+    async with db(app) as session:
+        stmt = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action)
+        if object_id is not None:
+            stmt = stmt.where(AuditEvent.object_id == object_id)
+        return (await session.exec(stmt)).one()
+
+
+async def all_payments(app: Any) -> list[Payment]:
+    async with db(app) as session:
+        return list((await session.exec(select(Payment).order_by(Payment.id))).all())
+
+
+async def all_events(app: Any) -> list[PaymentEvent]:
+    async with db(app) as session:
+        return list((await session.exec(select(PaymentEvent).order_by(PaymentEvent.id))).all())
+
+
+async def reload(app: Any, payment_id: str) -> Payment:
+    async with db(app) as session:
+        payment = await session.get(Payment, payment_id)
+        assert payment is not None
+        return payment
+
+
+def event(kind: str, obj: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
+    return {"id": event_id or f"evt_{uuid.uuid4().hex[:20]}", "object": "event", "type": kind,
+            "created": int(time.time()), "data": {"object": obj}}
+
+
+async def deliver(client: httpx.AsyncClient, payload: dict[str, Any] | bytes, secrets: list[str], *,
+                  timestamp: int | None = None, header: str | None = None) -> httpx.Response:
+    """POST a webhook the way the provider does: raw JSON bytes signed with ``secrets``."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()
+    ts = int(time.time()) if timestamp is None else timestamp
+    sig = header if header is not None else signature_header(body, secrets, ts)
+    return await client.post("/payments/webhook", content=body,
+                              headers={"Gateway-Signature": sig, "Content-Type": "application/json"})

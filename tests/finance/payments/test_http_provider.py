@@ -1,0 +1,196 @@
+"""The http provider against a mocked Stripe-like API (respx at the httpx boundary)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from finance.payments import gateway as gw
+from finance.payments import service
+from kernel.errors import UpstreamError
+from tests.finance.payments.conftest import API_KEY
+from tests.finance.payments.helpers import actor_of, all_payments, count_audit, db, object_type, reload, watch
+
+
+def intent(pid: str, status: str, amount: int, **extra) -> dict:
+    return {"id": pid, "object": "payment_intent", "amount": amount, "currency": "cny", "status": status,
+            "last_payment_error": None, **extra}
+
+
+def form_of(request: httpx.Request) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+
+
+async def charge(app, payer, payee, kind, *, amount=250_000_00, escrow=False, key="default", commit=True):
+    async with db(app) as session:
+        p = await service.charge(session, actor_of(payer), purpose="deal", payer_org_id=payer.org_id,
+                                 payee_org_id=payee.org_id, amount=amount, object_type=kind, object_id="deal_1",
+                                 escrow=escrow, idempotency_key=key)
+        if commit:
+            await session.commit()
+        return p
+
+
+async def test_success(app, parties, provider):
+    buyer, seller = parties
+    kind = object_type()
+    watch(kind)
+    route = provider.post("/v1/payment_intents").respond(200, json=intent("pi_1", "succeeded", 250_000_00))
+    p = await charge(app, buyer, seller, kind)
+    assert (p.status, p.provider, p.provider_reference) == ("succeeded", "http", "pi_1")
+    [call] = route.calls
+    request = call.request
+    assert request.headers["Authorization"] == f"Bearer {API_KEY}"
+    assert request.headers["Idempotency-Key"] == gw.provider_key("deal", kind, "deal_1", "default") + "_charge"
+    body = form_of(request)
+    assert body["amount"] == "25000000" and body["currency"] == "cny" and body["confirm"] == "true"
+    assert body["customer"] == buyer.org_id and body["transfer_data[destination]"] == seller.org_id
+    assert body["metadata[payment_id]"] == p.id
+    assert await count_audit(app, "cb.settled", p.id) == 1
+
+
+async def test_processing_until_the_provider_says_otherwise(app, parties, provider):
+    buyer, seller = parties
+    kind = object_type()
+    watch(kind)
+    provider.post("/v1/payment_intents").respond(200, json=intent("pi_2", "processing", 100))
+    retrieve = provider.get("/v1/payment_intents/pi_2").respond(200, json=intent("pi_2", "succeeded", 100))
+    p = await charge(app, buyer, seller, kind, amount=100, escrow=True)
+    assert (p.status, p.escrow_state) == ("processing", None)
+    assert await count_audit(app, "cb.settled") == 0
+    assert "transfer_data[destination]" not in form_of(provider.calls[0].request)  # escrow: kept by the platform
+    async with db(app) as session:
+        synced = await service.sync(session, p)
+        await session.commit()
+    assert (synced.status, synced.escrow_state) == ("succeeded", "held")
+    assert "Idempotency-Key" not in retrieve.calls[0].request.headers
+    assert await count_audit(app, "cb.settled", p.id) == 1
+
+
+async def test_card_decline_fails_the_payment(app, parties, provider):
+    buyer, seller = parties
+    kind = object_type()
+    watch(kind)
+    declined = intent("pi_3", "requires_payment_method", 100,
+                      last_payment_error={"type": "card_error", "code": "card_declined",
+                                          "decline_code": "insufficient_funds", "message": "Insufficient funds."})
+    route = provider.post("/v1/payment_intents").respond(402, json={"error": {
+        "type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds",
+        "message": "Insufficient funds.", "payment_intent": declined}})
+    p = await charge(app, buyer, seller, kind, amount=100)
+    assert route.call_count == 1  # a 4xx is never retried
+    assert (p.status, p.failure_code, p.failure_message) == ("failed", "insufficient_funds", "Insufficient funds.")
+    assert p.settled_at is None
+    assert await count_audit(app, "cb.failed", p.id) == 1
+    assert await count_audit(app, "cb.settled", p.id) == 0
+    with pytest.raises(service.PaymentFailed):
+        service.require_success(p)
+
+
+async def test_5xx_then_success_retries_with_the_same_key(app, parties, provider):
+    buyer, seller = parties
+    route = provider.post("/v1/payment_intents").mock(side_effect=[
+        httpx.Response(503, json={"error": {"type": "api_error"}}),
+        httpx.Response(200, json=intent("pi_4", "succeeded", 100)),
+    ])
+    p = await charge(app, buyer, seller, object_type(), amount=100)
+    assert p.status == "succeeded" and p.provider_reference == "pi_4"
+    assert route.call_count == 2
+    keys = {c.request.headers["Idempotency-Key"] for c in route.calls}
+    assert keys == {p.provider_key + "_charge"}
+    assert form_of(route.calls[0].request) == form_of(route.calls[1].request)
+
+
+async def test_5xx_every_time_is_an_upstream_error_and_nothing_is_kept(app, parties, provider):
+    buyer, seller = parties
+    route = provider.post("/v1/payment_intents").respond(500, json={"error": {"type": "api_error"}})
+    with pytest.raises(UpstreamError) as info:
+        await charge(app, buyer, seller, object_type(), amount=100)
+    assert info.value.status == 502 and info.value.code == "upstream_error"
+    assert route.call_count == 3  # the first attempt and max_retries=2
+    assert await all_payments(app) == []  # the caller's transaction was never committed
+
+
+async def test_other_4xx_is_not_retried(app, parties, provider):
+    buyer, seller = parties
+    route = provider.post("/v1/payment_intents").respond(400, json={"error": {
+        "type": "invalid_request_error", "code": "parameter_invalid", "message": "bad currency"}})
+    with pytest.raises(UpstreamError, match="parameter_invalid"):
+        await charge(app, buyer, seller, object_type(), amount=100)
+    assert route.call_count == 1
+
+
+async def test_timeout(app, parties, provider):
+    buyer, seller = parties
+    route = provider.post("/v1/payment_intents").mock(side_effect=httpx.ReadTimeout("slow"))
+    with pytest.raises(UpstreamError, match="timed out"):
+        await charge(app, buyer, seller, object_type(), amount=100)
+    assert route.call_count == 3
+    assert len({c.request.headers["Idempotency-Key"] for c in route.calls}) == 1
+
+
+async def test_timeout_then_success(app, parties, provider):
+    buyer, seller = parties
+    route = provider.post("/v1/payment_intents").mock(side_effect=[
+        httpx.ConnectTimeout("slow"), httpx.ConnectError("refused"),
+        httpx.Response(200, json=intent("pi_5", "succeeded", 100))])
+    p = await charge(app, buyer, seller, object_type(), amount=100)
+    assert p.status == "succeeded" and route.call_count == 3
+
+
+async def test_idempotent_replay_answers_the_same_object(app, parties, provider):
+    """Our transaction rolled back after the provider took the money; the retry must not pay twice."""
+    buyer, seller = parties
+    kind = object_type()
+    route = provider.post("/v1/payment_intents").respond(200, json=intent("pi_6", "succeeded", 100))
+    lost = await charge(app, buyer, seller, kind, amount=100, commit=False)  # rolled back
+    assert await all_payments(app) == []
+    kept = await charge(app, buyer, seller, kind, amount=100)
+    assert route.call_count == 2
+    assert route.calls[0].request.headers["Idempotency-Key"] == route.calls[1].request.headers["Idempotency-Key"]
+    assert kept.provider_reference == lost.provider_reference == "pi_6"
+    # A replay of a committed domain action answers our stored row and does not call the provider again.
+    again = await charge(app, buyer, seller, kind, amount=100)
+    assert again.id == kept.id and route.call_count == 2
+    [row] = await all_payments(app)
+    assert (row.amount, row.status) == (100, "succeeded")
+
+
+async def test_escrow_release_and_refund_over_http(app, parties, provider):
+    buyer, seller = parties
+    provider.post("/v1/payment_intents").respond(200, json=intent("pi_7", "succeeded", 300))
+    transfer = provider.post("/v1/transfers").respond(200, json={"id": "tr_7", "object": "transfer", "amount": 300})
+    p = await charge(app, buyer, seller, object_type(), amount=300, escrow=True)
+    async with db(app) as session:
+        p = await service.release_escrow(session, p)
+        await session.commit()
+    body = form_of(transfer.calls[0].request)
+    assert (body["destination"], body["amount"], body["source_transaction"]) == (seller.org_id, "300", "pi_7")
+    assert transfer.calls[0].request.headers["Idempotency-Key"] == p.provider_key + "_release"
+    assert (await reload(app, p.id)).escrow_state == "released"
+
+    provider.post("/v1/payment_intents").respond(200, json=intent("pi_8", "succeeded", 300))
+    refund = provider.post("/v1/refunds").respond(200, json={"id": "re_8", "object": "refund", "status": "succeeded",
+                                                            "payment_intent": "pi_8", "amount": 300})
+    q = await charge(app, buyer, seller, object_type(), amount=300, escrow=True)
+    async with db(app) as session:
+        q = await service.refund(session, q)
+        await session.commit()
+    assert (q.status, q.escrow_state, q.refund_reference) == ("refunded", "refunded", "re_8")
+    assert form_of(refund.calls[0].request)["payment_intent"] == "pi_8"
+
+
+async def test_payout_over_http(app, api, parties, provider):
+    _, university = parties
+    fund = await api.org("fund")
+    route = provider.post("/v1/payouts").respond(200, json={"id": "po_1", "object": "payout", "status": "pending",
+                                                           "amount": 500})
+    async with db(app) as session:
+        p = await service.payout(session, actor_of(fund), payee_org_id=university.org_id, amount=500,
+                                 object_type=object_type(), object_id="c1", purpose="compensation")
+        await session.commit()
+    assert (p.status, p.provider_reference) == ("processing", "po_1")
+    assert form_of(route.calls[0].request)["destination"] == university.org_id
+    assert route.calls[0].request.headers["Idempotency-Key"] == p.provider_key + "_payout"
