@@ -14,7 +14,20 @@ from fastapi import APIRouter, FastAPI
 import api.registry  # noqa: F401  (tables, day-end handlers, subscribers)
 from accounts.service import ensure_platform_admin
 from api import problems
-from api.routers import accounts, assets, fund, ledger, loans, payments, platform, trading, valuation
+from api.routers import (
+    accounts,
+    assets,
+    auctions,
+    fund,
+    ledger,
+    licensing,
+    loans,
+    matching,
+    payments,
+    platform,
+    trading,
+    valuation,
+)
 from kernel import clock
 from kernel.db import make_engine, make_session_factory
 from kernel.settings import Settings, get_settings
@@ -80,7 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(app.state.engine)
     problems.install(app)
     v1 = APIRouter(prefix=API_PREFIX)
-    for module in (platform, accounts, assets, payments, loans, valuation, trading, ledger, fund):
+    for module in (platform, accounts, assets, payments, loans, valuation, trading, auctions, licensing, matching,
+                   ledger, fund):
         v1.include_router(module.router)
     v1.include_router(accounts.token_router)
     app.include_router(v1)

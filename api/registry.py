@@ -15,6 +15,7 @@ import market.assets.models
 import market.auctions.models
 import market.day_end
 import market.licensing.models
+import market.matching.models
 import market.trading.models  # noqa: F401
 import valuation.models
 import valuation.subscribers  # noqa: F401

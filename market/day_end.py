@@ -10,6 +10,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kernel.actor import SYSTEM
 from kernel.clock import day_end_handler
 from market.assets.models import Asset
+from market.auctions import service as auctions
+from market.licensing import service as licensing
+from market.trading import service as trading
 
 
 @day_end_handler("market.assets.expire", order=10)
@@ -25,6 +28,22 @@ async def expire_assets(session: AsyncSession, run_date: date) -> None:
 @day_end_handler("market.listings.expire", order=20)
 async def expire_listings(session: AsyncSession, run_date: date) -> None:
     """Open listings whose ``expires_on`` is the closing day (or earlier) expire."""
-    from market.trading.service import expire_listings as expire
+    await trading.expire_listings(session, SYSTEM, run_date)
 
-    await expire(session, SYSTEM, run_date)
+
+@day_end_handler("market.auctions.close", order=20)
+async def close_auctions(session: AsyncSession, run_date: date) -> None:
+    """Auctions whose last day is the closing day close: sold (a deal for the winner) or unsold."""
+    await auctions.close_due(session, SYSTEM, run_date)
+
+
+@day_end_handler("market.licenses.end", order=20)
+async def end_licenses(session: AsyncSession, run_date: date) -> None:
+    """Licenses whose last day is the closing day end, releasing their encumbrances."""
+    await licensing.end_expired(session, SYSTEM, run_date)
+
+
+@day_end_handler("market.royalties.overdue", order=30)
+async def flag_overdue_royalties(session: AsyncSession, run_date: date) -> None:
+    """Royalties still unpaid after their due date are flagged overdue."""
+    await licensing.flag_overdue(session, SYSTEM, run_date)

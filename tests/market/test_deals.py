@@ -69,7 +69,7 @@ async def test_settle_exclusive_license_creates_license_and_encumbrance(api, app
     assert out["status"] == "recorded" and out["license_id"]
     lic = (await client.get(f"/licenses/{out['license_id']}", headers=buyer.headers)).json()
     assert lic["kind"] == "exclusive" and lic["status"] == "active"
-    assert lic["royalty"] == {"fixed_fee": 30_000_000, "rate_bps": 500, "free_months": 6}
+    assert lic["royalty"] == {"fixed_fee": 30_000_000, "rate_bps": 500, "free_months": 6, "minimum_annual": None}
     assert lic["starts_on"] == "2026-03-02" and lic["ends_on"] == "2028-03-01"
     asset = (await client.get(f"/assets/{a['id']}", headers=uni.headers)).json()
     assert [e["kind"] for e in asset["encumbrances"]] == ["exclusive_license"]

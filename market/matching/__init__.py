@@ -1,0 +1,1 @@
+"""Technology needs, the dormant-patent pool, two-way matching and feedback."""
