@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
+import sqlalchemy as sa
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from market.assets.models import ASSET_STATUSES
+from market.assets.models import ASSET_STATUSES, Asset, OwnershipRecord
 from market.numbers import ASSET_KINDS
 from valuation import config
 from valuation.approaches import relief_from_royalty
@@ -177,3 +180,17 @@ def income(annual_revenue: np.ndarray, royalty_rate_bps: np.ndarray, tax_rate_bp
     for i in doubtful:  # too close to half a fen for float: decide in Decimal
         out[i] = relief_from_royalty(int(rev[i]), int(roy[i]), int(tax[i]), int(gro[i]), int(dis[i]), int(life[i]))
     return out
+
+
+async def load_registry(session: AsyncSession, today: date) -> tuple[list[str], FactsArrays]:
+    """Every registered asset as arrays (ids in id order), for statistics and stress tests."""
+    transfers = dict((await session.exec(
+        select(OwnershipRecord.asset_id, sa.func.count()).where(OwnershipRecord.via != "registration")
+        .group_by(OwnershipRecord.asset_id))).all())
+    assets = list((await session.exec(select(Asset).order_by(col(Asset.id)))).all())
+    facts = [Facts(kind=a.kind, status=a.status, ipc_subclass=a.ipc_subclass, filing_date=a.filing_date,
+                   expiry_date=a.expiry_date, claims_count=a.claims_count, forward_citations=a.forward_citations,
+                   family_size=len(a.family_countries or []), awards=tuple(a.awards or ()), industry=a.industry,
+                   strategic_emerging=a.strategic_emerging, last_transaction_on=a.last_transaction_on,
+                   transfers=int(transfers.get(a.id, 0))) for a in assets]
+    return [a.id for a in assets], facts_to_arrays(facts, today)

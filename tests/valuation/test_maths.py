@@ -163,3 +163,35 @@ def test_batch_scores_equal_per_asset(scenario):
         expected = score(facts[i], population, today, scenario)
         assert [int(got[k][i]) for k in ("legal", "technical", "economic", "total")] == \
             [expected.legal, expected.technical, expected.economic, expected.total], facts[i]
+
+
+range_inputs = st.fixed_dictionaries({
+    "annual_revenue": st.integers(0, 10**11), "royalty_rate_bps": st.integers(0, 2000),
+    "tax_rate_bps": st.integers(0, 5000), "growth_bps": st.integers(0, 1000),
+    "discount_rate_bps": st.integers(1100, 3000), "remaining_life_years": st.integers(1, 30)})
+
+
+@settings(max_examples=60, deadline=None)
+@given(range_inputs, st.one_of(st.none(), st.integers(0, 10**10)), st.integers(0, 2**63),
+       st.sampled_from(["financing", "transfer"]))
+def test_range_always_holds_the_value_and_is_deterministic(i, rd_cost, seed, scenario):
+    from valuation import config, simulation
+
+    income = relief_from_royalty(**i)
+    cost_in = simulation.CostInputs(rd_cost, Fraction(1, 3), 1000) if rd_cost is not None else None
+    cost = cost_value(rd_cost, Fraction(1, 3), 1000) if rd_cost is not None else None
+    weights = config.data()["scenarios"][scenario]["approaches"]
+    value, used = reconcile({"income": income, "market": None, "cost": cost}, weights)
+    args = (seed, value, used, simulation.IncomeInputs(**i), None, cost_in)
+    low, high = simulation.value_range(*args)
+    assert 0 <= low <= value <= high
+    assert simulation.value_range(*args) == (low, high)
+
+
+def test_seed_depends_on_the_request_only():
+    from valuation.simulation import seed_for
+
+    a = seed_for(["ast_b", "ast_a"], "financing", {"annual_revenue": 1})
+    assert a == seed_for(["ast_a", "ast_b"], "financing", {"annual_revenue": 1})
+    assert a != seed_for(["ast_a", "ast_b"], "transfer", {"annual_revenue": 1})
+    assert a != seed_for(["ast_a", "ast_b"], "financing", {"annual_revenue": 2})
