@@ -8,6 +8,8 @@ from fastapi import APIRouter
 
 from api.deps import CurrentActor, Cursor, Limit, SessionDep
 from api.routing import TransactionalRoute
+from finance.fund import service as fund_service
+from finance.fund.schemas import ClaimOut
 from finance.loans import service
 from finance.loans.schemas import (
     ApplicationIn,
@@ -19,6 +21,7 @@ from finance.loans.schemas import (
     OfferIn,
     OfferOut,
     PledgeRegistrationIn,
+    RecoveriesOut,
     RepaymentIn,
     RepaymentOut,
     ScheduleOut,
@@ -136,3 +139,23 @@ async def repay(loan_id: str, body: RepaymentIn, actor: CurrentActor, session: S
             "allocation": {"penalty": repayment.penalty, "interest": repayment.interest,
                            "principal": repayment.principal},
             "loan": await service.describe_loan(session, loan)}
+
+
+@router.post("/loans/{loan_id}/default", response_model=LoanOut,
+             summary="Declare default once days past due reach the programme's threshold (lending bank)")
+async def declare_default(loan_id: str, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
+    return await service.describe_loan(session, await service.declare_default(session, actor, loan_id))
+
+
+@router.post("/loans/{loan_id}/compensation-claims", status_code=201, response_model=ClaimOut,
+             summary="Claim compensation for a defaulted loan: the loss split among its bearers (lending bank)")
+async def claim_compensation(loan_id: str, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
+    return fund_service.describe_claim(await service.claim_compensation(session, actor, loan_id))
+
+
+@router.get("/loans/{loan_id}/recoveries", response_model=RecoveriesOut,
+            summary="What disposal proceeds returned to each party (parties, the fund)")
+async def recoveries(loan_id: str, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
+    loan = await service.get_loan(session, actor, loan_id)
+    rows = await service.recoveries(session, loan)
+    return {"loan_id": loan.id, "proceeds": sum(r["amount"] for r in rows), "data": rows}

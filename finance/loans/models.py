@@ -236,21 +236,6 @@ class LoanDisposal(SQLModel, table=True):
     created_at: datetime = created_at_field()
 
 
-class LoanRecovery(SQLModel, table=True):
-    """What a disposal (or later recovery) returned to each party."""
-
-    __tablename__ = "loan_recoveries"
-    id: str = Field(default_factory=lambda: new_id("lrc"), primary_key=True, max_length=40)
-    loan_id: str = Field(foreign_key="loans.id", index=True, max_length=40)
-    source_ref: str = Field(max_length=60)
-    party: str = Field(max_length=20)  # fund | guarantor | insurer | bank | borrower
-    org_id: str | None = Field(default=None, max_length=40)
-    paid_loss: int = money_field(default=0)
-    amount: int = money_field()
-    recovered_on: date
-    created_at: datetime = created_at_field()
-
-
 class LoanWriteOff(SQLModel, table=True):
     """The final loss per party when a defaulted loan is written off."""
 

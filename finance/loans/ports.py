@@ -12,11 +12,12 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org
+from finance.fund import service as fund
 from finance.loans.models import Loan
 from finance.payments import service as payments
 from finance.payments.models import Payment
 from kernel.actor import Actor
-from kernel.errors import LimitExceeded, NotFound, ValidationFailed
+from kernel.errors import NotFound, ValidationFailed
 from valuation import service as valuation_service
 from valuation.models import Valuation
 
@@ -60,10 +61,6 @@ async def collateral_value(session: AsyncSession, loan: Loan) -> int:
 
 async def request_cover(session: AsyncSession, actor: Actor, program_id: str, loan: Loan, borrower: Org,
                         ip_value: int) -> str:
-    try:
-        from finance.fund import service as fund  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise LimitExceeded("no risk-fund programme is available", extra={"rule": "program"}) from exc
     req = fund.CoverRequest(
         loan_id=loan.id, bank_org_id=loan.bank_org_id, borrower_org_id=loan.borrower_org_id,
         principal=loan.principal, outstanding_principal=loan.outstanding_principal,
@@ -77,8 +74,6 @@ async def update_fund(session: AsyncSession, loan: Loan) -> None:
     """Keep the fund's copy of a covered loan current (exposure, NPL ratio)."""
     if loan.fund_cover_id is None:
         return
-    from finance.fund import service as fund  # type: ignore[attr-defined]
-
     await fund.update_loan(session, loan.id, outstanding_principal=loan.outstanding_principal,
                            classification=loan.classification, status=loan.status)
 

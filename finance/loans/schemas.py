@@ -200,12 +200,14 @@ class RepaymentOut(BaseModel):
 
 
 class RecoveryOut(BaseModel):
+    id: str
+    claim_id: str
     party: str
     org_id: str | None
-    paid_loss: int
     amount: int
     source_ref: str
     recovered_on: date
+    payment_id: str | None
 
 
 class RecoveriesOut(BaseModel):

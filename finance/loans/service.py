@@ -16,6 +16,7 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org
+from finance.fund import service as fund
 from finance.loans import accrual, book, ports, states
 from finance.loans.models import (
     Loan,
@@ -36,7 +37,7 @@ from finance.loans.schemas import (
     PledgeRegistrationIn,
 )
 from kernel import audit
-from kernel.actor import Actor
+from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
 from kernel.errors import Forbidden, InvalidState, LimitExceeded, NotFound, ValidationFailed
 from kernel.money import apply_bps
@@ -529,3 +530,61 @@ async def describe_schedule(session: AsyncSession, loan: Loan) -> dict[str, Any]
     rows = await installments(session, loan.id)
     return {"loan_id": loan.id, "installments": [
         {**r.model_dump(), "penalty_accrued": book.penalty_accrued(loan, r)} for r in rows]}
+
+
+# ---------------------------------------------------------------- default and compensation
+
+
+async def declare_default(session: AsyncSession, actor: Actor, loan_id: str) -> Loan:
+    """The lending bank declares default once days past due reach the covering programme's threshold."""
+    loan = await lending_bank_loan(session, actor, loan_id)
+    states.ensure("loan", loan, "declare_default")
+    threshold = await fund.default_days(session, loan.id)
+    if loan.days_past_due < threshold:
+        raise InvalidState(f"loan {loan.id} is {loan.days_past_due} days past due; default needs {threshold}",
+                           extra={"days_past_due": loan.days_past_due, "default_days": threshold})
+    # The loss the parties share is the principal still outstanding at default (interest and penalty stay
+    # the bank's own claim on the borrower and the collateral).
+    loan.defaulted_on = await business_date(session)
+    loan.loss_at_default = loan.outstanding_principal
+    await states.apply(session, actor, "loan", loan, "declare_default", days_past_due=loan.days_past_due,
+                       loss_at_default=loan.loss_at_default)
+    await session.flush()
+    await ports.update_fund(session, loan)
+    return loan
+
+
+async def claim_compensation(session: AsyncSession, actor: Actor, loan_id: str) -> Any:
+    loan = await lending_bank_loan(session, actor, loan_id)
+    if loan.status != "defaulted":
+        raise InvalidState(f"loan {loan.id} is {loan.status}; compensation is claimed after default")
+    if loan.claim_id is not None:
+        raise InvalidState(f"loan {loan.id} already has compensation claim {loan.claim_id}")
+    guarantee, insurance = await _security(session, loan.id)
+    parties = []
+    if guarantee:
+        parties.append(fund.Party("guarantor", guarantee.guarantor_org_id, guarantee.share_bps))
+    if insurance:
+        parties.append(fund.Party("insurer", insurance.insurer_org_id, insurance.share_bps))
+    assert loan.loss_at_default is not None
+    claim = await fund.open_claim(session, actor, fund.ClaimRequest(
+        loan_id=loan.id, bank_org_id=loan.bank_org_id, borrower_org_id=loan.borrower_org_id,
+        principal=loan.principal, loss=loan.loss_at_default, parties=parties))
+    loan.claim_id = claim.id
+    session.add(loan)
+    await audit.record(session, actor, "loan.compensation_claimed", "loan", loan.id,
+                       after={"claim_id": claim.id, "loss": claim.loss})
+    await session.flush()
+    return claim
+
+
+async def compensated(session: AsyncSession, loan_id: str, claim_id: str) -> None:
+    """The fund paid the claim (COMPENSATION_PAID)."""
+    loan = await _lock_loan(session, loan_id)
+    if states.can("loan", loan.status, "compensate"):
+        await states.apply(session, SYSTEM, "loan", loan, "compensate", claim_id=claim_id)
+        await session.flush()
+
+
+async def recoveries(session: AsyncSession, loan: Loan) -> list[dict[str, Any]]:
+    return [fund.describe_recovery(r) for r in await fund.recoveries_for_loan(session, loan.id)]

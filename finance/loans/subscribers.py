@@ -99,3 +99,9 @@ async def _valuation_stale(session: AsyncSession, payload: dict[str, Any]) -> No
                            f"valuation {payload['valuation_id']} is stale: {payload.get('reason') or ''}",
                            valuation_id=payload["valuation_id"])
     await session.flush()
+
+
+@events.subscribe(events.COMPENSATION_PAID)
+async def _compensation_paid(session: AsyncSession, payload: dict[str, Any]) -> None:
+    if await session.get(Loan, payload["loan_id"]) is not None:
+        await service.compensated(session, payload["loan_id"], payload["claim_id"])
