@@ -157,3 +157,18 @@ async def test_repayment_refusals_and_idempotent_retry(api, client):
     assert sorted(p["amount"] for p in payments if p["purpose"] == "repayment") == [100_00]
     row = (await lf.schedule(api, c.sme, loan["id"]))[0]
     assert row["paid_interest"] == 100_00
+
+
+async def test_lapsed_pledged_asset_raises_a_collateral_alert(api, client):
+    c = await lf.cast(api)
+    loan = await lf.active_loan(api, c)
+    r = await client.patch(f"/assets/{c.assets[0]['id']}", json={"status": "lapsed"}, headers=c.sme.headers)
+    assert r.status_code == 200, r.text
+    got = await lf.loan(api, c.bank, loan["id"])
+    assert [(a["kind"], a["asset_id"], a["cleared_on"]) for a in got["collateral_alerts"]] == [
+        ("asset_status", c.assets[0]["id"], None)]
+    await api.advance(1)  # the day-end check does not raise it twice
+    assert len((await lf.loan(api, c.bank, loan["id"]))["collateral_alerts"]) == 1
+    r = await client.patch(f"/assets/{c.assets[0]['id']}", json={"status": "valid"}, headers=c.sme.headers)
+    got = await lf.loan(api, c.bank, loan["id"])
+    assert got["collateral_alerts"][0]["cleared_on"] is not None
