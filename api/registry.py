@@ -2,7 +2,12 @@
 # One import per line, any order: this file merges with git's union strategy (.gitattributes).
 
 import accounts.models
+import finance.fund.models
+import finance.fund.service
 import finance.ledger.models
+import finance.loans.day_end
+import finance.loans.models
+import finance.loans.subscribers
 import finance.payments.models
 import finance.rates.models
 import kernel.audit

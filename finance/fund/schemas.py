@@ -1,0 +1,212 @@
+"""Requests and responses of the fund's HTTP API. Money is fen, shares basis points."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+# ¥1 trillion: far above any programme, far inside BIGINT even multiplied by a leverage.
+MAX_MONEY = 10**14
+RESERVED_PARTIES = ("fund", "guarantor", "insurer", "bank", "borrower")
+
+Money = Annotated[int, Field(ge=1, le=MAX_MONEY)]
+Bps = Annotated[int, Field(ge=0, le=10000)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+OrgRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+PartyName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{0,29}$")]
+
+
+class Shares(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    fund: Bps
+    guarantor: Bps = 0
+    insurer: Bps = 0
+
+
+class Tier(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_principal: Money
+    fund_bps: Bps
+
+
+class ExtraParty(BaseModel):
+    """A further loss bearer named by the programme (Zhongshan's evaluator bears 4%)."""
+
+    model_config = ConfigDict(extra="forbid")
+    party: PartyName
+    share_bps: Annotated[int, Field(ge=1, le=10000)]
+    org_id: OrgRef | None = None
+
+    @model_validator(mode="after")
+    def _not_reserved(self) -> ExtraParty:
+        if self.party in RESERVED_PARTIES:
+            raise ValueError(f"{self.party!r} is a standard party; use shares_bps")
+        return self
+
+
+class RulesIn(BaseModel):
+    """The versioned rules of a programme."""
+
+    model_config = ConfigDict(extra="forbid")
+    shares_bps: Shares
+    tiers: list[Tier] | None = Field(default=None, max_length=20)
+    leverage_max: Annotated[int, Field(ge=1, le=100)]
+    npl_pause_bps: Bps
+    per_loan_cap: Money | None = None
+    per_borrower_year_cap: Money | None = None
+    annual_cap: Money | None = None
+    default_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    min_ip_share_bps: Bps = 0
+    insufficient_cash: Literal["refuse", "queue"] = "refuse"
+    extra_parties: list[ExtraParty] | None = Field(default=None, max_length=5)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RulesIn:
+        tiers = self.tiers or []
+        bounds = [t.max_principal for t in tiers]
+        if bounds != sorted(set(bounds)):
+            raise ValueError("tiers must have strictly increasing max_principal")
+        extras = self.extra_parties or []
+        names = [p.party for p in extras]
+        if len(names) != len(set(names)):
+            raise ValueError("an extra party is named twice")
+        fund_max = max([self.shares_bps.fund, *(t.fund_bps for t in tiers)])
+        total = fund_max + self.shares_bps.guarantor + self.shares_bps.insurer + sum(p.share_bps for p in extras)
+        if total > 10000:
+            raise ValueError(f"shares add up to {total} bps, more than 10000 (the bank bears the rest)")
+        return self
+
+
+class ProgramIn(RulesIn):
+    name: Name
+    capital: Money
+
+
+class CapitalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: Money
+
+
+class TierOut(BaseModel):
+    max_principal: int
+    fund_bps: int
+
+
+class ExtraPartyOut(BaseModel):
+    party: str
+    share_bps: int
+    org_id: str | None
+
+
+class VersionOut(BaseModel):
+    version: int
+    effective_from: date
+    shares_bps: Shares
+    tiers: list[TierOut]
+    leverage_max: int
+    npl_pause_bps: int
+    per_loan_cap: int | None
+    per_borrower_year_cap: int | None
+    annual_cap: int | None
+    default_days: int
+    min_ip_share_bps: int
+    insufficient_cash: str
+    extra_parties: list[ExtraPartyOut]
+    created_at: datetime
+
+
+class ProgramOut(VersionOut):
+    id: str
+    fund_org_id: str
+    name: str
+    capital: int
+    cash: int
+    current_version: int
+    versions: list[VersionOut]
+
+
+class AgreementIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bank_org_id: OrgRef
+    deposit: Money
+    leverage: Annotated[int, Field(ge=1, le=100)] | None = None
+
+
+class AgreementOut(BaseModel):
+    id: str
+    program_id: str
+    bank_org_id: str
+    deposit: int
+    leverage: int
+    quota: int
+    created_on: date
+
+
+class ShareOut(BaseModel):
+    party: str
+    org_id: str | None
+    amount: int
+
+
+class ClaimOut(BaseModel):
+    id: str
+    loan_id: str
+    program_id: str | None
+    bank_org_id: str
+    loss: int
+    shares: list[ShareOut]
+    fund_amount: int
+    status: str
+    opened_on: date
+    paid_on: date | None
+    ledger_entry_id: str | None
+    payment_id: str | None
+
+
+class GroupExposure(BaseModel):
+    key: str | None
+    covered_outstanding: int
+    fund_exposure: int
+    loans: int
+
+
+class BankExposure(BaseModel):
+    bank_org_id: str
+    covered_outstanding: int
+    fund_exposure: int
+    quota: int
+    deposit: int
+    npl_ratio_bps: int
+    paused: bool
+
+
+class ExposureOut(BaseModel):
+    program_id: str
+    as_of: date
+    capital: int
+    cash: int
+    committed_exposure: int
+    covered_outstanding: int
+    deposits: int
+    by_bank: list[BankExposure]
+    by_guarantor: list[GroupExposure]
+    by_industry: list[GroupExposure]
+    by_region: list[GroupExposure]
+    # Covered outstanding principal per yuan deposited with the banks, as a decimal string ("8.25").
+    leverage_used: str
+    leverage_used_bps: int
+    compensation_paid: int
+    recovered: int
+    compensation_rate_bps: int
+    recovery_rate_bps: int
+
+
+class StressIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scenarios: Annotated[int, Field(ge=100, le=100_000)]
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)]
+    pd_bps: Annotated[int, Field(ge=1, le=10000)] = 300
+    lgd_bps: Annotated[int, Field(ge=0, le=10000)] = 6000
+    correlation_bps: Annotated[int, Field(ge=1, le=9999)] = 1500

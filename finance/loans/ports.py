@@ -1,0 +1,93 @@
+"""The loan workflow's calls into other packages (valuation, fund, payments, auctions), in one place.
+
+Loans depend on these packages; none of them imports loans. Keeping every cross-package call here
+makes the service readable and shows the whole surface loans rely on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from accounts.models import Org
+from finance.fund import service as fund
+from finance.loans.models import Loan
+from finance.payments import service as payments
+from finance.payments.models import Payment
+from kernel.actor import Actor
+from kernel.errors import NotFound, ValidationFailed
+from valuation import service as valuation_service
+from valuation.models import Valuation
+
+# ---------------------------------------------------------------- valuation
+
+
+async def check_valuation_covers(session: AsyncSession, valuation_id: str, asset_ids: Sequence[str]) -> None:
+    row = await session.get(Valuation, valuation_id)
+    if row is None:
+        raise NotFound("valuation not found")
+    if set(row.asset_ids) != set(asset_ids):
+        raise ValidationFailed.at(["body", "valuation_id"], "the valuation is not of exactly these assets")
+
+
+async def valuation_summary(session: AsyncSession, valuation_id: str) -> dict[str, Any] | None:
+    """The valuation behind an application, as banks see it (the full report is GET /valuations/{id})."""
+    row = await session.get(Valuation, valuation_id)
+    if row is None:
+        return None
+    return row.model_dump(include={"id", "status", "scenario", "value", "low", "high", "borrowing_base",
+                                   "certified_by", "certified_on", "valid_until", "stale_reason"})
+
+
+async def certified_borrowing_base(session: AsyncSession, valuation_id: str) -> int | None:
+    """The borrowing base of a certified valuation still current today, else None."""
+    current = await valuation_service.current_certified(session, valuation_id)
+    return None if current is None else current.borrowing_base
+
+
+async def collateral_value(session: AsyncSession, loan: Loan) -> int:
+    """The appraised value of the pledged bundle (the principal when no valuation is attached)."""
+    if loan.valuation_id:
+        summary = await valuation_summary(session, loan.valuation_id)
+        if summary and summary.get("value"):
+            return int(summary["value"])
+    return loan.principal
+
+
+# ---------------------------------------------------------------- fund
+
+
+async def request_cover(session: AsyncSession, actor: Actor, program_id: str, loan: Loan, borrower: Org,
+                        ip_value: int) -> str:
+    req = fund.CoverRequest(
+        loan_id=loan.id, bank_org_id=loan.bank_org_id, borrower_org_id=loan.borrower_org_id,
+        principal=loan.principal, outstanding_principal=loan.outstanding_principal,
+        industry=borrower.industry, region=borrower.region, guarantor_org_id=loan.guarantor_org_id,
+        insurer_org_id=loan.insurer_org_id, ip_collateral_value=ip_value, total_collateral_value=ip_value)
+    cover = await fund.request_cover(session, actor, program_id, req)
+    return str(cover.id)
+
+
+async def update_fund(session: AsyncSession, loan: Loan) -> None:
+    """Keep the fund's copy of a covered loan current (exposure, NPL ratio)."""
+    if loan.fund_cover_id is None:
+        return
+    await fund.update_loan(session, loan.id, outstanding_principal=loan.outstanding_principal,
+                           classification=loan.classification, status=loan.status)
+
+
+# ---------------------------------------------------------------- payments
+
+LOAN_OBJECT = "loan"
+
+
+async def pay(session: AsyncSession, actor: Actor, *, purpose: str, payer_org_id: str, payee_org_id: str,
+              amount: int, loan_id: str, key: str) -> Payment:
+    """Move money for a loan through the gateway; a declined payment answers 402 and changes nothing."""
+    payment = await payments.charge(session, actor, purpose=purpose, payer_org_id=payer_org_id,
+                                    payee_org_id=payee_org_id, amount=amount, object_type=LOAN_OBJECT,
+                                    object_id=loan_id, idempotency_key=key,
+                                    description=f"{purpose} of loan {loan_id}")
+    return payments.require_success(payment)

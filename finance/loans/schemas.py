@@ -1,0 +1,216 @@
+"""Request and response models of the loan API (money in fen, rates in bps, every number bounded)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+RepaymentMethod = Literal["equal_installment", "equal_principal", "interest_only"]
+MAX_MONEY = 100_000_000_000_00  # ¥100bn in fen: far beyond any pledge loan, well inside BIGINT
+# Strict: "100" or 100.0 for an amount of money is a client bug, not something to coerce.
+Money = Annotated[int, Field(ge=1, le=MAX_MONEY, strict=True)]
+OptMoney = Annotated[int | None, Field(default=None, ge=1, le=MAX_MONEY, strict=True)]
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+Term = Annotated[int, Field(ge=1, le=360)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ApplicationIn(_In):
+    asset_ids: list[Id] = Field(min_length=1, max_length=50)
+    amount: Money
+    term_months: Term
+    purpose: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    repayment_method: RepaymentMethod
+    valuation_id: Id | None = None
+
+    @field_validator("asset_ids")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("an asset is named twice")
+        return v
+
+
+class OfferIn(_In):
+    amount: Money
+    annual_rate_bps: int = Field(ge=1, le=3600)
+    term_months: Term
+    repayment_method: RepaymentMethod
+    penalty_markup_bps: int = Field(default=5000, ge=0, le=10000)
+    requires_guarantee: bool = False
+    # The bank's lending policy: lend only within the borrowing base of a current certified valuation.
+    requires_certified_valuation: bool = False
+    expires_on: date
+
+
+class GuaranteeIn(_In):
+    share_bps: int = Field(ge=1, le=10000)
+    fee_rate_bps: int = Field(ge=0, le=5000)
+
+
+class InsuranceIn(_In):
+    share_bps: int = Field(ge=1, le=10000)
+    premium: int = Field(ge=0, le=MAX_MONEY, strict=True)
+
+
+class FundCoverIn(_In):
+    program_id: Id
+
+
+class PledgeRegistrationIn(_In):
+    registration_no: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    registered_on: date
+
+
+class RepaymentIn(_In):
+    amount: Money
+
+
+class DisposalIn(_In):
+    reserve_price: OptMoney = None
+    start_price: OptMoney = None
+    min_increment: OptMoney = None
+    ends_on: date | None = None
+
+
+class ApplicationOut(BaseModel):
+    id: str
+    applicant_org_id: str
+    asset_ids: list[str]
+    amount: int
+    term_months: int
+    purpose: str
+    repayment_method: str
+    valuation_id: str | None
+    valuation: dict | None = None
+    status: str
+    submitted_on: date
+    loan_id: str | None
+    created_at: datetime
+
+
+class OfferOut(BaseModel):
+    id: str
+    application_id: str
+    bank_org_id: str
+    amount: int
+    annual_rate_bps: int
+    term_months: int
+    repayment_method: str
+    penalty_markup_bps: int
+    requires_guarantee: bool
+    requires_certified_valuation: bool
+    valuation_id: str | None
+    borrowing_base: int | None
+    expires_on: date
+    status: str
+    created_at: datetime
+
+
+class NextDueOut(BaseModel):
+    n: int
+    due_on: date
+    amount: int
+
+
+class CollateralAlertOut(BaseModel):
+    id: str
+    kind: str
+    asset_id: str | None
+    valuation_id: str | None
+    detail: str
+    raised_on: date
+    cleared_on: date | None
+
+
+class LoanOut(BaseModel):
+    id: str
+    application_id: str
+    offer_id: str
+    borrower_org_id: str
+    bank_org_id: str
+    asset_ids: list[str]
+    valuation_id: str | None
+    status: str
+    principal: int
+    outstanding_principal: int
+    annual_rate_bps: int
+    penalty_markup_bps: int
+    term_months: int
+    repayment_method: str
+    requires_guarantee: bool
+    days_past_due: int
+    classification: str
+    next_due: NextDueOut | None
+    next_due_on: date | None
+    overdue_amount: int
+    penalty_outstanding: int
+    payoff_amount: int
+    disbursed_on: date | None
+    maturity_on: date | None
+    pledge: dict | None
+    guarantee: dict | None
+    insurance: dict | None
+    fund_cover: dict | None
+    defaulted_on: date | None
+    loss_at_default: int | None
+    claim_id: str | None
+    closed_on: date | None
+    collateral_alerts: list[CollateralAlertOut]
+    created_at: datetime
+
+
+class InstallmentOut(BaseModel):
+    n: int
+    due_on: date
+    payment: int
+    principal: int
+    interest: int
+    balance_after: int
+    paid_principal: int
+    paid_interest: int
+    paid_penalty: int
+    penalty_accrued: int
+    status: str
+    paid_on: date | None
+
+
+class ScheduleOut(BaseModel):
+    loan_id: str
+    installments: list[InstallmentOut]
+
+
+class AllocationOut(BaseModel):
+    penalty: int
+    interest: int
+    principal: int
+
+
+class RepaymentOut(BaseModel):
+    id: str
+    amount: int
+    status: str
+    allocation: AllocationOut
+    loan: LoanOut
+
+
+class RecoveryOut(BaseModel):
+    id: str
+    claim_id: str
+    party: str
+    org_id: str | None
+    amount: int
+    source_ref: str
+    recovered_on: date
+    payment_id: str | None
+
+
+class RecoveriesOut(BaseModel):
+    loan_id: str
+    proceeds: int
+    data: list[RecoveryOut]
