@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 09:50:05.690118
+Create Date: 2026-11-21 09:51:51.519943
 """
 
 from collections.abc import Sequence
@@ -262,6 +262,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_deals_seller_org_id'), ['seller_org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_deals_status'), ['status'], unique=False)
 
+    op.create_table('fund_programs',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('fund_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('capital', sa.BigInteger(), nullable=False),
+    sa.Column('current_version', sa.Integer(), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('capital > 0', name=op.f('ck_fund_programs_capital_positive')),
+    sa.CheckConstraint('current_version >= 1', name=op.f('ck_fund_programs_current_version')),
+    sa.ForeignKeyConstraint(['fund_org_id'], ['orgs.id'], name=op.f('fk_fund_programs_fund_org_id_orgs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_fund_programs'))
+    )
+    with op.batch_alter_table('fund_programs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_fund_programs_fund_org_id'), ['fund_org_id'], unique=False)
+
     op.create_table('ledger_accounts',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=160), nullable=False),
@@ -351,6 +366,31 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_listings_seller_org_id'), ['seller_org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_listings_status'), ['status'], unique=False)
         batch_op.create_index('ix_listings_status_id', ['status', 'id'], unique=False)
+
+    op.create_table('loan_applications',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('applicant_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('asset_ids', sa.JSON(), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('term_months', sa.Integer(), nullable=False),
+    sa.Column('purpose', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('repayment_method', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('valuation_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('submitted_on', sa.Date(), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("repayment_method IN ('equal_installment', 'equal_principal', 'interest_only')", name=op.f('ck_loan_applications_method')),
+    sa.CheckConstraint("status IN ('submitted', 'accepted', 'withdrawn')", name=op.f('ck_loan_applications_status')),
+    sa.CheckConstraint('amount > 0', name=op.f('ck_loan_applications_amount_positive')),
+    sa.CheckConstraint('term_months > 0', name=op.f('ck_loan_applications_term_positive')),
+    sa.ForeignKeyConstraint(['applicant_org_id'], ['orgs.id'], name=op.f('fk_loan_applications_applicant_org_id_orgs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_applications'))
+    )
+    with op.batch_alter_table('loan_applications', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_loan_applications_applicant_org_id'), ['applicant_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_loan_applications_status'), ['status'], unique=False)
 
     op.create_table('payments',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -540,6 +580,54 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_encumbrances_asset_id'), ['asset_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_encumbrances_ref_id'), ['ref_id'], unique=False)
 
+    op.create_table('fund_agreements',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('program_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('bank_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('deposit', sa.BigInteger(), nullable=False),
+    sa.Column('leverage', sa.Integer(), nullable=False),
+    sa.Column('created_on', sa.Date(), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('deposit > 0', name=op.f('ck_fund_agreements_deposit_positive')),
+    sa.CheckConstraint('leverage >= 1', name=op.f('ck_fund_agreements_leverage')),
+    sa.ForeignKeyConstraint(['bank_org_id'], ['orgs.id'], name=op.f('fk_fund_agreements_bank_org_id_orgs')),
+    sa.ForeignKeyConstraint(['program_id'], ['fund_programs.id'], name=op.f('fk_fund_agreements_program_id_fund_programs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_fund_agreements')),
+    sa.UniqueConstraint('program_id', 'bank_org_id', name=op.f('uq_fund_agreements_program_id_bank_org_id'))
+    )
+    with op.batch_alter_table('fund_agreements', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_fund_agreements_bank_org_id'), ['bank_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_fund_agreements_program_id'), ['program_id'], unique=False)
+
+    op.create_table('fund_program_versions',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('program_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('effective_from', sa.Date(), nullable=False),
+    sa.Column('fund_bps', sa.Integer(), nullable=False),
+    sa.Column('guarantor_bps', sa.Integer(), nullable=False),
+    sa.Column('insurer_bps', sa.Integer(), nullable=False),
+    sa.Column('tiers', sa.JSON(), nullable=False),
+    sa.Column('extra_parties', sa.JSON(), nullable=False),
+    sa.Column('leverage_max', sa.Integer(), nullable=False),
+    sa.Column('npl_pause_bps', sa.Integer(), nullable=False),
+    sa.Column('per_loan_cap', sa.BigInteger(), nullable=True),
+    sa.Column('per_borrower_year_cap', sa.BigInteger(), nullable=True),
+    sa.Column('annual_cap', sa.BigInteger(), nullable=True),
+    sa.Column('default_days', sa.Integer(), nullable=False),
+    sa.Column('min_ip_share_bps', sa.Integer(), nullable=False),
+    sa.Column('insufficient_cash', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("insufficient_cash IN ('refuse', 'queue')", name=op.f('ck_fund_program_versions_insufficient_cash')),
+    sa.CheckConstraint('fund_bps >= 0 AND guarantor_bps >= 0 AND insurer_bps >= 0', name=op.f('ck_fund_program_versions_shares')),
+    sa.CheckConstraint('leverage_max >= 1', name=op.f('ck_fund_program_versions_leverage_max')),
+    sa.ForeignKeyConstraint(['program_id'], ['fund_programs.id'], name=op.f('fk_fund_program_versions_program_id_fund_programs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_fund_program_versions')),
+    sa.UniqueConstraint('program_id', 'version', name=op.f('uq_fund_program_versions_program_id_version'))
+    )
+    with op.batch_alter_table('fund_program_versions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_fund_program_versions_program_id'), ['program_id'], unique=False)
+
     op.create_table('ledger_postings',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('entry_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -567,6 +655,35 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('listing_assets', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_listing_assets_asset_id'), ['asset_id'], unique=False)
+
+    op.create_table('loan_offers',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('application_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('bank_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('annual_rate_bps', sa.Integer(), nullable=False),
+    sa.Column('term_months', sa.Integer(), nullable=False),
+    sa.Column('repayment_method', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('penalty_markup_bps', sa.Integer(), nullable=False),
+    sa.Column('requires_guarantee', sa.Boolean(), nullable=False),
+    sa.Column('requires_certified_valuation', sa.Boolean(), nullable=False),
+    sa.Column('valuation_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('borrowing_base', sa.BigInteger(), nullable=True),
+    sa.Column('expires_on', sa.Date(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("repayment_method IN ('equal_installment', 'equal_principal', 'interest_only')", name=op.f('ck_loan_offers_method')),
+    sa.CheckConstraint("status IN ('pending', 'accepted', 'declined', 'withdrawn')", name=op.f('ck_loan_offers_status')),
+    sa.CheckConstraint('amount > 0', name=op.f('ck_loan_offers_amount_positive')),
+    sa.CheckConstraint('annual_rate_bps >= 0', name=op.f('ck_loan_offers_rate')),
+    sa.CheckConstraint('penalty_markup_bps >= 0', name=op.f('ck_loan_offers_markup')),
+    sa.ForeignKeyConstraint(['application_id'], ['loan_applications.id'], name=op.f('fk_loan_offers_application_id_loan_applications')),
+    sa.ForeignKeyConstraint(['bank_org_id'], ['orgs.id'], name=op.f('fk_loan_offers_bank_org_id_orgs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_offers'))
+    )
+    with op.batch_alter_table('loan_offers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_loan_offers_application_id'), ['application_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_loan_offers_bank_org_id'), ['bank_org_id'], unique=False)
 
     op.create_table('match_feedback',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -737,11 +854,359 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_valuation_comparables_ipc_subclass'), ['ipc_subclass'], unique=False)
         batch_op.create_index(batch_op.f('ix_valuation_comparables_recorded_on'), ['recorded_on'], unique=False)
 
+    op.create_table('fund_covers',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('program_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('version_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('agreement_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('bank_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('borrower_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('guarantor_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('insurer_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('industry', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
+    sa.Column('region', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=True),
+    sa.Column('principal', sa.BigInteger(), nullable=False),
+    sa.Column('covered_principal', sa.BigInteger(), nullable=False),
+    sa.Column('fund_bps', sa.Integer(), nullable=False),
+    sa.Column('outstanding_principal', sa.BigInteger(), nullable=False),
+    sa.Column('covered_outstanding', sa.BigInteger(), nullable=False),
+    sa.Column('exposure', sa.BigInteger(), nullable=False),
+    sa.Column('granted_exposure', sa.BigInteger(), nullable=False),
+    sa.Column('classification', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('loan_status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('ip_collateral_value', sa.BigInteger(), nullable=False),
+    sa.Column('total_collateral_value', sa.BigInteger(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('covered_on', sa.Date(), nullable=False),
+    sa.Column('claimed_on', sa.Date(), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("classification IN ('normal', 'special_mention', 'substandard', 'doubtful', 'loss')", name=op.f('ck_fund_covers_classification')),
+    sa.CheckConstraint("status IN ('active', 'claimed', 'closed')", name=op.f('ck_fund_covers_status')),
+    sa.CheckConstraint('covered_principal > 0 AND covered_principal <= principal', name=op.f('ck_fund_covers_covered_principal')),
+    sa.CheckConstraint('outstanding_principal >= 0', name=op.f('ck_fund_covers_outstanding')),
+    sa.ForeignKeyConstraint(['agreement_id'], ['fund_agreements.id'], name=op.f('fk_fund_covers_agreement_id_fund_agreements')),
+    sa.ForeignKeyConstraint(['program_id'], ['fund_programs.id'], name=op.f('fk_fund_covers_program_id_fund_programs')),
+    sa.ForeignKeyConstraint(['version_id'], ['fund_program_versions.id'], name=op.f('fk_fund_covers_version_id_fund_program_versions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_fund_covers')),
+    sa.UniqueConstraint('loan_id', name=op.f('uq_fund_covers_loan_id'))
+    )
+    with op.batch_alter_table('fund_covers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_fund_covers_agreement_id'), ['agreement_id'], unique=False)
+        batch_op.create_index('ix_fund_covers_program_bank', ['program_id', 'bank_org_id'], unique=False)
+        batch_op.create_index('ix_fund_covers_program_borrower', ['program_id', 'borrower_org_id', 'covered_on'], unique=False)
+
+    op.create_table('loans',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('application_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('offer_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('borrower_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('bank_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('asset_ids', sa.JSON(), nullable=False),
+    sa.Column('valuation_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('principal', sa.BigInteger(), nullable=False),
+    sa.Column('outstanding_principal', sa.BigInteger(), nullable=False),
+    sa.Column('annual_rate_bps', sa.Integer(), nullable=False),
+    sa.Column('penalty_markup_bps', sa.Integer(), nullable=False),
+    sa.Column('term_months', sa.Integer(), nullable=False),
+    sa.Column('repayment_method', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('requires_guarantee', sa.Boolean(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('classification', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('days_past_due', sa.Integer(), nullable=False),
+    sa.Column('next_due_on', sa.Date(), nullable=True),
+    sa.Column('disbursed_on', sa.Date(), nullable=True),
+    sa.Column('maturity_on', sa.Date(), nullable=True),
+    sa.Column('pledge_registration_no', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('pledge_registered_on', sa.Date(), nullable=True),
+    sa.Column('guarantor_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('insurer_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('fund_program_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('fund_cover_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('disbursement_payment_id', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=True),
+    sa.Column('defaulted_on', sa.Date(), nullable=True),
+    sa.Column('loss_at_default', sa.BigInteger(), nullable=True),
+    sa.Column('claim_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('closed_on', sa.Date(), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("classification IN ('normal', 'special_mention', 'substandard', 'doubtful', 'loss')", name=op.f('ck_loans_classification')),
+    sa.CheckConstraint("status IN ('pending_security', 'secured', 'active', 'overdue', 'repaid', 'defaulted', 'compensated', 'disposing', 'closed', 'written_off')", name=op.f('ck_loans_status')),
+    sa.CheckConstraint('days_past_due >= 0', name=op.f('ck_loans_dpd')),
+    sa.CheckConstraint('outstanding_principal >= 0 AND outstanding_principal <= principal', name=op.f('ck_loans_outstanding_bounds')),
+    sa.CheckConstraint('principal > 0', name=op.f('ck_loans_principal_positive')),
+    sa.ForeignKeyConstraint(['application_id'], ['loan_applications.id'], name=op.f('fk_loans_application_id_loan_applications')),
+    sa.ForeignKeyConstraint(['bank_org_id'], ['orgs.id'], name=op.f('fk_loans_bank_org_id_orgs')),
+    sa.ForeignKeyConstraint(['borrower_org_id'], ['orgs.id'], name=op.f('fk_loans_borrower_org_id_orgs')),
+    sa.ForeignKeyConstraint(['offer_id'], ['loan_offers.id'], name=op.f('fk_loans_offer_id_loan_offers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loans')),
+    sa.UniqueConstraint('application_id', name=op.f('uq_loans_application_id'))
+    )
+    with op.batch_alter_table('loans', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_loans_bank_org_id'), ['bank_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_loans_borrower_org_id'), ['borrower_org_id'], unique=False)
+        batch_op.create_index('ix_loans_status_next_due_on', ['status', 'next_due_on'], unique=False)
+
+    op.create_table('compensation_claims',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('program_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('cover_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('fund_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('bank_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('borrower_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('principal', sa.BigInteger(), nullable=False),
+    sa.Column('loss', sa.BigInteger(), nullable=False),
+    sa.Column('shares', sa.JSON(), nullable=False),
+    sa.Column('fund_amount', sa.BigInteger(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('opened_on', sa.Date(), nullable=False),
+    sa.Column('queued_at', kernel.db.TZDateTime(timezone=True), nullable=True),
+    sa.Column('paid_on', sa.Date(), nullable=True),
+    sa.Column('paid_at', kernel.db.TZDateTime(timezone=True), nullable=True),
+    sa.Column('ledger_entry_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('payment_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("status IN ('pending', 'queued', 'paid')", name=op.f('ck_compensation_claims_status')),
+    sa.CheckConstraint('loss > 0 AND fund_amount >= 0 AND fund_amount <= loss', name=op.f('ck_compensation_claims_amounts')),
+    sa.ForeignKeyConstraint(['cover_id'], ['fund_covers.id'], name=op.f('fk_compensation_claims_cover_id_fund_covers')),
+    sa.ForeignKeyConstraint(['program_id'], ['fund_programs.id'], name=op.f('fk_compensation_claims_program_id_fund_programs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_compensation_claims')),
+    sa.UniqueConstraint('loan_id', name=op.f('uq_compensation_claims_loan_id'))
+    )
+    with op.batch_alter_table('compensation_claims', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_compensation_claims_bank_org_id'), ['bank_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_compensation_claims_program_id'), ['program_id'], unique=False)
+
+    op.create_table('loan_classifications',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('business_date', sa.Date(), nullable=False),
+    sa.Column('from_classification', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
+    sa.Column('to_classification', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('days_past_due', sa.Integer(), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_loan_classifications_loan_id_loans')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_classifications'))
+    )
+    with op.batch_alter_table('loan_classifications', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_loan_classifications_loan_id'), ['loan_id'], unique=False)
+
+    op.create_table('loan_collateral_alerts',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('asset_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('valuation_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('detail', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('raised_on', sa.Date(), nullable=False),
+    sa.Column('cleared_on', sa.Date(), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_loan_collateral_alerts_loan_id_loans')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_collateral_alerts'))
+    )
+    with op.batch_alter_table('loan_collateral_alerts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_loan_collateral_alerts_loan_id'), ['loan_id'], unique=False)
+
+    op.create_table('loan_disposals',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('auction_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('reserve_price', sa.BigInteger(), nullable=False),
+    sa.Column('start_price', sa.BigInteger(), nullable=False),
+    sa.Column('ends_on', sa.Date(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('deal_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('proceeds', sa.BigInteger(), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_loan_disposals_loan_id_loans')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_disposals'))
+    )
+    with op.batch_alter_table('loan_disposals', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_loan_disposals_auction_id'), ['auction_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_loan_disposals_loan_id'), ['loan_id'], unique=False)
+
+    op.create_table('loan_guarantees',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('guarantor_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('share_bps', sa.Integer(), nullable=False),
+    sa.Column('fee_rate_bps', sa.Integer(), nullable=False),
+    sa.Column('fee', sa.BigInteger(), nullable=False),
+    sa.Column('joined_on', sa.Date(), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('share_bps > 0 AND share_bps <= 10000', name=op.f('ck_loan_guarantees_share')),
+    sa.ForeignKeyConstraint(['guarantor_org_id'], ['orgs.id'], name=op.f('fk_loan_guarantees_guarantor_org_id_orgs')),
+    sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_loan_guarantees_loan_id_loans')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_guarantees')),
+    sa.UniqueConstraint('loan_id', name=op.f('uq_loan_guarantees_loan_id'))
+    )
+    with op.batch_alter_table('loan_guarantees', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_loan_guarantees_guarantor_org_id'), ['guarantor_org_id'], unique=False)
+
+    op.create_table('loan_installments',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.Column('due_on', sa.Date(), nullable=False),
+    sa.Column('payment', sa.BigInteger(), nullable=False),
+    sa.Column('principal', sa.BigInteger(), nullable=False),
+    sa.Column('interest', sa.BigInteger(), nullable=False),
+    sa.Column('balance_after', sa.BigInteger(), nullable=False),
+    sa.Column('paid_principal', sa.BigInteger(), nullable=False),
+    sa.Column('paid_interest', sa.BigInteger(), nullable=False),
+    sa.Column('paid_penalty', sa.BigInteger(), nullable=False),
+    sa.Column('overdue_fen_days', sa.BigInteger(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('paid_on', sa.Date(), nullable=True),
+    sa.CheckConstraint("status IN ('pending', 'partial', 'paid', 'overdue')", name=op.f('ck_loan_installments_status')),
+    sa.CheckConstraint('overdue_fen_days >= 0', name=op.f('ck_loan_installments_fen_days')),
+    sa.CheckConstraint('paid_interest >= 0 AND paid_interest <= interest', name=op.f('ck_loan_installments_paid_interest')),
+    sa.CheckConstraint('paid_penalty >= 0', name=op.f('ck_loan_installments_paid_penalty')),
+    sa.CheckConstraint('paid_principal >= 0 AND paid_principal <= principal', name=op.f('ck_loan_installments_paid_principal')),
+    sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_loan_installments_loan_id_loans')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_installments')),
+    sa.UniqueConstraint('loan_id', 'n', name=op.f('uq_loan_installments_loan_id_n'))
+    )
+    with op.batch_alter_table('loan_installments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_loan_installments_loan_id'), ['loan_id'], unique=False)
+        batch_op.create_index('ix_loan_installments_open_due', ['status', 'due_on'], unique=False)
+
+    op.create_table('loan_insurances',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('insurer_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('share_bps', sa.Integer(), nullable=False),
+    sa.Column('premium', sa.BigInteger(), nullable=False),
+    sa.Column('joined_on', sa.Date(), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('premium >= 0', name=op.f('ck_loan_insurances_premium')),
+    sa.CheckConstraint('share_bps > 0 AND share_bps <= 10000', name=op.f('ck_loan_insurances_share')),
+    sa.ForeignKeyConstraint(['insurer_org_id'], ['orgs.id'], name=op.f('fk_loan_insurances_insurer_org_id_orgs')),
+    sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_loan_insurances_loan_id_loans')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_insurances')),
+    sa.UniqueConstraint('loan_id', name=op.f('uq_loan_insurances_loan_id'))
+    )
+    with op.batch_alter_table('loan_insurances', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_loan_insurances_insurer_org_id'), ['insurer_org_id'], unique=False)
+
+    op.create_table('loan_repayments',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('penalty', sa.BigInteger(), nullable=False),
+    sa.Column('interest', sa.BigInteger(), nullable=False),
+    sa.Column('principal', sa.BigInteger(), nullable=False),
+    sa.Column('prepaid_principal', sa.BigInteger(), nullable=False),
+    sa.Column('paid_on', sa.Date(), nullable=False),
+    sa.Column('payment_id', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("status <> 'succeeded' OR amount = penalty + interest + principal", name=op.f('ck_loan_repayments_allocated')),
+    sa.CheckConstraint("status IN ('processing', 'succeeded', 'failed')", name=op.f('ck_loan_repayments_status')),
+    sa.CheckConstraint('amount > 0', name=op.f('ck_loan_repayments_amount_positive')),
+    sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_loan_repayments_loan_id_loans')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_repayments'))
+    )
+    with op.batch_alter_table('loan_repayments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_loan_repayments_loan_id'), ['loan_id'], unique=False)
+
+    op.create_table('loan_write_offs',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('party', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('loss', sa.BigInteger(), nullable=False),
+    sa.Column('written_off_on', sa.Date(), nullable=False),
+    sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_loan_write_offs_loan_id_loans')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_write_offs'))
+    )
+    with op.batch_alter_table('loan_write_offs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_loan_write_offs_loan_id'), ['loan_id'], unique=False)
+
+    op.create_table('fund_recoveries',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('claim_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('source_ref', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('line_no', sa.Integer(), nullable=False),
+    sa.Column('party', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('recovered_on', sa.Date(), nullable=False),
+    sa.Column('ledger_entry_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('payment_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('amount >= 0', name=op.f('ck_fund_recoveries_amount')),
+    sa.ForeignKeyConstraint(['claim_id'], ['compensation_claims.id'], name=op.f('fk_fund_recoveries_claim_id_compensation_claims')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_fund_recoveries')),
+    sa.UniqueConstraint('source_ref', 'line_no', name=op.f('uq_fund_recoveries_source_ref_line_no'))
+    )
+    with op.batch_alter_table('fund_recoveries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_fund_recoveries_claim_id'), ['claim_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_fund_recoveries_loan_id'), ['loan_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('fund_recoveries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_fund_recoveries_loan_id'))
+        batch_op.drop_index(batch_op.f('ix_fund_recoveries_claim_id'))
+
+    op.drop_table('fund_recoveries')
+    with op.batch_alter_table('loan_write_offs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_loan_write_offs_loan_id'))
+
+    op.drop_table('loan_write_offs')
+    with op.batch_alter_table('loan_repayments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_loan_repayments_loan_id'))
+
+    op.drop_table('loan_repayments')
+    with op.batch_alter_table('loan_insurances', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_loan_insurances_insurer_org_id'))
+
+    op.drop_table('loan_insurances')
+    with op.batch_alter_table('loan_installments', schema=None) as batch_op:
+        batch_op.drop_index('ix_loan_installments_open_due')
+        batch_op.drop_index(batch_op.f('ix_loan_installments_loan_id'))
+
+    op.drop_table('loan_installments')
+    with op.batch_alter_table('loan_guarantees', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_loan_guarantees_guarantor_org_id'))
+
+    op.drop_table('loan_guarantees')
+    with op.batch_alter_table('loan_disposals', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_loan_disposals_loan_id'))
+        batch_op.drop_index(batch_op.f('ix_loan_disposals_auction_id'))
+
+    op.drop_table('loan_disposals')
+    with op.batch_alter_table('loan_collateral_alerts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_loan_collateral_alerts_loan_id'))
+
+    op.drop_table('loan_collateral_alerts')
+    with op.batch_alter_table('loan_classifications', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_loan_classifications_loan_id'))
+
+    op.drop_table('loan_classifications')
+    with op.batch_alter_table('compensation_claims', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_compensation_claims_program_id'))
+        batch_op.drop_index(batch_op.f('ix_compensation_claims_bank_org_id'))
+
+    op.drop_table('compensation_claims')
+    with op.batch_alter_table('loans', schema=None) as batch_op:
+        batch_op.drop_index('ix_loans_status_next_due_on')
+        batch_op.drop_index(batch_op.f('ix_loans_borrower_org_id'))
+        batch_op.drop_index(batch_op.f('ix_loans_bank_org_id'))
+
+    op.drop_table('loans')
+    with op.batch_alter_table('fund_covers', schema=None) as batch_op:
+        batch_op.drop_index('ix_fund_covers_program_borrower')
+        batch_op.drop_index('ix_fund_covers_program_bank')
+        batch_op.drop_index(batch_op.f('ix_fund_covers_agreement_id'))
+
+    op.drop_table('fund_covers')
     with op.batch_alter_table('valuation_comparables', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_valuation_comparables_recorded_on'))
         batch_op.drop_index(batch_op.f('ix_valuation_comparables_ipc_subclass'))
@@ -785,6 +1250,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_match_feedback_asset_id'))
 
     op.drop_table('match_feedback')
+    with op.batch_alter_table('loan_offers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_loan_offers_bank_org_id'))
+        batch_op.drop_index(batch_op.f('ix_loan_offers_application_id'))
+
+    op.drop_table('loan_offers')
     with op.batch_alter_table('listing_assets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_listing_assets_asset_id'))
 
@@ -793,6 +1263,15 @@ def downgrade() -> None:
         batch_op.drop_index('ix_ledger_postings_account_date')
 
     op.drop_table('ledger_postings')
+    with op.batch_alter_table('fund_program_versions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_fund_program_versions_program_id'))
+
+    op.drop_table('fund_program_versions')
+    with op.batch_alter_table('fund_agreements', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_fund_agreements_program_id'))
+        batch_op.drop_index(batch_op.f('ix_fund_agreements_bank_org_id'))
+
+    op.drop_table('fund_agreements')
     with op.batch_alter_table('encumbrances', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_encumbrances_ref_id'))
         batch_op.drop_index(batch_op.f('ix_encumbrances_asset_id'))
@@ -832,6 +1311,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_payments_object_id'))
 
     op.drop_table('payments')
+    with op.batch_alter_table('loan_applications', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_loan_applications_status'))
+        batch_op.drop_index(batch_op.f('ix_loan_applications_applicant_org_id'))
+
+    op.drop_table('loan_applications')
     with op.batch_alter_table('listings', schema=None) as batch_op:
         batch_op.drop_index('ix_listings_status_id')
         batch_op.drop_index(batch_op.f('ix_listings_status'))
@@ -851,6 +1335,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_ledger_accounts_owner_org_id'))
 
     op.drop_table('ledger_accounts')
+    with op.batch_alter_table('fund_programs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_fund_programs_fund_org_id'))
+
+    op.drop_table('fund_programs')
     with op.batch_alter_table('deals', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_deals_status'))
         batch_op.drop_index(batch_op.f('ix_deals_seller_org_id'))
