@@ -150,6 +150,21 @@ async def add_capital(session: AsyncSession, actor: Actor, program_id: str, amou
     return program
 
 
+async def reverse_capital(session: AsyncSession, actor: Actor, program_id: str, entry_id: str,
+                          reason: str) -> FundProgram:
+    """Correct a capital entry posted in error: a linked reversal in the ledger, never an edit."""
+    program = await owned_program(session, actor, program_id, lock=True)
+    amount = await books.capital_amount(session, program.id, entry_id)
+    before = {"capital": program.capital}
+    await books.reverse(session, actor, entry_id, reason)
+    program.capital -= amount
+    session.add(program)
+    await session.flush()
+    await audit.record(session, actor, "fund_program.capital_reversed", "fund_program", program.id, before=before,
+                       after={"capital": program.capital, "entry_id": entry_id, "reason": reason})
+    return program
+
+
 async def get_program(session: AsyncSession, program_id: str) -> FundProgram:
     program = await session.get(FundProgram, program_id)
     if program is None:
@@ -241,6 +256,9 @@ async def create_agreement(session: AsyncSession, actor: Actor, program_id: str,
     if leverage > version.leverage_max:
         raise _limit("leverage_max", f"leverage {leverage}× is above the programme's maximum "
                      f"{version.leverage_max}×", leverage_max=version.leverage_max)
+    if (await session.exec(select(FundAgreement.id).where(FundAgreement.program_id == program.id,
+                                                           FundAgreement.bank_org_id == bank.id))).first():
+        raise AlreadyExists("the programme already has an agreement with this bank")
     cash = await books.cash(session, program.id)
     if data.deposit > cash:
         raise _limit("cash", f"the deposit {data.deposit} is more than the fund's cash {cash}", cash=cash)
