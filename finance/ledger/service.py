@@ -4,9 +4,9 @@ Other packages move money only through ``post`` (or ``reverse``), with lines fro
 idempotency key of their own making (e.g. ``claim:{id}:payout``), inside their request's transaction.
 
 Posting, in order: validate the lines (pure), resolve the accounts, replay if the key is known, lock the
-accounts in id order, lock the chain head (which serialises posters, so the key check made after it is
-authoritative and the hash chain is linear), check limits, update cached balances, append the entry and
-its postings chained to the previous hash, audit. Services only flush; the caller commits.
+accounts in id order, check the key again (authoritative now), check limits, update cached balances, then
+lock the chain head (one row, so the chain is linear) and append the entry and its postings chained to the
+previous hash, audit. Services only flush; the caller commits (and rolls back on any error).
 """
 
 from __future__ import annotations
@@ -211,12 +211,13 @@ async def _post(session: AsyncSession, actor: Actor, *, idempotency_key: str,
         raise ValidationFailed.at(["effective_date"], f"effective_date must not be after the business date {today}")
 
     accounts = await _lock_accounts(session, sorted({x.account for x in resolved}))
-    head = await _lock_head(session)
-    # Every poster holds the head now, so an entry committed with this key is visible to this statement.
+    # A poster with the same content needs the same account locks, so it has committed (and is visible to
+    # this statement) or waits for us: this check is authoritative for replays. A different request under
+    # the same key meets the unique index below.
     existing = await _entry_by_key(session, idempotency_key)
     if existing is not None:
         return _replay(existing, request_hash)
-    if reverses_entry_id is not None:
+    if reverses_entry_id is not None:  # likewise: a reversal of one entry locks that entry's accounts
         done = (await session.exec(select(LedgerEntry).where(
             LedgerEntry.reverses_entry_id == reverses_entry_id))).first()
         if done is not None:
@@ -246,7 +247,11 @@ async def _post(session: AsyncSession, actor: Actor, *, idempotency_key: str,
         account.version += 1
         account.updated_at = now
         session.add(account)
+    await session.flush()
 
+    # The chain head is the last lock taken (after the accounts, by every poster: no deadlock) and is held
+    # until commit, so the work done while holding it is kept to the entry's own inserts.
+    head = await _lock_head(session)
     entry = LedgerEntry(seq=head.last_seq + 1, idempotency_key=idempotency_key, request_hash=request_hash,
                         effective_date=effective, description=description, kind=kind,
                         reverses_entry_id=reverses_entry_id, object_type=object_type, object_id=object_id,
@@ -257,9 +262,17 @@ async def _post(session: AsyncSession, actor: Actor, *, idempotency_key: str,
     entry.hash = entry_hash(_hashed_entry(entry), [_hashed_posting(p) for p in postings], entry.prev_hash)
     head.last_seq, head.last_hash, head.updated_at = entry.seq, entry.hash, now
     session.add(entry)
-    await session.flush()  # the entry before its postings (foreign key)
-    session.add_all(postings)
     session.add(head)
+    try:
+        await session.flush()  # the entry before its postings (foreign key)
+    except sa.exc.IntegrityError as exc:
+        # The transaction is now unusable; the caller rolls back, as on any error.
+        if not is_unique_violation(exc):
+            raise
+        if "reverses_entry_id" in str(exc.orig):
+            raise InvalidState(f"entry {reverses_entry_id} was already reversed") from exc
+        raise IdempotencyConflict(f"idempotency key {idempotency_key} was used for a different entry") from exc
+    session.add_all(postings)
     await session.flush()
     await audit.record(session, actor, "ledger.entry_posted", "ledger_entry", entry.id, after={
         "seq": entry.seq, "kind": kind, "effective_date": effective, "reverses_entry_id": reverses_entry_id,

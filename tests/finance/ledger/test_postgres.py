@@ -1,0 +1,96 @@
+"""Real concurrency on PostgreSQL: limits, idempotency and the append-only trigger under load."""
+
+import asyncio
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from finance.ledger import service
+from finance.ledger.core import Chart, Recipes
+from finance.ledger.models import LedgerEntry
+from kernel.actor import SYSTEM
+from kernel.errors import LimitExceeded
+from tests.finance.ledger.conftest import PROGRAM, fund_capital
+
+pytestmark = pytest.mark.postgres
+CASH = Chart.cash(PROGRAM)
+
+
+async def _compensate(app, key: str, amount: int) -> str:
+    async with app.state.session_factory() as s:
+        try:
+            await service.post(s, SYSTEM, idempotency_key=key, lines=Recipes.compensation(PROGRAM, amount),
+                               description="claim", kind="compensation")
+        except LimitExceeded:
+            await s.rollback()
+            return "refused"
+        await s.commit()
+        return "paid"
+
+
+async def test_many_claims_draining_cash_never_take_it_below_zero(app, session, chart):
+    await fund_capital(session, 1_000)
+    results = await asyncio.gather(*[_compensate(app, f"claim-{i}", 30) for i in range(50)])
+    assert results.count("paid") == 33  # 33 × 30 = 990 ≤ 1,000 < 34 × 30
+    async with app.state.session_factory() as s:
+        assert (await service.balance(s, CASH)).balance == 10
+        report = await service.verify(s)
+        assert report["balanced"] and report["chain_intact"] and report["entries_checked"] == 34
+
+
+async def test_concurrent_posts_with_one_key_post_once(app, session, chart):
+    await fund_capital(session, 10_000)
+    results = await asyncio.gather(*[_compensate(app, "claim-once", 700) for _ in range(20)])
+    assert results == ["paid"] * 20  # every caller sees success: the rest are replays
+    async with app.state.session_factory() as s:
+        assert (await service.balance(s, CASH)).balance == 10_000 - 700
+        n = (await s.exec(select(sa.func.count()).select_from(LedgerEntry))).one()
+        assert n == 2
+
+
+async def test_concurrent_http_adjustments_with_one_key_post_once(api, client, app, session, chart):
+    await fund_capital(session, 10_000)
+    fund = await api.org("fund")
+    body = {"lines": [{"account": Chart.compensation_expense(PROGRAM), "side": "debit", "amount": 100},
+                      {"account": CASH, "side": "credit", "amount": 100}], "description": "adjustment"}
+    rs = await asyncio.gather(*[client.post("/fund/ledger/entries", json=body,
+                                            headers={**fund.headers, "Idempotency-Key": "same"})
+                                for _ in range(10)])
+    ok = [r for r in rs if r.status_code == 201]
+    assert ok and len({r.json()["id"] for r in ok}) == 1
+    assert all(r.status_code in (201, 409) for r in rs)
+    async with app.state.session_factory() as s:
+        assert (await service.balance(s, CASH)).balance == 9_900
+
+
+async def test_concurrent_reversals_reverse_once(app, session, chart):
+    capital = await fund_capital(session, 1_000)
+
+    async def rev(i: int) -> str:
+        async with app.state.session_factory() as s:
+            try:
+                await service.reverse(s, SYSTEM, capital.id, f"rev-{i}", "mistake")
+            except Exception as exc:
+                return type(exc).__name__
+            await s.commit()
+            return "ok"
+
+    results = await asyncio.gather(*[rev(i) for i in range(10)])
+    assert results.count("ok") == 1 and results.count("InvalidState") == 9
+    async with app.state.session_factory() as s:
+        assert (await service.balance(s, CASH)).balance == 0
+
+
+async def test_the_trigger_refuses_update_and_delete(app, session, chart):
+    entry = await fund_capital(session, 1_000)
+    for sql in ("UPDATE ledger_postings SET amount = 1 WHERE entry_id = :e",
+                "DELETE FROM ledger_postings WHERE entry_id = :e",
+                "UPDATE ledger_entries SET description = 'x' WHERE id = :e",
+                "DELETE FROM ledger_entries WHERE id = :e"):
+        async with app.state.session_factory() as s:
+            with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+                await s.exec(sa.text(sql).bindparams(e=entry.id))
+    async with app.state.session_factory() as s:
+        assert (await service.verify(s))["balanced"] is True
+        assert (await service.balance(s, CASH)).balance == 1_000
