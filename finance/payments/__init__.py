@@ -6,7 +6,8 @@ Domain packages call ``finance.payments.service`` and never learn which provider
 
 Moving money (each call is once per domain action: the same ``purpose, object_type, object_id,
 idempotency_key`` returns the payment already made, or 409 ``idempotency_conflict`` if the amount or
-parties differ; pass a new ``idempotency_key`` for a second payment of one object, e.g. per repayment)::
+parties differ; pass a new ``idempotency_key`` for a second payment of one object, e.g. per repayment,
+or for a new attempt after a decline)::
 
     from finance.payments import service as payments
 

@@ -24,6 +24,7 @@ from kernel.settings import Settings
 
 SIGNATURE_HEADER = "Gateway-Signature"
 TOLERANCE_SECONDS = 300
+MAX_BODY_BYTES = 256 * 1024  # provider events are a few kB; refuse anything far larger before hashing it
 
 
 class InvalidSignature(DomainError):
@@ -73,7 +74,13 @@ def verify_signature(header: str | None, body: bytes, secrets: list[str], *, now
 
 
 async def receive(session: AsyncSession, settings: Settings, body: bytes, header: str | None) -> dict[str, Any]:
-    """Verify and apply one webhook delivery; returns what the endpoint answers."""
+    """Verify and apply one webhook delivery; returns what the endpoint answers.
+
+    An error raised by a domain callback fails the request (500): nothing is kept, not even the event id,
+    so the provider's redelivery tries again.
+    """
+    if len(body) > MAX_BODY_BYTES:
+        raise service.InvalidPayload(f"the body is larger than {MAX_BODY_BYTES} bytes")
     verify_signature(header, body, webhook_secrets(settings))
     try:
         event = json.loads(body)

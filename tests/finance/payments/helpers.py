@@ -10,11 +10,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api.deps import CurrentActor, SessionDep
+from api.routing import TransactionalRoute
 from finance.payments import service
 from finance.payments.models import Payment, PaymentEvent
+from finance.payments.schemas import PaymentOut
 from finance.payments.webhooks import signature_header
 from kernel import audit
 from kernel.actor import SYSTEM, Actor
@@ -91,3 +96,36 @@ async def deliver(client: httpx.AsyncClient, payload: dict[str, Any] | bytes, se
     sig = header if header is not None else signature_header(body, secrets, ts)
     return await client.post("/payments/webhook", content=body,
                               headers={"Gateway-Signature": sig, "Content-Type": "application/json"})
+
+
+# A test-only endpoint that moves money the way a domain endpoint (POST /deals/{id}/pay) will: charge,
+# then answer 402 if declined. Mounted on the app once, under a path no real route uses.
+TEST_CHARGE_PATH = "/api/v1/_tests/payments/charge"
+
+
+class ChargeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    payee_org_id: str
+    amount: int
+    object_type: str
+    object_id: str
+    escrow: bool = False
+    reference: str = "default"
+
+
+_test_router = APIRouter(route_class=TransactionalRoute)
+
+
+@_test_router.post(TEST_CHARGE_PATH, status_code=201, response_model=PaymentOut)
+async def _test_charge(body: ChargeIn, actor: CurrentActor, session: SessionDep) -> Any:
+    payment = await service.charge(session, actor, purpose="deal", payer_org_id=actor.org_id,
+                                   payee_org_id=body.payee_org_id, amount=body.amount,
+                                   object_type=body.object_type, object_id=body.object_id, escrow=body.escrow,
+                                   idempotency_key=body.reference)
+    return service.require_success(payment)
+
+
+def mount_test_charge(app: Any) -> str:
+    if not any(getattr(r, "path", None) == TEST_CHARGE_PATH for r in app.router.routes):
+        app.include_router(_test_router)
+    return TEST_CHARGE_PATH.removeprefix("/api/v1")

@@ -173,3 +173,17 @@ async def test_require_success(app, parties):
         service.require_success(p)
     assert (info.value.status, info.value.code, info.value.extra["failure_code"]) == (402, "payment_failed",
                                                                                     "card_declined")
+
+
+def test_http_provider_is_chosen_by_settings():
+    from finance.payments.http import HttpGateway
+    from kernel.settings import Settings
+
+    settings = Settings(payment_provider="http", payment_api_base="https://p.example/", payment_api_key="sk_x",
+                        payment_timeout_seconds=3.5, payment_max_retries=1)
+    gateway = gw.get_gateway(settings)
+    assert isinstance(gateway, HttpGateway)
+    assert (gateway.base_url, gateway.api_key, gateway.timeout, gateway.max_retries) == (
+        "https://p.example", "sk_x", 3.5, 1)
+    assert gw.get_gateway(settings) is gateway
+    assert isinstance(gw.get_gateway(Settings(payment_provider="local")), LocalGateway)

@@ -88,7 +88,7 @@ async def test_tampered_body_is_refused(app, client, pending, secrets):
     assert (await reload(app, pending.id)).status == "processing"
 
 
-@pytest.mark.parametrize("offset", [-301, -3600, 301])
+@pytest.mark.parametrize("offset", [-302, -3600, 302])
 async def test_stale_or_future_timestamp(app, client, pending, secrets, offset):
     r = await deliver(client, succeeded(), secrets, timestamp=int(time.time()) + offset)
     body = assert_problem(r, 400, "invalid_signature")
@@ -189,3 +189,27 @@ async def test_failed_pending_refund_allows_a_new_one(app, client, pending, secr
 async def test_signed_but_invalid_payload(app, client, secrets, body):
     assert_problem(await deliver(client, body, secrets), 400, "invalid_payload")
     assert await all_events(app) == []
+
+
+async def test_payout_failure_event(app, api, client, parties, provider, secrets):
+    _, university = parties
+    fund = await api.org("fund")
+    kind = object_type()
+    watch(kind)
+    provider.post("/v1/payouts").respond(200, json={"id": "po_w", "object": "payout", "status": "in_transit"})
+    async with db(app) as session:
+        p = await service.payout(session, actor_of(fund), payee_org_id=university.org_id, amount=900,
+                                 object_type=kind, object_id="c")
+        await session.commit()
+    r = await deliver(client, event("payout.failed", {"id": "po_w", "object": "payout", "status": "failed",
+                                                      "failure_code": "account_closed",
+                                                      "failure_message": "The account is closed"}), secrets)
+    assert r.json()["outcome"] == "applied"
+    p = await reload(app, p.id)
+    assert (p.status, p.failure_code) == ("failed", "account_closed")
+    assert await count_audit(app, "cb.failed", p.id) == 1
+
+
+async def test_oversized_body_is_refused(app, client, secrets):
+    body = b'{"pad":"' + b"x" * (256 * 1024) + b'"}'
+    assert_problem(await deliver(client, body, secrets), 400, "invalid_payload")
