@@ -218,7 +218,8 @@ class FundMachine(RuleBasedStateMachine):
             return
         if c.status == "paid":
             assert claim.status == "paid"
-        elif m.queue and (m.cash < c.fund_amount or any(q != claim_id for q in m.queued)):
+        elif m.queue and (m.cash < c.fund_amount or
+                          (m.queued.index(claim_id) if claim_id in m.queued else len(m.queued)) > 0):
             assert claim.status == "queued"
             if c.status == "pending":
                 m.queued.append(claim_id)
