@@ -291,3 +291,41 @@ async def test_cursor_pagination_walks_every_row_once(api, client, app):
         assert_problem(await client.get("/assets", params={"cursor": bad}, headers=sme.headers),
                        422, "validation_error")
     assert await count(app, OwnershipRecord) == 23
+
+
+async def test_search_index_follows_updates(api, client, app):
+    from market.assets import search
+
+    sme = await api.org("sme")
+    a = await api.asset(sme, title="一种电池液冷板", abstract="液冷 cold plate for battery modules")
+
+    async def ids(q):
+        r = await client.get("/assets", params={"q": q}, headers=sme.headers)
+        assert r.status_code == 200, r.text
+        return [x["id"] for x in r.json()["data"]]
+
+    for q in ("电池", "液冷板", "电", "cold plate", "battery", "bat", "ry mod", "板 液冷", "一种电池液冷板"):
+        assert await ids(q) == [a["id"]], q
+    for q in ("池液冷板x", "冷电", "batteries", "液 冷x"):
+        assert await ids(q) == [], q
+    r = await client.patch(f"/assets/{a['id']}", json={"title": "一种储能变流器", "abstract": "inverter"},
+                           headers=sme.headers)
+    assert r.status_code == 200
+    assert await ids("电池") == [] and await ids("battery") == []
+    assert await ids("储能") == [a["id"]] and await ids("inverter") == [a["id"]]
+    if not app.state.settings.is_sqlite:
+        return
+    async with app.state.session_factory() as session:
+        assert await search._sqlite_fts(session) is True  # the indexed path is the one tested here
+        for pattern, n in (("% 储能 %", 1), ("%储能变流%", 1), ("% 电池 %", 0)):
+            found = (await session.exec(sa.text("SELECT count(*) FROM assets_fts WHERE search_text LIKE :p")
+                                        .bindparams(p=pattern))).one()
+            assert found[0] == n, pattern
+
+
+def test_search_text_lists_each_cjk_bigram_once():
+    from market.assets.search import search_text
+
+    text = search_text("碳化硅单晶", "SiC 碳化硅")
+    assert text == "碳化硅单晶\nsic 碳化硅\n 碳化 化硅 硅单 单晶 "
+    assert search_text("Battery", None) == "battery\n"
