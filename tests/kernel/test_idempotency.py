@@ -132,3 +132,31 @@ async def test_concurrent_identical_posts_execute_once_postgres(api, app):
 async def test_concurrent_identical_posts_execute_once(api, app):
     # On SQLite writers serialise at BEGIN IMMEDIATE; on PostgreSQL the unique key row blocks the others.
     await _concurrent_same_key(api, app, 5)
+
+
+async def test_an_expired_key_is_free_again_and_purged_at_day_end(api, client, app):
+    from datetime import timedelta
+
+    from kernel.db import utcnow
+    from kernel.idempotency import purge_expired
+    from tests.api.helpers import execute
+
+    sme = await api.org("sme")
+    headers = {**sme.headers, "Idempotency-Key": "old-key"}
+    assert (await client.post("/assets", json={**BODY, "number": patent_number()}, headers=headers)).status_code == 201
+    ttl = timedelta(hours=app.state.settings.idempotency_ttl_hours)
+    await execute(app, sa.update(IdempotencyRecord).values(created_at=utcnow() - ttl - timedelta(minutes=1)))
+    # Past its lifetime the key names a new request (a different body is not a conflict any more).
+    r = await client.post("/assets", json={**BODY, "number": patent_number()}, headers=headers)
+    assert r.status_code == 201 and "idempotent-replayed" not in r.headers
+    assert await count(app, Asset) == 2 and await count(app, IdempotencyRecord) == 1
+    await execute(app, sa.update(IdempotencyRecord).values(created_at=utcnow() - ttl - timedelta(minutes=1)))
+    other = await client.post("/assets", json={**BODY, "number": patent_number()},
+                              headers={**sme.headers, "Idempotency-Key": "fresh"})
+    assert other.status_code == 201
+    async with app.state.session_factory() as session:
+        await purge_expired(session, None)
+        await session.commit()
+    async with app.state.engine.connect() as conn:
+        keys = (await conn.execute(sa.select(IdempotencyRecord.key))).scalars().all()
+    assert keys == ["fresh"]

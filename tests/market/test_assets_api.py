@@ -69,6 +69,8 @@ BAD_BODIES = {
     "grant before filing": lambda n: {**BASE, "number": n, "grant_date": "2018-01-01"},
     "expiry before grant": lambda n: {**BASE, "number": n, "expiry_date": "2020-01-01"},
     "fees before filing": lambda n: {**BASE, "number": n, "fees_paid_until": "2019-01-01"},
+    "filing in year one": lambda n: {**BASE, "number": n, "filing_date": "0001-01-01", "grant_date": None},
+    "expiry in 9999": lambda n: {**BASE, "number": n, "expiry_date": "9999-12-31"},
     "not a date": lambda n: {**BASE, "number": n, "filing_date": "2019-13-45"},
     "oversize title": lambda n: {**BASE, "number": n, "title": "专" * 301},
     "empty title": lambda n: {**BASE, "number": n, "title": "   "},
