@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import jwt
+import pytest
 import sqlalchemy as sa
 
 from accounts.models import Org, User
@@ -189,3 +190,36 @@ async def test_failures_below_the_limit_do_not_lock(api, client, app):
     # Unknown email: same answer as a wrong password.
     assert_problem(await _login(client, "nobody@nowhere.cn", "s3cret-pass"), 401, "not_authenticated")
     assert await count(app, Org, Org.kind == "sme") == 1
+
+
+async def _concurrent_wrong_logins(api, app, n):
+    import asyncio
+
+    import httpx
+
+    sme = await api.org("sme")
+
+    async def attempt():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test/api/v1") as c:
+            return await _login(c, sme.email, "wrong-password")
+
+    results = await asyncio.gather(*(attempt() for _ in range(n)))
+    assert sorted(r.status_code for r in results) == [401] * n
+    return sme
+
+
+@pytest.mark.postgres
+async def test_concurrent_wrong_logins_all_count(api, client, app):
+    # Each failure is counted even when the guesses arrive at once: the fifth locks the account.
+    sme = await _concurrent_wrong_logins(api, app, app.state.settings.login_max_failures)
+    assert_problem(await _login(client, sme.email, "s3cret-pass"), 429, "rate_limited")
+
+
+async def test_admin_actions_are_audited(api, client, app):
+    admin = await api.admin()
+    r = await client.post("/orgs", json={"name": "晋城担保", "kind": "guarantor", "credit_code": credit_code()},
+                          headers=admin.headers)
+    async with app.state.engine.connect() as conn:
+        event = (await conn.execute(sa.select(AuditEvent).where(AuditEvent.object_id == r.json()["id"]))).one()
+    assert (event.action, event.actor_user_id, event.actor_org_id) == ("org.created", admin.user_id, admin.org_id)
+    assert event.before is None and event.after["kind"] == "guarantor" and str(event.business_date) == "2026-03-02"
