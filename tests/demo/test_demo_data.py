@@ -55,4 +55,8 @@ async def test_demo_data_loads_once_and_validates(app, client):
     assert len(dormant["data"]) >= 5 and {a["owner_org_id"] for a in dormant["data"]} <= owners
     statuses = Counter(a["status"] for a in (await client.get("/assets", params={"limit": 100},
                                                               headers=headers)).json()["data"])
+    high_value = 0
+    for asset_id in seeded.asset_ids:
+        high_value += (await client.get(f"/assets/{asset_id}", headers=headers)).json()["high_value"]["is_high_value"]
+    assert high_value >= 8
     assert statuses["expired"] == 1 and statuses["lapsed"] == 1 and statuses["pending"] == 1
