@@ -102,7 +102,9 @@ async def authenticate(session: AsyncSession, email: str, password: str, setting
 
     The caller commits whatever this flushed even when it raises, so failures are remembered.
     """
-    user = (await session.exec(select(User).where(User.email == email.strip().lower()))).first()
+    # Locked, so concurrent wrong guesses cannot lose each other's count.
+    stmt = select(User).where(User.email == email.strip().lower()).with_for_update()
+    user = (await session.exec(stmt)).first()
     now = utcnow()
     if user is None:
         verify_password(DUMMY_HASH, password)

@@ -12,6 +12,8 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import APIRouter, FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import api.registry
 import api.routers
@@ -79,6 +81,41 @@ def _discover_routers() -> list[APIRouter]:
     return found
 
 
+class BodySizeLimit:
+    """Refuse request bodies over ``max_bytes`` with 413: by Content-Length at once, or while streaming.
+
+    A body that outgrows the limit while it is read raises an HTTPException from ``receive``; FastAPI
+    re-raises HTTPExceptions from body parsing, so the problem handler answers 413 and nothing runs.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            response = problems.problem(413, "payload_too_large", "Request body too large",
+                                        f"the request body must not exceed {self.max_bytes} bytes")
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise StarletteHTTPException(413, f"the request body must not exceed {self.max_bytes} bytes")
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
@@ -90,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = make_engine(settings.database_url)
     app.state.session_factory = make_session_factory(app.state.engine)
     problems.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     v1 = APIRouter(prefix=API_PREFIX)
     for router in _discover_routers():
         v1.include_router(router)

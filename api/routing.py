@@ -36,9 +36,14 @@ def _scope(request: Request, settings: Settings) -> str:
 
 
 async def _find(session: AsyncSession, scope: str, key: str, ttl: timedelta) -> IdempotencyRecord | None:
-    stmt = select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key,
-                                           IdempotencyRecord.created_at > utcnow() - ttl)
-    return (await session.exec(stmt)).first()
+    stmt = select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+    found = (await session.exec(stmt)).first()
+    if found is not None and found.created_at <= utcnow() - ttl:
+        # Expired: the key is free again. Delete the old row so the unique index lets a new claim in.
+        await session.delete(found)
+        await session.flush()
+        return None
+    return found
 
 
 def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:

@@ -8,14 +8,17 @@ first commits, then replays its response; if the first failed (rolled back) the 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col, delete
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kernel.clock import day_end_handler
 from kernel.db import TZDateTime, utcnow
 from kernel.ids import new_id
+from kernel.settings import get_settings
 
 
 class IdempotencyRecord(SQLModel, table=True):
@@ -39,3 +42,10 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
     digest.update(b"\0")
     digest.update(body)
     return digest.hexdigest()
+
+
+@day_end_handler("kernel.idempotency.purge", order=1000)
+async def purge_expired(session: AsyncSession, _: date) -> None:
+    """Forget stored responses older than ``IPM_IDEMPOTENCY_TTL_HOURS`` (kept at least that long)."""
+    cutoff = utcnow() - timedelta(hours=get_settings().idempotency_ttl_hours)
+    await session.exec(delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < cutoff))

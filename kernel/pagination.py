@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import binascii
+import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -25,12 +27,19 @@ def encode_cursor(last_id: str) -> str:
     return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
 
 
+# What ``kernel.ids.new_id`` makes: a cursor must decode to one, not to any string a client chose.
+_ID = re.compile(r"^[a-z][a-z0-9]{0,15}_[0-9a-f]{11,40}$")
+
+
 def decode_cursor(cursor: str) -> str:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return base64.urlsafe_b64decode(padded.encode()).decode()
-    except Exception as exc:
+        value = base64.b64decode(padded.encode("ascii"), altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeError, ValueError) as exc:
         raise ValidationFailed.at(["query", "cursor"], "cursor is not valid") from exc
+    if not _ID.match(value):
+        raise ValidationFailed.at(["query", "cursor"], "cursor is not valid")
+    return value
 
 
 async def paginate(session: AsyncSession, stmt: SelectOfScalar[T], id_column: Any, limit: int,

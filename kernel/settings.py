@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     login_lockout_seconds: int = 300
 
     idempotency_ttl_hours: int = 48
+    # Largest request body accepted (413 above it); 1 MiB is ample for every JSON call of the API.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     payment_provider: Literal["local", "http"] = "local"
     payment_api_base: str = "http://127.0.0.1:12111"

@@ -33,6 +33,11 @@ def terms(text: str) -> list[str]:
     return out
 
 
+def is_cjk(text: str) -> bool:
+    """True when every character of a non-empty text is a CJK ideograph."""
+    return bool(text) and all(_IS_CJK.match(c) for c in text)
+
+
 def query_parts(q: str) -> list[str]:
     """The whitespace-separated parts of a search query, normalised; each must occur in the text."""
     return [p for p in normalise(q).split() if p][:10]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 09:51:51.519943
+Create Date: 2026-11-21 09:58:29.733402
 """
 
 from collections.abc import Sequence
@@ -269,7 +269,7 @@ def upgrade() -> None:
     sa.Column('capital', sa.BigInteger(), nullable=False),
     sa.Column('current_version', sa.Integer(), nullable=False),
     sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
-    sa.CheckConstraint('capital > 0', name=op.f('ck_fund_programs_capital_positive')),
+    sa.CheckConstraint('capital >= 0', name=op.f('ck_fund_programs_capital_not_negative')),
     sa.CheckConstraint('current_version >= 1', name=op.f('ck_fund_programs_current_version')),
     sa.ForeignKeyConstraint(['fund_org_id'], ['orgs.id'], name=op.f('fk_fund_programs_fund_org_id_orgs')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_fund_programs'))

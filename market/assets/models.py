@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from sqlalchemy import DDL, event
 from sqlmodel import Field, SQLModel
 
 from kernel.db import TZDateTime, created_at_field, utcnow
@@ -46,7 +47,8 @@ class Asset(SQLModel, table=True):
     max_pledge_amount: int = Field(default=0, sa_type=sa.BigInteger)
     # Last assignment or license: the dormant pool is what has had none for years.
     last_transaction_on: date | None = None
-    # Normalised title + abstract, what `q` matches against.
+    # Normalised title + abstract and their CJK bigrams: what `q` matches (market.assets.search). Written
+    # only through market.assets.search.search_text.
     search_text: str = Field(default="", sa_type=sa.Text)
     created_at: datetime = created_at_field()
     updated_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
@@ -77,3 +79,41 @@ class Encumbrance(SQLModel, table=True):
     released_on: date | None = None
     # Pledgee's consent (Civil Code art. 444): actions it lets the owner take despite the pledge.
     consents: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+
+
+# Search index DDL per dialect (see market.assets.search). The Alembic migration runs these too.
+# The FTS5 table uses the assets rowid (external content). A VACUUM may renumber the rowids of a table
+# without an INTEGER PRIMARY KEY: after one, run INSERT INTO assets_fts(assets_fts) VALUES ('rebuild').
+SEARCH_DDL: dict[str, list[str]] = {
+    "postgresql": [
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+        "CREATE INDEX IF NOT EXISTS ix_assets_search_text_trgm ON assets USING gin (search_text gin_trgm_ops)",
+    ],
+    "sqlite": [
+        "CREATE VIRTUAL TABLE IF NOT EXISTS assets_fts USING fts5("
+        "search_text, content='assets', content_rowid='rowid', tokenize='trigram')",
+        "CREATE TRIGGER IF NOT EXISTS assets_fts_ai AFTER INSERT ON assets BEGIN "
+        "INSERT INTO assets_fts(rowid, search_text) VALUES (new.rowid, new.search_text); END",
+        "CREATE TRIGGER IF NOT EXISTS assets_fts_ad AFTER DELETE ON assets BEGIN "
+        "INSERT INTO assets_fts(assets_fts, rowid, search_text) VALUES ('delete', old.rowid, old.search_text); END",
+        "CREATE TRIGGER IF NOT EXISTS assets_fts_au AFTER UPDATE OF search_text ON assets BEGIN "
+        "INSERT INTO assets_fts(assets_fts, rowid, search_text) VALUES ('delete', old.rowid, old.search_text); "
+        "INSERT INTO assets_fts(rowid, search_text) VALUES (new.rowid, new.search_text); END",
+        # Existing rows, when the index is added to a database that already has assets.
+        "INSERT INTO assets_fts(assets_fts) VALUES ('rebuild')",
+    ],
+}
+SEARCH_DROP_DDL: dict[str, list[str]] = {
+    "postgresql": ["DROP INDEX IF EXISTS ix_assets_search_text_trgm"],
+    "sqlite": ["DROP TRIGGER IF EXISTS assets_fts_ai", "DROP TRIGGER IF EXISTS assets_fts_ad",
+               "DROP TRIGGER IF EXISTS assets_fts_au", "DROP TABLE IF EXISTS assets_fts"],
+}
+# Objects the migration makes by hand, which autogenerate must not compare (alembic/env.py).
+SEARCH_OBJECT_PREFIXES = ("assets_fts", "ix_assets_search_text_trgm")
+
+for _dialect, _statements in SEARCH_DDL.items():
+    for _stmt in _statements:
+        event.listen(Asset.__table__, "after_create", DDL(_stmt).execute_if(dialect=_dialect))
+for _dialect, _statements in SEARCH_DROP_DDL.items():
+    for _stmt in _statements:
+        event.listen(Asset.__table__, "before_drop", DDL(_stmt).execute_if(dialect=_dialect))

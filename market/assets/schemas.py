@@ -36,6 +36,8 @@ Country = Annotated[str, AfterValidator(_country)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Abstract = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10000)]
 Award = Literal[AWARDS]  # type: ignore[valid-type]
+# Any registry date outside this span is a typing error, not a fact (China's Patent Law dates from 1985).
+RegistryDate = Annotated[date, Field(ge=date(1950, 1, 1), le=date(2100, 12, 31))]
 
 
 class _AssetFacts(BaseModel):
@@ -45,10 +47,10 @@ class _AssetFacts(BaseModel):
     abstract: Abstract | None = None
     ipc_codes: list[IpcCode] | None = Field(default=None, max_length=50)
     nice_classes: list[Annotated[int, Field(ge=1, le=45)]] | None = Field(default=None, max_length=45)
-    filing_date: date | None = None
-    grant_date: date | None = None
-    expiry_date: date | None = None
-    fees_paid_until: date | None = None
+    filing_date: RegistryDate | None = None
+    grant_date: RegistryDate | None = None
+    expiry_date: RegistryDate | None = None
+    fees_paid_until: RegistryDate | None = None
     claims_count: int | None = Field(default=None, ge=0, le=1000)
     forward_citations: int | None = Field(default=None, ge=0, le=100000)
     family_countries: list[Country] | None = Field(default=None, max_length=100)

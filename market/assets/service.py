@@ -19,7 +19,8 @@ from kernel.db import is_unique_violation, utcnow
 from kernel.errors import AlreadyExists, Forbidden, InvalidState, NotFound, ValidationFailed
 from kernel.pagination import paginate
 from kernel.settings import get_settings
-from kernel.text import normalise, query_parts
+from kernel.text import query_parts
+from market.assets import search
 from market.assets.models import Asset, Encumbrance, OwnershipRecord
 from market.assets.schemas import AssetIn, AssetPatch
 from market.numbers import PATENT_KINDS, display_number
@@ -38,7 +39,7 @@ HIGH_VALUE_AWARDS = {"national_sci_tech_award", "china_patent_award"}
 
 
 def _search_text(title: str, abstract: str | None) -> str:
-    return normalise(f"{title}\n{abstract or ''}")
+    return search.search_text(title, abstract)
 
 
 def _ipc_subclass(ipc_codes: Sequence[str]) -> str | None:
@@ -141,8 +142,8 @@ def dormant_condition(today: date) -> Any:
 async def list_assets(session: AsyncSession, filters: AssetFilters, limit: int,
                       cursor: str | None) -> tuple[list[Asset], bool, str | None]:
     stmt = select(Asset)
-    for part in query_parts(filters.q or ""):
-        stmt = stmt.where(col(Asset.search_text).like(_like(part), escape="\\"))
+    for condition in await search.conditions(session, query_parts(filters.q or "")):
+        stmt = stmt.where(condition)
     if filters.kind:
         stmt = stmt.where(Asset.kind == filters.kind)
     if filters.ipc:

@@ -1,0 +1,114 @@
+"""Demo data: ``python -m demo.seed`` loads ``demo_data.json`` through the services into an empty database.
+
+"Empty" means no organisation besides the platform, so a second run (or a run against a database that
+is in use) does nothing. Everything goes through the same services the API uses, so every number and
+credit code is validated on the way in and every row is audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+import api.registry  # noqa: F401  (every table and handler)
+from accounts import service as accounts
+from accounts.models import Org, User
+from accounts.schemas import OrgIn, RegionIn, UserIn
+from kernel import clock
+from kernel.actor import SYSTEM
+from kernel.settings import Settings, get_settings
+from market.assets import service as assets
+from market.assets.schemas import AssetIn, AssetPatch
+
+DATA_FILE = Path(__file__).with_name("demo_data.json")
+
+
+@dataclass
+class Seeded:
+    """What ``load`` created: organisation ids and asset ids by the data file's keys."""
+
+    loaded: bool
+    org_ids: dict[str, str] = field(default_factory=dict)
+    asset_ids: list[str] = field(default_factory=list)
+    logins: list[tuple[str, str, str]] = field(default_factory=list)  # (email, org kind, role)
+    password: str = ""
+
+
+def read_data(path: Path = DATA_FILE) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+async def _has_tenants(session: AsyncSession) -> bool:
+    count = (await session.exec(select(func.count()).select_from(Org).where(Org.kind != "platform"))).one()
+    return count > 0
+
+
+async def load(session_factory: async_sessionmaker[AsyncSession], settings: Settings | None = None,
+               data: dict[str, Any] | None = None) -> Seeded:
+    """Load the demo data in one transaction when no tenant exists yet; otherwise do nothing."""
+    settings = settings or get_settings()
+    data = data or read_data()
+    result = Seeded(loaded=False, password=data["password"])
+    async with session_factory() as session:
+        await accounts.ensure_platform_admin(session, settings)
+        await clock.ensure_clock_state(session, settings)
+        if await _has_tenants(session):
+            await session.commit()
+            return result
+        for region in data["regions"]:
+            await accounts.upsert_region(session, SYSTEM, RegionIn(**region))
+        actors = {}
+        for raw in data["orgs"]:
+            spec = dict(raw)
+            key, users = spec.pop("key"), spec.pop("users")
+            org = await accounts.create_org(session, SYSTEM, OrgIn(**spec))
+            result.org_ids[key] = org.id
+            for u in users:
+                user = await accounts.create_user(session, SYSTEM, org.id,
+                                                  UserIn(email=u["email"], password=data["password"], role=u["role"]))
+                result.logins.append((user.email, org.kind, user.role))
+                actors.setdefault(key, accounts.actor_for(user, org))
+        for raw in data["assets"]:
+            spec = dict(raw)
+            owner, status = spec.pop("owner"), spec.pop("status", None)
+            asset = await assets.create_asset(session, actors[owner], AssetIn(**spec))
+            if status is not None:
+                asset = await assets.update_asset(session, actors[owner], asset.id, AssetPatch(status=status))
+            result.asset_ids.append(asset.id)
+        await session.commit()
+    result.loaded = True
+    return result
+
+
+async def _main() -> None:
+    from kernel.db import make_engine, make_session_factory
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        seeded = await load(make_session_factory(engine), settings)
+        async with make_session_factory(engine)() as session:
+            users = (await session.exec(select(func.count()).select_from(User))).one()
+    finally:
+        await engine.dispose()
+    if seeded.loaded:
+        print(f"Demo data loaded: {len(seeded.org_ids)} organisations, {len(seeded.asset_ids)} assets.")
+    else:
+        print(f"Demo data already present ({users} users); nothing loaded.")
+    print(f"Platform admin: {settings.admin_email} / {'(IPM_ADMIN_PASSWORD)' if settings.env == 'production' else settings.admin_password}")
+    data = read_data()
+    print(f"Demo logins (password {data['password']}):")
+    for org in data["orgs"]:
+        for u in org["users"]:
+            print(f"  {u['email']:<28} {org['kind']:<10} {u['role']:<9} {org['name']}")
+
+
+if __name__ == "__main__":
+    asyncio.run(_main())
