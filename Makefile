@@ -27,7 +27,7 @@ check: install
 	$(UV) run alembic upgrade head && $(UV) run alembic check
 
 bench: install
-	$(UV) run python -m bench
+	$(UV) run python -m bench $(B)
 
 clean:
 	rm -f ipm.db ipm.db-wal ipm.db-shm

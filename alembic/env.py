@@ -9,6 +9,7 @@ import api.registry  # noqa: F401  (every table)
 from alembic import context
 from kernel.db import make_engine, metadata
 from kernel.settings import get_settings
+from market.assets.models import SEARCH_OBJECT_PREFIXES
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -19,9 +20,14 @@ def _url() -> str:
     return config.attributes.get("url") or get_settings().database_url
 
 
+def _include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    # Search indexes made by hand in 0002 (and FTS5's shadow tables) are not in the models.
+    return not (name or "").startswith(SEARCH_OBJECT_PREFIXES)
+
+
 def _configure(connection: Connection | None = None, **kw: object) -> None:
     context.configure(connection=connection, target_metadata=metadata, compare_type=True,
-                      render_as_batch=_url().startswith("sqlite"), **kw)
+                      render_as_batch=_url().startswith("sqlite"), include_name=_include_name, **kw)
 
 
 def run_migrations_offline() -> None:

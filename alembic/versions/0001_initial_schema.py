@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 09:58:29.733402
+Create Date: 2026-11-21 10:01:29.833627
 """
 
 from collections.abc import Sequence

@@ -5,7 +5,7 @@ from pydantic import ValidationError
 
 from kernel.settings import DEV_JWT_SECRET, Settings
 
-GOOD = {"jwt_secret": "p" * 40, "admin_password": "a-real-admin-password", "payment_webhook_secret": "whsec_live_x"}
+GOOD = {"jwt_secret": "p" * 40, "admin_password": "a-real-admin-password", "payment_webhook_secret": "whsec_live_0123456789abcdef"}
 
 
 def test_production_refuses_the_default_jwt_secret():
@@ -38,3 +38,12 @@ def test_environment_variables_use_the_ipm_prefix(monkeypatch):
     monkeypatch.setenv("IPM_CLOCK", "sundial")
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_production_refuses_a_development_secret_anywhere_in_the_rotation_list():
+    from kernel.settings import DEV_WEBHOOK_SECRET
+
+    with pytest.raises(ValidationError, match="IPM_PAYMENT_WEBHOOK_SECRET"):
+        Settings(env="production", **{**GOOD, "payment_webhook_secret": f"whsec_live_0123456789abcdef,{DEV_WEBHOOK_SECRET}"})
+    with pytest.raises(ValidationError, match="IPM_PAYMENT_WEBHOOK_SECRET"):
+        Settings(env="production", **{**GOOD, "payment_webhook_secret": "short"})
