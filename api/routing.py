@@ -25,14 +25,16 @@ from kernel.settings import Settings
 REPLAY_HEADER = "Idempotent-Replayed"
 
 
-def _scope(request: Request, settings: Settings) -> str:
+def _scope(request: Request, settings: Settings, fingerprint: str) -> str:
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         try:
             return str(decode_access_token(auth[7:].strip(), settings)["org"])
         except NotAuthenticated:
             return "invalid"  # the endpoint's auth dependency will answer 401
-    return "public"
+    # No identity to scope by: scope by the request itself, so one anonymous caller can never
+    # replay (and read) another's response by guessing its key.
+    return "public:" + fingerprint[:40]
 
 
 async def _find(session: AsyncSession, scope: str, key: str, ttl: timedelta) -> IdempotencyRecord | None:
@@ -91,7 +93,7 @@ class TransactionalRoute(APIRoute):
                     if not 1 <= len(key) <= 255:
                         raise ValidationFailed.at(["header", "Idempotency-Key"], "must be 1 to 255 characters")
                     fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
-                    record, replay = await _claim(session, _scope(request, settings), key, fingerprint,
+                    record, replay = await _claim(session, _scope(request, settings, fingerprint), key, fingerprint,
                                                   timedelta(hours=settings.idempotency_ttl_hours))
                     if replay is not None:
                         await session.rollback()

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kernel.actor import SYSTEM
 from kernel.clock import day_end_handler
-from market.assets.models import Asset
+from market.assets import service as assets
 from market.auctions import service as auctions
 from market.licensing import service as licensing
 from market.trading import service as trading
@@ -18,11 +17,7 @@ from market.trading import service as trading
 @day_end_handler("market.assets.expire", order=10)
 async def expire_assets(session: AsyncSession, run_date: date) -> None:
     """Assets whose term ended on or before the closing day are expired."""
-    stmt = select(Asset).where(col(Asset.expiry_date) <= run_date, col(Asset.status).in_(("valid", "lapsed")))
-    for asset in (await session.exec(stmt)).all():
-        asset.status = "expired"
-        session.add(asset)
-    await session.flush()
+    await assets.expire_due(session, SYSTEM, run_date)
 
 
 @day_end_handler("market.listings.expire", order=20)

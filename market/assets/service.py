@@ -190,6 +190,23 @@ async def update_asset(session: AsyncSession, actor: Actor, asset_id: str, patch
     return asset
 
 
+async def expire_due(session: AsyncSession, actor: Actor, run_date: date) -> int:
+    """Expire every asset whose term ended by ``run_date``; valuations and loans hear of it by event."""
+    stmt = (select(Asset).where(col(Asset.expiry_date) <= run_date, col(Asset.status).in_(("valid", "lapsed")))
+            .order_by(Asset.id).with_for_update())
+    expired = [(asset, asset.status) for asset in (await session.exec(stmt)).all()]
+    for asset, before in expired:
+        asset.status, asset.updated_at = "expired", utcnow()
+        session.add(asset)
+        await audit.record(session, actor, "asset.expired", "asset", asset.id, before={"status": before},
+                           after={"status": "expired"})
+    await session.flush()
+    for asset, before in expired:
+        await events.publish(session, events.ASSET_STATUS_CHANGED,
+                             {"asset_id": asset.id, "before": before, "after": "expired"})
+    return len(expired)
+
+
 def _empty(field: str) -> Any:
     return [] if field in ("ipc_codes", "nice_classes", "family_countries", "awards") else None
 

@@ -160,3 +160,17 @@ async def test_an_expired_key_is_free_again_and_purged_at_day_end(api, client, a
     async with app.state.engine.connect() as conn:
         keys = (await conn.execute(sa.select(IdempotencyRecord.key))).scalars().all()
     assert keys == ["fresh"]
+
+
+async def test_anonymous_callers_never_replay_each_others_responses(client, app):
+    from tests.helpers import credit_code
+
+    def body(email):
+        return {"org_name": "晋中新材料", "org_kind": "sme", "credit_code": credit_code(), "email": email,
+                "password": "long-enough-1"}
+
+    first = await client.post("/auth/register", json=body("a@b.cn"), headers={"Idempotency-Key": "signup"})
+    other = await client.post("/auth/register", json=body("c@d.cn"), headers={"Idempotency-Key": "signup"})
+    assert first.status_code == other.status_code == 201
+    assert "idempotent-replayed" not in other.headers
+    assert other.json()["user"]["email"] == "c@d.cn" != first.json()["user"]["email"]

@@ -424,3 +424,16 @@ async def test_concurrent_certification_happens_once(api, app):
     results = await asyncio.gather(certify(evaluator), certify(other_evaluator))
     assert sorted(r.status_code for r in results) == [200, 409]
     assert await count_rows(app, "audit_events WHERE action = 'valuation.certified'") == 1
+
+
+async def test_expiry_at_day_end_makes_valuations_stale(api, client):
+    sme, bank, _ = await _parties(api)
+    asset = await api.asset(sme, filing_date="2006-03-03", grant_date="2009-08-20", expiry_date="2026-03-03",
+                            fees_paid_until="2026-03-03")
+    valuation = await value(api, bank, [asset["id"]], inputs=VECTOR_INPUTS)
+    await api.advance(1)  # closes 2026-03-02: still in force
+    assert (await client.get(f"/assets/{asset['id']}", headers=sme.headers)).json()["status"] == "valid"
+    await api.advance(1)  # closes 2026-03-03, the last day of the term
+    assert (await client.get(f"/assets/{asset['id']}", headers=sme.headers)).json()["status"] == "expired"
+    got = (await client.get(f"/valuations/{valuation['id']}", headers=bank.headers)).json()
+    assert got["status"] == "stale" and "expired" in got["stale_reason"]
