@@ -7,6 +7,7 @@ from sqlmodel import Field, SQLModel
 
 from kernel.db import TZDateTime, created_at_field, utcnow
 from kernel.ids import new_id
+from market.assets.models import Asset
 
 NEED_STATUSES = ("open", "closed")
 VERDICTS = ("interested", "not_relevant")
@@ -52,7 +53,8 @@ class MatchDoc(SQLModel, table=True):
     """
 
     __tablename__ = "match_docs"
-    __table_args__ = (sa.CheckConstraint(f"doc_type IN {DOC_TYPES!r}", name="doc_type"),)
+    __table_args__ = (sa.CheckConstraint(f"doc_type IN {DOC_TYPES!r}", name="doc_type"),
+                      sa.Index(None, "doc_type", "source_updated_at"))
     doc_type: str = Field(primary_key=True, max_length=10)
     doc_id: str = Field(primary_key=True, max_length=40)
     counts: dict[str, int] = Field(default_factory=dict, sa_type=sa.JSON)
@@ -63,7 +65,8 @@ class MatchDoc(SQLModel, table=True):
 
 
 class MatchTerm(SQLModel, table=True):
-    """The inverted index: one posting per (term, document), weight = sublinear tf (IPC terms 1).
+    """The inverted index: one posting per (term, document); weight = tf / the document's vector length
+    at indexing (IPC terms 1).
 
     The primary key (doc_type, term, doc_id) is the lookup order; on SQLite the table is clustered on
     it (WITHOUT ROWID) so reading a term's postings is one range scan.
@@ -84,3 +87,9 @@ class MatchDf(SQLModel, table=True):
     doc_type: str = Field(primary_key=True, max_length=10)
     term: str = Field(primary_key=True, max_length=80)
     df: int = 0
+
+
+# The query-time staleness check reads assets changed since the index's newest version: a range scan
+# with this index, a full scan of ``assets`` without it. Declared here because matching is its only
+# user; it belongs with the table (market/assets/models.py) if that package's owner prefers.
+ASSETS_UPDATED_AT_INDEX = sa.Index("ix_assets_updated_at", Asset.__table__.c.updated_at)

@@ -34,7 +34,7 @@ from market.matching.engine import (
     tf,
 )
 from market.matching.index import corpus_size, document_frequencies
-from market.matching.models import MatchDoc, MatchTerm
+from market.matching.models import MatchTerm
 
 POSTINGS_BUDGET = 60_000  # postings read per query, at most (the rarest term is always read)
 RERANK = 300  # candidates re-ranked exactly
@@ -109,8 +109,8 @@ async def _scored(session: AsyncSession, target: Target, query: Query, counts: d
     postings = MatchTerm.__table__.c
     q = {t: tf(c) * idf(n, df.get(t, 0)) for t, c in counts.items()}
     q_norm = math.sqrt(sum(w * w for w in q.values())) or 1.0
-    # A posting's weight is the document's tf; × tf_q·idf² is its share of the dot product.
-    dot_weight = {t: q[t] * idf(n, df[t]) for t in text_terms}
+    # A posting's weight is the document's tf / length; × tf_q·idf² / |q| is its share of the cosine.
+    dot_weight = {t: q[t] * idf(n, df[t]) / q_norm for t in text_terms}
     dot = (sa.func.sum(postings.weight * sa.case(dot_weight, value=postings.term, else_=0.0)) if dot_weight
            else sa.literal(0.0))
     levels = [sa.func.max(sa.case({t: 1 for t, lv in ipc_chosen.items() if lv == level}, value=postings.term,
@@ -119,7 +119,7 @@ async def _scored(session: AsyncSession, target: Target, query: Query, counts: d
     hits = (sa.select(postings.doc_id, dot.label("dot"), *levels)
             .where(postings.doc_type == target.doc_type, postings.term.in_([*text_terms, *ipc_chosen]))
             .group_by(postings.doc_id).subquery("hits"))
-    cosine = hits.c.dot / (col(MatchDoc.norm) * q_norm)
+    cosine = hits.c.dot
     score: Any = cosine
     if query.ipc_codes:
         ipc = sum((hits.c[f"ipc_{lv}"] * weight for lv, weight in IPC_LEVELS.items() if f"ipc_{lv}" in hits.c),
@@ -133,7 +133,6 @@ async def _scored(session: AsyncSession, target: Target, query: Query, counts: d
         score = score + sa.case((col(target.subclass_col).in_(sorted(query.liked_subclasses)), SIMILAR_BONUS),
                                 else_=0.0)
     stmt = (select(hits.c.doc_id)
-            .join(MatchDoc, sa.and_(MatchDoc.doc_type == target.doc_type, MatchDoc.doc_id == hits.c.doc_id))
             .join(target.id_col.table, target.id_col == hits.c.doc_id)
             .where(*target.conditions)
             .order_by(score.desc(), hits.c.doc_id).limit(k))

@@ -101,7 +101,7 @@ async def matches_for_need(session: AsyncSession, actor: Actor, need_id: str, li
     if need.org_id != actor.org_id:
         raise Forbidden("only the need's owner sees its matches")
     today = await business_date(session)
-    await index.refresh_assets(session, pool_condition(today))
+    await index.refresh_recent_assets(session)
     rows = await _feedback_for_need(session, need.id)
     query = Query(text=f"{need.title}\n{need.description}", ipc_codes=need.ipc_codes, industry=need.industry,
                   not_relevant={f.asset_id for f in rows if f.verdict == "not_relevant"},
