@@ -79,7 +79,8 @@ def choose_terms(df: dict[str, int], budget: int = POSTINGS_BUDGET) -> list[str]
     return chosen
 
 
-async def retrieve(session: AsyncSession, target: Target, query: Query, k: int = RERANK) -> Retrieved:
+async def retrieve(session: AsyncSession, target: Target, query: Query, limit: int) -> Retrieved:
+    k = max(RERANK, 5 * limit)
     counts = term_counts(query.text)
     ipcs = ipc_terms(query.ipc_codes)
     n = await corpus_size(session, target.doc_type)
@@ -92,12 +93,13 @@ async def retrieve(session: AsyncSession, target: Target, query: Query, k: int =
     ids: list[str] = []
     if ipc_chosen or text_chosen:
         ids = await _scored(session, target, query, counts, n, df, text_chosen, {t: ipcs[t] for t in ipc_chosen}, k)
-    # Documents that score on industry and feedback alone (no shared term or code), as the engine would.
-    extra = [col(target.id_col).in_(sorted(query.interested))] if query.interested else []
+    # Documents that score on industry and feedback alone (no shared term or code), as the engine would:
+    # those marked interested, and the first by id (the engine's tie order) of the same industry.
+    extra = [(col(target.id_col).in_(sorted(query.interested)), len(query.interested))] if query.interested else []
     if query.industry:
-        extra.append(target.industry_col == query.industry)
-    for cond in extra:
-        stmt = select(target.id_col).where(*target.conditions, cond).order_by(target.id_col).limit(k)
+        extra.append((target.industry_col == query.industry, 2 * limit))
+    for cond, most in extra:
+        stmt = select(target.id_col).where(*target.conditions, cond).order_by(target.id_col).limit(most)
         if query.not_relevant:
             stmt = stmt.where(col(target.id_col).not_in(sorted(query.not_relevant)))
         ids.extend(i for i in (await session.exec(stmt)).all() if i not in ids)

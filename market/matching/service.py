@@ -29,7 +29,7 @@ from market.licensing.models import OpenLicenseDeclaration
 from market.matching import index
 from market.matching.engine import Doc, Feedback, rank
 from market.matching.models import MatchDoc, MatchFeedback, TechNeed
-from market.matching.retrieval import RERANK, Query, Retrieved, Target, retrieve
+from market.matching.retrieval import Query, Retrieved, Target, retrieve
 from market.trading.models import Listing, ListingAsset
 from market.trading.service import like
 
@@ -111,7 +111,7 @@ async def matches_for_need(session: AsyncSession, actor: Actor, need_id: str, li
         query.liked_subclasses = {s for s in liked if s}
     target = Target("asset", Asset.id, [pool_condition(today), Asset.owner_org_id != need.org_id],
                     Asset.industry, Asset.ipc_subclass)
-    found = await retrieve(session, target, query, max(RERANK, 5 * limit))
+    found = await retrieve(session, target, query, limit)
     counts = await _counts(session, "asset", found.ids)
     dormant = dormant_condition(today)
     stmt = (select(Asset.id, Asset.title, Asset.ipc_codes, Asset.industry, Asset.ipc_subclass,
@@ -141,7 +141,7 @@ async def matches_for_asset(session: AsyncSession, actor: Actor, asset_id: str, 
                   interested={n for n, v in verdicts.items() if v == "interested"})
     target = Target("need", TechNeed.id, [TechNeed.status == "open", TechNeed.org_id != actor.org_id],
                     TechNeed.industry)
-    found = await retrieve(session, target, query, max(RERANK, 5 * limit))
+    found = await retrieve(session, target, query, limit)
     counts = await _counts(session, "need", found.ids)
     stmt = select(TechNeed.id, TechNeed.title, TechNeed.ipc_codes, TechNeed.industry).where(
         col(TechNeed.id).in_(found.ids))
