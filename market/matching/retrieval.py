@@ -36,7 +36,7 @@ from market.matching.engine import (
 from market.matching.index import corpus_size, document_frequencies
 from market.matching.models import MatchTerm
 
-POSTINGS_BUDGET = 60_000  # postings read per query, at most (the rarest term is always read)
+POSTINGS_BUDGET = 30_000  # postings read per query, at most (the rarest term is always read)
 RERANK = 300  # candidates re-ranked exactly
 
 
