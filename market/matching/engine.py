@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kernel.text import terms
@@ -57,21 +57,33 @@ class Doc:
     title: str = ""
 
 
-def _tf(count: int) -> float:
+def tf(count: int) -> float:
     return 1.0 + math.log(count)
 
 
-def text_scores(query: Counter[str], docs: Sequence[Doc]) -> list[tuple[float, list[str]]]:
-    """Cosine of each doc with the query, and the shared terms that weigh most."""
-    n = len(docs)
-    df: Counter[str] = Counter()
-    for d in docs:
-        df.update(d.counts.keys())
+def idf(n: int, df: int) -> float:
+    return math.log((n + 1) / (df + 1)) + 1.0
 
-    def idf(t: str) -> float:
-        return math.log((n + 1) / (df.get(t, 0) + 1)) + 1.0
 
-    q = {t: _tf(c) * idf(t) for t, c in query.items()}
+def text_scores(query: Counter[str], docs: Sequence[Doc], corpus: tuple[int, Mapping[str, int]] | None = None,
+                ) -> list[tuple[float, list[str]]]:
+    """Cosine of each doc with the query, and the shared terms that weigh most.
+
+    ``corpus`` is (document count, document frequencies) of the indexed corpus; without it the
+    frequencies are those of ``docs`` themselves.
+    """
+    if corpus is None:
+        counted: Counter[str] = Counter()
+        for d in docs:
+            counted.update(d.counts.keys())
+        n, df = len(docs), counted
+    else:
+        n, df = corpus
+
+    def term_idf(t: str) -> float:
+        return idf(n, df.get(t, 0))
+
+    q = {t: tf(c) * term_idf(t) for t, c in query.items()}
     q_norm = math.sqrt(sum(w * w for w in q.values())) or 1.0
     out: list[tuple[float, list[str]]] = []
     idf_cache: dict[str, float] = {}
@@ -84,9 +96,9 @@ def text_scores(query: Counter[str], docs: Sequence[Doc]) -> list[tuple[float, l
         for t, c in d.counts.items():
             w = idf_cache.get(t)
             if w is None:
-                w = idf_cache[t] = idf(t)
-            norm_sq += (_tf(c) * w) ** 2
-        contrib = {t: q[t] * _tf(d.counts[t]) * idf_cache[t] for t in shared}
+                w = idf_cache[t] = term_idf(t)
+            norm_sq += (tf(c) * w) ** 2
+        contrib = {t: q[t] * tf(d.counts[t]) * idf_cache[t] for t in shared}
         cos = sum(contrib.values()) / (q_norm * (math.sqrt(norm_sq) or 1.0))
         top = sorted(contrib, key=lambda t: -contrib[t])[:SHOWN_TERMS]
         out.append((cos, top))
@@ -101,10 +113,11 @@ class Feedback:
 
 
 def rank(query_text: str, query_ipc: Sequence[str], query_industry: str | None, docs: Sequence[Doc],
-         feedback: Feedback | None = None, limit: int = 20) -> list[dict[str, object]]:
+         feedback: Feedback | None = None, limit: int = 20,
+         corpus: tuple[int, Mapping[str, int]] | None = None) -> list[dict[str, object]]:
     """Rank ``docs`` for the query; each result carries its score (0–1.5) and the reasons behind it."""
     feedback = feedback or Feedback()
-    texts = text_scores(term_counts(query_text), docs)
+    texts = text_scores(term_counts(query_text), docs, corpus)
     results = []
     for d, (cos, shared_terms) in zip(docs, texts, strict=True):
         if d.id in feedback.not_relevant:
@@ -131,3 +144,25 @@ def rank(query_text: str, query_ipc: Sequence[str], query_industry: str | None, 
         results.append((score, d.id, reasons))
     results.sort(key=lambda r: (-r[0], r[1]))
     return [{"id": i, "score": round(s, 4), "reasons": r} for s, i, r in results[:limit]]
+
+
+# IPC codes as index terms, one per level. A shared main group implies a shared subclass and class, so
+# summing the per-level maxima 0.4 + 0.3 + 0.3 gives exactly ``ipc_overlap``'s 1.0 / 0.6 / 0.3.
+IPC_LEVELS = {"g": 0.4, "s": 0.3, "c": 0.3}
+IPC_PREFIX = "ipc:"
+
+
+def ipc_terms(codes: Sequence[str]) -> dict[str, str]:
+    """Index terms for IPC codes, each mapped to its level (g main group, s subclass, c class)."""
+    out: dict[str, str] = {}
+    for c in codes:
+        if " " in c:
+            out[f"{IPC_PREFIX}g:{c.split('/')[0].strip()}"] = "g"
+        out[f"{IPC_PREFIX}s:{c[:4]}"] = "s"
+        out[f"{IPC_PREFIX}c:{c[:3]}"] = "c"
+    return out
+
+
+def doc_norm(counts: Mapping[str, int], n: int, df: Mapping[str, int]) -> float:
+    """Length of a document's weighted vector (what its cosine divides by)."""
+    return math.sqrt(sum((tf(c) * idf(n, df.get(t, 0))) ** 2 for t, c in counts.items())) or 1.0

@@ -7,6 +7,7 @@ from sqlmodel import Field, SQLModel
 
 from kernel.db import TZDateTime, created_at_field, utcnow
 from kernel.ids import new_id
+from market.assets.models import Asset
 
 NEED_STATUSES = ("open", "closed")
 VERDICTS = ("interested", "not_relevant")
@@ -39,3 +40,56 @@ class MatchFeedback(SQLModel, table=True):
     verdict: str = Field(max_length=20)
     created_at: datetime = created_at_field()
     updated_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+
+
+DOC_TYPES = ("asset", "need")
+
+
+class MatchDoc(SQLModel, table=True):
+    """One indexed document: its term counts (for exact re-ranking and reasons) and vector length.
+
+    ``source_updated_at`` is the asset's ``updated_at`` when it was indexed: a different value means the
+    text may have changed and the document is re-indexed (lazily at query time, or by the day-end).
+    """
+
+    __tablename__ = "match_docs"
+    __table_args__ = (sa.CheckConstraint(f"doc_type IN {DOC_TYPES!r}", name="doc_type"),
+                      sa.Index(None, "doc_type", "source_updated_at"))
+    doc_type: str = Field(primary_key=True, max_length=10)
+    doc_id: str = Field(primary_key=True, max_length=40)
+    counts: dict[str, int] = Field(default_factory=dict, sa_type=sa.JSON)
+    ipc_terms: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    norm: float = 1.0
+    source_updated_at: datetime | None = Field(default=None, sa_type=TZDateTime)
+    indexed_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+
+
+class MatchTerm(SQLModel, table=True):
+    """The inverted index: one posting per (term, document); weight = tf / the document's vector length
+    at indexing (IPC terms 1).
+
+    The primary key (doc_type, term, doc_id) is the lookup order; on SQLite the table is clustered on
+    it (WITHOUT ROWID) so reading a term's postings is one range scan.
+    """
+
+    __tablename__ = "match_terms"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    doc_type: str = Field(primary_key=True, max_length=10)
+    term: str = Field(primary_key=True, max_length=80)
+    doc_id: str = Field(primary_key=True, max_length=40)
+    weight: float
+
+
+class MatchDf(SQLModel, table=True):
+    """Document frequency of each term per document type (IPC terms included, under their prefix)."""
+
+    __tablename__ = "match_dfs"
+    doc_type: str = Field(primary_key=True, max_length=10)
+    term: str = Field(primary_key=True, max_length=80)
+    df: int = 0
+
+
+# The query-time staleness check reads assets changed since the index's newest version: a range scan
+# with this index, a full scan of ``assets`` without it. Declared here because matching is its only
+# user; it belongs with the table (market/assets/models.py) if that package's owner prefers.
+ASSETS_UPDATED_AT_INDEX = sa.Index("ix_assets_updated_at", Asset.__table__.c.updated_at)

@@ -2,11 +2,14 @@
 
 The candidate patents for a need are the dormant pool (``dormant_condition``) plus patents on the
 market now (an open listing or an active open-license declaration), other than the need owner's own.
-Term vectors are computed on the fly per request (see bench/matching.py for the cost).
+Ranking is two passes: candidates from the inverted index (``retrieval``), then the exact engine score
+with reasons on those few hundred (``engine.rank``). See ``index`` for how the index stays current.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,8 +26,10 @@ from kernel.text import normalise, query_parts
 from market.assets.models import Asset
 from market.assets.service import dormant_condition, get_asset
 from market.licensing.models import OpenLicenseDeclaration
-from market.matching.engine import Doc, Feedback, rank, term_counts
-from market.matching.models import MatchFeedback, TechNeed
+from market.matching import index
+from market.matching.engine import Doc, Feedback, rank
+from market.matching.models import MatchDoc, MatchFeedback, TechNeed
+from market.matching.retrieval import Query, Retrieved, Target, retrieve
 from market.trading.models import Listing, ListingAsset
 from market.trading.service import like
 
@@ -37,6 +42,7 @@ async def create_need(session: AsyncSession, actor: Actor, *, title: str, descri
                     industry=industry, search_text=normalise(f"{title}\n{description}"))
     session.add(need)
     await session.flush()
+    await index.index_documents(session, "need", [index.need_source(need)])
     await audit.record(session, actor, "need.posted", "tech_need", need.id, after=need.model_dump(exclude={"search_text"}))
     return need
 
@@ -65,34 +71,59 @@ def _market_condition() -> Any:
     return or_(col(Asset.id).in_(listed), col(Asset.id).in_(declared))
 
 
-async def candidate_docs(session: AsyncSession, exclude_owner: str) -> list[Doc]:
-    """The candidate pool as term vectors (columns only: ORM objects for 100,000 rows cost seconds)."""
-    dormant = dormant_condition(await business_date(session))
-    stmt = (select(Asset.id, Asset.title, Asset.abstract, Asset.ipc_codes, Asset.industry, Asset.ipc_subclass,
-                   sa.case((dormant, True), else_=False))
-            .where(Asset.owner_org_id != exclude_owner, Asset.status == "valid", or_(dormant, _market_condition())))
-    return [Doc(id=i, counts=term_counts(f"{t}\n{ab or ''}"), ipc_codes=list(ipc or []), industry=ind, subclass=sub,
-                title=t, notes=["dormant university patent"] if is_dormant else ["on the market"])
-            for i, t, ab, ipc, ind, sub, is_dormant in (await session.exec(stmt)).all()]
+def pool_condition(today: date) -> Any:
+    """Patents a need may be matched with: the dormant pool and whatever is on the market now."""
+    return sa.and_(Asset.status == "valid", or_(dormant_condition(today), _market_condition()))
 
 
 async def _feedback_for_need(session: AsyncSession, need_id: str) -> list[MatchFeedback]:
     return list((await session.exec(select(MatchFeedback).where(MatchFeedback.need_id == need_id))).all())
 
 
+async def _corpus(session: AsyncSession, doc_type: str, found: Retrieved,
+                  counts: dict[str, dict[str, int]]) -> tuple[int, dict[str, int]]:
+    """Document count and the frequencies of every term the query or the candidates hold."""
+    missing = {t for c in counts.values() for t in c} - found.df.keys()
+    return found.n, {**found.df, **await index.document_frequencies(session, doc_type, missing)}
+
+
+async def _counts(session: AsyncSession, doc_type: str, ids: list[str]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for start in range(0, len(ids), index.IN_CHUNK):
+        rows = await session.exec(select(MatchDoc.doc_id, MatchDoc.counts).where(
+            MatchDoc.doc_type == doc_type, col(MatchDoc.doc_id).in_(ids[start : start + index.IN_CHUNK])))
+        out.update({i: c or {} for i, c in rows.all()})
+    return out
+
+
 async def matches_for_need(session: AsyncSession, actor: Actor, need_id: str, limit: int) -> list[dict[str, Any]]:
     need = await get_need(session, need_id)
     if need.org_id != actor.org_id:
         raise Forbidden("only the need's owner sees its matches")
-    docs = await candidate_docs(session, need.org_id)
-    fb = Feedback()
+    today = await business_date(session)
+    await index.refresh_recent_assets(session)
     rows = await _feedback_for_need(session, need.id)
-    fb.not_relevant = {f.asset_id for f in rows if f.verdict == "not_relevant"}
-    fb.interested = {f.asset_id for f in rows if f.verdict == "interested"}
-    if fb.interested:
-        liked = (await session.exec(select(Asset.ipc_subclass).where(col(Asset.id).in_(fb.interested)))).all()
-        fb.interested_subclasses = {s for s in liked if s}
-    ranked = rank(f"{need.title}\n{need.description}", need.ipc_codes, need.industry, docs, fb, limit)
+    query = Query(text=f"{need.title}\n{need.description}", ipc_codes=need.ipc_codes, industry=need.industry,
+                  not_relevant={f.asset_id for f in rows if f.verdict == "not_relevant"},
+                  interested={f.asset_id for f in rows if f.verdict == "interested"})
+    if query.interested:
+        liked = (await session.exec(select(Asset.ipc_subclass).where(col(Asset.id).in_(query.interested)))).all()
+        query.liked_subclasses = {s for s in liked if s}
+    target = Target("asset", Asset.id, [pool_condition(today), Asset.owner_org_id != need.org_id],
+                    Asset.industry, Asset.ipc_subclass)
+    found = await retrieve(session, target, query, limit)
+    counts = await _counts(session, "asset", found.ids)
+    dormant = dormant_condition(today)
+    stmt = (select(Asset.id, Asset.title, Asset.ipc_codes, Asset.industry, Asset.ipc_subclass,
+                   sa.case((dormant, True), else_=False))
+            .where(col(Asset.id).in_(found.ids)))
+    docs = [Doc(id=i, counts=Counter(counts.get(i, {})), ipc_codes=list(ipc or []), industry=ind, subclass=sub,
+                title=t, notes=["dormant university patent"] if is_dormant else ["on the market"])
+            for i, t, ipc, ind, sub, is_dormant in (await session.exec(stmt)).all()] if found.ids else []
+    fb = Feedback(not_relevant=query.not_relevant, interested=query.interested,
+                  interested_subclasses=query.liked_subclasses)
+    ranked = rank(query.text, need.ipc_codes, need.industry, docs, fb, limit,
+                  corpus=await _corpus(session, "asset", found, counts))
     titles = {d.id: d.title for d in docs}
     return [{"asset_id": r["id"], "title": titles[r["id"]], "score": r["score"], "reasons": r["reasons"]}
             for r in ranked]
@@ -102,15 +133,23 @@ async def matches_for_asset(session: AsyncSession, actor: Actor, asset_id: str, 
     asset = await get_asset(session, asset_id)
     if asset.owner_org_id != actor.org_id:
         raise Forbidden("only the asset's owner sees its matches")
-    needs = list((await session.exec(select(TechNeed).where(TechNeed.status == "open",
-                                                            TechNeed.org_id != actor.org_id))).all())
+    await index.refresh_needs(session)
     verdicts = {f.need_id: f.verdict for f in (await session.exec(
         select(MatchFeedback).where(MatchFeedback.asset_id == asset.id))).all()}
-    fb = Feedback(not_relevant={n for n, v in verdicts.items() if v == "not_relevant"},
+    query = Query(text=f"{asset.title}\n{asset.abstract or ''}", ipc_codes=asset.ipc_codes, industry=asset.industry,
+                  not_relevant={n for n, v in verdicts.items() if v == "not_relevant"},
                   interested={n for n, v in verdicts.items() if v == "interested"})
-    docs = [Doc(id=n.id, counts=term_counts(f"{n.title}\n{n.description}"), ipc_codes=n.ipc_codes,
-                industry=n.industry, title=n.title) for n in needs]
-    ranked = rank(f"{asset.title}\n{asset.abstract or ''}", asset.ipc_codes, asset.industry, docs, fb, limit)
+    target = Target("need", TechNeed.id, [TechNeed.status == "open", TechNeed.org_id != actor.org_id],
+                    TechNeed.industry)
+    found = await retrieve(session, target, query, limit)
+    counts = await _counts(session, "need", found.ids)
+    stmt = select(TechNeed.id, TechNeed.title, TechNeed.ipc_codes, TechNeed.industry).where(
+        col(TechNeed.id).in_(found.ids))
+    docs = [Doc(id=i, counts=Counter(counts.get(i, {})), ipc_codes=list(ipc or []), industry=ind, title=t)
+            for i, t, ipc, ind in (await session.exec(stmt)).all()] if found.ids else []
+    fb = Feedback(not_relevant=query.not_relevant, interested=query.interested)
+    ranked = rank(query.text, asset.ipc_codes, asset.industry, docs, fb, limit,
+                  corpus=await _corpus(session, "need", found, counts))
     titles = {d.id: d.title for d in docs}
     return [{"need_id": r["id"], "title": titles[r["id"]], "score": r["score"], "reasons": r["reasons"]}
             for r in ranked]
