@@ -17,8 +17,8 @@ import market.assets.models
 import market.auctions.models
 import market.day_end
 import market.licensing.models
+import market.matching.day_end
 import market.matching.models
 import market.trading.models
 import valuation.models
 import valuation.subscribers
-import market.matching.day_end

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 10:01:29.833627
+Create Date: 2026-11-21 10:14:27.564467
 """
 
 from collections.abc import Sequence
@@ -114,6 +114,34 @@ def upgrade() -> None:
     sa.CheckConstraint('one_year_bps > 0 AND one_year_bps <= 2000', name=op.f('ck_lpr_rates_one_year_bps')),
     sa.PrimaryKeyConstraint('effective_on', name=op.f('pk_lpr_rates'))
     )
+    op.create_table('match_dfs',
+    sa.Column('doc_type', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('term', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('df', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('doc_type', 'term', name=op.f('pk_match_dfs'))
+    )
+    op.create_table('match_docs',
+    sa.Column('doc_type', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('doc_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('counts', sa.JSON(), nullable=False),
+    sa.Column('ipc_terms', sa.JSON(), nullable=False),
+    sa.Column('norm', sa.Float(), nullable=False),
+    sa.Column('source_updated_at', kernel.db.TZDateTime(timezone=True), nullable=True),
+    sa.Column('indexed_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("doc_type IN ('asset', 'need')", name=op.f('ck_match_docs_doc_type')),
+    sa.PrimaryKeyConstraint('doc_type', 'doc_id', name=op.f('pk_match_docs'))
+    )
+    with op.batch_alter_table('match_docs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_match_docs_doc_type_source_updated_at'), ['doc_type', 'source_updated_at'], unique=False)
+
+    op.create_table('match_terms',
+    sa.Column('doc_type', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('term', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('doc_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('weight', sa.Float(), nullable=False),
+    sa.PrimaryKeyConstraint('doc_type', 'term', 'doc_id', name=op.f('pk_match_terms')),
+    sqlite_with_rowid=False
+    )
     op.create_table('orgs',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
@@ -176,6 +204,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_assets_ipc_subclass'), ['ipc_subclass'], unique=False)
         batch_op.create_index(batch_op.f('ix_assets_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_assets_owner_org_id'), ['owner_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_assets_updated_at'), ['updated_at'], unique=False)
 
     op.create_table('auctions',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -1358,6 +1387,7 @@ def downgrade() -> None:
 
     op.drop_table('auctions')
     with op.batch_alter_table('assets', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_assets_updated_at'))
         batch_op.drop_index(batch_op.f('ix_assets_owner_org_id'))
         batch_op.drop_index(batch_op.f('ix_assets_kind'))
         batch_op.drop_index(batch_op.f('ix_assets_ipc_subclass'))
@@ -1370,6 +1400,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_orgs_kind'))
 
     op.drop_table('orgs')
+    op.drop_table('match_terms')
+    with op.batch_alter_table('match_docs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_match_docs_doc_type_source_updated_at'))
+
+    op.drop_table('match_docs')
+    op.drop_table('match_dfs')
     op.drop_table('lpr_rates')
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_entries_object')

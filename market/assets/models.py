@@ -51,7 +51,8 @@ class Asset(SQLModel, table=True):
     # only through market.assets.search.search_text.
     search_text: str = Field(default="", sa_type=sa.Text)
     created_at: datetime = created_at_field()
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+    # Indexed: matching re-indexes the assets changed since its newest indexed version (a range scan).
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime, index=True)
 
 
 class OwnershipRecord(SQLModel, table=True):

@@ -7,7 +7,6 @@ from sqlmodel import Field, SQLModel
 
 from kernel.db import TZDateTime, created_at_field, utcnow
 from kernel.ids import new_id
-from market.assets.models import Asset
 
 NEED_STATUSES = ("open", "closed")
 VERDICTS = ("interested", "not_relevant")
@@ -88,8 +87,3 @@ class MatchDf(SQLModel, table=True):
     term: str = Field(primary_key=True, max_length=80)
     df: int = 0
 
-
-# The query-time staleness check reads assets changed since the index's newest version: a range scan
-# with this index, a full scan of ``assets`` without it. Declared here because matching is its only
-# user; it belongs with the table (market/assets/models.py) if that package's owner prefers.
-ASSETS_UPDATED_AT_INDEX = sa.Index("ix_assets_updated_at", Asset.__table__.c.updated_at)
