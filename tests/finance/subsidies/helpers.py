@@ -36,7 +36,8 @@ async def loan(api: Api, sme: Party, bank: Party, *, amount: int = 1_000_000 * Y
     body: dict[str, Any] = {"asset_ids": [a["id"] for a in assets], "amount": amount, "term_months": term_months,
                             "purpose": "流动资金", "repayment_method": "equal_installment"}
     if valuation:
-        r = await c.post("/valuations", json={"asset_ids": body["asset_ids"], "scenario": "financing"},
+        r = await c.post("/valuations", json={"asset_ids": body["asset_ids"], "scenario": "financing",
+                                                "inputs": {"rd_cost": 2_000_000 * YUAN}},
                          headers=sme.headers)
         assert r.status_code == 201, r.text
         body["valuation_id"] = r.json()["id"]
