@@ -155,3 +155,18 @@ async def test_reject_then_refile(api, client):
                           headers={**sme.headers, "Idempotency-Key": "k1"})
     assert_problem(r, 409, "invalid_state")
     assert again["amount"] == 6_000 * YUAN
+
+
+async def test_approval_retried_with_idempotency_key_pays_once(api, client):
+    await publish_lpr(api)
+    regulator = await api.org("regulator")
+    sme, bank = await api.org("sme"), await api.org("bank")
+    p = await policy(api, regulator)
+    c = await filed(api, sme, p["id"], (await loan(api, sme, bank))["id"])
+    headers = {**regulator.headers, "Idempotency-Key": "approve-once"}
+    first = await client.post(f"/subsidy-claims/{c['id']}/approve", headers=headers)
+    again = await client.post(f"/subsidy-claims/{c['id']}/approve", headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.json() == first.json()
+    payments = (await client.get("/payments", headers=sme.headers)).json()["data"]
+    assert [x["amount"] for x in payments if x["purpose"] == "subsidy"] == [6_000 * YUAN]
