@@ -22,3 +22,5 @@ import market.matching.models
 import market.trading.models
 import valuation.models
 import valuation.subscribers
+import finance.subsidies.models
+import finance.subsidies.service

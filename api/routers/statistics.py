@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -57,3 +58,22 @@ async def innovation_efficiency(session: SessionDep, _: StatsReader, region: Reg
                                 year: Annotated[int | None, Query(ge=1986, le=2200)] = None,
                                 format: Format = "json") -> Response:
     return render(await service.innovation_efficiency(session, year, region), format)
+
+
+FromQ = Annotated[date | None, Query(alias="from", description="first day (default: 1 January of this year)")]
+ToQ = Annotated[date | None, Query(alias="to", description="last day, inclusive (default: today)")]
+
+
+@router.get("/stats/pledge-financing", summary="Registered pledge-financing amount and count, by month, region, "
+            "industry or bank (regulator, fund, admin)")
+async def pledge_financing(session: SessionDep, _: StatsReader, from_: FromQ = None, to: ToQ = None,
+                           group_by: Literal["month", "region", "industry", "bank"] = "month",
+                           format: Format = "json") -> Response:
+    return render(await service.pledge_financing(session, from_, to, group_by), format)
+
+
+@router.get("/stats/transactions", summary="Recorded licenses and transfers: count and amount, by month and mode "
+            "(regulator, fund, admin)")
+async def transactions(session: SessionDep, _: StatsReader, from_: FromQ = None, to: ToQ = None,
+                       format: Format = "json") -> Response:
+    return render(await service.transactions(session, from_, to), format)

@@ -10,11 +10,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org, Region
+from finance.loans.models import Loan
 from finance.statistics.report import Report
 from kernel.clock import business_date
 from kernel.errors import ValidationFailed
 from market.assets.models import Asset
 from market.assets.service import high_value
+from market.trading.models import Deal
 
 HONOUR_WEIGHTS = {  # enterprise IP index, 001_… task 6
     "national_demonstration": 3,
@@ -128,3 +130,126 @@ async def innovation_efficiency(session: AsyncSession, year: int | None, region:
                            "patents_per_100m_yuan": _ratio(total_granted, total_rd, FEN_PER_100M_YUAN)},
         chart_label="region_name", chart_value="patents_per_100m_yuan", x_label="地区",
         y_label="每亿元研发投入发明专利授权（件）")
+
+
+# ---------------------------------------------------------------- periods
+
+
+FEN_PER_WAN_YUAN = 1_000_000  # charts of money read in 万元
+GROUPS = ("month", "region", "industry", "bank")
+LICENSE_MODES = ("exclusive_license", "sole_license", "nonexclusive_license", "open_license")
+
+
+async def period(session: AsyncSession, start: date | None, end: date | None) -> tuple[date, date]:
+    """The inclusive range asked for; by default from 1 January of the business year to the business date."""
+    today = await business_date(session)
+    start = start or date(today.year, 1, 1)
+    end = end or today
+    if start > end:
+        raise ValidationFailed.at(["query", "from"], f"from {start} is after to {end}")
+    if (end - start).days > 366 * 20:
+        raise ValidationFailed.at(["query", "from"], "a range of at most 20 years")
+    return start, end
+
+
+def months(start: date, end: date) -> list[str]:
+    out, y, m = [], start.year, start.month
+    while (y, m) <= (end.year, end.month):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+# ---------------------------------------------------------------- pledge financing
+
+
+async def pledge_financing(session: AsyncSession, start: date | None, end: date | None,
+                           group_by: str = "month") -> Report:
+    """Registered pledge financing (质押融资登记金额): loans whose pledge was registered in the range,
+    counted once each at its principal, grouped by registration month or the borrower's region or
+    industry, or the lending bank."""
+    if group_by not in GROUPS:
+        raise ValidationFailed.at(["query", "group_by"], f"group_by must be one of {', '.join(GROUPS)}")
+    start, end = await period(session, start, end)
+    stmt = select(Loan.id, Loan.principal, Loan.pledge_registered_on, Loan.borrower_org_id, Loan.bank_org_id).where(
+        col(Loan.pledge_registered_on).is_not(None), col(Loan.pledge_registered_on) >= start,
+        col(Loan.pledge_registered_on) <= end)
+    loans = (await session.exec(stmt)).all()
+    org_ids = {r[3] for r in loans} | {r[4] for r in loans}
+    orgs = {o.id: o for o in (await session.exec(select(Org).where(col(Org.id).in_(org_ids)))).all()}
+    regions = await _regions(session)
+
+    def key_of(row: tuple) -> str:
+        _, _, on, borrower, bank = row
+        if group_by == "month":
+            return f"{on.year:04d}-{on.month:02d}"
+        if group_by == "region":
+            return orgs[borrower].region or NO_REGION
+        if group_by == "industry":
+            return orgs[borrower].industry or NO_REGION
+        return bank
+
+    tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row in loans:
+        t = tally[key_of(row)]
+        t[0] += 1
+        t[1] += row[1]
+    keys = months(start, end) if group_by == "month" else sorted(tally)
+    label_col = {"month": "month", "region": "region_name", "industry": "industry", "bank": "bank_name"}[group_by]
+    rows = []
+    for key in keys:
+        count, amount = tally.get(key, (0, 0))
+        row: dict[str, object] = {group_by if group_by != "bank" else "bank_org_id": key}
+        if group_by == "region":
+            row["region_name"] = regions[key].name if key in regions else key
+        if group_by == "bank":
+            row["bank_name"] = orgs[key].name if key in orgs else key
+        rows.append({**row, "count": count, "amount": amount})
+    key_cols = {"month": ["month"], "region": ["region", "region_name"], "industry": ["industry"],
+                "bank": ["bank_org_id", "bank_name"]}[group_by]
+    x_labels = {"month": "登记月份", "region": "地区", "industry": "行业", "bank": "贷款银行"}
+    return Report(
+        title="知识产权质押融资登记金额",
+        filters={"from": start.isoformat(), "to": end.isoformat(), "group_by": group_by},
+        columns=[*key_cols, "count", "amount"], rows=rows,
+        totals={"count": sum(r["count"] for r in rows), "amount": sum(r["amount"] for r in rows)},
+        chart_label=label_col, chart_value="amount", chart_divisor=FEN_PER_WAN_YUAN,
+        x_label=x_labels[group_by], y_label="登记金额（万元）")
+
+
+# ---------------------------------------------------------------- licenses and transfers
+
+
+def deal_kind(mode: str) -> str:
+    """Licenses (exclusive, sole, non-exclusive, open) or transfers (assignments, sold auction lots)."""
+    return "licenses" if mode in LICENSE_MODES else "transfers"
+
+
+async def transactions(session: AsyncSession, start: date | None, end: date | None) -> Report:
+    """Recorded (备案) licenses and transfers in the range: count and amount, by month and by mode."""
+    start, end = await period(session, start, end)
+    stmt = select(Deal.mode, Deal.amount, Deal.recorded_on).where(
+        Deal.status == "recorded", col(Deal.recorded_on) >= start, col(Deal.recorded_on) <= end)
+    by_month: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(
+        ("licenses_count", "licenses_amount", "transfers_count", "transfers_amount"), 0))
+    by_mode: dict[str, dict[str, int]] = defaultdict(lambda: {"count": 0, "amount": 0})
+    for mode, amount, on in (await session.exec(stmt)).all():
+        kind = deal_kind(mode)
+        month = by_month[f"{on.year:04d}-{on.month:02d}"]
+        month[f"{kind}_count"] += 1
+        month[f"{kind}_amount"] += amount
+        by_mode[mode]["count"] += 1
+        by_mode[mode]["amount"] += amount
+    rows = [{"month": m, **by_month[m]} for m in months(start, end)]
+    for row in rows:
+        row["total_count"] = row["licenses_count"] + row["transfers_count"]
+        row["total_amount"] = row["licenses_amount"] + row["transfers_amount"]
+    value_cols = ["licenses_count", "licenses_amount", "transfers_count", "transfers_amount", "total_count",
+                  "total_amount"]
+    return Report(
+        title="专利许可与转让", filters={"from": start.isoformat(), "to": end.isoformat()},
+        columns=["month", *value_cols], rows=rows,
+        totals={c: sum(r[c] for r in rows) for c in value_cols},
+        chart_label="month", chart_series=[("licenses_amount", "许可金额"), ("transfers_amount", "转让金额")],
+        chart_divisor=FEN_PER_WAN_YUAN, x_label="备案月份", y_label="金额（万元）",
+        extra={"by_mode": [{"mode": m, "kind": deal_kind(m), **v} for m, v in sorted(by_mode.items())]})
