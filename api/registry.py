@@ -10,6 +10,8 @@ import finance.loans.models
 import finance.loans.subscribers
 import finance.payments.models
 import finance.rates.models
+import finance.subsidies.models
+import finance.subsidies.service
 import kernel.audit
 import kernel.clock
 import kernel.idempotency
@@ -22,5 +24,3 @@ import market.matching.models
 import market.trading.models
 import valuation.models
 import valuation.subscribers
-import finance.subsidies.models
-import finance.subsidies.service

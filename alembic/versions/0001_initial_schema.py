@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 10:14:27.564467
+Create Date: 2026-11-21 10:15:30.388987
 """
 
 from collections.abc import Sequence
@@ -468,6 +468,37 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_payments_object_id'), ['object_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payments_payee_org_id'), ['payee_org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payments_payer_org_id'), ['payer_org_id'], unique=False)
+
+    op.create_table('subsidy_policies',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('rate_bps', sa.Integer(), nullable=False),
+    sa.Column('guaranteed_rate_bps', sa.Integer(), nullable=True),
+    sa.Column('basis', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('max_months', sa.Integer(), nullable=True),
+    sa.Column('cap_per_org_year', sa.BigInteger(), nullable=False),
+    sa.Column('cap_per_loan', sa.BigInteger(), nullable=True),
+    sa.Column('budget', sa.BigInteger(), nullable=False),
+    sa.Column('paid_total', sa.BigInteger(), nullable=False),
+    sa.Column('over_budget', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('period', sa.Integer(), nullable=False),
+    sa.Column('conditions', sa.JSON(), nullable=False),
+    sa.Column('regulator_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('funding_entry_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('created_on', sa.Date(), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("basis IN ('interest_paid', 'lpr_principal', 'fee')", name=op.f('ck_subsidy_policies_basis')),
+    sa.CheckConstraint("kind IN ('interest', 'appraisal_fee', 'insurance_premium', 'guarantee_fee')", name=op.f('ck_subsidy_policies_kind')),
+    sa.CheckConstraint("over_budget IN ('refuse', 'prorate')", name=op.f('ck_subsidy_policies_over_budget')),
+    sa.CheckConstraint('budget > 0', name=op.f('ck_subsidy_policies_budget_positive')),
+    sa.CheckConstraint('paid_total >= 0 AND paid_total <= budget', name=op.f('ck_subsidy_policies_within_budget')),
+    sa.CheckConstraint('rate_bps > 0 AND rate_bps <= 10000', name=op.f('ck_subsidy_policies_rate')),
+    sa.ForeignKeyConstraint(['regulator_org_id'], ['orgs.id'], name=op.f('fk_subsidy_policies_regulator_org_id_orgs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_subsidy_policies'))
+    )
+    with op.batch_alter_table('subsidy_policies', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_subsidy_policies_regulator_org_id'), ['regulator_org_id'], unique=False)
 
     op.create_table('tech_needs',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -1153,6 +1184,41 @@ def upgrade() -> None:
     with op.batch_alter_table('loan_write_offs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_loan_write_offs_loan_id'), ['loan_id'], unique=False)
 
+    op.create_table('subsidy_claims',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('policy_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('claimant_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('claimant_role', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('basis_amount', sa.BigInteger(), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('amount_paid', sa.BigInteger(), nullable=False),
+    sa.Column('appraisal_fee', sa.BigInteger(), nullable=True),
+    sa.Column('evidence_ref', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('working', sa.JSON(), nullable=False),
+    sa.Column('approval_working', sa.JSON(), nullable=True),
+    sa.Column('filed_on', sa.Date(), nullable=False),
+    sa.Column('decided_on', sa.Date(), nullable=True),
+    sa.Column('decided_by', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('reject_reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.Column('ledger_entry_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('payment_id', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("status IN ('pending', 'approved', 'paid', 'rejected', 'payout_failed')", name=op.f('ck_subsidy_claims_status')),
+    sa.CheckConstraint('amount >= 0 AND amount_paid >= 0 AND amount_paid <= amount', name=op.f('ck_subsidy_claims_amounts')),
+    sa.ForeignKeyConstraint(['claimant_org_id'], ['orgs.id'], name=op.f('fk_subsidy_claims_claimant_org_id_orgs')),
+    sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_subsidy_claims_loan_id_loans')),
+    sa.ForeignKeyConstraint(['policy_id'], ['subsidy_policies.id'], name=op.f('fk_subsidy_claims_policy_id_subsidy_policies')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_subsidy_claims'))
+    )
+    with op.batch_alter_table('subsidy_claims', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_subsidy_claims_loan_id'), ['loan_id'], unique=False)
+        batch_op.create_index('ix_subsidy_claims_policy_loan', ['policy_id', 'loan_id'], unique=False)
+        batch_op.create_index('ix_subsidy_claims_policy_org', ['policy_id', 'claimant_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_subsidy_claims_status'), ['status'], unique=False)
+
     op.create_table('fund_recoveries',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -1185,6 +1251,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_fund_recoveries_claim_id'))
 
     op.drop_table('fund_recoveries')
+    with op.batch_alter_table('subsidy_claims', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_subsidy_claims_status'))
+        batch_op.drop_index('ix_subsidy_claims_policy_org')
+        batch_op.drop_index('ix_subsidy_claims_policy_loan')
+        batch_op.drop_index(batch_op.f('ix_subsidy_claims_loan_id'))
+
+    op.drop_table('subsidy_claims')
     with op.batch_alter_table('loan_write_offs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_loan_write_offs_loan_id'))
 
@@ -1334,6 +1407,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_tech_needs_industry'))
 
     op.drop_table('tech_needs')
+    with op.batch_alter_table('subsidy_policies', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_subsidy_policies_regulator_org_id'))
+
+    op.drop_table('subsidy_policies')
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payments_payer_org_id'))
         batch_op.drop_index(batch_op.f('ix_payments_payee_org_id'))
