@@ -68,13 +68,16 @@ async def list_agreements(program_id: str, actor: Monitor, session: SessionDep) 
 
 
 @router.get("/fund/programs/{program_id}/exposure", response_model=ExposureOut,
-            responses={200: {"content": {"text/csv": {}}}},
+            responses={200: {"content": {"text/csv": {}, "image/png": {}, "image/svg+xml": {}}}},
             summary="Exposure by bank, guarantor, industry and region; NPL ratios and pauses; rates "
-                    "(its fund, regulators); `format=csv` for a spreadsheet")
+                    "(its fund, regulators); `format=csv` for a spreadsheet, `png`/`svg` for a chart by bank")
 async def exposure(program_id: str, actor: Monitor, session: SessionDep,
-                   format: Annotated[Literal["json", "csv"], Query()] = "json") -> Any:
+                   format: Annotated[Literal["json", "csv", "png", "svg"], Query()] = "json") -> Any:
     program = await monitoring.monitored_program(session, actor, program_id)
     report = await monitoring.exposure(session, program)
+    if format in ("png", "svg"):
+        return Response(await monitoring.exposure_chart(session, program, report, format),
+                        media_type="image/png" if format == "png" else "image/svg+xml")
     if format == "csv":
         return Response(monitoring.exposure_csv(report), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="exposure-{program.id}.csv"'})

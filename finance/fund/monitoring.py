@@ -113,6 +113,25 @@ def exposure_csv(report: dict[str, Any]) -> str:
     return out.getvalue()
 
 
+async def exposure_chart(session: AsyncSession, program: FundProgram, report: dict[str, Any], fmt: str) -> bytes:
+    """Per bank: covered outstanding, the fund's exposure and the quota, in 万元 (¥10,000)."""
+    from accounts.models import Org
+    from finance.statistics.charts import grouped_bar_chart
+
+    ids = [b["bank_org_id"] for b in report["by_bank"]]
+    names = dict((await session.exec(select(Org.id, Org.name).where(col(Org.id).in_(ids)))).all())
+    wan = 1_000_000  # fen in ¥10,000
+
+    def series(key: str) -> list[float]:
+        return [b[key] / wan for b in report["by_bank"]]
+
+    return grouped_bar_chart(
+        f"{program.name} 风险敞口（{report['as_of']}）", [names.get(i, i) for i in ids],
+        [("在保贷款余额", series("covered_outstanding")), ("基金敞口", series("fund_exposure")),
+         ("合作额度", series("quota"))],
+        x_label="合作银行", y_label="金额（万元）", fmt=fmt)
+
+
 async def stress_test(session: AsyncSession, actor: Actor, program: FundProgram, data: StressIn) -> dict[str, Any]:
     """Vasicek simulation over the live covers: each loan's covered outstanding is its exposure at
     default and the fund bears its share of each loss; depletion is a fund loss above its cash."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import struct
 
 import pytest
 
@@ -134,6 +135,12 @@ async def test_exposure_report_by_bank_guarantor_industry_region(api, app):
     bank_rows = {row["key"]: row for row in rows if row["section"] == "bank"}
     assert bank_rows[b1.org_id]["fund_exposure"] == str(400 * WAN) and bank_rows[b1.org_id]["paused"] == "True"
     assert {row["key"] for row in rows if row["section"] == "total"} >= {"cash", "committed_exposure"}
+    # Charts by bank.
+    png = await api.client.get(f"/fund/programs/{p['id']}/exposure?format=png", headers=regulator.headers)
+    assert png.headers["content-type"] == "image/png" and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", png.content[16:24]) == (1000, 600)
+    svg = await api.client.get(f"/fund/programs/{p['id']}/exposure?format=svg", headers=fund.headers)
+    assert svg.headers["content-type"].startswith("image/svg+xml") and b"<svg" in svg.content[:500]
     # Who may look.
     assert_problem(await api.client.get(f"/fund/programs/{p['id']}/exposure", headers=other_fund.headers), 404,
                    "not_found")
