@@ -6,12 +6,15 @@ service reads as rules and the two integrations can be followed from here.
 
 from __future__ import annotations
 
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from finance.ledger import service as ledger
 from finance.ledger.core import Chart, Recipes, bank_deposit_account
+from finance.ledger.models import LedgerEntry, LedgerPosting
 from finance.payments import service as payments
 from kernel.actor import Actor
+from kernel.errors import NotFound
 
 
 async def open_program_books(session: AsyncSession, actor: Actor, program_id: str, fund_org_id: str) -> None:
@@ -27,6 +30,20 @@ async def capital_in(session: AsyncSession, actor: Actor, program_id: str, amoun
                               description="Capital paid into the programme", kind="fund.capital",
                               object_type="fund_program", object_id=program_id)
     return entry.id
+
+
+async def capital_amount(session: AsyncSession, program_id: str, entry_id: str) -> int:
+    """What a capital entry of this programme paid in (NotFound for any other entry)."""
+    entry = await session.get(LedgerEntry, entry_id)
+    if entry is None or entry.kind != "fund.capital" or entry.object_id != program_id:
+        raise NotFound("capital entry not found")
+    postings = await session.exec(select(LedgerPosting).where(LedgerPosting.entry_id == entry_id,
+                                                              LedgerPosting.side == "debit"))
+    return sum(p.amount for p in postings.all())
+
+
+async def reverse(session: AsyncSession, actor: Actor, entry_id: str, reason: str) -> str:
+    return (await ledger.reverse(session, actor, entry_id, f"reversal:{entry_id}", reason)).id
 
 
 async def deposit_to_bank(session: AsyncSession, actor: Actor, program_id: str, agreement_id: str,

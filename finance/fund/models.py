@@ -29,7 +29,7 @@ def _in(values: tuple[str, ...]) -> str:
 
 class FundProgram(SQLModel, table=True):
     __tablename__ = "fund_programs"
-    __table_args__ = (sa.CheckConstraint("capital > 0", name="capital_positive"),
+    __table_args__ = (sa.CheckConstraint("capital >= 0", name="capital_not_negative"),
                       sa.CheckConstraint("current_version >= 1", name="current_version"))
     id: str = Field(default_factory=lambda: new_id("fpg"), primary_key=True, max_length=40)
     fund_org_id: str = Field(foreign_key="orgs.id", index=True, max_length=40)

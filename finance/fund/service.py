@@ -150,6 +150,21 @@ async def add_capital(session: AsyncSession, actor: Actor, program_id: str, amou
     return program
 
 
+async def reverse_capital(session: AsyncSession, actor: Actor, program_id: str, entry_id: str,
+                          reason: str) -> FundProgram:
+    """Correct a capital entry posted in error: a linked reversal in the ledger, never an edit."""
+    program = await owned_program(session, actor, program_id, lock=True)
+    amount = await books.capital_amount(session, program.id, entry_id)
+    before = {"capital": program.capital}
+    await books.reverse(session, actor, entry_id, reason)
+    program.capital -= amount
+    session.add(program)
+    await session.flush()
+    await audit.record(session, actor, "fund_program.capital_reversed", "fund_program", program.id, before=before,
+                       after={"capital": program.capital, "entry_id": entry_id, "reason": reason})
+    return program
+
+
 async def get_program(session: AsyncSession, program_id: str) -> FundProgram:
     program = await session.get(FundProgram, program_id)
     if program is None:
@@ -241,6 +256,9 @@ async def create_agreement(session: AsyncSession, actor: Actor, program_id: str,
     if leverage > version.leverage_max:
         raise _limit("leverage_max", f"leverage {leverage}× is above the programme's maximum "
                      f"{version.leverage_max}×", leverage_max=version.leverage_max)
+    if (await session.exec(select(FundAgreement.id).where(FundAgreement.program_id == program.id,
+                                                           FundAgreement.bank_org_id == bank.id))).first():
+        raise AlreadyExists("the programme already has an agreement with this bank")
     cash = await books.cash(session, program.id)
     if data.deposit > cash:
         raise _limit("cash", f"the deposit {data.deposit} is more than the fund's cash {cash}", cash=cash)
@@ -369,9 +387,10 @@ async def request_cover(session: AsyncSession, actor: Actor, program_id: str, re
         top = version.tiers[-1]["max_principal"]
         raise _limit("tiers", f"a loan of {req.principal} is above the programme's top tier ({top})", max_principal=top)
     if version.min_ip_share_bps:
-        ip_bps = ratio_bps(req.ip_collateral_value, req.total_collateral_value) if req.total_collateral_value else 0
-        if req.ip_collateral_value * 10000 < version.min_ip_share_bps * req.total_collateral_value or \
-                req.total_collateral_value == 0:
+        ip_bps = ratio_bps(req.ip_collateral_value, req.total_collateral_value)
+        # Compared exactly (not on the rounded bps); no collateral at all never qualifies.
+        if req.total_collateral_value == 0 or \
+                req.ip_collateral_value * 10000 < version.min_ip_share_bps * req.total_collateral_value:
             raise _limit("min_ip_share", f"IP is {ip_bps} bps of the collateral; the programme requires "
                          f"{version.min_ip_share_bps}", ip_share_bps=ip_bps)
     npl, book = (await npl_by_bank(session, program_id, today, req.bank_org_id)).get(req.bank_org_id, (0, 0))
@@ -612,11 +631,12 @@ async def approve_claim(session: AsyncSession, actor: Actor, claim_id: str) -> C
     if claim.status == "paid":
         return claim
     cash = await books.cash(session, program.id)
-    # Claims already waiting are paid first: a later one never jumps the queue.
-    waiting = (await session.exec(select(CompensationClaim.id).where(
-        CompensationClaim.program_id == program.id, CompensationClaim.status == "queued",
-        CompensationClaim.id != claim.id))).first()
-    if cash < claim.fund_amount or waiting is not None:
+    # Claims queued before this one are paid first: a later one never jumps the queue.
+    queue = (await session.exec(select(CompensationClaim.id).where(
+        CompensationClaim.program_id == program.id, CompensationClaim.status == "queued")
+        .order_by(col(CompensationClaim.queued_at), col(CompensationClaim.id)))).all()
+    waiting = (queue.index(claim.id) if claim.id in queue else len(queue)) > 0
+    if cash < claim.fund_amount or waiting:
         version = await current_version(session, program)
         if version.insufficient_cash == "refuse" and cash < claim.fund_amount:
             raise _limit("cash", f"the fund's cash {cash} does not cover this claim's {claim.fund_amount}",

@@ -234,3 +234,21 @@ async def test_uncovered_loan_claim_is_split_and_settled_by_the_bank(api, app):
     assert r.status_code == 200 and r.json()["status"] == "paid"
     assert r.json()["ledger_entry_id"] is None
     assert [e["claim_id"] for e in paid_events].count(claim.id) == 1
+
+
+async def test_approving_again_pays_the_head_of_the_queue_only(api, app):
+    fund, bank = await api.org("fund"), await api.org("bank")
+    p = await program(api, fund, capital=1000 * WAN, insufficient_cash="queue", npl_pause_bps=10000)
+    await agreement(api, fund, p["id"], bank, deposit=900 * WAN)  # cash ¥1m
+    head = await _covered_claim(api, app, fund, bank, p, 500 * WAN, 500 * WAN)  # ¥2.5m
+    behind = await _covered_claim(api, app, fund, bank, p, 100 * WAN, 100 * WAN)  # ¥0.5m
+    for c in (head, behind):
+        await api.client.post(f"/compensation-claims/{c['id']}/approve", headers=fund.headers)
+    await api.client.post(f"/fund/programs/{p['id']}/capital", json={"amount": 200 * WAN}, headers=fund.headers)
+    r = await api.client.post(f"/compensation-claims/{behind['id']}/approve", headers=fund.headers)
+    assert r.json()["status"] == "queued"  # the head is still waiting
+    r = await api.client.post(f"/compensation-claims/{head['id']}/approve", headers=fund.headers)
+    assert r.json()["status"] == "paid"
+    r = await api.client.post(f"/compensation-claims/{behind['id']}/approve", headers=fund.headers)
+    assert r.json()["status"] == "paid"
+    assert await cash(app, p["id"]) == 0
