@@ -5,7 +5,6 @@ an anti-sniping extension, a winner and a paid deal."""
 from __future__ import annotations
 
 
-
 async def test_market_story(api, app, client):
     uni = await api.org("university", name="山西大学")
     sme = await api.org("sme", name="太原锂能科技")
