@@ -3,7 +3,10 @@ and the http provider whose webhook settles the payment later."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
+import pytest
 from sqlmodel import select
 
 from finance.payments.models import Payment
@@ -177,3 +180,19 @@ async def test_http_payment_failing_later_leaves_the_deal_payable(api, app, clie
     assert r.status_code == 201, r.text
     assert r.json()["deal"]["status"] == "recorded" and r.json()["payment"]["provider_reference"] == "pi_f2"
     assert [p.status for p in await _deal_payments(app, deal["id"])] == ["failed", "succeeded"]
+
+
+@pytest.mark.postgres
+async def test_concurrent_pays_charge_once(api, app, client):
+    seller, buyer, _, _, deal = await _deal(api, client)
+    transport = httpx.ASGITransport(app=app)
+    clients = [httpx.AsyncClient(transport=transport, base_url="http://test/api/v1") for _ in range(6)]
+    try:
+        responses = await asyncio.gather(*(c.post(f"/deals/{deal['id']}/pay", headers=buyer.headers)
+                                           for c in clients))
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [201, 409, 409, 409, 409, 409], [r.text for r in responses]
+    [p] = await _deal_payments(app, deal["id"])
+    assert (p.status, p.escrow_state, p.payee_org_id) == ("succeeded", "released", seller.org_id)
