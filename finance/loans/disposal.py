@@ -221,7 +221,9 @@ async def describe_disposals(session: AsyncSession, loan_id: str) -> list[dict[s
     out = []
     for d in await disposals_of(session, loan_id):
         auction = await session.get(Auction, d.auction_id)
-        out.append({**d.model_dump(exclude={"created_at"}),
+        # A lot's fate is the auction's; the row only adds what the loan made of it (settled).
+        status = d.status if d.status == "settled" or auction is None else auction.status
+        out.append({**d.model_dump(exclude={"created_at"}), "status": status,
                     "auction_status": auction.status if auction else None,
                     "highest_bid": auction.highest_bid if auction else None,
                     "auction_deal_id": auction.deal_id if auction else None})
