@@ -24,3 +24,4 @@ import market.matching.models
 import market.trading.models
 import valuation.models
 import valuation.subscribers
+import finance.deal_payments

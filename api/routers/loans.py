@@ -10,10 +10,13 @@ from api.deps import CurrentActor, Cursor, Limit, SessionDep
 from api.routing import TransactionalRoute
 from finance.fund import service as fund_service
 from finance.fund.schemas import ClaimOut
-from finance.loans import service
+from finance.loans import disposal, service
 from finance.loans.schemas import (
     ApplicationIn,
     ApplicationOut,
+    DisposalIn,
+    DisposalOut,
+    DisposalsOut,
     FundCoverIn,
     GuaranteeIn,
     InsuranceIn,
@@ -25,6 +28,7 @@ from finance.loans.schemas import (
     RepaymentIn,
     RepaymentOut,
     ScheduleOut,
+    WriteOffOut,
 )
 from kernel.pagination import Page
 
@@ -159,3 +163,41 @@ async def recoveries(loan_id: str, actor: CurrentActor, session: SessionDep) -> 
     loan = await service.get_loan(session, actor, loan_id)
     rows = await service.recoveries(session, loan)
     return {"loan_id": loan.id, "proceeds": sum(r["amount"] for r in rows), "data": rows}
+
+
+@router.post("/loans/{loan_id}/disposal", status_code=201, response_model=DisposalOut,
+             summary="Auction the pledged bundle of a compensated loan, or re-list an unsold lot (lending bank)")
+async def dispose(loan_id: str, body: DisposalIn, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
+    loan, row, auction = await disposal.start_disposal(session, actor, loan_id, body)
+    return {"id": row.id, "loan_id": loan.id, "auction_id": auction.id, "reserve_price": auction.reserve_price,
+            "start_price": auction.start_price, "min_increment": auction.min_increment, "ends_on": auction.ends_on,
+            "relisted_from": auction.relisted_from, "status": auction.status, "loan_status": loan.status}
+
+
+@router.get("/loans/{loan_id}/disposals", response_model=DisposalsOut,
+            summary="The loan's disposal auctions and what became of them (parties, the fund)")
+async def disposals(loan_id: str, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
+    loan = await service.get_loan(session, actor, loan_id)
+    return {"loan_id": loan.id, "data": await disposal.describe_disposals(session, loan.id)}
+
+
+@router.post("/loans/{loan_id}/write-off", response_model=WriteOffOut,
+             summary="Write off a loan whose collateral went unsold, recording each party's final loss (lending bank)")
+async def write_off(loan_id: str, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
+    loan, _ = await disposal.write_off(session, actor, loan_id)
+    return await _write_off_view(session, loan)
+
+
+@router.get("/loans/{loan_id}/write-off", response_model=WriteOffOut,
+            summary="The final loss per party of a written-off loan (parties, the fund)")
+async def get_write_off(loan_id: str, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
+    return await _write_off_view(session, await service.get_loan(session, actor, loan_id))
+
+
+async def _write_off_view(session: SessionDep, loan: Any) -> dict[str, Any]:
+    rows = {r.party: r for r in await disposal.write_offs(session, loan.id)}
+    data = [{**x, "loss": rows[x["party"]].loss} for x in await disposal.losses(session, loan.id)
+            if x["party"] in rows]
+    return {"loan_id": loan.id, "status": loan.status,
+            "written_off_on": next(iter(rows.values())).written_off_on if rows else None,
+            "total_loss": sum(r.loss for r in rows.values()), "data": data}

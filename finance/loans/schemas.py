@@ -214,3 +214,53 @@ class RecoveriesOut(BaseModel):
     loan_id: str
     proceeds: int
     data: list[RecoveryOut]
+
+
+
+class DisposalOut(BaseModel):
+    id: str
+    loan_id: str
+    auction_id: str
+    reserve_price: int
+    start_price: int
+    min_increment: int
+    ends_on: date
+    relisted_from: str | None
+    status: str
+    loan_status: str
+
+
+class DisposalRowOut(BaseModel):
+    id: str
+    loan_id: str
+    auction_id: str
+    reserve_price: int
+    start_price: int
+    ends_on: date
+    status: str
+    deal_id: str | None
+    proceeds: int | None
+    auction_status: str | None
+    highest_bid: int | None
+    auction_deal_id: str | None
+
+
+class DisposalsOut(BaseModel):
+    loan_id: str
+    data: list[DisposalRowOut]
+
+
+class WriteOffRowOut(BaseModel):
+    party: str
+    org_id: str | None
+    paid: int
+    recovered: int
+    loss: int
+
+
+class WriteOffOut(BaseModel):
+    loan_id: str
+    status: str
+    written_off_on: date | None
+    total_loss: int
+    data: list[WriteOffRowOut]

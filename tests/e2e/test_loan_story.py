@@ -1,4 +1,6 @@
-"""The pledge-loan story through HTTP only: one loan repaid on time, one that defaults and is compensated."""
+"""The pledge-loan story through HTTP only: one loan repaid on time; one that defaults, is compensated,
+disposed of by auction and closed with the recoveries shared exactly; one whose collateral finds no buyer
+and is written off with the final loss per party."""
 
 from datetime import date
 
@@ -51,7 +53,7 @@ async def _program(api, client, bank, **rules):
     return fund, program
 
 
-async def test_story_default_and_compensation(api, client):
+async def _defaulted_and_compensated(api, client):
     c = await lf.cast(api)
     fund, program = await _program(api, client, c.bank)
     loan = await lf.accepted_loan(api, c)
@@ -98,3 +100,134 @@ async def test_story_default_and_compensation(api, client):
     # The pledge still holds until the collateral is disposed of.
     asset = (await client.get(f"/assets/{c.assets[0]['id']}", headers=c.sme.headers)).json()
     assert [e["kind"] for e in asset["encumbrances"]] == ["pledge"]
+    return c, fund, insurer, loan, claim
+
+
+async def test_story_default_and_compensation(api, client):
+    await _defaulted_and_compensated(api, client)
+
+
+async def _verify_fund_ledger(client, fund, entries):
+    r = await client.get("/fund/ledger/verify", headers=fund.headers)
+    assert r.status_code == 200, r.text
+    proof = r.json()
+    assert proof["balanced"] and proof["chain_intact"] and proof["problems"] == [], proof
+    assert proof["entries_checked"] == entries, proof
+
+
+async def test_story_default_compensation_disposal_recoveries_closed(api, client):
+    c, fund, insurer, loan, claim = await _defaulted_and_compensated(api, client)
+    lid, principal = loan["id"], loan["principal"]
+    bore = {s["party"]: s["amount"] for s in claim["shares"]}
+    assert bore == {"fund": 54_000_000, "insurer": 16_000_000, "bank": 30_000_000}
+    rival = await api.org("bank")
+    assert_problem(await client.post(f"/loans/{lid}/disposal", json={}, headers=rival.headers), 404, "not_found")
+    assert_problem(await client.post(f"/loans/{lid}/disposal", json={}, headers=c.sme.headers), 403, "forbidden")
+    assert_problem(await client.post(f"/loans/{lid}/disposal", json={"reserve_price": 0}, headers=c.bank.headers),
+                   422, "validation_error")
+    # The bank auctions the pledged bundle: reserve = outstanding principal (no certified valuation),
+    # start 80% of it, for 30 days.
+    r = await client.post(f"/loans/{lid}/disposal", json={}, headers=c.bank.headers)
+    assert r.status_code == 201, r.text
+    disposal = r.json()
+    assert (disposal["reserve_price"], disposal["start_price"], disposal["ends_on"]) == (
+        principal, principal * 8 // 10, "2026-07-31")
+    assert disposal["loan_status"] == "disposing"
+    assert_problem(await client.post(f"/loans/{lid}/disposal", json={}, headers=c.bank.headers), 409, "invalid_state")
+    assert_problem(await client.post(f"/loans/{lid}/write-off", headers=c.bank.headers), 409, "invalid_state")
+    aid = disposal["auction_id"]
+    lot = (await client.get(f"/auctions/{aid}", headers=c.sme.headers)).json()
+    assert lot["seller_org_id"] == c.sme.org_id and lot["organiser_org_id"] == c.bank.org_id
+    assert lot["proceeds_to"] == f"loan:{lid}" and sorted(lot["asset_ids"]) == sorted(a["id"] for a in c.assets)
+    # Bids by other organisations; the borrower cannot bid on its own collateral.
+    buyer, other = await api.org("sme", name="买方科技"), await api.org("university")
+    bids = f"/auctions/{aid}/bids"
+    assert_problem(await client.post(bids, json={"amount": 90_000_000}, headers=c.sme.headers), 409, "invalid_state")
+    assert (await client.post(bids, json={"amount": 90_000_000}, headers=other.headers)).status_code == 201
+    assert (await client.post(bids, json={"amount": 120_000_000}, headers=buyer.headers)).status_code == 201
+    # The day-end of 31 July closes the lot: sold, a deal awaiting the winner's payment.
+    await api.advance(31)
+    lot = (await client.get(f"/auctions/{aid}", headers=buyer.headers)).json()
+    assert lot["status"] == "sold" and lot["highest_bid"] == 120_000_000
+    deal_id = lot["deal_id"]
+    assert_problem(await client.post(f"/deals/{deal_id}/pay", headers=other.headers), 404, "not_found")
+    assert_problem(await client.post(f"/deals/{deal_id}/pay", headers=c.bank.headers), 403, "forbidden")
+    # The winner pays through the gateway: escrow to the bank, recorded, ownership moves.
+    r = await client.post(f"/deals/{deal_id}/pay", headers=buyer.headers)
+    assert r.status_code == 201, r.text
+    paid = r.json()
+    assert paid["deal"]["status"] == "recorded"
+    assert (paid["payment"]["payer_org_id"], paid["payment"]["payee_org_id"]) == (buyer.org_id, c.bank.org_id)
+    assert paid["payment"]["escrow_state"] == "released" and paid["payment"]["amount"] == 120_000_000
+    for a in c.assets:
+        got = (await client.get(f"/assets/{a['id']}", headers=buyer.headers)).json()
+        assert got["owner_org_id"] == buyer.org_id and got["encumbrances"] == []
+        assert [(h["owner_org_id"], h["via"]) for h in got["ownership_history"]][-1] == (buyer.org_id, "disposal")
+    # Recoveries: the loss (¥1m) back in proportion to what each bore, the ¥200,000 surplus to the borrower.
+    r = await client.get(f"/loans/{lid}/recoveries", headers=insurer.headers)
+    assert r.status_code == 200, r.text
+    rec = r.json()
+    got = {(x["party"], x["org_id"]): x["amount"] for x in rec["data"]}
+    assert got == {("fund", fund.org_id): 54_000_000, ("insurer", insurer.org_id): 16_000_000,
+                   ("bank", c.bank.org_id): 30_000_000, ("borrower", c.sme.org_id): 20_000_000}
+    assert rec["proceeds"] == sum(got.values()) == 120_000_000
+    # Every fen accounted for: the bank received the price and paid out every part but its own.
+    r = await client.get("/payments", params={"purpose": "recovery", "limit": 100}, headers=c.bank.headers)
+    payouts = {(p["payee_org_id"], p["amount"], p["status"]) for p in r.json()["data"]}
+    assert payouts == {(fund.org_id, 54_000_000, "succeeded"), (insurer.org_id, 16_000_000, "succeeded"),
+                       (c.sme.org_id, 20_000_000, "succeeded")}
+    assert sum(p[1] for p in payouts) + got[("bank", c.bank.org_id)] == paid["payment"]["amount"]
+    closed = await lf.loan(api, c.bank, lid)
+    assert closed["status"] == "closed" and closed["closed_on"] == "2026-08-01"
+    r = await client.get(f"/loans/{lid}/disposals", headers=c.bank.headers)
+    [row] = r.json()["data"]
+    assert (row["status"], row["deal_id"], row["proceeds"]) == ("settled", deal_id, 120_000_000)
+    # Nothing more to do with a closed loan.
+    assert_problem(await client.post(f"/loans/{lid}/disposal", json={}, headers=c.bank.headers), 409, "invalid_state")
+    assert_problem(await client.post(f"/loans/{lid}/write-off", headers=c.bank.headers), 409, "invalid_state")
+    assert_problem(await client.post(f"/deals/{deal_id}/pay", headers=buyer.headers), 409, "invalid_state")
+    await _verify_fund_ledger(client, fund, entries=4)  # capital, deposit, compensation, recovery
+
+
+async def test_story_collateral_unsold_relisted_then_written_off(api, client):
+    c, fund, insurer, loan, claim = await _defaulted_and_compensated(api, client)
+    lid = loan["id"]
+    r = await client.post(f"/loans/{lid}/disposal", json={"reserve_price": 90_000_000, "ends_on": "2026-07-10"},
+                          headers=c.bank.headers)
+    assert r.status_code == 201, r.text
+    first = r.json()
+    assert first["start_price"] == 72_000_000 and first["min_increment"] == 720_000
+    bidder = await api.org("sme")
+    r = await client.post(f"/auctions/{first['auction_id']}/bids", json={"amount": 72_000_000}, headers=bidder.headers)
+    assert r.status_code == 201, r.text
+    await api.advance(10)  # closes 10 July below the reserve
+    lot = (await client.get(f"/auctions/{first['auction_id']}", headers=c.bank.headers)).json()
+    assert lot["status"] == "unsold" and lot["reserve_met"] is False
+    # The bank puts it up again with a lower reserve (default 80% of the last one).
+    r = await client.post(f"/loans/{lid}/disposal", json={"ends_on": "2026-07-20"}, headers=c.bank.headers)
+    assert r.status_code == 201, r.text
+    second = r.json()
+    assert second["relisted_from"] == first["auction_id"] and second["reserve_price"] == 72_000_000
+    assert_problem(await client.post(f"/loans/{lid}/write-off", headers=c.bank.headers), 409, "invalid_state")
+    await api.advance(10)  # no bids: unsold again
+    assert (await client.get(f"/auctions/{second['auction_id']}", headers=c.bank.headers)).json()["status"] == "unsold"
+    rival = await api.org("bank")
+    assert_problem(await client.post(f"/loans/{lid}/write-off", headers=rival.headers), 404, "not_found")
+    assert_problem(await client.post(f"/loans/{lid}/write-off", headers=c.sme.headers), 403, "forbidden")
+    r = await client.post(f"/loans/{lid}/write-off", headers=c.bank.headers)
+    assert r.status_code == 200, r.text
+    wo = r.json()
+    assert wo["status"] == "written_off" and wo["written_off_on"] == "2026-07-21"
+    losses = {(x["party"], x["org_id"]): (x["paid"], x["recovered"], x["loss"]) for x in wo["data"]}
+    assert losses == {("fund", fund.org_id): (54_000_000, 0, 54_000_000),
+                      ("insurer", insurer.org_id): (16_000_000, 0, 16_000_000),
+                      ("bank", c.bank.org_id): (30_000_000, 0, 30_000_000)}
+    assert wo["total_loss"] == claim["loss"]
+    assert (await client.get(f"/loans/{lid}/write-off", headers=fund.headers)).json() == wo
+    assert (await lf.loan(api, c.bank, lid))["status"] == "written_off"
+    assert (await client.get(f"/loans/{lid}/recoveries", headers=fund.headers)).json()["data"] == []
+    for a in c.assets:  # written off: the pledge no longer blocks the borrower's IP
+        got = (await client.get(f"/assets/{a['id']}", headers=c.sme.headers)).json()
+        assert got["owner_org_id"] == c.sme.org_id and got["encumbrances"] == []
+    assert_problem(await client.post(f"/loans/{lid}/write-off", headers=c.bank.headers), 409, "invalid_state")
+    await _verify_fund_ledger(client, fund, entries=3)  # capital, deposit, compensation: nothing recovered

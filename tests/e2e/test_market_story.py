@@ -4,8 +4,6 @@ an anti-sniping extension, a winner and a paid deal."""
 
 from __future__ import annotations
 
-from tests.market.helpers import settle
-
 
 async def test_market_story(api, app, client):
     uni = await api.org("university", name="山西大学")
@@ -42,10 +40,15 @@ async def test_market_story(api, app, client):
     deal = r.json()["deal"]
     assert deal["status"] == "awaiting_payment" and deal["contract_no"].startswith("IPM-2026-")
     assert (await client.get(f"/offers/{low['id']}", headers=rival.headers)).json()["status"] == "declined"
-    # PAYMENT STEP — the lead replaces this service call with `POST /deals/{id}/pay` by the buyer once the
-    # payment gateway is merged (the gateway's settlement calls market.trading.deals.settle_deal).
-    await settle(app, deal["id"], "pay_e2e_1")
+    # The buyer pays through the gateway: escrowed, settled, the deal recorded and the escrow released.
+    r = await client.post(f"/deals/{deal['id']}/pay", headers=sme.headers)
+    assert r.status_code == 201, r.text
+    paid = r.json()
+    assert paid["deal"]["status"] == "recorded" and paid["payment"]["status"] == "succeeded"
+    assert (paid["payment"]["payer_org_id"], paid["payment"]["payee_org_id"]) == (sme.org_id, uni.org_id)
+    assert paid["payment"]["escrow_state"] == "released" and paid["payment"]["amount"] == 75_000_000
     deal = (await client.get(f"/deals/{deal['id']}", headers=sme.headers)).json()
+    assert deal["payment_id"] == paid["payment"]["id"]
     assert deal["status"] == "recorded" and deal["amount"] == 75_000_000
     asset = (await client.get(f"/assets/{dormant['id']}", headers=rival.headers)).json()
     assert asset["owner_org_id"] == sme.org_id
@@ -93,8 +96,8 @@ async def test_market_story(api, app, client):
     assert closed["status"] == "sold" and closed["reserve_met"] and closed["highest_bid"] == 16_000_000
     won = (await client.get(f"/deals/{closed['deal_id']}", headers=sme.headers)).json()
     assert won["buyer_org_id"] == sme.org_id and won["status"] == "awaiting_payment"
-    # PAYMENT STEP — replaced by `POST /deals/{id}/pay` once the gateway is merged (see above).
-    await settle(app, won["id"], "pay_e2e_2")
+    r = await client.post(f"/deals/{won['id']}/pay", headers=sme.headers)
+    assert r.status_code == 201 and r.json()["payment"]["escrow_state"] == "released", r.text
     assert (await client.get(f"/deals/{won['id']}", headers=sme.headers)).json()["status"] == "recorded"
     assert (await client.get(f"/assets/{lot['id']}", headers=sme.headers)).json()["owner_org_id"] == sme.org_id
     mine = (await client.get("/deals", params={"status": "recorded"}, headers=sme.headers)).json()["data"]
