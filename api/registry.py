@@ -2,6 +2,7 @@
 # One import per line, any order: this file merges with git's union strategy (.gitattributes).
 
 import accounts.models
+import finance.deal_payments
 import finance.fund.models
 import finance.fund.service
 import finance.ledger.models
@@ -24,4 +25,3 @@ import market.matching.models
 import market.trading.models
 import valuation.models
 import valuation.subscribers
-import finance.deal_payments

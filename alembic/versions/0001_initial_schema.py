@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 10:15:30.388987
+Create Date: 2026-11-21 10:18:18.574085
 """
 
 from collections.abc import Sequence
