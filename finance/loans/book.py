@@ -4,12 +4,14 @@ Pure maths comes from ``schedule`` (rows), ``accrual`` (penalty, days past due, 
 ``allocation`` (penalty → interest → principal, oldest first); this module maps them onto the
 ``loan_installments`` rows.
 
-Early repayment: once everything due is paid, the rest of a repayment first settles the current
-period's interest (the instalment not yet due, whose interest runs on the balance the period began
-with) and then prepays principal. The prepaid principal is booked on that current instalment (its
-principal due and paid both rise), and the remaining balance is re-spread over the same remaining due
-dates (``schedule.reamortise``), so the term is kept and the later instalments shrink. Thus for every
-instalment and component paid + outstanding = due, and the principals always sum to the loan.
+Early repayment: once everything due is paid, the rest of a repayment first pays the current
+period's instalment (the one not yet due: its interest, which runs on the balance the period began
+with, then its principal) — so a borrower who pays an instalment a few days before its due date has
+simply paid it — and only then prepays principal. The prepaid principal is booked on that current
+instalment (its principal due and paid both rise), and the remaining balance is re-spread over the
+same remaining due dates after it (``schedule.reamortise``), so the term is kept and the later
+instalments shrink. Thus for every instalment and component paid + outstanding = due, and the
+principals always sum to the loan.
 """
 
 from __future__ import annotations
@@ -119,6 +121,11 @@ def land_repayment(loan: Loan, rows: list[LoanInstallment], amount: int, today: 
         intr += take
         left -= take
     if left and current is not None:
+        take = min(left, current.principal - current.paid_principal)
+        current.paid_principal += take
+        prin += take
+        left -= take
+    if left and current is not None:
         prepaid = left
         _prepay(loan, rows, current, prepaid)
         prin += prepaid
@@ -134,20 +141,21 @@ def land_repayment(loan: Loan, rows: list[LoanInstallment], amount: int, today: 
 
 
 def _prepay(loan: Loan, rows: list[LoanInstallment], current: LoanInstallment, amount: int) -> None:
-    tail = [r for r in rows if r.n >= current.n]
+    """Prepay ``amount`` of principal once the current instalment is paid in full: it is booked on the
+    current instalment and the rest of the balance is re-spread over the later due dates."""
+    tail = [r for r in rows if r.n > current.n]
     remaining = sum(r.principal - r.paid_principal for r in tail) - amount
-    if remaining < 0:
+    if not tail or remaining < 0:
         raise ValueError("prepayment exceeds the outstanding principal")
     fresh = schedule.reamortise(remaining, loan.annual_rate_bps, len(tail), loan.repayment_method,
-                                [r.due_on for r in tail], first_n=current.n)
-    head = fresh[0]
+                                [r.due_on for r in tail], first_n=tail[0].n)
     # The current period keeps the interest it began with (already settled); its principal gains the
-    # prepaid amount (paid) plus its share of the re-spread balance.
+    # prepaid amount, due and paid.
     current.paid_principal += amount
-    current.principal = current.paid_principal + head.principal
+    current.principal += amount
     current.payment = current.principal + current.interest
-    current.balance_after = head.balance_after
-    for row, new in zip(tail[1:], fresh[1:], strict=True):
+    current.balance_after = remaining
+    for row, new in zip(tail, fresh, strict=True):
         row.principal, row.interest, row.payment, row.balance_after = (new.principal, new.interest, new.payment,
                                                                        new.balance_after)
         row.paid_principal = row.paid_interest = 0

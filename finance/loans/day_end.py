@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from finance.loans import ports, states
 from finance.loans.models import Loan, LoanClassification, LoanCollateralAlert, LoanInstallment
+from kernel import audit
 from kernel.actor import SYSTEM
 from kernel.clock import day_end_handler
 from kernel.db import utcnow
@@ -106,9 +107,11 @@ async def collateral_checks(session: AsyncSession, run_date: date) -> int:
         .where(E.c.kind == "pledge", E.c.released_on.is_(None), A.c.status != "valid",
                L.c.status.in_((*PERFORMING, "secured")), ~open_alert))).all()
     for row in rows:
+        detail = f"pledged asset {row.asset_id} is {row.status}"
         session.add(LoanCollateralAlert(loan_id=row.loan_id, kind="asset_status", asset_id=row.asset_id,
-                                        detail=f"pledged asset {row.asset_id} is {row.status}",
-                                        raised_on=run_date))
+                                        detail=detail, raised_on=run_date))
+        await audit.record(session, SYSTEM, "loan.collateral_alert", "loan", row.loan_id,
+                           after={"kind": "asset_status", "asset_id": row.asset_id, "detail": detail})
     await session.flush()
     return len(rows)
 

@@ -69,6 +69,12 @@ class LoanOffer(SQLModel, table=True):
     # The certified valuation and borrowing base the offer was checked against, when the bank required one.
     valuation_id: str | None = Field(default=None, max_length=40)
     borrowing_base: int | None = money_field(default=None)
+    # The rate as LPR + spread (domain §6): the LPR in force when the offer was made; null when the LPR
+    # table has no rate for that date yet (the offer still stands on its annual rate).
+    lpr_tenor: str | None = Field(default=None, max_length=4)
+    lpr_effective_on: date | None = None
+    lpr_bps: int | None = None
+    spread_bps: int | None = None
     expires_on: date
     status: str = Field(default="pending", max_length=20)
     created_at: datetime = created_at_field()
@@ -99,6 +105,12 @@ class Loan(SQLModel, table=True):
     term_months: int
     repayment_method: str = Field(max_length=20)
     requires_guarantee: bool = False
+    # Fixed when the contract is signed (the offer accepted): the LPR then in force and the spread over it.
+    signed_on: date | None = None
+    lpr_tenor: str | None = Field(default=None, max_length=4)
+    lpr_effective_on: date | None = None
+    lpr_bps: int | None = None
+    spread_bps: int | None = None
     status: str = Field(default="pending_security", max_length=20)
     classification: str = Field(default="normal", max_length=20)
     days_past_due: int = 0

@@ -7,19 +7,25 @@ makes the service readable and shows the whole surface loans rely on.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org
 from finance.fund import service as fund
+from finance.loans import shortfall
 from finance.loans.models import Loan
 from finance.payments import service as payments
 from finance.payments.models import Payment
+from finance.rates import service as rates
 from kernel.actor import Actor
 from kernel.errors import NotFound, ValidationFailed
+from kernel.money import apply_bps
+from market.assets.models import Asset
 from valuation import service as valuation_service
-from valuation.models import Valuation
+from valuation.models import Valuation, ValuationAsset
 
 # ---------------------------------------------------------------- valuation
 
@@ -54,6 +60,46 @@ async def collateral_value(session: AsyncSession, loan: Loan) -> int:
         if summary and summary.get("value"):
             return int(summary["value"])
     return loan.principal
+
+
+async def collateral_position(session: AsyncSession, loan: Loan) -> dict[str, Any] | None:
+    """The pledged bundle against the outstanding principal (``vectors/shortfall.json``): each asset still
+    valid counts at its appraised value × LTV; a lapsed, expired or invalidated one counts nothing. None
+    when the loan cites no valuation."""
+    if loan.valuation_id is None:
+        return None
+    valuation = await session.get(Valuation, loan.valuation_id)
+    if valuation is None:
+        return None
+    parts = list((await session.exec(select(ValuationAsset).where(
+        ValuationAsset.valuation_id == valuation.id).order_by(col(ValuationAsset.position)))).all())
+    statuses = dict((await session.exec(select(Asset.id, Asset.status).where(
+        col(Asset.id).in_([p.asset_id for p in parts])))).all())
+    counted = [(p.value, p.ltv_bps) for p in parts if statuses.get(p.asset_id) == "valid"]
+    return {"valuation_id": valuation.id, "valuation_status": valuation.status,
+            "security_value": sum(v for v, _ in counted),
+            "borrowing_base": sum(apply_bps(v, ltv) for v, ltv in counted),
+            "outstanding_principal": loan.outstanding_principal,
+            "shortfall": shortfall.bundle_shortfall(loan.outstanding_principal, counted),
+            "lost_assets": [p.asset_id for p in parts if statuses.get(p.asset_id) != "valid"]}
+
+
+# ---------------------------------------------------------------- LPR
+
+# Loans up to five years price off the 1-year LPR, longer ones off the 5-year LPR (PBOC practice).
+FIVE_YEAR_TENOR_ABOVE_MONTHS = 60
+
+
+async def lpr_pricing(session: AsyncSession, on: date, term_months: int, annual_rate_bps: int) -> dict[str, Any]:
+    """The rate as LPR + spread on ``on``: the tenor's LPR in force and the spread (may be negative). With no
+    LPR published for that date yet every field is None and the loan carries on at its annual rate."""
+    lpr = await rates.in_force(session, on)
+    if lpr is None:
+        return {"lpr_tenor": None, "lpr_effective_on": None, "lpr_bps": None, "spread_bps": None}
+    five = term_months > FIVE_YEAR_TENOR_ABOVE_MONTHS
+    lpr_bps = lpr.five_year_bps if five else lpr.one_year_bps
+    return {"lpr_tenor": "5y" if five else "1y", "lpr_effective_on": lpr.effective_on, "lpr_bps": lpr_bps,
+            "spread_bps": annual_rate_bps - lpr_bps}
 
 
 # ---------------------------------------------------------------- fund

@@ -107,6 +107,10 @@ class OfferOut(BaseModel):
     requires_certified_valuation: bool
     valuation_id: str | None
     borrowing_base: int | None
+    lpr_tenor: str | None
+    lpr_effective_on: date | None
+    lpr_bps: int | None
+    spread_bps: int | None
     expires_on: date
     status: str
     created_at: datetime
@@ -128,6 +132,23 @@ class CollateralAlertOut(BaseModel):
     cleared_on: date | None
 
 
+class CollateralOut(BaseModel):
+    valuation_id: str
+    valuation_status: str
+    security_value: int
+    borrowing_base: int
+    outstanding_principal: int
+    shortfall: int
+    lost_assets: list[str]
+
+
+class ClassificationOut(BaseModel):
+    business_date: date
+    from_classification: str | None
+    to_classification: str
+    days_past_due: int
+
+
 class LoanOut(BaseModel):
     id: str
     application_id: str
@@ -144,6 +165,11 @@ class LoanOut(BaseModel):
     term_months: int
     repayment_method: str
     requires_guarantee: bool
+    signed_on: date | None
+    lpr_tenor: str | None
+    lpr_effective_on: date | None
+    lpr_bps: int | None
+    spread_bps: int | None
     days_past_due: int
     classification: str
     next_due: NextDueOut | None
@@ -162,6 +188,8 @@ class LoanOut(BaseModel):
     claim_id: str | None
     closed_on: date | None
     collateral_alerts: list[CollateralAlertOut]
+    collateral: CollateralOut | None
+    classification_history: list[ClassificationOut]
     created_at: datetime
 
 

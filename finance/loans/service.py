@@ -142,7 +142,8 @@ async def create_offer(session: AsyncSession, actor: Actor, application_id: str,
     if data.amount > app.amount:
         # The applicant asked for this much; a bank may lend less, not force more debt on it.
         raise ValidationFailed.at(["body", "amount"], f"the offer exceeds the amount applied for ({app.amount})")
-    offer = LoanOffer(application_id=app.id, bank_org_id=actor.org_id, **data.model_dump())
+    offer = LoanOffer(application_id=app.id, bank_org_id=actor.org_id, **data.model_dump(),
+                      **await ports.lpr_pricing(session, today, data.term_months, data.annual_rate_bps))
     if data.requires_certified_valuation:
         if app.valuation_id is None:
             raise LimitExceeded("the bank's policy requires a certified valuation and the application has none",
@@ -191,6 +192,13 @@ async def accept_offer(session: AsyncSession, actor: Actor, offer_id: str) -> Lo
     today = await business_date(session)
     if offer.expires_on < today:
         raise InvalidState(f"loan offer {offer.id} expired on {offer.expires_on}")
+    if offer.requires_certified_valuation:
+        # The bank's policy held when it offered; the certificate must still hold when the contract is signed.
+        base = await ports.certified_borrowing_base(session, offer.valuation_id) if offer.valuation_id else None
+        if base is None or offer.amount > base:
+            raise LimitExceeded(f"valuation {offer.valuation_id} is no longer a current certified valuation "
+                                f"covering {offer.amount}", extra={"rule": "certified_valuation",
+                                                                   "borrowing_base": base})
     # The bundle must still be the applicant's and free to pledge.
     assets = await lock_assets(session, app.asset_ids)
     if any(a.owner_org_id != app.applicant_org_id for a in assets):
@@ -201,11 +209,14 @@ async def accept_offer(session: AsyncSession, actor: Actor, offer_id: str) -> Lo
                 principal=offer.amount, outstanding_principal=offer.amount,
                 annual_rate_bps=offer.annual_rate_bps, penalty_markup_bps=offer.penalty_markup_bps,
                 term_months=offer.term_months, repayment_method=offer.repayment_method,
-                requires_guarantee=offer.requires_guarantee)
+                requires_guarantee=offer.requires_guarantee, signed_on=today,
+                **await ports.lpr_pricing(session, today, offer.term_months, offer.annual_rate_bps))
     session.add(loan)
     await session.flush()
     await audit.record(session, actor, "loan.created", "loan", loan.id,
-                       after={"status": loan.status, "offer_id": offer.id, "principal": loan.principal})
+                       after={"status": loan.status, "offer_id": offer.id, "principal": loan.principal,
+                              "annual_rate_bps": loan.annual_rate_bps, "lpr_bps": loan.lpr_bps,
+                              "lpr_effective_on": loan.lpr_effective_on, "spread_bps": loan.spread_bps})
     await states.apply(session, actor, "loan_offer", offer, "accept", loan_id=loan.id)
     for other in offers:
         if other.id != offer.id and states.can("loan_offer", other.status, "decline"):
@@ -522,8 +533,16 @@ async def describe_loan(session: AsyncSession, loan: Loan) -> dict[str, Any]:
         fund_cover=({"program_id": loan.fund_program_id, "cover_id": loan.fund_cover_id}
                     if loan.fund_cover_id else None),
         collateral_alerts=[a.model_dump() for a in await open_alerts(session, loan.id)],
+        collateral=await ports.collateral_position(session, loan),
+        classification_history=[h.model_dump() for h in await classification_history(session, loan.id)],
     )
     return out
+
+
+async def classification_history(session: AsyncSession, loan_id: str) -> list[LoanClassification]:
+    stmt = select(LoanClassification).where(LoanClassification.loan_id == loan_id).order_by(
+        col(LoanClassification.business_date), col(LoanClassification.created_at), col(LoanClassification.id))
+    return list((await session.exec(stmt)).all())
 
 
 async def describe_schedule(session: AsyncSession, loan: Loan) -> dict[str, Any]:

@@ -8,6 +8,7 @@ outstanding as the shortfall.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -42,3 +43,16 @@ def ltv_shortfall(outstanding: int, security_value: int, max_ltv_bps: int) -> Sh
 
 def shortfall_amount(outstanding: int, security_value: int, max_ltv_bps: int) -> int:
     return ltv_shortfall(outstanding, security_value, max_ltv_bps).amount
+
+
+def bundle_shortfall(outstanding: int, securities: Iterable[tuple[int, int]]) -> int:
+    """The shortfall of a loan secured by a bundle of ``(value, ltv_bps)``: the outstanding less the sum of
+    each security's value × its LTV (half-up per security, as each asset's borrowing base is)."""
+    if outstanding < 0:
+        raise ValueError("amounts must not be negative")
+    allowed = 0
+    for value, ltv_bps in securities:
+        if value < 0 or not 0 <= ltv_bps <= 100 * int(BPS):
+            raise ValueError("a security's value and LTV must not be negative")
+        allowed += apply_bps(value, ltv_bps)
+    return max(0, outstanding - allowed)
