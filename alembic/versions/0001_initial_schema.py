@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 10:18:18.574085
+Create Date: 2026-11-21 10:54:19.689436
 """
 
 from collections.abc import Sequence
@@ -729,6 +729,10 @@ def upgrade() -> None:
     sa.Column('requires_certified_valuation', sa.Boolean(), nullable=False),
     sa.Column('valuation_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('borrowing_base', sa.BigInteger(), nullable=True),
+    sa.Column('lpr_tenor', sqlmodel.sql.sqltypes.AutoString(length=4), nullable=True),
+    sa.Column('lpr_effective_on', sa.Date(), nullable=True),
+    sa.Column('lpr_bps', sa.Integer(), nullable=True),
+    sa.Column('spread_bps', sa.Integer(), nullable=True),
     sa.Column('expires_on', sa.Date(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
@@ -971,6 +975,11 @@ def upgrade() -> None:
     sa.Column('term_months', sa.Integer(), nullable=False),
     sa.Column('repayment_method', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('requires_guarantee', sa.Boolean(), nullable=False),
+    sa.Column('signed_on', sa.Date(), nullable=True),
+    sa.Column('lpr_tenor', sqlmodel.sql.sqltypes.AutoString(length=4), nullable=True),
+    sa.Column('lpr_effective_on', sa.Date(), nullable=True),
+    sa.Column('lpr_bps', sa.Integer(), nullable=True),
+    sa.Column('spread_bps', sa.Integer(), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('classification', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('days_past_due', sa.Integer(), nullable=False),
