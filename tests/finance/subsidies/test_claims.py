@@ -170,3 +170,20 @@ async def test_approval_retried_with_idempotency_key_pays_once(api, client):
     assert again.headers.get("Idempotent-Replayed") == "true" and again.json() == first.json()
     payments = (await client.get("/payments", headers=sme.headers)).json()["data"]
     assert [x["amount"] for x in payments if x["purpose"] == "subsidy"] == [6_000 * YUAN]
+
+
+async def test_only_the_policys_regulator_decides_its_claims(api, client, app):
+    await publish_lpr(api)
+    regulator, other_office = await api.org("regulator"), await api.org("regulator")
+    sme, bank = await api.org("sme"), await api.org("bank")
+    p = await policy(api, regulator)
+    c = await filed(api, sme, p["id"], (await loan(api, sme, bank))["id"])
+    # Another IP office may read the claim but neither approve nor reject it: nothing changes.
+    assert (await client.get(f"/subsidy-claims/{c['id']}", headers=other_office.headers)).status_code == 200
+    assert_problem(await approve(api, other_office, c["id"]), 403, "forbidden")
+    assert_problem(await client.post(f"/subsidy-claims/{c['id']}/reject", json={"reason": "x"},
+                                     headers=other_office.headers), 403, "forbidden")
+    got = (await client.get(f"/subsidy-claims/{c['id']}", headers=regulator.headers)).json()
+    assert (got["status"], got["amount_paid"], got["payment_id"]) == ("pending", 0, None)
+    assert await budget_balance(app, p["id"]) == 1_000_000 * YUAN
+    assert (await approve(api, regulator, c["id"])).json()["status"] == "paid"
