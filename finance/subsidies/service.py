@@ -94,7 +94,7 @@ async def create_policy(session: AsyncSession, actor: Actor, data: PolicyIn) -> 
         raise Forbidden("only the regulator sets subsidy policies")
     today = await business_date(session)
     policy = SubsidyPolicy(**data.model_dump(exclude={"conditions", "period"}),
-                           conditions=data.conditions.model_dump(exclude_defaults=True),
+                           conditions=data.conditions.required(),
                            period=data.period or today.year, regulator_org_id=actor.org_id, created_on=today)
     session.add(policy)
     await session.flush()
