@@ -28,7 +28,7 @@ async def webhook(request: Request, session: SessionDep, settings: SettingsDep) 
 @router.post("/payments/payouts", status_code=201, response_model=PaymentOut,
              summary="Pay an organisation from the platform's balance (platform admin)")
 async def create_payout(body: PayoutIn, actor: AdminActor, session: SessionDep) -> Any:
-    return await service.payout(session, actor, payee_org_id=body.payee_org_id, amount=body.amount,
+    return await service.manual_payout(session, actor, payee_org_id=body.payee_org_id, amount=body.amount,
                                 object_type=body.object_type, object_id=body.object_id, purpose=body.purpose,
                                 idempotency_key=body.reference, description=body.description)
 

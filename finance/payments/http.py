@@ -7,7 +7,8 @@
   client's after our transaction rolled back) gets the provider's stored result, never a second charge.
   GETs need none (they change nothing).
 - Each attempt has ``IPM_PAYMENT_TIMEOUT_SECONDS``. Only what is safe is retried, up to
-  ``IPM_PAYMENT_MAX_RETRIES`` times with the same key: network errors, timeouts and 5xx. A 4xx is final.
+  ``IPM_PAYMENT_MAX_RETRIES`` times with the same key: network errors, timeouts, 429 and 5xx. Any other 4xx
+  is final, and a POST without an idempotency key is never repeated.
 - Errors: a card-style decline (402 ``card_error``) is a result, the intent ``failed`` with its decline
   code (the service decides; ``service.require_success`` turns it into 402 ``payment_failed``). Any
   other 4xx, and 5xx or network failure after the retries, raise ``UpstreamError`` (502 ``upstream_error``).
@@ -84,9 +85,11 @@ class HttpGateway:
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         last_problem = "no attempt made"
+        # A repeat is safe only when it cannot act twice: a GET, or a POST the provider de-duplicates by key.
+        attempts = self.max_retries + 1 if method == "GET" or key is not None else 1
         async with httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout,
                                      transport=self.transport) as client:
-            for attempt in range(self.max_retries + 1):
+            for attempt in range(attempts):
                 if attempt and self.backoff_seconds:
                     await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
                 try:
@@ -96,12 +99,13 @@ class HttpGateway:
                 except httpx.TransportError as exc:
                     last_problem = f"network error: {type(exc).__name__}"
                 else:
-                    if response.status_code < 500:
+                    # 429 (rate limited) changed nothing at the provider, like a 5xx: try again later.
+                    if response.status_code < 500 and response.status_code != 429:
                         return self._answer(response)
                     last_problem = f"answered {response.status_code}"
                 log.warning("payment_provider.retry", method=method, path=path, attempt=attempt + 1,
                             problem=last_problem)
-        raise UpstreamError(f"the payment provider {last_problem} ({self.max_retries + 1} attempts)")
+        raise UpstreamError(f"the payment provider {last_problem} ({attempts} attempt{'s' * (attempts > 1)})")
 
     @staticmethod
     def _answer(response: httpx.Response) -> dict[str, Any]:

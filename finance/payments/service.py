@@ -64,6 +64,11 @@ def on_refunded(object_type: str) -> Callable[[Callback], Callback]:
     return _register("refunded", object_type)
 
 
+def drives_a_workflow(object_type: str) -> bool:
+    """Whether payments of ``object_type`` move a domain object on (a callback is registered for it)."""
+    return any(fns.get(object_type) for fns in _callbacks.values())
+
+
 async def _notify(session: AsyncSession, payment: Payment) -> None:
     outcome = "failed" if payment.status in ("failed", "canceled") else payment.status
     for fn in list(_callbacks.get(outcome, {}).get(payment.object_type, ())):
@@ -299,6 +304,16 @@ async def payout(session: AsyncSession, actor: Actor, *, payee_org_id: str, amou
     await _advance(session, payment, gw.payout_status(result.object), SYSTEM, failure=gw.failure_of(result.object))
     await _handle_local_events(session, result)
     return payment
+
+
+async def manual_payout(session: AsyncSession, actor: Actor, *, object_type: str, **kw: Any) -> Payment:
+    """A payout the platform admin makes by hand. It may not name an object whose payments drive a
+    workflow (a deal, a loan, a subsidy claim): those are paid only by their own step, or a hand-made
+    payout could mark them paid, or pay them twice, outside their rules and ledger."""
+    if drives_a_workflow(object_type):
+        raise ValidationFailed.at(["body", "object_type"], f"payments of a {object_type} are made only by its "
+                                  "own workflow")
+    return await payout(session, actor, object_type=object_type, **kw)
 
 
 async def release_escrow(session: AsyncSession, payment: Payment, actor: Actor = SYSTEM) -> Payment:

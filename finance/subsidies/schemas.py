@@ -26,11 +26,16 @@ class _In(BaseModel):
 
 
 class Conditions(_In):
-    repaid_on_time: bool = False
-    pledge_registered: bool = False
+    """Every condition is optional (absent or null: not required); only those that hold are kept."""
+
+    repaid_on_time: bool | None = None
+    pledge_registered: bool | None = None
     # 14000 = the loan's rate may be at most 1.4 × the 1-year LPR in force when it was disbursed.
     max_rate_lpr_multiple_bps: int | None = Field(default=None, ge=1, le=100000)
-    guaranteed_or_insured: bool = False
+    guaranteed_or_insured: bool | None = None
+
+    def required(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None and v is not False}
 
 
 class PolicyIn(_In):

@@ -94,7 +94,7 @@ async def create_policy(session: AsyncSession, actor: Actor, data: PolicyIn) -> 
         raise Forbidden("only the regulator sets subsidy policies")
     today = await business_date(session)
     policy = SubsidyPolicy(**data.model_dump(exclude={"conditions", "period"}),
-                           conditions=data.conditions.model_dump(exclude_defaults=True),
+                           conditions=data.conditions.required(),
                            period=data.period or today.year, regulator_org_id=actor.org_id, created_on=today)
     session.add(policy)
     await session.flush()
@@ -398,6 +398,9 @@ async def _lock_for_decision(session: AsyncSession, actor: Actor, claim_id: str
     if found is None:
         raise NotFound("subsidy claim not found")
     policy = await get_policy(session, found.policy_id, lock=True)
+    if policy.regulator_org_id != actor.org_id:
+        # The budget is that regulator's appropriation: another IP office may read claims, not spend it.
+        raise Forbidden("only the regulator that set the policy decides its claims")
     claim = (await session.exec(select(SubsidyClaim).where(SubsidyClaim.id == claim_id).with_for_update()
                                 .execution_options(populate_existing=True))).one()
     return policy, claim

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.finance.payments.helpers import all_payments, count_audit, mount_test_charge, object_type
+from tests.finance.payments.helpers import all_payments, count_audit, mount_test_charge, object_type, watch
 from tests.finance.payments.test_http_provider import intent
 from tests.helpers import assert_problem
 
@@ -125,4 +125,18 @@ async def test_payout_refusals(app, api, client, parties):
     r = await client.post("/payments/payouts", json={**body, "payee_org_id": "org_nobody"},
                           headers=(await api.admin()).headers)
     assert_problem(r, 404, "not_found")
+    assert await all_payments(app) == []
+
+
+@pytest.mark.parametrize("domain_type", ["deal", "subsidy_claim", "loan", "watched"])
+async def test_manual_payout_cannot_pay_a_workflow_object(app, api, client, parties, domain_type):
+    """A hand-made payout for a deal, loan or subsidy claim would run that workflow's callbacks."""
+    _, university = parties
+    if domain_type == "watched":
+        domain_type = object_type()
+        watch(domain_type)
+    body = {"payee_org_id": university.org_id, "amount": 100, "purpose": "subsidy", "object_type": domain_type,
+            "object_id": "scl_1", "reference": "manual"}
+    r = await client.post("/payments/payouts", json=body, headers=(await api.admin()).headers)
+    assert_problem(r, 422, "validation_error")
     assert await all_payments(app) == []

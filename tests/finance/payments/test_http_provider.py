@@ -194,3 +194,49 @@ async def test_payout_over_http(app, api, parties, provider):
     assert (p.status, p.provider_reference) == ("processing", "po_1")
     assert form_of(route.calls[0].request)["destination"] == university.org_id
     assert route.calls[0].request.headers["Idempotency-Key"] == p.provider_key + "_payout"
+
+
+async def test_rate_limited_then_success_retries_with_the_same_key(app, parties, provider):
+    buyer, seller = parties
+    route = provider.post("/v1/payment_intents").mock(side_effect=[
+        httpx.Response(429, json={"error": {"type": "rate_limit_error"}}),
+        httpx.Response(200, json=intent("pi_9", "succeeded", 100)),
+    ])
+    p = await charge(app, buyer, seller, object_type(), amount=100)
+    assert (p.status, route.call_count) == ("succeeded", 2)
+    assert len({c.request.headers["Idempotency-Key"] for c in route.calls}) == 1
+
+
+async def test_only_safe_calls_are_repeated(http_gateway, provider):
+    """A GET, or a POST with an idempotency key, is retried; a POST without a key is sent once."""
+    post = provider.post("/v1/anything").respond(503, json={"error": {"type": "api_error"}})
+    with pytest.raises(UpstreamError, match="1 attempt"):
+        await http_gateway._request("POST", "/v1/anything", data={"amount": 1})
+    assert post.call_count == 1
+    with pytest.raises(UpstreamError, match="3 attempts"):
+        await http_gateway._request("POST", "/v1/anything", data={"amount": 1}, key="k")
+    assert post.call_count == 4
+    get = provider.get("/v1/payouts/po_x").mock(side_effect=[
+        httpx.ReadTimeout("slow"), httpx.Response(200, json={"id": "po_x", "object": "payout", "status": "paid"})])
+    assert (await http_gateway.retrieve_payout("po_x"))["status"] == "paid"
+    assert get.call_count == 2
+
+
+def test_every_attempt_has_a_timeout():
+    from finance.payments.http import HttpGateway
+    from kernel.settings import Settings
+
+    gateway = HttpGateway.from_settings(Settings(payment_provider="http", payment_timeout_seconds=3.5))
+    assert gateway.timeout == 3.5
+
+
+async def test_timeout_is_applied_to_the_request(http_gateway, provider):
+    seen = []
+
+    def record(request):
+        seen.append(request.extensions.get("timeout"))
+        return httpx.Response(200, json={"id": "po_t", "object": "payout", "status": "paid"})
+
+    provider.get("/v1/payouts/po_t").mock(side_effect=record)
+    await http_gateway.retrieve_payout("po_t")
+    assert seen and set(seen[0].values()) == {http_gateway.timeout}

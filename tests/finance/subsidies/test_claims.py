@@ -170,3 +170,44 @@ async def test_approval_retried_with_idempotency_key_pays_once(api, client):
     assert again.headers.get("Idempotent-Replayed") == "true" and again.json() == first.json()
     payments = (await client.get("/payments", headers=sme.headers)).json()["data"]
     assert [x["amount"] for x in payments if x["purpose"] == "subsidy"] == [6_000 * YUAN]
+
+
+async def test_only_the_policys_regulator_decides_its_claims(api, client, app):
+    await publish_lpr(api)
+    regulator, other_office = await api.org("regulator"), await api.org("regulator")
+    sme, bank = await api.org("sme"), await api.org("bank")
+    p = await policy(api, regulator)
+    c = await filed(api, sme, p["id"], (await loan(api, sme, bank))["id"])
+    # Another IP office may read the claim but neither approve nor reject it: nothing changes.
+    assert (await client.get(f"/subsidy-claims/{c['id']}", headers=other_office.headers)).status_code == 200
+    assert_problem(await approve(api, other_office, c["id"]), 403, "forbidden")
+    assert_problem(await client.post(f"/subsidy-claims/{c['id']}/reject", json={"reason": "x"},
+                                     headers=other_office.headers), 403, "forbidden")
+    got = (await client.get(f"/subsidy-claims/{c['id']}", headers=regulator.headers)).json()
+    assert (got["status"], got["amount_paid"], got["payment_id"]) == ("pending", 0, None)
+    assert await budget_balance(app, p["id"]) == 1_000_000 * YUAN
+    assert (await approve(api, regulator, c["id"])).json()["status"] == "paid"
+
+
+async def test_policy_fields_as_the_contract_names_them(api, client):
+    """The contract's body, every optional condition absent, null or false: none is required."""
+    regulator = await api.org("regulator")
+    body = {"name": "北京市知识产权质押贷款贴息", "kind": "interest", "rate_bps": 4000, "basis": "interest_paid",
+            "cap_per_org_year": 500_000 * YUAN, "cap_per_loan": None, "budget": 5_000_000 * YUAN,
+            "conditions": {"repaid_on_time": None, "pledge_registered": False, "max_rate_lpr_multiple_bps": None,
+                           "guaranteed_or_insured": None}}
+    r = await client.post("/subsidy-policies", json=body, headers=regulator.headers)
+    assert r.status_code == 201, r.text
+    got = r.json()
+    assert (got["conditions"], got["cap_per_loan"], got["over_budget"]) == ({}, None, "refuse")
+    for field in ("name", "kind", "rate_bps", "basis", "cap_per_org_year", "budget"):
+        assert got[field] == body[field]
+    body["conditions"] = {"repaid_on_time": True, "max_rate_lpr_multiple_bps": 14000}
+    r = await client.post("/subsidy-policies", json={**body, "cap_per_loan": 100_000 * YUAN},
+                          headers=regulator.headers)
+    assert r.json()["conditions"] == {"repaid_on_time": True, "max_rate_lpr_multiple_bps": 14000}
+    assert r.json()["cap_per_loan"] == 100_000 * YUAN
+    for bad in ({"repaid_on_time": "perhaps"}, {"on_time": True}, {"max_rate_lpr_multiple_bps": 100001}):
+        assert_problem(await client.post("/subsidy-policies", json={**body, "conditions": bad},
+                                         headers=regulator.headers), 422, "validation_error")
+    assert len((await client.get("/subsidy-policies", headers=regulator.headers)).json()["data"]) == 2

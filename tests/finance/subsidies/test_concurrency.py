@@ -61,3 +61,19 @@ async def test_concurrent_approvals_of_different_claims_never_exceed_the_budget(
     assert got["paid_total"] == paid
     assert await budget_balance(app, p["id"]) == 20_000 * YUAN - paid
     assert (await client.get("/fund/ledger/verify", headers=regulator.headers)).json()["balanced"] is True
+
+
+async def test_concurrent_filings_for_one_loan_make_one_claim(api, app, client):
+    await publish_lpr(api)
+    regulator = await api.org("regulator")
+    sme, bank = await api.org("sme"), await api.org("bank")
+    p = await policy(api, regulator)
+    lo = await loan(api, sme, bank)
+    body = {"policy_id": p["id"], "loan_id": lo["id"]}
+    results = await _race(app, [lambda cl: cl.post("/subsidy-claims", json=body, headers=sme.headers)
+                                for _ in range(6)])
+    codes = sorted(r.status_code for r in results)
+    assert codes == [201] + [409] * 5, [r.text for r in results]
+    assert {r.json()["code"] for r in results if r.status_code == 409} == {"invalid_state"}
+    mine = (await client.get("/subsidy-claims", headers=sme.headers)).json()["data"]
+    assert len(mine) == 1 and mine[0]["amount"] == 6_000 * YUAN

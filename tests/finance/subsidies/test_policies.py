@@ -98,10 +98,10 @@ async def test_beijing_share_of_interest_actually_paid_when_rate_within_1_4_lpr(
     rows = await schedule(api, sme, ok["id"])
     # Month 1: ¥1,000,000 × 4.2% / 12 = ¥3,500.00 of interest.
     assert rows[0]["paid_interest"] == 3_500 * YUAN
-    paid_interest = rows[0]["paid_interest"] + rows[1]["paid_interest"]
+    # Month 2: the balance ¥918,258.69 × 0.35% = ¥3,213.91; paid in all ¥6,713.91, 40% = ¥2,685.564 → ¥2,685.56.
+    assert rows[1]["paid_interest"] == 321_391
     c = await filed(api, sme, p["id"], ok["id"])
-    assert c["basis_amount"] == paid_interest
-    assert c["amount"] == (paid_interest * 4000 + 5000) // 10000  # 40%, half-up
+    assert (c["basis_amount"], c["amount"]) == (671_391, 268_556)
     assert len(c["working"]["interest_paid"]) == 2
     assert c["working"]["rate_check"]["max_rate_bps"] == "420"
     r = await approve(api, regulator, c["id"])
@@ -124,3 +124,33 @@ async def test_beijing_share_of_interest_actually_paid_when_rate_within_1_4_lpr(
     assert body["working"]["basis_amount"] > 0
     mine = (await client.get("/subsidy-claims", headers=sme.headers)).json()["data"]
     assert [x["loan_id"] for x in mine] == [ok["id"]]
+
+
+async def test_beijing_cap_per_firm_per_year(api, client):
+    """¥500,000 a firm a year: what is left of it is paid, then nothing more."""
+    await publish_lpr(api, one_year_bps=300)
+    regulator = await api.org("regulator")
+    sme, bank = await api.org("sme"), await api.org("bank")
+    p = await policy(api, regulator, **BEIJING)
+    small = await loan(api, sme, bank, amount=1_000_000 * YUAN, rate_bps=420)
+    big = await loan(api, sme, bank, amount=200_000_000 * YUAN, rate_bps=420)
+    third = await loan(api, sme, bank, amount=1_000_000 * YUAN, rate_bps=420)
+    for row_small, row_big, row_third in zip(*[(await schedule(api, sme, lo["id"]))[:2]
+                                               for lo in (small, big, third)], strict=True):
+        await advance_to(api, date.fromisoformat(row_small["due_on"]))
+        for lo, row in ((small, row_small), (big, row_big), (third, row_third)):
+            r = await client.post(f"/loans/{lo['id']}/repayments", json={"amount": row["payment"]},
+                                  headers=sme.headers)
+            assert r.status_code == 201, r.text
+    first = await filed(api, sme, p["id"], small["id"])
+    assert first["amount"] == 268_556
+    assert (await approve(api, regulator, first["id"])).json()["amount_paid"] == 268_556
+    # ¥200m: ¥700,000.00 + ¥642,781.08 of interest paid, 40% = ¥537,112.43; ¥497,314.44 is left of the cap.
+    c = await filed(api, sme, p["id"], big["id"])
+    assert (c["basis_amount"], c["working"]["before_caps"]) == (134_278_108, 53_711_243)
+    assert c["amount"] == c["working"]["cap_per_org_year_left"] == 500_000 * YUAN - 268_556
+    assert (await approve(api, regulator, c["id"])).json()["amount_paid"] == 49_731_444
+    body = assert_problem(await claim(api, sme, p["id"], third["id"]), 409, "limit_exceeded")
+    assert any(r.startswith("cap_per_org_year") for r in body["reasons"])
+    got = (await client.get(f"/subsidy-policies/{p['id']}", headers=regulator.headers)).json()
+    assert got["paid_total"] == 500_000 * YUAN
