@@ -187,6 +187,9 @@ async def update_asset(session: AsyncSession, actor: Actor, asset_id: str, patch
         if new_status not in STATUS_TRANSITIONS[asset.status]:
             raise InvalidState(f"an asset cannot go from {asset.status} to {new_status}")
         asset.status = new_status
+    if asset.kind in PATENT_KINDS and asset.status == "valid" and asset.grant_date is None:
+        # A patent is in force only once granted: record the grant with the status.
+        raise ValidationFailed.at(["body", "grant_date"], "a valid patent needs its grant_date")
     _check_dates(asset, await business_date(session))
     asset.ipc_subclass = _ipc_subclass(asset.ipc_codes)
     asset.search_text = _search_text(asset.title, asset.abstract)

@@ -407,3 +407,17 @@ async def test_get_asset_has_every_field_the_contract_names(api, client, app):
     ]
     assert [(o["owner_org_id"], o["via"]) for o in body["ownership_history"]] == [(uni.org_id, "registration")]
     assert body["high_value"] == {"is_high_value": True, "criteria": ["strategic_emerging_industry"]}
+
+
+async def test_a_pending_patent_becomes_valid_only_with_its_grant_date(api, client, app):
+    sme = await api.org("sme")
+    a = await api.asset(sme, grant_date=None)
+    assert a["status"] == "pending"
+    before = await table_counts(app)
+    problem = assert_problem(await client.patch(f"/assets/{a['id']}", json={"status": "valid"}, headers=sme.headers),
+                             422, "validation_error")
+    assert problem["errors"][0]["loc"] == ["body", "grant_date"]
+    assert await table_counts(app) == before
+    r = await client.patch(f"/assets/{a['id']}", json={"status": "valid", "grant_date": "2022-02-01"},
+                           headers=sme.headers)
+    assert r.status_code == 200 and r.json()["status"] == "valid" and r.json()["grant_date"] == "2022-02-01"
