@@ -1,11 +1,22 @@
 # Everything a newcomer needs: `make run` serves the API with demo data, `make test` runs the suite.
-UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PYTHON ?= python3
+USER_BIN := $(HOME)/.local/bin
+# uv from PATH, else ~/.local/bin, else the uv Python package of $(PYTHON) (`python3 -m uv`). Expanded
+# lazily, so it finds the uv that the `uv` target has just installed.
+UV ?= $(shell command -v uv 2>/dev/null || { test -x $(USER_BIN)/uv && echo $(USER_BIN)/uv; } || echo "$(PYTHON) -m uv")
 export IPM_DATABASE_URL ?= sqlite+aiosqlite:///./ipm.db
 
 .PHONY: run test lint migrate check bench install uv clean
 
+# Install uv for this user when there is none: pip --user (or, on a distribution Python that refuses
+# pip installs (PEP 668), pip --user --break-system-packages, which touches only ~/.local), else the
+# official installer into ~/.local/bin.
 uv:
-	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || python3 -m pip install --quiet --user uv
+	@command -v uv >/dev/null 2>&1 || test -x $(USER_BIN)/uv || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
+	  $(PYTHON) -m pip install --quiet --user uv 2>/dev/null || \
+	  $(PYTHON) -m pip install --quiet --user --break-system-packages uv || \
+	  { curl -LsSf https://astral.sh/uv/install.sh | env UV_UNMANAGED_INSTALL=$(USER_BIN) sh; }
+	@$(UV) --version
 
 install: uv
 	$(UV) sync --frozen

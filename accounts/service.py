@@ -112,18 +112,27 @@ async def authenticate(session: AsyncSession, email: str, password: str, setting
     if user.locked_until is not None and user.locked_until > now:
         raise RateLimited("too many failed logins; try again later",
                           extra={"retry_after": _seconds_until(user.locked_until, now)})
+    # Whoever is trying is not known yet: the audit names the account's organisation and "login".
+    attempt = Actor(user_id="login", org_id=user.org_id, org_kind="", role="")
+    before = {"failed_logins": user.failed_logins, "locked_until": user.locked_until}
     if not verify_password(user.password_hash, password):
         user.failed_logins += 1
-        if user.failed_logins >= settings.login_max_failures:
+        locked = user.failed_logins >= settings.login_max_failures
+        if locked:
             user.locked_until = now + timedelta(seconds=settings.login_lockout_seconds)
             user.failed_logins = 0
         session.add(user)
         await session.flush()
+        await audit.record(session, attempt, "user.locked" if locked else "user.login_failed", "user",
+                           user.id, before=before,
+                           after={"failed_logins": user.failed_logins, "locked_until": user.locked_until})
         raise NotAuthenticated("wrong email or password")
     if user.failed_logins or user.locked_until:
         user.failed_logins, user.locked_until = 0, None
         session.add(user)
         await session.flush()
+        await audit.record(session, attempt, "user.login_reset", "user", user.id, before=before,
+                           after={"failed_logins": 0, "locked_until": None})
     return user
 
 

@@ -1,8 +1,8 @@
 """Benchmark: ``GET /api/v1/assets?q=`` over 100,000 assets, Chinese and English queries.
 
 ``uv run python -m bench.asset_search`` loads the assets into a fresh SQLite file and, when reachable,
-into PostgreSQL (``IPM_BENCH_PG_URL``, default the ``ipm_foundation`` database; its tables are dropped
-and recreated), then times the real app through httpx's ASGI transport and prints the median and p95
+into PostgreSQL when ``IPM_BENCH_PG_URL`` names a throwaway database (its tables are dropped and recreated,
+so there is no default: a benchmark must never wipe a database it was not pointed at), then times the real app through httpx's ASGI transport and prints the median and p95
 per database and language. ``IPM_BENCH_ASSETS`` changes the row count, ``IPM_BENCH_REPEAT`` the
 repetitions of each query.
 
@@ -178,8 +178,10 @@ async def main() -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="ipm-bench-") as tmp:
         results += await run_one("sqlite", f"sqlite+aiosqlite:///{tmp}/bench.db", n, repeat)
-    pg_url = os.environ.get("IPM_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1/ipm_foundation")
-    if await _pg_reachable(pg_url):
+    pg_url = os.environ.get("IPM_BENCH_PG_URL")
+    if not pg_url:
+        print("PostgreSQL skipped: set IPM_BENCH_PG_URL=postgresql+asyncpg://… to a throwaway database")
+    elif await _pg_reachable(pg_url):
         results += await run_one("postgresql", pg_url, n, repeat)
     print(f"\nGET /api/v1/assets?q=  ({n:,} assets, 50 queries per language × {repeat})")
     print(f"{'database':<12}{'language':<10}{'median ms':>10}{'p95 ms':>10}{'mean hits':>11}")

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kernel.actor import SYSTEM, Actor
 from kernel.db import TZDateTime, is_unique_violation, utcnow
 from kernel.errors import InvalidState
 from kernel.settings import Settings, get_settings
@@ -92,7 +93,11 @@ async def ensure_clock_state(session: AsyncSession, settings: Settings) -> None:
 async def run_day_end(factory: async_sessionmaker[AsyncSession], run_date: date) -> int:
     """Run every handler not yet run for ``run_date``, each in its own transaction. Returns how many ran."""
     ran = 0
+    async with factory() as session:  # skip what is done without provoking a duplicate key each poll
+        done = set((await session.exec(select(DayEndRun.handler).where(DayEndRun.run_date == run_date))).all())
     for handler in registered_handlers():
+        if handler.name in done:
+            continue
         async with factory() as session:
             try:
                 session.add(DayEndRun(handler=handler.name, run_date=run_date))
@@ -109,8 +114,13 @@ async def run_day_end(factory: async_sessionmaker[AsyncSession], run_date: date)
 
 
 async def advance(factory: async_sessionmaker[AsyncSession], days: int,
-                  settings: Settings | None = None) -> tuple[date, int]:
-    """Manual mode: close each business day in turn, then move the date on. Returns (new date, days)."""
+                  settings: Settings | None = None, actor: Actor = SYSTEM) -> tuple[date, int]:
+    """Manual mode: close each business day in turn, then move the date on. Returns (new date, days).
+
+    Each step of the date is audited in the transaction that makes it, as done by ``actor``.
+    """
+    from kernel import audit  # audit reads the business date from here
+
     settings = settings or get_settings()
     if settings.clock != "manual":
         raise InvalidState("the clock can only be advanced when IPM_CLOCK=manual")
@@ -128,6 +138,9 @@ async def advance(factory: async_sessionmaker[AsyncSession], days: int,
             if state.business_date == closing:
                 state.business_date = closing + timedelta(days=1)
                 session.add(state)
+                await session.flush()
+                await audit.record(session, actor, "clock.advanced", "clock", "business_date",
+                                   before={"business_date": closing}, after={"business_date": state.business_date})
             await session.commit()
         processed += 1
     async with factory() as session:

@@ -4,6 +4,10 @@ Chinese patent application numbers: since 2003, 12 digits + check character (``2
 before 2004, 8 digits + check (``98123456.X``). The check is ``Σ d_i × w_i mod 11`` with weights
 2,3,4,5,6,7,8,9,2,3,4,5 (first 8 of them for the old form); 10 is written ``X``. ``ZL``/``CN``
 prefixes, dots and spaces are presentation and accepted on input.
+
+``today`` is the business date (``kernel.clock.business_date``): a year written into a number may not be
+after it. Without it (request-schema validation, which has no session) only the form is checked and the
+service checks the year again with the business date.
 """
 
 from __future__ import annotations
@@ -38,17 +42,21 @@ def normalise_patent_number(raw: str, kind: str | None = None, today: date | Non
     for prefix in ("ZL", "CN"):
         if s.startswith(prefix):
             s = s[len(prefix):]
-    if len(s) == 13:
-        body, check, year, type_digit = s[:12], s[12], int(s[:4]), s[4]
-        latest = (today or date.today()).year + 1
-        if not 2003 <= year <= latest:
-            raise ValueError(f"filing year {year} is outside 2003–{latest} for a 12-digit number")
-    elif len(s) == 9:
-        body, check, type_digit = s[:8], s[8], s[2]
-    else:
+    if len(s) not in (13, 9):
         raise ValueError("a patent number has 12 digits and a check character (or 8 before 2004)")
+    body, check = s[:-1], s[-1]
     if not body.isdigit():
         raise ValueError("a patent number's body is digits only")
+    if len(body) == 12:
+        year, type_digit = int(body[:4]), body[4]
+        if year < 2003 or (today is not None and year > today.year):
+            latest = today.year if today is not None else "today"
+            raise ValueError(f"filing year {year} is outside 2003–{latest} for a 12-digit number")
+    else:
+        type_digit = body[2]
+        # Two-digit years of the old form: 85–99 and 00–03 (the Patent Law took effect in 1985).
+        if not (body[:2] >= "85" or body[:2] <= "03"):
+            raise ValueError(f"year {body[:2]} is outside 1985–2003 for an 8-digit number")
     if check not in "0123456789X":
         raise ValueError("the check character is a digit or X")
     expected = patent_check_character(body)
@@ -59,6 +67,11 @@ def normalise_patent_number(raw: str, kind: str | None = None, today: date | Non
     if kind is not None and kind not in _TYPE_DIGIT[type_digit]:
         raise ValueError(f"type digit {type_digit} does not match kind {kind}")
     return f"{body}.{check}"
+
+
+def _not_future(year: str, today: date | None) -> None:
+    if today is not None and int(year) > today.year:
+        raise ValueError(f"the year {year} in the number is after the business date {today.isoformat()}")
 
 
 def normalise_number(kind: str, raw: str, today: date | None = None) -> str:
@@ -76,18 +89,21 @@ def normalise_number(kind: str, raw: str, today: date | None = None) -> str:
         return s.lstrip("0") or "0"
     if kind == "software_copyright":
         s = re.sub(r"\s", "", s).upper()
-        if not _SOFTWARE.match(s):
+        if not (m := _SOFTWARE.match(s)):
             raise ValueError("a software copyright number looks like 2021SR0123456")
+        _not_future(m.group(1), today)
         return s
     if kind == "copyright":
         s = re.sub(r"\s", "", s)
-        if not _COPYRIGHT.match(s):
+        if not (m := _COPYRIGHT.match(s)):
             raise ValueError("a copyright registration number looks like 国作登字-2021-F-00012345")
+        _not_future(m.group(2), today)
         return s
     if kind == "plant_variety":
         s = re.sub(r"\s", "", s).upper()
-        if not _PLANT.match(s):
+        if not (m := _PLANT.match(s)):
             raise ValueError("a plant variety number looks like CNA20201234.5")
+        _not_future(m.group(1), today)
         return s
     s = s.upper()
     if not _TRADE_SECRET.match(s):

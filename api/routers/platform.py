@@ -47,9 +47,9 @@ async def get_clock(request: Request, session: SessionDep, _: CurrentActor) -> C
 
 @router.post("/clock/advance", response_model=AdvanceOut,
              summary="Close business days and move the date on (platform admin, manual clock only)")
-async def advance_clock(request: Request, body: AdvanceIn, session: SessionDep, _: AdminActor) -> AdvanceOut:
+async def advance_clock(request: Request, body: AdvanceIn, session: SessionDep, actor: AdminActor) -> AdvanceOut:
     # Each day-end runs in its own transactions, not the request's.
     await session.rollback()
     new_date, processed = await clock.advance(request.app.state.session_factory, body.days,
-                                              request.app.state.settings)
+                                              request.app.state.settings, actor)
     return AdvanceOut(business_date=new_date, processed_days=processed)

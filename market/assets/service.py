@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org
 from kernel import audit, events
-from kernel.actor import Actor
+from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
 from kernel.db import is_unique_violation, utcnow
 from kernel.errors import AlreadyExists, Forbidden, InvalidState, NotFound, ValidationFailed
@@ -23,7 +23,7 @@ from kernel.text import query_parts
 from market.assets import search
 from market.assets.models import Asset, Encumbrance, OwnershipRecord
 from market.assets.schemas import AssetIn, AssetPatch
-from market.numbers import PATENT_KINDS, display_number
+from market.numbers import PATENT_KINDS, display_number, normalise_number
 
 ASSET_OWNER_KINDS = ("sme", "university")
 
@@ -46,26 +46,36 @@ def _ipc_subclass(ipc_codes: Sequence[str]) -> str | None:
     return ipc_codes[0][:4] if ipc_codes else None
 
 
-def _check_dates(asset: Asset) -> None:
+def _check_dates(asset: Asset, today: date) -> None:
     pairs = [("filing_date", "grant_date"), ("grant_date", "expiry_date"), ("filing_date", "expiry_date"),
              ("filing_date", "fees_paid_until")]
     for earlier, later in pairs:
         a, b = getattr(asset, earlier), getattr(asset, later)
         if a is not None and b is not None and b < a:
             raise ValidationFailed.at(["body", later], f"{later} must not be before {earlier}")
+    # Filing and grant are facts of the past; expiry and paid-up fees may lie ahead.
+    for past in ("filing_date", "grant_date"):
+        value = getattr(asset, past)
+        if value is not None and value > today:
+            raise ValidationFailed.at(["body", past],
+                                      f"{past} {value.isoformat()} is after the business date {today.isoformat()}")
 
 
 async def create_asset(session: AsyncSession, actor: Actor, data: AssetIn) -> Asset:
     if not actor.is_kind(*ASSET_OWNER_KINDS):
         raise Forbidden("only SMEs and universities register IP assets")
     today = await business_date(session)
+    try:  # the schema checked the number's form; the year in it is checked against the business date here
+        normalise_number(data.kind, data.number, today)
+    except ValueError as exc:
+        raise ValidationFailed.at(["body", "number"], str(exc)) from exc
     fields = data.model_dump(exclude_none=True)
     asset = Asset(**fields, owner_org_id=actor.org_id)
     asset.ipc_subclass = _ipc_subclass(asset.ipc_codes)
     asset.search_text = _search_text(asset.title, asset.abstract)
     if asset.kind in PATENT_KINDS and asset.grant_date is None:
         asset.status = "pending"
-    _check_dates(asset)
+    _check_dates(asset, today)
     try:
         async with session.begin_nested():
             session.add(asset)
@@ -177,7 +187,10 @@ async def update_asset(session: AsyncSession, actor: Actor, asset_id: str, patch
         if new_status not in STATUS_TRANSITIONS[asset.status]:
             raise InvalidState(f"an asset cannot go from {asset.status} to {new_status}")
         asset.status = new_status
-    _check_dates(asset)
+    if asset.kind in PATENT_KINDS and asset.status == "valid" and asset.grant_date is None:
+        # A patent is in force only once granted: record the grant with the status.
+        raise ValidationFailed.at(["body", "grant_date"], "a valid patent needs its grant_date")
+    _check_dates(asset, await business_date(session))
     asset.ipc_subclass = _ipc_subclass(asset.ipc_codes)
     asset.search_text = _search_text(asset.title, asset.abstract)
     asset.updated_at = utcnow()
@@ -236,16 +249,25 @@ async def transfer_ownership(session: AsyncSession, actor: Actor, asset: Asset, 
                          {"asset_id": asset.id, "before": previous_owner, "after": new_owner_org_id})
 
 
-async def record_transaction(session: AsyncSession, asset: Asset) -> None:
+async def record_transaction(session: AsyncSession, asset: Asset, actor: Actor = SYSTEM) -> None:
     """A license was granted: the asset is not dormant any more."""
-    asset.last_transaction_on = await business_date(session)
-    session.add(asset)
+    before, asset.last_transaction_on = asset.last_transaction_on, await business_date(session)
+    if before != asset.last_transaction_on:
+        session.add(asset)
+        await audit.record(session, actor, "asset.transacted", "asset", asset.id,
+                           before={"last_transaction_on": before},
+                           after={"last_transaction_on": asset.last_transaction_on})
 
 
-async def record_pledge_amount(session: AsyncSession, asset_ids: Sequence[str], amount: int) -> None:
+async def record_pledge_amount(session: AsyncSession, asset_ids: Sequence[str], amount: int,
+                               actor: Actor = SYSTEM) -> None:
     """Remember the largest pledge-financing amount each asset has backed (high-value criterion 4)."""
-    for asset in (await session.exec(select(Asset).where(col(Asset.id).in_(asset_ids)))).all():
+    stmt = select(Asset).where(col(Asset.id).in_(asset_ids)).order_by(Asset.id).with_for_update()
+    for asset in (await session.exec(stmt)).all():
         if amount > asset.max_pledge_amount:
+            await audit.record(session, actor, "asset.pledge_amount_recorded", "asset", asset.id,
+                               before={"max_pledge_amount": asset.max_pledge_amount},
+                               after={"max_pledge_amount": amount})
             asset.max_pledge_amount = amount
             session.add(asset)
 

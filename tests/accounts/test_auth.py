@@ -223,3 +223,24 @@ async def test_admin_actions_are_audited(api, client, app):
         event = (await conn.execute(sa.select(AuditEvent).where(AuditEvent.object_id == r.json()["id"]))).one()
     assert (event.action, event.actor_user_id, event.actor_org_id) == ("org.created", admin.user_id, admin.org_id)
     assert event.before is None and event.after["kind"] == "guarantor" and str(event.business_date) == "2026-03-02"
+
+
+async def test_failed_logins_lockout_and_reset_are_audited(api, client, app):
+    settings = app.state.settings
+    sme = await api.org("sme")
+    for _ in range(settings.login_max_failures):
+        assert_problem(await _login(client, sme.email, "wrong-password"), 401, "not_authenticated")
+    await execute(app, sa.update(User).where(User.id == sme.user_id)
+                  .values(locked_until=utcnow() - timedelta(seconds=1)))
+    assert (await _login(client, sme.email, "s3cret-pass")).status_code == 200
+    async with app.state.engine.connect() as conn:
+        rows = (await conn.execute(sa.select(AuditEvent).where(AuditEvent.object_id == sme.user_id,
+                                                               AuditEvent.action.like("user.%"))
+                                   .order_by(AuditEvent.at, AuditEvent.id))).all()
+    actions = [r.action for r in rows]
+    assert actions == ["user.created"] + ["user.login_failed"] * (settings.login_max_failures - 1) + [
+        "user.locked", "user.login_reset"]
+    locked = rows[-2]
+    assert locked.actor_org_id == sme.org_id and locked.actor_user_id == "login"
+    assert locked.after["locked_until"] is not None and locked.after["failed_logins"] == 0
+    assert rows[1].before == {"failed_logins": 0, "locked_until": None} and rows[1].after["failed_logins"] == 1

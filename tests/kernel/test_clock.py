@@ -114,3 +114,70 @@ async def test_system_mode_refuses_advance_and_catches_up_missing_days(api, clie
         assert recorder == []  # a second pass (another process, the next poll) finds nothing to do
     finally:
         app.state.settings = manual
+
+
+async def test_two_server_processes_catching_up_at_once_run_each_day_end_once(app, recorder):
+    """Two processes' pollers (each its own engine and pool) close the same missed days at the same time."""
+    from kernel.db import make_engine, make_session_factory
+
+    system = app.state.settings.model_copy(update={"clock": "system"})
+    engines = [make_engine(system.database_url) for _ in range(2)]
+    try:
+        factories = [make_session_factory(e) for e in engines]
+        ran = await asyncio.gather(*(clock.catch_up_system_day_end(f, system, lookback_days=3) for f in factories))
+        # Every registered handler (the two here and the product's) × three days, whichever process ran each.
+        assert sum(ran) == 3 * len(clock.registered_handlers())
+        today = calendar_today(system)
+        days = [today - timedelta(days=b) for b in (3, 2, 1)]
+        for name in ("first", "second"):
+            assert sorted(d for n, d in recorder if n == name) == days, recorder
+        # The next poll of either process finds nothing left to do.
+        assert await clock.catch_up_system_day_end(factories[1], system, lookback_days=3) == 0
+    finally:
+        for e in engines:
+            await e.dispose()
+    async with app.state.engine.connect() as conn:
+        rows = (await conn.execute(sa.select(DayEndRun.handler, DayEndRun.run_date)
+                                   .where(DayEndRun.handler.like("test.%")))).all()
+    assert len(rows) == 6
+
+
+async def test_a_failing_day_end_handler_is_retried_by_the_next_poll(app):
+    attempts = []
+
+    @clock.day_end_handler("test.flaky", order=1)
+    async def flaky(session, run_date):
+        session.add(DayEndRun(handler="test.flaky.side-effect", run_date=run_date))
+        await session.flush()
+        attempts.append(run_date)
+        if len(attempts) == 1:
+            raise RuntimeError("the database went away")
+
+    try:
+        system = app.state.settings.model_copy(update={"clock": "system"})
+        with pytest.raises(RuntimeError):
+            await clock.catch_up_system_day_end(app.state.session_factory, system, lookback_days=1)
+        assert await clock.catch_up_system_day_end(app.state.session_factory, system, lookback_days=1) >= 1
+        yesterday = calendar_today(system) - timedelta(days=1)
+        assert attempts == [yesterday, yesterday]
+        async with app.state.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(DayEndRun.handler).where(DayEndRun.handler.like("test.flaky%"))
+                                       .order_by(DayEndRun.handler))).scalars().all()
+        assert rows == ["test.flaky", "test.flaky.side-effect"]  # the failed run left nothing behind
+    finally:
+        clock._handlers.pop("test.flaky", None)
+
+
+async def test_each_advanced_day_is_audited_as_the_admin(api, app):
+    from kernel.audit import AuditEvent
+
+    admin = await api.admin()
+    await api.advance(2)
+    async with app.state.engine.connect() as conn:
+        rows = (await conn.execute(sa.select(AuditEvent).where(AuditEvent.action == "clock.advanced")
+                                   .order_by(AuditEvent.at, AuditEvent.id))).all()
+    assert [(r.before, r.after) for r in rows] == [
+        ({"business_date": "2026-03-02"}, {"business_date": "2026-03-03"}),
+        ({"business_date": "2026-03-03"}, {"business_date": "2026-03-04"}),
+    ]
+    assert {(r.actor_user_id, r.actor_org_id) for r in rows} == {(admin.user_id, admin.org_id)}

@@ -331,3 +331,93 @@ def test_search_text_lists_each_cjk_bigram_once():
     text = search_text("碳化硅单晶", "SiC 碳化硅")
     assert text == "碳化硅单晶\nsic 碳化硅\n 碳化 化硅 硅单 单晶 "
     assert search_text("Battery", None) == "battery\n"
+
+
+FUTURE_FACTS = {
+    "filing after the business date": {"filing_date": "2026-03-03", "grant_date": None, "expiry_date": "2046-03-03",
+                                       "fees_paid_until": "2027-03-03"},
+    "grant after the business date": {"filing_date": "2021-01-05", "grant_date": "2026-03-03"},
+}
+
+
+@pytest.mark.parametrize("case", list(FUTURE_FACTS))
+async def test_filing_and_grant_dates_may_not_be_after_the_business_date(api, client, app, case):
+    sme = await api.org("sme")
+    number = patent_number()
+    before = await table_counts(app)
+    r = await client.post("/assets", json={**BASE, "number": number, **FUTURE_FACTS[case]}, headers=sme.headers)
+    problem = assert_problem(r, 422, "validation_error")
+    assert problem["errors"][0]["loc"][0] == "body" and "business date 2026-03-02" in problem["detail"]
+    assert await table_counts(app) == before
+    # The business date itself is fine, and so are expiry and paid-up fees in the future.
+    a = await api.asset(sme, number=number, filing_date="2021-01-05", grant_date="2026-03-02",
+                        expiry_date="2041-01-05", fees_paid_until="2027-01-05")
+    before = await table_counts(app)
+    for patch in ({"grant_date": "2026-03-03"}, {"filing_date": "2030-01-01"}):
+        assert_problem(await client.patch(f"/assets/{a['id']}", json=patch, headers=sme.headers),
+                       422, "validation_error")
+    assert await table_counts(app) == before
+
+
+async def test_the_year_in_a_number_is_bounded_by_the_business_date_not_the_calendar(api, client, app):
+    from kernel.clock import ClockState
+    from tests.api.helpers import execute
+
+    sme = await api.org("sme")
+    next_year = patent_number(year=2027)
+    before = await table_counts(app)
+    for body in ({**BASE, "number": next_year, "filing_date": None, "grant_date": None},
+                 {"kind": "software_copyright", "number": "2027SR0456789", "title": "BMS"},
+                 {"kind": "copyright", "number": "晋作登字-2027-F-00012345", "title": "晋祠"},
+                 {"kind": "plant_variety", "number": "CNA20271234.5", "title": "晋谷21号"}):
+        problem = assert_problem(await client.post("/assets", json=body, headers=sme.headers), 422,
+                                 "validation_error")
+        assert problem["errors"][0]["loc"] == ["body", "number"] and "2027" in problem["detail"], problem
+    assert await table_counts(app) == before
+    this_year = await api.asset(sme, number=patent_number(year=2026), filing_date="2026-01-05", grant_date=None)
+    assert this_year["status"] == "pending"
+    # Once the business date reaches 2027 the same number registers.
+    await execute(app, sa.update(ClockState).values(business_date=date(2027, 1, 4)))
+    a = await api.asset(sme, number=next_year, filing_date="2027-01-04", grant_date=None,
+                        fees_paid_until="2028-01-04", expiry_date="2047-01-04")
+    assert a["number"] == next_year
+
+
+async def test_get_asset_has_every_field_the_contract_names(api, client, app):
+    from market.assets import encumbrances as enc
+    from market.assets import service as asset_service
+    from tests.market.test_assets_rules import _actor
+
+    uni = await api.org("university")
+    bank = await api.org("bank")
+    a = await api.asset(uni, strategic_emerging=True)
+    async with app.state.session_factory() as session:
+        assets = await asset_service.lock_assets(session, [a["id"]])
+        await enc.encumber(session, _actor(uni), assets, "open_license", "olic_1")
+        await enc.encumber(session, _actor(bank), assets, "pledge", "loan_1", holder_org_id=bank.org_id)
+        await session.commit()
+    r = await client.get(f"/assets/{a['id']}", headers=bank.headers)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["owner_org_id"] == uni.org_id and body["status"] == "valid"
+    assert sorted(({k: e[k] for k in ("kind", "ref_id", "since")} for e in body["encumbrances"]),
+                  key=lambda e: e["kind"]) == [
+        {"kind": "open_license", "ref_id": "olic_1", "since": "2026-03-02"},
+        {"kind": "pledge", "ref_id": "loan_1", "since": "2026-03-02"},
+    ]
+    assert [(o["owner_org_id"], o["via"]) for o in body["ownership_history"]] == [(uni.org_id, "registration")]
+    assert body["high_value"] == {"is_high_value": True, "criteria": ["strategic_emerging_industry"]}
+
+
+async def test_a_pending_patent_becomes_valid_only_with_its_grant_date(api, client, app):
+    sme = await api.org("sme")
+    a = await api.asset(sme, grant_date=None)
+    assert a["status"] == "pending"
+    before = await table_counts(app)
+    problem = assert_problem(await client.patch(f"/assets/{a['id']}", json={"status": "valid"}, headers=sme.headers),
+                             422, "validation_error")
+    assert problem["errors"][0]["loc"] == ["body", "grant_date"]
+    assert await table_counts(app) == before
+    r = await client.patch(f"/assets/{a['id']}", json={"status": "valid", "grant_date": "2022-02-01"},
+                           headers=sme.headers)
+    assert r.status_code == 200 and r.json()["status"] == "valid" and r.json()["grant_date"] == "2022-02-01"

@@ -206,3 +206,24 @@ async def test_transfer_ownership_keeps_history_and_publishes(api, client, app):
     async with app.state.session_factory() as session:
         moved = (await session.exec(select(AuditEvent).where(AuditEvent.action == "asset.ownership_moved"))).one()
     assert moved.before == {"owner_org_id": uni.org_id} and moved.business_date == date(2026, 3, 5)
+
+
+async def test_pledge_amount_and_transactions_are_audited(api, app):
+    sme = await api.org("sme")
+    bank = await api.org("bank")
+    a = await api.asset(sme)
+    async with app.state.session_factory() as session:
+        await service.record_pledge_amount(session, [a["id"]], 5_000_000_00, actor=_actor(bank))
+        await service.record_pledge_amount(session, [a["id"]], 1_000_00, actor=_actor(bank))  # no change, no event
+        asset = await session.get(Asset, a["id"])
+        await service.record_transaction(session, asset)
+        await service.record_transaction(session, asset)  # same day again: nothing changes
+        await session.commit()
+    async with app.state.session_factory() as session:
+        rows = (await session.exec(select(AuditEvent).where(AuditEvent.object_id == a["id"],
+                                                            AuditEvent.action != "asset.registered")
+                                   .order_by(AuditEvent.at, AuditEvent.id))).all()
+    assert [(r.action, r.actor_org_id, r.before, r.after) for r in rows] == [
+        ("asset.pledge_amount_recorded", bank.org_id, {"max_pledge_amount": 0}, {"max_pledge_amount": 5_000_000_00}),
+        ("asset.transacted", "platform", {"last_transaction_on": None}, {"last_transaction_on": "2026-03-02"}),
+    ]

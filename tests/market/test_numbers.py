@@ -105,3 +105,38 @@ def test_other_kinds_formats(kind, raw, stored):
 def test_other_kinds_refused(kind, raw):
     with pytest.raises(ValueError):
         normalise_number(kind, raw, TODAY)
+
+
+def test_year_bounds_follow_the_given_business_date():
+    body = "202710601862"
+    number = f"{body}.{patent_check_character(body)}"
+    with pytest.raises(ValueError, match="outside 2003–2026"):
+        normalise_patent_number(number, "invention_patent", TODAY)
+    assert normalise_patent_number(number, "invention_patent", date(2027, 1, 1)) == number
+    # Without a business date (request schemas) only the form is checked; the service checks the year.
+    assert normalise_patent_number(number, "invention_patent") == number
+    with pytest.raises(ValueError, match="outside 2003"):
+        normalise_patent_number("200210601862.1", "invention_patent")
+    for kind, raw in (("software_copyright", "2027SR0456789"), ("copyright", "国作登字-2027-A-00000001"),
+                      ("plant_variety", "CNA20271234.5")):
+        assert normalise_number(kind, raw, date(2027, 1, 1)) == raw
+        assert normalise_number(kind, raw) == raw
+        with pytest.raises(ValueError, match="after the business date"):
+            normalise_number(kind, raw, TODAY)
+
+
+@pytest.mark.parametrize(("year", "ok"), [("85", True), ("99", True), ("00", True), ("03", True),
+                                          ("04", False), ("84", False), ("50", False)])
+def test_eight_digit_years_are_1985_to_2003(year, ok):
+    body = f"{year}123456"
+    number = f"{body}.{patent_check_character(body)}"
+    if ok:
+        assert normalise_patent_number(number, "invention_patent", TODAY) == number
+    else:
+        with pytest.raises(ValueError, match="1985–2003"):
+            normalise_patent_number(number, "invention_patent", TODAY)
+
+
+def test_a_non_digit_body_says_so():
+    with pytest.raises(ValueError, match="digits only"):
+        normalise_patent_number("20A710601862.3", "invention_patent", TODAY)
