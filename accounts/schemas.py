@@ -38,6 +38,20 @@ class OrgIn(Strict):
     rd_spending_last_year: int | None = Field(default=None, ge=0, le=10**15)
 
 
+HonourList = list[Literal["national_demonstration", "national_advantage", "provincial_demonstration",
+                          "provincial_advantage", "standard_certified"]]
+
+
+class OrgPatch(Strict):
+    """The profile an organisation keeps up to date; the statistics (IP index, innovation efficiency) read it."""
+
+    name: Name | None = None
+    region: str | None = Field(default=None, max_length=12)
+    industry: str | None = Field(default=None, max_length=80)
+    ip_honours: HonourList | None = Field(default=None, max_length=5)
+    rd_spending_last_year: int | None = Field(default=None, ge=0, le=10**15)
+
+
 class UserIn(Strict):
     email: EmailStr
     password: Password

@@ -11,11 +11,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from accounts.credit_code import make_credit_code
 from accounts.models import Org, Region, User
 from accounts.passwords import DUMMY_HASH, hash_password, verify_password
-from accounts.schemas import OrgIn, RegionIn, RegisterIn, UserIn
+from accounts.schemas import OrgIn, OrgPatch, RegionIn, RegisterIn, UserIn
 from kernel import audit
 from kernel.actor import ORG_ADMIN, PLATFORM_ADMIN, Actor
 from kernel.db import is_unique_violation, utcnow
-from kernel.errors import AlreadyExists, Forbidden, NotAuthenticated, NotFound, RateLimited
+from kernel.errors import AlreadyExists, Forbidden, NotAuthenticated, NotFound, RateLimited, ValidationFailed
 from kernel.settings import Settings
 
 PLATFORM_CREDIT_CODE = make_credit_code("91140000MA0000000")
@@ -72,6 +72,31 @@ async def create_user(session: AsyncSession, actor: Actor, org_id: str, data: Us
     if not actor.is_platform_admin and actor.role != ORG_ADMIN:
         raise Forbidden("only an organisation admin adds users")
     return await _new_user(session, actor, org, data.email, data.password, data.role)
+
+
+async def update_org(session: AsyncSession, actor: Actor, org_id: str, data: OrgPatch) -> Org:
+    """An organisation's own org_admin (or the platform admin) updates its profile."""
+    stmt = select(Org).where(Org.id == org_id).with_for_update()
+    org = (await session.exec(stmt)).first()
+    if org is None or (not actor.is_platform_admin and actor.org_id != org_id):
+        raise NotFound("organisation not found")
+    if not actor.is_platform_admin and actor.role != ORG_ADMIN:
+        raise Forbidden("only an organisation admin changes its profile")
+    changes = data.model_dump(exclude_unset=True)
+    if "name" in changes and changes["name"] is None:
+        raise ValidationFailed.at(["body", "name"], "name cannot be empty")
+    before = org.model_dump()
+    for field, value in changes.items():
+        setattr(org, field, value if value is not None or field != "ip_honours" else [])
+    session.add(org)
+    await session.flush()
+    await audit.record(session, actor, "org.updated", "org", org.id, before=before, after=org.model_dump())
+    return org
+
+
+def may_see_private_profile(actor: Actor, org: Org) -> bool:
+    """R&D spending is the organisation's own business, its regulator's and the platform's."""
+    return actor.org_id == org.id or actor.is_platform_admin or actor.is_kind("regulator")
 
 
 async def get_org(session: AsyncSession, org_id: str) -> Org:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 10:57:11.130278
+Create Date: 2026-11-21 10:58:13.356483
 """
 
 from collections.abc import Sequence

@@ -11,6 +11,7 @@ from accounts.schemas import (
     MeOut,
     OrgIn,
     OrgOut,
+    OrgPatch,
     RegionIn,
     RegionOut,
     RegisterIn,
@@ -67,9 +68,23 @@ async def create_org(body: OrgIn, actor: AdminActor, session: SessionDep) -> Org
     return OrgOut.model_validate(await service.create_org(session, actor, body), from_attributes=True)
 
 
-@router.get("/orgs/{org_id}", response_model=OrgOut, summary="An organisation's public profile (any user)")
-async def get_org(org_id: str, _: CurrentActor, session: SessionDep) -> OrgOut:
-    return OrgOut.model_validate(await service.get_org(session, org_id), from_attributes=True)
+def _org_out(actor: Actor, org: object) -> OrgOut:
+    out = OrgOut.model_validate(org, from_attributes=True)
+    if not service.may_see_private_profile(actor, org):  # type: ignore[arg-type]
+        out.rd_spending_last_year = None
+    return out
+
+
+@router.get("/orgs/{org_id}", response_model=OrgOut,
+            summary="An organisation's profile (any user; R&D spending only to itself, regulators, admin)")
+async def get_org(org_id: str, actor: CurrentActor, session: SessionDep) -> OrgOut:
+    return _org_out(actor, await service.get_org(session, org_id))
+
+
+@router.patch("/orgs/{org_id}", response_model=OrgOut,
+              summary="Update an organisation's profile (its org_admin, platform admin)")
+async def update_org(org_id: str, body: OrgPatch, actor: CurrentActor, session: SessionDep) -> OrgOut:
+    return _org_out(actor, await service.update_org(session, actor, org_id, body))
 
 
 @router.post("/orgs/{org_id}/users", status_code=201, response_model=UserOut,

@@ -368,7 +368,7 @@ async def register_pledge(session: AsyncSession, actor: Actor, loan_id: str, dat
         raise InvalidState("an asset of the bundle no longer belongs to the borrower")
     await encumbrances.encumber(session, actor, assets, "pledge", loan.id, holder_org_id=loan.bank_org_id,
                                 since=data.registered_on)
-    await record_pledge_amount(session, loan.asset_ids, loan.principal)
+    await record_pledge_amount(session, loan.asset_ids, loan.principal, actor=actor)
     loan.pledge_registration_no, loan.pledge_registered_on = data.registration_no, data.registered_on
     await states.apply(session, actor, "loan", loan, "register_pledge", registration_no=data.registration_no,
                        registered_on=data.registered_on)

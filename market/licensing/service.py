@@ -64,7 +64,7 @@ async def grant_license(session: AsyncSession, actor: Actor, assets: Sequence[As
         await check_grantable(session, assets, kind)
     session.add(lic)
     for asset in assets:
-        await record_transaction(session, asset)
+        await record_transaction(session, asset, actor)
     await session.flush()
     await audit.record(session, actor, "license.granted", "license", lic.id, after=lic.model_dump())
     return lic
