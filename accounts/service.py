@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -14,7 +13,7 @@ from accounts.passwords import DUMMY_HASH, hash_password, verify_password
 from accounts.schemas import OrgIn, OrgPatch, RegionIn, RegisterIn, UserIn
 from kernel import audit
 from kernel.actor import ORG_ADMIN, PLATFORM_ADMIN, Actor
-from kernel.db import is_unique_violation, utcnow
+from kernel.db import insert_unique, utcnow
 from kernel.errors import AlreadyExists, Forbidden, NotAuthenticated, NotFound, RateLimited, ValidationFailed
 from kernel.settings import Settings
 
@@ -22,15 +21,7 @@ PLATFORM_CREDIT_CODE = make_credit_code("91140000MA0000000")
 
 
 async def _add_unique(session: AsyncSession, obj: object, what: str) -> None:
-    """Insert inside a savepoint so a duplicate answers 409 and leaves the transaction usable."""
-    try:
-        async with session.begin_nested():
-            session.add(obj)
-            await session.flush()
-    except sa.exc.IntegrityError as exc:
-        if is_unique_violation(exc):
-            raise AlreadyExists(f"{what} is already registered") from exc
-        raise
+    await insert_unique(session, obj, AlreadyExists(f"{what} is already registered"))
 
 
 async def _new_org(session: AsyncSession, actor: Actor, **fields: object) -> Org:

@@ -101,3 +101,16 @@ def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession
 def is_unique_violation(exc: BaseException) -> bool:
     text = str(getattr(exc, "orig", exc)).lower()
     return "unique" in text or "duplicate key" in text
+
+
+async def insert_unique(session: AsyncSession, obj: Any, on_duplicate: Exception) -> None:
+    """Insert ``obj`` inside a savepoint; a unique violation raises ``on_duplicate`` (typically a 409)
+    and leaves the transaction usable. Concurrent duplicates meet at the unique index, not in Python."""
+    try:
+        async with session.begin_nested():
+            session.add(obj)
+            await session.flush()
+    except sa.exc.IntegrityError as exc:
+        if is_unique_violation(exc):
+            raise on_duplicate from exc
+        raise

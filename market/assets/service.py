@@ -15,7 +15,7 @@ from accounts.models import Org
 from kernel import audit, events
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
-from kernel.db import is_unique_violation, utcnow
+from kernel.db import insert_unique, utcnow
 from kernel.errors import AlreadyExists, Forbidden, InvalidState, NotFound, ValidationFailed
 from kernel.pagination import paginate
 from kernel.settings import get_settings
@@ -76,14 +76,7 @@ async def create_asset(session: AsyncSession, actor: Actor, data: AssetIn) -> As
     if asset.kind in PATENT_KINDS and asset.grant_date is None:
         asset.status = "pending"
     _check_dates(asset, today)
-    try:
-        async with session.begin_nested():
-            session.add(asset)
-            await session.flush()
-    except sa.exc.IntegrityError as exc:
-        if is_unique_violation(exc):
-            raise AlreadyExists(f"{asset.kind} {asset.number} is already registered") from exc
-        raise
+    await insert_unique(session, asset, AlreadyExists(f"{asset.kind} {asset.number} is already registered"))
     session.add(OwnershipRecord(asset_id=asset.id, owner_org_id=actor.org_id, from_date=today,
                                 via="registration"))
     await audit.record(session, actor, "asset.registered", "asset", asset.id, after=_snapshot(asset))
