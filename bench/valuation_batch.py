@@ -45,7 +45,7 @@ def synthetic(n: int, seed: int = 1) -> tuple[list[Facts], dict[str, list[int]]]
         income["annual_revenue"].append(rng.randrange(10**6, 10**11))
         income["royalty_rate_bps"].append(rng.randrange(100, 1000))
         income["tax_rate_bps"].append(rng.choice([1500, 2500]))
-        income["growth_bps"].append(rng.randrange(0, 800))
+        income["growth_bps"].append(rng.randrange(-1000, 800))  # some revenues decline
         income["discount_rate_bps"].append(rng.randrange(900, 2000))
         income["remaining_life_years"].append(rng.randrange(1, 16))
     return facts, income

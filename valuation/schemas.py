@@ -9,6 +9,10 @@ from market.assets.schemas import AssetKind
 
 Scenario = Literal["financing", "transfer"]
 Bps = Annotated[int, Field(ge=0, le=10000)]
+# Revenue may decline: growth down to −50% a year is a real (if grim) case; below that the asset is not
+# earning a royalty stream worth valuing by income.
+MIN_GROWTH_BPS = -5000
+GrowthBps = Annotated[int, Field(ge=MIN_GROWTH_BPS, le=10000)]
 Fen = Annotated[int, Field(ge=0, le=10**13)]  # up to ¥100bn: beyond any single IP valuation
 AssetId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 
@@ -21,7 +25,8 @@ class ValuationInputs(BaseModel):
     annual_revenue: Fen | None = Field(default=None, description="first year's revenue the assets earn, fen; "
                                        "without it the income approach drops out")
     royalty_rate_bps: Bps | None = Field(default=None, description="default by industry, else by kind")
-    growth_bps: Bps | None = Field(default=None, description="yearly revenue growth; default 0")
+    growth_bps: GrowthBps | None = Field(default=None, description="yearly revenue growth, negative for a "
+                                         "declining revenue (down to −5000); default 0")
     discount_rate_bps: Bps | None = Field(default=None, description="default 1200; must exceed growth")
     tax_rate_bps: Bps | None = Field(default=None, description="default 2500 (enterprise income tax)")
     remaining_life_years: int | None = Field(default=None, ge=1, le=30,

@@ -190,15 +190,22 @@ async def _load_for_valuation(session: AsyncSession, actor: Actor, asset_ids: li
     return assets
 
 
-async def _comparables(session: AsyncSession, ipc_subclass: str, today: date) -> list[ValuationComparable]:
+async def _comparables(session: AsyncSession, ipc_subclasses: set[str],
+                       today: date) -> dict[str, list[ValuationComparable]]:
+    """Recent whole-right deals in the given IPC subclasses, newest first, in one query for the bundle."""
     market = config.data()["market"]
+    if not ipc_subclasses:
+        return {}
     since = today - timedelta(days=365 * market["lookback_years"])
     stmt = (select(ValuationComparable)
-            .where(ValuationComparable.ipc_subclass == ipc_subclass,
+            .where(col(ValuationComparable.ipc_subclass).in_(sorted(ipc_subclasses)),
                    col(ValuationComparable.mode).in_(market["modes"]),
                    col(ValuationComparable.recorded_on) >= since, col(ValuationComparable.recorded_on) <= today)
             .order_by(col(ValuationComparable.recorded_on).desc(), col(ValuationComparable.id)))
-    return list((await session.exec(stmt)).all())
+    by_subclass: dict[str, list[ValuationComparable]] = {s: [] for s in ipc_subclasses}
+    for c in (await session.exec(stmt)).all():
+        by_subclass[c.ipc_subclass or ""].append(c)
+    return by_subclass
 
 
 @dataclass
@@ -214,11 +221,12 @@ async def _market(session: AsyncSession, assets: Sequence[Asset], scores: Sequen
     cfg = config.data()["market"]
     needed = cfg["min_comparables"]
     total, prices, ids, shortfalls = 0, [], [], []
+    found = await _comparables(session, {a.ipc_subclass for a in assets if a.ipc_subclass}, today)
     for asset, sc in zip(assets, scores, strict=True):
         if asset.ipc_subclass is None:
             shortfalls.append(f"{asset.id} has no IPC subclass to find comparables by")
             continue
-        comps = await _comparables(session, asset.ipc_subclass, today)
+        comps = found[asset.ipc_subclass]
         if len(comps) < needed:
             shortfalls.append(f"too few comparables for {asset.id}: {len(comps)} recorded "
                               f"{'/'.join(cfg['modes'])} deal(s) in {asset.ipc_subclass} in the last "
@@ -283,8 +291,10 @@ async def create_valuation(session: AsyncSession, actor: Actor, body: ValuationI
         cost_inputs = simulation.CostInputs(inputs["rd_cost"], _life_used(assets, today),
                                             inputs["functional_obsolescence_bps"])
         cost = approaches.cost_value(cost_inputs.rd_cost, cost_inputs.used, cost_inputs.functional_obsolescence_bps)
-        notes["cost"] = (f"R&D cost less {float(cost_inputs.used):.1%} of the legal life used up and "
-                         f"{inputs['functional_obsolescence_bps']} bps functional obsolescence")
+        used = cost_inputs.used
+        notes["cost"] = (f"R&D cost × (1 − {used.numerator}/{used.denominator} of the legal life used up, "
+                         f"straight line{', mean over the bundle' if len(assets) > 1 else ''}) × (1 − "
+                         f"{inputs['functional_obsolescence_bps']} bps functional obsolescence)")
     else:
         notes["cost"] = "no rd_cost given: the cost approach is left out"
 
@@ -299,10 +309,19 @@ async def create_valuation(session: AsyncSession, actor: Actor, body: ValuationI
     # Per asset: the bundle value split by standalone score, then each kind's loan-to-value.
     split = split_largest_remainder(value, [s.total for s in scores] if any(s.total for s in scores)
                                     else [1] * len(scores))
+    # Loan-to-value per kind in the bundle, echoed with the other inputs; a default is listed as applied.
     overrides = body.ltv_bps or {}
+    ltv_used: dict[str, int] = {}
+    for kind in dict.fromkeys(a.kind for a in assets):
+        if kind in overrides:
+            ltv_used[kind] = overrides[kind]
+        else:
+            ltv_used[kind] = config.default_ltv_bps(kind)
+            resolved.defaults.append(f"ltv_bps.{kind}")
+            resolved.basis[f"ltv_bps.{kind}"] = f"the data file's loan-to-value for {kind}"
     rows = []
     for pos, (asset, sc, part) in enumerate(zip(assets, scores, split, strict=True)):
-        ltv = overrides.get(asset.kind, config.default_ltv_bps(asset.kind))
+        ltv = ltv_used[asset.kind]
         rows.append(ValuationAsset(valuation_id="", asset_id=asset.id, position=pos, kind=asset.kind, value=part,
                                    ltv_bps=ltv, borrowing_base=apply_bps(part, ltv), score_total=sc.total))
     n = len(scores)
@@ -315,7 +334,7 @@ async def create_valuation(session: AsyncSession, actor: Actor, body: ValuationI
         score_technical=half_up_div(sum(s.technical for s in scores), n),
         score_economic=half_up_div(sum(s.economic for s in scores), n),
         score_total=half_up_div(sum(s.total for s in scores), n),
-        borrowing_base=sum(r.borrowing_base for r in rows), inputs=inputs,
+        borrowing_base=sum(r.borrowing_base for r in rows), inputs={**inputs, "ltv_bps": ltv_used},
         defaults_applied=resolved.defaults, default_basis=resolved.basis,
         market_note=None if market.value is not None else market.note, comparable_ids=market.comparable_ids,
         seed=str(seed))

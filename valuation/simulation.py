@@ -48,8 +48,10 @@ def _income_runs(rng: np.random.Generator, i: IncomeInputs, runs: int, sim: Mapp
     spread = sim["royalty_rel_spread_bps"] / 10000
     royalty = np.clip(i.royalty_rate_bps / 10000 * (1 + rng.uniform(-spread, spread, runs)), 0, 1)
     growth = i.growth_bps / 10000 + rng.standard_normal(runs) * sim["growth_sd_bps"] / 10000
+    growth = np.maximum(growth, -0.9)  # a declining revenue still declines to something, never below zero
     discount = i.discount_rate_bps / 10000 + rng.standard_normal(runs) * sim["discount_sd_bps"] / 10000
-    discount = np.maximum(discount, growth + 0.01)  # keep every run a finite, falling discount curve
+    # Keep every run a finite, falling discount curve; a negative discount rate is no rate of return.
+    discount = np.maximum(np.maximum(discount, 0.0), growth + 0.01)
     lo, hi = sim["life_shift_years"]
     life = np.clip(i.remaining_life_years + rng.integers(lo, hi + 1, runs), 1,
                    config.data()["income"]["max_life_years"])

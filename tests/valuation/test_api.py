@@ -22,8 +22,10 @@ async def test_valuation_shows_its_working(api, client):
     assert v["value"] == 135179108
     assert v["low"] <= v["value"] <= v["high"] and v["low"] < v["high"]
     assert v["score"].keys() == {"legal", "technical", "economic", "total"}
-    assert v["inputs"] == {**VECTOR_INPUTS, "rd_cost": None, "functional_obsolescence_bps": 1000}
-    assert v["defaults_applied"] == ["functional_obsolescence_bps"]
+    assert v["inputs"] == {**VECTOR_INPUTS, "rd_cost": None, "functional_obsolescence_bps": 1000,
+                           "ltv_bps": {"invention_patent": 2500}}
+    assert v["defaults_applied"] == ["functional_obsolescence_bps", "ltv_bps.invention_patent"]
+    assert set(v["default_basis"]) == set(v["defaults_applied"])
     assert "too few comparables" in v["market_note"]
     assert v["per_asset"] == [{"asset_id": a["id"], "kind": "invention_patent", "value": 135179108, "ltv_bps": 2500,
                                "borrowing_base": 33794777, "score": v["score"]["total"]}]
@@ -37,7 +39,8 @@ async def test_defaults_are_filled_in_and_echoed(api):
     a = await api.asset(sme, industry="new_energy")  # expires 2039-05-10: 13 whole years after 2026-03-02
     v = await value(api, sme, [a["id"]], inputs={"annual_revenue": 500_000_000})
     assert set(v["defaults_applied"]) == {"royalty_rate_bps", "growth_bps", "discount_rate_bps", "tax_rate_bps",
-                                          "remaining_life_years", "functional_obsolescence_bps"}
+                                          "remaining_life_years", "functional_obsolescence_bps",
+                                          "ltv_bps.invention_patent"}
     assert v["inputs"]["tax_rate_bps"] == 2500 and v["inputs"]["discount_rate_bps"] == 1200
     assert v["inputs"]["growth_bps"] == 0 and v["inputs"]["remaining_life_years"] == 13
     assert v["inputs"]["royalty_rate_bps"] == 400  # the data file's rate for new_energy
@@ -86,6 +89,10 @@ async def test_bundle_split_ltv_and_overrides(api):
     assert [r["asset_id"] for r in rows] == ids
     assert sum(r["value"] for r in rows) == v["value"]
     assert [r["ltv_bps"] for r in rows] == [2500, 1500, 4000]
+    # Every loan-to-value used is echoed; the override is an input given, the others defaults applied.
+    assert v["inputs"]["ltv_bps"] == {"invention_patent": 2500, "utility_model": 1500, "trademark": 4000}
+    ltv_defaults = [d for d in v["defaults_applied"] if d.startswith("ltv_bps.")]
+    assert ltv_defaults == ["ltv_bps.invention_patent", "ltv_bps.utility_model"]
     for r in rows:
         assert r["borrowing_base"] == (r["value"] * r["ltv_bps"] * 2 + 10000) // 20000
     assert v["borrowing_base"] == sum(r["borrowing_base"] for r in rows)
@@ -195,7 +202,13 @@ BAD_INPUTS = [
     {"royalty_rate_bps": 10001},
     {"tax_rate_bps": -1},
     {"discount_rate_bps": 20000},
-    {"growth_bps": -100},
+    {"growth_bps": -5001},  # a decline steeper than −50% a year is not an income stream to value
+    {"growth_bps": 10001},
+    {"discount_rate_bps": -1},
+    {"discount_rate_bps": 10001},  # rates over 100%
+    {"tax_rate_bps": 10001},
+    {"remaining_life_years": -3},
+    {"growth_bps": "-1%"},
     {"annual_revenue": -1},
     {"rd_cost": -5},
     {"annual_revenue": 1.5},
@@ -437,3 +450,90 @@ async def test_expiry_at_day_end_makes_valuations_stale(api, client):
     assert (await client.get(f"/assets/{asset['id']}", headers=sme.headers)).json()["status"] == "expired"
     got = (await client.get(f"/valuations/{valuation['id']}", headers=bank.headers)).json()
     assert got["status"] == "stale" and "expired" in got["stale_reason"]
+
+
+def _rfr_exact(revenue: int, royalty: int, tax: int, growth: int, discount: int, years: int) -> int:
+    """The income approach computed independently in exact fractions, half-up to the fen."""
+    from fractions import Fraction
+
+    cash = Fraction(revenue * royalty * (10000 - tax), 10000 * 10000)
+    total = sum(cash * Fraction(10000 + growth, 10000) ** (t - 1) / Fraction(10000 + discount, 10000) ** t
+                for t in range(1, years + 1))
+    return int(total * 2 + 1) // 2  # half-up for a non-negative amount
+
+
+async def test_declining_revenue_is_valued(api):
+    sme, _, _ = await _parties(api)
+    a = await api.asset(sme)
+    flat = await value(api, sme, [a["id"]], inputs=VECTOR_INPUTS)
+    falling = await value(api, sme, [a["id"]], inputs={**VECTOR_INPUTS, "growth_bps": -1000})
+    expected = _rfr_exact(1_000_000_000, 500, 2500, -1000, 1200, 5)
+    assert falling["method_values"]["income"] == falling["value"] == expected
+    assert expected < flat["value"]
+    assert falling["inputs"]["growth_bps"] == -1000 and "growth_bps" not in falling["defaults_applied"]
+    assert falling["low"] <= falling["value"] <= falling["high"]
+    # The bound itself is accepted, and a zero discount rate is above a falling growth rate.
+    steep = await value(api, sme, [a["id"]], inputs={**VECTOR_INPUTS, "growth_bps": -5000, "discount_rate_bps": 0})
+    assert steep["value"] == _rfr_exact(1_000_000_000, 500, 2500, -5000, 0, 5)
+    assert steep["low"] <= steep["value"] <= steep["high"]
+
+
+async def test_no_inputs_values_by_the_market_with_every_default_echoed(api, app):
+    sme, bank, _ = await _parties(api)
+    peers = [await api.asset(sme) for _ in range(3)]
+    subject = await api.asset(sme)
+    for i, p in enumerate(peers):
+        await record_deal(app, f"deal_m{i}", [p["id"]], (i + 1) * 100_000_000)
+    r = await api.client.post("/valuations", json={"asset_ids": [subject["id"]], "scenario": "transfer"},
+                              headers=bank.headers)
+    assert r.status_code == 201, r.text
+    v = r.json()
+    assert v["method_values"]["income"] is None and v["method_values"]["cost"] is None
+    assert v["method_values"]["market"] == v["value"] and v["method_weights_bps"] == {"market": 10000}
+    assert set(v["defaults_applied"]) == {"royalty_rate_bps", "growth_bps", "discount_rate_bps", "tax_rate_bps",
+                                          "remaining_life_years", "functional_obsolescence_bps",
+                                          "ltv_bps.invention_patent"}
+    assert set(v["default_basis"]) == set(v["defaults_applied"])
+    assert v["inputs"]["annual_revenue"] is None and v["inputs"]["rd_cost"] is None
+    assert "left out" in v["method_notes"]["income"] and "left out" in v["method_notes"]["cost"]
+    assert len(v["comparable_ids"]) == 3 and v["low"] <= v["value"] <= v["high"]
+
+
+async def test_queries_do_not_grow_with_the_bundle(api, app):
+    """Peers, ownership history and comparables are each loaded once per request, not once per asset."""
+    import sqlalchemy as sa
+
+    sme, bank, _ = await _parties(api)
+    assets = [await api.asset(sme) for _ in range(5)]
+    for i, p in enumerate(assets[:3]):
+        await record_deal(app, f"deal_q{i}", [p["id"]], (i + 1) * 100_000_000)
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        one = await value(api, bank, [assets[3]["id"]], inputs=VECTOR_INPUTS)
+        n_one = len(statements)
+        statements.clear()
+        five = await value(api, bank, [a["id"] for a in assets], inputs=VECTOR_INPUTS)
+        n_five = len(statements)
+    finally:
+        sa.event.remove(app.state.engine.sync_engine, "before_cursor_execute", count)
+    assert one["method_values"]["market"] is not None and five["method_values"]["market"] is not None
+    assert n_five == n_one
+    assert sum("valuation_comparables" in s and s.lstrip().upper().startswith("SELECT") for s in statements) == 1
+
+
+@pytest.mark.parametrize("status", ["invalidated", "lapsed"])
+async def test_invalidation_makes_valuations_stale(api, client, status):
+    sme, bank, evaluator = await _parties(api)
+    a = await api.asset(sme)
+    v = await value(api, bank, [a["id"]], inputs=VECTOR_INPUTS)
+    await client.post(f"/valuations/{v['id']}/certify", headers=evaluator.headers)
+    r = await client.patch(f"/assets/{a['id']}", json={"status": status}, headers=sme.headers)
+    assert r.status_code == 200, r.text
+    got = (await client.get(f"/valuations/{v['id']}", headers=bank.headers)).json()
+    assert got["status"] == "stale" and status in got["stale_reason"]
+    assert got["value"] == v["value"] and got["certified_by"] == evaluator.org_id  # nothing else edited

@@ -68,7 +68,7 @@ def test_vectors_through_the_batch_path():
 
 incomes = st.fixed_dictionaries({
     "annual_revenue": st.integers(0, 10**12), "royalty_rate_bps": st.integers(0, 10000),
-    "tax_rate_bps": st.integers(0, 10000), "growth_bps": st.integers(0, 3000),
+    "tax_rate_bps": st.integers(0, 10000), "growth_bps": st.integers(-5000, 3000),  # declining revenue too
     "discount_rate_bps": st.integers(0, 5000), "remaining_life_years": st.integers(1, 30)})
 
 
@@ -89,6 +89,14 @@ def test_value_rises_with_revenue_and_royalty(i, more_revenue, more_royalty):
 @given(incomes, st.integers(1, 3000))
 def test_value_falls_with_the_discount_rate(i, more_discount):
     assert _rfr({**i, "discount_rate_bps": i["discount_rate_bps"] + more_discount}) <= _rfr(i)
+
+
+def test_declining_revenue_is_worth_less_and_still_monotone():
+    i = {"annual_revenue": 500_000_000, "royalty_rate_bps": 400, "tax_rate_bps": 2500, "growth_bps": -800,
+         "discount_rate_bps": 1200, "remaining_life_years": 8}
+    assert 0 < _rfr(i) < _rfr({**i, "growth_bps": 0}) < _rfr({**i, "growth_bps": 300})
+    assert _rfr({**i, "annual_revenue": 600_000_000}) > _rfr(i)
+    assert _rfr({**i, "discount_rate_bps": 1500}) < _rfr(i)
 
 
 def test_strictly_monotone_on_a_real_case():
@@ -167,22 +175,28 @@ def test_batch_scores_equal_per_asset(scenario):
 
 range_inputs = st.fixed_dictionaries({
     "annual_revenue": st.integers(0, 10**11), "royalty_rate_bps": st.integers(0, 2000),
-    "tax_rate_bps": st.integers(0, 5000), "growth_bps": st.integers(0, 1000),
+    "tax_rate_bps": st.integers(0, 5000), "growth_bps": st.integers(-5000, 1000),
     "discount_rate_bps": st.integers(1100, 3000), "remaining_life_years": st.integers(1, 30)})
 
 
+comparable_prices = st.lists(st.integers(1, 10**10), min_size=3, max_size=8)
+
+
 @settings(max_examples=60, deadline=None)
-@given(range_inputs, st.one_of(st.none(), st.integers(0, 10**10)), st.integers(0, 2**63),
-       st.sampled_from(["financing", "transfer"]))
-def test_range_always_holds_the_value_and_is_deterministic(i, rd_cost, seed, scenario):
+@given(range_inputs, st.one_of(st.none(), st.integers(0, 10**10)), st.one_of(st.none(), comparable_prices),
+       st.integers(0, 2**63), st.sampled_from(["financing", "transfer"]))
+def test_range_always_holds_the_value_and_is_deterministic(i, rd_cost, prices, seed, scenario):
     from valuation import config, simulation
 
     income = relief_from_royalty(**i)
     cost_in = simulation.CostInputs(rd_cost, Fraction(1, 3), 1000) if rd_cost is not None else None
     cost = cost_value(rd_cost, Fraction(1, 3), 1000) if rd_cost is not None else None
+    market_prices = None if prices is None else [[Decimal(p) for p in prices]]
+    market = None if prices is None else market_value(None, 50, [Comparable(p, None, 50) for p in prices],
+                                                      5000, 20000)
     weights = config.data()["scenarios"][scenario]["approaches"]
-    value, used = reconcile({"income": income, "market": None, "cost": cost}, weights)
-    args = (seed, value, used, simulation.IncomeInputs(**i), None, cost_in)
+    value, used = reconcile({"income": income, "market": market, "cost": cost}, weights)
+    args = (seed, value, used, simulation.IncomeInputs(**i), market_prices, cost_in)
     low, high = simulation.value_range(*args)
     assert 0 <= low <= value <= high
     assert simulation.value_range(*args) == (low, high)
