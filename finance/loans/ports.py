@@ -21,7 +21,8 @@ from finance.payments import service as payments
 from finance.payments.models import Payment
 from finance.rates import service as rates
 from kernel.actor import Actor
-from kernel.errors import NotFound, ValidationFailed
+from kernel.clock import business_date
+from kernel.errors import InvalidState, NotFound, ValidationFailed
 from kernel.money import apply_bps
 from market.assets.models import Asset
 from valuation import service as valuation_service
@@ -36,6 +37,11 @@ async def check_valuation_covers(session: AsyncSession, valuation_id: str, asset
         raise NotFound("valuation not found")
     if set(row.asset_ids) != set(asset_ids):
         raise ValidationFailed.at(["body", "valuation_id"], "the valuation is not of exactly these assets")
+    # A draft may be cited and certified later; a report that no longer holds may not be cited at all.
+    if row.status in ("stale", "superseded"):
+        raise InvalidState(f"the valuation is {row.status} and cannot be cited; ask for a new one")
+    if row.status == "certified" and row.valid_until is not None and row.valid_until < await business_date(session):
+        raise InvalidState(f"the appraisal report expired on {row.valid_until}; ask for a new one")
 
 
 async def valuation_summary(session: AsyncSession, valuation_id: str) -> dict[str, Any] | None:

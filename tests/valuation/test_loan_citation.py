@@ -80,3 +80,25 @@ async def test_a_stale_or_superseded_report_is_refused(api, client, how):
     refused = await _policy_offer(api, client, c, application["id"], report["borrowing_base"])
     assert_problem(refused, 409, "limit_exceeded")
     assert await _offers(client, c, application["id"]) == []
+
+
+@pytest.mark.parametrize("how", ["expired", "stale", "superseded"])
+async def test_a_new_application_cannot_cite_a_report_that_no_longer_holds(api, client, how):
+    c = await lf.cast(api)
+    evaluator = await api.org("evaluator")
+    ids = [a["id"] for a in c.assets]
+    v = await value(api, c.sme, ids, inputs=VECTOR_INPUTS)
+    r = await client.post(f"/valuations/{v['id']}/certify", json={"valid_days": 1}, headers=evaluator.headers)
+    assert r.status_code == 200, r.text
+    if how == "expired":
+        await api.advance(2)
+    elif how == "stale":
+        assert (await client.patch(f"/assets/{ids[0]}", json={"status": "lapsed"}, headers=c.sme.headers)).is_success
+    else:
+        await value(api, c.sme, ids, inputs=VECTOR_INPUTS)
+    body = {"asset_ids": ids, "amount": 100_000_000, "term_months": 12, "purpose": "流动资金",
+            "repayment_method": "equal_installment", "valuation_id": v["id"]}
+    refused = await client.post("/loan-applications", json=body, headers=c.sme.headers)
+    assert_problem(refused, 409, "invalid_state")
+    listed = (await client.get("/loan-applications", headers=c.sme.headers)).json()["data"]
+    assert listed == []
