@@ -3,10 +3,11 @@
 Other packages move money only through ``post`` (or ``reverse``), with lines from ``core.Recipes`` and an
 idempotency key of their own making (e.g. ``claim:{id}:payout``), inside their request's transaction.
 
-Posting, in order: validate the lines (pure), resolve the accounts, replay if the key is known, lock the
-accounts in id order, check the key again (authoritative now), check limits, update cached balances, then
-lock the chain head (one row, so the chain is linear) and append the entry and its postings chained to the
-previous hash, audit. Services only flush; the caller commits (and rolls back on any error).
+Posting, in order: validate the lines (pure), resolve and lock the accounts in id order (one statement),
+replay if the key is known (authoritative under the locks), check limits, update the cached balances (one
+statement) and audit, then lock the chain head (one row, so the chain is linear) and append the entry and
+its postings chained to the previous hash (one more statement). The head is held until commit, so nothing
+else runs under it. Services only flush; the caller commits (and rolls back on any error).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -61,6 +64,10 @@ _CODE = re.compile(r"^[a-z][a-z0-9_]*(:[A-Za-z0-9_.\-]+)*$")
 _KIND = re.compile(r"^[a-z][a-z0-9_.]{0,39}$")
 VERIFY_BATCH = 500
 MAX_PROBLEMS_SHOWN = 100
+_accounts_table: sa.Table = LedgerAccount.__table__  # type: ignore[attr-defined]
+_entries_table: sa.Table = LedgerEntry.__table__  # type: ignore[attr-defined]
+_postings_table: sa.Table = LedgerPosting.__table__  # type: ignore[attr-defined]
+_head_table: sa.Table = LedgerChainHead.__table__  # type: ignore[attr-defined]
 
 
 # --- accounts ----------------------------------------------------------------------------------------
@@ -192,7 +199,9 @@ async def _post(session: AsyncSession, actor: Actor, *, idempotency_key: str,
                 reverses_entry_id: str | None) -> LedgerEntry:
     _check_text(idempotency_key, description, kind, object_type, object_id)
     checked = validate_lines(lines)
-    by_ref = await _resolve(session, checked)
+    # Resolving the accounts also locks them, in id order (one round trip): a retry takes the same locks as
+    # the original poster, so it has committed (and is visible to the next statement) or waits for us.
+    by_ref = await _resolve(session, checked, lock=True)
     # Validate again on ids: a code and an id of one account must not sit on both sides.
     resolved = validate_lines([Line(by_ref[x.account].id, x.side, x.amount) for x in checked])
     request = {"lines": [[x.account, x.side, x.amount] for x in resolved], "description": description,
@@ -200,20 +209,7 @@ async def _post(session: AsyncSession, actor: Actor, *, idempotency_key: str,
                "object_type": object_type, "object_id": object_id, "reverses_entry_id": reverses_entry_id}
     request_hash = fingerprint(request)
 
-    # Fast path for a retry: no locks taken.
-    existing = await _entry_by_key(session, idempotency_key)
-    if existing is not None:
-        return _replay(existing, request_hash)
-
-    today = await business_date(session)
-    effective = effective_date or today
-    if effective > today:
-        raise ValidationFailed.at(["effective_date"], f"effective_date must not be after the business date {today}")
-
-    accounts = await _lock_accounts(session, sorted({x.account for x in resolved}))
-    # A poster with the same content needs the same account locks, so it has committed (and is visible to
-    # this statement) or waits for us: this check is authoritative for replays. A different request under
-    # the same key meets the unique index below.
+    # Authoritative for replays (see above). A different request under the same key meets the unique index.
     existing = await _entry_by_key(session, idempotency_key)
     if existing is not None:
         return _replay(existing, request_hash)
@@ -223,6 +219,12 @@ async def _post(session: AsyncSession, actor: Actor, *, idempotency_key: str,
         if done is not None:
             raise InvalidState(f"entry {reverses_entry_id} was already reversed by entry {done.id}")
 
+    today = await business_date(session)
+    effective = effective_date or today
+    if effective > today:
+        raise ValidationFailed.at(["effective_date"], f"effective_date must not be after the business date {today}")
+
+    accounts = sorted({by_ref[x.account].id: by_ref[x.account] for x in checked}.values(), key=lambda a: a.id)
     deltas: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for x in resolved:
         deltas[x.account][0 if x.side == DEBIT else 1] += x.amount
@@ -240,31 +242,29 @@ async def _post(session: AsyncSession, actor: Actor, *, idempotency_key: str,
             await _check_history(session, account, signed_balance(account.normal_side, d, c), effective)
 
     now = utcnow()
-    for account in accounts:
-        d, c = deltas[account.id]
-        account.debits_posted += d
-        account.credits_posted += c
-        account.version += 1
-        account.updated_at = now
-        session.add(account)
-    await session.flush()
-
-    # The chain head is the last lock taken (after the accounts, by every poster: no deadlock) and is held
-    # until commit, so the work done while holding it is kept to the entry's own inserts.
-    head = await _lock_head(session)
-    entry = LedgerEntry(seq=head.last_seq + 1, idempotency_key=idempotency_key, request_hash=request_hash,
+    entry = LedgerEntry(seq=0, idempotency_key=idempotency_key, request_hash=request_hash,
                         effective_date=effective, description=description, kind=kind,
                         reverses_entry_id=reverses_entry_id, object_type=object_type, object_id=object_id,
-                        prev_hash=head.last_hash, hash=GENESIS_HASH, created_at=now,
+                        prev_hash=GENESIS_HASH, hash=GENESIS_HASH, created_at=now,
                         created_by_org_id=actor.org_id, created_by_user_id=actor.user_id)
     postings = [LedgerPosting(entry_id=entry.id, line_no=i, account_id=x.account, side=x.side, amount=x.amount,
                               effective_date=effective) for i, x in enumerate(resolved, start=1)]
+    # Everything that does not need the chain head is written first: all cached balances in one statement,
+    # and the audit row (the entry's id is known already; its seq is on the entry itself).
+    await _apply_balances(session, accounts, deltas, now)
+    await audit.record(session, actor, "ledger.entry_posted", "ledger_entry", entry.id, after={
+        "kind": kind, "effective_date": effective, "reverses_entry_id": reverses_entry_id,
+        "object_type": object_type, "object_id": object_id,
+        "lines": [{"account": by_ref[x.account].code, "side": x.side, "amount": x.amount} for x in checked]})
+    await session.flush()
+
+    # The chain head is the last lock taken (after the accounts, by every poster: no deadlock) and is held
+    # until commit, so only two statements run while holding it: take the next seq, then append the entry,
+    # its postings and the new head hash together.
+    entry.seq, entry.prev_hash = await _advance_head(session, now)
     entry.hash = entry_hash(_hashed_entry(entry), [_hashed_posting(p) for p in postings], entry.prev_hash)
-    head.last_seq, head.last_hash, head.updated_at = entry.seq, entry.hash, now
-    session.add(entry)
-    session.add(head)
     try:
-        await session.flush()  # the entry before its postings (foreign key)
+        await _append(session, entry, postings, now)
     except sa.exc.IntegrityError as exc:
         # The transaction is now unusable; the caller rolls back, as on any error.
         if not is_unique_violation(exc):
@@ -272,13 +272,64 @@ async def _post(session: AsyncSession, actor: Actor, *, idempotency_key: str,
         if "reverses_entry_id" in str(exc.orig):
             raise InvalidState(f"entry {reverses_entry_id} was already reversed") from exc
         raise IdempotencyConflict(f"idempotency key {idempotency_key} was used for a different entry") from exc
-    session.add_all(postings)
-    await session.flush()
-    await audit.record(session, actor, "ledger.entry_posted", "ledger_entry", entry.id, after={
-        "seq": entry.seq, "kind": kind, "effective_date": effective, "reverses_entry_id": reverses_entry_id,
-        "object_type": object_type, "object_id": object_id,
-        "lines": [{"account": by_ref[x.account].code, "side": x.side, "amount": x.amount} for x in checked]})
     return entry
+
+
+async def _apply_balances(session: AsyncSession, accounts: Sequence[LedgerAccount],
+                          deltas: dict[str, list[int]], now: datetime) -> None:
+    """Add each account's deltas in one executemany; the locked ORM rows are brought up to date unflagged."""
+    t = _accounts_table
+    stmt = (sa.update(t).where(t.c.id == sa.bindparam("b_id"))
+            .values(debits_posted=t.c.debits_posted + sa.bindparam("b_d", type_=sa.BigInteger),
+                    credits_posted=t.c.credits_posted + sa.bindparam("b_c", type_=sa.BigInteger),
+                    version=t.c.version + 1, updated_at=now))
+    conn = await session.connection()
+    await conn.execute(stmt, [{"b_id": a.id, "b_d": deltas[a.id][0], "b_c": deltas[a.id][1]} for a in accounts])
+    for a in accounts:
+        d, c = deltas[a.id]
+        for name, value in (("debits_posted", a.debits_posted + d), ("credits_posted", a.credits_posted + c),
+                            ("version", a.version + 1), ("updated_at", now)):
+            set_committed_value(a, name, value)
+
+
+async def _advance_head(session: AsyncSession, now: datetime) -> tuple[int, str]:
+    """Lock the chain head and take the next seq; returns (seq, previous hash)."""
+    h = _head_table
+    stmt = (sa.update(h).where(h.c.id == 1).values(last_seq=h.c.last_seq + 1, updated_at=now)
+            .returning(h.c.last_seq, h.c.last_hash))
+    conn = await session.connection()
+    row = (await conn.execute(stmt)).first()
+    if row is None:  # the very first entry: create the head (a concurrent creator may win; both then update)
+        try:
+            async with session.begin_nested():
+                await conn.execute(sa.insert(h).values(id=1, last_seq=0, last_hash=GENESIS_HASH, updated_at=now))
+        except sa.exc.IntegrityError as exc:
+            if not is_unique_violation(exc):
+                raise
+        row = (await conn.execute(stmt)).one()
+    return int(row[0]), str(row[1])
+
+
+async def _append(session: AsyncSession, entry: LedgerEntry, postings: Sequence[LedgerPosting],
+                  now: datetime) -> None:
+    """Insert the entry and its postings and move the head hash on: one statement on PostgreSQL."""
+    conn = await session.connection()
+    entry_row = {c.name: getattr(entry, c.name) for c in _entries_table.columns}
+    posting_rows = [{c.name: getattr(p, c.name) for c in _postings_table.columns} for p in postings]
+    head = sa.update(_head_table).where(_head_table.c.id == 1).values(last_hash=entry.hash)
+    if conn.dialect.name == "postgresql":
+        # A data-modifying CTE: foreign keys are checked at the end of the statement, after both inserts.
+        ins_entry = sa.insert(_entries_table).values(entry_row).returning(_entries_table.c.id).cte("e")
+        ins_postings = sa.insert(_postings_table).values(posting_rows).returning(_postings_table.c.id).cte("p")
+        await conn.execute(head.add_cte(ins_entry, nest_here=True).add_cte(ins_postings, nest_here=True))
+    else:
+        await conn.execute(sa.insert(_entries_table).values(entry_row))
+        await conn.execute(sa.insert(_postings_table).values(posting_rows))
+        await conn.execute(head)
+    # Written without the unit of work: attach them as persistent so the session sees them without a query.
+    for obj in (entry, *postings):
+        make_transient_to_detached(obj)
+        session.add(obj)
 
 
 def _check_text(key: str, description: str, kind: str, object_type: str | None, object_id: str | None) -> None:
@@ -305,10 +356,14 @@ async def _entry_by_key(session: AsyncSession, key: str) -> LedgerEntry | None:
     return (await session.exec(select(LedgerEntry).where(LedgerEntry.idempotency_key == key))).first()
 
 
-async def _resolve(session: AsyncSession, lines: Sequence[Line]) -> dict[str, LedgerAccount]:
+async def _resolve(session: AsyncSession, lines: Sequence[Line], *, lock: bool = False) -> dict[str, LedgerAccount]:
+    """The accounts the lines name (by id or code); with ``lock``, locked in id order and freshly read."""
     refs = {x.account for x in lines}
-    rows = (await session.exec(select(LedgerAccount).where(
-        sa.or_(col(LedgerAccount.id).in_(refs), col(LedgerAccount.code).in_(refs))))).all()
+    stmt = select(LedgerAccount).where(sa.or_(col(LedgerAccount.id).in_(refs), col(LedgerAccount.code).in_(refs)))
+    if lock:
+        stmt = (stmt.order_by(col(LedgerAccount.id)).with_for_update()
+                .execution_options(populate_existing=True))
+    rows = (await session.exec(stmt)).all()
     found: dict[str, LedgerAccount] = {}
     for row in rows:
         found[row.id] = row
@@ -317,28 +372,6 @@ async def _resolve(session: AsyncSession, lines: Sequence[Line]) -> dict[str, Le
         if x.account not in found:
             raise ValidationFailed.at(["lines", i, "account"], f"ledger account {x.account} does not exist")
     return found
-
-
-async def _lock_accounts(session: AsyncSession, ids: list[str]) -> list[LedgerAccount]:
-    stmt = (select(LedgerAccount).where(col(LedgerAccount.id).in_(ids)).order_by(col(LedgerAccount.id))
-            .with_for_update().execution_options(populate_existing=True))
-    return list((await session.exec(stmt)).all())
-
-
-async def _lock_head(session: AsyncSession) -> LedgerChainHead:
-    stmt = (select(LedgerChainHead).where(LedgerChainHead.id == 1).with_for_update()
-            .execution_options(populate_existing=True))
-    head = (await session.exec(stmt)).first()
-    if head is not None:
-        return head
-    try:
-        async with session.begin_nested():
-            session.add(LedgerChainHead(id=1))
-            await session.flush()
-    except sa.exc.IntegrityError as exc:
-        if not is_unique_violation(exc):
-            raise
-    return (await session.exec(stmt)).one()
 
 
 async def _check_history(session: AsyncSession, account: LedgerAccount, delta: int, effective: date) -> None:

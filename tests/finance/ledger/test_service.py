@@ -286,3 +286,35 @@ async def test_the_database_refuses_a_negative_cash_row(session, chart):
                                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
     await session.rollback()
     assert (await session.exec(select(LedgerAccount).where(LedgerAccount.code == "x:y"))).first() is None
+
+
+async def test_a_posting_is_few_statements_and_only_the_append_runs_under_the_chain_head(session, chart):
+    # Throughput hangs on this: the chain head is one row every poster holds until commit.
+    await fund_capital(session, 100_000)
+    statements: list[str] = []
+    engine = session.bind.sync_engine if hasattr(session.bind, "sync_engine") else session.bind
+
+    def record(conn, cursor, statement, params, context, executemany) -> None:
+        statements.append(" ".join(statement.split())[:60].upper())
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        entry = await service.post(session, SYSTEM, idempotency_key="comp-x", lines=Recipes.compensation(PROGRAM, 7),
+                                   description="claim", kind="compensation")
+        await session.commit()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    head_at = next(i for i, s in enumerate(statements) if s.startswith("UPDATE LEDGER_CHAIN_HEAD"))
+    under_lock = statements[head_at + 1:]
+    assert all("LEDGER_ENTRIES" in s or "LEDGER_POSTINGS" in s or "LEDGER_CHAIN_HEAD" in s or s == "COMMIT"
+               for s in under_lock), statements
+    if IS_POSTGRES:
+        # lock+read accounts, key check, balances, audit | head, append (entry, postings, head hash in one);
+        # the manual test clock's reads (the kernel's) come on top.
+        ours = [s for s in statements if "CLOCK_STATE" not in s]
+        assert len(ours) == 6 and len(under_lock) == 1, "\n".join(statements)
+    # The rows written by Core are the session's own persistent objects, and they verify.
+    assert await session.get(LedgerEntry, entry.id) is entry and entry.seq == 2
+    assert (await service.balance(session, CASH)).balance == 100_000 - 7
+    report = await service.verify(session)
+    assert report["balanced"] and report["chain_intact"], report
