@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 11:00:56.240033
+Create Date: 2026-11-21 11:02:58.443454
 """
 
 from collections.abc import Sequence
