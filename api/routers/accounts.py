@@ -82,7 +82,7 @@ async def get_org(org_id: str, actor: CurrentActor, session: SessionDep) -> OrgO
 
 
 @router.patch("/orgs/{org_id}", response_model=OrgOut,
-              summary="Update an organisation's profile (its org_admin, platform admin)")
+              summary="Update an organisation's profile (platform admin, or that organisation's org_admin)")
 async def update_org(org_id: str, body: OrgPatch, actor: CurrentActor, session: SessionDep) -> OrgOut:
     return _org_out(actor, await service.update_org(session, actor, org_id, body))
 
