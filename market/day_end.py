@@ -38,6 +38,12 @@ async def end_licenses(session: AsyncSession, run_date: date) -> None:
     await licensing.end_expired(session, SYSTEM, run_date)
 
 
+@day_end_handler("market.royalties.minimum", order=25)
+async def charge_minimum_royalties(session: AsyncSession, run_date: date) -> None:
+    """License years ending on the closing day are settled against their minimum annual royalty."""
+    await licensing.charge_minimums(session, SYSTEM, run_date)
+
+
 @day_end_handler("market.royalties.overdue", order=30)
 async def flag_overdue_royalties(session: AsyncSession, run_date: date) -> None:
     """Royalties still unpaid after their due date are flagged overdue."""

@@ -166,6 +166,8 @@ async def relist(session: AsyncSession, actor: Actor, auction_id: str, *, reserv
     old.relisted_as = new.id
     session.add(old)
     await session.flush()
+    await audit.record(session, actor, "auction.relisted", "auction", old.id, before={"relisted_as": None},
+                       after={"relisted_as": new.id, "reserve_price": reserve_price})
     return new
 
 

@@ -11,6 +11,9 @@ from kernel.ids import new_id
 LICENSE_KINDS = ("exclusive", "sole", "nonexclusive", "open")
 LICENSE_STATUSES = ("active", "ended", "terminated")
 REPORT_STATUSES = ("due", "paid", "overdue")
+# "sales": the licensee's report of net sales; "minimum_shortfall": what the day-end charges when a
+# license year's royalties fall short of the annual minimum.
+REPORT_KINDS = ("sales", "minimum_shortfall")
 DECLARATION_STATUSES = ("active", "withdrawn")
 
 
@@ -45,9 +48,13 @@ class RoyaltyReport(SQLModel, table=True):
         sa.CheckConstraint(f"status IN {REPORT_STATUSES!r}", name="status"),
         sa.CheckConstraint("net_sales >= 0 AND royalty_due >= 0", name="amounts"),
         sa.CheckConstraint("period_end >= period_start", name="period"),
+        sa.CheckConstraint(f"kind IN {REPORT_KINDS!r}", name="kind"),
+        # Sales periods never overlap, and a license year's shortfall is charged once.
+        sa.UniqueConstraint("license_id", "kind", "period_start"),
     )
     id: str = Field(default_factory=lambda: new_id("roy"), primary_key=True, max_length=40)
     license_id: str = Field(foreign_key="licenses.id", index=True, max_length=40)
+    kind: str = Field(default="sales", max_length=20)
     period_start: date
     period_end: date
     net_sales: int = money_field()

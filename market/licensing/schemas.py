@@ -43,6 +43,7 @@ class RoyaltyReportOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: str
     license_id: str
+    kind: str
     period_start: date
     period_end: date
     net_sales: int

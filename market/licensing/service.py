@@ -5,6 +5,13 @@ period straddling the end of the free period is prorated by days (both ends incl
 half-up once, at the end. A royalty falls due 30 days after the period it reports on ends
 (``DUE_DAYS``). An open license's fixed fee is deferred likewise: it is added to the first report
 whose period reaches past the free period.
+
+Minimum annual royalty: license years run from ``starts_on`` (the last one cut short by ``ends_on``).
+At the day-end of a year's last day, the year's minimum (prorated by the days outside the free period
+and, for a short last year, by its length) less the running royalties reported for periods ending in
+that year is charged as a ``minimum_shortfall`` report line (zero, already settled, when the minimum
+was met). Sales reported late for a year already settled are credited against that shortfall, so a
+year never costs more than max(minimum, royalties).
 """
 
 from __future__ import annotations
@@ -92,6 +99,35 @@ async def list_licenses(session: AsyncSession, actor: Actor, *, status: str | No
     return await paginate(session, stmt, License.id, limit, cursor)
 
 
+def license_years(lic: License) -> list[tuple[date, date, int]]:
+    """(first day, last day, days of a full year) for each license year; the last may be cut short."""
+    years, k = [], 0
+    while (start := add_months(lic.starts_on, 12 * k)) <= lic.ends_on:
+        full_end = add_months(lic.starts_on, 12 * (k + 1)) - timedelta(days=1)
+        years.append((start, min(full_end, lic.ends_on), (full_end - start).days + 1))
+        k += 1
+    return years
+
+
+def _year_of(lic: License, day: date) -> tuple[date, date, int] | None:
+    return next((y for y in license_years(lic) if y[0] <= day <= y[1]), None)
+
+
+def year_minimum(lic: License, year: tuple[date, date, int]) -> tuple[int, int]:
+    """(chargeable days, minimum in fen) for a license year: no minimum for days in the free period."""
+    start, end, full_days = year
+    chargeable = max(0, (end - max(start, free_until(lic))).days + 1)
+    if not lic.minimum_annual or not chargeable:
+        return chargeable, 0
+    return chargeable, to_fen(Decimal(lic.minimum_annual) * chargeable / full_days)
+
+
+def _running_royalty(lic: License, reports: Sequence[RoyaltyReport], year: tuple[date, date, int]) -> int:
+    """The running royalties (before any credit) of the sales reports whose period ends in ``year``."""
+    return sum(royalty_for(lic, r.period_start, r.period_end, r.net_sales)[1] for r in reports
+               if r.kind == "sales" and year[0] <= r.period_end <= year[1])
+
+
 def free_until(lic: License) -> date:
     """The first day on which sales carry a royalty."""
     return add_months(lic.starts_on, lic.free_months or 0)
@@ -128,12 +164,20 @@ async def report_royalty(session: AsyncSession, actor: Actor, license_id: str, p
                                   f"the period must lie within the license term {lic.starts_on}–{lic.ends_on}")
     if period_end > today:
         raise ValidationFailed.at(["body", "period_end"], "a period can be reported only once it has ended")
-    earlier = list((await session.exec(select(RoyaltyReport).where(RoyaltyReport.license_id == lic.id))).all())
+    every = list((await session.exec(select(RoyaltyReport).where(RoyaltyReport.license_id == lic.id))).all())
+    earlier = [r for r in every if r.kind == "sales"]
     if any(r.period_start <= period_end and period_start <= r.period_end for r in earlier):
         raise InvalidState("sales for part of this period were already reported")
     # A deferred fixed fee (open licenses) rides on the first report that reaches past the free period.
     fee_pending = lic.declaration_id is not None and not any(r.chargeable_days for r in earlier)
-    chargeable, due = royalty_for(lic, period_start, period_end, net_sales, include_fixed_fee=fee_pending)
+    chargeable, running = royalty_for(lic, period_start, period_end, net_sales)
+    fee = lic.fixed_fee if fee_pending and chargeable and lic.fixed_fee else 0
+    year = _year_of(lic, period_end)
+    if year is not None and any(r.kind == "minimum_shortfall" and r.period_start == year[0] for r in every):
+        # Late sales for a year already settled at its minimum: only what lifts the year above it is due.
+        minimum, before = year_minimum(lic, year)[1], _running_royalty(lic, earlier, year)
+        running = max(minimum, before + running) - max(minimum, before)
+    due = running + fee
     report = RoyaltyReport(license_id=lic.id, period_start=period_start, period_end=period_end,
                            net_sales=net_sales, chargeable_days=chargeable, royalty_due=due,
                            due_on=period_end + timedelta(days=DUE_DAYS), reported_on=today,
@@ -178,6 +222,33 @@ async def flag_overdue(session: AsyncSession, actor: Actor, run_date: date) -> i
                            before={"status": "due"}, after={"status": "overdue", "due_on": r.due_on})
     await session.flush()
     return len(rows)
+
+
+async def charge_minimums(session: AsyncSession, actor: Actor, run_date: date) -> int:
+    """Settle every license year ended by ``run_date`` against its minimum; returns the shortfalls charged."""
+    stmt = (select(License).where(col(License.minimum_annual).is_not(None), License.minimum_annual > 0,
+                                  col(License.status).in_(("active", "ended")), License.starts_on <= run_date)
+            .order_by(License.id).with_for_update())
+    charged = 0
+    for lic in (await session.exec(stmt)).all():
+        reports = list((await session.exec(select(RoyaltyReport).where(RoyaltyReport.license_id == lic.id))).all())
+        settled = {r.period_start for r in reports if r.kind == "minimum_shortfall"}
+        for year in license_years(lic):
+            if year[1] > run_date or year[0] in settled:
+                continue
+            chargeable, minimum = year_minimum(lic, year)
+            shortfall = max(0, minimum - _running_royalty(lic, reports, year))
+            line = RoyaltyReport(license_id=lic.id, kind="minimum_shortfall", period_start=year[0],
+                                 period_end=year[1], net_sales=0, chargeable_days=chargeable, royalty_due=shortfall,
+                                 due_on=year[1] + timedelta(days=DUE_DAYS), reported_on=run_date,
+                                 status="due" if shortfall else "paid", paid_on=None if shortfall else run_date)
+            session.add(line)
+            await session.flush()
+            await audit.record(session, actor, "royalty.minimum_charged", "royalty_report", line.id,
+                               after={**line.model_dump(), "minimum": minimum})
+            charged += bool(shortfall)
+    await session.flush()
+    return charged
 
 
 async def end_expired(session: AsyncSession, actor: Actor, run_date: date) -> int:

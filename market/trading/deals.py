@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from accounts.models import Org
 from kernel import audit, events
 from kernel.actor import Actor
 from kernel.clock import business_date
@@ -55,7 +56,13 @@ async def create_deal(session: AsyncSession, actor: Actor, *, source: str, mode:
                       organiser_org_id: str | None = None, proceeds_to: str | None = None,
                       allow_pledged_by: str | None = None, **terms: Any) -> Deal:
     today = await business_date(session)
+    seller, buyer = await session.get(Org, seller_org_id), await session.get(Org, buyer_org_id)
+    industries = (await session.exec(select(Asset.industry).where(col(Asset.id).in_(list(asset_ids)),
+                                                                  col(Asset.industry).is_not(None))
+                                     .order_by(Asset.id))).all()
     deal = Deal(contract_no=await next_contract_no(session, today.year), source=source, mode=mode,
+                seller_region=seller.region if seller else None, buyer_region=buyer.region if buyer else None,
+                industry=industries[0] if industries else (seller.industry if seller else None),
                 listing_id=listing.id if listing else None, offer_id=offer.id if offer else None,
                 auction_id=auction.id if auction else None, asset_ids=list(asset_ids),
                 seller_org_id=seller_org_id, buyer_org_id=buyer_org_id, organiser_org_id=organiser_org_id,

@@ -105,6 +105,11 @@ class Deal(SQLModel, table=True):
     # The pledge being enforced by this sale: it does not block recording the assignment.
     allow_pledged_by: str | None = Field(default=None, max_length=40)
     amount: int = money_field()
+    # Kept as they were when agreed, so the statistics by region and industry do not move when an
+    # organisation's profile changes later: the parties' regions and the assets' industry.
+    seller_region: str | None = Field(default=None, max_length=12, index=True)
+    buyer_region: str | None = Field(default=None, max_length=12, index=True)
+    industry: str | None = Field(default=None, max_length=80, index=True)
     # License terms for license deals.
     term_months: int | None = None
     rate_bps: int | None = None

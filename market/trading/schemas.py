@@ -83,6 +83,9 @@ class DealOut(Out):
     mode: str
     status: str
     amount: int
+    seller_region: str | None
+    buyer_region: str | None
+    industry: str | None
     asset_ids: list[str]
     seller_org_id: str
     buyer_org_id: str
@@ -95,6 +98,7 @@ class DealOut(Out):
     term_months: int | None
     rate_bps: int | None
     free_months: int | None
+    minimum_annual: int | None
     payment_id: str | None
     blocked_reason: str | None
     cancel_reason: str | None

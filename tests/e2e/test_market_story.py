@@ -6,8 +6,8 @@ from __future__ import annotations
 
 
 async def test_market_story(api, app, client):
-    uni = await api.org("university", name="山西大学")
-    sme = await api.org("sme", name="太原锂能科技")
+    uni = await api.org("university", name="山西大学", region="140100")
+    sme = await api.org("sme", name="太原锂能科技", region="140500")
     rival = await api.org("sme", name="晋城新能源")
 
     # A dormant patent: granted in 2021, held by a university, never sold or licensed.
@@ -29,8 +29,9 @@ async def test_market_story(api, app, client):
     need = r.json()
     matches = (await client.get(f"/tech-needs/{need['id']}/matches", headers=sme.headers)).json()
     assert matches[0]["asset_id"] == dormant["id"] and matches[0]["reasons"]
-    await client.post("/matches/feedback", json={"need_id": need["id"], "asset_id": dormant["id"],
-                                                 "verdict": "interested"}, headers=sme.headers)
+    r = await client.post("/matches/feedback", json={"need_id": need["id"], "asset_id": dormant["id"],
+                                                     "verdict": "interested"}, headers=sme.headers)
+    assert r.status_code == 201, r.text
 
     # Offer → accept → pay → recorded transfer.
     low = (await client.post(f"/listings/{lst['id']}/offers", json={"amount": 60_000_000}, headers=rival.headers)).json()
@@ -50,6 +51,9 @@ async def test_market_story(api, app, client):
     deal = (await client.get(f"/deals/{deal['id']}", headers=sme.headers)).json()
     assert deal["payment_id"] == paid["payment"]["id"]
     assert deal["status"] == "recorded" and deal["amount"] == 75_000_000
+    # Kept for the statistics by period, region and industry.
+    assert (deal["recorded_on"], deal["seller_region"], deal["buyer_region"], deal["industry"]) == (
+        "2026-03-02", "140100", "140500", "new_energy")
     asset = (await client.get(f"/assets/{dormant['id']}", headers=rival.headers)).json()
     assert asset["owner_org_id"] == sme.org_id
     assert [(h["owner_org_id"], h["via"]) for h in asset["ownership_history"]] == [
@@ -66,6 +70,10 @@ async def test_market_story(api, app, client):
     assert [o["asset_id"] for o in offers] == [opened["id"]]
     lic = (await client.post(f"/assets/{opened['id']}/open-license/accept", headers=sme.headers)).json()
     assert lic["kind"] == "open" and lic["free_until"] == "2026-09-02"
+    assert (lic["royalty"], lic["starts_on"], lic["ends_on"], lic["status"]) == (
+        {"rate_bps": 300, "free_months": 6, "fixed_fee": None, "minimum_annual": None}, "2026-03-02", "2029-03-01",
+        "active")
+    assert lic["licensee_org_id"] == sme.org_id
     await api.advance(214)  # to 2026-10-02
     url = f"/licenses/{lic['id']}/royalty-reports"
     free = (await client.post(url, json={"period_start": "2026-03-02", "period_end": "2026-08-31",
@@ -86,7 +94,7 @@ async def test_market_story(api, app, client):
     assert (await client.post(bids, json={"amount": 10_000_000}, headers=rival.headers)).status_code == 201
     await api.advance(2)  # now 2026-10-04, the last day
     r = await client.post(bids, json={"amount": 16_000_000}, headers=sme.headers)
-    assert r.json()["auction"]["ends_on"] == "2026-10-05"
+    assert r.json()["auction"]["ends_on"] == "2026-10-05" and r.json()["bid"]["extended_to"] == "2026-10-05"
     r = await client.post(bids, json={"amount": 16_400_000}, headers=rival.headers)
     assert r.status_code == 409  # below highest + increment
     await api.advance(1)
@@ -94,6 +102,8 @@ async def test_market_story(api, app, client):
     await api.advance(1)  # closes 2026-10-05
     closed = (await client.get(f"/auctions/{auction['id']}", headers=sme.headers)).json()
     assert closed["status"] == "sold" and closed["reserve_met"] and closed["highest_bid"] == 16_000_000
+    assert closed["bid_count"] == 2 and closed["ends_on"] == "2026-10-05"
+    assert closed["reserve_price"] is None  # hidden from bidders
     won = (await client.get(f"/deals/{closed['deal_id']}", headers=sme.headers)).json()
     assert won["buyer_org_id"] == sme.org_id and won["status"] == "awaiting_payment"
     r = await client.post(f"/deals/{won['id']}/pay", headers=sme.headers)
@@ -102,3 +112,11 @@ async def test_market_story(api, app, client):
     assert (await client.get(f"/assets/{lot['id']}", headers=sme.headers)).json()["owner_org_id"] == sme.org_id
     mine = (await client.get("/deals", params={"status": "recorded"}, headers=sme.headers)).json()["data"]
     assert len(mine) == 3  # the transfer, the open license, the auction
+    assert won["contract_no"].startswith("IPM-2026-") and won["contract_no"] != deal["contract_no"]
+
+    # The province's statistics count them: two transfers (¥750,000 + ¥160,000) and one license.
+    regulator = await api.org("regulator")
+    stats = (await client.get("/stats/transactions", params={"from": "2026-03-01", "to": "2026-10-31"},
+                              headers=regulator.headers)).json()
+    assert {k: stats["totals"][k] for k in ("transfers_count", "transfers_amount", "licenses_count")} == {
+        "transfers_count": 2, "transfers_amount": 91_000_000, "licenses_count": 1}

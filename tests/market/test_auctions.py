@@ -10,7 +10,7 @@ import pytest
 from kernel.actor import Actor
 from market.auctions import service as auctions
 from tests.helpers import assert_problem
-from tests.market.helpers import listing, pledge, settle
+from tests.market.helpers import audit_count, listing, pledge, settle
 
 
 async def _auction(api, client, owner, asset_ids, **extra):
@@ -81,7 +81,7 @@ async def test_last_day_bid_extends_then_day_end_sells(api, app, client):
     assert asset["owner_org_id"] == b1.org_id
 
 
-async def test_unsold_then_relisted_with_lower_reserve(api, client):
+async def test_unsold_then_relisted_with_lower_reserve(api, app, client):
     uni = await api.org("university")
     b1 = await api.org("sme")
     a = await api.asset(uni)
@@ -100,6 +100,8 @@ async def test_unsold_then_relisted_with_lower_reserve(api, client):
     assert r.status_code == 201, r.text
     new = r.json()
     assert new["relisted_from"] == auc["id"] and new["reserve_price"] == 1_000_000 and new["start_price"] == 800_000
+    assert (await client.get(f"/auctions/{auc['id']}", headers=uni.headers)).json()["relisted_as"] == new["id"]
+    assert await audit_count(app, "auction.relisted") == 1
     assert_problem(await client.post(url, json={"reserve_price": 900_000, "ends_on": "2026-03-10"},
                                      headers=uni.headers), 409, "invalid_state")
 

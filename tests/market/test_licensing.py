@@ -168,3 +168,74 @@ async def test_exclusive_license_in_force_refuses_declaration(api, app, client):
     r = await client.post(f"/assets/{a['id']}/open-license", json={"term_months": 12, "rate_bps": 1},
                           headers=uni.headers)
     assert_problem(r, 409, "asset_encumbered")
+
+
+async def test_minimum_annual_royalty_shortfall_charged_each_license_year(api, client):
+    """A license from a listing: 5% of net sales, 2 free months, ¥120,000 minimum a year, 18 months."""
+    from tests.market.helpers import listing, offer
+    uni = await api.org("university")
+    sme = await api.org("sme")
+    a = await api.asset(uni)
+    lst = await listing(api, uni, [a["id"]], mode="nonexclusive_license", price=1_000_000, rate_bps=500,
+                        free_months=2, minimum_annual=12_000_000, term_months=18)
+    o = await offer(api, sme, lst["id"], amount=1_000_000)
+    deal = (await client.post(f"/offers/{o['id']}/accept", headers=uni.headers)).json()["deal"]
+    r = await client.post(f"/deals/{deal['id']}/pay", headers=sme.headers)
+    assert r.status_code == 201, r.text
+    lic_id = (await client.get(f"/deals/{deal['id']}", headers=sme.headers)).json()["license_id"]
+    lic = (await client.get(f"/licenses/{lic_id}", headers=sme.headers)).json()
+    assert lic["royalty"] == {"fixed_fee": 1_000_000, "rate_bps": 500, "free_months": 2,
+                              "minimum_annual": 12_000_000}
+    assert (lic["starts_on"], lic["ends_on"], lic["status"]) == ("2026-03-02", "2027-09-01", "active")
+    url = f"/licenses/{lic_id}/royalty-reports"
+    await api.advance(364)  # 2027-03-01, the last day of the first license year, not yet closed
+    r = await client.post(url, json={"period_start": "2026-05-02", "period_end": "2026-12-31",
+                                     "net_sales": 100_000_000}, headers=sme.headers)
+    assert r.json()["royalty_due"] == 5_000_000 and r.json()["kind"] == "sales"
+    assert [x["kind"] for x in (await client.get(url, headers=uni.headers)).json()] == ["sales"]
+
+    await api.advance(1)  # closes 2027-03-01: the year's minimum, prorated to 304 of 365 days outside the free period
+    lines = (await client.get(url, headers=uni.headers)).json()
+    short = [x for x in lines if x["kind"] == "minimum_shortfall"]
+    assert len(short) == 1
+    # 12,000,000 × 304/365 = 9,994,520.5 → 9,994,521 (half-up); less the 5,000,000 reported.
+    assert (short[0]["royalty_due"], short[0]["period_start"], short[0]["period_end"]) == (
+        4_994_521, "2026-03-02", "2027-03-01")
+    assert (short[0]["due_on"], short[0]["status"], short[0]["chargeable_days"]) == ("2027-03-31", "due", 304)
+
+    # Late sales for the settled year are credited against the shortfall: the year costs
+    # max(minimum, royalties) = 5,000,000 + 6,000,000, of which 9,994,521 is already charged.
+    r = await client.post(url, json={"period_start": "2027-01-01", "period_end": "2027-03-01",
+                                     "net_sales": 120_000_000}, headers=sme.headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["royalty_due"] == 1_005_479
+    # A shortfall line is no sales period: it neither blocks nor overlaps sales reports of its year.
+    assert_problem(await client.post(url, json={"period_start": "2026-12-01", "period_end": "2027-01-05",
+                                                "net_sales": 1}, headers=sme.headers), 409, "invalid_state")
+
+    # The short second year (2027-03-02 – 2027-09-01, 184 of 366 days) with no sales: the whole prorated minimum.
+    await api.advance(184)  # closes 2027-09-01, the license's last day
+    lines = (await client.get(url, headers=uni.headers)).json()
+    short = [x for x in lines if x["kind"] == "minimum_shortfall"]
+    assert [x["royalty_due"] for x in short] == [4_994_521, 6_032_787]  # 12,000,000 × 184/366 = 6,032,786.9
+    assert (await client.get(f"/licenses/{lic_id}", headers=sme.headers)).json()["status"] == "ended"
+    # The licensor confirms receipt of a shortfall like any royalty; running the day-end again charges nothing more.
+    r = await client.post(f"/royalty-reports/{short[1]['id']}/mark-paid", headers=uni.headers)
+    assert r.json()["status"] == "paid"
+    await api.advance(400)
+    assert len((await client.get(url, headers=uni.headers)).json()) == len(lines)
+
+
+def test_license_years_and_minimum_proration():
+    from market.licensing.service import license_years, year_minimum
+    lic = License(kind="nonexclusive", asset_ids=[], licensor_org_id="o1", licensee_org_id="o2", rate_bps=100,
+                  free_months=14, minimum_annual=1_000_000, starts_on=date(2024, 1, 31), ends_on=date(2026, 3, 15))
+    years = license_years(lic)
+    assert years == [(date(2024, 1, 31), date(2025, 1, 30), 366), (date(2025, 1, 31), date(2026, 1, 30), 365),
+                     (date(2026, 1, 31), date(2026, 3, 15), 365)]
+    # Chargeable from 2025-03-31: year one carries no minimum, year two only 306 of 365 days.
+    assert year_minimum(lic, years[0]) == (0, 0)
+    assert year_minimum(lic, years[1]) == (306, 838_356)  # 1,000,000 × 306/365 = 838,356.2
+    assert year_minimum(lic, years[2]) == (44, 120_548)  # 1,000,000 × 44/365 = 120,547.9
+    lic.minimum_annual = None
+    assert year_minimum(lic, years[1]) == (306, 0)
