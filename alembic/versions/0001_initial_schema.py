@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 11:02:58.443454
+Create Date: 2026-11-21 11:07:41.546109
 """
 
 from collections.abc import Sequence
@@ -258,6 +258,9 @@ def upgrade() -> None:
     sa.Column('proceeds_to', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True),
     sa.Column('allow_pledged_by', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('seller_region', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=True),
+    sa.Column('buyer_region', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=True),
+    sa.Column('industry', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
     sa.Column('term_months', sa.Integer(), nullable=True),
     sa.Column('rate_bps', sa.Integer(), nullable=True),
     sa.Column('free_months', sa.Integer(), nullable=True),
@@ -284,11 +287,14 @@ def upgrade() -> None:
     with op.batch_alter_table('deals', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_deals_auction_id'), ['auction_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_deals_buyer_org_id'), ['buyer_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deals_buyer_region'), ['buyer_region'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deals_industry'), ['industry'], unique=False)
         batch_op.create_index(batch_op.f('ix_deals_listing_id'), ['listing_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_deals_mode'), ['mode'], unique=False)
         batch_op.create_index(batch_op.f('ix_deals_organiser_org_id'), ['organiser_org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_deals_recorded_on'), ['recorded_on'], unique=False)
         batch_op.create_index(batch_op.f('ix_deals_seller_org_id'), ['seller_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deals_seller_region'), ['seller_region'], unique=False)
         batch_op.create_index(batch_op.f('ix_deals_status'), ['status'], unique=False)
 
     op.create_table('fund_programs',
@@ -852,6 +858,7 @@ def upgrade() -> None:
     op.create_table('royalty_reports',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('license_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('period_start', sa.Date(), nullable=False),
     sa.Column('period_end', sa.Date(), nullable=False),
     sa.Column('net_sales', sa.BigInteger(), nullable=False),
@@ -862,11 +869,13 @@ def upgrade() -> None:
     sa.Column('paid_on', sa.Date(), nullable=True),
     sa.Column('reported_on', sa.Date(), nullable=False),
     sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("kind IN ('sales', 'minimum_shortfall')", name=op.f('ck_royalty_reports_kind')),
     sa.CheckConstraint("status IN ('due', 'paid', 'overdue')", name=op.f('ck_royalty_reports_status')),
     sa.CheckConstraint('net_sales >= 0 AND royalty_due >= 0', name=op.f('ck_royalty_reports_amounts')),
     sa.CheckConstraint('period_end >= period_start', name=op.f('ck_royalty_reports_period')),
     sa.ForeignKeyConstraint(['license_id'], ['licenses.id'], name=op.f('fk_royalty_reports_license_id_licenses')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_royalty_reports'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_royalty_reports')),
+    sa.UniqueConstraint('license_id', 'kind', 'period_start', name=op.f('uq_royalty_reports_license_id_kind_period_start'))
     )
     with op.batch_alter_table('royalty_reports', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_royalty_reports_due_on'), ['due_on'], unique=False)
@@ -1456,11 +1465,14 @@ def downgrade() -> None:
     op.drop_table('fund_programs')
     with op.batch_alter_table('deals', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_deals_status'))
+        batch_op.drop_index(batch_op.f('ix_deals_seller_region'))
         batch_op.drop_index(batch_op.f('ix_deals_seller_org_id'))
         batch_op.drop_index(batch_op.f('ix_deals_recorded_on'))
         batch_op.drop_index(batch_op.f('ix_deals_organiser_org_id'))
         batch_op.drop_index(batch_op.f('ix_deals_mode'))
         batch_op.drop_index(batch_op.f('ix_deals_listing_id'))
+        batch_op.drop_index(batch_op.f('ix_deals_industry'))
+        batch_op.drop_index(batch_op.f('ix_deals_buyer_region'))
         batch_op.drop_index(batch_op.f('ix_deals_buyer_org_id'))
         batch_op.drop_index(batch_op.f('ix_deals_auction_id'))
 
