@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 11:07:41.546109
+Create Date: 2026-11-21 11:09:10.970262
 """
 
 from collections.abc import Sequence

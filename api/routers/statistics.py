@@ -72,8 +72,9 @@ async def pledge_financing(session: SessionDep, _: StatsReader, from_: FromQ = N
     return render(await service.pledge_financing(session, from_, to, group_by), format)
 
 
-@router.get("/stats/transactions", summary="Recorded licenses and transfers: count and amount, by month and mode "
-            "(regulator, fund, admin)")
+@router.get("/stats/transactions", summary="Recorded licenses and transfers: count and amount, by month, region "
+            "or industry, and by mode (regulator, fund, admin)")
 async def transactions(session: SessionDep, _: StatsReader, from_: FromQ = None, to: ToQ = None,
+                       group_by: Literal["month", "region", "industry"] = "month",
                        format: Format = "json") -> Response:
-    return render(await service.transactions(session, from_, to), format)
+    return render(await service.transactions(session, from_, to, group_by), format)

@@ -44,7 +44,7 @@ from finance.fund.schemas import AgreementIn, ProgramIn, RulesIn
 from kernel import audit, events
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date, day_end_handler
-from kernel.db import is_unique_violation, utcnow
+from kernel.db import insert_unique, utcnow
 from kernel.errors import AlreadyExists, Forbidden, InvalidState, LimitExceeded, NotFound, ValidationFailed
 from kernel.ids import new_id
 from kernel.money import apply_bps
@@ -264,14 +264,7 @@ async def create_agreement(session: AsyncSession, actor: Actor, program_id: str,
         raise _limit("cash", f"the deposit {data.deposit} is more than the fund's cash {cash}", cash=cash)
     agreement = FundAgreement(program_id=program.id, bank_org_id=bank.id, deposit=data.deposit, leverage=leverage,
                               created_on=await business_date(session))
-    try:
-        async with session.begin_nested():
-            session.add(agreement)
-            await session.flush()
-    except sa.exc.IntegrityError as exc:
-        if is_unique_violation(exc):
-            raise AlreadyExists("the programme already has an agreement with this bank") from exc
-        raise
+    await insert_unique(session, agreement, AlreadyExists("the programme already has an agreement with this bank"))
     await books.deposit_to_bank(session, actor, program.id, agreement.id, bank.id, data.deposit)
     await audit.record(session, actor, "fund_agreement.created", "fund_agreement", agreement.id,
                        after={"program_id": program.id, "bank_org_id": bank.id, "deposit": agreement.deposit,
@@ -428,14 +421,7 @@ async def request_cover(session: AsyncSession, actor: Actor, program_id: str, re
             raise _limit("annual_cap", f"the programme granted {used} of fund exposure this year; the cap is "
                          f"{version.annual_cap}", used=used)
 
-    try:
-        async with session.begin_nested():
-            session.add(cover)
-            await session.flush()
-    except sa.exc.IntegrityError as exc:
-        if is_unique_violation(exc):
-            raise InvalidState("the loan is already covered") from exc
-        raise
+    await insert_unique(session, cover, InvalidState("the loan is already covered"))
     await audit.record(session, actor, "fund_cover.granted", "fund_cover", cover.id, after=_cover_snapshot(cover))
     return cover
 
@@ -571,14 +557,7 @@ async def open_claim(session: AsyncSession, actor: Actor, req: ClaimRequest) -> 
                               borrower_org_id=req.borrower_org_id, principal=req.principal, loss=req.loss,
                               shares=shares, fund_amount=split.parts.get("fund", 0) if cover else 0,
                               opened_on=today)
-    try:
-        async with session.begin_nested():
-            session.add(claim)
-            await session.flush()
-    except sa.exc.IntegrityError as exc:
-        if is_unique_violation(exc):
-            raise InvalidState("a compensation claim for this loan already exists") from exc
-        raise
+    await insert_unique(session, claim, InvalidState("a compensation claim for this loan already exists"))
     if cover is not None:
         await _transition(session, actor, "fund_cover", cover, "claimed", claimed_on=today)
         _refresh(cover)

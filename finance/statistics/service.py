@@ -225,31 +225,46 @@ def deal_kind(mode: str) -> str:
     return "licenses" if mode in LICENSE_MODES else "transfers"
 
 
-async def transactions(session: AsyncSession, start: date | None, end: date | None) -> Report:
-    """Recorded (备案) licenses and transfers in the range: count and amount, by month and by mode."""
+TRANSACTION_GROUPS = ("month", "region", "industry")
+
+
+async def transactions(session: AsyncSession, start: date | None, end: date | None,
+                       group_by: str = "month") -> Report:
+    """Recorded (备案) licenses and transfers in the range: count and amount, by month, by the rights
+    holder's region or by the assets' industry (both kept on the deal as they were when agreed), and by mode."""
+    if group_by not in TRANSACTION_GROUPS:
+        raise ValidationFailed.at(["query", "group_by"], f"group_by is one of {', '.join(TRANSACTION_GROUPS)}")
     start, end = await period(session, start, end)
-    stmt = select(Deal.mode, Deal.amount, Deal.recorded_on).where(
+    stmt = select(Deal.mode, Deal.amount, Deal.recorded_on, Deal.seller_region, Deal.industry).where(
         Deal.status == "recorded", col(Deal.recorded_on) >= start, col(Deal.recorded_on) <= end)
-    by_month: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(
+    groups: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(
         ("licenses_count", "licenses_amount", "transfers_count", "transfers_amount"), 0))
     by_mode: dict[str, dict[str, int]] = defaultdict(lambda: {"count": 0, "amount": 0})
-    for mode, amount, on in (await session.exec(stmt)).all():
+    for mode, amount, on, region, industry in (await session.exec(stmt)).all():
         kind = deal_kind(mode)
-        month = by_month[f"{on.year:04d}-{on.month:02d}"]
-        month[f"{kind}_count"] += 1
-        month[f"{kind}_amount"] += amount
+        key = {"month": f"{on.year:04d}-{on.month:02d}", "region": region or NO_REGION,
+               "industry": industry or "unknown"}[group_by]
+        groups[key][f"{kind}_count"] += 1
+        groups[key][f"{kind}_amount"] += amount
         by_mode[mode]["count"] += 1
         by_mode[mode]["amount"] += amount
-    rows = [{"month": m, **by_month[m]} for m in months(start, end)]
+    keys = months(start, end) if group_by == "month" else sorted(groups)
+    rows = [{group_by: k, **groups[k]} for k in keys]
+    if group_by == "region":
+        names = await _regions(session)
+        for row in rows:
+            row["region_name"] = names[row["region"]].name if row["region"] in names else row["region"]
     for row in rows:
         row["total_count"] = row["licenses_count"] + row["transfers_count"]
         row["total_amount"] = row["licenses_amount"] + row["transfers_amount"]
     value_cols = ["licenses_count", "licenses_amount", "transfers_count", "transfers_amount", "total_count",
                   "total_amount"]
+    label = "region_name" if group_by == "region" else group_by
     return Report(
-        title="专利许可与转让", filters={"from": start.isoformat(), "to": end.isoformat()},
-        columns=["month", *value_cols], rows=rows,
+        title="专利许可与转让", filters={"from": start.isoformat(), "to": end.isoformat(), "group_by": group_by},
+        columns=[group_by, *(["region_name"] if group_by == "region" else []), *value_cols], rows=rows,
         totals={c: sum(r[c] for r in rows) for c in value_cols},
-        chart_label="month", chart_series=[("licenses_amount", "许可金额"), ("transfers_amount", "转让金额")],
-        chart_divisor=FEN_PER_WAN_YUAN, x_label="备案月份", y_label="金额（万元）",
+        chart_label=label, chart_series=[("licenses_amount", "许可金额"), ("transfers_amount", "转让金额")],
+        chart_divisor=FEN_PER_WAN_YUAN, x_label={"month": "备案月份", "region": "地区", "industry": "行业"}[group_by],
+        y_label="金额（万元）",
         extra={"by_mode": [{"mode": m, "kind": deal_kind(m), **v} for m, v in sorted(by_mode.items())]})

@@ -9,7 +9,7 @@ from PIL import Image
 from tests.finance.loans.loan_flow import YUAN
 from tests.finance.subsidies.helpers import loan
 from tests.helpers import assert_problem
-from tests.market.helpers import listing, offer, settle
+from tests.market.helpers import listing, offer
 
 M = 1_000_000 * YUAN
 
@@ -97,14 +97,14 @@ async def test_pledge_financing_bad_input_and_roles(api, client):
         assert_problem(await client.get("/stats/transactions", headers=who.headers), 403, "forbidden")
 
 
-async def _deal(api, client, app, mode, price, amount, **extra):
-    uni, buyer = await api.org("university"), await api.org("sme")
-    a = await api.asset(uni)
+async def _deal(api, client, app, mode, price, amount, *, region=None, industry=None, **extra):
+    uni, buyer = await api.org("university", region=region), await api.org("sme")
+    a = await api.asset(uni, **({"industry": industry} if industry else {}))
     lst = await listing(api, uni, [a["id"]], mode=mode, price=price, **extra)
     o = await offer(api, buyer, lst["id"], amount)
     deal = (await client.post(f"/offers/{o['id']}/accept", headers=uni.headers)).json()["deal"]
-    # POST /deals/{id}/pay is not on this branch yet: settle as the gateway's callback does.
-    await settle(app, deal["id"], f"pay_{deal['id']}")
+    paid = await client.post(f"/deals/{deal['id']}/pay", headers=buyer.headers)
+    assert paid.status_code in (200, 201), paid.text
     got = (await client.get(f"/deals/{deal['id']}", headers=buyer.headers)).json()
     assert got["status"] == "recorded", got
     return got
@@ -132,7 +132,7 @@ async def test_transactions_count_licenses_and_transfers(api, client, app):
     r = await client.get("/stats/transactions?from=2026-03-01&to=2026-04-30", headers=regulator.headers)
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["filters"] == {"from": "2026-03-01", "to": "2026-04-30"}
+    assert body["filters"] == {"from": "2026-03-01", "to": "2026-04-30", "group_by": "month"}
     march, april = body["data"]
     assert (march["month"], march["licenses_count"], march["licenses_amount"]) == ("2026-03", 2, 11 * M // 100)
     assert (march["transfers_count"], march["transfers_amount"]) == (1, 40 * M // 100)
@@ -152,3 +152,26 @@ async def test_transactions_count_licenses_and_transfers(api, client, app):
     image = Image.open(io.BytesIO(png.content))
     image.load()
     assert image.size == (1000, 600)
+
+
+async def test_transactions_by_region_and_industry(api, client, app):
+    admin, regulator = await api.admin(), await api.org("regulator")
+    r = await client.post("/regions", json={"code": "140100", "name": "太原市", "population": 5_430_000},
+                          headers=admin.headers)
+    assert r.status_code == 201, r.text
+    await _deal(api, client, app, "assignment", 50 * M // 100, 40 * M // 100, region="140100", industry="新材料")
+    await _deal(api, client, app, "nonexclusive_license", 10 * M // 100, 8 * M // 100, region="140100",
+                industry="生物医药", term_months=24)
+    await _deal(api, client, app, "assignment", 2 * M, 2 * M, region="140200", industry="新材料")
+    by_region = (await client.get("/stats/transactions?group_by=region", headers=regulator.headers)).json()
+    assert by_region["filters"]["group_by"] == "region"
+    rows = {row["region"]: row for row in by_region["data"]}
+    assert (rows["140100"]["region_name"], rows["140100"]["transfers_amount"], rows["140100"]["licenses_count"]) == (
+        "太原市", 40 * M // 100, 1)
+    assert (rows["140200"]["transfers_count"], rows["140200"]["transfers_amount"]) == (1, 2 * M)
+    by_industry = (await client.get("/stats/transactions?group_by=industry", headers=regulator.headers)).json()
+    rows = {row["industry"]: row for row in by_industry["data"]}
+    assert rows["新材料"]["transfers_amount"] == 240 * M // 100 and rows["生物医药"]["licenses_amount"] == 8 * M // 100
+    assert by_industry["totals"]["total_count"] == 3
+    assert_problem(await client.get("/stats/transactions?group_by=bank", headers=regulator.headers), 422,
+                   "validation_error")
