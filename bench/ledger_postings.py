@@ -1,5 +1,9 @@
 """Ledger postings per second on PostgreSQL with 8 concurrent workers, next to pgbench TPC-B on the same database.
 
+The workers are spread over ``IPM_BENCH_PROCESSES`` client processes (default 2, like pgbench's ``-j 2``):
+one Python process spends ~7 ms of CPU per posting, so a single process would measure itself, not the
+database.
+
     uv run python -m bench.ledger_postings            # IPM_BENCH_PG_URL overrides the database
 
 Each posting is a full ``finance.ledger.service.post`` in its own transaction: two lines (a transfer between
@@ -11,6 +15,7 @@ The chain head is one row every posting locks, so the ledger is serial at its ta
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import random
 import re
@@ -29,6 +34,7 @@ from kernel.db import make_engine, make_session_factory, metadata
 
 URL = os.environ.get("IPM_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1/ipm_ledger")
 WORKERS = 8
+PROCESSES = int(os.environ.get("IPM_BENCH_PROCESSES", "2"))
 SECONDS = float(os.environ.get("IPM_BENCH_SECONDS", "10"))
 SEED_PER_ACCOUNT = 10**12  # fen: no transfer in the run can exhaust an account
 
@@ -56,7 +62,7 @@ async def _prepare(factory, engine, n_accounts: int) -> list[str]:
 async def _worker(factory, codes: list[str], deadline: float, seed: int, stats: dict[str, int]) -> None:
     rng = random.Random(seed)
     n = 0
-    while time.perf_counter() < deadline:
+    while time.time() < deadline:
         a, b = rng.sample(codes, 2)
         n += 1
         try:
@@ -75,17 +81,42 @@ def _transfer(source: str, dest: str, amount: int) -> list[tuple[str, str, int]]
     return [(dest, "debit", amount), (source, "credit", amount)]
 
 
-async def run_scenario(n_accounts: int) -> dict[str, float]:
-    engine = make_engine(URL, pool_size=WORKERS + 2, max_overflow=0)
+async def _client(codes: list[str], deadline: float, seeds: list[int]) -> dict[str, int]:
+    engine = make_engine(URL, pool_size=len(seeds) + 1, max_overflow=0)
     factory = make_session_factory(engine)
-    codes = await _prepare(factory, engine, n_accounts)
     stats: dict[str, int] = {"ok": 0, "errors": 0}
-    start = time.perf_counter()
-    await asyncio.gather(*[_worker(factory, codes, start + SECONDS, i, stats) for i in range(WORKERS)])
-    elapsed = time.perf_counter() - start
-    async with factory() as s:
-        report = await service.verify(s)
+    await asyncio.sleep(max(0.0, deadline - SECONDS - time.time()))  # every process starts together
+    await asyncio.gather(*[_worker(factory, codes, deadline, seed, stats) for seed in seeds])
     await engine.dispose()
+    return stats
+
+
+def _client_process(args: tuple[list[str], float, list[int]]) -> dict[str, int]:
+    return asyncio.run(_client(*args))
+
+
+async def _prepare_and_verify(n_accounts: int | None) -> list[str] | dict:
+    engine = make_engine(URL, pool_size=2, max_overflow=0)
+    factory = make_session_factory(engine)
+    try:
+        if n_accounts is not None:
+            return await _prepare(factory, engine, n_accounts)
+        async with factory() as s:
+            return await service.verify(s)
+    finally:
+        await engine.dispose()
+
+
+def run_scenario(n_accounts: int) -> dict[str, float]:
+    codes = asyncio.run(_prepare_and_verify(n_accounts))
+    seeds = [list(range(WORKERS))[p::PROCESSES] for p in range(PROCESSES)]
+    start = time.time()
+    deadline = start + 1 + SECONDS  # a second for the processes to start
+    with multiprocessing.get_context("spawn").Pool(PROCESSES) as pool:
+        parts = pool.map(_client_process, [(codes, deadline, s) for s in seeds])
+    elapsed = SECONDS
+    stats = {"ok": sum(p["ok"] for p in parts), "errors": sum(p["errors"] for p in parts)}
+    report = asyncio.run(_prepare_and_verify(None))
     return {"accounts": n_accounts, "entries": stats["ok"], "errors": stats["errors"], "seconds": elapsed,
             "entries_per_s": stats["ok"] / elapsed, "postings_per_s": 2 * stats["ok"] / elapsed,
             "verified": report["balanced"] and report["chain_intact"]}
@@ -116,8 +147,9 @@ def run_pgbench() -> float:
 
 
 def main() -> None:
-    print(f"database {make_url(URL).render_as_string(hide_password=True)}, {WORKERS} workers, {SECONDS:.0f} s each")
-    results = [asyncio.run(run_scenario(n)) for n in (1000, 4)]
+    print(f"database {make_url(URL).render_as_string(hide_password=True)}, {WORKERS} workers in {PROCESSES} "
+          f"processes, {SECONDS:.0f} s each")
+    results = [run_scenario(n) for n in (1000, 4)]
     tps = run_pgbench()
     print(f"{'scenario':<22}{'entries/s':>11}{'postings/s':>12}{'errors':>8}{'verified':>10}{'vs pgbench':>12}")
     for r in results:
