@@ -245,6 +245,33 @@ async def _insert_once(session: AsyncSession, payment: Payment) -> tuple[Payment
     return payment, True
 
 
+async def _open(session: AsyncSession, actor: Actor, *, method: str, purpose: str, payer_org_id: str,
+                payee_org_id: str, amount: int, object_type: str, object_id: str, escrow: bool,
+                idempotency_key: str, description: str | None) -> tuple[Payment, bool, gw.PaymentGateway]:
+    """Validate and record a payment once per domain action: (payment, newly created?, the gateway)."""
+    _check_request(purpose, amount, payer_org_id, payee_org_id, object_type, object_id, idempotency_key)
+    await _ensure_orgs(session, payer_org_id, payee_org_id)
+    gateway = gw.get_gateway()
+    wanted = Payment(method=method, purpose=purpose, payer_org_id=payer_org_id, payee_org_id=payee_org_id,
+                     object_type=object_type, object_id=object_id, idempotency_key=idempotency_key,
+                     amount=amount, escrow=escrow, provider=gateway.name, description=description,
+                     provider_key=gw.provider_key(purpose, object_type, object_id, idempotency_key),
+                     created_by=actor.user_id)
+    payment, created = await _insert_once(session, wanted)
+    if created:
+        await audit.record(session, actor, "payment.created", "payment", payment.id, after=snapshot(payment))
+    return payment, created, gateway
+
+
+async def _apply_result(session: AsyncSession, payment: Payment, result: gw.GatewayResult, status: str) -> None:
+    """Keep the provider's reference, move to the status it reported, and apply any local events."""
+    payment.provider_reference = result.object.get("id")
+    session.add(payment)
+    await session.flush()
+    await _advance(session, payment, status, SYSTEM, failure=gw.failure_of(result.object))
+    await _handle_local_events(session, result)
+
+
 async def charge(session: AsyncSession, actor: Actor, *, purpose: str, payer_org_id: str, payee_org_id: str,
                  amount: int, object_type: str, object_id: str, escrow: bool = False,
                  idempotency_key: str = "default", description: str | None = None) -> Payment:
@@ -254,26 +281,16 @@ async def charge(session: AsyncSession, actor: Actor, *, purpose: str, payer_org
     ``idempotency_conflict`` if its amount or parties differ. A decline returns a ``failed`` payment (and
     runs the ``on_failed`` callbacks); use ``require_success`` to answer 402 instead.
     """
-    _check_request(purpose, amount, payer_org_id, payee_org_id, object_type, object_id, idempotency_key)
-    await _ensure_orgs(session, payer_org_id, payee_org_id)
-    gateway = gw.get_gateway()
-    wanted = Payment(method="charge", purpose=purpose, payer_org_id=payer_org_id, payee_org_id=payee_org_id,
-                     object_type=object_type, object_id=object_id, idempotency_key=idempotency_key,
-                     amount=amount, escrow=escrow, provider=gateway.name, description=description,
-                     provider_key=gw.provider_key(purpose, object_type, object_id, idempotency_key),
-                     created_by=actor.user_id)
-    payment, created = await _insert_once(session, wanted)
+    payment, created, gateway = await _open(
+        session, actor, method="charge", purpose=purpose, payer_org_id=payer_org_id, payee_org_id=payee_org_id,
+        amount=amount, object_type=object_type, object_id=object_id, escrow=escrow,
+        idempotency_key=idempotency_key, description=description)
     if not created:
         return payment
-    await audit.record(session, actor, "payment.created", "payment", payment.id, after=snapshot(payment))
     result = await gateway.create_intent(gw.IntentRequest(
         key=f"{payment.provider_key}_charge", amount=amount, payer_org_id=payer_org_id,
         payee_org_id=payee_org_id, escrow=escrow, description=description, metadata=_metadata(payment)))
-    payment.provider_reference = result.object.get("id")
-    session.add(payment)
-    await session.flush()
-    await _advance(session, payment, gw.intent_status(result.object), SYSTEM, failure=gw.failure_of(result.object))
-    await _handle_local_events(session, result)
+    await _apply_result(session, payment, result, gw.intent_status(result.object))
     return payment
 
 
@@ -283,26 +300,16 @@ async def payout(session: AsyncSession, actor: Actor, *, payee_org_id: str, amou
     """Pay ``amount`` fen from the platform's balance to an organisation's account (compensation,
     subsidies, recoveries). The payer defaults to the acting organisation. Once per domain action."""
     payer_org_id = payer_org_id or actor.org_id
-    _check_request(purpose, amount, payer_org_id, payee_org_id, object_type, object_id, idempotency_key)
-    await _ensure_orgs(session, payer_org_id, payee_org_id)
-    gateway = gw.get_gateway()
-    wanted = Payment(method="payout", purpose=purpose, payer_org_id=payer_org_id, payee_org_id=payee_org_id,
-                     object_type=object_type, object_id=object_id, idempotency_key=idempotency_key,
-                     amount=amount, escrow=False, provider=gateway.name, description=description,
-                     provider_key=gw.provider_key(purpose, object_type, object_id, idempotency_key),
-                     created_by=actor.user_id)
-    payment, created = await _insert_once(session, wanted)
+    payment, created, gateway = await _open(
+        session, actor, method="payout", purpose=purpose, payer_org_id=payer_org_id, payee_org_id=payee_org_id,
+        amount=amount, object_type=object_type, object_id=object_id, escrow=False,
+        idempotency_key=idempotency_key, description=description)
     if not created:
         return payment
-    await audit.record(session, actor, "payment.created", "payment", payment.id, after=snapshot(payment))
     result = await gateway.create_payout(gw.PayoutRequest(
         key=f"{payment.provider_key}_payout", amount=amount, destination_org_id=payee_org_id,
         metadata=_metadata(payment)))
-    payment.provider_reference = result.object.get("id")
-    session.add(payment)
-    await session.flush()
-    await _advance(session, payment, gw.payout_status(result.object), SYSTEM, failure=gw.failure_of(result.object))
-    await _handle_local_events(session, result)
+    await _apply_result(session, payment, result, gw.payout_status(result.object))
     return payment
 
 
