@@ -5,8 +5,9 @@ Alembic migrations make the schema; ``create_all`` is used only by the tests.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -114,3 +115,26 @@ async def insert_unique(session: AsyncSession, obj: Any, on_duplicate: Exception
         if is_unique_violation(exc):
             raise on_duplicate from exc
         raise
+
+
+M = TypeVar("M", bound=SQLModel)
+
+
+async def get_or_404(session: AsyncSession, model: type[M], obj_id: str, *, lock: bool = False,
+                     visible: Callable[[M], bool] | Any | None = None, label: str | None = None) -> M:
+    """The row of ``model`` with ``obj_id``, or ``NotFound``. ``lock`` takes ``FOR UPDATE`` (SQLite: the
+    write lock is already held). ``visible`` is either a predicate on the row or a SQL condition; a row the
+    caller may not see is ``NotFound`` too, so another organisation's object is invisible for every verb."""
+    from kernel.errors import NotFound  # kernel.errors imports nothing of ours; kept local for clarity
+
+    pk = model.__table__.c.id  # type: ignore[attr-defined]  # every table's key is ``id``
+    stmt = sa.select(model).where(pk == obj_id)
+    if visible is not None and not callable(visible):
+        stmt = stmt.where(visible)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = (await session.execute(stmt)).scalar_one_or_none()
+    if row is None or (callable(visible) and not visible(row)):
+        name = label or model.__tablename__.rstrip("s").replace("_", " ")  # type: ignore[attr-defined]
+        raise NotFound(f"{name} {obj_id} not found")
+    return row

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 from sqlmodel import SQLModel
@@ -15,10 +15,13 @@ from sqlmodel.sql.expression import SelectOfScalar
 from kernel.errors import ValidationFailed
 
 T = TypeVar("T", bound=SQLModel)
+Item = TypeVar("Item")
 
 
-class Page(BaseModel):
-    data: list[Any]
+class Page(BaseModel, Generic[Item]):
+    """One page of any list: ``Page[LoanOut]`` in a route's ``response_model`` documents the item type."""
+
+    data: list[Item]
     has_more: bool
     next_cursor: str | None
 

@@ -1,0 +1,136 @@
+"""One state-machine type for every workflow: a table of ``(status, action) → status`` and ``apply``.
+
+Every status change in the platform goes through ``Workflow.apply`` (one row) or ``Workflow.apply_bulk``
+(the day-end), so the rule, the ``updated_at`` stamp and the audit record (``<workflow>.<action>``) can
+never be skipped. ``tests/kernel/test_workflow_gate.py`` fails on a ``.status =`` written anywhere else.
+Every workflow registers itself by name, and ``GET /workflows`` shows them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any, ClassVar, Protocol
+
+import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from kernel import audit
+from kernel.actor import Actor
+from kernel.db import utcnow
+from kernel.errors import InvalidState
+from kernel.ids import new_id
+
+
+class Stateful(Protocol):
+    id: str
+    status: str
+
+
+class Workflow:
+    """A named table of allowed moves. ``field`` is the column it drives (``status`` unless told)."""
+
+    registry: ClassVar[dict[str, Workflow]] = {}
+
+    def __init__(self, name: str, moves: Mapping[tuple[str, str], str], *, initial: str | Iterable[str],
+                 field: str = "status") -> None:
+        if name in Workflow.registry:
+            raise ValueError(f"workflow {name!r} is defined twice")
+        self.name = name
+        self.moves: dict[tuple[str, str], str] = dict(moves)
+        self.initial = (initial,) if isinstance(initial, str) else tuple(initial)
+        self.field = field
+        Workflow.registry[name] = self
+
+    # -- reading the table --------------------------------------------------------------------------
+    @property
+    def states(self) -> list[str]:
+        seen: dict[str, None] = dict.fromkeys(self.initial)
+        for (status, _), target in self.moves.items():
+            seen.setdefault(status)
+            seen.setdefault(target)
+        return list(seen)
+
+    @property
+    def terminal(self) -> list[str]:
+        sources = {status for status, _ in self.moves}
+        return [s for s in self.states if s not in sources]
+
+    def can(self, status: str, action: str) -> bool:
+        return (status, action) in self.moves
+
+    def allowed_actions(self, status: str) -> list[str]:
+        return sorted(a for (s, a) in self.moves if s == status)
+
+    def sources(self, action: str) -> list[str]:
+        """Every status from which ``action`` is allowed (for set-based day-end queries)."""
+        return sorted(s for (s, a) in self.moves if a == action)
+
+    def target(self, status: str, action: str, obj_id: str = "") -> str:
+        """The status ``action`` leads to from ``status``, or InvalidState naming what is allowed."""
+        found = self.moves.get((status, action))
+        if found is None:
+            label = self.name.replace("_", " ")
+            raise InvalidState(
+                f"{label} {obj_id} is {status.replace('_', ' ')}; {action.replace('_', ' ')} is not allowed now"
+                .replace("  ", " "),
+                extra={"current_status": status, "allowed": self.allowed_actions(status)})
+        return found
+
+    def ensure(self, obj: Any, action: str) -> str:
+        return self.target(getattr(obj, self.field), action, getattr(obj, "id", ""))
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "field": self.field, "initial": list(self.initial), "states": self.states,
+                "terminal": self.terminal,
+                "transitions": [{"from": s, "action": a, "to": t} for (s, a), t in self.moves.items()]}
+
+    # -- moving ---------------------------------------------------------------------------------------
+    def start(self, obj: Any, status: str | None = None) -> None:
+        """Give a new row its first status (one of ``initial``)."""
+        first = status or self.initial[0]
+        if first not in self.initial:
+            raise ValueError(f"{self.name} cannot start as {first}")
+        setattr(obj, self.field, first)
+
+    async def apply(self, session: AsyncSession, actor: Actor, obj: Any, action: str, *,
+                    audit_action: str | None = None, **details: Any) -> str:
+        """Move ``obj`` by ``action`` and audit it as ``<workflow>.<action>``. Returns the new status."""
+        before = getattr(obj, self.field)
+        to = self.ensure(obj, action)
+        setattr(obj, self.field, to)
+        if hasattr(obj, "updated_at"):
+            obj.updated_at = utcnow()
+        session.add(obj)
+        await audit.record(session, actor, audit_action or f"{self.name}.{action}", self.name, obj.id,
+                           before={self.field: before}, after={self.field: to, **details})
+        return to
+
+    async def apply_bulk(self, session: AsyncSession, actor: Actor, rows: Iterable[tuple[str, str]],
+                         action: str, *, table: sa.Table, business_date: date, **details: Any) -> int:
+        """``apply`` for many rows at once (the day-end): one batched UPDATE guarded by the old status and
+        one batched INSERT of the audit records. ``rows`` are (id, current status). Returns rows moved."""
+        moves = [{"b_id": obj_id, "b_from": status, "b_to": self.target(status, action, obj_id)}
+                 for obj_id, status in rows]
+        if not moves:
+            return 0
+        column = table.c[self.field]
+        values: dict[str, Any] = {self.field: sa.bindparam("b_to")}
+        if "updated_at" in table.c:
+            values["updated_at"] = utcnow()
+        stmt = (sa.update(table).where(table.c.id == sa.bindparam("b_id"), column == sa.bindparam("b_from"))
+                .values(**values))
+        conn = await session.connection()
+        await conn.execute(stmt, moves)
+        at = utcnow()
+        events = [{"id": new_id("aud"), "at": at, "business_date": business_date,
+                   "actor_user_id": actor.user_id, "actor_org_id": actor.org_id,
+                   "action": f"{self.name}.{action}", "object_type": self.name, "object_id": m["b_id"],
+                   "before": {self.field: m["b_from"]}, "after": {self.field: m["b_to"], **details}}
+                  for m in moves]
+        await conn.execute(sa.insert(audit.AuditEvent.__table__), events)
+        return len(moves)
+
+
+def all_workflows() -> list[dict[str, Any]]:
+    return [w.describe() for w in sorted(Workflow.registry.values(), key=lambda w: w.name)]
