@@ -11,7 +11,7 @@ export IPM_DATABASE_URL ?= sqlite+aiosqlite:///./ipm.db
 export UV_NATIVE_TLS ?= 1
 export UV_SYSTEM_CERTS ?= 1
 
-.PHONY: run test lint migrate check bench install install-serve uv clean
+.PHONY: run worker test lint migrate check bench install install-serve uv clean
 
 # Install uv for this user when there is none: pip --user (or, on a distribution Python that refuses
 # pip installs (PEP 668), pip --user --break-system-packages, which touches only ~/.local), else the
@@ -38,6 +38,10 @@ migrate: install-serve
 run: migrate
 	$(UV) run --no-sync python -m demo.seed
 	$(UV) run --no-sync python -m api
+
+# An extra outbox worker (e.g. next to API processes started with IPM_EMBEDDED_WORKER=false).
+worker: migrate
+	$(UV) run --no-sync python -m worker
 
 test: install
 	$(UV) run --no-sync pytest
