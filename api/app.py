@@ -19,7 +19,7 @@ import api.registry
 import api.routers
 from accounts.service import ensure_platform_admin
 from api import docs, problems
-from kernel import clock
+from kernel import clock, i18n
 from kernel.db import make_engine, make_session_factory
 from kernel.settings import Settings, get_settings
 from worker.runner import Worker
@@ -91,8 +91,9 @@ class BodySizeLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            lang = i18n.negotiate(dict(scope.get("headers") or []).get(b"accept-language", b"").decode("latin-1"))
             response = problems.problem(413, "payload_too_large", "Request body too large",
-                                        f"the request body must not exceed {self.max_bytes} bytes")
+                                        f"the request body must not exceed {self.max_bytes} bytes", lang=lang)
             await response(scope, receive, send)
             return
         received = 0

@@ -168,7 +168,9 @@ TEMPLATES: list[tuple[str, str]] = [
     ("{field} must be one of {values}", "{field} 须为以下之一：{values}"),
     ("{field} cannot be empty", "{field} 不能为空"),
     ("{field} must be 1 to {n} characters", "{field} 长度须为 1 到 {n} 个字符"),
+    ("the request body must not exceed {n} bytes", "请求体不得超过 {n} 字节"),
 ]
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 _WORDS = r"(?P<%s>[A-Za-z_][A-Za-z _'-]*?)"
 _TOKEN = r"(?P<%s>[^\s;]+)"
 _ANY = r"(?P<%s>.+?)"
@@ -207,7 +209,7 @@ def _translate_zh(text: str) -> str | None:
 def detail(text: str, lang: str, code: str = "") -> str:
     """A problem's detail in ``lang``: translated when the catalogue knows it, else the Chinese title
     followed by the original text (so a Chinese reader still learns what kind of error it is)."""
-    if lang != ZH:
+    if lang != ZH or _CJK.search(text):
         return text
     found = _translate_zh(text)
     if found is not None:
