@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import api.registry
 import api.routers
 from accounts.service import ensure_platform_admin
-from api import docs, problems
+from api import docs, openapi, problems
 from kernel import clock, i18n
 from kernel.db import make_engine, make_session_factory
 from kernel.settings import Settings, get_settings
@@ -127,4 +127,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in _discover_routers():
         v1.include_router(router)
     app.include_router(v1)
+    openapi.install(app)
     return app

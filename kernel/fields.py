@@ -41,7 +41,7 @@ NOT_MONEY = frozenset({
 NOT_MONEY_SUFFIXES = ("_count", "_days", "_months", "_years", "_no", "_version")
 # Same name, other meaning in one schema: a score's ``total`` is points, not fen.
 OVERRIDES: dict[tuple[str, str], FieldKind] = {
-    ("ScoreOut", "total"): "plain", ("AssetScoreOut", "total"): "plain",
+    ("ScoreOut", "total"): "plain", ("AssetScoreOut", "total"): "plain", ("Problem", "status"): "plain",
 }
 # Schemas whose every integer member is a share in basis points (``shares_bps: {fund, guarantor, insurer}``).
 BPS_SCHEMAS = frozenset({"Shares", "SharesBps", "SharesIn"})
