@@ -16,8 +16,8 @@ router = APIRouter(tags=["accounts"], route_class=TransactionalRoute)
 
 
 @router.get("/orgs", response_model=Page[OrgOut | OrgPublicOut],
-            summary="Organisations: every profile for the admin and regulators; the institutions' public "
-                    "directory (id, name, kind, region) for everyone else")
+            summary="Organisations: every profile for the admin and regulators, the institutions' public "
+                    "directory (id, name, kind, region) for everyone else (any user)")
 async def list_orgs(actor: CurrentActor, session: SessionDep, limit: Limit = 20, cursor: Cursor = None,
                     order: Order = "newest", kind: str | None = Query(default=None, max_length=20),
                     region: str | None = Query(default=None, max_length=12),
@@ -30,7 +30,7 @@ async def list_orgs(actor: CurrentActor, session: SessionDep, limit: Limit = 20,
 
 
 @router.get("/orgs/{org_id}/users", response_model=Page[UserOut],
-            summary="An organisation's users (its org_admin, the platform admin)")
+            summary="An organisation's users (platform admin, or that organisation's org_admin)")
 async def list_users(org_id: str, actor: CurrentActor, session: SessionDep, limit: Limit = 20,
                      cursor: Cursor = None, order: Order = "newest") -> Page[UserOut]:
     data, more, nxt = await directory.list_users(session, actor, org_id, limit=limit, cursor=cursor,
@@ -39,7 +39,8 @@ async def list_users(org_id: str, actor: CurrentActor, session: SessionDep, limi
 
 
 @router.patch("/users/{user_id}", response_model=UserOut,
-              summary="Change a user's role or disable it; disabling revokes its tokens (its org_admin, admin)")
+              summary="Change a user's role or disable it; disabling revokes its tokens (platform admin, or the "
+                      "user's org_admin)")
 async def update_user(user_id: str, body: UserPatch, actor: CurrentActor, session: SessionDep) -> UserOut:
     return UserOut.model_validate(await directory.update_user(session, actor, user_id, body), from_attributes=True)
 
