@@ -30,6 +30,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                  "rd_spending_last_year": 1_250_000_000},
     "UserIn": {"email": "credit-officer@sanjin-bank.example.cn", "password": "Sanjin-2026-officer",
                "role": "member"},
+    "UserPatch": {"role": "checker", "disabled": False},
+    "PasswordChangeIn": {"current_password": "demo-pass-2026", "new_password": "Jinshang-2026-new-pass"},
     "RegionIn": {"code": "140100", "name": "太原市", "population": 5_430_000},
     "AdvanceIn": {"days": 30},
     "AssetIn": {"kind": "invention_patent", "number": PATENT_NUMBER, "title": "一种高镍三元正极材料的制备方法",

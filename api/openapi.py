@@ -55,11 +55,16 @@ TAGS: dict[str, str] = {
                  "guarantors and insurers claim.",
     "statistics": "The province's statistics as JSON, CSV, XLSX or charts. Regulators, the fund and the admin.",
     "payments": "The payment gateway: provider webhooks (signed) and payouts.",
+    "lists": "Worklists: everything an organisation owns or must act on (loans, claims, guarantees, "
+             "disposals, programmes, valuations), each role seeing its own. Every signed-in user.",
+    "audit": "The audit trail and object histories. Admins and regulators read all; organisation admins "
+             "read their own organisation's; parties read the history of their objects.",
 }
 
-# Schema property → where its values come from: ``(workflow name, "table.column")``; the workflow's
-# states once it is registered in ``kernel.workflow``, else the column's CHECK constraint.
-ENUMS: dict[tuple[str, str], tuple[str | None, str]] = {
+DISPOSAL_STATES = ["open", "sold", "unsold", "cancelled", "settled"]  # the lot's, until a disposal settles
+# Schema property → where its values come from: ``(workflow name, "table.column" or the values)``; the
+# workflow's states once it is registered in ``kernel.workflow``, else the column's CHECK constraint.
+ENUMS: dict[tuple[str, str], tuple[str | None, str | list[str]]] = {
     ("ApplicationOut", "status"): ("loan_application", "loan_applications.status"),
     ("AssetOut", "kind"): (None, "assets.kind"), ("AssetOut", "status"): ("asset", "assets.status"),
     ("AssetSummaryOut", "kind"): (None, "assets.kind"), ("AssetSummaryOut", "status"): ("asset", "assets.status"),
@@ -76,8 +81,8 @@ ENUMS: dict[tuple[str, str], tuple[str | None, str]] = {
     ("EncumbranceOut", "kind"): (None, "encumbrances.kind"),
     ("LoanOut", "status"): ("loan", "loans.status"), ("LoanOut", "classification"): (None, "loans.classification"),
     ("DisposalOut", "loan_status"): ("loan", "loans.status"),
-    ("DisposalOut", "status"): ("auction", "auctions.status"),
-    ("DisposalRowOut", "status"): ("loan", "loans.status"),
+    ("DisposalOut", "status"): ("disposal", DISPOSAL_STATES),
+    ("DisposalRowOut", "status"): ("disposal", DISPOSAL_STATES),
     ("DisposalRowOut", "auction_status"): ("auction", "auctions.status"),
     ("InstallmentOut", "status"): (None, "loan_installments.status"),
     ("RepaymentOut", "status"): ("repayment", "loan_repayments.status"),
@@ -91,6 +96,14 @@ ENUMS: dict[tuple[str, str], tuple[str | None, str]] = {
     ("UserOut", "role"): (None, "users.role"), ("FeedbackOut", "verdict"): (None, "match_feedback.verdict"),
     ("PaymentOut", "status"): ("payment", "payments.status"),
     ("WriteOffOut", "status"): ("loan", "loans.status"),
+    ("AssetRef", "kind"): (None, "assets.kind"), ("OrgPublicOut", "kind"): (None, "orgs.kind"),
+    ("ClaimSummary", "status"): ("compensation_claim", "compensation_claims.status"),
+    ("DisposalSummary", "status"): ("disposal", DISPOSAL_STATES),
+    ("DisposalSummary", "auction_status"): ("auction", "auctions.status"),
+    ("GuaranteeSummary", "loan_status"): ("loan", "loans.status"),
+    ("LoanSummary", "status"): ("loan", "loans.status"),
+    ("PolicySummary", "loan_status"): ("loan", "loans.status"),
+    ("ValuationSummary", "status"): ("valuation", "valuations.status"),
 }
 # Fixed values that no table holds.
 FIXED_ENUMS: dict[tuple[str, str], list[str]] = {
@@ -170,7 +183,7 @@ def enum_values(schema: str, prop: str) -> list[str] | None:
     workflow, column = ENUMS[(schema, prop)]
     if workflow and workflow in Workflow.registry:
         return list(Workflow.registry[workflow].states)
-    return _check_values(column)
+    return list(column) if isinstance(column, list) else _check_values(column)
 
 
 def _rename_schemas(spec: dict[str, Any]) -> None:

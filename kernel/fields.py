@@ -25,7 +25,7 @@ MONEY = frozenset({
     "proceeds", "quota", "rd_cost", "rd_spending", "rd_spending_last_year", "recovered", "reserve_price",
     "royalty_due", "security_value", "shortfall", "start_price", "total", "total_credits", "total_debits",
     "total_loss", "value", "amount_per_item", "disbursement_over", "surplus", "capital_remaining",
-    "exposure", "provision",
+    "exposure", "provision", "fee",
 })
 MONEY_SUFFIXES = ("_fen", "_amount", "_price", "_fee", "_fees", "_cap", "_principal", "_outstanding",
                   "_exposure", "_paid", "_premium", "_balance", "_proceeds", "_loss", "_due")
@@ -44,7 +44,7 @@ OVERRIDES: dict[tuple[str, str], FieldKind] = {
     ("ScoreOut", "total"): "plain", ("AssetScoreOut", "total"): "plain", ("Problem", "status"): "plain",
 }
 # Schemas whose every integer member is a share in basis points (``shares_bps: {fund, guarantor, insurer}``).
-BPS_SCHEMAS = frozenset({"Shares", "SharesBps", "SharesIn"})
+BPS_SCHEMAS = frozenset({"Shares", "SharesBps", "SharesIn", "SharesOut"})
 
 
 def kind_of(name: str, schema: str = "") -> FieldKind:
