@@ -4,7 +4,7 @@
 import accounts.models
 import finance.deal_payments
 import finance.fund.models
-import finance.fund.service
+import finance.fund.claims
 import finance.ledger.models
 import finance.loans.day_end
 import finance.loans.models

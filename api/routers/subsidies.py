@@ -15,26 +15,18 @@ from kernel.pagination import Page
 router = APIRouter(tags=["subsidies"], route_class=TransactionalRoute)
 
 
-class PolicyPage(Page):
-    data: list[PolicyOut]
-
-
-class ClaimPage(Page):
-    data: list[ClaimOut]
-
-
 @router.post("/subsidy-policies", status_code=201, response_model=PolicyOut,
              summary="Set a subsidy policy; its budget is earmarked in the fund ledger (regulator)")
 async def create_policy(body: PolicyIn, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
     return service.describe_policy(await service.create_policy(session, actor, body))
 
 
-@router.get("/subsidy-policies", response_model=PolicyPage, summary="Subsidy policies, newest first (any user)")
+@router.get("/subsidy-policies", response_model=Page[PolicyOut], summary="Subsidy policies, newest first (any user)")
 async def list_policies(_: CurrentActor, session: SessionDep, limit: Limit = 20, cursor: Cursor = None,
                         kind: Literal["interest", "appraisal_fee", "insurance_premium", "guarantee_fee"]
-                        | None = None) -> PolicyPage:
+                        | None = None) -> Page[PolicyOut]:
     rows, has_more, next_cursor = await service.list_policies(session, limit, cursor, kind)
-    return PolicyPage(data=[service.describe_policy(p) for p in rows], has_more=has_more, next_cursor=next_cursor)
+    return Page[PolicyOut](data=[service.describe_policy(p) for p in rows], has_more=has_more, next_cursor=next_cursor)
 
 
 @router.get("/subsidy-policies/{policy_id}", response_model=PolicyOut, summary="One subsidy policy (any user)")
@@ -49,14 +41,14 @@ async def file_claim(body: ClaimIn, actor: CurrentActor, session: SessionDep) ->
     return await service.file_claim(session, actor, body)
 
 
-@router.get("/subsidy-claims", response_model=ClaimPage,
+@router.get("/subsidy-claims", response_model=Page[ClaimOut],
             summary="Subsidy claims: a claimant its own, the regulator all")
 async def list_claims(actor: CurrentActor, session: SessionDep, limit: Limit = 20, cursor: Cursor = None,
                       policy_id: str | None = None,
                       status: Literal["pending", "approved", "paid", "rejected", "payout_failed"] | None = None
-                      ) -> ClaimPage:
+                      ) -> Page[ClaimOut]:
     rows, has_more, next_cursor = await service.list_claims(session, actor, policy_id, status, limit, cursor)
-    return ClaimPage(data=[ClaimOut.model_validate(c, from_attributes=True) for c in rows], has_more=has_more,
+    return Page[ClaimOut](data=[ClaimOut.model_validate(c, from_attributes=True) for c in rows], has_more=has_more,
                      next_cursor=next_cursor)
 
 

@@ -15,16 +15,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from finance.fund import books, stress
+from finance.fund.agreements import list_agreements
+from finance.fund.cover import npl_by_bank, ratio_bps
 from finance.fund.models import CompensationClaim, FundCover, FundProgram, RecoveryRow
+from finance.fund.programmes import MONITOR_KINDS, current_version, get_program
 from finance.fund.schemas import StressIn
-from finance.fund.service import (
-    MONITOR_KINDS,
-    current_version,
-    get_program,
-    list_agreements,
-    npl_by_bank,
-    ratio_bps,
-)
 from kernel import audit
 from kernel.actor import Actor
 from kernel.clock import business_date

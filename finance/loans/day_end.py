@@ -18,7 +18,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from finance.loans import ports, states
+from finance.loans import outbound, states
 from finance.loans.models import Loan, LoanClassification, LoanCollateralAlert, LoanInstallment
 from kernel import audit
 from kernel.actor import SYSTEM
@@ -86,12 +86,12 @@ async def accrue_and_age(session: AsyncSession, run_date: date) -> int:
                            [{"b_id": m.id, "b_class": m.new_class} for m in class_moves])
     for action, from_status in (("fall_overdue", "active"), ("cure", "overdue")):
         rows = [(m.id, m.status) for m in moved if m.status == from_status and m.new_status != from_status]
-        await states.apply_bulk(session, SYSTEM, "loan", rows, action, table=L, business_date=next_day)
+        await states.LOAN.apply_bulk(session, SYSTEM, rows, action, table=L, business_date=next_day)
     covered = [m.id for m in moved if m.fund_cover_id]
     if covered:
         for loan in (await session.exec(sa.select(Loan).where(Loan.id.in_(covered))
                                         .execution_options(populate_existing=True))).scalars():
-            await ports.update_fund(session, loan)
+            await outbound.update_fund(session, loan)
     return len(moved)
 
 

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org
 from finance.payments import gateway as gw
-from finance.payments.models import ESCROW_TRANSITIONS, PURPOSES, STATUS_TRANSITIONS, Payment, PaymentEvent
+from finance.payments.models import ACTION_TO, ESCROW, PAYMENT, PURPOSES, Payment, PaymentEvent
 from kernel import audit
 from kernel.actor import SYSTEM, Actor
 from kernel.db import is_unique_violation, utcnow
@@ -85,35 +85,23 @@ def snapshot(payment: Payment) -> dict[str, Any]:
 async def _transition(session: AsyncSession, payment: Payment, target: str, actor: Actor, *,
                       failure: tuple[str | None, str | None] = (None, None)) -> None:
     """Apply one allowed status change, with its escrow consequence, audit and the domain callbacks."""
-    if target not in STATUS_TRANSITIONS[payment.status]:
-        raise InvalidState(f"a {payment.status} payment cannot become {target}")
-    before = snapshot(payment)
-    now = utcnow()
-    payment.status = target
-    payment.updated_at = now
+    action = ACTION_TO[target]
+    PAYMENT.ensure(payment, action)
+    details: dict[str, Any] = {}
     if target == "succeeded":
-        payment.settled_at = now
-        if payment.escrow:
-            _move_escrow(payment, "held")
+        payment.settled_at = details["settled_at"] = utcnow()
     elif target in ("failed", "canceled"):
-        payment.failure_code, payment.failure_message = failure
-        if payment.failure_message:
-            payment.failure_message = payment.failure_message[:300]
+        payment.failure_code, payment.failure_message = failure[0], failure[1][:300] if failure[1] else failure[1]
+        details.update(failure_code=payment.failure_code, failure_message=payment.failure_message)
     elif target == "refunded":
-        payment.refunded_at = now
-        if payment.escrow_state == "held":
-            _move_escrow(payment, "refunded")
-    session.add(payment)
-    await audit.record(session, actor, f"payment.{target}", "payment", payment.id, before=before,
-                       after=snapshot(payment))
+        payment.refunded_at = details["refunded_at"] = utcnow()
+    await PAYMENT.apply(session, actor, payment, action, **details)
+    if target == "succeeded" and payment.escrow:
+        ESCROW.start(payment)
+    elif target == "refunded" and payment.escrow_state == "held":
+        await ESCROW.apply(session, actor, payment, "refund")
     await session.flush()
     await _notify(session, payment)
-
-
-def _move_escrow(payment: Payment, target: str) -> None:
-    if target not in ESCROW_TRANSITIONS[payment.escrow_state]:
-        raise InvalidState(f"escrow {payment.escrow_state or 'not held'} cannot become {target}")
-    payment.escrow_state = target
 
 
 async def _advance(session: AsyncSession, payment: Payment, target: str, actor: Actor, *,
@@ -127,7 +115,7 @@ async def _advance(session: AsyncSession, payment: Payment, target: str, actor: 
         return "stale"
     if target == "refunded" and payment.status == "processing":
         await _transition(session, payment, "succeeded", actor)
-    if target in STATUS_TRANSITIONS[payment.status]:
+    if target in ACTION_TO and PAYMENT.can(payment.status, ACTION_TO[target]):
         await _transition(session, payment, target, actor, failure=failure)
         return "applied"
     if target == "succeeded" and payment.status in ("failed", "canceled"):
@@ -336,13 +324,10 @@ async def release_escrow(session: AsyncSession, payment: Payment, actor: Actor =
     result = await gw.get_gateway().transfer(gw.TransferRequest(
         key=f"{payment.provider_key}_release", amount=payment.amount, destination_org_id=payment.payee_org_id,
         source_payment_intent=payment.provider_reference, metadata=_metadata(payment)))
-    before = snapshot(payment)
-    _move_escrow(payment, "released")
     payment.transfer_reference = result.object.get("id")
-    payment.released_at = payment.updated_at = utcnow()
-    session.add(payment)
-    await audit.record(session, actor, "payment.escrow_released", "payment", payment.id, before=before,
-                       after=snapshot(payment))
+    payment.released_at = utcnow()
+    await ESCROW.apply(session, actor, payment, "release", transfer_reference=payment.transfer_reference,
+                       released_at=payment.released_at)
     await session.flush()
     await _handle_local_events(session, result)
     return payment

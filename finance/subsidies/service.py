@@ -36,10 +36,11 @@ from finance.subsidies.schemas import ClaimIn, PolicyIn
 from kernel import audit
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
-from kernel.db import utcnow
+from kernel.db import get_or_404
 from kernel.errors import Forbidden, InvalidState, LimitExceeded, NotFound, ValidationFailed
 from kernel.money import BPS, apply_bps, format_yuan, to_fen
 from kernel.pagination import paginate
+from kernel.workflow import Workflow
 
 REGULATOR = "regulator"
 CLAIMANT_KINDS = ("sme", "guarantor", "insurer")
@@ -54,25 +55,18 @@ ROLES_OF_KIND: dict[str, tuple[str, ...]] = {
 LIVE = ("pending", "approved", "paid")
 COUNTED = ("approved", "paid")
 DISBURSED = ("active", "overdue", "repaid", "defaulted", "compensated", "disposing", "closed", "written_off")
-CLAIM_TRANSITIONS: dict[tuple[str, str], str] = {
+CLAIM = Workflow("subsidy_claim", {
     ("pending", "approve"): "approved",
     ("pending", "reject"): "rejected",
     ("approved", "settle"): "paid",
     ("approved", "fail_payout"): "payout_failed",
-}
+}, initial="pending")
 
 
 async def _transition(session: AsyncSession, actor: Actor, claim: SubsidyClaim, action: str,
                       **detail: Any) -> None:
-    target = CLAIM_TRANSITIONS.get((claim.status, action))
-    if target is None:
-        raise InvalidState(f"subsidy claim {claim.id} is {claim.status}; it cannot be {action}d")
-    before = claim.status
-    claim.status, claim.updated_at = target, utcnow()
-    session.add(claim)
+    await CLAIM.apply(session, actor, claim, action, **detail)
     await session.flush()
-    await audit.record(session, actor, f"subsidy_claim.{action}", "subsidy_claim", claim.id,
-                       before={"status": before}, after={"status": target, **detail})
 
 
 # ---------------------------------------------------------------- policies
@@ -120,13 +114,7 @@ def describe_policy(policy: SubsidyPolicy) -> dict[str, Any]:
 
 
 async def get_policy(session: AsyncSession, policy_id: str, *, lock: bool = False) -> SubsidyPolicy:
-    stmt = select(SubsidyPolicy).where(SubsidyPolicy.id == policy_id)
-    if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    policy = (await session.exec(stmt)).first()
-    if policy is None:
-        raise NotFound("subsidy policy not found")
-    return policy
+    return await get_or_404(session, SubsidyPolicy, policy_id, lock=lock, label="subsidy policy")
 
 
 async def list_policies(session: AsyncSession, limit: int, cursor: str | None, kind: str | None
@@ -370,11 +358,9 @@ async def file_claim(session: AsyncSession, actor: Actor, data: ClaimIn) -> Subs
 
 
 async def get_claim(session: AsyncSession, actor: Actor, claim_id: str) -> SubsidyClaim:
-    claim = await session.get(SubsidyClaim, claim_id)
-    if claim is None or not (actor.is_kind(REGULATOR) or actor.is_platform_admin
-                             or claim.claimant_org_id == actor.org_id):
-        raise NotFound("subsidy claim not found")
-    return claim
+    return await get_or_404(session, SubsidyClaim, claim_id, label="subsidy claim",
+                            visible=lambda c: actor.is_kind(REGULATOR) or actor.is_platform_admin
+                            or c.claimant_org_id == actor.org_id)
 
 
 async def list_claims(session: AsyncSession, actor: Actor, policy_id: str | None, status: str | None,
@@ -394,15 +380,12 @@ async def _lock_for_decision(session: AsyncSession, actor: Actor, claim_id: str
     """The policy, then the claim, both locked (always in this order, so approvals never deadlock)."""
     if not actor.is_kind(REGULATOR):
         raise Forbidden("only the regulator decides subsidy claims")
-    found = await session.get(SubsidyClaim, claim_id)
-    if found is None:
-        raise NotFound("subsidy claim not found")
+    found = await get_or_404(session, SubsidyClaim, claim_id, label="subsidy claim")
     policy = await get_policy(session, found.policy_id, lock=True)
     if policy.regulator_org_id != actor.org_id:
         # The budget is that regulator's appropriation: another IP office may read claims, not spend it.
         raise Forbidden("only the regulator that set the policy decides its claims")
-    claim = (await session.exec(select(SubsidyClaim).where(SubsidyClaim.id == claim_id).with_for_update()
-                                .execution_options(populate_existing=True))).one()
+    claim = await get_or_404(session, SubsidyClaim, claim_id, lock=True, label="subsidy claim")
     return policy, claim
 
 

@@ -40,7 +40,7 @@ async def test_charge_settles_at_once_with_records_events_and_callbacks(app, par
     [ev] = await all_events(app)
     assert (ev.type, ev.source, ev.outcome, ev.payment_id) == ("payment_intent.succeeded", "local", "applied", p.id)
     assert await count_audit(app, "payment.created", p.id) == 1
-    assert await count_audit(app, "payment.succeeded", p.id) == 1
+    assert await count_audit(app, "payment.succeed", p.id) == 1
     assert await count_audit(app, "cb.settled", p.id) == 1
     assert await count_audit(app, "cb.failed", p.id) == 0
 
@@ -90,7 +90,7 @@ async def test_escrow_held_then_released_once(app, parties):
         await session.commit()
     stored = await reload(app, p.id)
     assert (stored.status, stored.escrow_state, stored.released_at is not None) == ("succeeded", "released", True)
-    assert await count_audit(app, "payment.escrow_released", p.id) == 1
+    assert await count_audit(app, "payment_escrow.release", p.id) == 1
     assert [e.type for e in await all_events(app)] == ["payment_intent.succeeded", "transfer.created"]
 
 
@@ -109,7 +109,7 @@ async def test_escrow_refunded_when_the_deal_is_cancelled(app, parties):
         with pytest.raises(InvalidState):
             await service.release_escrow(session, p)
         await session.commit()
-    assert await count_audit(app, "payment.refunded", p.id) == 1
+    assert await count_audit(app, "payment.refund", p.id) == 1
     assert await count_audit(app, "cb.refunded", p.id) == 1
     assert await count_audit(app, "cb.settled", p.id) == 1
 
