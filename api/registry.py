@@ -12,7 +12,7 @@ import finance.loans.subscribers
 import finance.payments.models
 import finance.rates.models
 import finance.subsidies.models
-import finance.subsidies.service
+import finance.subsidies.claims
 import kernel.audit
 import kernel.clock
 import kernel.idempotency

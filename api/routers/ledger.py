@@ -54,7 +54,7 @@ async def list_entries(session: SessionDep, _: LedgerReader, limit: Limit = 20, 
 
 
 @router.get("/entries/{entry_id}", response_model=EntryOut, summary="One entry (fund, regulator)")
-async def get_entry(entry_id: str, session: SessionDep, _: LedgerReader) -> dict[str, Any]:
+async def get_entry(entry_id: str, session: SessionDep, _: LedgerReader) -> EntryOut:
     return (await service.describe_entries(session, [await service.get_entry(session, entry_id)]))[0]
 
 
@@ -76,7 +76,7 @@ async def verify(session: SessionDep, _: LedgerReader) -> dict[str, Any]:
 @router.post("/entries", status_code=201, response_model=EntryOut,
              summary="Post a manual adjustment (fund administrator; Idempotency-Key required)")
 async def post_entry(body: ManualEntryIn, session: SessionDep, actor: FundActor,
-                     idempotency_key: Key = None) -> dict[str, Any]:
+                     idempotency_key: Key = None) -> EntryOut:
     key = _admin_with_key(actor, idempotency_key)
     entry = await service.post(session, actor, idempotency_key=key,
                                lines=[(x.account, x.side, x.amount) for x in body.lines],
@@ -89,7 +89,7 @@ async def post_entry(body: ManualEntryIn, session: SessionDep, actor: FundActor,
 @router.post("/entries/{entry_id}/reverse", status_code=201, response_model=EntryOut,
              summary="Reverse an entry with its mirror, once (fund administrator; Idempotency-Key required)")
 async def reverse_entry(entry_id: str, body: ReverseIn, session: SessionDep, actor: FundActor,
-                        idempotency_key: Key = None) -> dict[str, Any]:
+                        idempotency_key: Key = None) -> EntryOut:
     key = _admin_with_key(actor, idempotency_key)
     entry = await service.reverse(session, actor, entry_id, key, body.reason)
     return (await service.describe_entries(session, [entry]))[0]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,7 +15,7 @@ from finance.fund.programmes import (
     limit_exceeded,
     owned_program,
 )
-from finance.fund.schemas import AgreementIn
+from finance.fund.schemas import AgreementIn, AgreementOut
 from kernel import audit
 from kernel.actor import Actor
 from kernel.clock import business_date
@@ -56,6 +54,6 @@ async def list_agreements(session: AsyncSession, program_id: str) -> list[FundAg
     return list((await session.exec(stmt)).all())
 
 
-def describe_agreement(a: FundAgreement) -> dict[str, Any]:
-    return {"id": a.id, "program_id": a.program_id, "bank_org_id": a.bank_org_id, "deposit": a.deposit,
-            "leverage": a.leverage, "quota": a.quota, "created_on": a.created_on}
+def describe_agreement(a: FundAgreement) -> AgreementOut:
+    return AgreementOut.model_validate({"id": a.id, "program_id": a.program_id, "bank_org_id": a.bank_org_id, "deposit": a.deposit,
+            "leverage": a.leverage, "quota": a.quota, "created_on": a.created_on})

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,6 +25,7 @@ from finance.fund.programmes import (
     lock_program,
     year_start,
 )
+from finance.fund.schemas import ClaimOut
 from kernel import audit, events
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date, day_end_handler
@@ -233,8 +233,8 @@ async def pay_queued_for_program(session: AsyncSession, program_id: str, run_dat
     return paid
 
 
-def describe_claim(claim: CompensationClaim) -> dict[str, Any]:
-    return {"id": claim.id, "loan_id": claim.loan_id, "program_id": claim.program_id,
+def describe_claim(claim: CompensationClaim) -> ClaimOut:
+    return ClaimOut.model_validate({"id": claim.id, "loan_id": claim.loan_id, "program_id": claim.program_id,
             "bank_org_id": claim.bank_org_id, "loss": claim.loss, "shares": claim.shares,
             "fund_amount": claim.fund_amount, "status": claim.status, "opened_on": claim.opened_on,
-            "paid_on": claim.paid_on, "ledger_entry_id": claim.ledger_entry_id, "payment_id": claim.payment_id}
+            "paid_on": claim.paid_on, "ledger_entry_id": claim.ledger_entry_id, "payment_id": claim.payment_id})

@@ -18,7 +18,7 @@ from finance.fund.models import (
     FundProgram,
     FundProgramVersion,
 )
-from finance.fund.schemas import ProgramIn, RulesIn
+from finance.fund.schemas import ProgramIn, ProgramOut, RulesIn, VersionOut
 from kernel import audit
 from kernel.actor import Actor
 from kernel.clock import business_date
@@ -160,7 +160,7 @@ async def add_version(session: AsyncSession, actor: Actor, program_id: str, rule
     return version
 
 
-def describe_version(v: FundProgramVersion) -> dict[str, Any]:
+def _version_view(v: FundProgramVersion) -> dict[str, Any]:
     return {
         "version": v.version, "effective_from": v.effective_from,
         "shares_bps": {"fund": v.fund_bps, "guarantor": v.guarantor_bps, "insurer": v.insurer_bps},
@@ -172,9 +172,14 @@ def describe_version(v: FundProgramVersion) -> dict[str, Any]:
     }
 
 
-async def describe_program(session: AsyncSession, program: FundProgram) -> dict[str, Any]:
+def describe_version(v: FundProgramVersion) -> VersionOut:
+    return VersionOut.model_validate(_version_view(v))
+
+
+async def describe_program(session: AsyncSession, program: FundProgram) -> ProgramOut:
     all_versions = await versions(session, program.id)
     current = next(v for v in all_versions if v.version == program.current_version)
-    return {**describe_version(current), "id": program.id, "fund_org_id": program.fund_org_id,
-            "name": program.name, "capital": program.capital, "cash": await books.cash(session, program.id),
-            "current_version": program.current_version, "versions": [describe_version(v) for v in all_versions]}
+    return ProgramOut.model_validate({
+        **_version_view(current), "id": program.id, "fund_org_id": program.fund_org_id, "name": program.name,
+        "capital": program.capital, "cash": await books.cash(session, program.id),
+        "current_version": program.current_version, "versions": [_version_view(v) for v in all_versions]})

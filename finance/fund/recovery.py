@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,6 +13,7 @@ from finance.fund.models import (
 from finance.fund.programmes import (
     lock_program,
 )
+from finance.fund.schemas import RecoveryOut
 from kernel import audit
 from kernel.actor import Actor
 from kernel.clock import business_date
@@ -80,7 +79,7 @@ async def distribute_recovery(session: AsyncSession, actor: Actor, loan_id: str,
     return rows
 
 
-def describe_recovery(row: RecoveryRow) -> dict[str, Any]:
-    return {"id": row.id, "loan_id": row.loan_id, "claim_id": row.claim_id, "source_ref": row.source_ref,
+def describe_recovery(row: RecoveryRow) -> RecoveryOut:
+    return RecoveryOut.model_validate({"id": row.id, "loan_id": row.loan_id, "claim_id": row.claim_id, "source_ref": row.source_ref,
             "party": row.party, "org_id": row.org_id, "amount": row.amount, "recovered_on": row.recovered_on,
-            "ledger_entry_id": row.ledger_entry_id, "payment_id": row.payment_id}
+            "ledger_entry_id": row.ledger_entry_id, "payment_id": row.payment_id})

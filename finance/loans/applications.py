@@ -21,6 +21,7 @@ from finance.loans.models import (
 )
 from finance.loans.schemas import (
     ApplicationIn,
+    ApplicationOut,
     OfferIn,
 )
 from kernel import audit
@@ -89,10 +90,10 @@ async def list_applications(session: AsyncSession, actor: Actor, status: str | N
     return await paginate(session, stmt, LoanApplication.id, limit, cursor)
 
 
-async def describe_application(session: AsyncSession, app: LoanApplication) -> dict[str, Any]:
+async def describe_application(session: AsyncSession, app: LoanApplication) -> ApplicationOut:
     out = app.model_dump()
     out["valuation"] = await outbound.valuation_summary(session, app.valuation_id) if app.valuation_id else None
-    return out
+    return ApplicationOut.model_validate(out)
 
 
 async def create_offer(session: AsyncSession, actor: Actor, application_id: str, data: OfferIn) -> LoanOffer:

@@ -34,7 +34,6 @@ borrower off balance sheet — 账销案存 — but no longer blocks the IP).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -44,7 +43,7 @@ from finance.fund import recovery as fund_recovery
 from finance.fund import sharing
 from finance.loans import access, outbound, states
 from finance.loans.models import Loan, LoanDisposal, LoanWriteOff
-from finance.loans.schemas import DisposalIn
+from finance.loans.schemas import DisposalIn, DisposalOut, DisposalsOut, WriteOffOut, WriteOffRowOut
 from finance.payments.models import Payment
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
@@ -170,7 +169,7 @@ async def proceeds_received(session: AsyncSession, loan_id: str, deal: Deal, pay
     await outbound.update_fund(session, loan)
 
 
-async def losses(session: AsyncSession, loan_id: str) -> list[dict[str, Any]]:
+async def losses(session: AsyncSession, loan_id: str) -> list[WriteOffRowOut]:
     """Each bearer's loss now: what it bore in the claim less what it has recovered."""
     claim = await fund_claims.claim_for_loan(session, loan_id)
     if claim is None:
@@ -181,8 +180,8 @@ async def losses(session: AsyncSession, loan_id: str) -> list[dict[str, Any]]:
         if r.party in paid:
             recovered[r.party] = recovered.get(r.party, 0) + r.amount
     final = sharing.final_loss(paid, recovered)
-    return [{"party": s["party"], "org_id": s["org_id"], "paid": s["amount"],
-             "recovered": recovered.get(s["party"], 0), "loss": final[s["party"]]} for s in claim.shares]
+    return [WriteOffRowOut(party=s["party"], org_id=s["org_id"], paid=s["amount"],
+                           recovered=recovered.get(s["party"], 0), loss=final[s["party"]]) for s in claim.shares]
 
 
 async def write_off(session: AsyncSession, actor: Actor, loan_id: str) -> tuple[Loan, list[LoanWriteOff]]:
@@ -196,7 +195,7 @@ async def write_off(session: AsyncSession, actor: Actor, loan_id: str) -> tuple[
         raise InvalidState(f"the collateral of loan {loan.id} is still at auction or sold",
                            extra={"auction_id": lot.id if lot else None, "auction_status": lot.status if lot else None})
     today = await business_date(session)
-    rows = [LoanWriteOff(loan_id=loan.id, party=x["party"], org_id=x["org_id"], loss=x["loss"], written_off_on=today)
+    rows = [LoanWriteOff(loan_id=loan.id, party=x.party, org_id=x.org_id, loss=x.loss, written_off_on=today)
             for x in await losses(session, loan.id)]
     session.add_all(rows)
     for d in await disposals_of(session, loan.id):
@@ -216,7 +215,24 @@ async def write_offs(session: AsyncSession, loan_id: str) -> list[LoanWriteOff]:
     return list((await session.exec(stmt)).all())
 
 
-async def describe_disposals(session: AsyncSession, loan_id: str) -> list[dict[str, Any]]:
+async def describe_write_off(session: AsyncSession, loan: Loan) -> WriteOffOut:
+    """The final loss per party of a written-off loan (empty before the write-off)."""
+    rows = {r.party: r for r in await write_offs(session, loan.id)}
+    data = [x.model_copy(update={"loss": rows[x.party].loss}) for x in await losses(session, loan.id)
+            if x.party in rows]
+    return WriteOffOut(loan_id=loan.id, status=loan.status,
+                       written_off_on=next(iter(rows.values())).written_off_on if rows else None,
+                       total_loss=sum(r.loss for r in rows.values()), data=data)
+
+
+def describe_disposal(loan: Loan, row: LoanDisposal, auction: Auction) -> DisposalOut:
+    return DisposalOut(id=row.id, loan_id=loan.id, auction_id=auction.id, reserve_price=auction.reserve_price,
+                       start_price=auction.start_price, min_increment=auction.min_increment,
+                       ends_on=auction.ends_on, relisted_from=auction.relisted_from, status=auction.status,
+                       loan_status=loan.status)
+
+
+async def describe_disposals(session: AsyncSession, loan_id: str) -> DisposalsOut:
     out = []
     for d in await disposals_of(session, loan_id):
         auction = await session.get(Auction, d.auction_id)
@@ -226,4 +242,4 @@ async def describe_disposals(session: AsyncSession, loan_id: str) -> list[dict[s
                     "auction_status": auction.status if auction else None,
                     "highest_bid": auction.highest_bid if auction else None,
                     "auction_deal_id": auction.deal_id if auction else None})
-    return out
+    return DisposalsOut.model_validate({"loan_id": loan_id, "data": out})

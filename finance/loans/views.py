@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,6 +17,7 @@ from finance.loans.models import (
     LoanClassification,
     LoanCollateralAlert,
 )
+from finance.loans.schemas import LoanOut, RecoveriesOut, ScheduleOut
 from finance.loans.security import security_of
 from finance.loans.states import PERFORMING
 from kernel.clock import business_date
@@ -35,7 +35,7 @@ async def pledged_assets(session: AsyncSession, loan: Loan) -> Sequence[Asset]:
                                     .order_by(Asset.id))).all())
 
 
-async def describe_loan(session: AsyncSession, loan: Loan) -> dict[str, Any]:
+async def describe_loan(session: AsyncSession, loan: Loan) -> LoanOut:
     today = await business_date(session)
     rows = await installments(session, loan.id)
     pos = position.position(loan, rows, today)
@@ -56,7 +56,7 @@ async def describe_loan(session: AsyncSession, loan: Loan) -> dict[str, Any]:
         collateral=await outbound.collateral_position(session, loan),
         classification_history=[h.model_dump() for h in await classification_history(session, loan.id)],
     )
-    return out
+    return LoanOut.model_validate(out)
 
 
 async def classification_history(session: AsyncSession, loan_id: str) -> list[LoanClassification]:
@@ -65,11 +65,12 @@ async def classification_history(session: AsyncSession, loan_id: str) -> list[Lo
     return list((await session.exec(stmt)).all())
 
 
-async def describe_schedule(session: AsyncSession, loan: Loan) -> dict[str, Any]:
+async def describe_schedule(session: AsyncSession, loan: Loan) -> ScheduleOut:
     rows = await installments(session, loan.id)
-    return {"loan_id": loan.id, "installments": [
-        {**r.model_dump(), "penalty_accrued": position.penalty_accrued(loan, r)} for r in rows]}
+    return ScheduleOut.model_validate({"loan_id": loan.id, "installments": [
+        {**r.model_dump(), "penalty_accrued": position.penalty_accrued(loan, r)} for r in rows]})
 
 
-async def recoveries(session: AsyncSession, loan: Loan) -> list[dict[str, Any]]:
-    return [fund_recovery.describe_recovery(r) for r in await fund_recovery.recoveries_for_loan(session, loan.id)]
+async def describe_recoveries(session: AsyncSession, loan: Loan) -> RecoveriesOut:
+    rows = [fund_recovery.describe_recovery(r) for r in await fund_recovery.recoveries_for_loan(session, loan.id)]
+    return RecoveriesOut(loan_id=loan.id, proceeds=sum(r.amount for r in rows), data=rows)

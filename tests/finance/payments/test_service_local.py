@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from finance.payments import gateway as gw
-from finance.payments import service
+from finance.payments import providers, service
 from finance.payments.local import LocalGateway
 from kernel.errors import IdempotencyConflict, InvalidState, NotFound, ValidationFailed
 from tests.finance.payments.helpers import (
@@ -21,7 +21,7 @@ from tests.finance.payments.helpers import (
 
 
 def test_local_is_the_default_provider():
-    assert isinstance(gw.get_gateway(), LocalGateway)
+    assert isinstance(providers.get_gateway(), LocalGateway)
 
 
 async def test_charge_settles_at_once_with_records_events_and_callbacks(app, parties):
@@ -181,9 +181,9 @@ def test_http_provider_is_chosen_by_settings():
 
     settings = Settings(payment_provider="http", payment_api_base="https://p.example/", payment_api_key="sk_x",
                         payment_timeout_seconds=3.5, payment_max_retries=1)
-    gateway = gw.get_gateway(settings)
+    gateway = providers.get_gateway(settings)
     assert isinstance(gateway, HttpGateway)
     assert (gateway.base_url, gateway.api_key, gateway.timeout, gateway.max_retries) == (
         "https://p.example", "sk_x", 3.5, 1)
-    assert gw.get_gateway(settings) is gateway
-    assert isinstance(gw.get_gateway(Settings(payment_provider="local")), LocalGateway)
+    assert providers.get_gateway(settings) is gateway
+    assert isinstance(providers.get_gateway(Settings(payment_provider="local")), LocalGateway)
