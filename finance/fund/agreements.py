@@ -7,14 +7,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org
 from finance.fund import books
-from finance.fund.models import (
-    FundAgreement,
-)
-from finance.fund.programmes import (
-    current_version,
-    limit_exceeded,
-    owned_program,
-)
+from finance.fund.models import FundAgreement
+from finance.fund.programmes import current_version, limit_exceeded, owned_program
 from finance.fund.schemas import AgreementIn, AgreementOut
 from kernel import audit
 from kernel.actor import Actor

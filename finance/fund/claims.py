@@ -14,17 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from finance.fund import books, sharing
 from finance.fund.cover import COVER, cover_for_loan, refresh, sharing_rules, sum_of
-from finance.fund.models import (
-    CompensationClaim,
-    FundCover,
-    FundProgramVersion,
-)
-from finance.fund.programmes import (
-    current_version,
-    limit_exceeded,
-    lock_program,
-    year_start,
-)
+from finance.fund.models import CompensationClaim, FundCover, FundProgramVersion
+from finance.fund.programmes import current_version, limit_exceeded, lock_program, year_start
 from finance.fund.schemas import ClaimOut
 from kernel import audit, events
 from kernel.actor import SYSTEM, Actor

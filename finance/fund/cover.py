@@ -24,19 +24,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from finance.fund import sharing
-from finance.fund.models import (
-    NON_PERFORMING,
-    FundAgreement,
-    FundCover,
-    FundProgramVersion,
-)
-from finance.fund.programmes import (
-    current_version,
-    get_program,
-    limit_exceeded,
-    lock_program,
-    year_start,
-)
+from finance.fund.models import NON_PERFORMING, FundAgreement, FundCover, FundProgramVersion
+from finance.fund.programmes import current_version, get_program, limit_exceeded, lock_program, year_start
 from kernel import audit
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date

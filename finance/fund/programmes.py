@@ -14,10 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org
 from finance.fund import books
-from finance.fund.models import (
-    FundProgram,
-    FundProgramVersion,
-)
+from finance.fund.models import FundProgram, FundProgramVersion
 from finance.fund.schemas import ProgramIn, ProgramOut, RulesIn, VersionOut
 from kernel import audit
 from kernel.actor import Actor

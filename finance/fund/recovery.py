@@ -7,12 +7,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from finance.fund import books, sharing
 from finance.fund.claims import claim_for_loan, lock_claim
-from finance.fund.models import (
-    RecoveryRow,
-)
-from finance.fund.programmes import (
-    lock_program,
-)
+from finance.fund.models import RecoveryRow
+from finance.fund.programmes import lock_program
 from finance.fund.schemas import RecoveryOut
 from kernel import audit
 from kernel.actor import Actor

@@ -1,3 +1,4 @@
+# Over 400 lines on purpose: one posting path (validate, lock, replay, limits, balances, chain) and its readers share private table handles; kept whole so the lock order reads top to bottom.
 """The fund's double-entry ledger: accounts, posting, reversal, balances and verification.
 
 Other packages move money only through ``post`` (or ``reverse``), with lines from ``core.Recipes`` and an

@@ -5,10 +5,7 @@ from __future__ import annotations
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from finance.loans.models import (
-    Loan,
-    LoanInstallment,
-)
+from finance.loans.models import Loan, LoanInstallment
 from kernel.actor import Actor
 from kernel.db import get_or_404
 from kernel.errors import Forbidden

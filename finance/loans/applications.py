@@ -10,20 +10,9 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from finance.loans import outbound, states
-from finance.loans.access import (
-    BANK,
-    BORROWER_KINDS,
-)
-from finance.loans.models import (
-    Loan,
-    LoanApplication,
-    LoanOffer,
-)
-from finance.loans.schemas import (
-    ApplicationIn,
-    ApplicationOut,
-    OfferIn,
-)
+from finance.loans.access import BANK, BORROWER_KINDS
+from finance.loans.models import Loan, LoanApplication, LoanOffer
+from finance.loans.schemas import ApplicationIn, ApplicationOut, OfferIn
 from kernel import audit
 from kernel.actor import Actor
 from kernel.clock import business_date

@@ -9,13 +9,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from finance.fund import claims as fund_claims
 from finance.fund import cover as fund_cover
 from finance.loans import outbound, states
-from finance.loans.access import (
-    lending_bank_loan,
-    lock_loan,
-)
-from finance.loans.models import (
-    Loan,
-)
+from finance.loans.access import lending_bank_loan, lock_loan
+from finance.loans.models import Loan
 from finance.loans.security import security_of
 from kernel import audit
 from kernel.actor import SYSTEM, Actor

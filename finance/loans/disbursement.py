@@ -5,13 +5,8 @@ from __future__ import annotations
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from finance.loans import outbound, position, states
-from finance.loans.access import (
-    lending_bank_loan,
-)
-from finance.loans.models import (
-    Loan,
-    LoanClassification,
-)
+from finance.loans.access import lending_bank_loan
+from finance.loans.models import Loan, LoanClassification
 from finance.loans.security import require_guarantee
 from kernel.actor import Actor
 from kernel.clock import business_date

@@ -10,12 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from finance.loans import accrual, outbound, position, states
 from finance.loans.access import BORROWER_KINDS, installments
-from finance.loans.models import (
-    Loan,
-    LoanClassification,
-    LoanInstallment,
-    LoanRepayment,
-)
+from finance.loans.models import Loan, LoanClassification, LoanInstallment, LoanRepayment
 from finance.loans.states import PERFORMING
 from kernel import audit
 from kernel.actor import Actor

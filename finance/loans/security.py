@@ -7,20 +7,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org
 from finance.loans import outbound, states
-from finance.loans.access import (
-    lending_bank_loan,
-    lock_loan,
-)
-from finance.loans.models import (
-    Loan,
-    LoanGuarantee,
-    LoanInsurance,
-)
-from finance.loans.schemas import (
-    GuaranteeIn,
-    InsuranceIn,
-    PledgeRegistrationIn,
-)
+from finance.loans.access import lending_bank_loan, lock_loan
+from finance.loans.models import Loan, LoanGuarantee, LoanInsurance
+from finance.loans.schemas import GuaranteeIn, InsuranceIn, PledgeRegistrationIn
 from finance.loans.states import BEFORE_DISBURSEMENT
 from kernel import audit
 from kernel.actor import Actor

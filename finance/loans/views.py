@@ -9,14 +9,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from finance.fund import recovery as fund_recovery
 from finance.loans import outbound, position
-from finance.loans.access import (
-    installments,
-)
-from finance.loans.models import (
-    Loan,
-    LoanClassification,
-    LoanCollateralAlert,
-)
+from finance.loans.access import installments
+from finance.loans.models import Loan, LoanClassification, LoanCollateralAlert
 from finance.loans.schemas import LoanOut, RecoveriesOut, ScheduleOut
 from finance.loans.security import security_of
 from finance.loans.states import PERFORMING
