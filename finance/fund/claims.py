@@ -111,6 +111,7 @@ async def open_claim(session: AsyncSession, actor: Actor, req: ClaimRequest) -> 
                               borrower_org_id=req.borrower_org_id, principal=req.principal, loss=req.loss,
                               shares=shares, fund_amount=split.parts.get("fund", 0) if cover else 0,
                               opened_on=today)
+    CLAIM.start(claim)
     await insert_unique(session, claim, InvalidState("a compensation claim for this loan already exists"))
     if cover is not None:
         cover.claimed_on = today

@@ -160,6 +160,7 @@ async def request_cover(session: AsyncSession, actor: Actor, program_id: str, re
                       covered_principal=covered_principal, fund_bps=fund_bps,
                       outstanding_principal=req.outstanding_principal, ip_collateral_value=req.ip_collateral_value,
                       total_collateral_value=req.total_collateral_value, covered_on=today)
+    COVER.start(cover)
     refresh(cover)
     cover.granted_exposure = apply_bps(covered_principal, fund_bps)
 

@@ -40,6 +40,7 @@ async def create_application(session: AsyncSession, actor: Actor, data: Applicat
                           term_months=data.term_months, purpose=data.purpose,
                           repayment_method=data.repayment_method, valuation_id=data.valuation_id,
                           submitted_on=await business_date(session))
+    states.APPLICATION.start(app)
     session.add(app)
     await session.flush()
     await audit.record(session, actor, "loan_application.submitted", "loan_application", app.id,
@@ -99,6 +100,7 @@ async def create_offer(session: AsyncSession, actor: Actor, application_id: str,
         raise ValidationFailed.at(["body", "amount"], f"the offer exceeds the amount applied for ({app.amount})")
     offer = LoanOffer(application_id=app.id, bank_org_id=actor.org_id, **data.model_dump(),
                       **await outbound.lpr_pricing(session, today, data.term_months, data.annual_rate_bps))
+    states.OFFER.start(offer)
     if data.requires_certified_valuation:
         if app.valuation_id is None:
             raise LimitExceeded("the bank's policy requires a certified valuation and the application has none",
@@ -163,6 +165,7 @@ async def accept_offer(session: AsyncSession, actor: Actor, offer_id: str) -> Lo
                 term_months=offer.term_months, repayment_method=offer.repayment_method,
                 requires_guarantee=offer.requires_guarantee, signed_on=today,
                 **await outbound.lpr_pricing(session, today, offer.term_months, offer.annual_rate_bps))
+    states.LOAN.start(loan)
     session.add(loan)
     await session.flush()
     await audit.record(session, actor, "loan.created", "loan", loan.id,

@@ -130,6 +130,7 @@ async def start_disposal(session: AsyncSession, actor: Actor, loan_id: str,
             seller_org_id=loan.borrower_org_id, on_behalf_of=proceeds_ref(loan.id), allow_pledged_by=loan.id)
     row = LoanDisposal(loan_id=loan.id, auction_id=auction.id, reserve_price=auction.reserve_price,
                        start_price=auction.start_price, ends_on=auction.ends_on)
+    states.DISPOSAL.start(row)
     session.add(row)
     await session.flush()
     await states.LOAN.apply(session, actor, loan, "dispose", auction_id=auction.id,
@@ -157,6 +158,7 @@ async def proceeds_received(session: AsyncSession, loan_id: str, deal: Deal, pay
             raise NotFound("auction not found")
         row = LoanDisposal(loan_id=loan.id, auction_id=auction.id, reserve_price=auction.reserve_price,
                            start_price=auction.start_price, ends_on=auction.ends_on)
+        states.DISPOSAL.start(row)
     row.deal_id, row.proceeds = deal.id, deal.amount
     await states.DISPOSAL.apply(session, SYSTEM, row, "settle", deal_id=deal.id, proceeds=deal.amount)
     await encumbrances.release(session, SYSTEM, loan.id, "pledge")

@@ -239,6 +239,7 @@ async def _open(session: AsyncSession, actor: Actor, *, method: str, purpose: st
                      amount=amount, escrow=escrow, provider=gateway.name, description=description,
                      provider_key=gw.provider_key(purpose, object_type, object_id, idempotency_key),
                      created_by=actor.user_id)
+    PAYMENT.start(wanted)
     payment, created = await _insert_once(session, wanted)
     if created:
         await audit.record(session, actor, "payment.created", "payment", payment.id, after=snapshot(payment))

@@ -107,6 +107,7 @@ async def file_claim(session: AsyncSession, actor: Actor, data: ClaimIn) -> Subs
     claim = SubsidyClaim(policy_id=policy.id, loan_id=loan.id, claimant_org_id=actor.org_id, claimant_role=role,
                          basis_amount=a.basis_amount, amount=a.amount, appraisal_fee=data.appraisal_fee,
                          evidence_ref=data.evidence_ref, working=a.working, filed_on=today)
+    CLAIM.start(claim)
     session.add(claim)
     await session.flush()
     await audit.record(session, actor, "subsidy_claim.filed", "subsidy_claim", claim.id,
