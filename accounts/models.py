@@ -45,4 +45,8 @@ class User(SQLModel, table=True):
     role: str = Field(max_length=20)
     failed_logins: int = 0
     locked_until: datetime | None = Field(default=None, sa_type=TZDateTime)
+    # A disabled user can neither log in nor use a token it already holds.
+    disabled: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # Carried in every access token; bumping it (disable, password change) revokes the tokens issued before.
+    token_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = created_at_field()

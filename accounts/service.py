@@ -125,6 +125,9 @@ async def authenticate(session: AsyncSession, email: str, password: str, setting
     if user is None:
         verify_password(DUMMY_HASH, password)
         raise NotAuthenticated("wrong email or password")
+    if user.disabled:
+        verify_password(DUMMY_HASH, password)
+        raise NotAuthenticated("wrong email or password")
     if user.locked_until is not None and user.locked_until > now:
         raise RateLimited("too many failed logins; try again later",
                           extra={"retry_after": _seconds_until(user.locked_until, now)})

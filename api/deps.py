@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -39,6 +39,8 @@ async def current_actor(session: SessionDep, settings: SettingsDep,
     user = await session.get(User, claims["sub"])
     if user is None or user.org_id != claims["org"]:
         raise NotAuthenticated("the access token's user no longer exists")
+    if user.disabled or claims.get("ver", 0) != user.token_version:
+        raise NotAuthenticated("the access token was revoked")
     org = await session.get(Org, user.org_id)
     assert org is not None
     return actor_for(user, org)
@@ -68,3 +70,5 @@ def platform_admin(actor: CurrentActor) -> Actor:
 AdminActor = Annotated[Actor, Depends(platform_admin)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[str | None, Query(max_length=200)]
+# Lists are newest first unless the caller asks for ``order=oldest``.
+Order = Annotated[Literal["newest", "oldest"], Query()]

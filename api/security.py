@@ -14,10 +14,10 @@ from kernel.settings import Settings
 ALGORITHM = "HS256"
 
 
-def create_access_token(user_id: str, org_id: str, settings: Settings) -> str:
+def create_access_token(user_id: str, org_id: str, settings: Settings, version: int = 0) -> str:
     now = utcnow()
     claims = {"sub": user_id, "org": org_id, "iat": now, "exp": now + timedelta(seconds=settings.jwt_ttl_seconds),
-              "typ": "access"}
+              "typ": "access", "ver": version}
     return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
 
 

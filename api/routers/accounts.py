@@ -52,7 +52,7 @@ async def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Dep
             await session.commit()
             raise
         await session.commit()
-    return TokenOut(access_token=create_access_token(user.id, user.org_id, settings),
+    return TokenOut(access_token=create_access_token(user.id, user.org_id, settings, user.token_version),
                     expires_in=settings.jwt_ttl_seconds)
 
 
