@@ -22,7 +22,7 @@ from kernel.text import control_character, is_multiline_field
 INT64 = 2**63 - 1
 # Escapes of control characters, raw C1 characters (UTF-8 C2 80–C2 9F) and long digit runs: only a
 # body with one of these is parsed and walked.
-_SUSPECT = re.compile(rb"\\u00[0189][0-9a-fA-F]|\\u007[fF]|\\[bfnrt]|\xc2[\x80-\x9f]|[0-9]{19,}")
+_SUSPECT = re.compile(rb"\\u00[0189][0-9a-fA-F]|\\u007[fF]|\\[bfnrt]|\x7f|\xc2[\x80-\x9f]|[0-9]{19,}")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 Error = dict[str, Any]
