@@ -6,7 +6,7 @@ USER_BIN := $(HOME)/.local/bin
 UV ?= $(shell command -v uv 2>/dev/null || { test -x $(USER_BIN)/uv && echo $(USER_BIN)/uv; } || echo "$(PYTHON) -m uv")
 export IPM_DATABASE_URL ?= sqlite+aiosqlite:///./ipm.db
 
-.PHONY: run test lint migrate check bench install uv clean
+.PHONY: run test probe lint migrate check bench install uv clean
 
 # Install uv for this user when there is none: pip --user (or, on a distribution Python that refuses
 # pip installs (PEP 668), pip --user --break-system-packages, which touches only ~/.local), else the
@@ -30,6 +30,10 @@ run: migrate
 
 test: install
 	$(UV) run pytest
+
+# Schemathesis against the app in-process (tests/probe); IPM_PROBE_EXAMPLES bounds the examples per operation.
+probe: install
+	IPM_PROBE=1 IPM_PROBE_EXAMPLES=$${IPM_PROBE_EXAMPLES:-10} $(UV) run pytest tests/probe -p no:warnings
 
 lint: install
 	$(UV) run ruff check .
