@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Literal
 
 import sqlalchemy as sa
 from fastapi import Depends, Query, Request
@@ -75,3 +75,5 @@ def platform_admin(actor: CurrentActor) -> Actor:
 AdminActor = Annotated[Actor, Depends(platform_admin)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[str | None, Query(max_length=200)]
+# Lists are newest first unless the caller asks for ``order=oldest``.
+Order = Annotated[Literal["newest", "oldest"], Query()]

@@ -22,7 +22,7 @@ from api import problems
 from kernel.settings import Settings
 
 log = structlog.get_logger()
-EXEMPT = ("/api/v1/health",)
+EXEMPT = ("/api/v1/health", "/api/v1/ready")
 AUTH_PREFIX = "/api/v1/auth/"
 
 

@@ -30,7 +30,8 @@ EXAMPLES = int(os.environ.get("IPM_PROBE_EXAMPLES", "15"))
 def _probe_app():
     """An app on a database of its own, with an admin and an SME user, and a token for each."""
     db = os.path.join(tempfile.mkdtemp(prefix="ipm-probe-"), "probe.db")
-    probe_settings = get_settings().model_copy(update={"database_url": f"sqlite+aiosqlite:///{db}"})
+    probe_settings = get_settings().model_copy(update={"database_url": f"sqlite+aiosqlite:///{db}",
+                                                       "embedded_worker": False})
     tokens: dict[str, str] = {}
 
     async def prepare() -> None:
