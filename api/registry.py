@@ -25,4 +25,5 @@ import market.matching.models
 import market.trading.models
 import valuation.models
 import valuation.subscribers
+import accounts.tokens
 import kernel.outbox
