@@ -58,6 +58,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     process; it also runs the system clock's day-end. Separate ``python -m worker`` processes do the
     same work when API processes run with ``IPM_EMBEDDED_WORKER=false``."""
     await bootstrap(app)
+    # FastAPI takes seconds to build the OpenAPI document of ~130 routes: build it once now, beside
+    # serving, so the first visit to /docs does not wait for it.
+    asyncio.get_running_loop().run_in_executor(None, app.openapi)
     worker, task = None, None
     if app.state.settings.embedded_worker:
         worker = Worker(app.state.session_factory, app.state.settings)

@@ -31,7 +31,9 @@ def _free_port() -> int:
 def server() -> Iterator[str]:
     """The app served by uvicorn on a loopback port (docs need no database: no lifespan)."""
     port = _free_port()
-    config = uvicorn.Config(create_app(get_settings()), host="127.0.0.1", port=port, lifespan="off",
+    app = create_app(get_settings())
+    app.openapi()  # built once up front, as the lifespan does (it takes seconds on a busy machine)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off",
                             log_level="warning")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -66,7 +68,7 @@ async def _load(base: str, path: str, ready_selector: str) -> tuple[int, list[st
             page = await browser.new_page()
             await page.route("**/*", guard)
             await page.goto(base + path, wait_until="networkidle")
-            await page.wait_for_selector(ready_selector, timeout=30_000)
+            await page.wait_for_selector(ready_selector, timeout=60_000)
             count = await page.locator(ready_selector).count()
         finally:
             await browser.close()
