@@ -30,6 +30,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                  "rd_spending_last_year": 1_250_000_000},
     "UserIn": {"email": "credit-officer@sanjin-bank.example.cn", "password": "Sanjin-2026-officer",
                "role": "member"},
+    "RefreshIn": {"refresh_token": "rt_4Jf2kQ9xV7mN1pL8sD3wZ6yB0cH5tR2e"},
     "UserPatch": {"role": "checker", "disabled": False},
     "PasswordChangeIn": {"current_password": "demo-pass-2026", "new_password": "Jinshang-2026-new-pass"},
     "RegionIn": {"code": "140100", "name": "太原市", "population": 5_430_000},

@@ -104,6 +104,7 @@ ENUMS: dict[tuple[str, str], tuple[str | None, str | list[str]]] = {
     ("LoanSummary", "status"): ("loan", "loans.status"),
     ("PolicySummary", "loan_status"): ("loan", "loans.status"),
     ("ValuationSummary", "status"): ("valuation", "valuations.status"),
+    ("ValuationSummaryOut", "status"): ("valuation", "valuations.status"),
 }
 # Fixed values that no table holds.
 FIXED_ENUMS: dict[tuple[str, str], list[str]] = {
