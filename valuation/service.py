@@ -28,7 +28,7 @@ from kernel.money import apply_bps, split_largest_remainder
 from market.assets.models import Asset, OwnershipRecord
 from market.assets.service import ASSET_OWNER_KINDS, get_asset, high_value
 from valuation import approaches, config, simulation
-from valuation.models import Valuation, ValuationAsset, ValuationComparable
+from valuation.models import VALUATION, Valuation, ValuationAsset, ValuationComparable
 from valuation.schemas import ValuationIn
 from valuation.scoring import Facts, Population, Score, half_up_div
 from valuation.scoring import score as score_facts
@@ -40,29 +40,16 @@ VALUABLE_STATUSES = ("valid", "pending")
 STALE_ASSET_STATUSES = ("lapsed", "invalidated", "expired")
 DEFAULT_VALID_DAYS = 365
 
-# The valuation workflow: status -> statuses it may move to.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "draft": frozenset({"certified", "superseded", "stale"}),
-    "certified": frozenset({"superseded", "stale"}),
-    "stale": frozenset({"superseded"}),
-    "superseded": frozenset(),
-}
-LIVE = ("draft", "certified")  # what a lapse or change of owner makes stale
 
 
-async def transition(session: AsyncSession, actor: Actor, valuation: Valuation, to: str, action: str,
-                     **changes: Any) -> Valuation:
-    """Apply one status move (with its accompanying facts) and audit it, or refuse with 409."""
-    if to not in TRANSITIONS[valuation.status]:
-        raise InvalidState(f"a {valuation.status} valuation cannot become {to}")
-    before = {"status": valuation.status}
-    valuation.status = to
+async def _move(session: AsyncSession, actor: Actor, valuation: Valuation, action: str,
+                **changes: Any) -> Valuation:
+    """One workflow move with the facts that come with it (certifier, staleness), audited together."""
+    VALUATION.ensure(valuation, action)  # refuse before touching any field
     for field, value in changes.items():
         setattr(valuation, field, value)
-    session.add(valuation)
+    await VALUATION.apply(session, actor, valuation, action, **changes)
     await session.flush()
-    await audit.record(session, actor, action, "valuation", valuation.id, before=before,
-                       after={"status": to, **changes})
     return valuation
 
 
@@ -348,7 +335,7 @@ async def create_valuation(session: AsyncSession, actor: Actor, body: ValuationI
     session.add_all(rows)
     await session.flush()
     for old in previous:
-        await transition(session, actor, old, "superseded", "valuation.superseded", superseded_by_id=valuation.id)
+        await _move(session, actor, old, "supersede", superseded_by_id=valuation.id)
     await audit.record(session, actor, "valuation.created", "valuation", valuation.id,
                        after={"asset_ids": valuation.asset_ids, "scenario": valuation.scenario, "value": value,
                               "low": low, "high": high, "borrowing_base": valuation.borrowing_base,
@@ -364,7 +351,7 @@ async def _supersede_targets(session: AsyncSession, actor: Actor, new: Valuation
     stmt = (select(Valuation)
             .where(Valuation.bundle_key == new.bundle_key, Valuation.scenario == new.scenario,
                    Valuation.requested_by_org_id == actor.org_id,
-                   col(Valuation.status).in_([s for s, nxt in TRANSITIONS.items() if "superseded" in nxt]))
+                   col(Valuation.status).in_(VALUATION.sources("supersede")))
             .order_by(col(Valuation.id)).with_for_update().execution_options(populate_existing=True))
     return list((await session.exec(stmt)).all())
 
@@ -425,9 +412,9 @@ async def certify(session: AsyncSession, actor: Actor, valuation_id: str, valid_
     locked = (await session.exec(select(Valuation).where(Valuation.id == valuation.id).with_for_update()
                                  .execution_options(populate_existing=True))).one()
     today = await business_date(session)
-    return await transition(session, actor, locked, "certified", "valuation.certified",
-                            certified_by=actor.org_id, certified_by_user_id=actor.user_id, certified_on=today,
-                            valid_until=today + timedelta(days=valid_days or DEFAULT_VALID_DAYS))
+    return await _move(session, actor, locked, "certify", certified_by=actor.org_id,
+                       certified_by_user_id=actor.user_id, certified_on=today,
+                       valid_until=today + timedelta(days=valid_days or DEFAULT_VALID_DAYS))
 
 
 async def current_certified(session: AsyncSession, valuation_id: str) -> Valuation | None:
@@ -447,13 +434,13 @@ async def current_certified(session: AsyncSession, valuation_id: str) -> Valuati
 async def mark_stale(session: AsyncSession, asset_id: str, reason: str) -> list[Valuation]:
     """Every live valuation that includes the asset becomes stale; loans hear of it via VALUATION_STALE."""
     ids = select(ValuationAsset.valuation_id).where(ValuationAsset.asset_id == asset_id)
-    stmt = (select(Valuation).where(col(Valuation.id).in_(ids), col(Valuation.status).in_(LIVE))
+    # Live: what may still go stale (draft or certified).
+    stmt = (select(Valuation).where(col(Valuation.id).in_(ids), col(Valuation.status).in_(VALUATION.sources("mark_stale")))
             .order_by(col(Valuation.id)).with_for_update().execution_options(populate_existing=True))
     affected = list((await session.exec(stmt)).all())
     today = await business_date(session)
     for valuation in affected:
-        await transition(session, SYSTEM, valuation, "stale", "valuation.stale", stale_reason=reason[:300],
-                         stale_on=today)
+        await _move(session, SYSTEM, valuation, "mark_stale", stale_reason=reason[:300], stale_on=today)
         await events.publish(session, events.VALUATION_STALE,
                              {"valuation_id": valuation.id, "asset_ids": list(valuation.asset_ids),
                               "reason": valuation.stale_reason})

@@ -23,10 +23,9 @@ from kernel.pagination import paginate
 from market.assets import encumbrances
 from market.assets.models import Encumbrance
 from market.assets.service import ASSET_OWNER_KINDS, lock_assets
-from market.auctions.models import Auction, AuctionAsset, Bid
+from market.auctions.models import AUCTION, Auction, AuctionAsset, Bid
 from market.trading import inflight
 from market.trading.deals import create_deal
-from market.trading.states import transition
 
 MAX_AUCTION_DAYS = 365
 
@@ -142,9 +141,9 @@ async def close_due(session: AsyncSession, actor: Actor, run_date: date) -> int:
                                      auction=auction, organiser_org_id=auction.organiser_org_id,
                                      proceeds_to=auction.proceeds_to, allow_pledged_by=auction.allow_pledged_by)
             auction.deal_id = deal.id
-            await transition(session, actor, auction, "auction", "sold", extra={"deal_id": deal.id})
+            await AUCTION.apply(session, actor, auction, "sell", deal_id=deal.id)
         else:
-            await transition(session, actor, auction, "auction", "unsold")
+            await AUCTION.apply(session, actor, auction, "close_unsold")
     await session.flush()
     return len(ids)
 

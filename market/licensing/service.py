@@ -27,14 +27,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kernel import audit
 from kernel.actor import Actor
 from kernel.clock import business_date
+from kernel.dates import add_months
 from kernel.errors import Forbidden, InvalidState, NotFound, ValidationFailed
 from kernel.money import BPS, to_fen
 from kernel.pagination import paginate
 from market.assets import encumbrances
 from market.assets.models import Asset
 from market.assets.service import record_transaction
-from market.licensing.models import License, RoyaltyReport
-from market.trading.states import add_months, transition
+from market.licensing.models import LICENSE, ROYALTY_REPORT, License, RoyaltyReport
 
 DUE_DAYS = 30
 # License kind -> the encumbrance action it needs (an open license is a non-exclusive one).
@@ -181,7 +181,8 @@ async def report_royalty(session: AsyncSession, actor: Actor, license_id: str, p
     report = RoyaltyReport(license_id=lic.id, period_start=period_start, period_end=period_end,
                            net_sales=net_sales, chargeable_days=chargeable, royalty_due=due,
                            due_on=period_end + timedelta(days=DUE_DAYS), reported_on=today,
-                           status="due" if due else "paid", paid_on=None if due else today)
+                           paid_on=None if due else today)
+    ROYALTY_REPORT.start(report, "due" if due else "paid")
     session.add(report)
     await session.flush()
     await audit.record(session, actor, "royalty.reported", "royalty_report", report.id, after=report.model_dump())
@@ -198,11 +199,8 @@ async def mark_royalty_paid(session: AsyncSession, actor: Actor, report_id: str)
         raise Forbidden("only the licensor confirms receipt of a royalty")
     if report.status == "paid":
         raise InvalidState("this royalty is already paid")
-    before = report.status
-    report.status, report.paid_on = "paid", await business_date(session)
-    session.add(report)
-    await audit.record(session, actor, "royalty.paid", "royalty_report", report.id, before={"status": before},
-                       after={"status": "paid", "paid_on": report.paid_on})
+    report.paid_on = await business_date(session)
+    await ROYALTY_REPORT.apply(session, actor, report, "pay", paid_on=report.paid_on)
     return report
 
 
@@ -216,10 +214,7 @@ async def flag_overdue(session: AsyncSession, actor: Actor, run_date: date) -> i
     stmt = select(RoyaltyReport).where(RoyaltyReport.status == "due", col(RoyaltyReport.due_on) < run_date)
     rows = list((await session.exec(stmt)).all())
     for r in rows:
-        r.status = "overdue"
-        session.add(r)
-        await audit.record(session, actor, "royalty.overdue", "royalty_report", r.id,
-                           before={"status": "due"}, after={"status": "overdue", "due_on": r.due_on})
+        await ROYALTY_REPORT.apply(session, actor, r, "fall_overdue", due_on=r.due_on)
     await session.flush()
     return len(rows)
 
@@ -241,7 +236,8 @@ async def charge_minimums(session: AsyncSession, actor: Actor, run_date: date) -
             line = RoyaltyReport(license_id=lic.id, kind="minimum_shortfall", period_start=year[0],
                                  period_end=year[1], net_sales=0, chargeable_days=chargeable, royalty_due=shortfall,
                                  due_on=year[1] + timedelta(days=DUE_DAYS), reported_on=run_date,
-                                 status="due" if shortfall else "paid", paid_on=None if shortfall else run_date)
+                                 paid_on=None if shortfall else run_date)
+            ROYALTY_REPORT.start(line, "due" if shortfall else "paid")
             session.add(line)
             await session.flush()
             await audit.record(session, actor, "royalty.minimum_charged", "royalty_report", line.id,
@@ -256,7 +252,7 @@ async def end_expired(session: AsyncSession, actor: Actor, run_date: date) -> in
     rows = list((await session.exec(select(License).where(License.status == "active",
                                                           col(License.ends_on) <= run_date))).all())
     for lic in rows:
-        await transition(session, actor, lic, "license", "ended")
+        await LICENSE.apply(session, actor, lic, "end")
         await encumbrances.release(session, actor, lic.id)
     await session.flush()
     return len(rows)

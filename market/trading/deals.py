@@ -24,11 +24,20 @@ from kernel.pagination import paginate
 from market.assets import encumbrances
 from market.assets.models import Asset
 from market.assets.service import lock_assets, transfer_ownership
-from market.auctions.models import Auction
+from market.auctions.models import AUCTION, Auction
 from market.licensing.service import KIND_FOR_MODE, check_grantable, grant_license
 from market.trading import inflight
-from market.trading.models import ContractCounter, Deal, DealAsset, Listing, ListingAsset, Offer
-from market.trading.states import transition
+from market.trading.models import (
+    DEAL,
+    LISTING,
+    OFFER,
+    ContractCounter,
+    Deal,
+    DealAsset,
+    Listing,
+    ListingAsset,
+    Offer,
+)
 
 
 async def next_contract_no(session: AsyncSession, year: int) -> str:
@@ -125,16 +134,17 @@ async def _close_old_owner_listings(session: AsyncSession, actor: Actor, deal: D
     for listing in {lst.id: lst for lst in (await session.exec(stmt)).all()}.values():
         if listing.id == deal.listing_id:
             continue
-        await close_listing(session, actor, listing, "withdrawn", reason=f"ownership moved by deal {deal.id}")
+        await close_listing(session, actor, listing, "withdraw", reason=f"ownership moved by deal {deal.id}")
 
 
-async def close_listing(session: AsyncSession, actor: Actor, listing: Listing, to: str, *, reason: str) -> None:
-    """Close a listing and decline its pending offers."""
-    await transition(session, actor, listing, "listing", to, reason=reason)
+async def close_listing(session: AsyncSession, actor: Actor, listing: Listing, action: str, *,
+                        reason: str) -> None:
+    """Close a listing (``withdraw`` or ``expire``) and decline its pending offers."""
+    await LISTING.apply(session, actor, listing, action, reason=reason)
     offers = (await session.exec(select(Offer).where(Offer.listing_id == listing.id, Offer.status == "pending")
                                  .order_by(Offer.id).with_for_update())).all()
     for offer in offers:
-        await transition(session, actor, offer, "offer", "declined", reason=reason)
+        await OFFER.apply(session, actor, offer, "decline", reason=reason)
 
 
 async def _record(session: AsyncSession, actor: Actor, deal: Deal) -> None:
@@ -163,9 +173,9 @@ async def _record(session: AsyncSession, actor: Actor, deal: Deal) -> None:
     if deal.listing_id:
         listing = (await session.exec(select(Listing).where(Listing.id == deal.listing_id).with_for_update())).one()
         if listing.status == "under_contract":
-            await transition(session, actor, listing, "listing", "sold", extra={"deal_id": deal.id})
+            await LISTING.apply(session, actor, listing, "sell", deal_id=deal.id)
     deal.recorded_on, deal.blocked_reason = today, None
-    await transition(session, actor, deal, "deal", "recorded", extra={"contract_no": deal.contract_no})
+    await DEAL.apply(session, actor, deal, "record", contract_no=deal.contract_no)
     await session.flush()
     await publish_recorded(session, deal)
 
@@ -198,7 +208,7 @@ async def settle_deal(session: AsyncSession, actor: Actor, deal_id: str, payment
     if deal.status != "awaiting_payment":
         raise InvalidState(f"a deal that is {deal.status.replace('_', ' ')} cannot be paid")
     deal.payment_id, deal.paid_on = payment_id, await business_date(session)
-    await transition(session, actor, deal, "deal", "paid", extra={"payment_id": payment_id})
+    await DEAL.apply(session, actor, deal, "pay", payment_id=payment_id)
     await _record(session, actor, deal)
     return deal
 
@@ -224,21 +234,21 @@ async def cancel_deal(session: AsyncSession, actor: Actor, deal_id: str, reason:
     if deal.status == "paid" and not actor.is_platform_admin:
         raise Forbidden("a paid deal is cancelled only by the payment gateway, which refunds the escrow")
     deal.cancel_reason, deal.cancelled_on = reason, await business_date(session)
-    await transition(session, actor, deal, "deal", "cancelled", reason=reason)
+    await DEAL.apply(session, actor, deal, "cancel", reason=reason)
     today = await business_date(session)
     if deal.listing_id:
         listing = (await session.exec(select(Listing).where(Listing.id == deal.listing_id).with_for_update()
                                       .execution_options(populate_existing=True))).one()
         if listing.status == "under_contract":
             expired = listing.expires_on is not None and listing.expires_on < today
-            await transition(session, actor, listing, "listing", "withdrawn" if expired else "open",
-                             reason=f"deal {deal.id} cancelled")
+            await LISTING.apply(session, actor, listing, "withdraw" if expired else "reopen",
+                                reason=f"deal {deal.id} cancelled")
             if not expired:
                 listing.deal_id = None
     if deal.auction_id:
         auction = (await session.exec(select(Auction).where(Auction.id == deal.auction_id).with_for_update()
                                       .execution_options(populate_existing=True))).one()
         if auction.status == "sold":
-            await transition(session, actor, auction, "auction", "unsold", reason=f"deal {deal.id} cancelled")
+            await AUCTION.apply(session, actor, auction, "cancel_sale", reason=f"deal {deal.id} cancelled")
     await session.flush()
     return deal

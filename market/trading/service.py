@@ -19,9 +19,8 @@ from market.assets.models import Asset
 from market.assets.service import ASSET_OWNER_KINDS, lock_assets
 from market.trading import inflight
 from market.trading.deals import close_listing, create_deal
-from market.trading.models import Listing, ListingAsset, Offer
+from market.trading.models import LISTING, OFFER, Listing, ListingAsset, Offer
 from market.trading.schemas import ListingIn
-from market.trading.states import transition
 
 # Listing mode -> the encumbrance action it needs.
 ACTION_FOR_MODE = {"assignment": "assign", "exclusive_license": "exclusive_license",
@@ -128,7 +127,7 @@ async def withdraw_listing(session: AsyncSession, actor: Actor, listing_id: str)
     if listing.status != "open":
         raise InvalidState(f"a listing that is {listing.status.replace('_', ' ')} cannot be withdrawn"
                            + (" (cancel its deal first)" if listing.status == "under_contract" else ""))
-    await close_listing(session, actor, listing, "withdrawn", reason="withdrawn by the seller")
+    await close_listing(session, actor, listing, "withdraw", reason="withdrawn by the seller")
     await session.flush()
     return listing
 
@@ -202,13 +201,13 @@ async def accept_offer(session: AsyncSession, actor: Actor, offer_id: str) -> tu
                              rate_bps=listing.rate_bps, free_months=listing.free_months,
                              minimum_annual=listing.minimum_annual)
     offer.deal_id = deal.id
-    await transition(session, actor, offer, "offer", "accepted", extra={"deal_id": deal.id})
+    await OFFER.apply(session, actor, offer, "accept", deal_id=deal.id)
     others = (await session.exec(select(Offer).where(Offer.listing_id == listing.id, Offer.status == "pending",
                                                      Offer.id != offer.id).order_by(Offer.id).with_for_update())).all()
     for other in others:
-        await transition(session, actor, other, "offer", "declined", reason=f"offer {offer.id} was accepted")
+        await OFFER.apply(session, actor, other, "decline", reason=f"offer {offer.id} was accepted")
     listing.deal_id = deal.id
-    await transition(session, actor, listing, "listing", "under_contract", extra={"deal_id": deal.id})
+    await LISTING.apply(session, actor, listing, "contract", deal_id=deal.id)
     await session.flush()
     return offer, deal
 
@@ -217,7 +216,7 @@ async def reject_offer(session: AsyncSession, actor: Actor, offer_id: str) -> Of
     offer = await _lock_offer(session, actor, offer_id)
     if offer.seller_org_id != actor.org_id:
         raise Forbidden("only the seller rejects an offer")
-    await transition(session, actor, offer, "offer", "rejected")
+    await OFFER.apply(session, actor, offer, "reject")
     await session.flush()
     return offer
 
@@ -226,7 +225,7 @@ async def withdraw_offer(session: AsyncSession, actor: Actor, offer_id: str) -> 
     offer = await _lock_offer(session, actor, offer_id)
     if offer.buyer_org_id != actor.org_id:
         raise Forbidden("only the buyer withdraws an offer")
-    await transition(session, actor, offer, "offer", "withdrawn")
+    await OFFER.apply(session, actor, offer, "withdraw")
     await session.flush()
     return offer
 
@@ -249,6 +248,6 @@ async def expire_listings(session: AsyncSession, actor: Actor, run_date: date) -
             .order_by(Listing.id).with_for_update())
     rows = list((await session.exec(stmt)).all())
     for listing in rows:
-        await close_listing(session, actor, listing, "expired", reason=f"expired on {listing.expires_on}")
+        await close_listing(session, actor, listing, "expire", reason=f"expired on {listing.expires_on}")
     await session.flush()
     return len(rows)

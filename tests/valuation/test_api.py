@@ -436,7 +436,7 @@ async def test_concurrent_certification_happens_once(api, app):
 
     results = await asyncio.gather(certify(evaluator), certify(other_evaluator))
     assert sorted(r.status_code for r in results) == [200, 409]
-    assert await count_rows(app, "audit_events WHERE action = 'valuation.certified'") == 1
+    assert await count_rows(app, "audit_events WHERE action = 'valuation.certify'") == 1
 
 
 async def test_expiry_at_day_end_makes_valuations_stale(api, client):
