@@ -132,7 +132,9 @@ async def get_or_404(session: AsyncSession, model: type[M], obj_id: str, *, lock
     if visible is not None and not callable(visible):
         stmt = stmt.where(visible)
     if lock:
-        stmt = stmt.with_for_update()
+        # populate_existing: a row already in the session is refreshed by the locked read, so the caller
+        # judges the row as it is now, not as it was before the lock was granted.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     row = (await session.execute(stmt)).scalar_one_or_none()
     if row is None or (callable(visible) and not visible(row)):
         name = label or model.__tablename__.rstrip("s").replace("_", " ")  # type: ignore[attr-defined]

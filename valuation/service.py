@@ -23,13 +23,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kernel import audit, events
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
-from kernel.errors import Forbidden, InvalidState, NotFound, ValidationFailed
+from kernel.db import get_or_404
+from kernel.errors import Forbidden, InvalidState, ValidationFailed
 from kernel.money import apply_bps, split_largest_remainder
 from market.assets.models import Asset, OwnershipRecord
 from market.assets.service import ASSET_OWNER_KINDS, get_asset, high_value
 from valuation import approaches, config, simulation
 from valuation.models import VALUATION, Valuation, ValuationAsset, ValuationComparable
-from valuation.schemas import ValuationIn
+from valuation.schemas import AssetScoreOut, ValuationIn, ValuationOut
 from valuation.scoring import Facts, Population, Score, half_up_div
 from valuation.scoring import score as score_facts
 
@@ -89,15 +90,16 @@ async def score_assets(session: AsyncSession, assets: Sequence[Asset], today: da
     return [score_facts(_facts(a, transfers.get(a.id, 0)), population, today, scenario) for a in assets]
 
 
-async def asset_score(session: AsyncSession, asset_id: str, scenario: str) -> dict[str, Any]:
+async def asset_score(session: AsyncSession, asset_id: str, scenario: str) -> AssetScoreOut:
     asset = await get_asset(session, asset_id)
     today = await business_date(session)
     result = (await score_assets(session, [asset], today, scenario))[0]
     criteria = high_value(asset, today)
-    return {"asset_id": asset.id, "scenario": scenario, **result.as_dict(),
-            "indicators": [vars(i) for i in result.indicators],
-            "weights_bps": config.data()["scenarios"][scenario]["dimensions"],
-            "high_value": {"is_high_value": bool(criteria), "criteria": criteria}}
+    return AssetScoreOut.model_validate({
+        "asset_id": asset.id, "scenario": scenario, **result.as_dict(),
+        "indicators": [vars(i) for i in result.indicators],
+        "weights_bps": config.data()["scenarios"][scenario]["dimensions"],
+        "high_value": {"is_high_value": bool(criteria), "criteria": criteria}})
 
 
 # --- inputs and defaults ---------------------------------------------------------------------------
@@ -365,24 +367,24 @@ async def _per_asset(session: AsyncSession, valuation_id: str) -> list[Valuation
     return list((await session.exec(stmt)).all())
 
 
-async def may_read(session: AsyncSession, actor: Actor, valuation: Valuation) -> bool:
+def readable_by(actor: Actor) -> Any:
+    """The valuations ``actor`` may read, as a SQL condition (None: every one): the requester, the
+    certifier, the current owners of its assets; banks, evaluators and the admin read them all."""
     if actor.is_platform_admin or actor.is_kind(*READER_KINDS):
-        return True
-    if actor.org_id in (valuation.requested_by_org_id, valuation.certified_by):
-        return True
-    owners = (await session.exec(select(Asset.owner_org_id).where(col(Asset.id).in_(valuation.asset_ids)))).all()
-    return actor.org_id in set(owners)
+        return None
+    owned = (select(ValuationAsset.valuation_id).join(Asset, col(Asset.id) == ValuationAsset.asset_id)
+             .where(Asset.owner_org_id == actor.org_id))
+    return sa.or_(Valuation.requested_by_org_id == actor.org_id, Valuation.certified_by == actor.org_id,
+                  col(Valuation.id).in_(owned))
 
 
-async def get_valuation(session: AsyncSession, actor: Actor, valuation_id: str) -> Valuation:
-    valuation = await session.get(Valuation, valuation_id)
-    if valuation is None or not await may_read(session, actor, valuation):
-        raise NotFound("valuation not found")
-    return valuation
+async def get_valuation(session: AsyncSession, actor: Actor, valuation_id: str, *,
+                        lock: bool = False) -> Valuation:
+    return await get_or_404(session, Valuation, valuation_id, lock=lock, visible=readable_by(actor))
 
 
-async def describe(session: AsyncSession, valuation: Valuation) -> dict[str, Any]:
-    return {
+async def describe(session: AsyncSession, valuation: Valuation) -> ValuationOut:
+    return ValuationOut.model_validate({
         **valuation.model_dump(include={"id", "status", "scenario", "asset_ids", "valuation_date", "value", "low",
                                         "high", "borrowing_base", "inputs", "defaults_applied", "default_basis",
                                         "market_note", "comparable_ids", "seed", "requested_by_org_id",
@@ -397,7 +399,7 @@ async def describe(session: AsyncSession, valuation: Valuation) -> dict[str, Any
         "per_asset": [{"asset_id": r.asset_id, "kind": r.kind, "value": r.value, "ltv_bps": r.ltv_bps,
                        "borrowing_base": r.borrowing_base, "score": r.score_total}
                       for r in await _per_asset(session, valuation.id)],
-    }
+    })
 
 
 # --- appraisal reports -------------------------------------------------------------------------------
@@ -406,11 +408,7 @@ async def describe(session: AsyncSession, valuation: Valuation) -> dict[str, Any
 async def certify(session: AsyncSession, actor: Actor, valuation_id: str, valid_days: int | None) -> Valuation:
     if not actor.is_kind(*CERTIFIER_KINDS):
         raise Forbidden("only an evaluator certifies a valuation")
-    valuation = await get_valuation(session, actor, valuation_id)
-    # populate_existing: the row read above sits in the identity map; the locked read must refresh it, or
-    # a concurrent certification would be judged on the status seen before the lock was granted.
-    locked = (await session.exec(select(Valuation).where(Valuation.id == valuation.id).with_for_update()
-                                 .execution_options(populate_existing=True))).one()
+    locked = await get_valuation(session, actor, valuation_id, lock=True)
     today = await business_date(session)
     return await _move(session, actor, locked, "certify", certified_by=actor.org_id,
                        certified_by_user_id=actor.user_id, certified_on=today,

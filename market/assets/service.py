@@ -15,14 +15,14 @@ from accounts.models import Org
 from kernel import audit, events
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
-from kernel.db import insert_unique, utcnow
+from kernel.db import get_or_404, insert_unique, utcnow
 from kernel.errors import AlreadyExists, Forbidden, InvalidState, NotFound, ValidationFailed
 from kernel.pagination import paginate
 from kernel.settings import get_settings
 from kernel.text import query_parts
 from market.assets import search
 from market.assets.models import ASSET, Asset, Encumbrance, OwnershipRecord
-from market.assets.schemas import AssetIn, AssetPatch
+from market.assets.schemas import AssetIn, AssetOut, AssetPatch, AssetSummaryOut, HighValueOut
 from market.numbers import PATENT_KINDS, display_number, normalise_number
 
 ASSET_OWNER_KINDS = ("sme", "university")
@@ -79,10 +79,7 @@ def _snapshot(asset: Asset) -> dict[str, Any]:
 
 
 async def get_asset(session: AsyncSession, asset_id: str) -> Asset:
-    asset = await session.get(Asset, asset_id)
-    if asset is None:
-        raise NotFound("asset not found")
-    return asset
+    return await get_or_404(session, Asset, asset_id)
 
 
 async def get_owned_asset(session: AsyncSession, actor: Actor, asset_id: str) -> Asset:
@@ -294,20 +291,19 @@ def _add_years(d: date, years: int) -> date:
         return d.replace(year=d.year + years, day=28)
 
 
-async def describe(session: AsyncSession, asset: Asset) -> dict[str, Any]:
+async def describe(session: AsyncSession, asset: Asset) -> AssetOut:
     """The full view of an asset: facts, active encumbrances, ownership history, high-value verdict."""
     today = await business_date(session)
     criteria = high_value(asset, today)
-    return {
+    return AssetOut.model_validate({
         **asset.model_dump(exclude={"search_text", "max_pledge_amount", "ipc_subclass"}),
         "display_number": display_number(asset.kind, asset.number),
         "encumbrances": [e.model_dump() for e in await active_encumbrances(session, asset.id)],
         "ownership_history": [o.model_dump() for o in await ownership_history(session, asset.id)],
-        "high_value": {"is_high_value": bool(criteria), "criteria": criteria},
-    }
+        "high_value": HighValueOut(is_high_value=bool(criteria), criteria=criteria),
+    })
 
 
-def summarise(asset: Asset) -> dict[str, Any]:
-    return {**asset.model_dump(include={"id", "kind", "number", "title", "ipc_codes", "industry", "status",
-                                        "owner_org_id", "filing_date", "grant_date"}),
-            "display_number": display_number(asset.kind, asset.number)}
+def summarise(asset: Asset) -> AssetSummaryOut:
+    return AssetSummaryOut.model_validate({**asset.model_dump(), "display_number": display_number(asset.kind,
+                                                                                                  asset.number)})

@@ -9,8 +9,6 @@ consent, with annual fees unpaid, or (utility models, designs) without an evalua
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,6 +21,7 @@ from kernel.text import normalise, query_parts
 from market.assets import encumbrances
 from market.assets.service import ASSET_OWNER_KINDS, lock_assets
 from market.licensing.models import OPEN_LICENSE, License, OpenLicenseDeclaration
+from market.licensing.schemas import OpenLicenseOut
 from market.licensing.service import grant_license
 from market.numbers import PATENT_KINDS
 from market.trading.deals import create_deal, publish_recorded
@@ -131,7 +130,8 @@ async def list_declarations(session: AsyncSession, *, q: str | None, limit: int,
     return await paginate(session, stmt, OpenLicenseDeclaration.id, limit, cursor)
 
 
-def declaration_out(decl: OpenLicenseDeclaration) -> dict[str, Any]:
-    return {**decl.model_dump(exclude={"search_text"}), "annual_fee_reduction_bps": ANNUAL_FEE_REDUCTION_BPS}
+def declaration_out(decl: OpenLicenseDeclaration) -> OpenLicenseOut:
+    return OpenLicenseOut.model_validate({**decl.model_dump(exclude={"search_text"}),
+                                          "annual_fee_reduction_bps": ANNUAL_FEE_REDUCTION_BPS})
 
 

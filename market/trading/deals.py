@@ -18,10 +18,11 @@ from accounts.models import Org
 from kernel import audit, events
 from kernel.actor import Actor
 from kernel.clock import business_date
-from kernel.db import is_unique_violation
-from kernel.errors import AssetEncumbered, Forbidden, InvalidState, NotFound, ValidationFailed
+from kernel.db import get_or_404, is_unique_violation
+from kernel.errors import Forbidden, InvalidState, ValidationFailed
 from kernel.pagination import paginate
 from market.assets import encumbrances
+from market.assets.errors import AssetEncumbered
 from market.assets.models import Asset
 from market.assets.service import lock_assets, transfer_ownership
 from market.auctions.models import AUCTION, Auction
@@ -88,11 +89,10 @@ def is_party(deal: Deal, actor: Actor) -> bool:
     return actor.org_id in (deal.seller_org_id, deal.buyer_org_id, deal.organiser_org_id)
 
 
-async def get_deal(session: AsyncSession, actor: Actor, deal_id: str) -> Deal:
-    deal = await session.get(Deal, deal_id)
-    if deal is None or not (is_party(deal, actor) or actor.is_platform_admin):
-        raise NotFound("deal not found")
-    return deal
+async def get_deal(session: AsyncSession, actor: Actor, deal_id: str, *, lock: bool = False) -> Deal:
+    """A deal its parties (and the platform admin) may see; anyone else gets 404."""
+    return await get_or_404(session, Deal, deal_id, lock=lock,
+                            visible=lambda d: is_party(d, actor) or actor.is_platform_admin)
 
 
 async def list_deals(session: AsyncSession, actor: Actor, *, status: str | None, limit: int,
@@ -104,12 +104,6 @@ async def list_deals(session: AsyncSession, actor: Actor, *, status: str | None,
     return await paginate(session, stmt, Deal.id, limit, cursor)
 
 
-async def _lock_deal(session: AsyncSession, deal_id: str) -> Deal:
-    stmt = select(Deal).where(Deal.id == deal_id).with_for_update().execution_options(populate_existing=True)
-    deal = (await session.exec(stmt)).first()
-    if deal is None:
-        raise NotFound("deal not found")
-    return deal
 
 
 async def _check_recordable(session: AsyncSession, deal: Deal, assets: Sequence[Asset]) -> None:
@@ -171,7 +165,7 @@ async def _record(session: AsyncSession, actor: Actor, deal: Deal) -> None:
                                   free_months=deal.free_months, minimum_annual=deal.minimum_annual, deal_id=deal.id)
         deal.license_id = lic.id
     if deal.listing_id:
-        listing = (await session.exec(select(Listing).where(Listing.id == deal.listing_id).with_for_update())).one()
+        listing = await get_or_404(session, Listing, deal.listing_id, lock=True)
         if listing.status == "under_contract":
             await LISTING.apply(session, actor, listing, "sell", deal_id=deal.id)
     deal.recorded_on, deal.blocked_reason = today, None
@@ -200,7 +194,7 @@ async def settle_deal(session: AsyncSession, actor: Actor, deal_id: str, payment
     """
     if not payment_id or len(payment_id) > 80:
         raise ValidationFailed.at(["payment_id"], "payment_id must be 1 to 80 characters")
-    deal = await _lock_deal(session, deal_id)
+    deal = await get_or_404(session, Deal, deal_id, lock=True)
     if deal.payment_id is not None:
         if deal.payment_id != payment_id:
             raise InvalidState("this deal was already paid by another payment")
@@ -215,9 +209,7 @@ async def settle_deal(session: AsyncSession, actor: Actor, deal_id: str, payment
 
 async def record_deal(session: AsyncSession, actor: Actor, deal_id: str) -> Deal:
     """Try again to record a paid deal whose recording was blocked."""
-    deal = await _lock_deal(session, deal_id)
-    if not (is_party(deal, actor) or actor.is_platform_admin):
-        raise NotFound("deal not found")
+    deal = await get_deal(session, actor, deal_id, lock=True)
     if deal.status != "paid":
         raise InvalidState(f"only a paid deal can be recorded; this one is {deal.status.replace('_', ' ')}")
     await _record(session, actor, deal)
@@ -228,17 +220,14 @@ async def cancel_deal(session: AsyncSession, actor: Actor, deal_id: str, reason:
     """Cancel an unrecorded deal: its listing reopens (or expires), its auction lot becomes unsold."""
     if not reason or len(reason) > 500:
         raise ValidationFailed.at(["reason"], "a reason of 1 to 500 characters is required")
-    deal = await _lock_deal(session, deal_id)
-    if not (is_party(deal, actor) or actor.is_platform_admin):
-        raise NotFound("deal not found")
+    deal = await get_deal(session, actor, deal_id, lock=True)
     if deal.status == "paid" and not actor.is_platform_admin:
         raise Forbidden("a paid deal is cancelled only by the payment gateway, which refunds the escrow")
     deal.cancel_reason, deal.cancelled_on = reason, await business_date(session)
     await DEAL.apply(session, actor, deal, "cancel", reason=reason)
     today = await business_date(session)
     if deal.listing_id:
-        listing = (await session.exec(select(Listing).where(Listing.id == deal.listing_id).with_for_update()
-                                      .execution_options(populate_existing=True))).one()
+        listing = await get_or_404(session, Listing, deal.listing_id, lock=True)
         if listing.status == "under_contract":
             expired = listing.expires_on is not None and listing.expires_on < today
             await LISTING.apply(session, actor, listing, "withdraw" if expired else "reopen",
@@ -246,8 +235,7 @@ async def cancel_deal(session: AsyncSession, actor: Actor, deal_id: str, reason:
             if not expired:
                 listing.deal_id = None
     if deal.auction_id:
-        auction = (await session.exec(select(Auction).where(Auction.id == deal.auction_id).with_for_update()
-                                      .execution_options(populate_existing=True))).one()
+        auction = await get_or_404(session, Auction, deal.auction_id, lock=True)
         if auction.status == "sold":
             await AUCTION.apply(session, actor, auction, "cancel_sale", reason=f"deal {deal.id} cancelled")
     await session.flush()

@@ -9,9 +9,10 @@ from sqlmodel import select
 from kernel import events
 from kernel.actor import Actor
 from kernel.audit import AuditEvent
-from kernel.errors import AssetEncumbered, InvalidState
+from kernel.errors import InvalidState
 from market.assets import encumbrances as enc
 from market.assets import service
+from market.assets.errors import AssetEncumbered
 from market.assets.models import Asset, Encumbrance
 
 TODAY = date(2026, 3, 2)
