@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import AdminActor, CurrentActor, SessionDep
 from api.routing import TransactionalRoute
 from kernel import clock
+from kernel.workflow import all_workflows
 
 router = APIRouter(tags=["platform"], route_class=TransactionalRoute)
 
@@ -33,6 +34,22 @@ class AdvanceOut(BaseModel):
     processed_days: int
 
 
+class TransitionOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    from_: str = Field(alias="from")
+    action: str
+    to: str
+
+
+class WorkflowOut(BaseModel):
+    name: str
+    field: str = Field(description="the column the workflow drives")
+    initial: list[str]
+    states: list[str]
+    terminal: list[str]
+    transitions: list[TransitionOut]
+
+
 @router.get("/health", response_model=HealthOut, summary="Liveness and database check (anyone)")
 async def health(session: SessionDep) -> HealthOut:
     await session.exec(sa.select(1))  # type: ignore[call-overload]
@@ -53,3 +70,9 @@ async def advance_clock(request: Request, body: AdvanceIn, session: SessionDep, 
     new_date, processed = await clock.advance(request.app.state.session_factory, body.days,
                                               request.app.state.settings, actor)
     return AdvanceOut(business_date=new_date, processed_days=processed)
+
+
+@router.get("/workflows", response_model=list[WorkflowOut],
+            summary="Every workflow's table of (status, action) → status, so clients can show what comes next (any user)")
+async def workflows(_: CurrentActor) -> list[WorkflowOut]:
+    return [WorkflowOut.model_validate(w) for w in all_workflows()]

@@ -10,8 +10,7 @@ from accounts.models import Org, User
 from api.security import create_access_token
 from kernel.audit import AuditEvent
 from kernel.db import utcnow
-from tests.api.helpers import count, execute, table_counts
-from tests.helpers import assert_problem, credit_code
+from tests.helpers import assert_problem, count, credit_code, execute, open_session, table_counts
 
 
 def _register_body(**over):
@@ -177,7 +176,7 @@ async def test_repeated_failed_logins_lock_the_account(api, client, app):
     await execute(app, sa.update(User).where(User.id == sme.user_id)
                   .values(locked_until=utcnow() - timedelta(seconds=1)))
     assert (await _login(client, sme.email, "s3cret-pass")).status_code == 200
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         user = await session.get(User, sme.user_id)
         assert user.failed_logins == 0 and user.locked_until is None
 

@@ -9,8 +9,7 @@ import sqlalchemy as sa
 
 from kernel import clock
 from kernel.clock import DayEndRun, calendar_today
-from tests.api.helpers import table_counts
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, open_session, table_counts
 
 
 @pytest.fixture
@@ -101,7 +100,7 @@ async def test_system_mode_refuses_advance_and_catches_up_missing_days(api, clie
         assert (await client.get("/clock", headers=admin.headers)).json() == {"business_date": today.isoformat(),
                                                                               "mode": "system"}
         # Yesterday and three days ago were already closed (perhaps by another process).
-        async with app.state.session_factory() as session:
+        async with open_session(app) as session:
             for back in (1, 3):
                 session.add(DayEndRun(handler="test.first", run_date=today - timedelta(days=back)))
             await session.commit()
