@@ -1,4 +1,4 @@
-"""Calendar arithmetic shared by every package (license terms, loan schedules)."""
+"""Calendar arithmetic shared by every package."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import calendar
 from datetime import date
 
 
-def add_months(d: date, months: int) -> date:
-    """The same day ``months`` later, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
-    month0 = d.month - 1 + months
-    year, month = d.year + month0 // 12, month0 % 12 + 1
-    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+def add_months(anchor: date, months: int) -> date:
+    """``anchor``'s day ``months`` later, clamped to that month's last day (31 Jan + 1 month = 28/29 Feb)."""
+    index = anchor.month - 1 + months
+    year, month = anchor.year + index // 12, index % 12 + 1
+    return date(year, month, min(anchor.day, calendar.monthrange(year, month)[1]))
