@@ -16,7 +16,6 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,16 +25,17 @@ from kernel.clock import business_date
 from kernel.db import get_or_404
 from kernel.errors import Forbidden, InvalidState, ValidationFailed
 from kernel.money import apply_bps, split_largest_remainder
-from market.assets.models import Asset, OwnershipRecord
-from market.assets.service import ASSET_OWNER_KINDS, get_asset, high_value
+from market.assets.models import Asset
+from market.assets.service import ASSET_OWNER_KINDS
 from valuation import approaches, config, simulation
+from valuation.access import visible_valuations
+from valuation.inputs import resolve_inputs
 from valuation.models import VALUATION, Valuation, ValuationAsset, ValuationComparable
-from valuation.schemas import AssetScoreOut, ValuationIn, ValuationOut
-from valuation.scoring import Facts, Population, Score, half_up_div
-from valuation.scoring import score as score_facts
+from valuation.schemas import ValuationIn, ValuationOut
+from valuation.scores import score_assets
+from valuation.scoring import Score, half_up_div
 
 VALUER_KINDS = ("bank", "evaluator")
-READER_KINDS = ("bank", "evaluator")
 CERTIFIER_KINDS = ("evaluator",)
 VALUABLE_STATUSES = ("valid", "pending")
 STALE_ASSET_STATUSES = ("lapsed", "invalidated", "expired")
@@ -52,110 +52,6 @@ async def _move(session: AsyncSession, actor: Actor, valuation: Valuation, actio
     await VALUATION.apply(session, actor, valuation, action, **changes)
     await session.flush()
     return valuation
-
-
-# --- facts and scores -------------------------------------------------------------------------------
-
-
-def _facts(asset: Asset, transfers: int = 0) -> Facts:
-    return Facts(kind=asset.kind, status=asset.status, ipc_subclass=asset.ipc_subclass,
-                 filing_date=asset.filing_date, expiry_date=asset.expiry_date, claims_count=asset.claims_count,
-                 forward_citations=asset.forward_citations, family_size=len(asset.family_countries or []),
-                 awards=tuple(asset.awards or ()), industry=asset.industry,
-                 strategic_emerging=asset.strategic_emerging, last_transaction_on=asset.last_transaction_on,
-                 transfers=transfers)
-
-
-async def _transfers(session: AsyncSession, asset_ids: Sequence[str]) -> dict[str, int]:
-    """Recorded changes of owner per asset (ownership history entries other than the registration)."""
-    stmt = (select(OwnershipRecord.asset_id, sa.func.count())
-            .where(col(OwnershipRecord.asset_id).in_(list(asset_ids)), OwnershipRecord.via != "registration")
-            .group_by(OwnershipRecord.asset_id))
-    return {a: int(n) for a, n in (await session.exec(stmt)).all()}
-
-
-async def _population(session: AsyncSession, kinds: set[str]) -> Population:
-    """The peers each asset is ranked against: every registered asset of the same kinds."""
-    stmt = select(Asset.kind, Asset.ipc_subclass, Asset.filing_date, Asset.claims_count,
-                  Asset.forward_citations, Asset.family_countries).where(col(Asset.kind).in_(sorted(kinds)))
-    peers = [Facts(kind=k, ipc_subclass=ipc, filing_date=fd, claims_count=cc, forward_citations=fc,
-                   family_size=len(fam or [])) for k, ipc, fd, cc, fc, fam in (await session.exec(stmt)).all()]
-    return Population.build(peers)
-
-
-async def score_assets(session: AsyncSession, assets: Sequence[Asset], today: date,
-                       scenario: str) -> list[Score]:
-    transfers = await _transfers(session, [a.id for a in assets])
-    population = await _population(session, {a.kind for a in assets})
-    return [score_facts(_facts(a, transfers.get(a.id, 0)), population, today, scenario) for a in assets]
-
-
-async def asset_score(session: AsyncSession, asset_id: str, scenario: str) -> AssetScoreOut:
-    asset = await get_asset(session, asset_id)
-    today = await business_date(session)
-    result = (await score_assets(session, [asset], today, scenario))[0]
-    criteria = high_value(asset, today)
-    return AssetScoreOut.model_validate({
-        "asset_id": asset.id, "scenario": scenario, **result.as_dict(),
-        "indicators": [vars(i) for i in result.indicators],
-        "weights_bps": config.data()["scenarios"][scenario]["dimensions"],
-        "high_value": {"is_high_value": bool(criteria), "criteria": criteria}})
-
-
-# --- inputs and defaults ---------------------------------------------------------------------------
-
-
-def _years_left(asset: Asset, today: date) -> int | None:
-    if asset.expiry_date is None:
-        return None
-    return max(0, (asset.expiry_date - today).days) // 365
-
-
-def _default_life(assets: Sequence[Asset], today: date) -> tuple[int, str]:
-    """Whole years to expiry, capped by the kind's economic life; a bundle lives as long as its longest."""
-    lives = []
-    for a in assets:
-        cap = config.kind_data(a.kind)["economic_life_cap_years"]
-        left = _years_left(a, today)
-        lives.append(max(1, min(cap, left if left is not None else cap)))
-    return max(lives), "whole years to expiry capped by the kind's economic life (longest in the bundle)"
-
-
-@dataclass
-class Resolved:
-    values: dict[str, Any]
-    defaults: list[str]
-    basis: dict[str, str]
-
-
-def resolve_inputs(body: ValuationIn, assets: Sequence[Asset], today: date) -> Resolved:
-    given = body.inputs.model_dump(exclude_none=True) if body.inputs else {}
-    income_cfg, cost_cfg = config.data()["income"], config.data()["cost"]
-    lead = assets[0]
-    royalty, royalty_basis = config.default_royalty_bps(lead.kind, lead.industry)
-    life, life_basis = _default_life(assets, today)
-    defaults: dict[str, tuple[Any, str]] = {
-        "royalty_rate_bps": (royalty, f"customary royalty for the first asset's {royalty_basis}"),
-        "growth_bps": (income_cfg["growth_bps"], "no growth assumed"),
-        "discount_rate_bps": (income_cfg["discount_rate_bps"], "platform default discount rate"),
-        "tax_rate_bps": (income_cfg["tax_rate_bps"], "PRC enterprise income tax rate"),
-        "remaining_life_years": (life, life_basis),
-        "functional_obsolescence_bps": (cost_cfg["functional_obsolescence_bps"], "platform default"),
-    }
-    values: dict[str, Any] = {"annual_revenue": given.get("annual_revenue"), "rd_cost": given.get("rd_cost")}
-    applied, basis = [], {}
-    for name, (default, why) in defaults.items():
-        if name in given:
-            values[name] = given[name]
-        else:
-            values[name] = default
-            applied.append(name)
-            basis[name] = why
-    if values["discount_rate_bps"] <= values["growth_bps"]:
-        raise ValidationFailed.at(["body", "inputs", "discount_rate_bps"],
-                                  f"the discount rate ({values['discount_rate_bps']} bps) must exceed the growth "
-                                  f"rate ({values['growth_bps']} bps), or the value has no finite limit")
-    return Resolved(values, applied, basis)
 
 
 # --- valuing -----------------------------------------------------------------------------------------
@@ -367,20 +263,9 @@ async def _per_asset(session: AsyncSession, valuation_id: str) -> list[Valuation
     return list((await session.exec(stmt)).all())
 
 
-def readable_by(actor: Actor) -> Any:
-    """The valuations ``actor`` may read, as a SQL condition (None: every one): the requester, the
-    certifier, the current owners of its assets; banks, evaluators and the admin read them all."""
-    if actor.is_platform_admin or actor.is_kind(*READER_KINDS):
-        return None
-    owned = (select(ValuationAsset.valuation_id).join(Asset, col(Asset.id) == ValuationAsset.asset_id)
-             .where(Asset.owner_org_id == actor.org_id))
-    return sa.or_(Valuation.requested_by_org_id == actor.org_id, Valuation.certified_by == actor.org_id,
-                  col(Valuation.id).in_(owned))
-
-
 async def get_valuation(session: AsyncSession, actor: Actor, valuation_id: str, *,
                         lock: bool = False) -> Valuation:
-    return await get_or_404(session, Valuation, valuation_id, lock=lock, visible=readable_by(actor))
+    return await get_or_404(session, Valuation, valuation_id, lock=lock, visible=visible_valuations(actor))
 
 
 async def describe(session: AsyncSession, valuation: Valuation) -> ValuationOut:

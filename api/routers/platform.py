@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminActor, CurrentActor, SessionDep
 from api.routing import TransactionalRoute
-from kernel import clock, outbox
+from kernel import clock, day_end, outbox
 from kernel.db import utcnow
 from kernel.workflow import all_workflows
 
@@ -91,7 +91,7 @@ async def get_clock(request: Request, session: SessionDep, _: CurrentActor) -> C
 async def advance_clock(request: Request, body: AdvanceIn, session: SessionDep, actor: AdminActor) -> AdvanceOut:
     # Each day-end runs in its own transactions, not the request's.
     await session.rollback()
-    new_date, processed = await clock.advance(request.app.state.session_factory, body.days,
+    new_date, processed = await day_end.advance(request.app.state.session_factory, body.days,
                                               request.app.state.settings, actor)
     return AdvanceOut(business_date=new_date, processed_days=processed)
 

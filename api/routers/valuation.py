@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body, Query
 
 from api.deps import CurrentActor, SessionDep
 from api.routing import TransactionalRoute
-from valuation import service
+from valuation import scores, service
 from valuation.schemas import AssetScoreOut, CertifyIn, Scenario, ValuationIn, ValuationOut
 
 router = APIRouter(tags=["valuation"], route_class=TransactionalRoute)
@@ -37,4 +37,4 @@ async def certify_valuation(valuation_id: str, actor: CurrentActor, session: Ses
             summary="Indicator scores (GB/T 42748-2023) and the high-value verdict (any user)")
 async def asset_score(asset_id: str, _: CurrentActor, session: SessionDep,
                       scenario: Annotated[Scenario, Query()] = "financing") -> AssetScoreOut:
-    return await service.asset_score(session, asset_id, scenario)
+    return await scores.asset_score(session, asset_id, scenario)

@@ -9,7 +9,7 @@ import re
 import sys
 
 import api.registry  # noqa: F401  (what api.app imports)
-from kernel import clock, events
+from kernel import day_end, events
 from tests.kernel.project import ROOT, module_name, parse, project_files
 
 # Decorators and calls that register at import time.
@@ -43,7 +43,7 @@ def test_every_registering_module_is_imported_by_the_app():
 
 
 def test_the_known_registrations_are_in_place():
-    handlers = {h.name for h in clock.registered_handlers()}
+    handlers = {h.name for h in day_end.registered_handlers()}
     assert {"market.assets.expire", "market.auctions.close", "market.matching.refresh"} <= handlers
     assert events._subscribers.get(events.DEAL_RECORDED)
 
