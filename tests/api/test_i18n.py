@@ -52,9 +52,10 @@ async def test_chinese_client_gets_chinese_errors_with_the_same_codes(api, clien
     sme = await api.org("sme")
     r = await client.get("/assets/ast_missing", headers={**sme.headers, **ZH})
     body = assert_problem(r, 404, "not_found")
-    assert body["title"] == "未找到" and body["detail"] == "未找到资产" and r.headers["content-language"] == "zh-CN"
+    assert body["title"] == "未找到" and body["detail"].startswith("未找到资产")
+    assert r.headers["content-language"] == "zh-CN"
     r = await client.get("/assets/ast_missing", headers=sme.headers)
-    assert assert_problem(r, 404, "not_found")["detail"] == "asset not found"
+    assert assert_problem(r, 404, "not_found")["detail"].startswith("asset ")
     assert r.headers["content-language"] == "en"
 
     unauth = assert_problem(await client.get("/me", headers=ZH), 401, "not_authenticated")
