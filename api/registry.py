@@ -25,3 +25,5 @@ import market.matching.models
 import market.trading.models
 import valuation.models
 import valuation.subscribers
+import market.assets.consents
+import finance.servicing.models
