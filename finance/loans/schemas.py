@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from finance.fund.schemas import RecoveryOut
+
 RepaymentMethod = Literal["equal_installment", "equal_principal", "interest_only"]
 MAX_MONEY = 100_000_000_000_00  # ¥100bn in fen: far beyond any pledge loan, well inside BIGINT
 # Strict: "100" or 100.0 for an amount of money is a client bug, not something to coerce.
@@ -227,22 +229,10 @@ class RepaymentOut(BaseModel):
     loan: LoanOut
 
 
-class RecoveryOut(BaseModel):
-    id: str
-    claim_id: str
-    party: str
-    org_id: str | None
-    amount: int
-    source_ref: str
-    recovered_on: date
-    payment_id: str | None
-
-
 class RecoveriesOut(BaseModel):
     loan_id: str
     proceeds: int
     data: list[RecoveryOut]
-
 
 
 class DisposalOut(BaseModel):

@@ -7,7 +7,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from finance.statistics.charts import MEDIA_TYPES, bar_chart, grouped_bar_chart
+from finance.charts import MEDIA_TYPES, bar_chart, grouped_bar_chart
 
 
 @dataclass

@@ -1,7 +1,7 @@
-"""The loan workflow's calls into other packages (valuation, fund, payments, auctions), in one place.
+"""Loans' outbound calls into other packages (valuation, rates, fund, payments), in one place.
 
 Loans depend on these packages; none of them imports loans. Keeping every cross-package call here
-makes the service readable and shows the whole surface loans rely on.
+shows the whole surface loans rely on. (Formerly ``ports.py``: it is a concrete module, not an interface.)
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org
-from finance.fund import service as fund
+from finance.fund import cover as fund_cover
 from finance.loans import shortfall
 from finance.loans.models import Loan
 from finance.payments import service as payments
@@ -27,8 +27,6 @@ from kernel.money import apply_bps
 from market.assets.models import Asset
 from valuation import service as valuation_service
 from valuation.models import Valuation, ValuationAsset
-
-# ---------------------------------------------------------------- valuation
 
 
 async def check_valuation_covers(session: AsyncSession, valuation_id: str, asset_ids: Sequence[str]) -> None:
@@ -108,17 +106,14 @@ async def lpr_pricing(session: AsyncSession, on: date, term_months: int, annual_
             "spread_bps": annual_rate_bps - lpr_bps}
 
 
-# ---------------------------------------------------------------- fund
-
-
 async def request_cover(session: AsyncSession, actor: Actor, program_id: str, loan: Loan, borrower: Org,
                         ip_value: int) -> str:
-    req = fund.CoverRequest(
-        loan_id=loan.id, bank_org_id=loan.bank_org_id, borrower_org_id=loan.borrower_org_id,
-        principal=loan.principal, outstanding_principal=loan.outstanding_principal,
-        industry=borrower.industry, region=borrower.region, guarantor_org_id=loan.guarantor_org_id,
-        insurer_org_id=loan.insurer_org_id, ip_collateral_value=ip_value, total_collateral_value=ip_value)
-    cover = await fund.request_cover(session, actor, program_id, req)
+    req = fund_cover.CoverRequest(
+                                  loan_id=loan.id, bank_org_id=loan.bank_org_id, borrower_org_id=loan.borrower_org_id,
+                                  principal=loan.principal, outstanding_principal=loan.outstanding_principal,
+                                  industry=borrower.industry, region=borrower.region, guarantor_org_id=loan.guarantor_org_id,
+                                  insurer_org_id=loan.insurer_org_id, ip_collateral_value=ip_value, total_collateral_value=ip_value)
+    cover = await fund_cover.request_cover(session, actor, program_id, req)
     return str(cover.id)
 
 
@@ -126,8 +121,8 @@ async def update_fund(session: AsyncSession, loan: Loan) -> None:
     """Keep the fund's copy of a covered loan current (exposure, NPL ratio)."""
     if loan.fund_cover_id is None:
         return
-    await fund.update_loan(session, loan.id, outstanding_principal=loan.outstanding_principal,
-                           classification=loan.classification, status=loan.status)
+    await fund_cover.update_loan(session, loan.id, outstanding_principal=loan.outstanding_principal,
+                                 classification=loan.classification, status=loan.status)
 
 
 # ---------------------------------------------------------------- payments
