@@ -71,6 +71,9 @@ class PledgeRegistrationIn(_In):
 
 class RepaymentIn(_In):
     amount: Money
+    # An amount beyond what is due prepays principal: re-spread the later instalments, or keep their size
+    # and end sooner.
+    prepayment: Literal["reduce_payment", "reduce_term"] = "reduce_payment"
 
 
 class DisposalIn(_In):
@@ -174,6 +177,7 @@ class LoanOut(BaseModel):
     spread_bps: int | None
     days_past_due: int
     classification: str
+    classification_floor: str | None
     next_due: NextDueOut | None
     next_due_on: date | None
     overdue_amount: int
@@ -206,19 +210,26 @@ class InstallmentOut(BaseModel):
     paid_interest: int
     paid_penalty: int
     penalty_accrued: int
+    carried_interest: int
+    accrues_from: date | None
     status: str
     paid_on: date | None
 
 
 class ScheduleOut(BaseModel):
     loan_id: str
+    version: int
+    current_version: int
+    superseded_by: str | None = None
     installments: list[InstallmentOut]
 
 
 class AllocationOut(BaseModel):
     penalty: int
+    charges: int
     interest: int
     principal: int
+    prepaid_principal: int
 
 
 class RepaymentOut(BaseModel):

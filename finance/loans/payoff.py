@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from finance.loans import accrual, early
+from finance.loans import accrual, early, position
 from finance.loans.models import Loan, LoanInstallment
 from finance.servicing.models import LoanCharge
 
@@ -29,11 +29,6 @@ def penalty_charged(loan: Loan, row: LoanInstallment, extra_days: int = 0) -> in
     unpaid = row.principal - row.paid_principal + row.interest - row.paid_interest
     fen_days = row.overdue_fen_days + unpaid * max(0, extra_days)
     return accrual.charge_penalty(fen_days, loan.annual_rate_bps, loan.penalty_markup_bps)
-
-
-def accrual_start(loan: Loan) -> date:
-    assert loan.disbursed_on is not None
-    return loan.disbursed_on
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +53,7 @@ def payoff(loan: Loan, rows: Sequence[LoanInstallment], charges: Sequence[LoanCh
     interest = sum(r.interest - r.paid_interest for r in rows if r.due_on <= on)
     current = early.current_row(rows, on)
     if current is not None:
-        interest += max(0, early.accrued_to(rows, current, on, loan.annual_rate_bps, accrual_start(loan))
+        interest += max(0, early.accrued_to(rows, current, on, loan.annual_rate_bps, position.accrual_start(loan, rows))
                         - current.paid_interest)
     principal = sum(r.principal - r.paid_principal for r in rows)
     owed_charges = sum(c.amount - c.paid for c in charges if c.status == "due")
@@ -121,7 +116,7 @@ def land(loan: Loan, rows: Sequence[LoanInstallment], charges: Sequence[LoanChar
     current = early.current_row(rows, today)
     if left and current is not None:
         done = early.land_early(rows, current, today, left, annual_rate_bps=loan.annual_rate_bps,
-                                method=loan.repayment_method, start=accrual_start(loan), mode=mode)
+                                method=loan.repayment_method, start=position.accrual_start(loan, rows), mode=mode)
         out.interest += done.interest
         out.principal += done.principal
         out.prepaid_principal, out.closed_early, out.removed = done.prepaid_principal, done.closed_early, done.removed
