@@ -66,6 +66,8 @@ class LoanOffer(SQLModel, table=True):
     penalty_markup_bps: int = 5000
     requires_guarantee: bool = False
     requires_certified_valuation: bool = False
+    # The charges the offer discloses: kind -> the most that may be levied (fen).
+    disclosed_charges: dict[str, int] = Field(default_factory=dict, sa_type=sa.JSON)
     # The certified valuation and borrowing base the offer was checked against, when the bank required one.
     valuation_id: str | None = Field(default=None, max_length=40)
     borrowing_base: int | None = money_field(default=None)

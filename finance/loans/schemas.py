@@ -48,6 +48,8 @@ class OfferIn(_In):
     # The bank's lending policy: lend only within the borrowing base of a current certified valuation.
     requires_certified_valuation: bool = False
     expires_on: date
+    # Charges the contract names, at most this much per kind (fen); the bank may levy no others.
+    disclosed_charges: dict[Literal["appraisal_fee", "processing_fee", "prepayment_fee", "other"], Money] = {}
 
 
 class GuaranteeIn(_In):
@@ -110,6 +112,7 @@ class OfferOut(BaseModel):
     penalty_markup_bps: int
     requires_guarantee: bool
     requires_certified_valuation: bool
+    disclosed_charges: dict[str, int] = {}
     valuation_id: str | None
     borrowing_base: int | None
     lpr_tenor: str | None
