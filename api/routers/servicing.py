@@ -10,8 +10,17 @@ from fastapi import APIRouter, Query
 from api.deps import CurrentActor, SessionDep
 from api.routing import TransactionalRoute
 from finance.loans import access, repayments
-from finance.servicing import charges
-from finance.servicing.schemas import ChargeIn, ChargeOut, PayoffOut, WaiveIn
+from finance.servicing import charges, consents
+from finance.servicing.schemas import (
+    ChargeIn,
+    ChargeOut,
+    ConsentIn,
+    ConsentOut,
+    DecisionIn,
+    EscrowOut,
+    PayoffOut,
+    WaiveIn,
+)
 from kernel.clock import business_date
 from kernel.errors import ValidationFailed
 
@@ -53,3 +62,46 @@ async def waive_charge(charge_id: str, actor: CurrentActor, session: SessionDep,
                        body: WaiveIn | None = None) -> ChargeOut:
     charge = await charges.waive(session, actor, charge_id, body.reason if body else None)
     return ChargeOut.model_validate(charge, from_attributes=True)
+
+
+@router.post("/pledge-consents", status_code=201, response_model=ConsentOut,
+             summary="Ask the pledgee bank to consent to a market step on pledged assets (borrower)")
+async def request_consent(body: ConsentIn, actor: CurrentActor, session: SessionDep) -> ConsentOut:
+    return consents.describe(await consents.request(session, actor, body))
+
+
+@router.get("/pledge-consents/{consent_id}", response_model=ConsentOut, summary="A pledge consent (its parties)")
+async def get_consent(consent_id: str, actor: CurrentActor, session: SessionDep) -> ConsentOut:
+    return consents.describe(await consents.get(session, actor, consent_id))
+
+
+@router.get("/loans/{loan_id}/pledge-consents", response_model=list[ConsentOut],
+            summary="The consents asked under a loan's pledge (parties)")
+async def list_consents(loan_id: str, actor: CurrentActor, session: SessionDep) -> list[ConsentOut]:
+    return [consents.describe(c) for c in await consents.list_for_loan(session, actor, loan_id)]
+
+
+@router.post("/pledge-consents/{consent_id}/approve", response_model=ConsentOut,
+             summary="Consent, naming where the proceeds go (pledgee bank)")
+async def approve_consent(consent_id: str, actor: CurrentActor, session: SessionDep,
+                          body: DecisionIn | None = None) -> ConsentOut:
+    return consents.describe(await consents.decide(session, actor, consent_id, "approve", body.note if body else None))
+
+
+@router.post("/pledge-consents/{consent_id}/reject", response_model=ConsentOut,
+             summary="Refuse consent (pledgee bank)")
+async def reject_consent(consent_id: str, actor: CurrentActor, session: SessionDep,
+                         body: DecisionIn | None = None) -> ConsentOut:
+    return consents.describe(await consents.decide(session, actor, consent_id, "reject", body.note if body else None))
+
+
+@router.get("/loans/{loan_id}/escrows", response_model=list[EscrowOut],
+            summary="Proceeds of consented deals held in escrow (parties)")
+async def list_escrows(loan_id: str, actor: CurrentActor, session: SessionDep) -> list[EscrowOut]:
+    return [consents.describe_escrow(e) for e in await consents.escrows(session, actor, loan_id)]
+
+
+@router.post("/loan-escrows/{escrow_id}/release", response_model=EscrowOut,
+             summary="Release escrowed proceeds to the borrower (pledgee bank)")
+async def release_escrow(escrow_id: str, actor: CurrentActor, session: SessionDep) -> EscrowOut:
+    return consents.describe_escrow(await consents.release(session, actor, escrow_id))
