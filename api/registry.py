@@ -27,3 +27,4 @@ import valuation.models
 import valuation.subscribers
 import market.assets.consents
 import finance.servicing.models
+import finance.servicing.restructures

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from api.deps import CurrentActor, SessionDep
 from api.routing import TransactionalRoute
 from finance.loans import access, repayments
-from finance.servicing import charges, consents
+from finance.servicing import charges, consents, restructures
 from finance.servicing.schemas import (
     ChargeIn,
     ChargeOut,
@@ -19,6 +19,8 @@ from finance.servicing.schemas import (
     DecisionIn,
     EscrowOut,
     PayoffOut,
+    RestructureIn,
+    RestructureOut,
     WaiveIn,
 )
 from kernel.clock import business_date
@@ -105,3 +107,39 @@ async def list_escrows(loan_id: str, actor: CurrentActor, session: SessionDep) -
              summary="Release escrowed proceeds to the borrower (pledgee bank)")
 async def release_escrow(escrow_id: str, actor: CurrentActor, session: SessionDep) -> EscrowOut:
     return consents.describe_escrow(await consents.release(session, actor, escrow_id))
+
+
+@router.post("/loans/{loan_id}/restructures", status_code=201, response_model=RestructureOut,
+             summary="Propose an extension or a reschedule (lending bank)")
+async def propose_restructure(loan_id: str, body: RestructureIn, actor: CurrentActor,
+                              session: SessionDep) -> RestructureOut:
+    return restructures.describe(await restructures.propose(session, actor, loan_id, body))
+
+
+@router.get("/loans/{loan_id}/restructures", response_model=list[RestructureOut],
+            summary="A loan's restructurings (parties)")
+async def list_restructures(loan_id: str, actor: CurrentActor, session: SessionDep) -> list[RestructureOut]:
+    return [restructures.describe(r) for r in await restructures.list_for_loan(session, actor, loan_id)]
+
+
+@router.get("/loan-restructures/{restructure_id}", response_model=RestructureOut, summary="A restructuring")
+async def get_restructure(restructure_id: str, actor: CurrentActor, session: SessionDep) -> RestructureOut:
+    return restructures.describe(await restructures.get(session, actor, restructure_id))
+
+
+@router.post("/loan-restructures/{restructure_id}/accept", response_model=RestructureOut,
+             summary="Accept: the new schedule applies from the effective date (borrower)")
+async def accept_restructure(restructure_id: str, actor: CurrentActor, session: SessionDep) -> RestructureOut:
+    return restructures.describe(await restructures.accept(session, actor, restructure_id))
+
+
+@router.post("/loan-restructures/{restructure_id}/reject", response_model=RestructureOut,
+             summary="Decline the proposal (borrower)")
+async def reject_restructure(restructure_id: str, actor: CurrentActor, session: SessionDep) -> RestructureOut:
+    return restructures.describe(await restructures.decline(session, actor, restructure_id, "reject"))
+
+
+@router.post("/loan-restructures/{restructure_id}/withdraw", response_model=RestructureOut,
+             summary="Withdraw the proposal (lending bank)")
+async def withdraw_restructure(restructure_id: str, actor: CurrentActor, session: SessionDep) -> RestructureOut:
+    return restructures.describe(await restructures.decline(session, actor, restructure_id, "withdraw"))

@@ -97,6 +97,8 @@ class LoanRestructure(SQLModel, table=True):
     proposed_on: date
     accepted_on: date | None = None
     observation_until: date | None = None
+    # Set by the day-end when the loan falls overdue during the observation period.
+    paid_late: bool = False
     principal: int | None = money_field(default=None)
     carried_interest: int | None = money_field(default=None)
     created_at: datetime = created_at_field()
