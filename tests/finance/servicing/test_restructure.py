@@ -58,3 +58,38 @@ async def test_reschedule_after_three_instalments_matches_the_vector(api, client
     # Not overdue when restructured: at least special mention through the observation period.
     assert got["classification"] == "special_mention" and got["classification_floor"] == "special_mention"
     assert got["classification_history"][-1]["to_classification"] == "special_mention"
+
+
+async def test_observation_ends_upgrade_only_if_paid_on_time(api, app, client):
+    from sqlmodel import select
+
+    from finance.loans.models import Loan
+    from finance.servicing.models import LoanRestructure
+    from finance.servicing.restructures import observation_day_end
+
+    loans = []
+    for _ in range(2):
+        c = await lf.cast(api)
+        loan = await lf.active_loan(api, c)
+        r = await client.post(f"/loans/{loan['id']}/restructures", json={
+            "kind": "reschedule", "effective_on": "2026-03-02", "reason": "调整"}, headers=c.bank.headers)
+        assert (await client.post(f"/loan-restructures/{r.json()['id']}/accept", headers=c.sme.headers)).status_code == 200
+        loans.append((c, loan["id"]))
+    async with app.state.session_factory() as session:
+        rows = (await session.exec(select(LoanRestructure).order_by(LoanRestructure.id))).all()
+        assert [r.observation_until for r in rows] == [date(2027, 3, 2)] * 2
+        late = next(r for r in rows if r.loan_id == loans[1][1])
+        late.paid_late = True  # as the day-end records a loan overdue during the period
+        session.add(late)
+        await session.commit()
+    async with app.state.session_factory() as session:
+        await observation_day_end(session, date(2027, 3, 1))
+        await session.commit()
+    async with app.state.session_factory() as session:
+        on_time = await session.get(Loan, loans[0][1])
+        paid_late = await session.get(Loan, loans[1][1])
+        # (Run on a date the loans never saw, so their days past due are what the rows say then.)
+        assert on_time.classification_floor is None
+        assert paid_late.classification_floor == "special_mention"
+        renewed = await session.get(LoanRestructure, late.id)
+        assert renewed.observation_until == date(2028, 3, 1) and renewed.paid_late is False
