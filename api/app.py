@@ -18,10 +18,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import api.registry
 import api.routers
 from accounts.service import ensure_platform_admin
-from api import problems
+from api import docs, problems
+from api.input_guard import InputGuard
+from api.ratelimit import RateLimit
 from kernel import clock
-from kernel.db import make_engine, make_session_factory
+from kernel.db import make_engine, make_session_factory, serialise
 from kernel.settings import Settings, get_settings
+from worker.runner import Worker
 
 API_PREFIX = "/api/v1"
 log = structlog.get_logger()
@@ -37,38 +40,35 @@ def configure_logging(settings: Settings) -> None:
 
 
 async def bootstrap(app: FastAPI) -> None:
-    """Create the platform admin and the manual clock's row if absent."""
+    """Create the platform admin and the manual clock's row if absent.
+
+    Safe with any number of processes starting at once: they take one database lock in turn, and
+    each finds what the one before it created.
+    """
     async with app.state.session_factory() as session:
+        await serialise(session, "ipm.bootstrap")
         await ensure_platform_admin(session, app.state.settings)
         await clock.ensure_clock_state(session, app.state.settings)
         await session.commit()
 
 
-async def _system_day_end_loop(app: FastAPI) -> None:
-    settings: Settings = app.state.settings
-    while True:
-        try:
-            ran = await clock.catch_up_system_day_end(app.state.session_factory, settings)
-            if ran:
-                log.info("day_end.ran", handlers=ran)
-        except Exception:
-            log.exception("day_end.failed")
-        await asyncio.sleep(settings.day_end_poll_seconds)
-
-
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Bootstrap, and (``IPM_EMBEDDED_WORKER``, the one-machine default) run one outbox worker in this
+    process; it also runs the system clock's day-end. Separate ``python -m worker`` processes do the
+    same work when API processes run with ``IPM_EMBEDDED_WORKER=false``."""
     await bootstrap(app)
-    task = None
-    if app.state.settings.clock == "system":
-        task = asyncio.create_task(_system_day_end_loop(app))
+    worker, task = None, None
+    if app.state.settings.embedded_worker:
+        worker = Worker(app.state.session_factory, app.state.settings)
+        task = asyncio.create_task(worker.run())
     try:
         yield
     finally:
-        if task:
-            task.cancel()
+        if worker and task:
+            worker.stop()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await asyncio.wait_for(task, timeout=30)
         await app.state.engine.dispose()
 
 
@@ -120,14 +120,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
     app = FastAPI(title="IP Pledge Market", version="1.0.0", lifespan=lifespan,
-                  openapi_url="/openapi.json", docs_url="/docs",
+                  openapi_url="/openapi.json", docs_url=None, redoc_url=None,
                   description="Marketplace for IP transfer and licensing, IP-pledge loans and the risk fund. "
                               "Money is integer fen; rates and shares are integer basis points.")
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
     app.state.session_factory = make_session_factory(app.state.engine)
     problems.install(app)
+    docs.install(app)
+    # Outermost first: the rate limit, then the body size, then the control-character rule.
+    app.add_middleware(InputGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.rate_limit_enabled:
+        app.add_middleware(RateLimit, settings=settings)
     v1 = APIRouter(prefix=API_PREFIX)
     for router in _discover_routers():
         v1.include_router(router)

@@ -28,3 +28,5 @@ import valuation.subscribers
 import market.assets.consents
 import finance.servicing.models
 import finance.servicing.restructures
+import accounts.tokens
+import kernel.outbox

@@ -17,6 +17,7 @@ from accounts.models import Org
 from finance.fund import cover as fund_cover
 from finance.loans import shortfall
 from finance.loans.models import Loan
+from finance.loans.schemas import CollateralOut, ValuationSummaryOut
 from finance.payments import service as payments
 from finance.payments.models import Payment
 from finance.rates import service as rates
@@ -42,13 +43,10 @@ async def check_valuation_covers(session: AsyncSession, valuation_id: str, asset
         raise InvalidState(f"the appraisal report expired on {row.valid_until}; ask for a new one")
 
 
-async def valuation_summary(session: AsyncSession, valuation_id: str) -> dict[str, Any] | None:
+async def valuation_summary(session: AsyncSession, valuation_id: str) -> ValuationSummaryOut | None:
     """The valuation behind an application, as banks see it (the full report is GET /valuations/{id})."""
     row = await session.get(Valuation, valuation_id)
-    if row is None:
-        return None
-    return row.model_dump(include={"id", "status", "scenario", "value", "low", "high", "borrowing_base",
-                                   "certified_by", "certified_on", "valid_until", "stale_reason"})
+    return None if row is None else ValuationSummaryOut.model_validate(row, from_attributes=True)
 
 
 async def certified_borrowing_base(session: AsyncSession, valuation_id: str) -> int | None:
@@ -61,12 +59,12 @@ async def collateral_value(session: AsyncSession, loan: Loan) -> int:
     """The appraised value of the pledged bundle (the principal when no valuation is attached)."""
     if loan.valuation_id:
         summary = await valuation_summary(session, loan.valuation_id)
-        if summary and summary.get("value"):
-            return int(summary["value"])
+        if summary and summary.value:
+            return summary.value
     return loan.principal
 
 
-async def collateral_position(session: AsyncSession, loan: Loan) -> dict[str, Any] | None:
+async def collateral_position(session: AsyncSession, loan: Loan) -> CollateralOut | None:
     """The pledged bundle against the outstanding principal (``vectors/shortfall.json``): each asset still
     valid counts at its appraised value × LTV; a lapsed, expired or invalidated one counts nothing. None
     when the loan cites no valuation."""
@@ -80,12 +78,12 @@ async def collateral_position(session: AsyncSession, loan: Loan) -> dict[str, An
     statuses = dict((await session.exec(select(Asset.id, Asset.status).where(
         col(Asset.id).in_([p.asset_id for p in parts])))).all())
     counted = [(p.value, p.ltv_bps) for p in parts if statuses.get(p.asset_id) == "valid"]
-    return {"valuation_id": valuation.id, "valuation_status": valuation.status,
-            "security_value": sum(v for v, _ in counted),
-            "borrowing_base": sum(apply_bps(v, ltv) for v, ltv in counted),
-            "outstanding_principal": loan.outstanding_principal,
-            "shortfall": shortfall.bundle_shortfall(loan.outstanding_principal, counted),
-            "lost_assets": [p.asset_id for p in parts if statuses.get(p.asset_id) != "valid"]}
+    return CollateralOut(valuation_id=valuation.id, valuation_status=valuation.status,
+                         security_value=sum(v for v, _ in counted),
+                         borrowing_base=sum(apply_bps(v, ltv) for v, ltv in counted),
+                         outstanding_principal=loan.outstanding_principal,
+                         shortfall=shortfall.bundle_shortfall(loan.outstanding_principal, counted),
+                         lost_assets=[p.asset_id for p in parts if statuses.get(p.asset_id) != "valid"])
 
 
 # ---------------------------------------------------------------- LPR

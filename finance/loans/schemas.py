@@ -85,6 +85,22 @@ class DisposalIn(_In):
     ends_on: date | None = None
 
 
+class ValuationSummaryOut(BaseModel):
+    """The valuation behind an application, as banks see it (the full report is GET /valuations/{id})."""
+
+    id: str
+    scenario: str
+    status: str
+    value: int
+    low: int
+    high: int
+    borrowing_base: int
+    certified_by: str | None
+    certified_on: date | None
+    valid_until: date | None
+    stale_reason: str | None
+
+
 class ApplicationOut(BaseModel):
     id: str
     applicant_org_id: str
@@ -94,7 +110,7 @@ class ApplicationOut(BaseModel):
     purpose: str
     repayment_method: str
     valuation_id: str | None
-    valuation: dict | None = None
+    valuation: ValuationSummaryOut | None = None
     status: str
     submitted_on: date
     loan_id: str | None
@@ -157,6 +173,35 @@ class ClassificationOut(BaseModel):
     days_past_due: int
 
 
+class PledgeOut(BaseModel):
+    registration_no: str
+    registered_on: date | None
+
+
+class GuaranteeOut(BaseModel):
+    id: str
+    loan_id: str
+    guarantor_org_id: str
+    share_bps: int
+    fee_rate_bps: int
+    fee: int
+    joined_on: date
+
+
+class InsuranceOut(BaseModel):
+    id: str
+    loan_id: str
+    insurer_org_id: str
+    share_bps: int
+    premium: int
+    joined_on: date
+
+
+class FundCoverRefOut(BaseModel):
+    program_id: str | None
+    cover_id: str
+
+
 class LoanOut(BaseModel):
     id: str
     application_id: str
@@ -188,10 +233,10 @@ class LoanOut(BaseModel):
     payoff_amount: int
     disbursed_on: date | None
     maturity_on: date | None
-    pledge: dict | None
-    guarantee: dict | None
-    insurance: dict | None
-    fund_cover: dict | None
+    pledge: PledgeOut | None
+    guarantee: GuaranteeOut | None
+    insurance: InsuranceOut | None
+    fund_cover: FundCoverRefOut | None
     defaulted_on: date | None
     loss_at_default: int | None
     claim_id: str | None
