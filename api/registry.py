@@ -25,3 +25,4 @@ import market.matching.models
 import market.trading.models
 import valuation.models
 import valuation.subscribers
+import accounts.approvals
