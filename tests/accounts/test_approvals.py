@@ -183,3 +183,27 @@ async def test_pending_requests_are_in_the_checkers_inbox(client, fund, app):
         assert items[0]["due_on"] == TODAY + timedelta(days=7)
         assert await approvals.pending_for_inbox(s, actor(maker, "org_admin")) == []  # not one's own
         assert await approvals.pending_for_inbox(s, actor(member, "member")) == []
+
+
+@pytest.mark.postgres
+async def test_concurrent_approvals_run_the_action_once(api, client, fund, app):
+    import asyncio
+
+    import httpx
+
+    maker, checker = fund["maker"], fund["checker"]
+    other = await api.user(maker.org_id, "fund", role="org_admin")
+    req = await _request(client, maker, "race")
+    clients = [httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test/api/v1")
+               for _ in range(10)]
+    try:
+        responses = await asyncio.gather(*(c.post(f"/approval-requests/{req['id']}/approve",
+                                                  headers=(checker if i % 2 else other).headers)
+                                           for i, c in enumerate(clients)))
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [201] + [409] * 9, [r.text for r in responses]
+    assert await _cash(client, maker) == 1_000_000 - 500
+    r = await client.get("/fund/ledger/entries", params={"kind": "manual_adjustment"}, headers=maker.headers)
+    assert len(r.json()["data"]) == 1
