@@ -26,3 +26,4 @@ import market.trading.models
 import valuation.models
 import valuation.subscribers
 import accounts.approvals
+import finance.ledger.periods
