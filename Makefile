@@ -6,7 +6,7 @@ USER_BIN := $(HOME)/.local/bin
 UV ?= $(shell command -v uv 2>/dev/null || { test -x $(USER_BIN)/uv && echo $(USER_BIN)/uv; } || echo "$(PYTHON) -m uv")
 export IPM_DATABASE_URL ?= sqlite+aiosqlite:///./ipm.db
 
-.PHONY: run test lint migrate check bench install uv clean
+.PHONY: run worker test lint migrate check bench install uv clean
 
 # Install uv for this user when there is none: pip --user (or, on a distribution Python that refuses
 # pip installs (PEP 668), pip --user --break-system-packages, which touches only ~/.local), else the
@@ -27,6 +27,10 @@ migrate: install
 run: migrate
 	$(UV) run python -m demo.seed
 	$(UV) run python -m api
+
+# An extra outbox worker (e.g. next to API processes started with IPM_EMBEDDED_WORKER=false).
+worker: migrate
+	$(UV) run python -m worker
 
 test: install
 	$(UV) run pytest

@@ -22,6 +22,7 @@ from api import problems
 from kernel import clock
 from kernel.db import make_engine, make_session_factory
 from kernel.settings import Settings, get_settings
+from worker.runner import Worker
 
 API_PREFIX = "/api/v1"
 log = structlog.get_logger()
@@ -44,31 +45,23 @@ async def bootstrap(app: FastAPI) -> None:
         await session.commit()
 
 
-async def _system_day_end_loop(app: FastAPI) -> None:
-    settings: Settings = app.state.settings
-    while True:
-        try:
-            ran = await clock.catch_up_system_day_end(app.state.session_factory, settings)
-            if ran:
-                log.info("day_end.ran", handlers=ran)
-        except Exception:
-            log.exception("day_end.failed")
-        await asyncio.sleep(settings.day_end_poll_seconds)
-
-
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Bootstrap, and (``IPM_EMBEDDED_WORKER``, the one-machine default) run one outbox worker in this
+    process; it also runs the system clock's day-end. Separate ``python -m worker`` processes do the
+    same work when API processes run with ``IPM_EMBEDDED_WORKER=false``."""
     await bootstrap(app)
-    task = None
-    if app.state.settings.clock == "system":
-        task = asyncio.create_task(_system_day_end_loop(app))
+    worker, task = None, None
+    if app.state.settings.embedded_worker:
+        worker = Worker(app.state.session_factory, app.state.settings)
+        task = asyncio.create_task(worker.run())
     try:
         yield
     finally:
-        if task:
-            task.cancel()
+        if worker and task:
+            worker.stop()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await asyncio.wait_for(task, timeout=30)
         await app.state.engine.dispose()
 
 

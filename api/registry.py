@@ -27,3 +27,4 @@ import valuation.models
 import valuation.subscribers
 import accounts.approvals
 import finance.ledger.periods
+import kernel.outbox

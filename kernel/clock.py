@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kernel import outbox
 from kernel.actor import SYSTEM, Actor
 from kernel.db import TZDateTime, is_unique_violation, utcnow
 from kernel.errors import InvalidState
@@ -155,3 +157,11 @@ async def catch_up_system_day_end(factory: async_sessionmaker[AsyncSession], set
     for back in range(lookback_days, 0, -1):
         ran += await run_day_end(factory, today - timedelta(days=back))
     return ran
+
+
+@outbox.periodic("clock.day_end", every=lambda s: s.day_end_poll_seconds, enabled=lambda s: s.clock == "system")
+async def _system_day_end(ctx: outbox.JobContext, payload: dict[str, Any]) -> None:
+    """The system clock's day-end runs on the workers: each poll slot is one outbox job (any worker)."""
+    ran = await catch_up_system_day_end(ctx.session_factory, ctx.settings)
+    if ran:
+        log.info("day_end.ran handlers=%s", ran)

@@ -48,6 +48,18 @@ class Settings(BaseSettings):
     payment_timeout_seconds: float = 10.0
     payment_max_retries: int = 3
 
+    # The outbox and its workers (kernel/outbox.py, ``python -m worker``).
+    embedded_worker: bool = True  # the API process runs one worker too (the one-machine default)
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+    worker_batch: int = Field(default=10, ge=1, le=500)
+    worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    worker_stale_seconds: float = Field(default=30.0, gt=0)  # /ready fails when no worker beat this recently
+    outbox_lease_seconds: float = Field(default=60.0, gt=0)
+    outbox_max_attempts: int = Field(default=8, ge=1)
+    outbox_backoff_seconds: float = Field(default=2.0, ge=0)
+    outbox_backoff_max_seconds: float = Field(default=600.0, ge=0)
+    outbox_retention_hours: int = Field(default=168, ge=1)
+
     # High-value criterion (4): a pledge-financing amount at or above this many fen (default ¥10m).
     high_value_pledge_threshold: int = Field(default=10_000_000_00, ge=0)
     # Dormant pool: university-held granted patents with no transfer or license for this many years.

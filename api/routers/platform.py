@@ -1,14 +1,17 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminActor, CurrentActor, SessionDep
 from api.routing import TransactionalRoute
-from kernel import clock
+from kernel import clock, outbox
+from kernel.db import utcnow
 
 router = APIRouter(tags=["platform"], route_class=TransactionalRoute)
 
@@ -37,6 +40,27 @@ class AdvanceOut(BaseModel):
 async def health(session: SessionDep) -> HealthOut:
     await session.exec(sa.select(1))  # type: ignore[call-overload]
     return HealthOut(status="ok", database="ok")
+
+
+class ReadyOut(BaseModel):
+    status: str
+    database: str
+    worker: str
+    worker_last_beat: datetime | None
+
+
+@router.get("/ready", response_model=ReadyOut, responses={503: {"model": ReadyOut}},
+            summary="Readiness: the database answers and an outbox worker beat recently (anyone)")
+async def ready(request: Request, session: SessionDep) -> Any:
+    settings = request.app.state.settings
+    await session.exec(sa.select(1))  # type: ignore[call-overload]
+    beat = await outbox.last_heartbeat(session)
+    fresh = beat is not None and beat >= utcnow() - timedelta(seconds=settings.worker_stale_seconds)
+    out = ReadyOut(status="ok" if fresh else "unavailable", database="ok",
+                   worker="ok" if fresh else ("stale" if beat else "none"), worker_last_beat=beat)
+    if fresh:
+        return out
+    return JSONResponse(out.model_dump(mode="json"), status_code=503)
 
 
 @router.get("/clock", response_model=ClockOut, summary="The business date (any user)")

@@ -5,6 +5,7 @@ import re
 from tests.helpers import assert_problem
 
 PUBLIC = {("POST", "/api/v1/auth/register"), ("POST", "/api/v1/auth/token"), ("GET", "/api/v1/health"),
+          ("GET", "/api/v1/ready"),
           ("POST", "/api/v1/payments/webhook")}
 FOUNDATION_TAGS = {"platform", "accounts", "assets"}
 

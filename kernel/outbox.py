@@ -1,0 +1,420 @@
+"""The transactional outbox: work that must happen after a commit, written in the same transaction.
+
+A service calls ``await outbox.enqueue(session, "kind", {...})`` next to the change that causes the work;
+the row commits or rolls back with it, so a rolled-back request never triggers work and committed work is
+never lost. A worker (``python -m worker``, or the one inside ``make run``) claims due jobs and runs the
+handler registered for their kind::
+
+    @outbox.handler("webhook.deliver")
+    async def deliver(ctx: outbox.JobContext, payload: dict) -> None:
+        ...  # ctx.session: the job's own transaction, committed with the job's "done" mark
+             # ctx.session_factory: for work that needs its own transactions (e.g. around a network call)
+
+Guarantees. Claiming takes ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (the write lock on SQLite) and gives
+the job a lease; a worker that dies (``kill -9``) loses its lease and another worker takes the job over.
+The job's "done" mark is written in ``ctx.session``'s transaction and fenced by the lease token, so what a
+handler writes through ``ctx.session`` happens exactly once. Anything else (a provider call, an HTTP
+delivery) may happen more than once and must be idempotent: pass a key derived from the job.
+A failing job is retried with exponential backoff, and is ``dead`` after ``max_attempts`` (the operator's
+CLI lists and retries dead jobs). Jobs with the same ``ordering_key`` run one at a time in enqueue order
+(a job waits while an earlier one is queued or running; a dead one no longer holds the line).
+``key`` makes enqueueing idempotent: a second job with the same key is not added.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import Session
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from kernel.db import TZDateTime, utcnow
+from kernel.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+QUEUED, RUNNING, DONE, DEAD = "queued", "running", "done", "dead"
+_BIG_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")  # INTEGER PRIMARY KEY autoincrements on SQLite
+
+
+class OutboxJob(SQLModel, table=True):
+    __tablename__ = "outbox_jobs"
+    __table_args__ = (sa.Index("ix_outbox_jobs_status_run_after", "status", "run_after"),)
+
+    # An increasing integer, so "enqueued earlier" is exact for per-ordering-key order.
+    id: int | None = Field(default=None, sa_column=sa.Column(_BIG_ID, primary_key=True, autoincrement=True))
+    kind: str = Field(max_length=80)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    key: str | None = Field(default=None, max_length=200, unique=True)
+    ordering_key: str | None = Field(default=None, max_length=200, index=True)
+    status: str = Field(default=QUEUED, max_length=10)
+    attempts: int = 0
+    max_attempts: int = 8
+    run_after: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+    locked_by: str | None = Field(default=None, max_length=100)
+    lease_token: str | None = Field(default=None, max_length=32)
+    locked_until: datetime | None = Field(default=None, sa_type=TZDateTime)
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=TZDateTime)
+
+
+class WorkerHeartbeat(SQLModel, table=True):
+    """One row per running worker, refreshed every few seconds; ``GET /ready`` reads the newest."""
+
+    __tablename__ = "worker_heartbeats"
+    worker_id: str = Field(primary_key=True, max_length=100)
+    host: str = Field(max_length=100)
+    pid: int
+    started_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+    beat_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime, index=True)
+    jobs_done: int = 0
+
+
+jobs = OutboxJob.__table__  # type: ignore[attr-defined]
+heartbeats = WorkerHeartbeat.__table__  # type: ignore[attr-defined]
+
+
+# --- handlers ------------------------------------------------------------------------------------------
+
+@dataclass
+class JobContext:
+    job_id: int
+    kind: str
+    attempt: int  # 1 on the first run
+    session: AsyncSession
+    session_factory: async_sessionmaker[AsyncSession]
+    settings: Settings
+
+
+Handler = Callable[[JobContext, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class _Registered:
+    kind: str
+    fn: Handler
+    max_attempts: int | None
+
+
+@dataclass(frozen=True)
+class _Periodic:
+    kind: str
+    every: float | Callable[[Settings], float]
+    enabled: Callable[[Settings], bool]
+
+    def every_seconds(self, settings: Settings) -> float:
+        return self.every(settings) if callable(self.every) else self.every
+
+
+_handlers: dict[str, _Registered] = {}
+_periodic: dict[str, _Periodic] = {}
+
+
+def handler(kind: str, *, max_attempts: int | None = None) -> Callable[[Handler], Handler]:
+    """Register ``async def fn(ctx, payload)`` for jobs of ``kind`` (at import time; list the module in
+    ``api/registry.py`` so the API and the worker both load it)."""
+
+    def register(fn: Handler) -> Handler:
+        _handlers[kind] = _Registered(kind, fn, max_attempts)
+        return fn
+
+    return register
+
+
+def periodic(kind: str, every: float | Callable[[Settings], float],
+             enabled: Callable[[Settings], bool] = lambda _s: True) -> Callable[[Handler], Handler]:
+    """Register a handler the workers run every ``every`` seconds (a number, or read from the settings):
+    each time slot is one job with the key ``kind@slot``, so with several workers it runs once per slot.
+    A failed slot is not retried (``max_attempts=1``); the next slot runs it again."""
+
+    def register(fn: Handler) -> Handler:
+        _periodic[kind] = _Periodic(kind, every, enabled)
+        return handler(kind, max_attempts=1)(fn)
+
+    return register
+
+
+def registered_kinds() -> list[str]:
+    return sorted(_handlers)
+
+
+class RetryLater(Exception):
+    """Raise from a handler to run the job again after ``delay`` seconds (counts as an attempt)."""
+
+    def __init__(self, delay: float, reason: str = "") -> None:
+        super().__init__(reason or f"retry in {delay}s")
+        self.delay = delay
+
+
+async def _x(session: AsyncSession, stmt: Any) -> sa.CursorResult[Any]:
+    """Core statements on the session's connection (its transaction), without the ORM's per-row work."""
+    return await (await session.connection()).execute(stmt)
+
+
+# --- enqueueing ----------------------------------------------------------------------------------------
+
+async def enqueue(session: AsyncSession, kind: str, payload: dict[str, Any] | None = None, *,
+                  key: str | None = None, run_after: datetime | None = None,
+                  ordering_key: str | None = None, max_attempts: int | None = None) -> None:
+    """Add a job in the caller's transaction. ``key``: at most one job per key (a repeat does nothing)."""
+    registered = _handlers.get(kind)
+    attempts = max_attempts or (registered.max_attempts if registered else None) or \
+        get_settings().outbox_max_attempts
+    values = {"kind": kind, "payload": payload or {}, "key": key, "ordering_key": ordering_key,
+              "status": QUEUED, "attempts": 0, "max_attempts": attempts,
+              "run_after": run_after or utcnow(), "created_at": utcnow()}
+    stmt: Any = sa.insert(jobs).values(**values)
+    if key is not None:
+        dialect = (await session.connection()).dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert(jobs).values(**values).on_conflict_do_nothing(index_elements=["key"])
+    await _x(session, stmt)
+    session.sync_session.info["outbox_enqueued"] = True
+
+
+# Wakes the in-process worker as soon as a transaction that enqueued work commits (no poll delay).
+wakeup = asyncio.Event()
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_after_commit(session: Session) -> None:
+    if session.info.pop("outbox_enqueued", False):
+        wakeup.set()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop("outbox_enqueued", None)
+
+
+# --- claiming and running ------------------------------------------------------------------------------
+
+@dataclass
+class Claimed:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    lease_token: str
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def _claimable(now: datetime, kinds: list[str] | None) -> Any:
+    earlier = jobs.alias("earlier")
+    waiting_behind = sa.exists().where(earlier.c.ordering_key == jobs.c.ordering_key,
+                                       earlier.c.id < jobs.c.id, earlier.c.status.in_((QUEUED, RUNNING)))
+    due = sa.or_(sa.and_(jobs.c.status == QUEUED, jobs.c.run_after <= now),
+                 sa.and_(jobs.c.status == RUNNING, jobs.c.locked_until < now))  # a lapsed lease
+    cond = sa.and_(due, sa.or_(jobs.c.ordering_key.is_(None), ~waiting_behind))
+    if kinds is not None:
+        cond = sa.and_(cond, jobs.c.kind.in_(kinds))
+    return cond
+
+
+async def claim(factory: async_sessionmaker[AsyncSession], worker_id: str, *, limit: int = 10,
+                lease_seconds: float | None = None, kinds: list[str] | None = None) -> list[Claimed]:
+    """Take up to ``limit`` due jobs for ``worker_id`` in one short transaction, each with a fresh lease."""
+    settings = get_settings()
+    lease = lease_seconds if lease_seconds is not None else settings.outbox_lease_seconds
+    now = utcnow()
+    async with factory() as session:
+        ids_stmt = (sa.select(jobs.c.id).where(_claimable(now, kinds)).order_by(jobs.c.id).limit(limit)
+                    .with_for_update(skip_locked=True, of=jobs))
+        ids = list((await _x(session, ids_stmt)).scalars())
+        if not ids:
+            await session.rollback()
+            return []
+        token = secrets.token_hex(8)
+        await _x(session, sa.update(jobs).where(jobs.c.id.in_(ids)).values(
+            status=RUNNING, attempts=jobs.c.attempts + 1, locked_by=worker_id, lease_token=token,
+            locked_until=now + timedelta(seconds=lease)))
+        rows = (await _x(session, sa.select(jobs.c.id, jobs.c.kind, jobs.c.payload, jobs.c.attempts,
+                                                jobs.c.max_attempts).where(jobs.c.id.in_(ids))
+                                      .order_by(jobs.c.id))).all()
+        await session.commit()
+    return [Claimed(r.id, r.kind, dict(r.payload or {}), r.attempts, r.max_attempts, token) for r in rows]
+
+
+def _mine(job: Claimed) -> Any:
+    return sa.and_(jobs.c.id == job.id, jobs.c.status == RUNNING, jobs.c.lease_token == job.lease_token)
+
+
+def backoff_seconds(attempts: int, settings: Settings) -> float:
+    return min(settings.outbox_backoff_seconds * 2 ** max(attempts - 1, 0), settings.outbox_backoff_max_seconds)
+
+
+async def _failed(factory: async_sessionmaker[AsyncSession], job: Claimed, error: str,
+                  delay: float | None) -> str:
+    settings = get_settings()
+    dead = job.attempts >= job.max_attempts
+    now = utcnow()
+    values: dict[str, Any] = {"last_error": error[-4000:], "locked_by": None, "lease_token": None,
+                              "locked_until": None}
+    if dead:
+        values.update(status=DEAD, finished_at=now)
+    else:
+        wait = delay if delay is not None else backoff_seconds(job.attempts, settings)
+        values.update(status=QUEUED, run_after=now + timedelta(seconds=wait))
+    async with factory() as session:
+        await _x(session, sa.update(jobs).where(_mine(job)).values(**values))
+        await session.commit()
+    return DEAD if dead else QUEUED
+
+
+async def _keep_lease(factory: async_sessionmaker[AsyncSession], job: Claimed, lease: float) -> None:
+    """Renew a running job's lease while it runs, so only a dead worker's lease lapses."""
+    while True:
+        await asyncio.sleep(lease / 3)
+        try:
+            async with factory() as session:
+                await _x(session, sa.update(jobs).where(_mine(job)).values(
+                    locked_until=utcnow() + timedelta(seconds=lease)))
+                await session.commit()
+        except sa.exc.OperationalError:  # SQLite: the job itself holds the write lock; try again later
+            continue
+
+
+async def execute(factory: async_sessionmaker[AsyncSession], job: Claimed) -> str:
+    """Run one claimed job; returns its new status (``done``, ``queued`` for a retry, ``dead``, or
+    ``lost`` when its lease went to another worker before it finished, so its writes were rolled back)."""
+    registered = _handlers.get(job.kind)
+    if registered is None:
+        return await _failed(factory, job, f"no handler registered for {job.kind!r}", None)
+    renew = asyncio.create_task(_keep_lease(factory, job, get_settings().outbox_lease_seconds))
+    try:
+        return await _run(factory, job, registered)
+    finally:
+        renew.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renew
+
+
+async def _run(factory: async_sessionmaker[AsyncSession], job: Claimed, registered: _Registered) -> str:
+    try:
+        async with factory() as session:
+            ctx = JobContext(job.id, job.kind, job.attempts, session, factory, get_settings())
+            await registered.fn(ctx, job.payload)
+            done = await _x(session, sa.update(jobs).where(_mine(job)).values(
+                status=DONE, finished_at=utcnow(), locked_by=None, lease_token=None, locked_until=None,
+                last_error=None))
+            if done.rowcount != 1:
+                await session.rollback()
+                log.warning("outbox job %s lost its lease; its work was rolled back", job.id)
+                return "lost"
+            await session.commit()
+        return DONE
+    except RetryLater as exc:
+        return await _failed(factory, job, str(exc), exc.delay)
+    except Exception:
+        log.exception("outbox job %s (%s) failed, attempt %s/%s", job.id, job.kind, job.attempts,
+                      job.max_attempts)
+        return await _failed(factory, job, traceback.format_exc(), None)
+
+
+async def drain(factory: async_sessionmaker[AsyncSession], *, kinds: list[str] | None = None,
+                max_jobs: int = 10_000, worker_id: str = "drain") -> dict[str, int]:
+    """Run due jobs until none is left (tests, the CLI). Jobs rescheduled into the future wait."""
+    counts: dict[str, int] = {}
+    ran = 0
+    while ran < max_jobs:
+        batch = await claim(factory, worker_id, limit=min(50, max_jobs - ran), kinds=kinds)
+        if not batch:
+            break
+        for job in batch:
+            outcome = await execute(factory, job)
+            counts[outcome] = counts.get(outcome, 0) + 1
+            ran += 1
+    return counts
+
+
+# --- the operator's view -------------------------------------------------------------------------------
+
+@dataclass
+class Depth:
+    by_status: dict[str, int] = field(default_factory=dict)
+    oldest_due_seconds: float = 0.0  # age of the oldest queued job that is due: how far behind we are
+
+
+async def depth(session: AsyncSession) -> Depth:
+    rows = (await _x(session, sa.select(jobs.c.status, sa.func.count()).where(jobs.c.status != DONE)
+                                  .group_by(jobs.c.status))).all()
+    now = utcnow()
+    oldest = (await _x(session, sa.select(sa.func.min(jobs.c.run_after))
+                                    .where(jobs.c.status == QUEUED, jobs.c.run_after <= now))).scalar()
+    return Depth({r[0]: int(r[1]) for r in rows}, (now - oldest).total_seconds() if oldest else 0.0)
+
+
+async def retry(session: AsyncSession, job_id: int) -> bool:
+    """Put a dead (or stuck) job back in the queue with a fresh set of attempts."""
+    result = await _x(session, sa.update(jobs).where(jobs.c.id == job_id, jobs.c.status != DONE).values(
+        status=QUEUED, attempts=0, run_after=utcnow(), locked_by=None, lease_token=None, locked_until=None))
+    return bool(result.rowcount)
+
+
+async def purge_finished(session: AsyncSession, older_than: timedelta) -> int:
+    result = await _x(session, sa.delete(jobs).where(jobs.c.status == DONE,
+                                                         jobs.c.finished_at < utcnow() - older_than))
+    return int(result.rowcount or 0)
+
+
+# --- heartbeats ----------------------------------------------------------------------------------------
+
+async def beat(factory: async_sessionmaker[AsyncSession], worker_id: str, jobs_done: int) -> None:
+    now = utcnow()
+    async with factory() as session:
+        updated = await _x(session, sa.update(heartbeats).where(heartbeats.c.worker_id == worker_id)
+                                        .values(beat_at=now, jobs_done=jobs_done))
+        if not updated.rowcount:
+            host, pid = worker_id.split(":")[:2]
+            await _x(session, sa.insert(heartbeats).values(worker_id=worker_id, host=host, pid=int(pid),
+                                                               started_at=now, beat_at=now, jobs_done=jobs_done))
+        await _x(session, sa.delete(heartbeats).where(heartbeats.c.beat_at < now - timedelta(hours=1)))
+        await session.commit()
+
+
+async def last_heartbeat(session: AsyncSession) -> datetime | None:
+    found = (await _x(session, sa.select(sa.func.max(heartbeats.c.beat_at)))).scalar()
+    return found if isinstance(found, datetime) else None
+
+
+async def stop_beating(factory: async_sessionmaker[AsyncSession], worker_id: str) -> None:
+    async with factory() as session:
+        await _x(session, sa.delete(heartbeats).where(heartbeats.c.worker_id == worker_id))
+        await session.commit()
+
+
+def periodic_jobs() -> list[_Periodic]:
+    return sorted(_periodic.values(), key=lambda p: p.kind)
+
+
+async def enqueue_periodic(factory: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    """Enqueue the current slot's job of every enabled periodic kind (a no-op when already there)."""
+    wanted = [p for p in periodic_jobs() if p.enabled(settings)]
+    if not wanted:
+        return
+    now = utcnow().timestamp()
+    async with factory() as session:
+        for p in wanted:
+            slot = int(now // p.every_seconds(settings))
+            await enqueue(session, p.kind, {"slot": slot}, key=f"{p.kind}@{slot}")
+        await session.commit()

@@ -1,0 +1,1 @@
+"""The outbox worker: ``python -m worker`` (``make worker``), or one inside the API process (``make run``)."""
