@@ -28,3 +28,4 @@ import valuation.subscribers
 import accounts.approvals
 import finance.ledger.periods
 import kernel.outbox
+import finance.fund.provisions

@@ -210,3 +210,44 @@ class StressIn(BaseModel):
     pd_bps: Annotated[int, Field(ge=1, le=10000)] = 300
     lgd_bps: Annotated[int, Field(ge=0, le=10000)] = 6000
     correlation_bps: Annotated[int, Field(ge=1, le=9999)] = 1500
+
+
+ProvisionRates = dict[Literal["normal", "special_mention", "substandard", "doubtful", "loss"],
+                      Annotated[int, Field(ge=0, le=10000)]]
+
+
+class ControlsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provision_rates_bps: ProvisionRates | None = Field(
+        default=None, description="bps of the fund's exposure per classification; a class left out takes the "
+                                  "default (normal 100, special_mention 200, substandard 2500, doubtful 5000, "
+                                  "loss 10000)")
+    auto_close_periods: bool | None = Field(default=None,
+                                            description="the day-end closes the fund's previous month")
+
+
+class ControlsOut(BaseModel):
+    program_id: str
+    provision_rates_bps: dict[str, int]
+    own_provision_rates_bps: dict[str, int]
+    auto_close_periods: bool
+
+
+class ProvisionRow(BaseModel):
+    classification: str
+    loans: int
+    exposure: int
+    rate_bps: int
+    provision: int
+
+
+class ProvisionsOut(BaseModel):
+    program_id: str
+    as_of: date
+    basis: str = Field(description="`current`, `month_end YYYY-MM-DD` (the run in force on as_of) or `none`")
+    rows: list[ProvisionRow]
+    total: int
+    allowance: int = Field(description="what the ledger's allowance held (current) or was booked to (month-end)")
+    rates_bps: dict[str, int]
+    ledger_entry_id: str | None = None

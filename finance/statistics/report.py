@@ -43,6 +43,24 @@ class Report:
             writer.writerow({self.columns[0]: "total", **self.totals})
         return buf.getvalue()
 
+    def as_xlsx(self) -> bytes:
+        """One sheet: the title and filters on the first row, then the header and the rows (and totals)."""
+        from openpyxl import Workbook  # only for this format: keep it off the other requests' import path
+
+        book = Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.title = "data"
+        sheet.append([self.title, *(f"{k}={v}" for k, v in self.filters.items() if v is not None)])
+        sheet.append(self.columns)
+        for row in self.rows:
+            sheet.append([row.get(c) for c in self.columns])
+        if self.totals:
+            sheet.append(["total", *(self.totals.get(c) for c in self.columns[1:])])
+        buf = io.BytesIO()
+        book.save(buf)
+        return buf.getvalue()
+
     def as_chart(self, fmt: str) -> bytes:
         labels = [str(r[self.chart_label]) for r in self.rows]
         period = " ".join(f"{k}={v}" for k, v in self.filters.items() if v is not None)
