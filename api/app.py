@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import api.registry
 import api.routers
 from accounts.service import ensure_platform_admin
-from api import problems
+from api import docs, problems
 from kernel import clock
 from kernel.db import make_engine, make_session_factory
 from kernel.settings import Settings, get_settings
@@ -113,13 +113,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
     app = FastAPI(title="IP Pledge Market", version="1.0.0", lifespan=lifespan,
-                  openapi_url="/openapi.json", docs_url="/docs",
+                  openapi_url="/openapi.json", docs_url=None, redoc_url=None,
                   description="Marketplace for IP transfer and licensing, IP-pledge loans and the risk fund. "
                               "Money is integer fen; rates and shares are integer basis points.")
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
     app.state.session_factory = make_session_factory(app.state.engine)
     problems.install(app)
+    docs.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     v1 = APIRouter(prefix=API_PREFIX)
     for router in _discover_routers():

@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 
 from api.deps import CurrentActor, SessionDep, org_kinds
+from api.lang import Language, file_response
 from api.routing import TransactionalRoute
 from finance.fund import monitoring, service
 from finance.fund.schemas import (
@@ -19,6 +20,7 @@ from finance.fund.schemas import (
     StressIn,
     VersionOut,
 )
+from kernel import tabular
 from kernel.actor import Actor
 
 router = APIRouter(tags=["fund"], route_class=TransactionalRoute)
@@ -68,19 +70,20 @@ async def list_agreements(program_id: str, actor: Monitor, session: SessionDep) 
 
 
 @router.get("/fund/programs/{program_id}/exposure", response_model=ExposureOut,
-            responses={200: {"content": {"text/csv": {}, "image/png": {}, "image/svg+xml": {}}}},
+            responses={200: {"content": {"text/csv": {}, tabular.XLSX_MEDIA_TYPE: {}, "image/png": {},
+                                         "image/svg+xml": {}}}},
             summary="Exposure by bank, guarantor, industry and region; NPL ratios and pauses; rates "
-                    "(its fund, regulators); `format=csv` for a spreadsheet, `png`/`svg` for a chart by bank")
+                    "(its fund, regulators); `format=csv`/`xlsx` for a spreadsheet, `png`/`svg` for a chart by bank")
 async def exposure(program_id: str, actor: Monitor, session: SessionDep,
-                   format: Annotated[Literal["json", "csv", "png", "svg"], Query()] = "json") -> Any:
+                   lang: Language,
+                   format: Annotated[Literal["json", "csv", "xlsx", "png", "svg"], Query()] = "json") -> Any:
     program = await monitoring.monitored_program(session, actor, program_id)
     report = await monitoring.exposure(session, program)
     if format in ("png", "svg"):
-        return Response(await monitoring.exposure_chart(session, program, report, format),
+        return Response(await monitoring.exposure_chart(session, program, report, format, lang),
                         media_type="image/png" if format == "png" else "image/svg+xml")
-    if format == "csv":
-        return Response(monitoring.exposure_csv(report), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="exposure-{program.id}.csv"'})
+    if format in ("csv", "xlsx"):
+        return file_response(monitoring.exposure_table(program, report), format, lang)
     return report
 
 

@@ -5,19 +5,20 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query
 
 from api.deps import SessionDep, org_kinds
+from api.lang import Language, file_response
 from api.routing import TransactionalRoute
 from finance.fund import controls, monitoring, provisions
 from finance.fund.schemas import ControlsIn, ControlsOut, ProvisionsOut
 from finance.statistics import scorecards
+from kernel import tabular
 from kernel.actor import Actor
 
 router = APIRouter(tags=["fund"], route_class=TransactionalRoute)
 FundActor = Annotated[Actor, Depends(org_kinds("fund"))]
 Monitor = Annotated[Actor, Depends(org_kinds("fund", "regulator", admin=True))]
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.patch("/fund/programs/{program_id}/controls", response_model=ControlsOut,
@@ -36,20 +37,15 @@ async def get_provisions(program_id: str, actor: Monitor, session: SessionDep,
 
 
 @router.get("/fund/programs/{program_id}/scorecards",
-            responses={200: {"content": {"text/csv": {}, XLSX: {}}}},
+            responses={200: {"content": {"text/csv": {}, tabular.XLSX_MEDIA_TYPE: {}}}},
             summary="Each bank's and guarantor's year: leverage achieved against the commitment, quota use, "
                     "loans, rates against the LPR, NPL, compensation and recovery rates, days to claim and to "
                     "payment (its fund, regulators); `format=csv|xlsx`")
 async def get_scorecards(program_id: str, actor: Monitor, session: SessionDep,
-                         year: Annotated[int, Query(ge=2000, le=2100)],
+                         lang: Language, year: Annotated[int, Query(ge=2000, le=2100)],
                          format: Literal["json", "csv", "xlsx"] = "json") -> Any:
     program = await monitoring.monitored_program(session, actor, program_id)
     report = await scorecards.scorecards(session, program, year)
-    name = f"scorecards-{program.id}-{year}"
-    if format == "csv":
-        return Response(report.as_csv(), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
-    if format == "xlsx":
-        return Response(report.as_xlsx(), media_type=XLSX,
-                        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+    if format in ("csv", "xlsx"):
+        return file_response(report.as_table(f"scorecards-{program.id}-{year}"), format, lang)
     return report.as_json()

@@ -131,10 +131,13 @@ async def test_exposure_report_by_bank_guarantor_industry_region(api, app):
     # CSV export.
     r = await api.client.get(f"/fund/programs/{p['id']}/exposure?format=csv", headers=fund.headers)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(r.text)))
-    bank_rows = {row["key"]: row for row in rows if row["section"] == "bank"}
-    assert bank_rows[b1.org_id]["fund_exposure"] == str(400 * WAN) and bank_rows[b1.org_id]["paused"] == "True"
-    assert {row["key"] for row in rows if row["section"] == "total"} >= {"cash", "committed_exposure"}
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    bank_rows = {row["Item"]: row for row in rows if row["Section"] == "bank"}
+    assert bank_rows[b1.org_id]["Fund exposure (yuan)"] == f"{400 * WAN // 100}.00"
+    assert bank_rows[b1.org_id]["Paused"] == "true"
+    totals = {row["Item"]: row for row in rows if row["Section"] == "total"}
+    assert totals.keys() >= {"cash", "committed_exposure", "compensation_rate_bps"}
+    assert totals["compensation_rate_bps"]["Rate (bps)"] == "889"
     # Charts by bank.
     png = await api.client.get(f"/fund/programs/{p['id']}/exposure?format=png", headers=regulator.headers)
     assert png.headers["content-type"] == "image/png" and png.content[:8] == b"\x89PNG\r\n\x1a\n"

@@ -10,6 +10,7 @@ import io
 import openpyxl
 
 from finance.fund import service
+from kernel import i18n
 from kernel.actor import SYSTEM
 from tests.finance.fund.helpers import actor, agreement, claim_request, cover_request, in_tx, program
 from tests.finance.loans.loan_flow import accepted_loan, cast
@@ -75,20 +76,23 @@ async def test_scorecards_by_hand(api, client, app):
     assert sorted(body["below_committed_leverage"]) == sorted([idle.org_id, c.org_id])
 
     r = await client.get(f"/fund/programs/{p['id']}/scorecards", params={"year": 2026, "format": "csv"},
-                         headers=fund.headers)
+                         headers={**fund.headers, "Accept-Language": "en"})
     assert r.headers["content-type"].startswith("text/csv")
-    lines = r.text.splitlines()
-    table = list(csv.DictReader(io.StringIO("\n".join(lines[1:]))))
-    assert {x["org_id"]: x["leverage_achieved_bps"] for x in table if x["partner_kind"] == "bank"} == {
+    table = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    org, kind, lev = (i18n.column(k, "en") for k in ("org_id", "partner_kind", "leverage_achieved_bps"))
+    assert {x[org]: x[lev] for x in table if x[kind] == "bank"} == {
         a.org_id: "100000", idle.org_id: "0", c.org_id: "80000"}
+    compensated = i18n.column("compensated", "en") + i18n.MONEY_UNIT["en"]
+    assert {x[org]: x[compensated] for x in table}[c.org_id] == "30000.00"  # files show money in 元
     r = await client.get(f"/fund/programs/{p['id']}/scorecards", params={"year": 2026, "format": "xlsx"},
-                         headers=fund.headers)
+                         headers={**fund.headers, "Accept-Language": "en"})
     assert r.status_code == 200
     sheet = openpyxl.load_workbook(io.BytesIO(r.content)).active
     values = list(sheet.iter_rows(values_only=True))
-    header = list(values[1])
-    by_org = {row[header.index("org_id")]: row for row in values[2:]}
-    assert by_org[c.org_id][header.index("compensated")] == 3_000_000
+    header = list(values[2])
+    by_org = {row[header.index(org)]: row for row in values[3:]}
+    assert by_org[c.org_id][header.index(compensated)] == 30000
+    assert by_org[idle.org_id][header.index(i18n.column("below_committed_leverage", "en"))] is True
 
     regulator = await api.org("regulator", role="member")
     r = await client.get(f"/fund/programs/{p['id']}/scorecards", params={"year": 2026}, headers=regulator.headers)
