@@ -102,3 +102,21 @@ async def test_closing_under_four_eyes(api, client):
     assert r.status_code == 201, r.text
     assert r.json()["month"] == "2026-02" and r.json()["closed_by_user_id"] == fund.user_id
     assert [x["month"] for x in (await client.get("/fund/ledger/periods", headers=fund.headers)).json()] == ["2026-02"]
+
+
+async def test_the_day_end_closes_the_previous_month_when_the_programme_says_so(api, client):
+    fund, manual = await api.org("fund"), await api.org("fund")
+    p = await program(api, fund, capital=1_000)
+    await program(api, manual, capital=1_000)
+    r = await client.patch(f"/fund/programs/{p['id']}/controls", json={"auto_close_periods": True},
+                           headers=fund.headers)
+    assert r.status_code == 200 and r.json()["auto_close_periods"] is True
+    await api.advance(1)  # the day-end of 2026-03-02 closes February
+    assert [x["month"] for x in (await client.get("/fund/ledger/periods", headers=fund.headers)).json()] == ["2026-02"]
+    await api.advance(30)  # … and that of 2026-04-01 closes March, after March's month-end provisions
+    periods = (await client.get("/fund/ledger/periods", headers=fund.headers)).json()
+    assert [x["month"] for x in periods] == ["2026-02", "2026-03"]
+    assert periods[1]["closed_by_user_id"] == "system"
+    cash = {x["code"]: x for x in periods[1]["trial_balance"]["accounts"]}[Chart.cash(p["id"])]
+    assert (cash["opening"], cash["debits"], cash["closing"]) == (0, 1_000, 1_000)
+    assert (await client.get("/fund/ledger/periods", headers=manual.headers)).json() == []
