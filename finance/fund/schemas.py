@@ -251,3 +251,14 @@ class ProvisionsOut(BaseModel):
     allowance: int = Field(description="what the ledger's allowance held (current) or was booked to (month-end)")
     rates_bps: dict[str, int]
     ledger_entry_id: str | None = None
+
+
+class RecoveryIn(BaseModel):
+    """Money the lending bank recovered after compensation (outside a disposal auction), to distribute."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Money
+    source_ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80,
+                                                 pattern=r"^[\w.:/-]+$")] = Field(
+        description="the recovery's own reference (a court order, a receipt): one distribution per reference")

@@ -83,6 +83,19 @@ async def test_compensation_approval_waits_for_a_checker(api, client, app):
     assert_problem(await _approve(client, checker, request["id"]), 409, "invalid_state")
     assert await cash(app, p["id"]) == before - 40 * WAN
 
+    # A later recovery of ¥100,000, distributed as each bore the loss (fund and bank half each), under four-eyes.
+    await _policy(client, fund, compensation_approval=True, recovery_distribution=True)
+    path = f"/compensation-claims/{claim.id}/recoveries"
+    assert_problem(await client.post(path, json={"amount": 10 * WAN, "source_ref": "x"}, headers=bank.headers), 403,
+                   "forbidden")
+    r = await client.post(path, json={"amount": 10 * WAN, "source_ref": "court-2026-17"}, headers=fund.headers)
+    assert r.status_code == 202, r.text
+    assert await cash(app, p["id"]) == before - 40 * WAN
+    r = await _approve(client, checker, r.json()["approval_request"]["id"])
+    assert r.status_code == 201, r.text
+    assert {x["party"]: x["amount"] for x in r.json()["data"]} == {"fund": 5 * WAN, "bank": 5 * WAN}
+    assert await cash(app, p["id"]) == before - 35 * WAN
+
 
 async def test_subsidy_approval_waits_for_a_checker(api, client):
     await publish_lpr(api)
