@@ -11,8 +11,7 @@ from api.approvals import PENDING_RESPONSE, FourEyes
 from api.deps import SessionDep, org_kinds
 from api.lang import Language, file_response
 from api.routing import TransactionalRoute
-from finance.fund import controls, monitoring, provisions
-from finance.fund import service as fund_service
+from finance.fund import claims, controls, monitoring, provisions, recovery
 from finance.fund.schemas import ControlsIn, ControlsOut, ProvisionsOut, RecoveryIn
 from finance.loans.schemas import RecoveriesOut
 from finance.statistics import scorecards
@@ -61,14 +60,14 @@ async def get_scorecards(program_id: str, actor: Monitor, session: SessionDep,
                      "bore (the claim's fund; four-eyes when its policy says so)")
 async def distribute_recovery(claim_id: str, body: RecoveryIn, actor: FundActor, session: SessionDep,
                               gate: FourEyes) -> dict[str, Any]:
-    claim = await fund_service.get_claim(session, actor, claim_id)
+    claim = await claims.get_claim(session, actor, claim_id)
     if claim.fund_org_id != actor.org_id:
         raise Forbidden("only the claim's fund distributes its recoveries")
     if claim.status != "paid":
         raise InvalidState(f"compensation claim {claim.id} is {claim.status}; recoveries follow a paid claim")
     await gate.check(actor, "recovery_distribution", amount=body.amount, object_type="compensation_claim",
                      object_id=claim_id)
-    rows = await fund_service.distribute_recovery(session, actor, claim.loan_id, body.amount, claim.borrower_org_id,
+    rows = await recovery.distribute_recovery(session, actor, claim.loan_id, body.amount, claim.borrower_org_id,
                                                   source_ref=f"recovery:{claim.id}:{body.source_ref}")
     return {"loan_id": claim.loan_id, "proceeds": body.amount,
-            "data": [fund_service.describe_recovery(r) for r in rows]}
+            "data": [recovery.describe_recovery(r) for r in rows]}

@@ -4,7 +4,7 @@ then run once as the maker asked."""
 
 from __future__ import annotations
 
-from finance.fund import service
+from finance.fund import claims, cover
 from tests.finance.fund.helpers import (
     WAN,
     actor,
@@ -66,8 +66,8 @@ async def test_compensation_approval_waits_for_a_checker(api, client, app):
     p = await program(api, fund, capital=1000 * WAN)
     await agreement(api, fund, p["id"], bank, deposit=100 * WAN)
     req = cover_request(bank, sme, 100 * WAN)
-    await in_tx(app, service.request_cover, actor(bank), p["id"], req)
-    claim = await in_tx(app, service.open_claim, actor(bank), claim_request(req, 80 * WAN))
+    await in_tx(app, cover.request_cover, actor(bank), p["id"], req)
+    claim = await in_tx(app, claims.open_claim, actor(bank), claim_request(req, 80 * WAN))
     await _policy(client, fund, compensation_approval=True)
     before = await cash(app, p["id"])
     r = await client.post(f"/compensation-claims/{claim.id}/approve", headers=fund.headers)

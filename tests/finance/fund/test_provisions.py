@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlmodel import select
 
-from finance.fund import provisions, service
+from finance.fund import cover, provisions
 from finance.fund.models import FundProgram
 from finance.ledger import service as ledger
 from finance.ledger.models import LedgerEntry
@@ -35,11 +35,11 @@ async def _book(api, app):
     requests = []
     for _, principal, exposure in BOOK:  # all covered first: a non-performing book would pause new covers
         req = cover_request(bank, sme, principal)
-        cover = await in_tx(app, service.request_cover, actor(bank), p["id"], req)
-        assert cover.exposure == exposure
+        granted = await in_tx(app, cover.request_cover, actor(bank), p["id"], req)
+        assert granted.exposure == exposure
         requests.append(req)
     for (classification, principal, _), req in zip(BOOK, requests, strict=True):
-        await in_tx(app, service.update_loan, req.loan_id, outstanding_principal=principal,
+        await in_tx(app, cover.update_loan, req.loan_id, outstanding_principal=principal,
                     classification=classification, status="active")
     return fund, p
 

@@ -9,7 +9,7 @@ import io
 
 import openpyxl
 
-from finance.fund import service
+from finance.fund import claims, cover, recovery
 from kernel import i18n
 from kernel.actor import SYSTEM
 from tests.finance.fund.helpers import actor, agreement, claim_request, cover_request, in_tx, program
@@ -35,11 +35,11 @@ async def _book(api, client, app):
     c, g, sme = await api.org("bank", name="C bank"), await api.org("guarantor"), await api.org("sme")
     await agreement(api, fund, p["id"], c, deposit=1_000_000, leverage=10)
     req = cover_request(c, sme, 8_000_000, guarantor=g)
-    await in_tx(app, service.request_cover, actor(c), p["id"], req)
-    claim = await in_tx(app, service.open_claim, actor(c), claim_request(req, 6_000_000))
-    paid = await in_tx(app, service.approve_claim, actor(fund), claim.id)
+    await in_tx(app, cover.request_cover, actor(c), p["id"], req)
+    claim = await in_tx(app, claims.open_claim, actor(c), claim_request(req, 6_000_000))
+    paid = await in_tx(app, claims.approve_claim, actor(fund), claim.id)
     assert paid.status == "paid" and paid.fund_amount == 3_000_000
-    await in_tx(app, service.distribute_recovery, SYSTEM, req.loan_id, 2_000_000, sme.org_id, "auction:1")
+    await in_tx(app, recovery.distribute_recovery, SYSTEM, req.loan_id, 2_000_000, sme.org_id, "auction:1")
     return fund, p, a.bank, idle, c, g
 
 
