@@ -149,6 +149,13 @@ async def report(session: AsyncSession, program: FundProgram, as_of: date | None
             "ledger_entry_id": run.ledger_entry_id}
 
 
+async def dashboard(session: AsyncSession, program: FundProgram) -> dict[str, int]:
+    required_now = sum(r["provision"] for r in await required(session, program))
+    held = (await ledger.balance(session, allowance_account(program.id, None).code)).balance \
+        if await _has_allowance(session, program.id) else 0
+    return {"provisions_required": required_now, "provisions_allowance": held}
+
+
 async def _has_allowance(session: AsyncSession, program_id: str) -> bool:
     code = allowance_account(program_id, None).code
     return (await session.exec(select(LedgerAccount.id).where(LedgerAccount.code == code))).first() is not None

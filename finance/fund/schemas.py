@@ -185,9 +185,11 @@ class GroupExposure(BaseModel):
 
 class BankExposure(BaseModel):
     bank_org_id: str
-    covered_outstanding: int
-    fund_exposure: int
+    covered_outstanding: int = Field(description="covered outstanding principal: what the quota caps")
+    fund_exposure: int = Field(description="the fund's share of it")
     quota: int
+    quota_available: int = Field(description="covered principal the bank may still add under the quota")
+    quota_use_bps: int
     deposit: int
     npl_ratio_bps: int
     paused: bool
@@ -208,6 +210,9 @@ class ExposureOut(BaseModel):
     # Covered outstanding principal per yuan deposited with the banks, as a decimal string ("8.25").
     leverage_used: str
     leverage_used_bps: int
+    # The month's provisions on the dashboard: required now, and what the allowance holds (finance.fund.provisions).
+    provisions_required: int
+    provisions_allowance: int
     compensation_paid: int
     recovered: int
     compensation_rate_bps: int
