@@ -27,7 +27,8 @@ class Org(SQLModel, table=True):
     ip_honours: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     rd_spending_last_year: int | None = Field(default=None, sa_type=sa.BigInteger)
     # Which actions need a second person (four-eyes), see ``accounts.approvals``: {} means none.
-    approval_policy: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    approval_policy: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON,
+                                            sa_column_kwargs={"server_default": "{}"})
     created_at: datetime = created_at_field()
 
 
