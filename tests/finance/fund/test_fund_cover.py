@@ -110,7 +110,8 @@ async def test_guangzhou_2023_caps(api, app):
     a, b, c = await api.org("sme"), await api.org("sme"), await api.org("sme")
     p = await program(api, fund, capital=100_000 * WAN, per_loan_cap=1000 * WAN, per_borrower_year_cap=2000 * WAN,
                       annual_cap=5000 * WAN)
-    await agreement(api, fund, p["id"], bank, deposit=1000 * WAN)
+    # A quota of ¥200m of covered principal, so the caps are what refuses (the book reaches ¥100m).
+    await agreement(api, fund, p["id"], bank, deposit=2000 * WAN)
     big = await _cover(app, bank, p["id"], cover_request(bank, a, 1500 * WAN))
     # A ¥15m loan counts ¥10m: the fund's exposure is 50% of it.
     assert (big.covered_principal, big.exposure, big.granted_exposure) == (1000 * WAN, 500 * WAN, 500 * WAN)
