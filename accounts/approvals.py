@@ -20,7 +20,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from accounts.models import Org, User
 from kernel import audit
 from kernel.actor import CHECKER, ORG_ADMIN, SYSTEM, Actor
-from kernel.clock import business_date, day_end_handler
+from kernel.clock import business_date
+from kernel.day_end import day_end_handler
 from kernel.db import TZDateTime, created_at_field, get_or_404, money_field, utcnow
 from kernel.errors import Forbidden, InvalidState, ValidationFailed
 from kernel.ids import new_id

@@ -24,7 +24,8 @@ from finance.ledger.core import CREDIT, DEBIT, AccountSpec, Line
 from finance.ledger.models import LedgerAccount
 from kernel import audit
 from kernel.actor import SYSTEM, Actor
-from kernel.clock import business_date, day_end_handler
+from kernel.clock import business_date
+from kernel.day_end import day_end_handler
 from kernel.db import created_at_field, money_field
 from kernel.errors import ValidationFailed
 from kernel.ids import new_id

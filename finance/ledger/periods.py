@@ -28,7 +28,8 @@ from finance.ledger.core import CREDIT, DEBIT, signed_balance
 from finance.ledger.models import LedgerAccount, LedgerPosting
 from kernel import audit
 from kernel.actor import SYSTEM, Actor
-from kernel.clock import business_date, day_end_handler
+from kernel.clock import business_date
+from kernel.day_end import day_end_handler
 from kernel.db import created_at_field
 from kernel.errors import InvalidState, ValidationFailed
 from kernel.ids import new_id
