@@ -24,8 +24,9 @@ from finance.servicing.models import RESTRUCTURE, LoanRestructure, MarginCall
 from finance.servicing.schemas import RestructureIn, RestructureOut
 from kernel import audit, events
 from kernel.actor import SYSTEM, Actor
-from kernel.clock import business_date, day_end_handler
+from kernel.clock import business_date
 from kernel.dates import add_months
+from kernel.day_end import day_end_handler
 from kernel.db import get_or_404
 from kernel.errors import Forbidden, InvalidState, ValidationFailed
 
