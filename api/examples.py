@@ -121,3 +121,10 @@ MONEY_NOTES: dict[str, str] = {
     "PolicyIn": "budget 2,000,000,000 fen = ¥20,000,000.00; cap per firm and year ¥300,000.00",
     "OrgPatch": "R&D spending 1,250,000,000 fen = ¥12,500,000.00",
 }
+
+# Request schemas that landed together with this module and still need their example (the test lets
+# only these through; any other schema without one fails). Remove a name when its example is added.
+PENDING: frozenset[str] = frozenset({
+    "AccountDecisionIn", "ControlsIn", "RecoveryIn", "ChargeIn", "WaiveIn", "ConsentIn", "ServicingDecisionIn",
+    "RestructureIn",
+})
