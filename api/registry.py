@@ -26,3 +26,7 @@ import market.trading.models
 import valuation.models
 import valuation.subscribers
 import kernel.outbox
+import kernel.event_log
+import kernel.webhooks
+import finance.feed
+import market.feed

@@ -509,7 +509,12 @@ async def set_classification(session: AsyncSession, loan: Loan, classification: 
         session.add(LoanClassification(loan_id=loan.id, business_date=today,
                                        from_classification=loan.classification,
                                        to_classification=classification, days_past_due=loan.days_past_due))
+        before = loan.classification
         loan.classification = classification
+        session.add(loan)
+        await audit.record(session, SYSTEM, "loan.classification_changed", "loan", loan.id,
+                           before={"classification": before},
+                           after={"classification": classification, "days_past_due": loan.days_past_due})
 
 
 # ---------------------------------------------------------------- views

@@ -114,5 +114,5 @@ async def apply_bulk(session: AsyncSession, actor: Actor, workflow: str, rows: l
                "actor_user_id": actor.user_id, "actor_org_id": actor.org_id, "action": f"{workflow}.{action}",
                "object_type": workflow, "object_id": m["b_id"], "before": {"status": m["b_from"]},
                "after": {"status": m["b_to"], **details}} for m in moves]
-    await conn.execute(sa.insert(audit.AuditEvent.__table__), events)
+    await audit.record_bulk(session, events)
     return len(moves)
