@@ -203,3 +203,46 @@ async def test_endpoint_management_refusals(api, client, monkeypatch):
     assert (await client.delete(f"/webhook-endpoints/{ep['id']}", headers=bank.headers)).status_code == 204
     assert (await client.get("/webhook-endpoints", headers=bank.headers)).json()["data"] == []
     assert_problem(await client.delete(f"/webhook-endpoints/{ep['id']}", headers=bank.headers), 404, "not_found")
+
+
+@pytest.mark.postgres
+async def test_two_workers_deliver_every_event_once_per_endpoint(api, client, app, fast_retries):
+    """Two workers claim concurrently (SKIP LOCKED); some first attempts fail and are retried: every event
+    still reaches each endpoint that may see it exactly once with a 2xx, and per object in order."""
+    import asyncio
+
+    casts = [await lf.cast(api, n_assets=1) for _ in range(3)]
+    with receiver() as bank_rx, receiver() as admin_rx:
+        seen: dict[str, int] = {}
+
+        def flaky(event):  # every event's first delivery to the bank fails
+            seen[event["id"]] = seen.get(event["id"], 0) + 1
+            return 500 if seen[event["id"]] == 1 else 200
+
+        bank_rx.status_for = flaky
+        bank = casts[0].bank
+        for c in casts:
+            c.bank = bank
+        await _endpoint(client, bank, bank_rx.url)
+        await _endpoint(client, await api.admin(), admin_rx.url)
+        for c in casts:
+            loan = await lf.accepted_loan(api, c)
+            await lf.register(api, c, loan["id"])
+            assert (await client.post(f"/loans/{loan['id']}/disburse", headers=bank.headers)).status_code == 200
+        await asyncio.gather(outbox.drain(app.state.session_factory, kinds=["webhook.deliver"], worker_id="w1"),
+                             outbox.drain(app.state.session_factory, kinds=["webhook.deliver"], worker_id="w2"))
+        events = (await client.get("/events", params={"limit": 100, "order": "oldest"},
+                                   headers=bank.headers)).json()["data"]
+        assert len(events) == 15  # per loan: application, offer created and accepted, secured, disbursed
+        ok = [r.event["id"] for r in bank_rx.received if seen.get(r.event["id"]) and r is not None]
+        assert sorted(set(ok)) == sorted(e["id"] for e in events)
+        assert all(n == 2 for n in seen.values())  # one 500, then one 200: never a duplicate success
+        assert sorted(r.event["id"] for r in admin_rx.received) == sorted(e["id"] for e in events)
+        by_object: dict[str, list[str]] = {}
+        for r in bank_rx.received:
+            if seen[r.event["id"]] == 2 and by_object.get(r.event["data"]["object"]["id"], [None])[-1] != r.event["id"]:
+                by_object.setdefault(r.event["data"]["object"]["id"], []).append(r.event["id"])
+        for e in events:  # the feed's order (creation) is each object's delivery order
+            assert e["id"] in by_object[e["data"]["object"]["id"]]
+        for ids in by_object.values():
+            assert ids == sorted(ids)
