@@ -11,7 +11,7 @@ export IPM_DATABASE_URL ?= sqlite+aiosqlite:///./ipm.db
 export UV_NATIVE_TLS ?= 1
 export UV_SYSTEM_CERTS ?= 1
 
-.PHONY: run worker test lint migrate check bench install install-serve uv clean
+.PHONY: run worker test probe lint migrate check bench install install-serve uv clean
 
 # Install uv for this user when there is none: pip --user (or, on a distribution Python that refuses
 # pip installs (PEP 668), pip --user --break-system-packages, which touches only ~/.local), else the
@@ -45,6 +45,10 @@ worker: migrate
 
 test: install
 	$(UV) run --no-sync pytest
+
+# Schemathesis against the app in-process (tests/probe); IPM_PROBE_EXAMPLES bounds the examples per operation.
+probe: install
+	IPM_PROBE=1 IPM_PROBE_EXAMPLES=$${IPM_PROBE_EXAMPLES:-10} $(UV) run --no-sync pytest tests/probe -p no:warnings
 
 lint: install
 	$(UV) run --no-sync ruff check .

@@ -109,11 +109,11 @@ async def update_user(session: AsyncSession, actor: Actor, user_id: str, data: U
 
 async def change_password(session: AsyncSession, actor: Actor, data: PasswordChangeIn) -> User:
     user = await get_or_404(session, User, actor.user_id, lock=True)
-    if not verify_password(user.password_hash, data.current_password):
+    if not await verify_password(user.password_hash, data.current_password):
         raise ValidationFailed.at(["body", "current_password"], "the current password is wrong")
     if data.new_password == data.current_password:
         raise ValidationFailed.at(["body", "new_password"], "the new password must differ from the current one")
-    user.password_hash = hash_password(data.new_password)
+    user.password_hash = await hash_password(data.new_password)
     user.token_version += 1
     session.add(user)
     await session.flush()

@@ -118,6 +118,11 @@ class TokenOut(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int
+    refresh_token: str
+
+
+class RefreshIn(Strict):
+    refresh_token: str = Field(min_length=1, max_length=200)
 
 
 class RegionOut(BaseModel):

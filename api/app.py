@@ -19,8 +19,10 @@ import api.registry
 import api.routers
 from accounts.service import ensure_platform_admin
 from api import docs, problems
+from api.input_guard import InputGuard
+from api.ratelimit import RateLimit
 from kernel import clock
-from kernel.db import make_engine, make_session_factory
+from kernel.db import make_engine, make_session_factory, serialise
 from kernel.settings import Settings, get_settings
 from worker.runner import Worker
 
@@ -38,8 +40,13 @@ def configure_logging(settings: Settings) -> None:
 
 
 async def bootstrap(app: FastAPI) -> None:
-    """Create the platform admin and the manual clock's row if absent."""
+    """Create the platform admin and the manual clock's row if absent.
+
+    Safe with any number of processes starting at once: they take one database lock in turn, and
+    each finds what the one before it created.
+    """
     async with app.state.session_factory() as session:
+        await serialise(session, "ipm.bootstrap")
         await ensure_platform_admin(session, app.state.settings)
         await clock.ensure_clock_state(session, app.state.settings)
         await session.commit()
@@ -121,7 +128,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(app.state.engine)
     problems.install(app)
     docs.install(app)
+    # Outermost first: the rate limit, then the body size, then the control-character rule.
+    app.add_middleware(InputGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.rate_limit_enabled:
+        app.add_middleware(RateLimit, settings=settings)
     v1 = APIRouter(prefix=API_PREFIX)
     for router in _discover_routers():
         v1.include_router(router)

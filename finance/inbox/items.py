@@ -14,9 +14,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org
 from finance.fund import models as fund_models
+from finance.fund.cover import npl_by_bank, ratio_bps
 from finance.fund.lists import names_org
 from finance.fund.models import CompensationClaim, FundAgreement, FundCover, FundProgram, FundProgramVersion
-from finance.fund.service import npl_by_bank, ratio_bps
 from finance.inbox.messages import title, yuan
 from finance.loans.models import Loan, LoanApplication, LoanCollateralAlert, LoanInstallment, LoanOffer
 from finance.subsidies.models import SubsidyClaim, SubsidyPolicy

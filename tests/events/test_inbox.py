@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from finance.fund import service
-from finance.fund.service import Party
+from finance.fund import claims as fund_claims
+from finance.fund import cover as fund_cover
+from finance.fund.claims import Party
 from tests.finance.fund.helpers import WAN, actor, agreement, claim_request, cover_request, in_tx, program
 from tests.finance.loans import loan_flow as lf
 from tests.valuation.helpers import VECTOR_INPUTS
@@ -77,10 +78,10 @@ async def test_fund_guarantor_and_quota_items(api, client, app):
     await agreement(api, fund, p["id"], bank, deposit=21 * WAN, leverage=10)  # quota ¥2.1m
     sme = await api.org("sme")
     req = cover_request(bank, sme, 200 * WAN, insurer=insurer)
-    await in_tx(app, service.request_cover, actor(bank), p["id"], req)
+    await in_tx(app, fund_cover.request_cover, actor(bank), p["id"], req)
     items = await _inbox(client, fund)
     assert [i["kind"] for i in items] == ["quota.nearly_used"] and "95.2%" in items[0]["title"]
-    claim = await in_tx(app, service.open_claim, actor(bank),
+    claim = await in_tx(app, fund_claims.open_claim, actor(bank),
                         claim_request(req, 100 * WAN, [Party("insurer", insurer.org_id, 2000)]))
     kinds = {(i["kind"], i["object_id"]) for i in await _inbox(client, fund)}
     assert ("claim.to_approve", claim.id) in kinds
