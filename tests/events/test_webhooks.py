@@ -12,10 +12,9 @@ from kernel import outbox
 from kernel.db import utcnow
 from kernel.settings import get_settings
 from kernel.webhooks import DELIVERIES, verify
-from tests.api.helpers import execute
 from tests.events.receiver import receiver
 from tests.finance.loans import loan_flow as lf
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, execute
 
 
 @pytest.fixture
