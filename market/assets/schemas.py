@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -141,4 +141,4 @@ class AssetSummaryOut(BaseModel):
     grant_date: date | None
 
 
-assert set(ASSET_KINDS) == set(AssetKind.__args__)  # one list of kinds
+assert set(ASSET_KINDS) == set(get_args(AssetKind))  # one list of kinds
