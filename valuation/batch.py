@@ -119,21 +119,24 @@ def _dense(keys: np.ndarray) -> np.ndarray:
     return (np.cumsum(present) - 1)[keys]
 
 
-def _group_percentile(groups: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mid-rank percentile of each value within its group, and the group's size (integers, exact)."""
+def _group_sizes(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: its group's size and how many rows sit in lower-numbered groups."""
+    sizes = np.bincount(groups)
+    return sizes[groups], (np.cumsum(sizes) - sizes)[groups]
+
+
+def _group_percentile(groups: np.ndarray, values: np.ndarray, sizes: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Mid-rank percentile of each value within its group (integers, exact); sizes/start from _group_sizes."""
     span = int(values.max(initial=0)) + 1
     keys = groups * span + values
     if (int(groups.max(initial=0)) + 1) * span <= _DENSE_BINS:  # count instead of sort: linear time
         counts = np.bincount(keys)
-        before = np.cumsum(counts) - counts  # how many keys sort below each key
-        left, equal, start = before[keys], counts[keys], before[groups * span]
+        left, equal = (np.cumsum(counts) - counts)[keys], counts[keys]
     else:
         ordered = np.sort(keys)
         left = np.searchsorted(ordered, keys, "left")
         equal = np.searchsorted(ordered, keys, "right") - left
-        start = np.searchsorted(ordered, groups * span, "left")
-    sizes = np.bincount(groups)[groups]
-    return _half_up_div(100 * (2 * (left - start) + equal), 2 * sizes), sizes
+    return _half_up_div(100 * (2 * (left - start) + equal), 2 * sizes)
 
 
 def scores(fa: FactsArrays, scenario: str) -> dict[str, np.ndarray]:
@@ -142,7 +145,7 @@ def scores(fa: FactsArrays, scenario: str) -> dict[str, np.ndarray]:
     specs = d["score"]["indicators"]
     weights = d["scenarios"][scenario]["indicators"]
     n = len(fa)
-    kind = fa.kind.astype(np.int64)
+    kind = np.asarray(fa.kind, np.int64)
 
     status_table = np.array([specs["legal_status"]["scores"][s] for s in ASSET_STATUSES], dtype=np.int64)
     years = np.array([config.kind_data(k)["legal_term_years"] or 0 for k in ASSET_KINDS], dtype=np.int64)
@@ -158,12 +161,14 @@ def scores(fa: FactsArrays, scenario: str) -> dict[str, np.ndarray]:
     cohort_group = _dense(np.where(has_cohort, n_kinds + kind * (int(fa.cohort.max(initial=0)) + 1) + fa.cohort,
                                    kind))
     min_size = d["score"]["min_cohort_size"]
+    cohort_n, cohort_start = _group_sizes(cohort_group)
+    kind_n, kind_start = _group_sizes(kind)
+    use_cohort = has_cohort & (cohort_n >= min_size)
     ranked: dict[str, np.ndarray] = {}
     for ind, values in zip(COHORT_INDICATORS, (fa.claims, fa.forward_citations, fa.family_size), strict=True):
-        values = values.astype(np.int64)
-        in_cohort, cohort_n = _group_percentile(cohort_group, values)
-        in_kind, _ = _group_percentile(kind, values)
-        ranked[ind] = np.where(has_cohort & (cohort_n >= min_size), in_cohort, in_kind)
+        values = np.asarray(values, np.int64)
+        ranked[ind] = np.where(use_cohort, _group_percentile(cohort_group, values, cohort_n, cohort_start),
+                               _group_percentile(kind, values, kind_n, kind_start))
 
     ind_spec = specs["industry"]
     industry = np.where(fa.strategic_emerging, ind_spec["strategic_emerging"],
@@ -177,7 +182,7 @@ def scores(fa: FactsArrays, scenario: str) -> dict[str, np.ndarray]:
     transactions = np.minimum(100, base + tx["per_transfer"] * fa.transfers)
 
     values_by_name = {"legal_status": status_table[fa.status], "remaining_term": remaining, **ranked,
-                      "awards": fa.award_score.astype(np.int64), "industry": industry,
+                      "awards": np.asarray(fa.award_score, np.int64), "industry": industry,
                       "transactions": transactions}
     dims: dict[str, np.ndarray] = {}
     for dim in config.DIMENSIONS:
