@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from api.approvals import PENDING_RESPONSE, FourEyes
 from api.deps import CurrentActor, Cursor, Limit, SessionDep
 from api.routing import TransactionalRoute
 from finance.fund import claims as fund_claims
@@ -120,9 +121,14 @@ async def pledge_registration(loan_id: str, body: PledgeRegistrationIn, actor: C
     return await views.describe_loan(session, loan)
 
 
-@router.post("/loans/{loan_id}/disburse", response_model=LoanOut,
-             summary="Pay the loan out through the gateway; the schedule starts today (lending bank)")
-async def disburse(loan_id: str, actor: CurrentActor, session: SessionDep) -> LoanOut:
+@router.post("/loans/{loan_id}/disburse", response_model=LoanOut, responses=PENDING_RESPONSE,
+             summary="Pay the loan out through the gateway; the schedule starts today (lending bank; four-eyes "
+                     "above the bank's disbursement_over)")
+async def disburse(loan_id: str, actor: CurrentActor, session: SessionDep, gate: FourEyes) -> LoanOut:
+    async def principal() -> int:  # looked up (and access checked) only when the policy has a threshold
+        return (await access.lending_bank_loan(session, actor, loan_id)).principal
+
+    await gate.check(actor, "disbursement", amount=principal, object_type="loan", object_id=loan_id)
     loan = await disbursement.disburse(session, actor, loan_id)
     return await views.describe_loan(session, loan)
 
