@@ -104,7 +104,7 @@ def timed(fn: Callable[[], object]) -> float:
 def run_per_asset(facts: list[Facts], income: Columns, indices: list[int],
                   population: Population) -> tuple[float, list[tuple[int, ...]]]:
     start = time.perf_counter()
-    out = []
+    out: list[tuple[int, ...]] = []
     for i in indices:
         s = score(facts[i], population, TODAY, "financing")
         v = relief_from_royalty(*(int(income[k][i]) for k in INCOME))

@@ -109,7 +109,7 @@ def facts_to_arrays(facts: Sequence[Facts], today: date) -> FactsArrays:
         transfers=arr([f.transfers for f in facts]), today=today)
 
 
-def _half_up_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+def _half_up_div(num: np.ndarray, den: np.ndarray | np.int64) -> np.ndarray:
     return (2 * num + den) // (2 * den)
 
 
@@ -270,7 +270,7 @@ async def load_registry(session: AsyncSession, today: date) -> tuple[list[str], 
                        _day_number_sql(a.expiry_date, dialect), _day_number_sql(a.last_transaction_on, dialect),
                        sa.func.coalesce(transfers.c.n, 0), a.family_countries, a.awards)
              .outerjoin(transfers, transfers.c.asset_id == a.id).order_by(a.id))
-    rows = (await session.exec(query)).all()
+    rows = (await session.exec(query)).all()  # type: ignore[call-overload]  # 13 columns: past the overloads
     (ids, kind, status, cohorts, claims, citations, strategic, industry, expiry, last_tx, n_transfers,
      family, awards) = zip(*rows, strict=True) if rows else ((),) * 13
     scores_by_awards: dict[tuple[str, ...], int] = {}  # few distinct award lists: score each once
