@@ -23,6 +23,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kernel.db import table_of
 from market.assets.models import ASSET_STATUSES, Asset, OwnershipRecord
 from market.numbers import ASSET_KINDS
 from valuation import config
@@ -257,7 +258,7 @@ async def load_registry(session: AsyncSession, today: date) -> tuple[list[str], 
     arrays column by column: no per-asset object between the database and the vectorised scoring.
     """
     dialect = session.get_bind().dialect.name
-    a = Asset.__table__.c  # type: ignore[attr-defined]
+    a = table_of(Asset).c
     transfers = (sa.select(OwnershipRecord.asset_id, sa.func.count().label("n"))  # type: ignore[call-overload]
                  .where(OwnershipRecord.via != "registration").group_by(OwnershipRecord.asset_id).subquery())
     year = sa.extract("year", a.filing_date)
