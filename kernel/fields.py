@@ -38,7 +38,7 @@ NOT_MONEY = frozenset({
     "processed_days", "remaining_life_years", "scenarios", "seed", "seq", "term_months", "valid_days",
     "version", "year", "legal", "technical", "economic", "score", "index", "total_rows", "processed_rows",
     "imported", "duplicates", "rejected", "row", "size", "attempts", "status_code", "limit",
-    "invention_patents_granted", "licenses_count", "transfers_count", "total_count",
+    "invention_patents_granted", "duration_ms", "last_status_code", "licenses_count", "transfers_count", "total_count",
     "result_status", "loans_covered", "committed_leverage",
 })
 NOT_MONEY_SUFFIXES = ("_count", "_days", "_months", "_years", "_no", "_version")
