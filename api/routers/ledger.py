@@ -6,11 +6,16 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
+from sqlmodel import select
 
 from api.deps import Cursor, Limit, SessionDep, org_kinds
 from api.routing import TransactionalRoute
+from finance.fund.models import FundProgram
+from finance.ledger import scope as ledger_scopes
 from finance.ledger import service
+from finance.ledger.models import LedgerAccount, LedgerEntry
 from finance.ledger.schemas import AccountOut, BalancesOut, EntryOut, ManualEntryIn, ReverseIn, VerifyOut
+from finance.ledger.scope import Scope
 from kernel.actor import ORG_ADMIN, Actor
 from kernel.errors import Forbidden, ValidationFailed
 from kernel.pagination import Page
@@ -18,6 +23,17 @@ from kernel.pagination import Page
 router = APIRouter(prefix="/fund/ledger", tags=["fund ledger"], route_class=TransactionalRoute)
 LedgerReader = Annotated[Actor, Depends(org_kinds("fund", "regulator"))]
 FundActor = Annotated[Actor, Depends(org_kinds("fund"))]
+
+
+async def ledger_scope(session: SessionDep, actor: LedgerReader) -> Scope:
+    """The regulator reads the whole ledger; a fund only the accounts of the programmes it administers."""
+    if actor.is_kind("regulator"):
+        return None
+    ids = (await session.exec(select(FundProgram.id).where(FundProgram.fund_org_id == actor.org_id))).all()
+    return frozenset(ids)
+
+
+ScopeDep = Annotated[Scope, Depends(ledger_scope)]
 Key = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 Ref = Annotated[str | None, Query(max_length=40)]
 
@@ -40,16 +56,16 @@ def _admin_with_key(actor: Actor, key: str | None) -> str:
 
 
 @router.get("/accounts", response_model=AccountPage, summary="Ledger accounts with balances (fund, regulator)")
-async def list_accounts(session: SessionDep, _: LedgerReader, limit: Limit = 20, cursor: Cursor = None,
+async def list_accounts(session: SessionDep, scope: ScopeDep, limit: Limit = 20, cursor: Cursor = None,
                         code_prefix: Annotated[str | None, Query(max_length=160)] = None,
                         owner_org_id: Ref = None) -> AccountPage:
     rows, has_more, nxt = await service.list_accounts(session, limit, cursor, code_prefix=code_prefix,
-                                                      owner_org_id=owner_org_id)
+                                                      owner_org_id=owner_org_id, scope=scope)
     return AccountPage(data=[service.describe_account(a) for a in rows], has_more=has_more, next_cursor=nxt)
 
 
 @router.get("/entries", response_model=EntryPage, summary="Journal entries with postings (fund, regulator)")
-async def list_entries(session: SessionDep, _: LedgerReader, limit: Limit = 20, cursor: Cursor = None,
+async def list_entries(session: SessionDep, scope: ScopeDep, limit: Limit = 20, cursor: Cursor = None,
                        account_id: Ref = None,
                        date_from: Annotated[date | None, Query(alias="from")] = None,
                        date_to: Annotated[date | None, Query(alias="to")] = None,
@@ -57,19 +73,20 @@ async def list_entries(session: SessionDep, _: LedgerReader, limit: Limit = 20, 
                        object_type: Ref = None, object_id: Ref = None) -> EntryPage:
     rows, has_more, nxt = await service.list_entries(session, limit, cursor, account_id=account_id,
                                                      date_from=date_from, date_to=date_to, kind=kind,
-                                                     object_type=object_type, object_id=object_id)
+                                                     object_type=object_type, object_id=object_id, scope=scope)
     return EntryPage(data=await service.describe_entries(session, rows), has_more=has_more, next_cursor=nxt)
 
 
 @router.get("/entries/{entry_id}", response_model=EntryOut, summary="One entry (fund, regulator)")
-async def get_entry(entry_id: str, session: SessionDep, _: LedgerReader) -> dict[str, Any]:
-    return (await service.describe_entries(session, [await service.get_entry(session, entry_id)]))[0]
+async def get_entry(entry_id: str, session: SessionDep, scope: ScopeDep) -> dict[str, Any]:
+    return (await service.describe_entries(session, [await ledger_scopes.entry_in_scope(session, entry_id, scope)]))[0]
 
 
 @router.get("/balances", response_model=BalancesOut,
             summary="Trial balance now, or as of the end of a business date (fund, regulator)")
-async def get_balances(session: SessionDep, _: LedgerReader, as_of: date | None = None) -> BalancesOut:
-    rows = await service.balances(session, as_of)
+async def get_balances(session: SessionDep, scope: ScopeDep, as_of: date | None = None) -> BalancesOut:
+    rows = [b for b in await service.balances(session, as_of)
+            if scope is None or ledger_scopes.program_of(b.code) in scope]
     debits, credits = sum(b.debits for b in rows), sum(b.credits for b in rows)
     return BalancesOut(as_of=as_of, accounts=[b.as_dict() for b in rows], total_debits=debits,
                        total_credits=credits, balanced=debits == credits)
@@ -77,15 +94,26 @@ async def get_balances(session: SessionDep, _: LedgerReader, as_of: date | None 
 
 @router.get("/verify", response_model=VerifyOut,
             summary="Prove every entry balances, every balance equals its postings, the chain is intact")
-async def verify(session: SessionDep, _: LedgerReader) -> dict[str, Any]:
-    return await service.verify(session)
+async def verify(session: SessionDep, scope: ScopeDep) -> dict[str, Any]:
+    # The chain is one for the whole ledger, so it is always proved whole; a fund sees the problems of
+    # its own accounts and entries only.
+    result = await service.verify(session)
+    if scope is not None:
+        own = {a.id for a in (await session.exec(select(LedgerAccount)
+                                                  .where(ledger_scopes.accounts_condition(scope)))).all()}
+        own_entries = set((await session.exec(select(LedgerEntry.id)
+                                              .where(ledger_scopes.entries_condition(scope)))).all())
+        result["problems"] = [p for p in result["problems"]
+                              if p.get("account_id") in own or p.get("entry_id") in own_entries]
+    return result
 
 
 @router.post("/entries", status_code=201, response_model=EntryOut,
              summary="Post a manual adjustment (fund administrator; Idempotency-Key required)")
-async def post_entry(body: ManualEntryIn, session: SessionDep, actor: FundActor,
+async def post_entry(body: ManualEntryIn, session: SessionDep, actor: FundActor, scope: ScopeDep,
                      idempotency_key: Key = None) -> dict[str, Any]:
     key = _admin_with_key(actor, idempotency_key)
+    await ledger_scopes.check_lines(session, [x.account for x in body.lines], scope)
     entry = await service.post(session, actor, idempotency_key=key,
                                lines=[(x.account, x.side, x.amount) for x in body.lines],
                                description=body.description, kind="manual_adjustment",
@@ -96,8 +124,9 @@ async def post_entry(body: ManualEntryIn, session: SessionDep, actor: FundActor,
 
 @router.post("/entries/{entry_id}/reverse", status_code=201, response_model=EntryOut,
              summary="Reverse an entry with its mirror, once (fund administrator; Idempotency-Key required)")
-async def reverse_entry(entry_id: str, body: ReverseIn, session: SessionDep, actor: FundActor,
+async def reverse_entry(entry_id: str, body: ReverseIn, session: SessionDep, actor: FundActor, scope: ScopeDep,
                         idempotency_key: Key = None) -> dict[str, Any]:
+    await ledger_scopes.check_reversal(session, entry_id, scope)
     key = _admin_with_key(actor, idempotency_key)
     entry = await service.reverse(session, actor, entry_id, key, body.reason)
     return (await service.describe_entries(session, [entry]))[0]
