@@ -155,8 +155,9 @@ M = TypeVar("M", bound=SQLModel)
 async def get_or_404(session: AsyncSession, model: type[M], obj_id: str, *, lock: bool = False,
                      visible: Callable[[M], bool] | Any | None = None, label: str | None = None) -> M:
     """The row of ``model`` with ``obj_id``, or ``NotFound``. ``lock`` takes ``FOR UPDATE`` (SQLite: the
-    write lock is already held). ``visible`` is either a predicate on the row or a SQL condition; a row the
-    caller may not see is ``NotFound`` too, so another organisation's object is invisible for every verb."""
+    write lock is already held) and refreshes a copy already in the session. ``visible`` is either a
+    predicate on the row or a SQL condition; a row the caller may not see is ``NotFound`` too, so another
+    organisation's object is invisible for every verb."""
     from kernel.errors import NotFound  # kernel.errors imports nothing of ours; kept local for clarity
 
     pk = model.__table__.c.id  # type: ignore[attr-defined]  # every table's key is ``id``
@@ -164,7 +165,8 @@ async def get_or_404(session: AsyncSession, model: type[M], obj_id: str, *, lock
     if visible is not None and not callable(visible):
         stmt = stmt.where(visible)
     if lock:
-        stmt = stmt.with_for_update()
+        # populate_existing: a locked read must see the row as committed, not a copy loaded earlier.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     row = (await session.execute(stmt)).scalar_one_or_none()
     if row is None or (callable(visible) and not visible(row)):
         name = label or model.__tablename__.rstrip("s").replace("_", " ")  # type: ignore[attr-defined]

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query
 
 from api.deps import CurrentActor, Cursor, Limit, Order, SessionDep
 from api.routing import TransactionalRoute
-from finance.fund import service as fund_service
-from finance.loans import service as loan_service
+from finance.fund import claims as fund_claims
+from finance.loans import access as loan_access
 from kernel import audit_trail
 from kernel.audit_trail import AuditEventOut
 from kernel.errors import NotFound
@@ -46,7 +46,7 @@ async def _history(session: SessionDep, objects: list[tuple[str, str]], limit: i
             summary="A loan's history from its application on, oldest first (its parties, the fund, admin)")
 async def loan_history(loan_id: str, actor: CurrentActor, session: SessionDep, limit: Limit = 100,
                        cursor: Cursor = None, order: Order = "oldest") -> Page[AuditEventOut]:
-    loan = await loan_service.get_loan(session, actor, loan_id)
+    loan = await loan_access.get_loan(session, actor, loan_id)
     objects = [("loan", loan.id), ("loan_application", loan.application_id), ("loan_offer", loan.offer_id)]
     return await _history(session, objects, limit, cursor, order)
 
@@ -55,7 +55,7 @@ async def loan_history(loan_id: str, actor: CurrentActor, session: SessionDep, l
             summary="A compensation claim's history, oldest first (its fund, the parties bearing a share)")
 async def claim_history(claim_id: str, actor: CurrentActor, session: SessionDep, limit: Limit = 100,
                         cursor: Cursor = None, order: Order = "oldest") -> Page[AuditEventOut]:
-    claim = await fund_service.get_claim(session, actor, claim_id)
+    claim = await fund_claims.get_claim(session, actor, claim_id)
     return await _history(session, [("compensation_claim", claim.id)], limit, cursor, order)
 
 

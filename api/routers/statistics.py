@@ -9,10 +9,10 @@ from fastapi.responses import JSONResponse, Response
 from api.deps import AdminActor, CurrentActor, SessionDep, org_kinds
 from api.lang import Language, file_response
 from api.routing import TransactionalRoute
+from finance.charts import MEDIA_TYPES
 from finance.rates import service as lpr
 from finance.rates.schemas import LprIn, LprOut
 from finance.statistics import service
-from finance.statistics.charts import MEDIA_TYPES
 from finance.statistics.report import Report
 from kernel.actor import Actor
 

@@ -12,17 +12,14 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from accounts.models import Org
+from finance.charts import grouped_bar_chart
 from finance.fund import books, stress
+from finance.fund.agreements import list_agreements
+from finance.fund.cover import npl_by_bank, ratio_bps
 from finance.fund.models import CompensationClaim, FundCover, FundProgram, RecoveryRow
+from finance.fund.programmes import MONITOR_KINDS, current_version, get_program
 from finance.fund.schemas import StressIn
-from finance.fund.service import (
-    MONITOR_KINDS,
-    current_version,
-    get_program,
-    list_agreements,
-    npl_by_bank,
-    ratio_bps,
-)
 from kernel import audit, i18n, tabular
 from kernel.actor import Actor
 from kernel.clock import business_date
@@ -114,9 +111,6 @@ def exposure_table(program: FundProgram, report: dict[str, Any]) -> tabular.Tabl
 async def exposure_chart(session: AsyncSession, program: FundProgram, report: dict[str, Any], fmt: str,
                          lang: str = i18n.ZH) -> bytes:
     """Per bank: covered outstanding, the fund's exposure and the quota, in 万元 (¥10,000)."""
-    from accounts.models import Org
-    from finance.statistics.charts import grouped_bar_chart
-
     ids = [b["bank_org_id"] for b in report["by_bank"]]
     names = dict((await session.exec(select(Org.id, Org.name).where(col(Org.id).in_(ids)))).all())
     wan = 1_000_000  # fen in ¥10,000

@@ -2,7 +2,7 @@
 
 Each list is one query for the page (the organisations' names joined in) plus at most one ``IN (…)``
 query for the assets' titles: never a query per row. Who sees what is one SQL condition per list
-(``visible_loans``), the same rule as ``service.may_see_loan`` except that a fund sees only the loans of
+(``visible_loans``), the same rule as ``access.may_see_loan`` except that a fund sees only the loans of
 its own programmes here.
 """
 

@@ -1,3 +1,4 @@
+# Over 400 lines on purpose: charge, payout, escrow, refund and provider events all drive one lifecycle through the private record-once and advance helpers; splitting would export them.
 """The payment service: the only way domain packages move money. See the package docstring for the API."""
 
 from __future__ import annotations
@@ -7,16 +8,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org
 from finance.payments import gateway as gw
-from finance.payments.models import ESCROW_TRANSITIONS, PURPOSES, STATUS_TRANSITIONS, Payment, PaymentEvent
+from finance.payments import providers
+from finance.payments.models import ACTION_TO, ESCROW, PAYMENT, PURPOSES, Payment, PaymentEvent
 from kernel import audit
 from kernel.actor import SYSTEM, Actor
-from kernel.db import is_unique_violation, utcnow
+from kernel.db import get_or_404, insert_unique, utcnow
 from kernel.errors import DomainError, IdempotencyConflict, InvalidState, NotFound, ValidationFailed
 from kernel.pagination import paginate
 
@@ -28,6 +29,10 @@ class PaymentFailed(DomainError):
     """The provider declined the payment (card-style decline, insufficient funds)."""
 
     status, code, title = 402, "payment_failed", "The payment was declined"
+
+
+class _Duplicate(Exception):
+    """A row with the same unique key already exists (an earlier or concurrent request made it)."""
 
 
 class InvalidPayload(DomainError):
@@ -85,35 +90,23 @@ def snapshot(payment: Payment) -> dict[str, Any]:
 async def _transition(session: AsyncSession, payment: Payment, target: str, actor: Actor, *,
                       failure: tuple[str | None, str | None] = (None, None)) -> None:
     """Apply one allowed status change, with its escrow consequence, audit and the domain callbacks."""
-    if target not in STATUS_TRANSITIONS[payment.status]:
-        raise InvalidState(f"a {payment.status} payment cannot become {target}")
-    before = snapshot(payment)
-    now = utcnow()
-    payment.status = target
-    payment.updated_at = now
+    action = ACTION_TO[target]
+    PAYMENT.ensure(payment, action)
+    details: dict[str, Any] = {}
     if target == "succeeded":
-        payment.settled_at = now
-        if payment.escrow:
-            _move_escrow(payment, "held")
+        payment.settled_at = details["settled_at"] = utcnow()
     elif target in ("failed", "canceled"):
-        payment.failure_code, payment.failure_message = failure
-        if payment.failure_message:
-            payment.failure_message = payment.failure_message[:300]
+        payment.failure_code, payment.failure_message = failure[0], failure[1][:300] if failure[1] else failure[1]
+        details.update(failure_code=payment.failure_code, failure_message=payment.failure_message)
     elif target == "refunded":
-        payment.refunded_at = now
-        if payment.escrow_state == "held":
-            _move_escrow(payment, "refunded")
-    session.add(payment)
-    await audit.record(session, actor, f"payment.{target}", "payment", payment.id, before=before,
-                       after=snapshot(payment))
+        payment.refunded_at = details["refunded_at"] = utcnow()
+    await PAYMENT.apply(session, actor, payment, action, **details)
+    if target == "succeeded" and payment.escrow:
+        ESCROW.start(payment)
+    elif target == "refunded" and payment.escrow_state == "held":
+        await ESCROW.apply(session, actor, payment, "refund")
     await session.flush()
     await _notify(session, payment)
-
-
-def _move_escrow(payment: Payment, target: str) -> None:
-    if target not in ESCROW_TRANSITIONS[payment.escrow_state]:
-        raise InvalidState(f"escrow {payment.escrow_state or 'not held'} cannot become {target}")
-    payment.escrow_state = target
 
 
 async def _advance(session: AsyncSession, payment: Payment, target: str, actor: Actor, *,
@@ -127,7 +120,7 @@ async def _advance(session: AsyncSession, payment: Payment, target: str, actor: 
         return "stale"
     if target == "refunded" and payment.status == "processing":
         await _transition(session, payment, "succeeded", actor)
-    if target in STATUS_TRANSITIONS[payment.status]:
+    if target in ACTION_TO and PAYMENT.can(payment.status, ACTION_TO[target]):
         await _transition(session, payment, target, actor, failure=failure)
         return "applied"
     if target == "succeeded" and payment.status in ("failed", "canceled"):
@@ -161,19 +154,12 @@ async def payments_for(session: AsyncSession, object_type: str, object_id: str) 
 
 async def lock(session: AsyncSession, payment_id: str) -> Payment:
     """Load a payment row locked for update, with fresh values."""
-    stmt = (select(Payment).where(Payment.id == payment_id).with_for_update()
-            .execution_options(populate_existing=True))
-    payment = (await session.exec(stmt)).first()
-    if payment is None:
-        raise NotFound("payment not found")
-    return payment
+    return await get_or_404(session, Payment, payment_id, lock=True)
 
 
 async def get_for_party(session: AsyncSession, actor: Actor, payment_id: str) -> Payment:
-    payment = await session.get(Payment, payment_id)
-    if payment is None or actor.org_id not in (payment.payer_org_id, payment.payee_org_id):
-        raise NotFound("payment not found")
-    return payment
+    return await get_or_404(session, Payment, payment_id,
+                            visible=lambda p: actor.org_id in (p.payer_org_id, p.payee_org_id))
 
 
 @dataclass
@@ -231,12 +217,8 @@ async def _insert_once(session: AsyncSession, payment: Payment) -> tuple[Payment
     if existing is not None:
         return _same_request(existing, payment), False
     try:
-        async with session.begin_nested():
-            session.add(payment)
-            await session.flush()
-    except sa.exc.IntegrityError as exc:
-        if not is_unique_violation(exc):
-            raise
+        await insert_unique(session, payment, _Duplicate())
+    except _Duplicate as exc:
         # PostgreSQL made us wait on the unique index until the other request committed; its row is visible.
         existing = await _by_key(session, *key)
         if existing is None:
@@ -251,12 +233,13 @@ async def _open(session: AsyncSession, actor: Actor, *, method: str, purpose: st
     """Validate and record a payment once per domain action: (payment, newly created?, the gateway)."""
     _check_request(purpose, amount, payer_org_id, payee_org_id, object_type, object_id, idempotency_key)
     await _ensure_orgs(session, payer_org_id, payee_org_id)
-    gateway = gw.get_gateway()
+    gateway = providers.get_gateway()
     wanted = Payment(method=method, purpose=purpose, payer_org_id=payer_org_id, payee_org_id=payee_org_id,
                      object_type=object_type, object_id=object_id, idempotency_key=idempotency_key,
                      amount=amount, escrow=escrow, provider=gateway.name, description=description,
                      provider_key=gw.provider_key(purpose, object_type, object_id, idempotency_key),
                      created_by=actor.user_id)
+    PAYMENT.start(wanted)
     payment, created = await _insert_once(session, wanted)
     if created:
         await audit.record(session, actor, "payment.created", "payment", payment.id, after=snapshot(payment))
@@ -333,16 +316,13 @@ async def release_escrow(session: AsyncSession, payment: Payment, actor: Actor =
     if payment.refund_reference:
         raise InvalidState("a refund of this payment is in progress")
     assert payment.provider_reference is not None
-    result = await gw.get_gateway().transfer(gw.TransferRequest(
+    result = await providers.get_gateway().transfer(gw.TransferRequest(
         key=f"{payment.provider_key}_release", amount=payment.amount, destination_org_id=payment.payee_org_id,
         source_payment_intent=payment.provider_reference, metadata=_metadata(payment)))
-    before = snapshot(payment)
-    _move_escrow(payment, "released")
     payment.transfer_reference = result.object.get("id")
-    payment.released_at = payment.updated_at = utcnow()
-    session.add(payment)
-    await audit.record(session, actor, "payment.escrow_released", "payment", payment.id, before=before,
-                       after=snapshot(payment))
+    payment.released_at = utcnow()
+    await ESCROW.apply(session, actor, payment, "release", transfer_reference=payment.transfer_reference,
+                       released_at=payment.released_at)
     await session.flush()
     await _handle_local_events(session, result)
     return payment
@@ -360,7 +340,7 @@ async def refund(session: AsyncSession, payment: Payment, actor: Actor = SYSTEM)
     if payment.escrow_state == "released":
         raise InvalidState("the escrow was already released to the payee")
     assert payment.provider_reference is not None
-    result = await gw.get_gateway().refund(gw.RefundRequest(
+    result = await providers.get_gateway().refund(gw.RefundRequest(
         key=f"{payment.provider_key}_refund", payment_intent=payment.provider_reference, amount=payment.amount,
         metadata=_metadata(payment)))
     before = snapshot(payment)
@@ -384,7 +364,7 @@ async def sync(session: AsyncSession, payment: Payment) -> Payment:
     payment = await lock(session, payment.id)
     if payment.status != "processing" or payment.provider_reference is None:
         return payment
-    gateway = gw.get_gateway()
+    gateway = providers.get_gateway()
     if payment.method == "payout":
         obj = await gateway.retrieve_payout(payment.provider_reference)
         target = gw.payout_status(obj)
@@ -452,12 +432,8 @@ async def handle_event(session: AsyncSession, event: Any, *, source: str = "webh
     ref = _event_reference(obj)
     row = PaymentEvent(event_id=event_id, type=kind, source=source, provider_object_id=ref, payload=event)
     try:
-        async with session.begin_nested():
-            session.add(row)
-            await session.flush()
-    except sa.exc.IntegrityError as exc:
-        if not is_unique_violation(exc):
-            raise
+        await insert_unique(session, row, _Duplicate())
+    except _Duplicate:
         return "duplicate"
     target = EVENT_TARGETS.get(kind)
     if kind == "refund.updated" and obj.get("status") != "succeeded":

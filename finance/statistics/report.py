@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from finance.statistics.charts import MEDIA_TYPES, bar_chart, grouped_bar_chart
+from finance.charts import MEDIA_TYPES, bar_chart, grouped_bar_chart
 from kernel import i18n, tabular
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from finance.fund import service
-from finance.fund.service import Party
+from finance.fund import claims as fund_claims
+from finance.fund import cover as fund_cover
+from finance.fund.claims import Party
 from tests.finance.fund.helpers import WAN, actor, agreement, claim_request, cover_request, in_tx, program
 from tests.helpers import assert_problem
 
@@ -43,13 +44,13 @@ async def test_claims_for_the_fund_the_bank_and_the_loss_bearers_only(api, app, 
     await agreement(api, fund, p["id"], bank)
     sme = await api.org("sme", name="晋城光电科技有限公司")
     req = cover_request(bank, sme, 200 * WAN, insurer=insurer)
-    await in_tx(app, service.request_cover, actor(bank), p["id"], req)
-    covered = await in_tx(app, service.open_claim, actor(bank),
+    await in_tx(app, fund_cover.request_cover, actor(bank), p["id"], req)
+    covered = await in_tx(app, fund_claims.open_claim, actor(bank),
                           claim_request(req, 100 * WAN, [Party("insurer", insurer.org_id, 2000)]))
     # Another bank's uncovered loan: only that bank (and the regulator, admin) see its claim.
     other_bank = await api.org("bank")
     req2 = cover_request(other_bank, sme, 50 * WAN)
-    uncovered = await in_tx(app, service.open_claim, actor(other_bank), claim_request(req2, 10 * WAN))
+    uncovered = await in_tx(app, fund_claims.open_claim, actor(other_bank), claim_request(req2, 10 * WAN))
     for party in (fund, bank, insurer):
         assert await _ids(client, party, "/compensation-claims") == [covered.id]
     assert await _ids(client, other_bank, "/compensation-claims") == [uncovered.id]
