@@ -417,9 +417,10 @@ async def describe(session: AsyncSession, valuation: Valuation) -> dict[str, Any
 
 
 async def certify(session: AsyncSession, actor: Actor, valuation_id: str, valid_days: int | None) -> Valuation:
+    # Who may see it first (404 to everyone else, whatever the verb), then who may certify it.
+    valuation = await get_valuation(session, actor, valuation_id)
     if not actor.is_kind(*CERTIFIER_KINDS):
         raise Forbidden("only an evaluator certifies a valuation")
-    valuation = await get_valuation(session, actor, valuation_id)
     # populate_existing: the row read above sits in the identity map; the locked read must refresh it, or
     # a concurrent certification would be judged on the status seen before the lock was granted.
     locked = (await session.exec(select(Valuation).where(Valuation.id == valuation.id).with_for_update()
