@@ -9,9 +9,9 @@ organisation bids or offers); they are named in OPEN with the reason, everything
 
 import re
 
-from tests.api.helpers import table_counts
 from tests.finance.fund.helpers import agreement, program
 from tests.finance.loans import loan_flow as lf
+from tests.helpers import table_counts
 from tests.market import helpers as mh
 
 OUTSIDER_KINDS = ("sme", "university", "bank", "guarantor", "insurer", "evaluator", "fund")

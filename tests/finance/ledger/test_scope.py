@@ -1,9 +1,8 @@
 """The ledger is scoped to the programmes a fund administers; system entries are not reversed by hand."""
 
 from finance.ledger.core import Chart
-from tests.api.helpers import table_counts
 from tests.finance.fund.helpers import agreement, program
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, table_counts
 
 
 async def _entries(client, party, **params):

@@ -1,8 +1,7 @@
 """Only the guarantor or insurer the lending bank invited may join a loan; anyone else finds no loan."""
 
-from tests.api.helpers import table_counts
 from tests.finance.loans import loan_flow as lf
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, table_counts
 
 GUARANTEE = {"share_bps": 3000, "fee_rate_bps": 100}
 INSURANCE = {"share_bps": 2000, "premium": 1000}
