@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from accounts import approvals
 from accounts.credit_code import make_credit_code
 from accounts.models import LoginThrottle, Org, Region, User
 from accounts.passwords import hash_password, verify_password
@@ -78,6 +79,8 @@ async def update_org(session: AsyncSession, actor: Actor, org_id: str, data: Org
     changes = data.model_dump(exclude_unset=True)
     if "name" in changes and changes["name"] is None:
         raise ValidationFailed.at(["body", "name"], "name cannot be empty")
+    if "approval_policy" in changes:
+        changes["approval_policy"] = approvals.check_policy(org.kind, changes["approval_policy"] or {})
     before = org.model_dump()
     for field, value in changes.items():
         setattr(org, field, value if value is not None or field != "ip_honours" else [])

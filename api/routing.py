@@ -12,10 +12,12 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from fastapi import Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api.approvals import ApprovalPending, Replay, replay_of
 from api.security import decode_access_token
 from kernel.db import is_unique_violation, utcnow
 from kernel.errors import IdempotencyConflict, NotAuthenticated, ValidationFailed
@@ -85,6 +87,9 @@ class TransactionalRoute(APIRoute):
 
         async def handler(request: Request) -> Response:
             settings: Settings = request.app.state.settings
+            replay = replay_of(request)
+            if replay is not None:
+                return await self._replayed(endpoint, request, replay)
             async with request.app.state.session_factory() as session:
                 request.state.session = session
                 record = None
@@ -100,6 +105,8 @@ class TransactionalRoute(APIRoute):
                         return replay
                 try:
                     response = await endpoint(request)
+                except ApprovalPending as pending:  # held for a checker: keep the stored request
+                    response = JSONResponse(pending.body, status_code=202)
                 except BaseException:
                     await session.rollback()
                     raise
@@ -115,3 +122,11 @@ class TransactionalRoute(APIRoute):
                 return response
 
         return handler
+
+    @staticmethod
+    async def _replayed(endpoint: Callable[[Request], Awaitable[Response]], request: Request,
+                        replay: Replay) -> Response:
+        """An approved request run inside the approver's transaction: that request commits or rolls back,
+        and its own Idempotency-Key claim already covers the maker's key."""
+        request.state.session = replay.session
+        return await endpoint(request)

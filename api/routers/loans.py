@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
+from api.approvals import PENDING_RESPONSE, FourEyes
 from api.deps import CurrentActor, Cursor, Limit, SessionDep
 from api.routing import TransactionalRoute
 from finance.fund import claims as fund_claims
@@ -89,8 +90,9 @@ async def get_loan(loan_id: str, actor: CurrentActor, session: SessionDep) -> Lo
 
 @router.get("/loans/{loan_id}/schedule", response_model=ScheduleOut,
             summary="The repayment schedule with what has been paid on each instalment")
-async def get_schedule(loan_id: str, actor: CurrentActor, session: SessionDep) -> ScheduleOut:
-    return await views.describe_schedule(session, await access.get_loan(session, actor, loan_id))
+async def get_schedule(loan_id: str, actor: CurrentActor, session: SessionDep,
+                       version: Annotated[int | None, Query(ge=1)] = None) -> ScheduleOut:
+    return await views.describe_schedule(session, await access.get_loan(session, actor, loan_id), version)
 
 
 @router.post("/loans/{loan_id}/invitations", status_code=201, response_model=InvitationOut,
@@ -136,9 +138,14 @@ async def pledge_registration(loan_id: str, body: PledgeRegistrationIn, actor: C
     return await views.describe_loan(session, loan)
 
 
-@router.post("/loans/{loan_id}/disburse", response_model=LoanOut,
-             summary="Pay the loan out through the gateway; the schedule starts today (lending bank)")
-async def disburse(loan_id: str, actor: CurrentActor, session: SessionDep) -> LoanOut:
+@router.post("/loans/{loan_id}/disburse", response_model=LoanOut, responses=PENDING_RESPONSE,
+             summary="Pay the loan out through the gateway; the schedule starts today (lending bank; four-eyes "
+                     "above the bank's disbursement_over)")
+async def disburse(loan_id: str, actor: CurrentActor, session: SessionDep, gate: FourEyes) -> LoanOut:
+    async def principal() -> int:  # looked up (and access checked) only when the policy has a threshold
+        return (await access.lending_bank_loan(session, actor, loan_id)).principal
+
+    await gate.check(actor, "disbursement", amount=principal, object_type="loan", object_id=loan_id)
     loan = await disbursement.disburse(session, actor, loan_id)
     return await views.describe_loan(session, loan)
 
@@ -146,11 +153,12 @@ async def disburse(loan_id: str, actor: CurrentActor, session: SessionDep) -> Lo
 @router.post("/loans/{loan_id}/repayments", status_code=201, response_model=RepaymentOut,
              summary="Repay through the gateway: penalty, then interest, then principal, oldest first (borrower)")
 async def repay(loan_id: str, body: RepaymentIn, actor: CurrentActor, session: SessionDep) -> RepaymentOut:
-    repayment = await repayments.repay(session, actor, loan_id, body.amount)
+    repayment = await repayments.repay(session, actor, loan_id, body.amount, body.prepayment)
     loan = await access.get_loan(session, actor, loan_id)
     return RepaymentOut(id=repayment.id, amount=repayment.amount, status=repayment.status,
-                        allocation=AllocationOut(penalty=repayment.penalty, interest=repayment.interest,
-                                                 principal=repayment.principal),
+                        allocation=AllocationOut(penalty=repayment.penalty, charges=repayment.charges,
+                                                 interest=repayment.interest, principal=repayment.principal,
+                                                 prepaid_principal=repayment.prepaid_principal),
                         loan=await views.describe_loan(session, loan))
 
 

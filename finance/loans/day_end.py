@@ -18,7 +18,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from finance.loans import outbound, states
+from finance.loans import accrual, outbound, states
 from finance.loans.models import Loan, LoanClassification, LoanCollateralAlert, LoanInstallment
 from finance.loans.states import PERFORMING
 from kernel import audit
@@ -40,6 +40,15 @@ def _days_between(session: AsyncSession, later: date, earlier: sa.ColumnElement)
     if session.bind.dialect.name == "postgresql":
         return sa.cast(sa.literal(later, sa.Date) - earlier, sa.Integer)
     return sa.cast(sa.func.julianday(sa.literal(later.isoformat())) - sa.func.julianday(earlier), sa.Integer)
+
+
+def _rank(category: sa.ColumnElement[str]) -> sa.ColumnElement[int]:
+    return sa.case(*((category == c.value, i) for i, c in enumerate(accrual.Category)), else_=-1)
+
+
+def _with_floor(category: sa.ColumnElement[str], floor: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+    """``accrual.classify(..., at_least=floor)`` as SQL: the worse of the two."""
+    return sa.case((sa.and_(floor.is_not(None), _rank(floor) > _rank(category)), floor), else_=category)
 
 
 def _classify_sql(dpd: sa.ColumnElement[int]) -> sa.ColumnElement[str]:
@@ -71,7 +80,7 @@ async def accrue_and_age(session: AsyncSession, run_date: date) -> int:
     await conn.execute(sa.update(L).where(candidates)
                        .values(days_past_due=sa.func.coalesce(_days_between(session, next_day, oldest), 0)))
     # 4. The few loans whose classification or status now differs.
-    new_class = _classify_sql(L.c.days_past_due)
+    new_class = _with_floor(_classify_sql(L.c.days_past_due), L.c.classification_floor)
     should_be = sa.case((L.c.days_past_due > 0, "overdue"), else_="active")
     moved = (await conn.execute(
         sa.select(L.c.id, L.c.status, L.c.classification, L.c.days_past_due, new_class.label("new_class"),
