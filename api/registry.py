@@ -34,6 +34,10 @@ import accounts.approvals
 import finance.ledger.periods
 import accounts.tokens
 import kernel.outbox
+import kernel.event_log
+import kernel.webhooks
+import finance.feed
+import market.feed
 import finance.fund.provisions
 from kernel.discovery import import_all
 

@@ -128,7 +128,7 @@ class Workflow:
                    "action": f"{self.name}.{action}", "object_type": self.name, "object_id": m["b_id"],
                    "before": {self.field: m["b_from"]}, "after": {self.field: m["b_to"], **details}}
                   for m in moves]
-        await conn.execute(sa.insert(audit.AuditEvent.__table__), events)
+        await audit.record_bulk(session, events)
         return len(moves)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import sqlalchemy as sa
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from finance.loans import accrual, outbound, states
@@ -24,12 +25,12 @@ from finance.loans.states import PERFORMING
 from kernel import audit
 from kernel.actor import SYSTEM
 from kernel.day_end import day_end_handler
-from kernel.db import utcnow
+from kernel.db import table_of, utcnow
 from kernel.ids import new_id
 from market.assets.models import Asset, Encumbrance
 
-L = Loan.__table__
-I = LoanInstallment.__table__  # noqa: E741
+L = table_of(Loan)
+I = table_of(LoanInstallment)  # noqa: E741
 
 
 def _unpaid(t: sa.Table) -> sa.ColumnElement[int]:
@@ -37,7 +38,7 @@ def _unpaid(t: sa.Table) -> sa.ColumnElement[int]:
 
 
 def _days_between(session: AsyncSession, later: date, earlier: sa.ColumnElement) -> sa.ColumnElement[int]:
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         return sa.cast(sa.literal(later, sa.Date) - earlier, sa.Integer)
     return sa.cast(sa.func.julianday(sa.literal(later.isoformat())) - sa.func.julianday(earlier), sa.Integer)
 
@@ -91,20 +92,26 @@ async def accrue_and_age(session: AsyncSession, run_date: date) -> int:
         return 0
     class_moves = [m for m in moved if m.classification != m.new_class]
     if class_moves:
-        await conn.execute(sa.insert(LoanClassification.__table__), [
+        await conn.execute(sa.insert(table_of(LoanClassification)), [
             {"id": new_id("lcl"), "loan_id": m.id, "business_date": next_day,
              "from_classification": m.classification, "to_classification": m.new_class,
              "days_past_due": m.days_past_due, "created_at": utcnow()} for m in class_moves])
         await conn.execute(sa.update(L).where(L.c.id == sa.bindparam("b_id"))
                            .values(classification=sa.bindparam("b_class")),
                            [{"b_id": m.id, "b_class": m.new_class} for m in class_moves])
+        at = utcnow()
+        await audit.record_bulk(session, [
+            {"id": new_id("aud"), "at": at, "business_date": next_day, "actor_user_id": SYSTEM.user_id,
+             "actor_org_id": SYSTEM.org_id, "action": "loan.classification_changed", "object_type": "loan",
+             "object_id": m.id, "before": {"classification": m.classification},
+             "after": {"classification": m.new_class, "days_past_due": m.days_past_due}} for m in class_moves])
     for action, from_status in (("fall_overdue", "active"), ("cure", "overdue")):
         rows = [(m.id, m.status) for m in moved if m.status == from_status and m.new_status != from_status]
         await states.LOAN.apply_bulk(session, SYSTEM, rows, action, table=L, business_date=next_day)
     covered = [m.id for m in moved if m.fund_cover_id]
     if covered:
-        for loan in (await session.exec(sa.select(Loan).where(Loan.id.in_(covered))
-                                        .execution_options(populate_existing=True))).scalars():
+        for loan in (await session.exec(select(Loan).where(col(Loan.id).in_(covered))
+                                        .execution_options(populate_existing=True))):
             await outbound.update_fund(session, loan)
     return len(moved)
 
@@ -112,7 +119,7 @@ async def accrue_and_age(session: AsyncSession, run_date: date) -> int:
 async def collateral_checks(session: AsyncSession, run_date: date) -> int:
     """Raise an alert for each pledged asset that is no longer valid (lapsed, expired, invalidated) and has
     no open alert yet: statuses can change without an event (e.g. expiry at the market's day-end)."""
-    E, A, C = Encumbrance.__table__, Asset.__table__, LoanCollateralAlert.__table__
+    E, A, C = table_of(Encumbrance), table_of(Asset), table_of(LoanCollateralAlert)
     open_alert = sa.exists().where(C.c.loan_id == L.c.id, C.c.asset_id == A.c.id, C.c.kind == "asset_status",
                                    C.c.cleared_on.is_(None))
     rows = (await (await session.connection()).execute(

@@ -15,7 +15,7 @@ from finance.loans.states import PERFORMING
 from finance.servicing import versions
 from finance.servicing.models import CHARGE, LoanCharge
 from kernel import audit
-from kernel.actor import Actor
+from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
 from kernel.errors import Forbidden, InvalidState, ValidationFailed
 from market.assets import encumbrances
@@ -131,4 +131,9 @@ async def set_classification(session: AsyncSession, loan: Loan, classification: 
         session.add(LoanClassification(loan_id=loan.id, business_date=today,
                                        from_classification=loan.classification,
                                        to_classification=classification, days_past_due=loan.days_past_due))
+        before = loan.classification
         loan.classification = classification
+        session.add(loan)
+        await audit.record(session, SYSTEM, "loan.classification_changed", "loan", loan.id,
+                           before={"classification": before},
+                           after={"classification": classification, "days_past_due": loan.days_past_due})

@@ -101,7 +101,7 @@ async def bind(session: AsyncSession, actor: Actor, pledges: Sequence[tuple[str,
     stmt = (select(PledgeConsent).where(PledgeConsent.pledge_ref == refs[0], PledgeConsent.status == "approved",
                                         col(PledgeConsent.action).in_(STEP_ACTIONS[step]),
                                         sa.or_(col(PledgeConsent.object_id).is_(None),
-                                               PledgeConsent.object_id == object_id))
+                                               col(PledgeConsent.object_id) == object_id))
             .order_by(PledgeConsent.id).with_for_update())
     wanted = {asset for asset, _ in pledges}
     for consent in (await session.exec(stmt)).all():

@@ -224,7 +224,7 @@ async def flag_overdue(session: AsyncSession, actor: Actor, run_date: date) -> i
 
 async def charge_minimums(session: AsyncSession, actor: Actor, run_date: date) -> int:
     """Settle every license year ended by ``run_date`` against its minimum; returns the shortfalls charged."""
-    stmt = (select(License).where(col(License.minimum_annual).is_not(None), License.minimum_annual > 0,
+    stmt = (select(License).where(col(License.minimum_annual).is_not(None), col(License.minimum_annual) > 0,
                                   col(License.status).in_(("active", "ended")), License.starts_on <= run_date)
             .order_by(License.id).with_for_update())
     charged = 0

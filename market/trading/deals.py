@@ -68,7 +68,7 @@ async def create_deal(session: AsyncSession, actor: Actor, *, source: str, mode:
     today = await business_date(session)
     if proceeds_to is None and (listing or auction):
         # A sale of pledged assets under the pledgee's consent: the proceeds go where the consent says.
-        consent = await consents.bound_to(session, listing.id if listing else auction.id)  # type: ignore[union-attr]
+        consent = await consents.bound_to(session, listing.id if listing else auction.id)  # type: ignore[union-attr]  # listing or auction is set (the if)
         if consent is not None:
             proceeds_to = f"{consents.PROCEEDS_KIND}:{consent.id}"
     seller, buyer = await session.get(Org, seller_org_id), await session.get(Org, buyer_org_id)
