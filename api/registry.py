@@ -26,3 +26,4 @@ import market.trading.models
 import valuation.models
 import valuation.subscribers
 import kernel.outbox
+import finance.payments.driver

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from api.deps import CurrentActor, Cursor, Limit, SessionDep
-from api.routing import TransactionalRoute
+from api.money import settle_then_read
+from api.routing import SettleDep, TransactionalRoute
 from finance.fund import service as fund_service
 from finance.fund.schemas import ClaimOut
 from finance.loans import disposal, service
@@ -128,16 +129,22 @@ async def pledge_registration(loan_id: str, body: PledgeRegistrationIn, actor: C
 
 
 @router.post("/loans/{loan_id}/disburse", response_model=LoanOut,
+             responses={202: {"model": LoanOut, "description": "the provider has not answered yet"}},
              summary="Pay the loan out through the gateway; the schedule starts today (lending bank)")
-async def disburse(loan_id: str, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
+async def disburse(loan_id: str, actor: CurrentActor, session: SessionDep, response: Response,
+                   settle: SettleDep) -> dict[str, Any]:
     loan = await service.disburse(session, actor, loan_id)
+    await settle_then_read(settle, session, response, loan.disbursement_payment_id, loan)
     return await service.describe_loan(session, loan)
 
 
 @router.post("/loans/{loan_id}/repayments", status_code=201, response_model=RepaymentOut,
+             responses={202: {"model": RepaymentOut, "description": "the provider has not answered yet"}},
              summary="Repay through the gateway: penalty, then interest, then principal, oldest first (borrower)")
-async def repay(loan_id: str, body: RepaymentIn, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
+async def repay(loan_id: str, body: RepaymentIn, actor: CurrentActor, session: SessionDep, response: Response,
+                settle: SettleDep) -> dict[str, Any]:
     repayment = await service.repay(session, actor, loan_id, body.amount)
+    await settle_then_read(settle, session, response, repayment.payment_id, repayment)
     loan = await service.get_loan(session, actor, loan_id)
     return {"id": repayment.id, "amount": repayment.amount, "status": repayment.status,
             "allocation": {"penalty": repayment.penalty, "interest": repayment.interest,

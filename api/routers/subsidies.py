@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Response
 
 from api.deps import CurrentActor, Cursor, Limit, SessionDep
-from api.routing import TransactionalRoute
+from api.money import settle_then_read
+from api.routing import SettleDep, TransactionalRoute
 from finance.subsidies import service
 from finance.subsidies.schemas import ClaimIn, ClaimOut, PolicyIn, PolicyOut, RejectIn
 from kernel.pagination import Page
@@ -68,8 +69,11 @@ async def get_claim(claim_id: str, actor: CurrentActor, session: SessionDep) -> 
 
 @router.post("/subsidy-claims/{claim_id}/approve", response_model=ClaimOut,
              summary="Approve and pay from the budget through the ledger and the gateway (regulator)")
-async def approve(claim_id: str, actor: CurrentActor, session: SessionDep) -> Any:
-    return await service.approve(session, actor, claim_id)
+async def approve(claim_id: str, actor: CurrentActor, session: SessionDep, response: Response,
+                  settle: SettleDep) -> Any:
+    claim = await service.approve(session, actor, claim_id)
+    await settle_then_read(settle, session, response, claim.payment_id, claim)
+    return claim
 
 
 @router.post("/subsidy-claims/{claim_id}/reject", response_model=ClaimOut,
