@@ -19,6 +19,7 @@ import api.registry
 import api.routers
 from accounts.service import ensure_platform_admin
 from api import problems
+from api.observe import RequestContext, metrics_router
 from kernel import clock
 from kernel.db import make_engine, make_session_factory
 from kernel.settings import Settings, get_settings
@@ -31,8 +32,8 @@ log = structlog.get_logger()
 def configure_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, format="%(message)s")
     structlog.configure(
-        processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso"),
-                    structlog.processors.JSONRenderer()],
+        processors=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
+                    structlog.processors.TimeStamper(fmt="iso"), structlog.processors.JSONRenderer()],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(settings.log_level)),
     )
 
@@ -121,6 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(app.state.engine)
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext)  # outermost: every answer, even a 413, carries the request id
+    app.include_router(metrics_router)
     v1 = APIRouter(prefix=API_PREFIX)
     for router in _discover_routers():
         v1.include_router(router)

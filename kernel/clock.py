@@ -9,6 +9,7 @@ makes every (handler, date) run at most once, even with several server processes
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from kernel import outbox
+from kernel import metrics, outbox
 from kernel.actor import SYSTEM, Actor
 from kernel.db import TZDateTime, is_unique_violation, utcnow
 from kernel.errors import InvalidState
@@ -109,8 +110,10 @@ async def run_day_end(factory: async_sessionmaker[AsyncSession], run_date: date)
                     raise
                 await session.rollback()
                 continue  # already run for this date (perhaps by another process)
+            started = time.perf_counter()
             await handler.fn(session, run_date)
             await session.commit()
+            metrics.DAY_END_SECONDS.labels(handler.name).observe(time.perf_counter() - started)
             ran += 1
     return ran
 

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kernel import metrics
 from kernel.db import TZDateTime, utcnow
 from kernel.settings import Settings, get_settings
 
@@ -323,7 +324,9 @@ async def execute(factory: async_sessionmaker[AsyncSession], job: Claimed) -> st
         return await _failed(factory, job, f"no handler registered for {job.kind!r}", None)
     renew = asyncio.create_task(_keep_lease(factory, job, get_settings().outbox_lease_seconds))
     try:
-        return await _run(factory, job, registered)
+        outcome = await _run(factory, job, registered)
+        metrics.OUTBOX_RUNS.labels(job.kind, outcome).inc()
+        return outcome
     finally:
         renew.cancel()
         with contextlib.suppress(asyncio.CancelledError):

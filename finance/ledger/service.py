@@ -47,7 +47,7 @@ from finance.ledger.core import (
     violates_limit,
 )
 from finance.ledger.models import LedgerAccount, LedgerChainHead, LedgerEntry, LedgerPosting
-from kernel import audit
+from kernel import audit, metrics
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
 from kernel.db import is_unique_violation, utcnow
@@ -333,6 +333,8 @@ async def _post(session: AsyncSession, actor: Actor, *, idempotency_key: str,
         if "pending_entry_id" in str(exc.orig):
             raise InvalidState(f"pending entry {pending_entry_id} was already resolved") from exc
         raise IdempotencyConflict(f"idempotency key {idempotency_key} was used for a different entry") from exc
+    metrics.LEDGER_ENTRIES.labels(kind, phase).inc()
+    metrics.LEDGER_POSTINGS.labels(phase).inc(len(postings))
     return entry
 
 

@@ -107,7 +107,7 @@ def _intent(pid, status, amount, **extra):
             "last_payment_error": None, **extra}
 
 
-async def test_declined_payment_is_402_and_changes_nothing(api, app, client, provider):
+async def test_declined_payment_is_402_and_leaves_the_deal_as_it_was(api, app, client, provider):
     seller, buyer, asset, _, deal = await _deal(api, client)
     declined = _intent("pi_dec", "requires_payment_method", PRICE,
                        last_payment_error={"type": "card_error", "code": "card_declined",
@@ -117,7 +117,8 @@ async def test_declined_payment_is_402_and_changes_nothing(api, app, client, pro
         "message": "Insufficient funds.", "payment_intent": declined}})
     body = assert_problem(await client.post(f"/deals/{deal['id']}/pay", headers=buyer.headers), 402, "payment_failed")
     assert body["failure_code"] == "insufficient_funds"
-    assert await all_payments(app) == []
+    [attempt] = await all_payments(app)  # the attempt is on record, as failed (its first phase committed)
+    assert (attempt.status, attempt.failure_code, attempt.escrow_state) == ("failed", "insufficient_funds", None)
     got = (await client.get(f"/deals/{deal['id']}", headers=buyer.headers)).json()
     assert got["status"] == "awaiting_payment" and got["payment_id"] is None
     assert (await client.get(f"/assets/{asset['id']}", headers=buyer.headers)).json()["owner_org_id"] == seller.org_id
