@@ -5,8 +5,13 @@ USER_BIN := $(HOME)/.local/bin
 # lazily, so it finds the uv that the `uv` target has just installed.
 UV ?= $(shell command -v uv 2>/dev/null || { test -x $(USER_BIN)/uv && echo $(USER_BIN)/uv; } || echo "$(PYTHON) -m uv")
 export IPM_DATABASE_URL ?= sqlite+aiosqlite:///./ipm.db
+# uv trusts the system's certificate store (as pip does), so a TLS-inspecting proxy whose root the
+# machine trusts works for uv too. uv before 0.13 reads UV_NATIVE_TLS, later ones UV_SYSTEM_CERTS (and
+# warn about the old name only when it is set alone).
+export UV_NATIVE_TLS ?= 1
+export UV_SYSTEM_CERTS ?= 1
 
-.PHONY: run worker test lint migrate check bench install uv clean
+.PHONY: run worker test probe lint migrate check bench install install-serve uv clean
 
 # Install uv for this user when there is none: pip --user (or, on a distribution Python that refuses
 # pip installs (PEP 668), pip --user --break-system-packages, which touches only ~/.local), else the
@@ -18,31 +23,41 @@ uv:
 	  { curl -LsSf https://astral.sh/uv/install.sh | env UV_UNMANAGED_INSTALL=$(USER_BIN) sh; }
 	@$(UV) --version
 
+# Everything, test tools included (the dev group).
 install: uv
 	$(UV) sync --frozen
 
-migrate: install
-	$(UV) run alembic upgrade head
+# Only what serving needs (no pytest, ruff, hypothesis, playwright); leaves dev tools already there alone.
+install-serve: uv
+	$(UV) sync --frozen --no-dev --inexact
 
+migrate: install-serve
+	$(UV) run --no-sync alembic upgrade head
+
+# The server exits 0 on Ctrl+C or SIGTERM (api/__main__.py), so make reports no error.
 run: migrate
-	$(UV) run python -m demo.seed
-	$(UV) run python -m api
+	$(UV) run --no-sync python -m demo.seed
+	$(UV) run --no-sync python -m api
 
 # An extra outbox worker (e.g. next to API processes started with IPM_EMBEDDED_WORKER=false).
 worker: migrate
-	$(UV) run python -m worker
+	$(UV) run --no-sync python -m worker
 
 test: install
-	$(UV) run pytest
+	$(UV) run --no-sync pytest
+
+# Schemathesis against the app in-process (tests/probe); IPM_PROBE_EXAMPLES bounds the examples per operation.
+probe: install
+	IPM_PROBE=1 IPM_PROBE_EXAMPLES=$${IPM_PROBE_EXAMPLES:-10} $(UV) run --no-sync pytest tests/probe -p no:warnings
 
 lint: install
-	$(UV) run ruff check .
+	$(UV) run --no-sync ruff check .
 
 check: install
-	$(UV) run alembic upgrade head && $(UV) run alembic check
+	$(UV) run --no-sync alembic upgrade head && $(UV) run --no-sync alembic check
 
 bench: install
-	$(UV) run python -m bench $(B)
+	$(UV) run --no-sync python -m bench $(B)
 
 clean:
 	rm -f ipm.db ipm.db-wal ipm.db-shm

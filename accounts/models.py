@@ -43,6 +43,41 @@ class User(SQLModel, table=True):
     email: str = Field(max_length=254, unique=True)
     password_hash: str = Field(max_length=200)
     role: str = Field(max_length=20)
-    failed_logins: int = 0
+    # Every token carries the version it was issued under; bumping it (accounts.tokens.revoke_all)
+    # revokes the user's access and refresh tokens at once. A disabled user's tokens stop working too.
+    token_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    disabled: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    created_at: datetime = created_at_field()
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed logins of one account from one client address, and that address's lockout.
+
+    Keyed by the email as typed (normalised), not the user, so an unknown email behaves exactly
+    like a known one. Another address, or the right password from an address without failures,
+    is never held up by someone else's guesses.
+    """
+
+    __tablename__ = "login_throttles"
+    email: str = Field(primary_key=True, max_length=254)
+    client: str = Field(primary_key=True, max_length=64)
+    failures: int = 0
+    lockouts: int = 0
     locked_until: datetime | None = Field(default=None, sa_type=TZDateTime)
+    updated_at: datetime = created_at_field()
+
+
+class RefreshToken(SQLModel, table=True):
+    """One refresh token (only its SHA-256 is stored). Each use rotates it: the row is marked used and
+    a new one of the same family issued; a used token presented again revokes its whole family."""
+
+    __tablename__ = "refresh_tokens"
+    id: str = Field(default_factory=lambda: new_id("rft"), primary_key=True, max_length=40)
+    token_hash: str = Field(max_length=64, unique=True)
+    family_id: str = Field(max_length=40, index=True)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=40, ondelete="CASCADE")
+    token_version: int
+    expires_at: datetime = Field(sa_type=TZDateTime, index=True)
+    used_at: datetime | None = Field(default=None, sa_type=TZDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=TZDateTime)
     created_at: datetime = created_at_field()

@@ -81,6 +81,27 @@ class UserOut(BaseModel):
     email: str
     role: str
     org_id: str
+    disabled: bool = False
+    created_at: datetime | None = None
+
+
+class OrgPublicOut(BaseModel):
+    """The public directory entry of an institution."""
+
+    id: str
+    name: str
+    kind: str
+    region: str | None
+
+
+class UserPatch(Strict):
+    role: str | None = Field(default=None, min_length=1, max_length=20)
+    disabled: bool | None = None
+
+
+class PasswordChangeIn(Strict):
+    current_password: str = Field(min_length=1, max_length=128)
+    new_password: Password
 
 
 class RegisterOut(BaseModel):
@@ -97,6 +118,11 @@ class TokenOut(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int
+    refresh_token: str
+
+
+class RefreshIn(Strict):
+    refresh_token: str = Field(min_length=1, max_length=200)
 
 
 class RegionOut(BaseModel):

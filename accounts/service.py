@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.credit_code import make_credit_code
-from accounts.models import Org, Region, User
-from accounts.passwords import DUMMY_HASH, hash_password, verify_password
+from accounts.models import LoginThrottle, Org, Region, User
+from accounts.passwords import hash_password, verify_password
 from accounts.schemas import OrgIn, OrgPatch, RegionIn, RegisterIn, UserIn
 from kernel import audit
 from kernel.actor import ORG_ADMIN, PLATFORM_ADMIN, Actor
-from kernel.db import insert_unique, utcnow
+from kernel.db import insert_if_absent, insert_unique, utcnow
 from kernel.errors import AlreadyExists, Forbidden, NotAuthenticated, NotFound, RateLimited, ValidationFailed
 from kernel.settings import Settings
 
@@ -33,7 +34,7 @@ async def _new_org(session: AsyncSession, actor: Actor, **fields: object) -> Org
 
 async def _new_user(session: AsyncSession, actor: Actor, org: Org, email: str, password: str,
                     role: str) -> User:
-    user = User(org_id=org.id, email=email.lower(), password_hash=hash_password(password), role=role)
+    user = User(org_id=org.id, email=email.lower(), password_hash=await hash_password(password), role=role)
     await _add_unique(session, user, f"email {user.email}")
     await audit.record(session, actor, "user.created", "user", user.id,
                        after={"email": user.email, "org_id": org.id, "role": role})
@@ -113,42 +114,40 @@ async def upsert_region(session: AsyncSession, actor: Actor, data: RegionIn) -> 
     return region
 
 
-async def authenticate(session: AsyncSession, email: str, password: str, settings: Settings) -> User:
-    """Check a password; count failures and lock the account after too many.
+async def authenticate(session: AsyncSession, email: str, password: str, client: str,
+                       settings: Settings) -> User:
+    """Check a password, counting failures per (email, client address) and locking that pair out.
 
-    The caller commits whatever this flushed even when it raises, so failures are remembered.
+    The password is checked outside any transaction (a SQLite write lock or a row lock must never be
+    held for the ~100 ms of argon2). The caller commits whatever this flushed even when it raises, so
+    failures are remembered.
     """
-    # Locked, so concurrent wrong guesses cannot lose each other's count.
-    stmt = select(User).where(User.email == email.strip().lower()).with_for_update()
-    user = (await session.exec(stmt)).first()
+    email = email.strip().lower()
+    client = client[:64]
     now = utcnow()
+    stmt = sa.select(User.id, User.password_hash, User.disabled).where(User.email == email)
+    found = (await session.exec(stmt)).first()  # type: ignore[call-overload]
+    throttle = await session.get(LoginThrottle, (email, client))
+    if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
+        raise RateLimited("too many failed logins from this address; try again later",
+                          extra={"retry_after": _seconds_until(throttle.locked_until, now)})
+    await session.rollback()  # end the read before hashing
+    ok = await verify_password(found.password_hash if found else None, password)
+    if not ok:
+        await _count_failure(session, email, client, found.id if found else None, settings)
+        raise NotAuthenticated("wrong email or password")
+    user = await session.get(User, found.id)  # type: ignore[union-attr]  # ok implies found
     if user is None:
-        verify_password(DUMMY_HASH, password)
         raise NotAuthenticated("wrong email or password")
-    if user.locked_until is not None and user.locked_until > now:
-        raise RateLimited("too many failed logins; try again later",
-                          extra={"retry_after": _seconds_until(user.locked_until, now)})
-    # Whoever is trying is not known yet: the audit names the account's organisation and "login".
-    attempt = Actor(user_id="login", org_id=user.org_id, org_kind="", role="")
-    before = {"failed_logins": user.failed_logins, "locked_until": user.locked_until}
-    if not verify_password(user.password_hash, password):
-        user.failed_logins += 1
-        locked = user.failed_logins >= settings.login_max_failures
-        if locked:
-            user.locked_until = now + timedelta(seconds=settings.login_lockout_seconds)
-            user.failed_logins = 0
-        session.add(user)
+    if user.disabled:
+        raise NotAuthenticated("this user is disabled")
+    throttle = await session.get(LoginThrottle, (email, client), with_for_update=True)
+    if throttle is not None:
+        before = {"failed_logins": throttle.failures, "locked_until": throttle.locked_until}
+        await session.delete(throttle)
         await session.flush()
-        await audit.record(session, attempt, "user.locked" if locked else "user.login_failed", "user",
-                           user.id, before=before,
-                           after={"failed_logins": user.failed_logins, "locked_until": user.locked_until})
-        raise NotAuthenticated("wrong email or password")
-    if user.failed_logins or user.locked_until:
-        user.failed_logins, user.locked_until = 0, None
-        session.add(user)
-        await session.flush()
-        await audit.record(session, attempt, "user.login_reset", "user", user.id, before=before,
-                           after={"failed_logins": 0, "locked_until": None})
+        await audit.record(session, _login_actor(user.org_id), "user.login_reset", "user", user.id,
+                           before=before, after={"failed_logins": 0, "locked_until": None, "client": client})
     return user
 
 
@@ -156,8 +155,49 @@ def _seconds_until(when: datetime, now: datetime) -> int:
     return max(1, int((when - now).total_seconds()))
 
 
+def _login_actor(org_id: str) -> Actor:
+    # Whoever is trying is not known yet: the audit names the account's organisation and "login".
+    return Actor(user_id="login", org_id=org_id, org_kind="", role="")
+
+
+async def _count_failure(session: AsyncSession, email: str, client: str, user_id: str | None,
+                         settings: Settings) -> None:
+    """One more failure for (email, client), under the row's lock so concurrent guesses all count."""
+    await insert_if_absent(session, LoginThrottle(email=email, client=client))
+    throttle = await session.get(LoginThrottle, (email, client), with_for_update=True, populate_existing=True)
+    assert throttle is not None
+    now = utcnow()
+    before = {"failed_logins": throttle.failures, "locked_until": throttle.locked_until}
+    throttle.failures += 1
+    throttle.updated_at = now
+    locked = throttle.failures >= settings.login_max_failures
+    if locked:
+        # Each further lockout of the same pair doubles the wait, up to the maximum.
+        delay = min(settings.login_lockout_seconds * 2 ** min(throttle.lockouts, 30),
+                    settings.login_lockout_max_seconds)
+        throttle.locked_until = now + timedelta(seconds=delay)
+        throttle.lockouts += 1
+        throttle.failures = 0
+    session.add(throttle)
+    await session.flush()
+    after = {"failed_logins": throttle.failures, "locked_until": throttle.locked_until, "client": client,
+             "lockouts": throttle.lockouts}
+    if user_id is not None:
+        org_id = (await session.exec(sa.select(User.org_id).where(User.id == user_id))).scalar_one()  # type: ignore[call-overload]
+        await audit.record(session, _login_actor(org_id), "user.locked" if locked else "user.login_failed",
+                           "user", user_id, before=before, after=after)
+    elif locked:
+        # Lockouts of unknown emails are recorded too: they show someone probing for accounts.
+        await audit.record(session, _login_actor("unknown"), "login.locked", "login", email[:40],
+                           before=before, after={**after, "email": email})
+
+
 async def ensure_platform_admin(session: AsyncSession, settings: Settings) -> User:
-    """Create the platform organisation and its admin from IPM_ADMIN_EMAIL / IPM_ADMIN_PASSWORD if absent."""
+    """Create the platform organisation and its admin from IPM_ADMIN_EMAIL / IPM_ADMIN_PASSWORD if absent.
+
+    Any number of processes may start at once: the caller holds the bootstrap lock
+    (``kernel.db.serialise``), so the second one finds what the first created.
+    """
     email = settings.admin_email.lower()
     user = (await session.exec(select(User).where(User.email == email))).first()
     if user is not None:

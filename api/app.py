@@ -18,10 +18,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import api.registry
 import api.routers
 from accounts.service import ensure_platform_admin
-from api import problems
+from api import docs, problems
+from api.input_guard import InputGuard
 from api.observe import RequestContext, metrics_router
+from api.ratelimit import RateLimit
 from kernel import clock
-from kernel.db import make_engine, make_session_factory
+from kernel.db import make_engine, make_session_factory, serialise
 from kernel.settings import Settings, get_settings
 from worker.runner import Worker
 
@@ -39,8 +41,13 @@ def configure_logging(settings: Settings) -> None:
 
 
 async def bootstrap(app: FastAPI) -> None:
-    """Create the platform admin and the manual clock's row if absent."""
+    """Create the platform admin and the manual clock's row if absent.
+
+    Safe with any number of processes starting at once: they take one database lock in turn, and
+    each finds what the one before it created.
+    """
     async with app.state.session_factory() as session:
+        await serialise(session, "ipm.bootstrap")
         await ensure_platform_admin(session, app.state.settings)
         await clock.ensure_clock_state(session, app.state.settings)
         await session.commit()
@@ -114,14 +121,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
     app = FastAPI(title="IP Pledge Market", version="1.0.0", lifespan=lifespan,
-                  openapi_url="/openapi.json", docs_url="/docs",
+                  openapi_url="/openapi.json", docs_url=None, redoc_url=None,
                   description="Marketplace for IP transfer and licensing, IP-pledge loans and the risk fund. "
                               "Money is integer fen; rates and shares are integer basis points.")
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
     app.state.session_factory = make_session_factory(app.state.engine)
     problems.install(app)
+    docs.install(app)
+    # Outermost first: the rate limit, then the body size, then the control-character rule.
+    app.add_middleware(InputGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.rate_limit_enabled:
+        app.add_middleware(RateLimit, settings=settings)
     app.add_middleware(RequestContext)  # outermost: every answer, even a 413, carries the request id
     app.include_router(metrics_router)
     v1 = APIRouter(prefix=API_PREFIX)

@@ -4,7 +4,7 @@
 import accounts.models
 import finance.deal_payments
 import finance.fund.models
-import finance.fund.service
+import finance.fund.claims
 import finance.ledger.models
 import finance.loans.day_end
 import finance.loans.models
@@ -12,7 +12,7 @@ import finance.loans.subscribers
 import finance.payments.models
 import finance.rates.models
 import finance.subsidies.models
-import finance.subsidies.service
+import finance.subsidies.claims
 import kernel.audit
 import kernel.clock
 import kernel.idempotency
@@ -25,5 +25,6 @@ import market.matching.models
 import market.trading.models
 import valuation.models
 import valuation.subscribers
+import accounts.tokens
 import kernel.outbox
 import finance.payments.driver

@@ -35,7 +35,8 @@ from finance.payments import service as payments
 from finance.payments.models import Payment
 from kernel import audit, events
 from kernel.actor import SYSTEM, Actor
-from kernel.errors import Forbidden, InvalidState, NotFound
+from kernel.db import get_or_404
+from kernel.errors import Forbidden, InvalidState
 from kernel.ids import new_id
 from market.trading import deals
 from market.trading.models import Deal
@@ -45,8 +46,15 @@ LIVE = ("processing", "succeeded")
 
 
 async def _lock_deal(session: AsyncSession, deal_id: str) -> Deal | None:
+    """The deal a payment names, locked; None when there is none (a callback has nothing to move)."""
     stmt = select(Deal).where(Deal.id == deal_id).with_for_update().execution_options(populate_existing=True)
     return (await session.exec(stmt)).first()
+
+
+async def _lock_party_deal(session: AsyncSession, actor: Actor, deal_id: str) -> Deal:
+    """The deal, locked, for its parties and the platform admin (anyone else: not found)."""
+    return await get_or_404(session, Deal, deal_id, lock=True,
+                            visible=lambda deal: deals.is_party(deal, actor) or actor.is_platform_admin)
 
 
 async def proceeds_payee(session: AsyncSession, deal: Deal) -> str:
@@ -82,9 +90,7 @@ def attempt_key(request_key: str | None) -> str:
 async def pay_deal(session: AsyncSession, actor: Actor, deal_id: str, *,
                    request_key: str | None = None) -> tuple[Payment, Deal, bool]:
     """The buyer pays. Returns (payment, deal, created): a second call returns the payment already made."""
-    deal = await _lock_deal(session, deal_id)  # serialises two pay requests of one deal
-    if deal is None or not (deals.is_party(deal, actor) or actor.is_platform_admin):
-        raise NotFound("deal not found")
+    deal = await _lock_party_deal(session, actor, deal_id)  # serialises two pay requests of one deal
     if actor.org_id != deal.buyer_org_id:
         raise Forbidden("only the buyer pays a deal")
     if deal.status == "recorded":
@@ -109,9 +115,7 @@ async def pay_deal(session: AsyncSession, actor: Actor, deal_id: str, *,
 async def cancel_deal(session: AsyncSession, actor: Actor, deal_id: str, reason: str) -> tuple[Deal, Payment | None]:
     """Cancel a deal that was not recorded; money already paid is refunded (the deal is cancelled when
     the refund lands). The buyer or the platform admin; a paid deal only while its recording is blocked."""
-    deal = await _lock_deal(session, deal_id)
-    if deal is None or not (deals.is_party(deal, actor) or actor.is_platform_admin):
-        raise NotFound("deal not found")
+    deal = await _lock_party_deal(session, actor, deal_id)
     if actor.org_id != deal.buyer_org_id and not actor.is_platform_admin:
         raise Forbidden("only the buyer or the platform admin cancels a deal")
     if deal.status in ("recorded", "cancelled"):

@@ -5,6 +5,7 @@ Alembic migrations make the schema; ``create_all`` is used only by the tests.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -117,14 +118,46 @@ async def insert_unique(session: AsyncSession, obj: Any, on_duplicate: Exception
         raise
 
 
+async def insert_if_absent(session: AsyncSession, obj: SQLModel) -> bool:
+    """``INSERT … ON CONFLICT DO NOTHING`` of ``obj``'s row (both dialects); True if it was inserted.
+
+    For rows many requests or processes may create at once (a counter, a singleton): none of them
+    fails and none needs a savepoint. ``obj`` itself is not added to the session.
+    """
+    table = obj.__table__  # type: ignore[attr-defined]
+    values = {c.name: getattr(obj, c.name) for c in table.columns}
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(table).values(**values).on_conflict_do_nothing()
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
+    result = await session.exec(stmt)  # type: ignore[call-overload]
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def serialise(session: AsyncSession, name: str) -> None:
+    """Hold a database-wide lock named ``name`` until the session's transaction ends, so work that
+    every process does at start-up runs one process at a time. PostgreSQL: an advisory transaction lock;
+    SQLite: the first statement's ``BEGIN IMMEDIATE`` already holds the write lock."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(name.encode())  # a stable 32-bit key, fits the bigint the function takes
+        await session.exec(sa.text("SELECT pg_advisory_xact_lock(:key)"), params={"key": key})  # type: ignore[call-overload]
+    else:
+        await session.exec(sa.text("SELECT 1"))  # type: ignore[call-overload]
+
+
 M = TypeVar("M", bound=SQLModel)
 
 
 async def get_or_404(session: AsyncSession, model: type[M], obj_id: str, *, lock: bool = False,
                      visible: Callable[[M], bool] | Any | None = None, label: str | None = None) -> M:
     """The row of ``model`` with ``obj_id``, or ``NotFound``. ``lock`` takes ``FOR UPDATE`` (SQLite: the
-    write lock is already held). ``visible`` is either a predicate on the row or a SQL condition; a row the
-    caller may not see is ``NotFound`` too, so another organisation's object is invisible for every verb."""
+    write lock is already held) and refreshes a copy already in the session. ``visible`` is either a
+    predicate on the row or a SQL condition; a row the caller may not see is ``NotFound`` too, so another
+    organisation's object is invisible for every verb."""
     from kernel.errors import NotFound  # kernel.errors imports nothing of ours; kept local for clarity
 
     pk = model.__table__.c.id  # type: ignore[attr-defined]  # every table's key is ``id``
@@ -132,7 +165,8 @@ async def get_or_404(session: AsyncSession, model: type[M], obj_id: str, *, lock
     if visible is not None and not callable(visible):
         stmt = stmt.where(visible)
     if lock:
-        stmt = stmt.with_for_update()
+        # populate_existing: a locked read must see the row as committed, not a copy loaded earlier.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     row = (await session.execute(stmt)).scalar_one_or_none()
     if row is None or (callable(visible) and not visible(row)):
         name = label or model.__tablename__.rstrip("s").replace("_", " ")  # type: ignore[attr-defined]

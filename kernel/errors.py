@@ -58,6 +58,14 @@ class LimitExceeded(DomainError):
     status, code, title = 409, "limit_exceeded", "A limit, cap, quota or budget would be exceeded"
 
 
+class PayloadTooLarge(DomainError):
+    status, code, title = 413, "payload_too_large", "Request body too large"
+
+
+class UnsupportedMediaType(DomainError):
+    status, code, title = 415, "unsupported_media_type", "The file's content is not an accepted type"
+
+
 class RateLimited(DomainError):
     status, code, title = 429, "rate_limited", "Too many requests"
 

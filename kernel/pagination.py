@@ -45,14 +45,25 @@ def decode_cursor(cursor: str) -> str:
     return value
 
 
-async def paginate(session: AsyncSession, stmt: SelectOfScalar[T], id_column: Any, limit: int,
-                   cursor: str | None) -> tuple[list[T], bool, str | None]:
+def page_window(stmt: Any, id_column: Any, limit: int, cursor: str | None, *, oldest_first: bool = False) -> Any:
+    """``stmt`` narrowed to one page (plus one row, to know whether more follow), newest first unless asked.
+    Works on any select whose rows carry the id as ``id`` (ORM rows or Core rows)."""
     if not 1 <= limit <= 100:
         raise ValidationFailed.at(["query", "limit"], "limit must be between 1 and 100")
     if cursor:
-        stmt = stmt.where(id_column < decode_cursor(cursor))
-    rows = list((await session.exec(stmt.order_by(id_column.desc()).limit(limit + 1))).all())
+        last = decode_cursor(cursor)
+        stmt = stmt.where(id_column > last if oldest_first else id_column < last)
+    return stmt.order_by(id_column.asc() if oldest_first else id_column.desc()).limit(limit + 1)
+
+
+def cut_page(rows: list[Item], limit: int) -> tuple[list[Item], bool, str | None]:
     has_more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1].id) if has_more and rows else None
+    next_cursor = encode_cursor(rows[-1].id) if has_more and rows else None  # type: ignore[attr-defined]
     return rows, has_more, next_cursor
+
+
+async def paginate(session: AsyncSession, stmt: SelectOfScalar[T], id_column: Any, limit: int,
+                   cursor: str | None, *, oldest_first: bool = False) -> tuple[list[T], bool, str | None]:
+    stmt = page_window(stmt, id_column, limit, cursor, oldest_first=oldest_first)
+    return cut_page(list((await session.exec(stmt)).all()), limit)

@@ -33,9 +33,28 @@ class Settings(BaseSettings):
     admin_password: str = DEV_ADMIN_PASSWORD
 
     jwt_secret: str = DEV_JWT_SECRET
-    jwt_ttl_seconds: int = 3600
-    login_max_failures: int = 5
-    login_lockout_seconds: int = 300
+    # Access tokens are short-lived; a rotating refresh token (POST /auth/refresh) renews them.
+    jwt_ttl_seconds: int = Field(default=900, ge=1)
+    refresh_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+    # Failed logins are counted per (account, client address): that address is locked out for
+    # login_lockout_seconds, doubling with each further lockout up to login_lockout_max_seconds.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_seconds: int = Field(default=300, ge=1)
+    login_lockout_max_seconds: int = Field(default=24 * 3600, ge=1)
+    # argon2 runs in worker threads, at most this many at once, so logins never block the event loop.
+    password_hash_threads: int = Field(default=2, ge=1)
+
+    # Per-client request limits (``limits`` notation, e.g. "10/minute;100/hour"): /auth/* has its own,
+    # every other path but /health the default. Memory storage counts per process; a redis URL
+    # (``redis://host:6379``, needs the ``redis`` package) shares the counts between processes.
+    rate_limit_enabled: bool = True
+    rate_limit_auth: str = "20/minute"
+    rate_limit_default: str = "600/minute"
+    rate_limit_storage_url: str = "memory://"
+
+    # Outbound URLs (webhooks) must be https and resolve to public addresses; development (and the
+    # tests) may also use http and private or loopback receivers. None: decided by IPM_ENV.
+    outbound_allow_private: bool | None = None
 
     idempotency_ttl_hours: int = 48
     # Largest request body accepted (413 above it); 1 MiB is ample for every JSON call of the API.
@@ -82,6 +101,12 @@ class Settings(BaseSettings):
             if DEV_WEBHOOK_SECRET in secrets or any(len(x) < 16 for x in secrets):
                 raise ValueError("IPM_PAYMENT_WEBHOOK_SECRET must be real secrets (16+ characters) in production")
         return self
+
+    @property
+    def allows_private_outbound(self) -> bool:
+        if self.outbound_allow_private is not None:
+            return self.outbound_allow_private
+        return self.env in ("development", "test")
 
     @property
     def is_sqlite(self) -> bool:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_CJK}]+|[a-z0-9]+")
@@ -41,3 +44,39 @@ def is_cjk(text: str) -> bool:
 def query_parts(q: str) -> list[str]:
     """The whitespace-separated parts of a search query, normalised; each must occur in the text."""
     return [p for p in normalise(q).split() if p][:10]
+
+
+# --- Control characters -------------------------------------------------------------------------
+# NUL and the other C0 and C1 controls (and DEL) are refused in every string the API takes: PostgreSQL
+# cannot store NUL, and the others only hide text. Tab, line feed and carriage return pass in
+# multi-line text: a field whose name ends with one of MULTILINE_SUFFIXES (``description``,
+# ``abstract``, ``reason``...). api/input_guard.py applies the rule to every body, query and path;
+# SingleLine / MultiLine apply it to a form field or a value that does not come from a JSON body.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_OR_BREAK = re.compile("[\x00-\x1f\x7f-\x9f]")
+MULTILINE_SUFFIXES = ("abstract", "description", "message", "purpose", "reason", "note", "notes", "comment",
+                      "text")
+
+
+def is_multiline_field(name: str | None) -> bool:
+    return bool(name) and str(name).endswith(MULTILINE_SUFFIXES)
+
+
+def control_character(value: str, multiline: bool = False) -> str | None:
+    """The first refused control character in ``value`` as ``U+XXXX``, or None."""
+    found = (_CONTROL if multiline else _CONTROL_OR_BREAK).search(value)
+    return f"U+{ord(found.group()):04X}" if found else None
+
+
+def _refuse(multiline: bool) -> Any:
+    def check(value: str) -> str:
+        bad = control_character(value, multiline)
+        if bad:
+            raise ValueError(f"control character {bad} is not allowed")
+        return value
+
+    return AfterValidator(check)
+
+
+SingleLine = Annotated[str, _refuse(multiline=False)]
+MultiLine = Annotated[str, _refuse(multiline=True)]

@@ -2,16 +2,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from accounts import service
+from accounts import service, tokens
 from accounts.models import User
 from accounts.schemas import (
     MeOut,
     OrgIn,
     OrgOut,
     OrgPatch,
+    RefreshIn,
     RegionIn,
     RegionOut,
     RegisterIn,
@@ -25,6 +26,7 @@ from api.routing import TransactionalRoute
 from api.security import create_access_token
 from kernel.actor import Actor
 from kernel.errors import DomainError
+from kernel.settings import Settings
 
 router = APIRouter(tags=["accounts"], route_class=TransactionalRoute)
 # The token endpoint keeps its own transaction: failed attempts must be remembered although it answers 401.
@@ -42,18 +44,50 @@ async def register(body: RegisterIn, session: SessionDep) -> RegisterOut:
     return RegisterOut(org=OrgOut.model_validate(org, from_attributes=True), user=_user_out(user))
 
 
-@token_router.post("/auth/token", response_model=TokenOut, summary="Log in: OAuth2 password form → JWT (anyone)")
+def _client(request: Request) -> str:
+    # The peer address; behind a proxy run uvicorn with --forwarded-allow-ips so this is the client's.
+    return request.client.host if request.client else "unknown"
+
+
+def _tokens(user_id: str, org_id: str, version: int, refresh_token: str, settings: Settings) -> TokenOut:
+    return TokenOut(access_token=create_access_token(user_id, org_id, settings, version),
+                    expires_in=settings.jwt_ttl_seconds, refresh_token=refresh_token)
+
+
+@token_router.post("/auth/token", response_model=TokenOut,
+                   summary="Log in: OAuth2 password form → access and refresh tokens (anyone)")
 async def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenOut:
     settings = request.app.state.settings
     async with request.app.state.session_factory() as session:
         try:
-            user = await service.authenticate(session, form.username, form.password, settings)
+            user = await service.authenticate(session, form.username, form.password, _client(request), settings)
+            refresh = await tokens.issue_refresh_token(session, user, settings)
         except DomainError:
             await session.commit()
             raise
         await session.commit()
-    return TokenOut(access_token=create_access_token(user.id, user.org_id, settings),
-                    expires_in=settings.jwt_ttl_seconds)
+    return _tokens(user.id, user.org_id, user.token_version, refresh, settings)
+
+
+@token_router.post("/auth/refresh", response_model=TokenOut,
+                   summary="Trade a refresh token for new access and refresh tokens; each works once (anyone)")
+async def refresh(request: Request, body: RefreshIn) -> TokenOut:
+    settings = request.app.state.settings
+    async with request.app.state.session_factory() as session:
+        try:
+            issued = await tokens.rotate(session, body.refresh_token, settings)
+        except DomainError:
+            await session.commit()  # a reused token's family stays revoked
+            raise
+        await session.commit()
+    return _tokens(issued.user_id, issued.org_id, issued.token_version, issued.refresh_token, settings)
+
+
+@router.post("/auth/logout", status_code=204, response_class=Response,
+             summary="Log out: revoke every access and refresh token of the current user (any user)")
+async def logout(actor: CurrentActor, session: SessionDep) -> Response:
+    await tokens.revoke_all(session, actor, actor.user_id, "logout")
+    return Response(status_code=204)
 
 
 @router.get("/me", response_model=MeOut, summary="The current user and organisation (any user)")

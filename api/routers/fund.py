@@ -5,8 +5,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 
 from api.deps import CurrentActor, SessionDep, org_kinds
+from api.lang import Language, file_response
 from api.routing import TransactionalRoute
-from finance.fund import monitoring, service
+from finance.fund import agreements, claims, monitoring, programmes
 from finance.fund.schemas import (
     AgreementIn,
     AgreementOut,
@@ -19,68 +20,70 @@ from finance.fund.schemas import (
     StressIn,
     VersionOut,
 )
+from kernel import tabular
 from kernel.actor import Actor
 
 router = APIRouter(tags=["fund"], route_class=TransactionalRoute)
-FundActor = Annotated[Actor, Depends(org_kinds(*service.FUND_KINDS))]
-FundOrAdmin = Annotated[Actor, Depends(org_kinds(*service.FUND_KINDS, admin=True))]
-Monitor = Annotated[Actor, Depends(org_kinds(*service.MONITOR_KINDS, admin=True))]
+FundActor = Annotated[Actor, Depends(org_kinds(*programmes.FUND_KINDS))]
+FundOrAdmin = Annotated[Actor, Depends(org_kinds(*programmes.FUND_KINDS, admin=True))]
+Monitor = Annotated[Actor, Depends(org_kinds(*programmes.MONITOR_KINDS, admin=True))]
 
 
 @router.post("/fund/programs", status_code=201, response_model=ProgramOut,
              summary="Start a programme with its capital and first rules (fund)")
-async def create_program(body: ProgramIn, actor: FundActor, session: SessionDep) -> dict[str, Any]:
-    program = await service.create_program(session, actor, body)
-    return await service.describe_program(session, program)
+async def create_program(body: ProgramIn, actor: FundActor, session: SessionDep) -> ProgramOut:
+    program = await programmes.create_program(session, actor, body)
+    return await programmes.describe_program(session, program)
 
 
 @router.post("/fund/programs/{program_id}/capital", response_model=ProgramOut,
              summary="Pay more capital into the programme (its fund)")
-async def add_capital(program_id: str, body: CapitalIn, actor: FundActor, session: SessionDep) -> dict[str, Any]:
-    program = await service.add_capital(session, actor, program_id, body.amount)
-    return await service.describe_program(session, program)
+async def add_capital(program_id: str, body: CapitalIn, actor: FundActor, session: SessionDep) -> ProgramOut:
+    program = await programmes.add_capital(session, actor, program_id, body.amount)
+    return await programmes.describe_program(session, program)
 
 
 @router.get("/fund/programs/{program_id}", response_model=ProgramOut,
             summary="A programme: its rules in force, every version and its cash (any user)")
-async def get_program(program_id: str, _: CurrentActor, session: SessionDep) -> dict[str, Any]:
-    return await service.describe_program(session, await service.get_program(session, program_id))
+async def get_program(program_id: str, _: CurrentActor, session: SessionDep) -> ProgramOut:
+    return await programmes.describe_program(session, await programmes.get_program(session, program_id))
 
 
 @router.post("/fund/programs/{program_id}/versions", status_code=201, response_model=VersionOut,
              summary="New rules from today; existing covers keep theirs (the programme's fund)")
-async def add_version(program_id: str, body: RulesIn, actor: FundActor, session: SessionDep) -> dict[str, Any]:
-    return service.describe_version(await service.add_version(session, actor, program_id, body))
+async def add_version(program_id: str, body: RulesIn, actor: FundActor, session: SessionDep) -> VersionOut:
+    return programmes.describe_version(await programmes.add_version(session, actor, program_id, body))
 
 
 @router.post("/fund/programs/{program_id}/agreements", status_code=201, response_model=AgreementOut,
              summary="Agree with a bank: the deposit moves to it, quota = deposit × leverage (fund)")
 async def create_agreement(program_id: str, body: AgreementIn, actor: FundActor,
-                           session: SessionDep) -> dict[str, Any]:
-    return service.describe_agreement(await service.create_agreement(session, actor, program_id, body))
+                           session: SessionDep) -> AgreementOut:
+    return agreements.describe_agreement(await agreements.create_agreement(session, actor, program_id, body))
 
 
 @router.get("/fund/programs/{program_id}/agreements", response_model=list[AgreementOut],
             summary="The programme's bank agreements (its fund, regulators)")
-async def list_agreements(program_id: str, actor: Monitor, session: SessionDep) -> list[dict[str, Any]]:
+async def list_agreements(program_id: str, actor: Monitor, session: SessionDep) -> list[AgreementOut]:
     program = await monitoring.monitored_program(session, actor, program_id)
-    return [service.describe_agreement(a) for a in await service.list_agreements(session, program.id)]
+    return [agreements.describe_agreement(a) for a in await agreements.list_agreements(session, program.id)]
 
 
 @router.get("/fund/programs/{program_id}/exposure", response_model=ExposureOut,
-            responses={200: {"content": {"text/csv": {}, "image/png": {}, "image/svg+xml": {}}}},
+            responses={200: {"content": {"text/csv": {}, tabular.XLSX_MEDIA_TYPE: {}, "image/png": {},
+                                         "image/svg+xml": {}}}},
             summary="Exposure by bank, guarantor, industry and region; NPL ratios and pauses; rates "
-                    "(its fund, regulators); `format=csv` for a spreadsheet, `png`/`svg` for a chart by bank")
+                    "(its fund, regulators); `format=csv`/`xlsx` for a spreadsheet, `png`/`svg` for a chart by bank")
 async def exposure(program_id: str, actor: Monitor, session: SessionDep,
-                   format: Annotated[Literal["json", "csv", "png", "svg"], Query()] = "json") -> Any:
+                   lang: Language,
+                   format: Annotated[Literal["json", "csv", "xlsx", "png", "svg"], Query()] = "json") -> Any:
     program = await monitoring.monitored_program(session, actor, program_id)
     report = await monitoring.exposure(session, program)
     if format in ("png", "svg"):
-        return Response(await monitoring.exposure_chart(session, program, report, format),
+        return Response(await monitoring.exposure_chart(session, program, report, format, lang),
                         media_type="image/png" if format == "png" else "image/svg+xml")
-    if format == "csv":
-        return Response(monitoring.exposure_csv(report), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="exposure-{program.id}.csv"'})
+    if format in ("csv", "xlsx"):
+        return file_response(monitoring.exposure_table(program, report), format, lang)
     return report
 
 
@@ -93,11 +96,11 @@ async def stress_test(program_id: str, body: StressIn, actor: FundOrAdmin, sessi
 
 @router.get("/compensation-claims/{claim_id}", response_model=ClaimOut,
             summary="A compensation claim (its fund, the parties bearing a share, regulators)")
-async def get_claim(claim_id: str, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
-    return service.describe_claim(await service.get_claim(session, actor, claim_id))
+async def get_claim(claim_id: str, actor: CurrentActor, session: SessionDep) -> ClaimOut:
+    return claims.describe_claim(await claims.get_claim(session, actor, claim_id))
 
 
 @router.post("/compensation-claims/{claim_id}/approve", response_model=ClaimOut,
              summary="Pay a claim once (the programme's fund; the lending bank settles an uncovered loan's)")
-async def approve_claim(claim_id: str, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
-    return service.describe_claim(await service.approve_claim(session, actor, claim_id))
+async def approve_claim(claim_id: str, actor: CurrentActor, session: SessionDep) -> ClaimOut:
+    return claims.describe_claim(await claims.approve_claim(session, actor, claim_id))

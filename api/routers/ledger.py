@@ -22,14 +22,6 @@ Key = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 Ref = Annotated[str | None, Query(max_length=40)]
 
 
-class AccountPage(Page):
-    data: list[AccountOut]
-
-
-class EntryPage(Page):
-    data: list[EntryOut]
-
-
 def _admin_with_key(actor: Actor, key: str | None) -> str:
     if actor.role != ORG_ADMIN:
         raise Forbidden("only a fund administrator may post to the ledger")
@@ -39,30 +31,30 @@ def _admin_with_key(actor: Actor, key: str | None) -> str:
     return f"manual:{actor.org_id}:{key}"
 
 
-@router.get("/accounts", response_model=AccountPage, summary="Ledger accounts with balances (fund, regulator)")
+@router.get("/accounts", response_model=Page[AccountOut], summary="Ledger accounts with balances (fund, regulator)")
 async def list_accounts(session: SessionDep, _: LedgerReader, limit: Limit = 20, cursor: Cursor = None,
                         code_prefix: Annotated[str | None, Query(max_length=160)] = None,
-                        owner_org_id: Ref = None) -> AccountPage:
+                        owner_org_id: Ref = None) -> Page[AccountOut]:
     rows, has_more, nxt = await service.list_accounts(session, limit, cursor, code_prefix=code_prefix,
                                                       owner_org_id=owner_org_id)
-    return AccountPage(data=[service.describe_account(a) for a in rows], has_more=has_more, next_cursor=nxt)
+    return Page[AccountOut](data=[service.describe_account(a) for a in rows], has_more=has_more, next_cursor=nxt)
 
 
-@router.get("/entries", response_model=EntryPage, summary="Journal entries with postings (fund, regulator)")
+@router.get("/entries", response_model=Page[EntryOut], summary="Journal entries with postings (fund, regulator)")
 async def list_entries(session: SessionDep, _: LedgerReader, limit: Limit = 20, cursor: Cursor = None,
                        account_id: Ref = None,
                        date_from: Annotated[date | None, Query(alias="from")] = None,
                        date_to: Annotated[date | None, Query(alias="to")] = None,
                        kind: Annotated[str | None, Query(max_length=40)] = None,
-                       object_type: Ref = None, object_id: Ref = None) -> EntryPage:
+                       object_type: Ref = None, object_id: Ref = None) -> Page[EntryOut]:
     rows, has_more, nxt = await service.list_entries(session, limit, cursor, account_id=account_id,
                                                      date_from=date_from, date_to=date_to, kind=kind,
                                                      object_type=object_type, object_id=object_id)
-    return EntryPage(data=await service.describe_entries(session, rows), has_more=has_more, next_cursor=nxt)
+    return Page[EntryOut](data=await service.describe_entries(session, rows), has_more=has_more, next_cursor=nxt)
 
 
 @router.get("/entries/{entry_id}", response_model=EntryOut, summary="One entry (fund, regulator)")
-async def get_entry(entry_id: str, session: SessionDep, _: LedgerReader) -> dict[str, Any]:
+async def get_entry(entry_id: str, session: SessionDep, _: LedgerReader) -> EntryOut:
     return (await service.describe_entries(session, [await service.get_entry(session, entry_id)]))[0]
 
 
@@ -84,7 +76,7 @@ async def verify(session: SessionDep, _: LedgerReader) -> dict[str, Any]:
 @router.post("/entries", status_code=201, response_model=EntryOut,
              summary="Post a manual adjustment (fund administrator; Idempotency-Key required)")
 async def post_entry(body: ManualEntryIn, session: SessionDep, actor: FundActor,
-                     idempotency_key: Key = None) -> dict[str, Any]:
+                     idempotency_key: Key = None) -> EntryOut:
     key = _admin_with_key(actor, idempotency_key)
     entry = await service.post(session, actor, idempotency_key=key,
                                lines=[(x.account, x.side, x.amount) for x in body.lines],
@@ -97,7 +89,7 @@ async def post_entry(body: ManualEntryIn, session: SessionDep, actor: FundActor,
 @router.post("/entries/{entry_id}/reverse", status_code=201, response_model=EntryOut,
              summary="Reverse an entry with its mirror, once (fund administrator; Idempotency-Key required)")
 async def reverse_entry(entry_id: str, body: ReverseIn, session: SessionDep, actor: FundActor,
-                        idempotency_key: Key = None) -> dict[str, Any]:
+                        idempotency_key: Key = None) -> EntryOut:
     key = _admin_with_key(actor, idempotency_key)
     entry = await service.reverse(session, actor, entry_id, key, body.reason)
     return (await service.describe_entries(session, [entry]))[0]

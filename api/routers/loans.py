@@ -9,10 +9,11 @@ from fastapi import APIRouter, Response
 from api.deps import CurrentActor, Cursor, Limit, SessionDep
 from api.money import settle_then_read
 from api.routing import SettleDep, TransactionalRoute
-from finance.fund import service as fund_service
+from finance.fund import claims as fund_claims
 from finance.fund.schemas import ClaimOut
-from finance.loans import disposal, service
+from finance.loans import access, applications, default, disbursement, disposal, repayments, security, views
 from finance.loans.schemas import (
+    AllocationOut,
     ApplicationIn,
     ApplicationOut,
     DisposalIn,
@@ -36,175 +37,154 @@ from kernel.pagination import Page
 router = APIRouter(tags=["loans"], route_class=TransactionalRoute)
 
 
-class ApplicationPage(Page):
-    data: list[ApplicationOut]
-
-
-class OfferList(Page):
-    data: list[OfferOut]
-
-
 @router.post("/loan-applications", status_code=201, response_model=ApplicationOut,
              summary="Apply for a loan pledging a bundle of your own assets (SME)")
-async def create_application(body: ApplicationIn, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
-    app = await service.create_application(session, actor, body)
-    return await service.describe_application(session, app)
+async def create_application(body: ApplicationIn, actor: CurrentActor, session: SessionDep) -> ApplicationOut:
+    app = await applications.create_application(session, actor, body)
+    return await applications.describe_application(session, app)
 
 
-@router.get("/loan-applications", response_model=ApplicationPage,
+@router.get("/loan-applications", response_model=Page[ApplicationOut],
             summary="Loan applications: an SME its own, banks the submitted ones, the fund and admin all")
 async def list_applications(actor: CurrentActor, session: SessionDep, limit: Limit = 20, cursor: Cursor = None,
-                            status: service.ApplicationStatus | None = None) -> ApplicationPage:
-    rows, has_more, next_cursor = await service.list_applications(session, actor, status, limit, cursor)
-    return ApplicationPage(data=[await service.describe_application(session, a) for a in rows],
+                            status: applications.ApplicationStatus | None = None) -> Page[ApplicationOut]:
+    rows, has_more, next_cursor = await applications.list_applications(session, actor, status, limit, cursor)
+    return Page[ApplicationOut](data=[await applications.describe_application(session, a) for a in rows],
                            has_more=has_more, next_cursor=next_cursor)
 
 
 @router.get("/loan-applications/{application_id}", response_model=ApplicationOut,
             summary="One loan application with the valuation behind it")
-async def get_application(application_id: str, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
-    app = await service.get_application(session, actor, application_id)
-    return await service.describe_application(session, app)
+async def get_application(application_id: str, actor: CurrentActor, session: SessionDep) -> ApplicationOut:
+    app = await applications.get_application(session, actor, application_id)
+    return await applications.describe_application(session, app)
 
 
 @router.post("/loan-applications/{application_id}/offers", status_code=201, response_model=OfferOut,
              summary="Offer a loan on a submitted application (bank)")
 async def create_offer(application_id: str, body: OfferIn, actor: CurrentActor, session: SessionDep) -> Any:
-    return await service.create_offer(session, actor, application_id, body)
+    return await applications.create_offer(session, actor, application_id, body)
 
 
-@router.get("/loan-applications/{application_id}/offers", response_model=OfferList,
+@router.get("/loan-applications/{application_id}/offers", response_model=Page[OfferOut],
             summary="Offers on an application: the applicant sees all, a bank only its own")
-async def list_offers(application_id: str, actor: CurrentActor, session: SessionDep) -> OfferList:
-    rows = await service.list_offers(session, actor, application_id)
-    return OfferList(data=[OfferOut.model_validate(o, from_attributes=True) for o in rows], has_more=False,
+async def list_offers(application_id: str, actor: CurrentActor, session: SessionDep) -> Page[OfferOut]:
+    rows = await applications.list_offers(session, actor, application_id)
+    return Page[OfferOut](data=[OfferOut.model_validate(o, from_attributes=True) for o in rows], has_more=False,
                      next_cursor=None)
 
 
 @router.post("/loan-offers/{offer_id}/accept", status_code=201, response_model=LoanOut,
              summary="Accept an offer (applicant): the loan awaits security, the other offers are declined")
-async def accept_offer(offer_id: str, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
-    loan = await service.accept_offer(session, actor, offer_id)
-    return await service.describe_loan(session, loan)
+async def accept_offer(offer_id: str, actor: CurrentActor, session: SessionDep) -> LoanOut:
+    loan = await applications.accept_offer(session, actor, offer_id)
+    return await views.describe_loan(session, loan)
 
 
 @router.get("/loans/{loan_id}", response_model=LoanOut, summary="A loan (its parties, the fund, the admin)")
-async def get_loan(loan_id: str, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
-    return await service.describe_loan(session, await service.get_loan(session, actor, loan_id))
+async def get_loan(loan_id: str, actor: CurrentActor, session: SessionDep) -> LoanOut:
+    return await views.describe_loan(session, await access.get_loan(session, actor, loan_id))
 
 
 @router.get("/loans/{loan_id}/schedule", response_model=ScheduleOut,
             summary="The repayment schedule with what has been paid on each instalment")
-async def get_schedule(loan_id: str, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
-    return await service.describe_schedule(session, await service.get_loan(session, actor, loan_id))
+async def get_schedule(loan_id: str, actor: CurrentActor, session: SessionDep) -> ScheduleOut:
+    return await views.describe_schedule(session, await access.get_loan(session, actor, loan_id))
 
 
 @router.post("/loans/{loan_id}/guarantee", status_code=201, response_model=LoanOut,
              summary="Guarantee the loan for a fee and a share of any loss (guarantor)")
-async def guarantee(loan_id: str, body: GuaranteeIn, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
-    await service.join_guarantee(session, actor, loan_id, body)
-    return await service.describe_loan(session, await service.get_loan(session, actor, loan_id))
+async def guarantee(loan_id: str, body: GuaranteeIn, actor: CurrentActor, session: SessionDep) -> LoanOut:
+    await security.join_guarantee(session, actor, loan_id, body)
+    return await views.describe_loan(session, await access.get_loan(session, actor, loan_id))
 
 
 @router.post("/loans/{loan_id}/insurance", status_code=201, response_model=LoanOut,
              summary="Insure the loan for a premium and a share of any loss (insurer)")
-async def insurance(loan_id: str, body: InsuranceIn, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
-    await service.join_insurance(session, actor, loan_id, body)
-    return await service.describe_loan(session, await service.get_loan(session, actor, loan_id))
+async def insurance(loan_id: str, body: InsuranceIn, actor: CurrentActor, session: SessionDep) -> LoanOut:
+    await security.join_insurance(session, actor, loan_id, body)
+    return await views.describe_loan(session, await access.get_loan(session, actor, loan_id))
 
 
 @router.post("/loans/{loan_id}/fund-cover", status_code=201, response_model=LoanOut,
              summary="Ask a risk-fund programme to cover the loan (lending bank)")
-async def fund_cover(loan_id: str, body: FundCoverIn, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
-    loan = await service.request_fund_cover(session, actor, loan_id, body.program_id)
-    return await service.describe_loan(session, loan)
+async def fund_cover(loan_id: str, body: FundCoverIn, actor: CurrentActor, session: SessionDep) -> LoanOut:
+    loan = await security.request_fund_cover(session, actor, loan_id, body.program_id)
+    return await views.describe_loan(session, loan)
 
 
 @router.post("/loans/{loan_id}/pledge-registration", response_model=LoanOut,
              summary="Record the pledge registration: the bundle is encumbered, the loan secured (lending bank)")
 async def pledge_registration(loan_id: str, body: PledgeRegistrationIn, actor: CurrentActor,
-                              session: SessionDep) -> dict[str, Any]:
-    loan = await service.register_pledge(session, actor, loan_id, body)
-    return await service.describe_loan(session, loan)
+                              session: SessionDep) -> LoanOut:
+    loan = await security.register_pledge(session, actor, loan_id, body)
+    return await views.describe_loan(session, loan)
 
 
 @router.post("/loans/{loan_id}/disburse", response_model=LoanOut,
              responses={202: {"model": LoanOut, "description": "the provider has not answered yet"}},
              summary="Pay the loan out through the gateway; the schedule starts today (lending bank)")
 async def disburse(loan_id: str, actor: CurrentActor, session: SessionDep, response: Response,
-                   settle: SettleDep) -> dict[str, Any]:
-    loan = await service.disburse(session, actor, loan_id)
+                   settle: SettleDep) -> LoanOut:
+    loan = await disbursement.disburse(session, actor, loan_id)
     await settle_then_read(settle, session, response, loan.disbursement_payment_id, loan)
-    return await service.describe_loan(session, loan)
+    return await views.describe_loan(session, loan)
 
 
 @router.post("/loans/{loan_id}/repayments", status_code=201, response_model=RepaymentOut,
              responses={202: {"model": RepaymentOut, "description": "the provider has not answered yet"}},
              summary="Repay through the gateway: penalty, then interest, then principal, oldest first (borrower)")
 async def repay(loan_id: str, body: RepaymentIn, actor: CurrentActor, session: SessionDep, response: Response,
-                settle: SettleDep) -> dict[str, Any]:
-    repayment = await service.repay(session, actor, loan_id, body.amount)
+                settle: SettleDep) -> RepaymentOut:
+    repayment = await repayments.repay(session, actor, loan_id, body.amount)
     await settle_then_read(settle, session, response, repayment.payment_id, repayment)
-    loan = await service.get_loan(session, actor, loan_id)
-    return {"id": repayment.id, "amount": repayment.amount, "status": repayment.status,
-            "allocation": {"penalty": repayment.penalty, "interest": repayment.interest,
-                           "principal": repayment.principal},
-            "loan": await service.describe_loan(session, loan)}
+    loan = await access.get_loan(session, actor, loan_id)
+    return RepaymentOut(id=repayment.id, amount=repayment.amount, status=repayment.status,
+                        allocation=AllocationOut(penalty=repayment.penalty, interest=repayment.interest,
+                                                 principal=repayment.principal),
+                        loan=await views.describe_loan(session, loan))
 
 
 @router.post("/loans/{loan_id}/default", response_model=LoanOut,
              summary="Declare default once days past due reach the programme's threshold (lending bank)")
-async def declare_default(loan_id: str, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
-    return await service.describe_loan(session, await service.declare_default(session, actor, loan_id))
+async def declare_default(loan_id: str, actor: CurrentActor, session: SessionDep) -> LoanOut:
+    return await views.describe_loan(session, await default.declare_default(session, actor, loan_id))
 
 
 @router.post("/loans/{loan_id}/compensation-claims", status_code=201, response_model=ClaimOut,
              summary="Claim compensation for a defaulted loan: the loss split among its bearers (lending bank)")
-async def claim_compensation(loan_id: str, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
-    return fund_service.describe_claim(await service.claim_compensation(session, actor, loan_id))
+async def claim_compensation(loan_id: str, actor: CurrentActor, session: SessionDep) -> ClaimOut:
+    return fund_claims.describe_claim(await default.claim_compensation(session, actor, loan_id))
 
 
 @router.get("/loans/{loan_id}/recoveries", response_model=RecoveriesOut,
             summary="What disposal proceeds returned to each party (parties, the fund)")
-async def recoveries(loan_id: str, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
-    loan = await service.get_loan(session, actor, loan_id)
-    rows = await service.recoveries(session, loan)
-    return {"loan_id": loan.id, "proceeds": sum(r["amount"] for r in rows), "data": rows}
+async def recoveries(loan_id: str, actor: CurrentActor, session: SessionDep) -> RecoveriesOut:
+    return await views.describe_recoveries(session, await access.get_loan(session, actor, loan_id))
 
 
 @router.post("/loans/{loan_id}/disposal", status_code=201, response_model=DisposalOut,
              summary="Auction the pledged bundle of a compensated loan, or re-list an unsold lot (lending bank)")
-async def dispose(loan_id: str, body: DisposalIn, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
+async def dispose(loan_id: str, body: DisposalIn, actor: CurrentActor, session: SessionDep) -> DisposalOut:
     loan, row, auction = await disposal.start_disposal(session, actor, loan_id, body)
-    return {"id": row.id, "loan_id": loan.id, "auction_id": auction.id, "reserve_price": auction.reserve_price,
-            "start_price": auction.start_price, "min_increment": auction.min_increment, "ends_on": auction.ends_on,
-            "relisted_from": auction.relisted_from, "status": auction.status, "loan_status": loan.status}
+    return disposal.describe_disposal(loan, row, auction)
 
 
 @router.get("/loans/{loan_id}/disposals", response_model=DisposalsOut,
             summary="The loan's disposal auctions and what became of them (parties, the fund)")
-async def disposals(loan_id: str, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
-    loan = await service.get_loan(session, actor, loan_id)
-    return {"loan_id": loan.id, "data": await disposal.describe_disposals(session, loan.id)}
+async def disposals(loan_id: str, actor: CurrentActor, session: SessionDep) -> DisposalsOut:
+    loan = await access.get_loan(session, actor, loan_id)
+    return await disposal.describe_disposals(session, loan.id)
 
 
 @router.post("/loans/{loan_id}/write-off", response_model=WriteOffOut,
              summary="Write off a loan whose collateral went unsold, recording each party's final loss (lending bank)")
-async def write_off(loan_id: str, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
+async def write_off(loan_id: str, actor: CurrentActor, session: SessionDep) -> WriteOffOut:
     loan, _ = await disposal.write_off(session, actor, loan_id)
-    return await _write_off_view(session, loan)
+    return await disposal.describe_write_off(session, loan)
 
 
 @router.get("/loans/{loan_id}/write-off", response_model=WriteOffOut,
             summary="The final loss per party of a written-off loan (parties, the fund)")
-async def get_write_off(loan_id: str, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
-    return await _write_off_view(session, await service.get_loan(session, actor, loan_id))
-
-
-async def _write_off_view(session: SessionDep, loan: Any) -> dict[str, Any]:
-    rows = {r.party: r for r in await disposal.write_offs(session, loan.id)}
-    data = [{**x, "loss": rows[x["party"]].loss} for x in await disposal.losses(session, loan.id)
-            if x["party"] in rows]
-    return {"loan_id": loan.id, "status": loan.status,
-            "written_off_on": next(iter(rows.values())).written_off_on if rows else None,
-            "total_loss": sum(r.loss for r in rows.values()), "data": data}
+async def get_write_off(loan_id: str, actor: CurrentActor, session: SessionDep) -> WriteOffOut:
+    return await disposal.describe_write_off(session, await access.get_loan(session, actor, loan_id))

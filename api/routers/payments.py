@@ -15,10 +15,6 @@ from kernel.pagination import Page
 router = APIRouter(tags=["payments"], route_class=TransactionalRoute)
 
 
-class PaymentPage(Page):
-    data: list[PaymentOut]
-
-
 @router.post("/payments/webhook", response_model=WebhookAck,
              summary="Provider events, signed with Gateway-Signature (no bearer token)")
 async def webhook(request: Request, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
@@ -39,16 +35,16 @@ async def create_payout(body: PayoutIn, actor: AdminActor, session: SessionDep, 
     return await settle_then_read(settle, session, response, payment.id)
 
 
-@router.get("/payments", response_model=PaymentPage, summary="The caller's organisation's payments")
+@router.get("/payments", response_model=Page[PaymentOut], summary="The caller's organisation's payments")
 async def list_payments(
     session: SessionDep, actor: CurrentActor, limit: Limit = 20, cursor: Cursor = None,
     object_id: Annotated[str | None, Query(max_length=40)] = None,
     object_type: Annotated[str | None, Query(max_length=40)] = None,
     purpose: Purpose | None = None, status: Status | None = None,
-) -> PaymentPage:
+) -> Page[PaymentOut]:
     filters = service.PaymentFilters(object_id=object_id, object_type=object_type, purpose=purpose, status=status)
     rows, has_more, next_cursor = await service.list_for_party(session, actor, filters, limit, cursor)
-    return PaymentPage(data=[PaymentOut.model_validate(p, from_attributes=True) for p in rows],
+    return Page[PaymentOut](data=[PaymentOut.model_validate(p, from_attributes=True) for p in rows],
                        has_more=has_more, next_cursor=next_cursor)
 
 

@@ -123,7 +123,7 @@ class FundCover(SQLModel, table=True):
     # The fund's share of a loss after tiers, fixed at cover time.
     fund_bps: int
     outstanding_principal: int = money_field()
-    # Cached from the facts above by ``service._refresh`` (monitoring and the quota sum them in SQL):
+    # Cached from the facts above by ``cover.refresh`` (monitoring and the quota sum them in SQL):
     # min(outstanding, covered principal) while active, and the fund's share of it.
     covered_outstanding: int = money_field(default=0)
     exposure: int = money_field(default=0)

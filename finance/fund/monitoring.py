@@ -5,8 +5,6 @@ and a Vasicek stress test over the covered loans.
 
 from __future__ import annotations
 
-import csv
-import io
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -14,18 +12,15 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from accounts.models import Org
+from finance.charts import grouped_bar_chart
 from finance.fund import books, stress
+from finance.fund.agreements import list_agreements
+from finance.fund.cover import npl_by_bank, ratio_bps
 from finance.fund.models import CompensationClaim, FundCover, FundProgram, RecoveryRow
+from finance.fund.programmes import MONITOR_KINDS, current_version, get_program
 from finance.fund.schemas import StressIn
-from finance.fund.service import (
-    MONITOR_KINDS,
-    current_version,
-    get_program,
-    list_agreements,
-    npl_by_bank,
-    ratio_bps,
-)
-from kernel import audit
+from kernel import audit, i18n, tabular
 from kernel.actor import Actor
 from kernel.clock import business_date
 from kernel.errors import NotFound, ValidationFailed
@@ -93,31 +88,29 @@ async def exposure(session: AsyncSession, program: FundProgram) -> dict[str, Any
     }
 
 
-CSV_COLUMNS = ("section", "key", "covered_outstanding", "fund_exposure", "quota", "deposit", "npl_ratio_bps",
-               "paused", "loans")
+EXPORT_COLUMNS = ("section", "key", "covered_outstanding", "fund_exposure", "quota", "deposit", "npl_ratio_bps",
+                  "paused", "loans", "amount", "rate_bps")
+TOTAL_AMOUNTS = ("capital", "cash", "committed_exposure", "covered_outstanding", "deposits", "compensation_paid",
+                 "recovered")
+TOTAL_RATES = ("leverage_used_bps", "compensation_rate_bps", "recovery_rate_bps")
 
 
-def exposure_csv(report: dict[str, Any]) -> str:
-    """One table: a row per bank, guarantor, industry and region, then the programme's totals."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for bank in report["by_bank"]:
-        writer.writerow({"section": "bank", "key": bank["bank_org_id"], **bank})
+def exposure_table(program: FundProgram, report: dict[str, Any]) -> tabular.Table:
+    """One table: a row per bank, guarantor, industry and region, then the programme's totals (money in
+    ``amount``, ratios in ``rate_bps``), for CSV and XLSX."""
+    rows: list[dict[str, Any]] = [{"section": "bank", "key": b["bank_org_id"], **b} for b in report["by_bank"]]
     for section in ("guarantor", "industry", "region"):
-        for row in report[f"by_{section}"]:
-            writer.writerow({"section": section, **row, "key": row["key"] or ""})
-    for name in ("capital", "cash", "committed_exposure", "covered_outstanding", "deposits", "leverage_used",
-                 "compensation_paid", "recovered", "compensation_rate_bps", "recovery_rate_bps"):
-        writer.writerow({"section": "total", "key": name, "covered_outstanding": report[name]})
-    return out.getvalue()
+        rows += [{"section": section, **row, "key": row["key"] or ""} for row in report[f"by_{section}"]]
+    rows += [{"section": "total", "key": name, "amount": report[name]} for name in TOTAL_AMOUNTS]
+    rows += [{"section": "total", "key": name, "rate_bps": report[name]} for name in TOTAL_RATES]
+    as_of = str(report["as_of"])
+    return tabular.Table(title=f"{program.name} 风险敞口", columns=EXPORT_COLUMNS, rows=rows, period=as_of,
+                         filters={"program_id": program.id, "as_of": as_of}, filename=f"exposure-{program.id}")
 
 
-async def exposure_chart(session: AsyncSession, program: FundProgram, report: dict[str, Any], fmt: str) -> bytes:
+async def exposure_chart(session: AsyncSession, program: FundProgram, report: dict[str, Any], fmt: str,
+                         lang: str = i18n.ZH) -> bytes:
     """Per bank: covered outstanding, the fund's exposure and the quota, in 万元 (¥10,000)."""
-    from accounts.models import Org
-    from finance.statistics.charts import grouped_bar_chart
-
     ids = [b["bank_org_id"] for b in report["by_bank"]]
     names = dict((await session.exec(select(Org.id, Org.name).where(col(Org.id).in_(ids)))).all())
     wan = 1_000_000  # fen in ¥10,000
@@ -125,11 +118,12 @@ async def exposure_chart(session: AsyncSession, program: FundProgram, report: di
     def series(key: str) -> list[float]:
         return [b[key] / wan for b in report["by_bank"]]
 
+    t = i18n.text
     return grouped_bar_chart(
-        f"{program.name} 风险敞口（{report['as_of']}）", [names.get(i, i) for i in ids],
-        [("在保贷款余额", series("covered_outstanding")), ("基金敞口", series("fund_exposure")),
-         ("合作额度", series("quota"))],
-        x_label="合作银行", y_label="金额（万元）", fmt=fmt)
+        f"{program.name} {t('风险敞口', lang)}（{report['as_of']}）", [names.get(i, i) for i in ids],
+        [(t("在保贷款余额", lang), series("covered_outstanding")), (t("基金敞口", lang), series("fund_exposure")),
+         (t("合作额度", lang), series("quota"))],
+        x_label=t("合作银行", lang), y_label=t("金额（万元）", lang), fmt=fmt)
 
 
 async def stress_test(session: AsyncSession, actor: Actor, program: FundProgram, data: StressIn) -> dict[str, Any]:
@@ -175,4 +169,4 @@ async def stress_test(session: AsyncSession, actor: Actor, program: FundProgram,
     return report
 
 
-__all__ = ["MONITOR_KINDS", "exposure", "exposure_csv", "monitored_program", "stress_test"]
+__all__ = ["MONITOR_KINDS", "exposure", "exposure_table", "monitored_program", "stress_test"]

@@ -165,6 +165,17 @@ class ClaimOut(BaseModel):
     payment_id: str | None
 
 
+class RecoveryOut(BaseModel):
+    id: str
+    claim_id: str
+    party: str
+    org_id: str | None
+    amount: int
+    source_ref: str
+    recovered_on: date
+    payment_id: str | None
+
+
 class GroupExposure(BaseModel):
     key: str | None
     covered_outstanding: int

@@ -1,3 +1,4 @@
+# Over 400 lines on purpose: one posting path (validate, lock, replay, limits, balances, chain) and its readers share private table handles; kept whole so the lock order reads top to bottom.
 """The fund's double-entry ledger: accounts, posting, reversal, balances and verification.
 
 Other packages move money only through ``post`` (or ``reverse``), with lines from ``core.Recipes`` and an
@@ -47,10 +48,11 @@ from finance.ledger.core import (
     violates_limit,
 )
 from finance.ledger.models import LedgerAccount, LedgerChainHead, LedgerEntry, LedgerPosting
+from finance.ledger.schemas import AccountOut, EntryOut
 from kernel import audit, metrics
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
-from kernel.db import is_unique_violation, utcnow
+from kernel.db import insert_unique, is_unique_violation, utcnow
 from kernel.errors import (
     AlreadyExists,
     IdempotencyConflict,
@@ -69,6 +71,10 @@ _accounts_table: sa.Table = LedgerAccount.__table__  # type: ignore[attr-defined
 _entries_table: sa.Table = LedgerEntry.__table__  # type: ignore[attr-defined]
 _postings_table: sa.Table = LedgerPosting.__table__  # type: ignore[attr-defined]
 _head_table: sa.Table = LedgerChainHead.__table__  # type: ignore[attr-defined]
+
+
+class _Duplicate(Exception):
+    """A row with the same unique key already exists (another request made it): use that one."""
 
 
 # --- accounts ----------------------------------------------------------------------------------------
@@ -97,12 +103,8 @@ async def ensure_account(session: AsyncSession, code: str, name: str, type: str,
             raise NotFound(f"organisation {owner_org_id} not found")
         account = LedgerAccount(code=code, name=name, **wanted)
         try:
-            async with session.begin_nested():
-                session.add(account)
-                await session.flush()
-        except sa.exc.IntegrityError as exc:
-            if not is_unique_violation(exc):
-                raise
+            await insert_unique(session, account, _Duplicate())
+        except _Duplicate:
             existing = await _account_by_code(session, code)  # created concurrently
             assert existing is not None
         else:
@@ -155,11 +157,11 @@ async def list_accounts(session: AsyncSession, limit: int, cursor: str | None, *
     return await paginate(session, stmt, LedgerAccount.id, limit, cursor)
 
 
-def describe_account(account: LedgerAccount) -> dict[str, Any]:
+def describe_account(account: LedgerAccount) -> AccountOut:
     data = account.model_dump()
     b = _cached(account)
     data.update(balance=b.balance, pending_balance=b.pending, available=b.available)
-    return data
+    return AccountOut.model_validate(data)
 
 
 # --- posting -----------------------------------------------------------------------------------------
@@ -628,7 +630,7 @@ async def reversed_by(session: AsyncSession, entry_ids: Sequence[str]) -> dict[s
     return {r[0]: r[1] for r in rows if r[0]}
 
 
-async def describe_entries(session: AsyncSession, entries: Sequence[LedgerEntry]) -> list[dict[str, Any]]:
+async def describe_entries(session: AsyncSession, entries: Sequence[LedgerEntry]) -> list[EntryOut]:
     ids = [e.id for e in entries]
     postings = await _postings_of(session, ids)
     reversals = await reversed_by(session, ids)
@@ -642,7 +644,7 @@ async def describe_entries(session: AsyncSession, entries: Sequence[LedgerEntry]
         data["postings"] = [{"id": p.id, "line_no": p.line_no, "account_id": p.account_id,
                              "account_code": codes.get(p.account_id, ""), "side": p.side, "amount": p.amount}
                             for p in postings[e.id]]
-        out.append(data)
+        out.append(EntryOut.model_validate(data))
     return out
 
 

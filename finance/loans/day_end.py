@@ -18,8 +18,9 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from finance.loans import ports, states
+from finance.loans import outbound, states
 from finance.loans.models import Loan, LoanClassification, LoanCollateralAlert, LoanInstallment
+from finance.loans.states import PERFORMING
 from kernel import audit
 from kernel.actor import SYSTEM
 from kernel.clock import day_end_handler
@@ -27,7 +28,6 @@ from kernel.db import utcnow
 from kernel.ids import new_id
 from market.assets.models import Asset, Encumbrance
 
-PERFORMING = ("active", "overdue")
 L = Loan.__table__
 I = LoanInstallment.__table__  # noqa: E741
 
@@ -55,17 +55,22 @@ async def accrue_and_age(session: AsyncSession, run_date: date) -> int:
     next_day = run_date + timedelta(days=1)
     performing_loans = sa.select(L.c.id).where(L.c.status.in_(PERFORMING))
     open_rows = sa.and_(I.c.status != "paid", I.c.due_on <= run_date, _unpaid(I) > 0)
-    # 1. Penalty: overdue fen-days grow by today's unpaid principal + interest (the exact accumulator).
+    # 1. Instalments falling overdue today (a few per day; the rest already are) move by the workflow.
+    falling = (await conn.execute(sa.select(I.c.id, I.c.status).where(
+        open_rows, I.c.status != "overdue", I.c.loan_id.in_(performing_loans)).order_by(I.c.id))).all()
+    await states.INSTALMENT.apply_bulk(session, SYSTEM, [(r.id, r.status) for r in falling], "fall_overdue",
+                                       table=I, business_date=next_day)
+    # 2. Penalty: overdue fen-days grow by today's unpaid principal + interest (the exact accumulator).
     await conn.execute(sa.update(I).where(open_rows, I.c.loan_id.in_(performing_loans))
-                       .values(overdue_fen_days=I.c.overdue_fen_days + _unpaid(I), status="overdue"))
-    # 2. Days past due, on D+1, for loans already overdue or with an instalment that fell due.
+                       .values(overdue_fen_days=I.c.overdue_fen_days + _unpaid(I)))
+    # 3. Days past due, on D+1, for loans already overdue or with an instalment that fell due.
     oldest = (sa.select(sa.func.min(I.c.due_on)).where(I.c.loan_id == L.c.id, open_rows)
               .scalar_subquery())
     candidates = sa.and_(L.c.status.in_(PERFORMING),
                          sa.or_(L.c.days_past_due > 0, L.c.next_due_on <= run_date))
     await conn.execute(sa.update(L).where(candidates)
                        .values(days_past_due=sa.func.coalesce(_days_between(session, next_day, oldest), 0)))
-    # 3. The few loans whose classification or status now differs.
+    # 4. The few loans whose classification or status now differs.
     new_class = _classify_sql(L.c.days_past_due)
     should_be = sa.case((L.c.days_past_due > 0, "overdue"), else_="active")
     moved = (await conn.execute(
@@ -86,12 +91,12 @@ async def accrue_and_age(session: AsyncSession, run_date: date) -> int:
                            [{"b_id": m.id, "b_class": m.new_class} for m in class_moves])
     for action, from_status in (("fall_overdue", "active"), ("cure", "overdue")):
         rows = [(m.id, m.status) for m in moved if m.status == from_status and m.new_status != from_status]
-        await states.apply_bulk(session, SYSTEM, "loan", rows, action, table=L, business_date=next_day)
+        await states.LOAN.apply_bulk(session, SYSTEM, rows, action, table=L, business_date=next_day)
     covered = [m.id for m in moved if m.fund_cover_id]
     if covered:
         for loan in (await session.exec(sa.select(Loan).where(Loan.id.in_(covered))
                                         .execution_options(populate_existing=True))).scalars():
-            await ports.update_fund(session, loan)
+            await outbound.update_fund(session, loan)
     return len(moved)
 
 

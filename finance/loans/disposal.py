@@ -3,7 +3,7 @@
 **When.** The lending bank disposes once the loss split is fixed: the loan is ``compensated``, or
 ``defaulted`` with its compensation claim already opened (e.g. queued while the fund is short of cash —
 the bank need not wait for the fund's budget while the collateral's value wastes; the fund's share counts
-as borne from the claim, see ``finance.fund.service.distribute_recovery``). A defaulted loan without a
+as borne from the claim, see ``finance.fund.recovery.distribute_recovery``). A defaulted loan without a
 claim is refused (409): without a split there is nobody to share the proceeds with.
 
 **How.** ``POST /loans/{id}/disposal`` opens a market auction of the pledged bundle, the borrower as
@@ -34,16 +34,16 @@ borrower off balance sheet — 账销案存 — but no longer blocks the IP).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from finance.fund import service as fund
+from finance.fund import claims as fund_claims
+from finance.fund import recovery as fund_recovery
 from finance.fund import sharing
-from finance.loans import ports, service, states
+from finance.loans import access, outbound, states
 from finance.loans.models import Loan, LoanDisposal, LoanWriteOff
-from finance.loans.schemas import DisposalIn
+from finance.loans.schemas import DisposalIn, DisposalOut, DisposalsOut, WriteOffOut, WriteOffRowOut
 from finance.payments.models import Payment
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
@@ -102,8 +102,8 @@ async def _default_reserve(session: AsyncSession, loan: Loan) -> int:
 async def start_disposal(session: AsyncSession, actor: Actor, loan_id: str,
                          data: DisposalIn) -> tuple[Loan, LoanDisposal, Auction]:
     """Auction the pledged bundle (lending bank), or put an unsold lot up again."""
-    loan = await service.lending_bank_loan(session, actor, loan_id)
-    states.ensure("loan", loan, "dispose")
+    loan = await access.lending_bank_loan(session, actor, loan_id)
+    states.LOAN.ensure(loan, "dispose")
     today = await business_date(session)
     ends_on = data.ends_on or today + timedelta(days=DEFAULT_DAYS)
     last = await _latest_lot(session, loan.id)
@@ -114,13 +114,12 @@ async def start_disposal(session: AsyncSession, actor: Actor, loan_id: str,
         reserve = data.reserve_price or max(1, apply_bps(last.reserve_price, RELIST_RESERVE_BPS))
         for d in await disposals_of(session, loan.id):
             if d.status == "open":
-                d.status = "unsold"
-                session.add(d)
+                await states.DISPOSAL.apply(session, actor, d, "go_unsold")
         auction = await auctions.relist(session, actor, last.id, reserve_price=reserve,
                                         start_price=data.start_price or max(1, apply_bps(reserve, START_BPS)),
                                         ends_on=ends_on)
     else:
-        if loan.status == "defaulted" and await fund.claim_for_loan(session, loan.id) is None:
+        if loan.status == "defaulted" and await fund_claims.claim_for_loan(session, loan.id) is None:
             raise InvalidState(f"loan {loan.id} has no compensation claim yet: claim first, so the proceeds "
                                "have a loss split to go back to")
         reserve = data.reserve_price or await _default_reserve(session, loan)
@@ -131,11 +130,12 @@ async def start_disposal(session: AsyncSession, actor: Actor, loan_id: str,
             seller_org_id=loan.borrower_org_id, on_behalf_of=proceeds_ref(loan.id), allow_pledged_by=loan.id)
     row = LoanDisposal(loan_id=loan.id, auction_id=auction.id, reserve_price=auction.reserve_price,
                        start_price=auction.start_price, ends_on=auction.ends_on)
+    states.DISPOSAL.start(row)
     session.add(row)
     await session.flush()
-    await states.apply(session, actor, "loan", loan, "dispose", auction_id=auction.id,
-                       reserve_price=auction.reserve_price, start_price=auction.start_price,
-                       ends_on=auction.ends_on, relisted_from=auction.relisted_from)
+    await states.LOAN.apply(session, actor, loan, "dispose", auction_id=auction.id,
+                            reserve_price=auction.reserve_price, start_price=auction.start_price,
+                            ends_on=auction.ends_on, relisted_from=auction.relisted_from)
     await session.flush()
     return loan, row, auction
 
@@ -143,7 +143,7 @@ async def start_disposal(session: AsyncSession, actor: Actor, loan_id: str,
 async def proceeds_received(session: AsyncSession, loan_id: str, deal: Deal, payment: Payment) -> None:
     """The disposal deal is recorded and its escrow released to the bank: enforce and release the pledge,
     share the proceeds among the loss bearers, close the loan. Safe to call again."""
-    loan = await service._lock_loan(session, loan_id)
+    loan = await access.lock_loan(session, loan_id)
     if loan.status == "closed":
         return
     if payment.escrow_state != "released" or payment.payee_org_id != loan.bank_org_id:
@@ -158,36 +158,37 @@ async def proceeds_received(session: AsyncSession, loan_id: str, deal: Deal, pay
             raise NotFound("auction not found")
         row = LoanDisposal(loan_id=loan.id, auction_id=auction.id, reserve_price=auction.reserve_price,
                            start_price=auction.start_price, ends_on=auction.ends_on)
-    row.status, row.deal_id, row.proceeds = "settled", deal.id, deal.amount
-    session.add(row)
+        states.DISPOSAL.start(row)
+    row.deal_id, row.proceeds = deal.id, deal.amount
+    await states.DISPOSAL.apply(session, SYSTEM, row, "settle", deal_id=deal.id, proceeds=deal.amount)
     await encumbrances.release(session, SYSTEM, loan.id, "pledge")
-    rows = await fund.distribute_recovery(session, SYSTEM, loan.id, deal.amount, loan.borrower_org_id,
-                                          source_ref=f"deal:{deal.id}")
+    rows = await fund_recovery.distribute_recovery(session, SYSTEM, loan.id, deal.amount, loan.borrower_org_id,
+                                                   source_ref=f"deal:{deal.id}")
     loan.closed_on = await business_date(session)
-    await states.apply(session, SYSTEM, "loan", loan, "close", deal_id=deal.id, proceeds=deal.amount,
-                       recoveries={r.party: r.amount for r in rows})
+    await states.LOAN.apply(session, SYSTEM, loan, "close", deal_id=deal.id, proceeds=deal.amount,
+                            recoveries={r.party: r.amount for r in rows})
     await session.flush()
-    await ports.update_fund(session, loan)
+    await outbound.update_fund(session, loan)
 
 
-async def losses(session: AsyncSession, loan_id: str) -> list[dict[str, Any]]:
+async def losses(session: AsyncSession, loan_id: str) -> list[WriteOffRowOut]:
     """Each bearer's loss now: what it bore in the claim less what it has recovered."""
-    claim = await fund.claim_for_loan(session, loan_id)
+    claim = await fund_claims.claim_for_loan(session, loan_id)
     if claim is None:
         return []
     paid = {s["party"]: s["amount"] for s in claim.shares}
     recovered: dict[str, int] = {}
-    for r in await fund.recoveries_for_loan(session, loan_id):
+    for r in await fund_recovery.recoveries_for_loan(session, loan_id):
         if r.party in paid:
             recovered[r.party] = recovered.get(r.party, 0) + r.amount
     final = sharing.final_loss(paid, recovered)
-    return [{"party": s["party"], "org_id": s["org_id"], "paid": s["amount"],
-             "recovered": recovered.get(s["party"], 0), "loss": final[s["party"]]} for s in claim.shares]
+    return [WriteOffRowOut(party=s["party"], org_id=s["org_id"], paid=s["amount"],
+                           recovered=recovered.get(s["party"], 0), loss=final[s["party"]]) for s in claim.shares]
 
 
 async def write_off(session: AsyncSession, actor: Actor, loan_id: str) -> tuple[Loan, list[LoanWriteOff]]:
     """Write off a loan whose collateral found no buyer (lending bank), recording each party's final loss."""
-    loan = await service.lending_bank_loan(session, actor, loan_id)
+    loan = await access.lending_bank_loan(session, actor, loan_id)
     if loan.status != "disposing":
         raise InvalidState(f"loan {loan.id} is {loan.status}; only a loan whose collateral went unsold at "
                            "auction is written off", extra={"current_status": loan.status})
@@ -196,19 +197,18 @@ async def write_off(session: AsyncSession, actor: Actor, loan_id: str) -> tuple[
         raise InvalidState(f"the collateral of loan {loan.id} is still at auction or sold",
                            extra={"auction_id": lot.id if lot else None, "auction_status": lot.status if lot else None})
     today = await business_date(session)
-    rows = [LoanWriteOff(loan_id=loan.id, party=x["party"], org_id=x["org_id"], loss=x["loss"], written_off_on=today)
+    rows = [LoanWriteOff(loan_id=loan.id, party=x.party, org_id=x.org_id, loss=x.loss, written_off_on=today)
             for x in await losses(session, loan.id)]
     session.add_all(rows)
     for d in await disposals_of(session, loan.id):
         if d.status == "open":
-            d.status = "unsold"
-            session.add(d)
+            await states.DISPOSAL.apply(session, actor, d, "go_unsold")
     await encumbrances.release(session, actor, loan.id, "pledge")
     loan.closed_on = today
-    await states.apply(session, actor, "loan", loan, "write_off",
-                       losses={r.party: r.loss for r in rows}, total_loss=sum(r.loss for r in rows))
+    await states.LOAN.apply(session, actor, loan, "write_off",
+                            losses={r.party: r.loss for r in rows}, total_loss=sum(r.loss for r in rows))
     await session.flush()
-    await ports.update_fund(session, loan)
+    await outbound.update_fund(session, loan)
     return loan, rows
 
 
@@ -217,7 +217,24 @@ async def write_offs(session: AsyncSession, loan_id: str) -> list[LoanWriteOff]:
     return list((await session.exec(stmt)).all())
 
 
-async def describe_disposals(session: AsyncSession, loan_id: str) -> list[dict[str, Any]]:
+async def describe_write_off(session: AsyncSession, loan: Loan) -> WriteOffOut:
+    """The final loss per party of a written-off loan (empty before the write-off)."""
+    rows = {r.party: r for r in await write_offs(session, loan.id)}
+    data = [x.model_copy(update={"loss": rows[x.party].loss}) for x in await losses(session, loan.id)
+            if x.party in rows]
+    return WriteOffOut(loan_id=loan.id, status=loan.status,
+                       written_off_on=next(iter(rows.values())).written_off_on if rows else None,
+                       total_loss=sum(r.loss for r in rows.values()), data=data)
+
+
+def describe_disposal(loan: Loan, row: LoanDisposal, auction: Auction) -> DisposalOut:
+    return DisposalOut(id=row.id, loan_id=loan.id, auction_id=auction.id, reserve_price=auction.reserve_price,
+                       start_price=auction.start_price, min_increment=auction.min_increment,
+                       ends_on=auction.ends_on, relisted_from=auction.relisted_from, status=auction.status,
+                       loan_status=loan.status)
+
+
+async def describe_disposals(session: AsyncSession, loan_id: str) -> DisposalsOut:
     out = []
     for d in await disposals_of(session, loan_id):
         auction = await session.get(Auction, d.auction_id)
@@ -227,4 +244,4 @@ async def describe_disposals(session: AsyncSession, loan_id: str) -> list[dict[s
                     "auction_status": auction.status if auction else None,
                     "highest_bid": auction.highest_bid if auction else None,
                     "auction_deal_id": auction.deal_id if auction else None})
-    return out
+    return DisposalsOut.model_validate({"loan_id": loan_id, "data": out})

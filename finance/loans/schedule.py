@@ -18,13 +18,13 @@ anchored to that day (31 Jan → 28/29 Feb → 31 Mar).
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, localcontext
 from enum import StrEnum
 
+from kernel.dates import add_months
 from kernel.money import BPS, to_fen
 
 # Enough digits that (1+r)^360 and the payment quotient are exact far beyond the fen.
@@ -45,13 +45,6 @@ class Installment:
     principal: int
     interest: int
     balance_after: int
-
-
-def add_months(anchor: date, months: int) -> date:
-    """``anchor``'s day ``months`` later, clamped to that month's last day."""
-    index = anchor.month - 1 + months
-    year, month = anchor.year + index // 12, index % 12 + 1
-    return date(year, month, min(anchor.day, calendar.monthrange(year, month)[1]))
 
 
 def due_dates(start: date, term_months: int) -> list[date]:

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from finance.fund.schemas import RecoveryOut
+
 RepaymentMethod = Literal["equal_installment", "equal_principal", "interest_only"]
 MAX_MONEY = 100_000_000_000_00  # ¥100bn in fen: far beyond any pledge loan, well inside BIGINT
 # Strict: "100" or 100.0 for an amount of money is a client bug, not something to coerce.
@@ -78,6 +80,22 @@ class DisposalIn(_In):
     ends_on: date | None = None
 
 
+class ValuationSummaryOut(BaseModel):
+    """The valuation behind an application, as banks see it (the full report is GET /valuations/{id})."""
+
+    id: str
+    scenario: str
+    status: str
+    value: int
+    low: int
+    high: int
+    borrowing_base: int
+    certified_by: str | None
+    certified_on: date | None
+    valid_until: date | None
+    stale_reason: str | None
+
+
 class ApplicationOut(BaseModel):
     id: str
     applicant_org_id: str
@@ -87,7 +105,7 @@ class ApplicationOut(BaseModel):
     purpose: str
     repayment_method: str
     valuation_id: str | None
-    valuation: dict | None = None
+    valuation: ValuationSummaryOut | None = None
     status: str
     submitted_on: date
     loan_id: str | None
@@ -149,6 +167,35 @@ class ClassificationOut(BaseModel):
     days_past_due: int
 
 
+class PledgeOut(BaseModel):
+    registration_no: str
+    registered_on: date | None
+
+
+class GuaranteeOut(BaseModel):
+    id: str
+    loan_id: str
+    guarantor_org_id: str
+    share_bps: int
+    fee_rate_bps: int
+    fee: int
+    joined_on: date
+
+
+class InsuranceOut(BaseModel):
+    id: str
+    loan_id: str
+    insurer_org_id: str
+    share_bps: int
+    premium: int
+    joined_on: date
+
+
+class FundCoverRefOut(BaseModel):
+    program_id: str | None
+    cover_id: str
+
+
 class LoanOut(BaseModel):
     id: str
     application_id: str
@@ -179,10 +226,10 @@ class LoanOut(BaseModel):
     payoff_amount: int
     disbursed_on: date | None
     maturity_on: date | None
-    pledge: dict | None
-    guarantee: dict | None
-    insurance: dict | None
-    fund_cover: dict | None
+    pledge: PledgeOut | None
+    guarantee: GuaranteeOut | None
+    insurance: InsuranceOut | None
+    fund_cover: FundCoverRefOut | None
     defaulted_on: date | None
     loss_at_default: int | None
     claim_id: str | None
@@ -227,22 +274,10 @@ class RepaymentOut(BaseModel):
     loan: LoanOut
 
 
-class RecoveryOut(BaseModel):
-    id: str
-    claim_id: str
-    party: str
-    org_id: str | None
-    amount: int
-    source_ref: str
-    recovered_on: date
-    payment_id: str | None
-
-
 class RecoveriesOut(BaseModel):
     loan_id: str
     proceeds: int
     data: list[RecoveryOut]
-
 
 
 class DisposalOut(BaseModel):

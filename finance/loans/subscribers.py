@@ -8,8 +8,11 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from finance.loans import ports, service
+from finance.loans import outbound, states
+from finance.loans.default import compensated
+from finance.loans.disbursement import activate
 from finance.loans.models import Loan, LoanCollateralAlert, LoanRepayment
+from finance.loans.repayments import apply_repayment
 from finance.payments import service as payments
 from finance.payments.models import Payment
 from kernel import audit, events
@@ -26,21 +29,21 @@ async def _loan(session: AsyncSession, loan_id: str) -> Loan | None:
     return (await session.exec(stmt)).first()
 
 
-@payments.on_settled(ports.LOAN_OBJECT)
+@payments.on_settled(outbound.LOAN_OBJECT)
 async def _loan_payment_settled(session: AsyncSession, payment: Payment) -> None:
     loan = await _loan(session, payment.object_id)
     if loan is None:
         return
     if payment.purpose == "disbursement" and loan.status == "secured":
-        await service.activate(session, SYSTEM, loan)
+        await activate(session, SYSTEM, loan)
     elif payment.purpose == "repayment":
         repayment = await session.get(LoanRepayment, payment.idempotency_key)
-        if repayment is not None and repayment.status == "processing" and loan.status in service.PERFORMING:
+        if repayment is not None and repayment.status == "processing" and loan.status in states.PERFORMING:
             repayment.payment_id = payment.id
-            await service.land(session, SYSTEM, loan, repayment)
+            await apply_repayment(session, SYSTEM, loan, repayment)
 
 
-@payments.on_failed(ports.LOAN_OBJECT)
+@payments.on_failed(outbound.LOAN_OBJECT)
 async def _loan_payment_failed(session: AsyncSession, payment: Payment) -> None:
     loan = await _loan(session, payment.object_id)
     if loan is None:
@@ -50,9 +53,8 @@ async def _loan_payment_failed(session: AsyncSession, payment: Payment) -> None:
         session.add(loan)
     elif payment.purpose == "repayment":
         repayment = await session.get(LoanRepayment, payment.idempotency_key)
-        if repayment is not None and repayment.status == "processing":
-            repayment.status = "failed"
-            session.add(repayment)
+        if repayment is not None and states.REPAYMENT.can(repayment.status, "fail"):
+            await states.REPAYMENT.apply(session, SYSTEM, repayment, "fail", payment_id=payment.id)
     await session.flush()
 
 
@@ -104,4 +106,4 @@ async def _valuation_stale(session: AsyncSession, payload: dict[str, Any]) -> No
 @events.subscribe(events.COMPENSATION_PAID)
 async def _compensation_paid(session: AsyncSession, payload: dict[str, Any]) -> None:
     if await session.get(Loan, payload["loan_id"]) is not None:
-        await service.compensated(session, payload["loan_id"], payload["claim_id"])
+        await compensated(session, payload["loan_id"], payload["claim_id"])

@@ -8,12 +8,8 @@ events a real provider would later send to the webhook, so both go through the s
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-
-from kernel.settings import Settings, get_settings
 
 ProviderObject = dict[str, Any]
 
@@ -124,40 +120,3 @@ def failure_of(obj: ProviderObject) -> tuple[str | None, str | None]:
     if obj.get("failure_code"):
         return str(obj["failure_code"])[:60], (str(obj["failure_message"]) if obj.get("failure_message") else None)
     return None, None
-
-
-_override: PaymentGateway | None = None
-_cache: dict[tuple[Any, ...], PaymentGateway] = {}
-
-
-def build_gateway(settings: Settings) -> PaymentGateway:
-    if settings.payment_provider == "http":
-        from finance.payments.http import HttpGateway
-
-        return HttpGateway.from_settings(settings)
-    from finance.payments.local import LocalGateway
-
-    return LocalGateway()
-
-
-def get_gateway(settings: Settings | None = None) -> PaymentGateway:
-    """The configured provider (``IPM_PAYMENT_PROVIDER``), or the one a test installed."""
-    if _override is not None:
-        return _override
-    settings = settings or get_settings()
-    cache_key = (settings.payment_provider, settings.payment_api_base, settings.payment_api_key,
-                 settings.payment_timeout_seconds, settings.payment_max_retries)
-    if cache_key not in _cache:
-        _cache[cache_key] = build_gateway(settings)
-    return _cache[cache_key]
-
-
-@contextmanager
-def use_gateway(gateway: PaymentGateway) -> Iterator[PaymentGateway]:
-    """Install ``gateway`` for the duration (tests, scripts)."""
-    global _override
-    previous, _override = _override, gateway
-    try:
-        yield gateway
-    finally:
-        _override = previous

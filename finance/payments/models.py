@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from kernel.db import TZDateTime, created_at_field, money_field, utcnow
 from kernel.ids import new_id
+from kernel.workflow import Workflow
 
 # What a payment is for. A refund is not a payment of its own: it reverses one payment, whose row moves
 # to ``refunded`` (so the unique key of the domain action and the escrow state stay on one row).
@@ -21,23 +22,22 @@ STATUSES = ("processing", "succeeded", "failed", "canceled", "refunded")
 ESCROW_STATES = ("held", "released", "refunded")
 PROVIDERS = ("local", "http")
 
-# The provider lifecycle as data. A status never moves backwards: an event that would is recorded and
-# ignored (events arrive out of order).
-STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
-    "processing": frozenset({"succeeded", "failed", "canceled"}),
-    "succeeded": frozenset({"refunded"}),
-    "failed": frozenset(),
-    "canceled": frozenset(),
-    "refunded": frozenset(),
-}
-# Escrow of a deal's payment: held once the buyer's money arrives, then released to the seller when the
-# deal is recorded, or refunded to the buyer when it is cancelled. ``None`` is "nothing held yet".
-ESCROW_TRANSITIONS: dict[str | None, frozenset[str]] = {
-    None: frozenset({"held"}),
-    "held": frozenset({"released", "refunded"}),
-    "released": frozenset(),
-    "refunded": frozenset(),
-}
+# The provider lifecycle. A status never moves backwards: an event that would is recorded and ignored
+# (events arrive out of order).
+PAYMENT = Workflow("payment", {
+    ("processing", "succeed"): "succeeded",
+    ("processing", "fail"): "failed",
+    ("processing", "cancel"): "canceled",
+    ("succeeded", "refund"): "refunded",
+}, initial="processing")
+# The action that reaches each status the provider reports.
+ACTION_TO: dict[str, str] = {"succeeded": "succeed", "failed": "fail", "canceled": "cancel", "refunded": "refund"}
+# Escrow of a deal's payment: held once the buyer's money arrives (``start``), then released to the
+# seller when the deal is recorded, or refunded to the buyer when it is cancelled. ``None``: nothing held.
+ESCROW = Workflow("payment_escrow", {
+    ("held", "release"): "released",
+    ("held", "refund"): "refunded",
+}, initial="held", field="escrow_state")
 EVENT_OUTCOMES = ("applied", "ignored", "stale", "unknown_object", "conflict")
 
 

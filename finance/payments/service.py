@@ -1,3 +1,4 @@
+# Over 400 lines on purpose: charge, payout, escrow, refund and provider events all drive one lifecycle through the private record-once and advance helpers; splitting would export them.
 """The payment service: the only way domain packages move money. See the package docstring for the API."""
 
 from __future__ import annotations
@@ -7,22 +8,21 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org
 from finance.payments import gateway as gw
-from finance.payments.models import ESCROW_TRANSITIONS, PURPOSES, STATUS_TRANSITIONS, Payment, PaymentEvent
+from finance.payments import providers
+from finance.payments.models import ACTION_TO, ESCROW, PAYMENT, PURPOSES, Payment, PaymentEvent
 from kernel import audit, outbox
 from kernel.actor import SYSTEM, Actor
-from kernel.db import is_unique_violation, utcnow
+from kernel.db import get_or_404, insert_unique, utcnow
 from kernel.errors import DomainError, IdempotencyConflict, InvalidState, NotFound, ValidationFailed
 from kernel.pagination import paginate
 
 Callback = Callable[[AsyncSession, Payment], Awaitable[None]]
 CALL = "payments.call"  # the outbox job that asks the provider (finance.payments.driver)
-OPS = ("charge", "payout", "release", "refund", "sync")
 MAX_AMOUNT = 10**13  # fen: ¥100bn, far above any deal or loan here; guards against unit mistakes
 
 
@@ -30,6 +30,10 @@ class PaymentFailed(DomainError):
     """The provider declined the payment (card-style decline, insufficient funds)."""
 
     status, code, title = 402, "payment_failed", "The payment was declined"
+
+
+class _Duplicate(Exception):
+    """A row with the same unique key already exists (an earlier or concurrent request made it)."""
 
 
 class InvalidPayload(DomainError):
@@ -87,35 +91,23 @@ def snapshot(payment: Payment) -> dict[str, Any]:
 async def _transition(session: AsyncSession, payment: Payment, target: str, actor: Actor, *,
                       failure: tuple[str | None, str | None] = (None, None)) -> None:
     """Apply one allowed status change, with its escrow consequence, audit and the domain callbacks."""
-    if target not in STATUS_TRANSITIONS[payment.status]:
-        raise InvalidState(f"a {payment.status} payment cannot become {target}")
-    before = snapshot(payment)
-    now = utcnow()
-    payment.status = target
-    payment.updated_at = now
+    action = ACTION_TO[target]
+    PAYMENT.ensure(payment, action)
+    details: dict[str, Any] = {}
     if target == "succeeded":
-        payment.settled_at = now
-        if payment.escrow:
-            _move_escrow(payment, "held")
+        payment.settled_at = details["settled_at"] = utcnow()
     elif target in ("failed", "canceled"):
-        payment.failure_code, payment.failure_message = failure
-        if payment.failure_message:
-            payment.failure_message = payment.failure_message[:300]
+        payment.failure_code, payment.failure_message = failure[0], failure[1][:300] if failure[1] else failure[1]
+        details.update(failure_code=payment.failure_code, failure_message=payment.failure_message)
     elif target == "refunded":
-        payment.refunded_at = now
-        if payment.escrow_state == "held":
-            _move_escrow(payment, "refunded")
-    session.add(payment)
-    await audit.record(session, actor, f"payment.{target}", "payment", payment.id, before=before,
-                       after=snapshot(payment))
+        payment.refunded_at = details["refunded_at"] = utcnow()
+    await PAYMENT.apply(session, actor, payment, action, **details)
+    if target == "succeeded" and payment.escrow:
+        ESCROW.start(payment)
+    elif target == "refunded" and payment.escrow_state == "held":
+        await ESCROW.apply(session, actor, payment, "refund")
     await session.flush()
     await _notify(session, payment)
-
-
-def _move_escrow(payment: Payment, target: str) -> None:
-    if target not in ESCROW_TRANSITIONS[payment.escrow_state]:
-        raise InvalidState(f"escrow {payment.escrow_state or 'not held'} cannot become {target}")
-    payment.escrow_state = target
 
 
 async def _advance(session: AsyncSession, payment: Payment, target: str, actor: Actor, *,
@@ -129,7 +121,7 @@ async def _advance(session: AsyncSession, payment: Payment, target: str, actor: 
         return "stale"
     if target == "refunded" and payment.status == "processing":
         await _transition(session, payment, "succeeded", actor)
-    if target in STATUS_TRANSITIONS[payment.status]:
+    if target in ACTION_TO and PAYMENT.can(payment.status, ACTION_TO[target]):
         await _transition(session, payment, target, actor, failure=failure)
         return "applied"
     if target == "succeeded" and payment.status in ("failed", "canceled"):
@@ -163,19 +155,12 @@ async def payments_for(session: AsyncSession, object_type: str, object_id: str) 
 
 async def lock(session: AsyncSession, payment_id: str) -> Payment:
     """Load a payment row locked for update, with fresh values."""
-    stmt = (select(Payment).where(Payment.id == payment_id).with_for_update()
-            .execution_options(populate_existing=True))
-    payment = (await session.exec(stmt)).first()
-    if payment is None:
-        raise NotFound("payment not found")
-    return payment
+    return await get_or_404(session, Payment, payment_id, lock=True)
 
 
 async def get_for_party(session: AsyncSession, actor: Actor, payment_id: str) -> Payment:
-    payment = await session.get(Payment, payment_id)
-    if payment is None or actor.org_id not in (payment.payer_org_id, payment.payee_org_id):
-        raise NotFound("payment not found")
-    return payment
+    return await get_or_404(session, Payment, payment_id,
+                            visible=lambda p: actor.org_id in (p.payer_org_id, p.payee_org_id))
 
 
 @dataclass
@@ -233,12 +218,8 @@ async def _insert_once(session: AsyncSession, payment: Payment) -> tuple[Payment
     if existing is not None:
         return _same_request(existing, payment), False
     try:
-        async with session.begin_nested():
-            session.add(payment)
-            await session.flush()
-    except sa.exc.IntegrityError as exc:
-        if not is_unique_violation(exc):
-            raise
+        await insert_unique(session, payment, _Duplicate())
+    except _Duplicate as exc:
         # PostgreSQL made us wait on the unique index until the other request committed; its row is visible.
         existing = await _by_key(session, *key)
         if existing is None:
@@ -249,20 +230,21 @@ async def _insert_once(session: AsyncSession, payment: Payment) -> tuple[Payment
 
 async def _open(session: AsyncSession, actor: Actor, *, method: str, purpose: str, payer_org_id: str,
                 payee_org_id: str, amount: int, object_type: str, object_id: str, escrow: bool,
-                idempotency_key: str, description: str | None) -> tuple[Payment, bool]:
-    """Validate and record a payment once per domain action: (payment, newly created?)."""
+                idempotency_key: str, description: str | None) -> tuple[Payment, bool, gw.PaymentGateway]:
+    """Validate and record a payment once per domain action: (payment, newly created?, the gateway)."""
     _check_request(purpose, amount, payer_org_id, payee_org_id, object_type, object_id, idempotency_key)
     await _ensure_orgs(session, payer_org_id, payee_org_id)
-    gateway = gw.get_gateway()
+    gateway = providers.get_gateway()
     wanted = Payment(method=method, purpose=purpose, payer_org_id=payer_org_id, payee_org_id=payee_org_id,
                      object_type=object_type, object_id=object_id, idempotency_key=idempotency_key,
                      amount=amount, escrow=escrow, provider=gateway.name, description=description,
                      provider_key=gw.provider_key(purpose, object_type, object_id, idempotency_key),
                      created_by=actor.user_id)
+    PAYMENT.start(wanted)
     payment, created = await _insert_once(session, wanted)
     if created:
         await audit.record(session, actor, "payment.created", "payment", payment.id, after=snapshot(payment))
-    return payment, created
+    return payment, created, gateway
 
 
 async def charge(session: AsyncSession, actor: Actor, *, purpose: str, payer_org_id: str, payee_org_id: str,
@@ -275,7 +257,7 @@ async def charge(session: AsyncSession, actor: Actor, *, purpose: str, payer_org
     ``idempotency_conflict`` if its amount or parties differ. A decline returns a ``failed`` payment (and
     runs the ``on_failed`` callbacks); use ``require_success`` to answer 402 instead.
     """
-    payment, created = await _open(
+    payment, created, _ = await _open(
         session, actor, method="charge", purpose=purpose, payer_org_id=payer_org_id, payee_org_id=payee_org_id,
         amount=amount, object_type=object_type, object_id=object_id, escrow=escrow,
         idempotency_key=idempotency_key, description=description)
@@ -290,7 +272,7 @@ async def payout(session: AsyncSession, actor: Actor, *, payee_org_id: str, amou
     """Pay ``amount`` fen from the platform's balance to an organisation's account (compensation,
     subsidies, recoveries). The payer defaults to the acting organisation. Once per domain action."""
     payer_org_id = payer_org_id or actor.org_id
-    payment, created = await _open(
+    payment, created, _ = await _open(
         session, actor, method="payout", purpose=purpose, payer_org_id=payer_org_id, payee_org_id=payee_org_id,
         amount=amount, object_type=object_type, object_id=object_id, escrow=False,
         idempotency_key=idempotency_key, description=description)
@@ -372,7 +354,7 @@ def needs_call(payment: Payment, op: str) -> bool:
 
 async def call_gateway(payment: Payment, op: str) -> gw.GatewayResult:
     """Ask the provider; the key derives from the payment, so a repeat reaches the provider's first answer."""
-    gateway, meta, key = gw.get_gateway(), _metadata(payment), payment.provider_key
+    gateway, meta, key = providers.get_gateway(), _metadata(payment), payment.provider_key
     if op == "charge":
         return await gateway.create_intent(gw.IntentRequest(
             key=f"{key}_charge", amount=payment.amount, payer_org_id=payment.payer_org_id,
@@ -406,13 +388,10 @@ async def settle_call(session: AsyncSession, payment_id: str, op: str, result: g
             await session.flush()
         await _advance(session, payment, status, SYSTEM, failure=gw.failure_of(obj))
     elif op == "release" and payment.escrow_state == "held":
-        before = snapshot(payment)
-        _move_escrow(payment, "released")
         payment.transfer_reference = obj.get("id")
-        payment.released_at = payment.updated_at = utcnow()
-        session.add(payment)
-        await audit.record(session, SYSTEM, "payment.escrow_released", "payment", payment.id, before=before,
-                           after=snapshot(payment))
+        payment.released_at = utcnow()
+        await ESCROW.apply(session, SYSTEM, payment, "release", transfer_reference=payment.transfer_reference,
+                           released_at=payment.released_at)
         await session.flush()
     elif op == "refund" and payment.refund_reference is None and payment.status == "succeeded":
         await _refund_answered(session, payment, obj)
@@ -498,12 +477,8 @@ async def handle_event(session: AsyncSession, event: Any, *, source: str = "webh
     ref = _event_reference(obj)
     row = PaymentEvent(event_id=event_id, type=kind, source=source, provider_object_id=ref, payload=event)
     try:
-        async with session.begin_nested():
-            session.add(row)
-            await session.flush()
-    except sa.exc.IntegrityError as exc:
-        if not is_unique_violation(exc):
-            raise
+        await insert_unique(session, row, _Duplicate())
+    except _Duplicate:
         return "duplicate"
     target = EVENT_TARGETS.get(kind)
     if kind == "refund.updated" and obj.get("status") != "succeeded":
@@ -533,7 +508,7 @@ async def _refund_failed(session: AsyncSession, ref: str, obj: dict[str, Any], r
         row.payment_id = payment.id if payment else None
         return
     before = snapshot(payment)
-    payment.refund_reference = None
+    payment.refund_reference = payment.refund_requested_at = None
     payment.updated_at = utcnow()
     session.add(payment)
     await audit.record(session, SYSTEM, "payment.refund_failed", "payment", payment.id, before=before,

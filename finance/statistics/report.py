@@ -1,13 +1,13 @@
-"""A statistics result: the rows, the filters echoed back, and how to draw it; rendered as JSON, CSV or a chart."""
+"""A statistics result: the rows, the filters echoed back, and how to draw it; rendered as JSON, CSV, XLSX
+or a chart. Titles and labels are written in Chinese; ``kernel.i18n`` gives their English."""
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from finance.statistics.charts import MEDIA_TYPES, bar_chart, grouped_bar_chart
+from finance.charts import MEDIA_TYPES, bar_chart, grouped_bar_chart
+from kernel import i18n, tabular
 
 
 @dataclass
@@ -32,30 +32,32 @@ class Report:
         return {"title": self.title, "filters": self.filters, "columns": self.columns, "data": self.rows,
                 "totals": self.totals, **self.extra}
 
-    def as_csv(self) -> str:
-        buf = io.StringIO()
-        buf.write("# " + self.title + " " + " ".join(f"{k}={v}" for k, v in self.filters.items()
-                                                      if v is not None) + "\n")
-        writer = csv.DictWriter(buf, fieldnames=self.columns, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.rows)
-        if self.totals:
-            writer.writerow({self.columns[0]: "total", **self.totals})
-        return buf.getvalue()
+    @property
+    def period(self) -> str:
+        f = self.filters
+        if f.get("from") and f.get("to"):
+            return f"{f['from']} – {f['to']}"
+        return str(f.get("as_of") or f.get("year") or "")
 
-    def as_chart(self, fmt: str) -> bytes:
+    def as_table(self, filename: str = "report") -> tabular.Table:
+        return tabular.Table(title=self.title, columns=self.columns, rows=self.rows, period=self.period,
+                             filters=self.filters, totals=self.totals, filename=filename)
+
+    def as_chart(self, fmt: str, lang: str = i18n.ZH) -> bytes:
         labels = [str(r[self.chart_label]) for r in self.rows]
-        period = " ".join(f"{k}={v}" for k, v in self.filters.items() if v is not None)
-        title = f"{self.title}（{period}）" if period else self.title
+        title = i18n.text(self.title, lang)
+        title = f"{title}（{self.period}）" if self.period else title
+        x_label, y_label = i18n.text(self.x_label, lang), i18n.text(self.y_label, lang)
         if self.chart_series:
-            series = [(legend, [self._scaled(r[col]) for r in self.rows]) for col, legend in self.chart_series]
-            return grouped_bar_chart(title, labels, series, x_label=self.x_label, y_label=self.y_label, fmt=fmt)
+            series = [(i18n.text(legend, lang), [self._scaled(r[col]) for r in self.rows])
+                      for col, legend in self.chart_series]
+            return grouped_bar_chart(title, labels, series, x_label=x_label, y_label=y_label, fmt=fmt)
         values = [self._scaled(r[self.chart_value]) for r in self.rows]
-        return bar_chart(title, labels, values, x_label=self.x_label, y_label=self.y_label, fmt=fmt)
+        return bar_chart(title, labels, values, x_label=x_label, y_label=y_label, fmt=fmt)
 
     def _scaled(self, value: Any) -> float:
         # Only for drawing: the JSON and CSV keep exact integer fen.
         return float(value or 0) / self.chart_divisor
 
 
-FORMATS = ("json", "csv", *MEDIA_TYPES)
+FORMATS = ("json", "csv", "xlsx", *MEDIA_TYPES)

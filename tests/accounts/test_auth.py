@@ -6,7 +6,7 @@ import jwt
 import pytest
 import sqlalchemy as sa
 
-from accounts.models import Org, User
+from accounts.models import LoginThrottle, Org, User
 from api.security import create_access_token
 from kernel.audit import AuditEvent
 from kernel.db import utcnow
@@ -174,12 +174,14 @@ async def test_repeated_failed_logins_lock_the_account(api, client, app):
     other = await api.org("sme")
     assert (await _login(client, other.email, "s3cret-pass")).status_code == 200
     # Once the lockout has passed the right password works and the counters reset.
-    await execute(app, sa.update(User).where(User.id == sme.user_id)
-                  .values(locked_until=utcnow() - timedelta(seconds=1)))
+    await _expire_lockout(app, sme.email)
     assert (await _login(client, sme.email, "s3cret-pass")).status_code == 200
-    async with app.state.session_factory() as session:
-        user = await session.get(User, sme.user_id)
-        assert user.failed_logins == 0 and user.locked_until is None
+    assert await count(app, LoginThrottle, LoginThrottle.email == sme.email) == 0
+
+
+async def _expire_lockout(app, email):
+    await execute(app, sa.update(LoginThrottle).where(LoginThrottle.email == email)
+                  .values(locked_until=utcnow() - timedelta(seconds=1)))
 
 
 async def test_failures_below_the_limit_do_not_lock(api, client, app):
@@ -230,8 +232,7 @@ async def test_failed_logins_lockout_and_reset_are_audited(api, client, app):
     sme = await api.org("sme")
     for _ in range(settings.login_max_failures):
         assert_problem(await _login(client, sme.email, "wrong-password"), 401, "not_authenticated")
-    await execute(app, sa.update(User).where(User.id == sme.user_id)
-                  .values(locked_until=utcnow() - timedelta(seconds=1)))
+    await _expire_lockout(app, sme.email)
     assert (await _login(client, sme.email, "s3cret-pass")).status_code == 200
     async with app.state.engine.connect() as conn:
         rows = (await conn.execute(sa.select(AuditEvent).where(AuditEvent.object_id == sme.user_id,

@@ -4,8 +4,8 @@ import re
 
 from tests.helpers import assert_problem
 
-PUBLIC = {("POST", "/api/v1/auth/register"), ("POST", "/api/v1/auth/token"), ("GET", "/api/v1/health"),
-          ("GET", "/api/v1/ready"),
+PUBLIC = {("POST", "/api/v1/auth/register"), ("POST", "/api/v1/auth/token"), ("POST", "/api/v1/auth/refresh"),
+          ("GET", "/api/v1/health"), ("GET", "/api/v1/ready"),
           ("POST", "/api/v1/payments/webhook")}
 FOUNDATION_TAGS = {"platform", "accounts", "assets"}
 

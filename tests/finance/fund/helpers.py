@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from finance.fund import books
-from finance.fund.service import ClaimRequest, CoverRequest, Party
+from finance.fund.claims import ClaimRequest, Party
+from finance.fund.cover import CoverRequest
 from finance.ledger import service as ledger
 from kernel.actor import Actor
 from tests.helpers import Api

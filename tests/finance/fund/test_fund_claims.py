@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from finance.fund import service
-from finance.fund.service import Party
+from finance.fund import claims as fund_claims
+from finance.fund import cover as fund_cover
+from finance.fund.claims import Party
 from finance.ledger.models import LedgerEntry
 from finance.payments.models import Payment
 from kernel import events
@@ -39,8 +40,8 @@ async def _record_paid(_session, payload: dict[str, Any]) -> None:
 async def _covered_claim(api, app, fund, bank, p, principal, loss, **cover_kw) -> dict[str, Any]:
     sme = await api.org("sme")
     req = cover_request(bank, sme, principal, **cover_kw)
-    await in_tx(app, service.request_cover, actor(bank), p["id"], req)
-    claim = await in_tx(app, service.open_claim, actor(bank), claim_request(req, loss))
+    await in_tx(app, fund_cover.request_cover, actor(bank), p["id"], req)
+    claim = await in_tx(app, fund_claims.open_claim, actor(bank), claim_request(req, loss))
     r = await api.client.get(f"/compensation-claims/{claim.id}", headers=fund.headers)
     assert r.status_code == 200, r.text
     return r.json()
@@ -203,17 +204,17 @@ async def test_claim_access_and_refusals(api, app):
     assert_problem(await api.client.post(f"{url}/approve", headers=other_fund.headers), 404, "not_found")
     assert (await api.client.get(url, headers=fund.headers)).json()["status"] == "pending"
     # One claim per loan; the loss is positive and at most the principal.
-    cover = await in_tx(app, service.cover_for_loan, claim["loan_id"])
-    dup = service.ClaimRequest(claim["loan_id"], bank.org_id, cover.borrower_org_id, 100 * WAN, 10)
+    cover = await in_tx(app, fund_cover.cover_for_loan, claim["loan_id"])
+    dup = fund_claims.ClaimRequest(claim["loan_id"], bank.org_id, cover.borrower_org_id, 100 * WAN, 10)
     with pytest.raises(InvalidState):
-        await in_tx(app, service.open_claim, actor(bank), dup)
+        await in_tx(app, fund_claims.open_claim, actor(bank), dup)
     sme = await api.org("sme")
     req = cover_request(bank, sme, 100 * WAN)
-    await in_tx(app, service.request_cover, actor(bank), p["id"], req)
+    await in_tx(app, fund_cover.request_cover, actor(bank), p["id"], req)
     with pytest.raises(ValidationFailed):
-        await in_tx(app, service.open_claim, actor(bank), claim_request(req, 100 * WAN + 1))
+        await in_tx(app, fund_claims.open_claim, actor(bank), claim_request(req, 100 * WAN + 1))
     with pytest.raises(Forbidden):
-        await in_tx(app, service.open_claim, actor(fund), claim_request(req, 10))
+        await in_tx(app, fund_claims.open_claim, actor(fund), claim_request(req, 10))
 
 
 async def test_uncovered_loan_claim_is_split_and_settled_by_the_bank(api, app):
@@ -223,7 +224,7 @@ async def test_uncovered_loan_claim_is_split_and_settled_by_the_bank(api, app):
     sme = await api.org("sme")
     req = cover_request(bank, sme, 100 * WAN)
     parties = [Party("guarantor", guarantor.org_id, 4000), Party("reguarantor", reguarantor.org_id, 3000)]
-    claim = await in_tx(app, service.open_claim, actor(bank), claim_request(req, 1_000_001, parties))
+    claim = await in_tx(app, fund_claims.open_claim, actor(bank), claim_request(req, 1_000_001, parties))
     assert claim.program_id is None and claim.fund_amount == 0
     assert {s["party"]: s["amount"] for s in claim.shares} == {"guarantor": 400_001, "reguarantor": 300_000,
                                                                "bank": 300_000}

@@ -9,7 +9,8 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from finance.fund import service
+from finance.fund import claims as fund_claims
+from finance.fund import cover as fund_cover
 from finance.fund.models import CompensationClaim, FundCover
 from finance.ledger.models import LedgerEntry
 from finance.payments.models import Payment
@@ -39,8 +40,8 @@ async def _claims(api, app, fund, bank, p, count, principal, loss) -> list[str]:
     ids = []
     for _ in range(count):
         req = cover_request(bank, sme, principal)
-        await in_tx(app, service.request_cover, actor(bank), p["id"], req)
-        ids.append((await in_tx(app, service.open_claim, actor(bank), claim_request(req, loss))).id)
+        await in_tx(app, fund_cover.request_cover, actor(bank), p["id"], req)
+        ids.append((await in_tx(app, fund_claims.open_claim, actor(bank), claim_request(req, loss))).id)
     return ids
 
 
@@ -97,7 +98,7 @@ async def test_concurrent_covers_never_exceed_the_quota(api, app):
 
     async def attempt(n: int) -> bool:
         try:
-            await in_tx(app, service.request_cover, actor(bank), p["id"], cover_request(bank, sme, 300 * WAN))
+            await in_tx(app, fund_cover.request_cover, actor(bank), p["id"], cover_request(bank, sme, 300 * WAN))
         except LimitExceeded as exc:
             assert exc.extra["rule"] == "quota"
             return False

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from finance.fund import service
+from finance.fund import claims as fund_claims
+from finance.fund import cover as fund_cover
 from finance.fund.models import FundCover
 from kernel.errors import Forbidden, InvalidState, LimitExceeded, ValidationFailed
 from tests.finance.fund.helpers import WAN, actor, agreement, claim_request, cover_request, in_tx, program
 
 
 async def _cover(app, bank, program_id, req):
-    return await in_tx(app, service.request_cover, actor(bank), program_id, req)
+    return await in_tx(app, fund_cover.request_cover, actor(bank), program_id, req)
 
 
 async def _refused(app, bank, program_id, req, rule):
@@ -38,13 +39,13 @@ async def test_quota_holds_the_fund_exposure_and_frees_on_repayment(api, app):
     err = await _refused(app, bank, p["id"], cover_request(bank, sme, 2), "quota")
     assert err.extra["quota"] == 1000 * WAN and err.extra["committed"] == 1000 * WAN
     # Repaying half of the first loan frees half of its exposure.
-    await in_tx(app, service.update_loan, first.loan_id, outstanding_principal=500 * WAN, classification="normal",
+    await in_tx(app, fund_cover.update_loan, first.loan_id, outstanding_principal=500 * WAN, classification="normal",
                 status="active")
     c3 = await _cover(app, bank, p["id"], cover_request(bank, sme, 500 * WAN))
     assert c3.exposure == 250 * WAN
     await _refused(app, bank, p["id"], cover_request(bank, sme, 2), "quota")
     # Repaid in full: the cover closes and its exposure is free again.
-    await in_tx(app, service.update_loan, first.loan_id, outstanding_principal=0, classification="normal",
+    await in_tx(app, fund_cover.update_loan, first.loan_id, outstanding_principal=0, classification="normal",
                 status="repaid")
     await _cover(app, bank, p["id"], cover_request(bank, sme, 500 * WAN))
     assert await _covers(app) == 4
@@ -56,7 +57,7 @@ async def test_refusals_agreement_actor_duplicate_and_bad_input(api, app):
     await agreement(api, fund, p["id"], bank)
     await _refused(app, other_bank, p["id"], cover_request(other_bank, sme, 100 * WAN), "agreement")
     with pytest.raises(Forbidden):
-        await in_tx(app, service.request_cover, actor(other_bank), p["id"], cover_request(bank, sme, 100 * WAN))
+        await in_tx(app, fund_cover.request_cover, actor(other_bank), p["id"], cover_request(bank, sme, 100 * WAN))
     with pytest.raises(ValidationFailed):
         await _cover(app, bank, p["id"], cover_request(bank, sme, 100 * WAN, outstanding=101 * WAN))
     with pytest.raises(ValidationFailed):
@@ -128,32 +129,32 @@ async def test_npl_pause_three_percent_both_ways(api, app):
     bad = cover_request(bank, sme, 30 * WAN)
     await _cover(app, bank, p["id"], good)
     await _cover(app, bank, p["id"], bad)
-    await in_tx(app, service.update_loan, bad.loan_id, outstanding_principal=30 * WAN, classification="substandard",
+    await in_tx(app, fund_cover.update_loan, bad.loan_id, outstanding_principal=30 * WAN, classification="substandard",
                 status="overdue")
     # 30 / 1000 = exactly 3%: not above the threshold.
     await _cover(app, bank, p["id"], cover_request(bank, sme, 10 * WAN))  # book 1010, ratio 297 bps
-    await in_tx(app, service.update_loan, good.loan_id, outstanding_principal=900 * WAN, classification="normal",
+    await in_tx(app, fund_cover.update_loan, good.loan_id, outstanding_principal=900 * WAN, classification="normal",
                 status="active")  # book 940: 30/940 = 319 bps
     err = await _refused(app, bank, p["id"], cover_request(bank, sme, 10 * WAN), "npl_pause")
     assert err.extra["npl_ratio_bps"] == 319
     # Another bank is not affected.
     await _cover(app, other_bank, p["id"], cover_request(other_bank, sme, 10 * WAN))
     # The loan is cured: the ratio falls back and the pause lifts.
-    await in_tx(app, service.update_loan, bad.loan_id, outstanding_principal=30 * WAN, classification="normal",
+    await in_tx(app, fund_cover.update_loan, bad.loan_id, outstanding_principal=30 * WAN, classification="normal",
                 status="active")
     await _cover(app, bank, p["id"], cover_request(bank, sme, 10 * WAN))
     # Worse again (doubtful), then repaid in full: out of the book, the pause lifts again.
-    await in_tx(app, service.update_loan, bad.loan_id, outstanding_principal=30 * WAN, classification="doubtful",
+    await in_tx(app, fund_cover.update_loan, bad.loan_id, outstanding_principal=30 * WAN, classification="doubtful",
                 status="overdue")
     await _refused(app, bank, p["id"], cover_request(bank, sme, 10 * WAN), "npl_pause")
-    await in_tx(app, service.update_loan, bad.loan_id, outstanding_principal=0, classification="normal",
+    await in_tx(app, fund_cover.update_loan, bad.loan_id, outstanding_principal=0, classification="normal",
                 status="repaid")
     await _cover(app, bank, p["id"], cover_request(bank, sme, 10 * WAN))
     # A loan compensated this year stays in the year's non-performing book, even once loans report it closed.
     worst = cover_request(bank, sme, 100 * WAN)
     await _cover(app, bank, p["id"], worst)
-    await in_tx(app, service.open_claim, actor(bank), claim_request(worst, 60 * WAN))
-    await in_tx(app, service.update_loan, worst.loan_id, outstanding_principal=0, classification="loss",
+    await in_tx(app, fund_claims.open_claim, actor(bank), claim_request(worst, 60 * WAN))
+    await in_tx(app, fund_cover.update_loan, worst.loan_id, outstanding_principal=0, classification="loss",
                 status="closed")
     err = await _refused(app, bank, p["id"], cover_request(bank, sme, 10 * WAN), "npl_pause")
     assert err.extra["npl_ratio_bps"] == 971  # 100 of 900 + 3 × 10 + 100
@@ -170,9 +171,9 @@ async def test_cover_keeps_its_version_and_default_days(api, app):
     assert r.status_code == 201, r.text
     new = await _cover(app, bank, p["id"], cover_request(bank, sme, 100 * WAN))
     assert (old.fund_bps, new.fund_bps) == (5000, 3000)
-    assert await in_tx(app, service.default_days, old.loan_id) == 60
-    assert await in_tx(app, service.default_days, new.loan_id) == 120
-    assert await in_tx(app, service.default_days, "lon_uncovered") == 90
+    assert await in_tx(app, fund_cover.default_days, old.loan_id) == 60
+    assert await in_tx(app, fund_cover.default_days, new.loan_id) == 120
+    assert await in_tx(app, fund_cover.default_days, "lon_uncovered") == 90
     # update_loan is a no-op for a loan the fund does not cover.
-    await in_tx(app, service.update_loan, "lon_uncovered", outstanding_principal=1, classification="loss",
+    await in_tx(app, fund_cover.update_loan, "lon_uncovered", outstanding_principal=1, classification="loss",
                 status="overdue")

@@ -8,7 +8,9 @@ import struct
 
 import pytest
 
-from finance.fund import service
+from finance.fund import claims as fund_claims
+from finance.fund import cover as fund_cover
+from finance.fund import recovery as fund_recovery
 from kernel.errors import InvalidState, ValidationFailed
 from tests.finance.fund.helpers import (
     WAN,
@@ -27,8 +29,8 @@ from tests.helpers import assert_problem
 async def _paid_claim(api, app, fund, bank, p, principal, loss, **kw):
     sme = await api.org("sme")
     req = cover_request(bank, sme, principal, **kw)
-    await in_tx(app, service.request_cover, actor(bank), p["id"], req)
-    claim = await in_tx(app, service.open_claim, actor(bank), claim_request(req, loss))
+    await in_tx(app, fund_cover.request_cover, actor(bank), p["id"], req)
+    claim = await in_tx(app, fund_claims.open_claim, actor(bank), claim_request(req, loss))
     r = await api.client.post(f"/compensation-claims/{claim.id}/approve", headers=fund.headers)
     assert r.json()["status"] == "paid", r.text
     return req, claim
@@ -40,20 +42,20 @@ async def test_recovery_returns_in_proportion_then_surplus_to_borrower(api, app)
     await agreement(api, fund, p["id"], bank)
     req, _ = await _paid_claim(api, app, fund, bank, p, 200 * WAN, 100 * WAN)  # fund 50, bank 50
     after_claim = await cash(app, p["id"])
-    rows = await in_tx(app, service.distribute_recovery, actor(bank), req.loan_id, 30 * WAN, req.borrower_org_id,
+    rows = await in_tx(app, fund_recovery.distribute_recovery, actor(bank), req.loan_id, 30 * WAN, req.borrower_org_id,
                        "auction:a1")
     assert {r.party: r.amount for r in rows} == {"fund": 15 * WAN, "bank": 15 * WAN}
     assert await cash(app, p["id"]) == after_claim + 15 * WAN
     # The same source again changes nothing and returns the same rows.
-    again = await in_tx(app, service.distribute_recovery, actor(bank), req.loan_id, 30 * WAN, req.borrower_org_id,
+    again = await in_tx(app, fund_recovery.distribute_recovery, actor(bank), req.loan_id, 30 * WAN, req.borrower_org_id,
                         "auction:a1")
     assert [r.id for r in again] == [r.id for r in rows]
     assert await cash(app, p["id"]) == after_claim + 15 * WAN
     with pytest.raises(InvalidState):  # the same source with other figures
-        await in_tx(app, service.distribute_recovery, actor(bank), req.loan_id, 31 * WAN, req.borrower_org_id,
+        await in_tx(app, fund_recovery.distribute_recovery, actor(bank), req.loan_id, 31 * WAN, req.borrower_org_id,
                     "auction:a1")
     # A later, larger recovery: each gets back at most what it paid; the surplus goes to the borrower.
-    later = await in_tx(app, service.distribute_recovery, actor(bank), req.loan_id, 80 * WAN, req.borrower_org_id,
+    later = await in_tx(app, fund_recovery.distribute_recovery, actor(bank), req.loan_id, 80 * WAN, req.borrower_org_id,
                         "collection:2")
     assert {r.party: (r.amount, r.org_id) for r in later} == {
         "fund": (35 * WAN, fund.org_id), "bank": (35 * WAN, bank.org_id), "borrower": (10 * WAN, req.borrower_org_id)}
@@ -71,10 +73,10 @@ async def test_recovery_of_an_odd_split_is_exact(api, app):
                       extra_parties=[{"party": "evaluator", "share_bps": 400, "org_id": evaluator.org_id}])
     await agreement(api, fund, p["id"], bank)
     req, claim = await _paid_claim(api, app, fund, bank, p, 200 * WAN, 100_000_001, insurer=insurer)
-    rows = await in_tx(app, service.distribute_recovery, actor(bank), req.loan_id, 10, req.borrower_org_id, "r1")
+    rows = await in_tx(app, fund_recovery.distribute_recovery, actor(bank), req.loan_id, 10, req.borrower_org_id, "r1")
     # 10 fen over 54000001 : 16000000 : 4000000 : 26000000 → 5.4, 1.6, 0.4, 2.6 → largest remainders.
     assert {r.party: r.amount for r in rows} == {"fund": 5, "insurer": 2, "bank": 3}
-    rest = await in_tx(app, service.distribute_recovery, actor(bank), req.loan_id, 100_000_001 - 10,
+    rest = await in_tx(app, fund_recovery.distribute_recovery, actor(bank), req.loan_id, 100_000_001 - 10,
                        req.borrower_org_id, "r2")
     got = {r.party: r.amount for r in rest}
     paid = {s["party"]: s["amount"] for s in claim.shares}
@@ -84,9 +86,9 @@ async def test_recovery_of_an_odd_split_is_exact(api, app):
 async def test_recovery_needs_a_claim_and_positive_proceeds(api, app):
     bank = await api.org("bank")
     with pytest.raises(InvalidState):
-        await in_tx(app, service.distribute_recovery, actor(bank), "lon_none", 100, bank.org_id, "x")
+        await in_tx(app, fund_recovery.distribute_recovery, actor(bank), "lon_none", 100, bank.org_id, "x")
     with pytest.raises(ValidationFailed):
-        await in_tx(app, service.distribute_recovery, actor(bank), "lon_none", 0, bank.org_id, "x")
+        await in_tx(app, fund_recovery.distribute_recovery, actor(bank), "lon_none", 0, bank.org_id, "x")
 
 
 async def test_exposure_report_by_bank_guarantor_industry_region(api, app):
@@ -100,8 +102,8 @@ async def test_exposure_report_by_bank_guarantor_industry_region(api, app):
              cover_request(b1, sme, 500 * WAN, industry="新材料", region="440300"),
              cover_request(b2, sme, 300 * WAN, guarantor=g1, industry="生物医药", region="440100")]
     for req in loans:
-        await in_tx(app, service.request_cover, actor(b1 if req.bank_org_id == b1.org_id else b2), p["id"], req)
-    await in_tx(app, service.update_loan, loans[1].loan_id, outstanding_principal=400 * WAN,
+        await in_tx(app, fund_cover.request_cover, actor(b1 if req.bank_org_id == b1.org_id else b2), p["id"], req)
+    await in_tx(app, fund_cover.update_loan, loans[1].loan_id, outstanding_principal=400 * WAN,
                 classification="doubtful", status="overdue")
     r = await api.client.get(f"/fund/programs/{p['id']}/exposure", headers=fund.headers)
     assert r.status_code == 200, r.text
@@ -121,9 +123,9 @@ async def test_exposure_report_by_bank_guarantor_industry_region(api, app):
     assert (e["leverage_used"], e["leverage_used_bps"]) == ("1.70", 17000)
     assert e["compensation_rate_bps"] == 0 and e["recovery_rate_bps"] == 0
     # Compensation and recovery rates.
-    claim = await in_tx(app, service.open_claim, actor(b1), claim_request(loans[1], 400 * WAN))
+    claim = await in_tx(app, fund_claims.open_claim, actor(b1), claim_request(loans[1], 400 * WAN))
     await api.client.post(f"/compensation-claims/{claim.id}/approve", headers=fund.headers)
-    await in_tx(app, service.distribute_recovery, actor(b1), loans[1].loan_id, 100 * WAN, sme.org_id, "auc")
+    await in_tx(app, fund_recovery.distribute_recovery, actor(b1), loans[1].loan_id, 100 * WAN, sme.org_id, "auc")
     e = (await api.client.get(f"/fund/programs/{p['id']}/exposure", headers=regulator.headers)).json()
     assert e["compensation_paid"] == 160 * WAN and e["recovered"] == 40 * WAN
     assert e["compensation_rate_bps"] == 889  # 160 of 1800 covered
@@ -131,10 +133,13 @@ async def test_exposure_report_by_bank_guarantor_industry_region(api, app):
     # CSV export.
     r = await api.client.get(f"/fund/programs/{p['id']}/exposure?format=csv", headers=fund.headers)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(r.text)))
-    bank_rows = {row["key"]: row for row in rows if row["section"] == "bank"}
-    assert bank_rows[b1.org_id]["fund_exposure"] == str(400 * WAN) and bank_rows[b1.org_id]["paused"] == "True"
-    assert {row["key"] for row in rows if row["section"] == "total"} >= {"cash", "committed_exposure"}
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    bank_rows = {row["Item"]: row for row in rows if row["Section"] == "bank"}
+    assert bank_rows[b1.org_id]["Fund exposure (yuan)"] == f"{400 * WAN // 100}.00"
+    assert bank_rows[b1.org_id]["Paused"] == "true"
+    totals = {row["Item"]: row for row in rows if row["Section"] == "total"}
+    assert totals.keys() >= {"cash", "committed_exposure", "compensation_rate_bps"}
+    assert totals["compensation_rate_bps"]["Rate (bps)"] == "889"
     # Charts by bank.
     png = await api.client.get(f"/fund/programs/{p['id']}/exposure?format=png", headers=regulator.headers)
     assert png.headers["content-type"] == "image/png" and png.content[:8] == b"\x89PNG\r\n\x1a\n"
@@ -160,7 +165,7 @@ async def test_stress_test_is_seeded_and_bounded(api, app):
     assert (empty["loans"], empty["expected_loss"], empty["p_depletion"]) == (0, 0, 0.0)
     sme = await api.org("sme")
     for n in range(40):
-        await in_tx(app, service.request_cover, actor(bank), p["id"], cover_request(bank, sme, (50 + n) * WAN))
+        await in_tx(app, fund_cover.request_cover, actor(bank), p["id"], cover_request(bank, sme, (50 + n) * WAN))
     first = await api.client.post(url, json=body, headers=fund.headers)
     assert first.status_code == 200, first.text
     again = await api.client.post(url, json=body, headers=fund.headers)

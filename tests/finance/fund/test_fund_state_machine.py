@@ -32,8 +32,13 @@ from hypothesis.stateful import (
 from sqlmodel import col, select
 
 from accounts.models import Org
-from finance.fund import books, service
-from finance.fund.models import FundAgreement, FundCover
+from finance.fund import agreements as fund_agreements
+from finance.fund import books
+from finance.fund import claims as fund_claims
+from finance.fund import cover as fund_cover
+from finance.fund import programmes as fund_programmes
+from finance.fund import recovery as fund_recovery
+from finance.fund.models import CompensationClaim, FundAgreement, FundCover
 from finance.fund.schemas import AgreementIn, ProgramIn
 from finance.ledger import service as ledger
 from finance.ledger.models import LedgerEntry
@@ -113,7 +118,7 @@ class FundMachine(RuleBasedStateMachine):
     def _program(self, capital: int, fund_bps: int, guarantor_bps: int, queue: bool) -> str:
         data = ProgramIn(name="p", capital=capital, shares_bps={"fund": fund_bps, "guarantor": guarantor_bps},
                          leverage_max=10, npl_pause_bps=2000, insufficient_cash="queue" if queue else "refuse")
-        program = self.run(self.tx(service.create_program, actor(self.orgs["fund"]), data))
+        program = self.run(self.tx(fund_programmes.create_program, actor(self.orgs["fund"]), data))
         self.model[program.id] = ProgramModel(program.id, capital, queue)
         return program.id
 
@@ -128,7 +133,7 @@ class FundMachine(RuleBasedStateMachine):
 
     @rule(program=programs, amount=tenths_of_wan)
     def top_up(self, program: str, amount: int) -> None:
-        self.run(self.tx(service.add_capital, actor(self.orgs["fund"]), program, amount))
+        self.run(self.tx(fund_programmes.add_capital, actor(self.orgs["fund"]), program, amount))
         self.model[program].cash += amount
 
     @rule(program=programs, data=st.data())
@@ -147,7 +152,7 @@ class FundMachine(RuleBasedStateMachine):
             return
         entry_id, amount = data.draw(st.sampled_from(candidates))
         try:
-            self.run(self.tx(service.reverse_capital, actor(self.orgs["fund"]), program, entry_id, "entered twice"))
+            self.run(self.tx(fund_programmes.reverse_capital, actor(self.orgs["fund"]), program, entry_id, "entered twice"))
         except LimitExceeded:
             assert m.cash < amount, "a reversal the cash could bear was refused"
             return
@@ -160,7 +165,7 @@ class FundMachine(RuleBasedStateMachine):
         m = self.model[program]
         data = AgreementIn(bank_org_id=self.orgs[bank].org_id, deposit=deposit, leverage=5)
         try:
-            self.run(self.tx(service.create_agreement, actor(self.orgs["fund"]), program, data))
+            self.run(self.tx(fund_agreements.create_agreement, actor(self.orgs["fund"]), program, data))
         except AlreadyExists:
             assert bank in m.agreements
             return
@@ -179,7 +184,7 @@ class FundMachine(RuleBasedStateMachine):
         req = cover_request(self.orgs[bank], self.orgs["sme"], principal,
                             guarantor=self.orgs["guarantor"] if guaranteed else None)
         try:
-            self.run(self.tx(service.request_cover, actor(self.orgs[bank]), program, req))
+            self.run(self.tx(fund_cover.request_cover, actor(self.orgs[bank]), program, req))
         except LimitExceeded as exc:
             rule_name = exc.extra["rule"]
             assert rule_name in ("agreement", "quota", "npl_pause")
@@ -190,14 +195,14 @@ class FundMachine(RuleBasedStateMachine):
 
     @rule(req=covers, percent=st.integers(0, 100), classification=st.sampled_from(CLASSIFICATIONS))
     def update_loan(self, req: Any, percent: int, classification: str) -> None:
-        self.run(self.tx(service.update_loan, req.loan_id, outstanding_principal=req.principal * percent // 100,
+        self.run(self.tx(fund_cover.update_loan, req.loan_id, outstanding_principal=req.principal * percent // 100,
                          classification=classification,
                          status="active" if classification == "normal" else "overdue"))
 
     @rule(target=claims, req=consumes(covers), percent=st.integers(1, 100))
     def open_claim(self, req: Any, percent: int) -> str:
         loss = max(1, req.principal * percent // 100)
-        claim = self.run(self.tx(service.open_claim, actor(self.orgs["bank0"] if req.bank_org_id ==
+        claim = self.run(self.tx(fund_claims.open_claim, actor(self.orgs["bank0"] if req.bank_org_id ==
                                                            self.orgs["bank0"].org_id else self.orgs["bank1"]),
                                  claim_request(req, loss)))
         parts = {s["party"]: s["amount"] for s in claim.shares}
@@ -212,7 +217,7 @@ class FundMachine(RuleBasedStateMachine):
         c = self.claim_model[claim_id]
         m = self.model[c.program_id]
         try:
-            claim = self.run(self.tx(service.approve_claim, actor(self.orgs["fund"]), claim_id))
+            claim = self.run(self.tx(fund_claims.approve_claim, actor(self.orgs["fund"]), claim_id))
         except LimitExceeded:
             assert not m.queue and c.status == "pending" and m.cash < c.fund_amount
             return
@@ -235,7 +240,7 @@ class FundMachine(RuleBasedStateMachine):
     def recover(self, claim_id: str, proceeds: int) -> None:
         c = self.claim_model[claim_id]
         loan_id = self.run(self._loan_of(claim_id))
-        rows = self.run(self.tx(service.distribute_recovery, actor(self.orgs["bank0"]), loan_id, proceeds,
+        rows = self.run(self.tx(fund_recovery.distribute_recovery, actor(self.orgs["bank0"]), loan_id, proceeds,
                                 self.orgs["sme"].org_id, f"rec:{claim_id}:{len(c.recovered)}:{proceeds}"))
         assert sum(r.amount for r in rows) == proceeds
         if any(r.party == "borrower" for r in rows):
@@ -252,13 +257,13 @@ class FundMachine(RuleBasedStateMachine):
 
     async def _loan_of(self, claim_id: str) -> str:
         async with self.factory() as s:
-            claim = await s.get(service.CompensationClaim, claim_id)
+            claim = await s.get(CompensationClaim, claim_id)
             return claim.loan_id
 
     @precondition(lambda self: any(m.queued for m in self.model.values()))
     @rule()
     def day_end(self) -> None:
-        self.run(self.tx(service.pay_queued_claims, self.run(self._today())))
+        self.run(self.tx(fund_claims.pay_queued_claims, self.run(self._today())))
         for m in self.model.values():
             while m.queued and self.claim_model[m.queued[0]].fund_amount <= m.cash:
                 c = self.claim_model[m.queued.pop(0)]
@@ -282,7 +287,7 @@ class FundMachine(RuleBasedStateMachine):
                     cash = await books.cash(s, m.id)
                     assert cash == m.cash >= 0, (cash, m.cash)
                 for c in self.claim_model.values():
-                    claim = await s.get(service.CompensationClaim, c.id)
+                    claim = await s.get(CompensationClaim, c.id)
                     assert claim.status == c.status, (claim.status, c.status)
                 quota_use = (await s.exec(
                     select(FundAgreement.deposit * FundAgreement.leverage, sa.func.coalesce(sa.func.sum(

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from finance.loans.schedule import Method, add_months, build_schedule, due_dates, level_payment, reamortise
+from finance.loans.schedule import Method, build_schedule, due_dates, level_payment, reamortise
+from kernel.dates import add_months
 from tests.vectors import fen, load
 
 SCHEDULES = load("schedules.json")

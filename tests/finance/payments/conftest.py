@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import respx
 
-from finance.payments.gateway import use_gateway
 from finance.payments.http import HttpGateway
+from finance.payments.providers import use_gateway
 
 PROVIDER = "https://pay.provider.test"
 API_KEY = "sk_test_gateway"

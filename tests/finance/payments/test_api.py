@@ -121,7 +121,7 @@ async def test_admin_payout_and_replay(app, api, client, parties):
     assert_problem(await client.post("/payments/payouts", json={**body, "amount": 999}, headers=admin.headers),
                    409, "idempotency_conflict")
     assert [(p.amount, p.status) for p in await all_payments(app)] == [(12_345, "succeeded")]
-    assert await count_audit(app, "payment.succeeded") == 1
+    assert await count_audit(app, "payment.succeed") == 1
 
 
 @pytest.mark.parametrize("change", [{"amount": 0}, {"amount": -1}, {"amount": 10**13 + 1}, {"amount": 1.5},

@@ -53,7 +53,7 @@ async def test_same_idempotency_key_pays_out_once(app, api, parties):
     payments = await all_payments(app)
     assert [(p.amount, p.status, p.payee_org_id) for p in payments] == [(3_000_000_00, "succeeded",
                                                                          university.org_id)]
-    assert await count_audit(app, "payment.succeeded") == 1
+    assert await count_audit(app, "payment.succeed") == 1
     assert await count_audit(app, "payment.created") == 1
 
 
@@ -105,4 +105,4 @@ async def test_concurrent_deliveries_of_one_event_apply_once(app, parties, provi
     assert outcomes == ["applied"] + ["duplicate"] * (N - 1)
     assert len(await all_events(app)) == 1
     assert await count_audit(app, "cb.settled", p.id) == 1
-    assert await count_audit(app, "payment.succeeded", p.id) == 1
+    assert await count_audit(app, "payment.succeed", p.id) == 1

@@ -10,7 +10,8 @@ import sqlite3
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from finance.payments.gateway import GatewayResult, IntentRequest, use_gateway
+from finance.payments.gateway import GatewayResult, IntentRequest
+from finance.payments.providers import use_gateway
 from finance.payments.local import LocalGateway
 from tests.conftest import IS_POSTGRES
 from tests.finance.loans import loan_flow

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from finance.payments import gateway as gw
-from finance.payments import service
+from finance.payments import providers, service
 from finance.payments.local import LocalGateway
 from kernel.errors import IdempotencyConflict, InvalidState, NotFound, ValidationFailed
 from tests.finance.payments.helpers import (
@@ -21,7 +21,7 @@ from tests.finance.payments.helpers import (
 
 
 def test_local_is_the_default_provider():
-    assert isinstance(gw.get_gateway(), LocalGateway)
+    assert isinstance(providers.get_gateway(), LocalGateway)
 
 
 async def test_charge_settles_at_once_with_records_events_and_callbacks(app, parties):
@@ -40,7 +40,7 @@ async def test_charge_settles_at_once_with_records_events_and_callbacks(app, par
     [ev] = await all_events(app)
     assert (ev.type, ev.source, ev.outcome, ev.payment_id) == ("payment_intent.succeeded", "local", "applied", p.id)
     assert await count_audit(app, "payment.created", p.id) == 1
-    assert await count_audit(app, "payment.succeeded", p.id) == 1
+    assert await count_audit(app, "payment.succeed", p.id) == 1
     assert await count_audit(app, "cb.settled", p.id) == 1
     assert await count_audit(app, "cb.failed", p.id) == 0
 
@@ -94,7 +94,7 @@ async def test_escrow_held_then_released_once(app, parties):
         await session.commit()
     stored = await reload(app, p.id)
     assert (stored.status, stored.escrow_state, stored.released_at is not None) == ("succeeded", "released", True)
-    assert await count_audit(app, "payment.escrow_released", p.id) == 1
+    assert await count_audit(app, "payment_escrow.release", p.id) == 1
     assert [e.type for e in await all_events(app)] == ["payment_intent.succeeded", "transfer.created"]
 
 
@@ -115,7 +115,7 @@ async def test_escrow_refunded_when_the_deal_is_cancelled(app, parties):
         with pytest.raises(InvalidState):
             await service.release_escrow(session, p)
         await session.commit()
-    assert await count_audit(app, "payment.refunded", p.id) == 1
+    assert await count_audit(app, "payment.refund", p.id) == 1
     assert await count_audit(app, "cb.refunded", p.id) == 1
     assert await count_audit(app, "cb.settled", p.id) == 1
 
@@ -191,9 +191,9 @@ def test_http_provider_is_chosen_by_settings():
 
     settings = Settings(payment_provider="http", payment_api_base="https://p.example/", payment_api_key="sk_x",
                         payment_timeout_seconds=3.5, payment_max_retries=1)
-    gateway = gw.get_gateway(settings)
+    gateway = providers.get_gateway(settings)
     assert isinstance(gateway, HttpGateway)
     assert (gateway.base_url, gateway.api_key, gateway.timeout, gateway.max_retries) == (
         "https://p.example", "sk_x", 3.5, 1)
-    assert gw.get_gateway(settings) is gateway
-    assert isinstance(gw.get_gateway(Settings(payment_provider="local")), LocalGateway)
+    assert providers.get_gateway(settings) is gateway
+    assert isinstance(providers.get_gateway(Settings(payment_provider="local")), LocalGateway)

@@ -118,7 +118,7 @@ async def test_duplicate_event_is_handled_once(app, client, pending, secrets):
     assert first.json()["outcome"] == "applied"
     assert second.status_code == 200 and second.json()["outcome"] == "duplicate"
     assert len(await all_events(app)) == 1
-    assert await count_audit(app, "payment.succeeded", pending.id) == 1
+    assert await count_audit(app, "payment.succeed", pending.id) == 1
     assert await count_audit(app, "cb.settled", pending.id) == 1
 
 
@@ -136,7 +136,7 @@ async def test_refund_before_success_never_moves_back(app, client, pending, secr
     p = await reload(app, pending.id)
     assert (p.status, p.escrow_state) == ("refunded", "refunded")
     assert await count_audit(app, "cb.settled", p.id) == 1
-    assert await count_audit(app, "payment.succeeded", p.id) == 1
+    assert await count_audit(app, "payment.succeed", p.id) == 1
     assert [e.outcome for e in await all_events(app)] == ["applied", "stale"]
 
 

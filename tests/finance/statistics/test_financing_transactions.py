@@ -65,12 +65,14 @@ async def test_pledge_financing_by_month_region_industry_bank(api, client):
     assert default["filters"]["from"] == "2026-01-01" and default["filters"]["to"] == "2026-04-06"
     assert default["totals"]["count"] == 3 and default["data"][0]["month"] == "2026-01"
 
-    text = (await client.get(q + "&group_by=region&format=csv", headers=regulator.headers)).text
-    lines = text.splitlines()
-    assert lines[0].startswith("# 知识产权质押融资登记金额") and "from=2026-03-01" in lines[0]
-    parsed = list(csv.DictReader(io.StringIO("\n".join(lines[1:]))))
-    assert parsed[0] == {"region": "140100", "region_name": "太原市", "count": "2", "amount": str(4 * M)}
-    assert parsed[-1]["region"] == "total" and parsed[-1]["amount"] == str(6 * M)
+    raw = (await client.get(q + "&group_by=region&format=csv", headers=regulator.headers)).content
+    assert raw.startswith("\ufeff".encode()) and not raw.decode("utf-8-sig").startswith("#")
+    parsed = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert parsed[0] == {"Region code": "140100", "Region": "太原市", "Count": "2", "Amount (yuan)": f"{4 * M // 100}.00"}
+    assert parsed[-1]["Region code"] == "Total" and parsed[-1]["Amount (yuan)"] == f"{6 * M // 100}.00"
+    zh = (await client.get(q + "&group_by=region&format=csv", headers={**regulator.headers,
+                                                                      "Accept-Language": "zh-CN"})).content
+    assert next(csv.reader(io.StringIO(zh.decode("utf-8-sig")))) == ["地区代码", "地区", "笔数", "金额（元）"]
 
     png = await client.get(q + "&format=png", headers=regulator.headers)
     assert png.headers["content-type"] == "image/png"
@@ -143,11 +145,11 @@ async def test_transactions_count_licenses_and_transfers(api, client, app):
         "assignment": ("transfers", 2, 240 * M // 100), "nonexclusive_license": ("licenses", 1, 8 * M // 100),
         "open_license": ("licenses", 1, 3 * M // 100)}
 
-    text = (await client.get("/stats/transactions?from=2026-03-01&to=2026-04-30&format=csv",
-                             headers=regulator.headers)).text
-    parsed = list(csv.DictReader(io.StringIO("\n".join(text.splitlines()[1:]))))
-    assert [p["month"] for p in parsed] == ["2026-03", "2026-04", "total"]
-    assert parsed[0]["licenses_amount"] == str(11 * M // 100)
+    raw = (await client.get("/stats/transactions?from=2026-03-01&to=2026-04-30&format=csv",
+                            headers=regulator.headers)).content
+    parsed = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert [p["Month"] for p in parsed] == ["2026-03", "2026-04", "Total"]
+    assert parsed[0]["Licenses amount (yuan)"] == f"{11 * M // 100 // 100}.00"
     png = await client.get("/stats/transactions?from=2026-03-01&to=2026-04-30&format=png", headers=regulator.headers)
     image = Image.open(io.BytesIO(png.content))
     image.load()

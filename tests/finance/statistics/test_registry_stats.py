@@ -75,12 +75,10 @@ async def test_enterprise_ip_index_and_csv(api, client):
     row = r.json()["data"][0]
     # 1×3 + (1 + 0)×2 + (1 + 1)×1
     assert row["index"] == 7
-    csv_text = (await client.get("/stats/enterprise-ip-index?region=140100&format=csv",
-                                 headers=regulator.headers)).text
-    lines = csv_text.splitlines()
-    assert lines[0].startswith("# 企业知识产权指数")
-    parsed = list(csv.DictReader(io.StringIO("\n".join(lines[1:]))))
-    assert parsed[0]["index"] == "7"
+    raw = (await client.get("/stats/enterprise-ip-index?region=140100&format=csv",
+                            headers=regulator.headers)).content
+    parsed = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert parsed[0]["Index"] == "7" and parsed[0]["Region code"] == "140100"
 
 
 async def test_innovation_efficiency(api, client):

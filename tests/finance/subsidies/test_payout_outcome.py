@@ -2,9 +2,10 @@
 budget is given back (the ledger entry reversed) when the payout fails."""
 
 from finance.payments import service as payments
-from finance.payments.gateway import GatewayResult, PayoutRequest, use_gateway
+from finance.payments.gateway import GatewayResult, PayoutRequest
 from finance.payments.local import LocalGateway
 from finance.payments.models import Payment
+from finance.payments.providers import use_gateway
 from tests.finance.loans.loan_flow import YUAN
 from tests.finance.subsidies.helpers import approve, budget_balance, filed, loan, policy, publish_lpr
 

@@ -1,4 +1,4 @@
-"""The loan book: a loan's schedule rows, what is owed on them today, and how a repayment lands.
+"""A loan's position: its schedule rows, what is owed on them today, and how a repayment is applied.
 
 Pure maths comes from ``schedule`` (rows), ``accrual`` (penalty, days past due, classification) and
 ``allocation`` (penalty → interest → principal, oldest first); this module maps them onto the
@@ -100,8 +100,8 @@ class Landing:
     prepaid_principal: int
 
 
-def land_repayment(loan: Loan, rows: list[LoanInstallment], amount: int, today: date) -> Landing:
-    """Apply ``amount`` to ``rows`` in place (the caller checked it is ≤ the payoff amount)."""
+def allocate_repayment(loan: Loan, rows: list[LoanInstallment], amount: int, today: date) -> Landing:
+    """Apply ``amount`` to the figures of ``rows`` in place (the caller checked it is ≤ the payoff amount)."""
     dues = [as_due(loan, r) for r in rows]
     result = allocation.allocate(amount, dues, as_of=today)
     by_n = {r.n: r for r in rows}
@@ -132,11 +132,7 @@ def land_repayment(loan: Loan, rows: list[LoanInstallment], amount: int, today: 
         left = 0
     if left:
         raise ValueError("repayment exceeds what is owed")
-    for row in rows:
-        new_status = row_status(row, today, loan)
-        if new_status == "paid" and row.status != "paid":
-            row.paid_on = today
-        row.status = new_status
+    # The rows' statuses follow from these figures (``row_status``); the caller moves them.
     return Landing(pen, intr, prin, prepaid)
 
 

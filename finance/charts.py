@@ -1,4 +1,5 @@
-"""Bar charts with Chinese titles and labels (matplotlib, Agg, Noto Sans CJK from mplfonts)."""
+"""Bar charts with Chinese titles and labels (matplotlib, Agg, Noto Sans CJK from mplfonts), for the
+statistics reports and the fund's monitoring alike."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""The loan workflow's calls into other packages (valuation, fund, payments, auctions), in one place.
+"""Loans' outbound calls into other packages (valuation, rates, fund, payments), in one place.
 
 Loans depend on these packages; none of them imports loans. Keeping every cross-package call here
-makes the service readable and shows the whole surface loans rely on.
+shows the whole surface loans rely on. (Formerly ``ports.py``: it is a concrete module, not an interface.)
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org
-from finance.fund import service as fund
+from finance.fund import cover as fund_cover
 from finance.loans import shortfall
 from finance.loans.models import Loan
+from finance.loans.schemas import CollateralOut, ValuationSummaryOut
 from finance.payments import service as payments
 from finance.payments.models import Payment
 from finance.rates import service as rates
@@ -27,8 +28,6 @@ from kernel.money import apply_bps
 from market.assets.models import Asset
 from valuation import service as valuation_service
 from valuation.models import Valuation, ValuationAsset
-
-# ---------------------------------------------------------------- valuation
 
 
 async def check_valuation_covers(session: AsyncSession, valuation_id: str, asset_ids: Sequence[str]) -> None:
@@ -44,13 +43,10 @@ async def check_valuation_covers(session: AsyncSession, valuation_id: str, asset
         raise InvalidState(f"the appraisal report expired on {row.valid_until}; ask for a new one")
 
 
-async def valuation_summary(session: AsyncSession, valuation_id: str) -> dict[str, Any] | None:
+async def valuation_summary(session: AsyncSession, valuation_id: str) -> ValuationSummaryOut | None:
     """The valuation behind an application, as banks see it (the full report is GET /valuations/{id})."""
     row = await session.get(Valuation, valuation_id)
-    if row is None:
-        return None
-    return row.model_dump(include={"id", "status", "scenario", "value", "low", "high", "borrowing_base",
-                                   "certified_by", "certified_on", "valid_until", "stale_reason"})
+    return None if row is None else ValuationSummaryOut.model_validate(row, from_attributes=True)
 
 
 async def certified_borrowing_base(session: AsyncSession, valuation_id: str) -> int | None:
@@ -63,12 +59,12 @@ async def collateral_value(session: AsyncSession, loan: Loan) -> int:
     """The appraised value of the pledged bundle (the principal when no valuation is attached)."""
     if loan.valuation_id:
         summary = await valuation_summary(session, loan.valuation_id)
-        if summary and summary.get("value"):
-            return int(summary["value"])
+        if summary and summary.value:
+            return summary.value
     return loan.principal
 
 
-async def collateral_position(session: AsyncSession, loan: Loan) -> dict[str, Any] | None:
+async def collateral_position(session: AsyncSession, loan: Loan) -> CollateralOut | None:
     """The pledged bundle against the outstanding principal (``vectors/shortfall.json``): each asset still
     valid counts at its appraised value × LTV; a lapsed, expired or invalidated one counts nothing. None
     when the loan cites no valuation."""
@@ -82,12 +78,12 @@ async def collateral_position(session: AsyncSession, loan: Loan) -> dict[str, An
     statuses = dict((await session.exec(select(Asset.id, Asset.status).where(
         col(Asset.id).in_([p.asset_id for p in parts])))).all())
     counted = [(p.value, p.ltv_bps) for p in parts if statuses.get(p.asset_id) == "valid"]
-    return {"valuation_id": valuation.id, "valuation_status": valuation.status,
-            "security_value": sum(v for v, _ in counted),
-            "borrowing_base": sum(apply_bps(v, ltv) for v, ltv in counted),
-            "outstanding_principal": loan.outstanding_principal,
-            "shortfall": shortfall.bundle_shortfall(loan.outstanding_principal, counted),
-            "lost_assets": [p.asset_id for p in parts if statuses.get(p.asset_id) != "valid"]}
+    return CollateralOut(valuation_id=valuation.id, valuation_status=valuation.status,
+                         security_value=sum(v for v, _ in counted),
+                         borrowing_base=sum(apply_bps(v, ltv) for v, ltv in counted),
+                         outstanding_principal=loan.outstanding_principal,
+                         shortfall=shortfall.bundle_shortfall(loan.outstanding_principal, counted),
+                         lost_assets=[p.asset_id for p in parts if statuses.get(p.asset_id) != "valid"])
 
 
 # ---------------------------------------------------------------- LPR
@@ -108,17 +104,14 @@ async def lpr_pricing(session: AsyncSession, on: date, term_months: int, annual_
             "spread_bps": annual_rate_bps - lpr_bps}
 
 
-# ---------------------------------------------------------------- fund
-
-
 async def request_cover(session: AsyncSession, actor: Actor, program_id: str, loan: Loan, borrower: Org,
                         ip_value: int) -> str:
-    req = fund.CoverRequest(
-        loan_id=loan.id, bank_org_id=loan.bank_org_id, borrower_org_id=loan.borrower_org_id,
-        principal=loan.principal, outstanding_principal=loan.outstanding_principal,
-        industry=borrower.industry, region=borrower.region, guarantor_org_id=loan.guarantor_org_id,
-        insurer_org_id=loan.insurer_org_id, ip_collateral_value=ip_value, total_collateral_value=ip_value)
-    cover = await fund.request_cover(session, actor, program_id, req)
+    req = fund_cover.CoverRequest(
+                                  loan_id=loan.id, bank_org_id=loan.bank_org_id, borrower_org_id=loan.borrower_org_id,
+                                  principal=loan.principal, outstanding_principal=loan.outstanding_principal,
+                                  industry=borrower.industry, region=borrower.region, guarantor_org_id=loan.guarantor_org_id,
+                                  insurer_org_id=loan.insurer_org_id, ip_collateral_value=ip_value, total_collateral_value=ip_value)
+    cover = await fund_cover.request_cover(session, actor, program_id, req)
     return str(cover.id)
 
 
@@ -126,8 +119,8 @@ async def update_fund(session: AsyncSession, loan: Loan) -> None:
     """Keep the fund's copy of a covered loan current (exposure, NPL ratio)."""
     if loan.fund_cover_id is None:
         return
-    await fund.update_loan(session, loan.id, outstanding_principal=loan.outstanding_principal,
-                           classification=loan.classification, status=loan.status)
+    await fund_cover.update_loan(session, loan.id, outstanding_principal=loan.outstanding_principal,
+                                 classification=loan.classification, status=loan.status)
 
 
 # ---------------------------------------------------------------- payments

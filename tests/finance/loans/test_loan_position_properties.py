@@ -5,7 +5,7 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from finance.loans import accrual, book
+from finance.loans import accrual, position
 from finance.loans.models import Loan
 
 START = date(2026, 1, 31)
@@ -23,31 +23,31 @@ def _loan(principal: int, rate: int, term: int, method: str) -> Loan:
        steps=st.lists(st.tuples(st.integers(0, 60), st.integers(0, 10**6), st.booleans()), max_size=12))
 def test_paid_plus_outstanding_equals_due(principal, rate, term, method, steps):
     loan = _loan(principal, rate, term, method)
-    rows = book.new_rows(loan, START)
+    rows = position.new_rows(loan, START)
     today = START
     paid_total = 0
     for gap, fraction, late in steps:
         # Let days pass, accruing penalty as the day-end would.
         for _ in range(gap):
             for r in rows:
-                if r.due_on <= today and book.unpaid_scheduled(r) > 0:
-                    r.overdue_fen_days = accrual.accrue_penalty(r.overdue_fen_days, book.unpaid_scheduled(r))
+                if r.due_on <= today and position.unpaid_scheduled(r) > 0:
+                    r.overdue_fen_days = accrual.accrue_penalty(r.overdue_fen_days, position.unpaid_scheduled(r))
             today += timedelta(days=1)
-        payoff = book.position(loan, rows, today).payoff_amount
+        payoff = position.position(loan, rows, today).payoff_amount
         if payoff == 0:
             break
         amount = payoff if late else max(1, payoff * fraction // 10**6)
-        landing = book.land_repayment(loan, rows, amount, today)
+        landing = position.allocate_repayment(loan, rows, amount, today)
         assert landing.penalty + landing.interest + landing.principal == amount
         paid_total += amount
         # Invariants after every repayment.
         assert sum(r.principal for r in rows) == principal
         assert all(0 <= r.paid_principal <= r.principal and 0 <= r.paid_interest <= r.interest for r in rows)
-        assert all(0 <= r.paid_penalty <= book.penalty_accrued(loan, r) for r in rows)
-        due = sum(r.principal + r.interest + book.penalty_accrued(loan, r) for r in rows)
+        assert all(0 <= r.paid_penalty <= position.penalty_accrued(loan, r) for r in rows)
+        due = sum(r.principal + r.interest + position.penalty_accrued(loan, r) for r in rows)
         paid = sum(r.paid_principal + r.paid_interest + r.paid_penalty for r in rows)
-        outstanding = sum(book.as_due(loan, r).outstanding for r in rows)
+        outstanding = sum(position.as_due(loan, r).outstanding for r in rows)
         assert paid == paid_total and paid + outstanding == due
-        assert book.outstanding_principal(rows) == principal - sum(r.paid_principal for r in rows)
-    if book.outstanding_principal(rows) == 0:
-        assert book.position(loan, rows, today).payoff_amount == book.position(loan, rows, today).due_now
+        assert position.outstanding_principal(rows) == principal - sum(r.paid_principal for r in rows)
+    if position.outstanding_principal(rows) == 0:
+        assert position.position(loan, rows, today).payoff_amount == position.position(loan, rows, today).due_now

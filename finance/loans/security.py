@@ -1,0 +1,120 @@
+"""A loan's security before disbursement: guarantee, insurance, fund cover and the pledge registration."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from accounts.models import Org
+from finance.loans import outbound, states
+from finance.loans.access import lending_bank_loan, lock_loan
+from finance.loans.models import Loan, LoanGuarantee, LoanInsurance
+from finance.loans.schemas import GuaranteeIn, InsuranceIn, PledgeRegistrationIn
+from finance.loans.states import BEFORE_DISBURSEMENT
+from kernel import audit
+from kernel.actor import Actor
+from kernel.clock import business_date
+from kernel.errors import Forbidden, InvalidState, ValidationFailed
+from kernel.money import apply_bps
+from market.assets import encumbrances
+from market.assets.service import lock_assets, record_pledge_amount
+
+
+def _check_shares(loan: Loan, guarantee: LoanGuarantee | None, insurance: LoanInsurance | None,
+                  field: str, share_bps: int) -> None:
+    others = (guarantee.share_bps if guarantee else 0) + (insurance.share_bps if insurance else 0)
+    if others + share_bps > 10000:
+        raise ValidationFailed.at(["body", field], f"guarantor and insurer shares would exceed 10000 bps "
+                                                   f"(already {others})")
+
+
+async def security_of(session: AsyncSession, loan_id: str) -> tuple[LoanGuarantee | None, LoanInsurance | None]:
+    g = (await session.exec(select(LoanGuarantee).where(LoanGuarantee.loan_id == loan_id))).first()
+    i = (await session.exec(select(LoanInsurance).where(LoanInsurance.loan_id == loan_id))).first()
+    return g, i
+
+
+async def _joinable_loan(session: AsyncSession, actor: Actor, loan_id: str, kind: str) -> Loan:
+    if not actor.is_kind(kind):
+        raise Forbidden(f"only a {kind} may do this")
+    loan = await lock_loan(session, loan_id)
+    if loan.status not in BEFORE_DISBURSEMENT:
+        raise InvalidState(f"loan {loan.id} is {loan.status}; security is arranged before disbursement")
+    return loan
+
+
+async def join_guarantee(session: AsyncSession, actor: Actor, loan_id: str, data: GuaranteeIn) -> LoanGuarantee:
+    loan = await _joinable_loan(session, actor, loan_id, "guarantor")
+    guarantee, insurance = await security_of(session, loan.id)
+    if guarantee is not None:
+        raise InvalidState(f"loan {loan.id} already has a guarantee")
+    _check_shares(loan, guarantee, insurance, "share_bps", data.share_bps)
+    row = LoanGuarantee(loan_id=loan.id, guarantor_org_id=actor.org_id, share_bps=data.share_bps,
+                        fee_rate_bps=data.fee_rate_bps, fee=apply_bps(loan.principal, data.fee_rate_bps),
+                        joined_on=await business_date(session))
+    loan.guarantor_org_id = actor.org_id
+    session.add_all([row, loan])
+    await session.flush()
+    await audit.record(session, actor, "loan.guarantee_joined", "loan", loan.id,
+                       after={"guarantor_org_id": actor.org_id, "share_bps": row.share_bps,
+                              "fee_rate_bps": row.fee_rate_bps, "fee": row.fee})
+    return row
+
+
+async def join_insurance(session: AsyncSession, actor: Actor, loan_id: str, data: InsuranceIn) -> LoanInsurance:
+    loan = await _joinable_loan(session, actor, loan_id, "insurer")
+    guarantee, insurance = await security_of(session, loan.id)
+    if insurance is not None:
+        raise InvalidState(f"loan {loan.id} is already insured")
+    _check_shares(loan, guarantee, insurance, "share_bps", data.share_bps)
+    row = LoanInsurance(loan_id=loan.id, insurer_org_id=actor.org_id, share_bps=data.share_bps,
+                        premium=data.premium, joined_on=await business_date(session))
+    loan.insurer_org_id = actor.org_id
+    session.add_all([row, loan])
+    await session.flush()
+    await audit.record(session, actor, "loan.insurance_joined", "loan", loan.id,
+                       after={"insurer_org_id": actor.org_id, "share_bps": row.share_bps, "premium": row.premium})
+    return row
+
+
+async def require_guarantee(session: AsyncSession, loan: Loan, step: str) -> None:
+    if loan.requires_guarantee and loan.guarantor_org_id is None:
+        raise InvalidState(f"the offer requires a guarantee before {step}")
+
+
+async def request_fund_cover(session: AsyncSession, actor: Actor, loan_id: str, program_id: str) -> Loan:
+    loan = await lending_bank_loan(session, actor, loan_id)
+    if loan.status not in BEFORE_DISBURSEMENT:
+        raise InvalidState(f"loan {loan.id} is {loan.status}; fund cover is requested before disbursement")
+    if loan.fund_cover_id is not None:
+        raise InvalidState(f"loan {loan.id} is already covered by programme {loan.fund_program_id}")
+    borrower = await session.get(Org, loan.borrower_org_id)
+    assert borrower is not None
+    ip_value = await outbound.collateral_value(session, loan)
+    cover_id = await outbound.request_cover(session, actor, program_id, loan, borrower, ip_value)
+    loan.fund_program_id, loan.fund_cover_id = program_id, cover_id
+    session.add(loan)
+    await session.flush()
+    await audit.record(session, actor, "loan.fund_covered", "loan", loan.id,
+                       after={"program_id": program_id, "cover_id": cover_id})
+    return loan
+
+
+async def register_pledge(session: AsyncSession, actor: Actor, loan_id: str, data: PledgeRegistrationIn) -> Loan:
+    loan = await lending_bank_loan(session, actor, loan_id)
+    states.LOAN.ensure(loan, "register_pledge")
+    today = await business_date(session)
+    if data.registered_on > today:
+        raise ValidationFailed.at(["body", "registered_on"], f"a registration cannot be dated after today ({today})")
+    await require_guarantee(session, loan, "pledge registration")
+    assets = await lock_assets(session, loan.asset_ids)
+    if any(a.owner_org_id != loan.borrower_org_id for a in assets):
+        raise InvalidState("an asset of the bundle no longer belongs to the borrower")
+    await encumbrances.encumber(session, actor, assets, "pledge", loan.id, holder_org_id=loan.bank_org_id,
+                                since=data.registered_on)
+    await record_pledge_amount(session, loan.asset_ids, loan.principal, actor=actor)
+    loan.pledge_registration_no, loan.pledge_registered_on = data.registration_no, data.registered_on
+    await states.LOAN.apply(session, actor, loan, "register_pledge", registration_no=data.registration_no,
+                            registered_on=data.registered_on)
+    await session.flush()
+    return loan

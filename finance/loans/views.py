@@ -1,0 +1,70 @@
+"""Read-only views of a loan: its figures today, schedule, alerts, classification history, recoveries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from finance.fund import recovery as fund_recovery
+from finance.loans import outbound, position
+from finance.loans.access import installments
+from finance.loans.models import Loan, LoanClassification, LoanCollateralAlert
+from finance.loans.schemas import LoanOut, RecoveriesOut, ScheduleOut
+from finance.loans.security import security_of
+from finance.loans.states import PERFORMING
+from kernel.clock import business_date
+from market.assets.models import Asset
+
+
+async def open_alerts(session: AsyncSession, loan_id: str) -> list[LoanCollateralAlert]:
+    stmt = select(LoanCollateralAlert).where(LoanCollateralAlert.loan_id == loan_id).order_by(
+        LoanCollateralAlert.id)
+    return list((await session.exec(stmt)).all())
+
+
+async def pledged_assets(session: AsyncSession, loan: Loan) -> Sequence[Asset]:
+    return list((await session.exec(select(Asset).where(col(Asset.id).in_(loan.asset_ids))
+                                    .order_by(Asset.id))).all())
+
+
+async def describe_loan(session: AsyncSession, loan: Loan) -> LoanOut:
+    today = await business_date(session)
+    rows = await installments(session, loan.id)
+    pos = position.position(loan, rows, today)
+    guarantee, insurance = await security_of(session, loan.id)
+    out = loan.model_dump()
+    out.update(
+        next_due=({"n": pos.next_due.n, "due_on": pos.next_due.due_on, "amount": pos.next_due_amount}
+                  if pos.next_due and loan.status in PERFORMING else None),
+        overdue_amount=pos.overdue_amount, penalty_outstanding=pos.penalty_outstanding,
+        payoff_amount=pos.payoff_amount if loan.status in PERFORMING else 0,
+        pledge=({"registration_no": loan.pledge_registration_no, "registered_on": loan.pledge_registered_on}
+                if loan.pledge_registration_no else None),
+        guarantee=guarantee.model_dump(exclude={"created_at"}) if guarantee else None,
+        insurance=insurance.model_dump(exclude={"created_at"}) if insurance else None,
+        fund_cover=({"program_id": loan.fund_program_id, "cover_id": loan.fund_cover_id}
+                    if loan.fund_cover_id else None),
+        collateral_alerts=[a.model_dump() for a in await open_alerts(session, loan.id)],
+        collateral=await outbound.collateral_position(session, loan),
+        classification_history=[h.model_dump() for h in await classification_history(session, loan.id)],
+    )
+    return LoanOut.model_validate(out)
+
+
+async def classification_history(session: AsyncSession, loan_id: str) -> list[LoanClassification]:
+    stmt = select(LoanClassification).where(LoanClassification.loan_id == loan_id).order_by(
+        col(LoanClassification.business_date), col(LoanClassification.created_at), col(LoanClassification.id))
+    return list((await session.exec(stmt)).all())
+
+
+async def describe_schedule(session: AsyncSession, loan: Loan) -> ScheduleOut:
+    rows = await installments(session, loan.id)
+    return ScheduleOut.model_validate({"loan_id": loan.id, "installments": [
+        {**r.model_dump(), "penalty_accrued": position.penalty_accrued(loan, r)} for r in rows]})
+
+
+async def describe_recoveries(session: AsyncSession, loan: Loan) -> RecoveriesOut:
+    rows = [fund_recovery.describe_recovery(r) for r in await fund_recovery.recoveries_for_loan(session, loan.id)]
+    return RecoveriesOut(loan_id=loan.id, proceeds=sum(r.amount for r in rows), data=rows)
