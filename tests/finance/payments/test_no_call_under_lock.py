@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from finance.payments.gateway import GatewayResult, IntentRequest
-from finance.payments.providers import use_gateway
 from finance.payments.local import LocalGateway
+from finance.payments.providers import use_gateway
 from tests.conftest import IS_POSTGRES
 from tests.finance.loans import loan_flow
 
