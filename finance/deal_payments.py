@@ -175,7 +175,20 @@ async def _deal_recorded(session: AsyncSession, payload: dict[str, Any]) -> None
     if payment is None or payment.object_type != DEAL or payment.object_id != deal.id:
         return  # not paid through the gateway (recorded by other means)
     if payment.escrow_state == "held":
-        payment = await payments.release_escrow(session, payment)
+        # Asked of the provider after commit; the proceeds are routed once it is released (below).
+        await payments.release_escrow(session, payment)
+    elif payment.escrow_state == "released":
+        await _route_proceeds(session, deal, payment)
+
+
+@payments.on_released(DEAL)
+async def _deal_escrow_released(session: AsyncSession, payment: Payment) -> None:
+    deal = await session.get(Deal, payment.object_id)
+    if deal is not None and deal.payment_id == payment.id:
+        await _route_proceeds(session, deal, payment)
+
+
+async def _route_proceeds(session: AsyncSession, deal: Deal, payment: Payment) -> None:
     if deal.proceeds_to:
         kind, _, ref = deal.proceeds_to.partition(":")
         if kind == disposal.PROCEEDS_KIND:

@@ -100,7 +100,7 @@ def admin_ensure() -> None:
 def admin_reset(password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
                                                       help="the new password (12+ characters)")],
                 email: Annotated[str | None, typer.Option(help="default IPM_ADMIN_EMAIL")] = None) -> None:
-    """Set the platform admin's password and clear a lock-out."""
+    """Set the platform admin's password."""
     if len(password) < 12:
         typer.echo("error: the password must have at least 12 characters", err=True)
         raise typer.Exit(2)
@@ -111,7 +111,7 @@ def admin_reset(password: Annotated[str, typer.Option(prompt=True, hide_input=Tr
             user = (await s.exec(select(User).where(User.email == address))).first()
             if user is None or user.role != "admin":
                 raise LookupError(f"no platform admin {address}")
-            user.password_hash, user.failed_logins, user.locked_until = hash_password(password), 0, None
+            user.password_hash = await hash_password(password)
             s.add(user)
             await s.commit()
 

@@ -43,7 +43,7 @@ class InvalidPayload(DomainError):
 # --- what happens when a payment of an object type settles, fails or is refunded -------------------------
 
 _callbacks: dict[str, dict[str, list[Callback]]] = {"succeeded": defaultdict(list), "failed": defaultdict(list),
-                                                    "refunded": defaultdict(list)}
+                                                    "refunded": defaultdict(list), "released": defaultdict(list)}
 
 
 def _register(outcome: str, object_type: str) -> Callable[[Callback], Callback]:
@@ -63,6 +63,11 @@ def on_settled(object_type: str) -> Callable[[Callback], Callback]:
 def on_failed(object_type: str) -> Callable[[Callback], Callback]:
     """Runs when a payment for ``object_type`` is declined, fails or is canceled."""
     return _register("failed", object_type)
+
+
+def on_released(object_type: str) -> Callable[[Callback], Callback]:
+    """Runs when the provider has released a payment's escrow to the payee (after ``release_escrow``)."""
+    return _register("released", object_type)
 
 
 def on_refunded(object_type: str) -> Callable[[Callback], Callback]:
@@ -393,6 +398,8 @@ async def settle_call(session: AsyncSession, payment_id: str, op: str, result: g
         await ESCROW.apply(session, SYSTEM, payment, "release", transfer_reference=payment.transfer_reference,
                            released_at=payment.released_at)
         await session.flush()
+        for fn in list(_callbacks["released"].get(payment.object_type, ())):
+            await fn(session, payment)
     elif op == "refund" and payment.refund_reference is None and payment.status == "succeeded":
         await _refund_answered(session, payment, obj)
     await _handle_local_events(session, result)

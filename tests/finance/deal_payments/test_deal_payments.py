@@ -131,7 +131,7 @@ async def test_http_provider_settles_by_webhook_later(api, app, client, provider
     transfers = provider.post("/v1/transfers").respond(200, json={"id": "tr_late", "object": "transfer",
                                                                   "amount": PRICE, "destination": seller.org_id})
     r = await client.post(f"/deals/{deal['id']}/pay", headers=buyer.headers)
-    assert r.status_code == 201, r.text
+    assert r.status_code == 202, r.text
     assert r.json()["payment"]["status"] == "processing" and r.json()["deal"]["status"] == "awaiting_payment"
     payment_id = r.json()["payment"]["id"]
     # Escrow: the intent names no destination; the money stays on the platform until recorded.
@@ -169,7 +169,7 @@ async def test_http_payment_failing_later_leaves_the_deal_payable(api, app, clie
     ])
     provider.post("/v1/transfers").respond(200, json={"id": "tr_f2", "object": "transfer"})
     r = await client.post(f"/deals/{deal['id']}/pay", headers=buyer.headers)
-    assert r.status_code == 201 and r.json()["payment"]["status"] == "processing"
+    assert r.status_code == 202 and r.json()["payment"]["status"] == "processing"
     failed = _intent("pi_f1", "requires_payment_method", PRICE,
                      last_payment_error={"code": "card_declined", "message": "Declined."})
     r = await deliver(client, event("payment_intent.payment_failed", failed), secrets)
