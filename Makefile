@@ -50,8 +50,10 @@ test: install
 probe: install
 	IPM_PROBE=1 IPM_PROBE_EXAMPLES=$${IPM_PROBE_EXAMPLES:-10} $(UV) run --no-sync pytest tests/probe -p no:warnings
 
+# The gates of .ci/run: style, the one-way imports (pyproject [tool.importlinter]), types ([tool.mypy]).
 lint: install
 	$(UV) run --no-sync ruff check .
+	$(UV) run --no-sync lint-imports
 
 check: install
 	$(UV) run --no-sync alembic upgrade head && $(UV) run --no-sync alembic check

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -10,7 +11,7 @@ from kernel.ids import new_id
 
 ORG_KINDS = ("sme", "university", "bank", "guarantor", "insurer", "evaluator", "fund", "regulator", "platform")
 SELF_REGISTERING_KINDS = ("sme", "university")
-USER_ROLES = ("admin", "org_admin", "member")
+USER_ROLES = ("admin", "org_admin", "checker", "member")
 
 
 class Org(SQLModel, table=True):
@@ -25,6 +26,9 @@ class Org(SQLModel, table=True):
     # Profile facts the enterprise IP index (domain §9) is computed from.
     ip_honours: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     rd_spending_last_year: int | None = Field(default=None, sa_type=sa.BigInteger)
+    # Which actions need a second person (four-eyes), see ``accounts.approvals``: {} means none.
+    approval_policy: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON,
+                                            sa_column_kwargs={"server_default": "{}"})
     created_at: datetime = created_at_field()
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
@@ -42,6 +42,19 @@ HonourList = list[Literal["national_demonstration", "national_advantage", "provi
                           "provincial_advantage", "standard_certified"]]
 
 
+class ApprovalPolicy(Strict):
+    """Which actions need a second person of the organisation (four-eyes). Amounts in fen."""
+
+    disbursement_over: int | None = Field(default=None, ge=0, le=10**15,
+                                          description="a disbursement above this principal needs approval (bank)")
+    compensation_approval: bool = False
+    recovery_distribution: bool = False
+    ledger_entries: bool = Field(default=False, description="manual ledger entries and reversals (fund)")
+    subsidy_approval: bool = False
+    period_close: bool = False
+    expiry_days: int | None = Field(default=None, ge=1, le=90, description="default 7")
+
+
 class OrgPatch(Strict):
     """The profile an organisation keeps up to date; the statistics (IP index, innovation efficiency) read it."""
 
@@ -50,12 +63,14 @@ class OrgPatch(Strict):
     industry: str | None = Field(default=None, max_length=80)
     ip_honours: HonourList | None = Field(default=None, max_length=5)
     rd_spending_last_year: int | None = Field(default=None, ge=0, le=10**15)
+    # Replaces the whole policy; null or {} switches four-eyes off.
+    approval_policy: ApprovalPolicy | None = None
 
 
 class UserIn(Strict):
     email: EmailStr
     password: Password
-    role: Literal["org_admin", "member"] = "member"
+    role: Literal["org_admin", "checker", "member"] = "member"
 
 
 class RegionIn(Strict):
@@ -73,6 +88,8 @@ class OrgOut(BaseModel):
     industry: str | None
     ip_honours: list[str]
     rd_spending_last_year: int | None
+    # Only to the organisation itself, its regulators and the platform admin.
+    approval_policy: dict[str, Any] | None = None
     created_at: datetime
 
 
@@ -129,3 +146,32 @@ class RegionOut(BaseModel):
     code: str
     name: str
     population: int
+
+
+class ApprovalRequestOut(BaseModel):
+    id: str
+    org_id: str
+    action: str
+    status: Literal["pending", "approved", "rejected", "expired"]
+    requested_by: str
+    requested_by_email: str | None
+    request: dict[str, Any]  # {method, path, body, idempotency_key}: what runs on approval
+    amount: int | None
+    object_type: str | None
+    object_id: str | None
+    expires_on: date
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
+    result_status: int | None
+    result: Any
+
+
+class ApprovalPendingOut(BaseModel):
+    """What a protected action answers (202) while it waits for a checker."""
+
+    approval_request: ApprovalRequestOut
+
+
+class DecisionIn(Strict):
+    reason: str | None = Field(default=None, max_length=500)

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from accounts import approvals
 from accounts.credit_code import make_credit_code
 from accounts.models import LoginThrottle, Org, Region, User
 from accounts.passwords import hash_password, verify_password
 from accounts.schemas import OrgIn, OrgPatch, RegionIn, RegisterIn, UserIn
 from kernel import audit
 from kernel.actor import ORG_ADMIN, PLATFORM_ADMIN, Actor
-from kernel.db import insert_if_absent, insert_unique, utcnow
-from kernel.errors import AlreadyExists, Forbidden, NotAuthenticated, NotFound, RateLimited, ValidationFailed
+from kernel.db import get_or_404, insert_if_absent, insert_unique, utcnow
+from kernel.errors import AlreadyExists, Forbidden, NotAuthenticated, RateLimited, ValidationFailed
 from kernel.settings import Settings
 
 PLATFORM_CREDIT_CODE = make_credit_code("91140000MA0000000")
@@ -57,10 +59,13 @@ async def create_org(session: AsyncSession, actor: Actor, data: OrgIn) -> Org:
     return await _new_org(session, actor, **data.model_dump())
 
 
+def _own_or_admin(actor: Actor) -> Callable[[Org], bool]:
+    """An organisation's users are managed by itself and the platform admin; to others it is 404."""
+    return lambda org: actor.is_platform_admin or actor.org_id == org.id
+
+
 async def create_user(session: AsyncSession, actor: Actor, org_id: str, data: UserIn) -> User:
-    org = await session.get(Org, org_id)
-    if org is None or (not actor.is_platform_admin and actor.org_id != org_id):
-        raise NotFound("organisation not found")
+    org = await get_or_404(session, Org, org_id, visible=_own_or_admin(actor), label="organisation")
     if not actor.is_platform_admin and actor.role != ORG_ADMIN:
         raise Forbidden("only an organisation admin adds users")
     return await _new_user(session, actor, org, data.email, data.password, data.role)
@@ -68,15 +73,14 @@ async def create_user(session: AsyncSession, actor: Actor, org_id: str, data: Us
 
 async def update_org(session: AsyncSession, actor: Actor, org_id: str, data: OrgPatch) -> Org:
     """An organisation's own org_admin (or the platform admin) updates its profile."""
-    stmt = select(Org).where(Org.id == org_id).with_for_update()
-    org = (await session.exec(stmt)).first()
-    if org is None or (not actor.is_platform_admin and actor.org_id != org_id):
-        raise NotFound("organisation not found")
+    org = await get_or_404(session, Org, org_id, lock=True, visible=_own_or_admin(actor), label="organisation")
     if not actor.is_platform_admin and actor.role != ORG_ADMIN:
         raise Forbidden("only an organisation admin changes its profile")
     changes = data.model_dump(exclude_unset=True)
     if "name" in changes and changes["name"] is None:
         raise ValidationFailed.at(["body", "name"], "name cannot be empty")
+    if "approval_policy" in changes:
+        changes["approval_policy"] = approvals.check_policy(org.kind, changes["approval_policy"] or {})
     before = org.model_dump()
     for field, value in changes.items():
         setattr(org, field, value if value is not None or field != "ip_honours" else [])
@@ -92,10 +96,7 @@ def may_see_private_profile(actor: Actor, org: Org) -> bool:
 
 
 async def get_org(session: AsyncSession, org_id: str) -> Org:
-    org = await session.get(Org, org_id)
-    if org is None:
-        raise NotFound("organisation not found")
-    return org
+    return await get_or_404(session, Org, org_id, label="organisation")
 
 
 async def upsert_region(session: AsyncSession, actor: Actor, data: RegionIn) -> Region:

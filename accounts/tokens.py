@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from accounts.models import RefreshToken, User
 from kernel import audit
 from kernel.actor import Actor
-from kernel.clock import day_end_handler
+from kernel.day_end import day_end_handler
 from kernel.db import utcnow
 from kernel.errors import NotAuthenticated
 from kernel.ids import new_id

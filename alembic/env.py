@@ -5,12 +5,13 @@ from logging.config import fileConfig
 
 from sqlalchemy.engine import Connection
 
-import api.registry  # noqa: F401  (every table)
 from alembic import context
 from kernel.db import make_engine, metadata
+from kernel.discovery import import_all
 from kernel.settings import get_settings
 from market.assets.models import SEARCH_OBJECT_PREFIXES
 
+import_all()  # every table
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)

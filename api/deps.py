@@ -11,6 +11,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org, User
+from api.approvals import replay_of
 from api.security import decode_access_token
 from kernel.actor import Actor
 from kernel.errors import Forbidden, NotAuthenticated
@@ -38,8 +39,11 @@ _ACTOR_ROW = (sa.select(_users.c.org_id, _users.c.role, _users.c.token_version, 
               .where(_users.c.id == sa.bindparam("user_id")))
 
 
-async def current_actor(session: SessionDep, settings: SettingsDep,
+async def current_actor(request: Request, session: SessionDep, settings: SettingsDep,
                         token: Annotated[str | None, Depends(oauth2)]) -> Actor:
+    replay = replay_of(request)
+    if replay is not None:  # an approved four-eyes request runs as its maker
+        return replay.maker
     if not token:
         raise NotAuthenticated("send Authorization: Bearer <access_token>")
     claims = decode_access_token(token, settings)

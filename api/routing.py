@@ -22,10 +22,12 @@ from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import Depends, Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api.approvals import ApprovalPending, Replay, replay_of
 from api.security import decode_access_token
 from kernel import outbox
 from kernel.db import is_unique_violation, utcnow
@@ -131,6 +133,9 @@ class TransactionalRoute(APIRoute):
 
         async def handler(request: Request) -> Response:
             settings: Settings = request.app.state.settings
+            replay = replay_of(request)
+            if replay is not None:
+                return await self._replayed(endpoint, request, replay)
             async with request.app.state.session_factory() as session:
                 request.state.session = session
                 request.state.phase_one_committed = False
@@ -147,6 +152,8 @@ class TransactionalRoute(APIRoute):
                         return replay
                 try:
                     response = await endpoint(request)
+                except ApprovalPending as pending:  # held for a checker: keep the stored request
+                    response = JSONResponse(pending.body, status_code=202)
                 except BaseException:
                     await session.rollback()
                     if record is not None and request.state.phase_one_committed:
@@ -170,6 +177,13 @@ class TransactionalRoute(APIRoute):
 
         return handler
 
+    @staticmethod
+    async def _replayed(endpoint: Callable[[Request], Awaitable[Response]], request: Request,
+                        replay: Replay) -> Response:
+        """An approved request run inside the approver's transaction: that request commits or rolls back,
+        and its own Idempotency-Key claim already covers the maker's key."""
+        request.state.session = replay.session
+        return await endpoint(request)
 
 async def _forget_key(session: AsyncSession, record: IdempotencyRecord) -> None:
     """An endpoint failed after its first phase committed: free the key so a retry runs it again."""

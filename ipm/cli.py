@@ -31,7 +31,7 @@ from accounts.service import ensure_platform_admin
 from finance.ledger import service as ledger
 from finance.payments import driver
 from finance.payments.models import Payment
-from kernel import clock, outbox
+from kernel import day_end, outbox
 from kernel.db import make_engine, make_session_factory
 from kernel.settings import get_settings
 
@@ -125,7 +125,7 @@ def admin_reset(password: Annotated[str, typer.Option(prompt=True, hide_input=Tr
 def day_end_run(on: Annotated[str, typer.Option("--date", help="business date, YYYY-MM-DD")]) -> None:
     """Run every day-end handler not yet run for the date (each once, also across processes)."""
     day = _day(on)
-    typer.echo(f"{run(lambda f: clock.run_day_end(f, day))} handler(s) ran for {day}")
+    typer.echo(f"{run(lambda f: day_end.run_day_end(f, day))} handler(s) ran for {day}")
 
 
 @day_end_app.command("replay")
@@ -136,12 +136,12 @@ def day_end_replay(on: Annotated[str, typer.Option("--date", help="business date
 
     async def work(f: Factory) -> int:
         async with f() as s:
-            stmt = delete(clock.DayEndRun).where(col(clock.DayEndRun.run_date) == day)
+            stmt = delete(day_end.DayEndRun).where(col(day_end.DayEndRun.run_date) == day)
             if handler:
-                stmt = stmt.where(col(clock.DayEndRun.handler).in_(handler))
+                stmt = stmt.where(col(day_end.DayEndRun.handler).in_(handler))
             await s.exec(stmt)
             await s.commit()
-        return await clock.run_day_end(f, day)
+        return await day_end.run_day_end(f, day)
 
     typer.echo(f"{run(work)} handler(s) re-ran for {day}")
 

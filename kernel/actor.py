@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 PLATFORM_ADMIN = "admin"
 ORG_ADMIN = "org_admin"
+# May approve another user's request under the organisation's four-eyes policy (so may an org_admin).
+CHECKER = "checker"
 MEMBER = "member"
 
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 # Stable constraint names, so migrations on SQLite and PostgreSQL agree and never drift.
@@ -161,13 +161,14 @@ async def get_or_404(session: AsyncSession, model: type[M], obj_id: str, *, lock
     from kernel.errors import NotFound  # kernel.errors imports nothing of ours; kept local for clarity
 
     pk = model.__table__.c.id  # type: ignore[attr-defined]  # every table's key is ``id``
-    stmt = sa.select(model).where(pk == obj_id)
+    stmt = select(model).where(pk == obj_id)
     if visible is not None and not callable(visible):
         stmt = stmt.where(visible)
     if lock:
-        # populate_existing: a locked read must see the row as committed, not a copy loaded earlier.
+        # populate_existing: a row already in the session is refreshed by the locked read, so the caller
+        # judges the row as it is now, not as it was before the lock was granted.
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    row = (await session.execute(stmt)).scalar_one_or_none()
+    row = (await session.exec(stmt)).one_or_none()
     if row is None or (callable(visible) and not visible(row)):
         name = label or model.__tablename__.rstrip("s").replace("_", " ")  # type: ignore[attr-defined]
         raise NotFound(f"{name} {obj_id} not found")

@@ -42,10 +42,6 @@ class InvalidState(DomainError):
     status, code, title = 409, "invalid_state", "Not allowed in the current state"
 
 
-class AssetEncumbered(DomainError):
-    status, code, title = 409, "asset_encumbered", "The asset is encumbered"
-
-
 class AlreadyExists(DomainError):
     status, code, title = 409, "already_exists", "Already exists"
 

@@ -26,6 +26,7 @@ MONEY = frozenset({
     "royalty_due", "security_value", "shortfall", "start_price", "total", "total_credits", "total_debits",
     "total_loss", "value", "amount_per_item", "disbursement_over", "surplus", "capital_remaining",
     "exposure", "provision",
+    "opening", "closing", "allowance", "previous_allowance", "quota_used", "covered_to_date", "compensated",
 })
 MONEY_SUFFIXES = ("_fen", "_amount", "_price", "_fee", "_fees", "_cap", "_principal", "_outstanding",
                   "_exposure", "_paid", "_premium", "_balance", "_proceeds", "_loss", "_due")
@@ -37,6 +38,7 @@ NOT_MONEY = frozenset({
     "version", "year", "legal", "technical", "economic", "score", "index", "total_rows", "processed_rows",
     "imported", "duplicates", "rejected", "row", "size", "attempts", "status_code", "limit",
     "invention_patents_granted", "licenses_count", "transfers_count", "total_count",
+    "result_status", "loans_covered", "committed_leverage",
 })
 NOT_MONEY_SUFFIXES = ("_count", "_days", "_months", "_years", "_no", "_version")
 # Same name, other meaning in one schema: a score's ``total`` is points, not fen.

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel, col, delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from kernel.clock import day_end_handler
+from kernel.day_end import day_end_handler
 from kernel.db import TZDateTime, utcnow
 from kernel.ids import new_id
 from kernel.settings import get_settings

@@ -7,7 +7,7 @@ from datetime import date
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kernel.actor import SYSTEM
-from kernel.clock import day_end_handler
+from kernel.day_end import day_end_handler
 from market.assets import service as assets
 from market.auctions import service as auctions
 from market.licensing import service as licensing

@@ -4,16 +4,55 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.credit_code import ALPHABET, make_credit_code
 from api.security import create_access_token
+from kernel.audit import AuditEvent
+from kernel.db import metadata
 from market.numbers import patent_check_character
 
 _counter = itertools.count(1)
+
+
+@asynccontextmanager
+async def open_session(app: Any) -> AsyncIterator[AsyncSession]:
+    """The one way tests open a session of the app's database (commit it yourself to keep the work)."""
+    async with app.state.session_factory() as session:
+        yield session
+
+
+async def count(app: Any, table: Any, *where: Any) -> int:
+    """Rows of a model or table matching ``where``: how a test shows what a request wrote, or did not."""
+    stmt = sa.select(sa.func.count()).select_from(table)
+    for condition in where:
+        stmt = stmt.where(condition)
+    async with app.state.engine.connect() as conn:
+        return int((await conn.execute(stmt)).scalar_one())
+
+
+async def table_counts(app: Any) -> dict[str, int]:
+    """Rows in every table, so a refused request can be shown to have written nothing."""
+    return {table.name: await count(app, table) for table in metadata.sorted_tables}
+
+
+async def execute(app: Any, stmt: Any) -> None:
+    """Run one statement in its own committed transaction (to set up what the API cannot)."""
+    async with app.state.engine.begin() as conn:
+        await conn.execute(stmt)
+
+
+async def audit_count(app: Any, action: str, object_id: str | None = None) -> int:
+    """Audit events named ``action`` (about ``object_id``, when given)."""
+    where = [AuditEvent.action == action] + ([AuditEvent.object_id == object_id] if object_id else [])
+    return await count(app, AuditEvent, *where)
 
 
 def credit_code(seed: int | None = None) -> str:

@@ -1,10 +1,9 @@
-"""The list of valuations a caller may read (``service.may_read`` as one SQL condition), with the assets'
+"""The list of valuations a caller may read (``valuation.access``), with the assets'
 titles and the organisations' names: one query for the page, one ``IN (…)`` for the titles."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
@@ -16,8 +15,8 @@ from kernel.actor import Actor
 from kernel.errors import ValidationFailed
 from kernel.pagination import cut_page, page_window
 from market.assets.models import Asset
+from valuation.access import visible_valuations
 from valuation.models import VALUATION_STATUSES, Valuation, ValuationAsset
-from valuation.service import READER_KINDS
 
 V, VA, A = Valuation.__table__, ValuationAsset.__table__, Asset.__table__
 Requester, Certifier = aliased(Org, name="requester"), aliased(Org, name="certifier")
@@ -47,14 +46,6 @@ class ValuationSummary(BaseModel):
     certified_on: date | None
     valid_until: date | None
     created_at: datetime
-
-
-def visible_valuations(actor: Actor) -> Any:
-    if actor.is_platform_admin or actor.is_kind(*READER_KINDS):
-        return sa.true()
-    owned = (sa.select(VA.c.valuation_id).join(A, A.c.id == VA.c.asset_id)
-             .where(A.c.owner_org_id == actor.org_id))
-    return sa.or_(V.c.requested_by_org_id == actor.org_id, V.c.certified_by == actor.org_id, V.c.id.in_(owned))
 
 
 async def list_valuations(session: AsyncSession, actor: Actor, *, limit: int, cursor: str | None,

@@ -8,8 +8,19 @@ from sqlmodel import Field, SQLModel
 
 from kernel.db import created_at_field, money_field
 from kernel.ids import new_id
+from kernel.workflow import Workflow
 
 VALUATION_STATUSES = ("draft", "certified", "superseded", "stale")
+
+# A later valuation of the same bundle supersedes; a lapse or change of owner makes a live one stale.
+VALUATION = Workflow("valuation", {
+    ("draft", "certify"): "certified",
+    ("draft", "supersede"): "superseded",
+    ("draft", "mark_stale"): "stale",
+    ("certified", "supersede"): "superseded",
+    ("certified", "mark_stale"): "stale",
+    ("stale", "supersede"): "superseded",
+}, initial="draft")
 
 
 class Valuation(SQLModel, table=True):

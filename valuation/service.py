@@ -16,157 +16,42 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kernel import audit, events
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
-from kernel.errors import Forbidden, InvalidState, NotFound, ValidationFailed
+from kernel.db import get_or_404
+from kernel.errors import Forbidden, InvalidState, ValidationFailed
 from kernel.money import apply_bps, split_largest_remainder
-from market.assets.models import Asset, OwnershipRecord
-from market.assets.service import ASSET_OWNER_KINDS, get_asset, high_value
+from market.assets.models import Asset
+from market.assets.service import ASSET_OWNER_KINDS
 from valuation import approaches, config, simulation
-from valuation.models import Valuation, ValuationAsset, ValuationComparable
-from valuation.schemas import ValuationIn
-from valuation.scoring import Facts, Population, Score, half_up_div
-from valuation.scoring import score as score_facts
+from valuation.access import visible_valuations
+from valuation.inputs import resolve_inputs
+from valuation.models import VALUATION, Valuation, ValuationAsset, ValuationComparable
+from valuation.schemas import ValuationIn, ValuationOut
+from valuation.scores import score_assets
+from valuation.scoring import Score, half_up_div
 
 VALUER_KINDS = ("bank", "evaluator")
-READER_KINDS = ("bank", "evaluator")
 CERTIFIER_KINDS = ("evaluator",)
 VALUABLE_STATUSES = ("valid", "pending")
 STALE_ASSET_STATUSES = ("lapsed", "invalidated", "expired")
 DEFAULT_VALID_DAYS = 365
 
-# The valuation workflow: status -> statuses it may move to.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "draft": frozenset({"certified", "superseded", "stale"}),
-    "certified": frozenset({"superseded", "stale"}),
-    "stale": frozenset({"superseded"}),
-    "superseded": frozenset(),
-}
-LIVE = ("draft", "certified")  # what a lapse or change of owner makes stale
 
 
-async def transition(session: AsyncSession, actor: Actor, valuation: Valuation, to: str, action: str,
-                     **changes: Any) -> Valuation:
-    """Apply one status move (with its accompanying facts) and audit it, or refuse with 409."""
-    if to not in TRANSITIONS[valuation.status]:
-        raise InvalidState(f"a {valuation.status} valuation cannot become {to}")
-    before = {"status": valuation.status}
-    valuation.status = to
+async def _move(session: AsyncSession, actor: Actor, valuation: Valuation, action: str,
+                **changes: Any) -> Valuation:
+    """One workflow move with the facts that come with it (certifier, staleness), audited together."""
+    VALUATION.ensure(valuation, action)  # refuse before touching any field
     for field, value in changes.items():
         setattr(valuation, field, value)
-    session.add(valuation)
+    await VALUATION.apply(session, actor, valuation, action, **changes)
     await session.flush()
-    await audit.record(session, actor, action, "valuation", valuation.id, before=before,
-                       after={"status": to, **changes})
     return valuation
-
-
-# --- facts and scores -------------------------------------------------------------------------------
-
-
-def _facts(asset: Asset, transfers: int = 0) -> Facts:
-    return Facts(kind=asset.kind, status=asset.status, ipc_subclass=asset.ipc_subclass,
-                 filing_date=asset.filing_date, expiry_date=asset.expiry_date, claims_count=asset.claims_count,
-                 forward_citations=asset.forward_citations, family_size=len(asset.family_countries or []),
-                 awards=tuple(asset.awards or ()), industry=asset.industry,
-                 strategic_emerging=asset.strategic_emerging, last_transaction_on=asset.last_transaction_on,
-                 transfers=transfers)
-
-
-async def _transfers(session: AsyncSession, asset_ids: Sequence[str]) -> dict[str, int]:
-    """Recorded changes of owner per asset (ownership history entries other than the registration)."""
-    stmt = (select(OwnershipRecord.asset_id, sa.func.count())
-            .where(col(OwnershipRecord.asset_id).in_(list(asset_ids)), OwnershipRecord.via != "registration")
-            .group_by(OwnershipRecord.asset_id))
-    return {a: int(n) for a, n in (await session.exec(stmt)).all()}
-
-
-async def _population(session: AsyncSession, kinds: set[str]) -> Population:
-    """The peers each asset is ranked against: every registered asset of the same kinds."""
-    stmt = select(Asset.kind, Asset.ipc_subclass, Asset.filing_date, Asset.claims_count,
-                  Asset.forward_citations, Asset.family_countries).where(col(Asset.kind).in_(sorted(kinds)))
-    peers = [Facts(kind=k, ipc_subclass=ipc, filing_date=fd, claims_count=cc, forward_citations=fc,
-                   family_size=len(fam or [])) for k, ipc, fd, cc, fc, fam in (await session.exec(stmt)).all()]
-    return Population.build(peers)
-
-
-async def score_assets(session: AsyncSession, assets: Sequence[Asset], today: date,
-                       scenario: str) -> list[Score]:
-    transfers = await _transfers(session, [a.id for a in assets])
-    population = await _population(session, {a.kind for a in assets})
-    return [score_facts(_facts(a, transfers.get(a.id, 0)), population, today, scenario) for a in assets]
-
-
-async def asset_score(session: AsyncSession, asset_id: str, scenario: str) -> dict[str, Any]:
-    asset = await get_asset(session, asset_id)
-    today = await business_date(session)
-    result = (await score_assets(session, [asset], today, scenario))[0]
-    criteria = high_value(asset, today)
-    return {"asset_id": asset.id, "scenario": scenario, **result.as_dict(),
-            "indicators": [vars(i) for i in result.indicators],
-            "weights_bps": config.data()["scenarios"][scenario]["dimensions"],
-            "high_value": {"is_high_value": bool(criteria), "criteria": criteria}}
-
-
-# --- inputs and defaults ---------------------------------------------------------------------------
-
-
-def _years_left(asset: Asset, today: date) -> int | None:
-    if asset.expiry_date is None:
-        return None
-    return max(0, (asset.expiry_date - today).days) // 365
-
-
-def _default_life(assets: Sequence[Asset], today: date) -> tuple[int, str]:
-    """Whole years to expiry, capped by the kind's economic life; a bundle lives as long as its longest."""
-    lives = []
-    for a in assets:
-        cap = config.kind_data(a.kind)["economic_life_cap_years"]
-        left = _years_left(a, today)
-        lives.append(max(1, min(cap, left if left is not None else cap)))
-    return max(lives), "whole years to expiry capped by the kind's economic life (longest in the bundle)"
-
-
-@dataclass
-class Resolved:
-    values: dict[str, Any]
-    defaults: list[str]
-    basis: dict[str, str]
-
-
-def resolve_inputs(body: ValuationIn, assets: Sequence[Asset], today: date) -> Resolved:
-    given = body.inputs.model_dump(exclude_none=True) if body.inputs else {}
-    income_cfg, cost_cfg = config.data()["income"], config.data()["cost"]
-    lead = assets[0]
-    royalty, royalty_basis = config.default_royalty_bps(lead.kind, lead.industry)
-    life, life_basis = _default_life(assets, today)
-    defaults: dict[str, tuple[Any, str]] = {
-        "royalty_rate_bps": (royalty, f"customary royalty for the first asset's {royalty_basis}"),
-        "growth_bps": (income_cfg["growth_bps"], "no growth assumed"),
-        "discount_rate_bps": (income_cfg["discount_rate_bps"], "platform default discount rate"),
-        "tax_rate_bps": (income_cfg["tax_rate_bps"], "PRC enterprise income tax rate"),
-        "remaining_life_years": (life, life_basis),
-        "functional_obsolescence_bps": (cost_cfg["functional_obsolescence_bps"], "platform default"),
-    }
-    values: dict[str, Any] = {"annual_revenue": given.get("annual_revenue"), "rd_cost": given.get("rd_cost")}
-    applied, basis = [], {}
-    for name, (default, why) in defaults.items():
-        if name in given:
-            values[name] = given[name]
-        else:
-            values[name] = default
-            applied.append(name)
-            basis[name] = why
-    if values["discount_rate_bps"] <= values["growth_bps"]:
-        raise ValidationFailed.at(["body", "inputs", "discount_rate_bps"],
-                                  f"the discount rate ({values['discount_rate_bps']} bps) must exceed the growth "
-                                  f"rate ({values['growth_bps']} bps), or the value has no finite limit")
-    return Resolved(values, applied, basis)
 
 
 # --- valuing -----------------------------------------------------------------------------------------
@@ -348,7 +233,7 @@ async def create_valuation(session: AsyncSession, actor: Actor, body: ValuationI
     session.add_all(rows)
     await session.flush()
     for old in previous:
-        await transition(session, actor, old, "superseded", "valuation.superseded", superseded_by_id=valuation.id)
+        await _move(session, actor, old, "supersede", superseded_by_id=valuation.id)
     await audit.record(session, actor, "valuation.created", "valuation", valuation.id,
                        after={"asset_ids": valuation.asset_ids, "scenario": valuation.scenario, "value": value,
                               "low": low, "high": high, "borrowing_base": valuation.borrowing_base,
@@ -364,7 +249,7 @@ async def _supersede_targets(session: AsyncSession, actor: Actor, new: Valuation
     stmt = (select(Valuation)
             .where(Valuation.bundle_key == new.bundle_key, Valuation.scenario == new.scenario,
                    Valuation.requested_by_org_id == actor.org_id,
-                   col(Valuation.status).in_([s for s, nxt in TRANSITIONS.items() if "superseded" in nxt]))
+                   col(Valuation.status).in_(VALUATION.sources("supersede")))
             .order_by(col(Valuation.id)).with_for_update().execution_options(populate_existing=True))
     return list((await session.exec(stmt)).all())
 
@@ -378,24 +263,13 @@ async def _per_asset(session: AsyncSession, valuation_id: str) -> list[Valuation
     return list((await session.exec(stmt)).all())
 
 
-async def may_read(session: AsyncSession, actor: Actor, valuation: Valuation) -> bool:
-    if actor.is_platform_admin or actor.is_kind(*READER_KINDS):
-        return True
-    if actor.org_id in (valuation.requested_by_org_id, valuation.certified_by):
-        return True
-    owners = (await session.exec(select(Asset.owner_org_id).where(col(Asset.id).in_(valuation.asset_ids)))).all()
-    return actor.org_id in set(owners)
+async def get_valuation(session: AsyncSession, actor: Actor, valuation_id: str, *,
+                        lock: bool = False) -> Valuation:
+    return await get_or_404(session, Valuation, valuation_id, lock=lock, visible=visible_valuations(actor))
 
 
-async def get_valuation(session: AsyncSession, actor: Actor, valuation_id: str) -> Valuation:
-    valuation = await session.get(Valuation, valuation_id)
-    if valuation is None or not await may_read(session, actor, valuation):
-        raise NotFound("valuation not found")
-    return valuation
-
-
-async def describe(session: AsyncSession, valuation: Valuation) -> dict[str, Any]:
-    return {
+async def describe(session: AsyncSession, valuation: Valuation) -> ValuationOut:
+    return ValuationOut.model_validate({
         **valuation.model_dump(include={"id", "status", "scenario", "asset_ids", "valuation_date", "value", "low",
                                         "high", "borrowing_base", "inputs", "defaults_applied", "default_basis",
                                         "market_note", "comparable_ids", "seed", "requested_by_org_id",
@@ -410,7 +284,7 @@ async def describe(session: AsyncSession, valuation: Valuation) -> dict[str, Any
         "per_asset": [{"asset_id": r.asset_id, "kind": r.kind, "value": r.value, "ltv_bps": r.ltv_bps,
                        "borrowing_base": r.borrowing_base, "score": r.score_total}
                       for r in await _per_asset(session, valuation.id)],
-    }
+    })
 
 
 # --- appraisal reports -------------------------------------------------------------------------------
@@ -419,15 +293,11 @@ async def describe(session: AsyncSession, valuation: Valuation) -> dict[str, Any
 async def certify(session: AsyncSession, actor: Actor, valuation_id: str, valid_days: int | None) -> Valuation:
     if not actor.is_kind(*CERTIFIER_KINDS):
         raise Forbidden("only an evaluator certifies a valuation")
-    valuation = await get_valuation(session, actor, valuation_id)
-    # populate_existing: the row read above sits in the identity map; the locked read must refresh it, or
-    # a concurrent certification would be judged on the status seen before the lock was granted.
-    locked = (await session.exec(select(Valuation).where(Valuation.id == valuation.id).with_for_update()
-                                 .execution_options(populate_existing=True))).one()
+    locked = await get_valuation(session, actor, valuation_id, lock=True)
     today = await business_date(session)
-    return await transition(session, actor, locked, "certified", "valuation.certified",
-                            certified_by=actor.org_id, certified_by_user_id=actor.user_id, certified_on=today,
-                            valid_until=today + timedelta(days=valid_days or DEFAULT_VALID_DAYS))
+    return await _move(session, actor, locked, "certify", certified_by=actor.org_id,
+                       certified_by_user_id=actor.user_id, certified_on=today,
+                       valid_until=today + timedelta(days=valid_days or DEFAULT_VALID_DAYS))
 
 
 async def current_certified(session: AsyncSession, valuation_id: str) -> Valuation | None:
@@ -447,13 +317,13 @@ async def current_certified(session: AsyncSession, valuation_id: str) -> Valuati
 async def mark_stale(session: AsyncSession, asset_id: str, reason: str) -> list[Valuation]:
     """Every live valuation that includes the asset becomes stale; loans hear of it via VALUATION_STALE."""
     ids = select(ValuationAsset.valuation_id).where(ValuationAsset.asset_id == asset_id)
-    stmt = (select(Valuation).where(col(Valuation.id).in_(ids), col(Valuation.status).in_(LIVE))
+    # Live: what may still go stale (draft or certified).
+    stmt = (select(Valuation).where(col(Valuation.id).in_(ids), col(Valuation.status).in_(VALUATION.sources("mark_stale")))
             .order_by(col(Valuation.id)).with_for_update().execution_options(populate_existing=True))
     affected = list((await session.exec(stmt)).all())
     today = await business_date(session)
     for valuation in affected:
-        await transition(session, SYSTEM, valuation, "stale", "valuation.stale", stale_reason=reason[:300],
-                         stale_on=today)
+        await _move(session, SYSTEM, valuation, "mark_stale", stale_reason=reason[:300], stale_on=today)
         await events.publish(session, events.VALUATION_STALE,
                              {"valuation_id": valuation.id, "asset_ids": list(valuation.asset_ids),
                               "reason": valuation.stale_reason})

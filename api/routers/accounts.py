@@ -106,6 +106,7 @@ def _org_out(actor: Actor, org: object) -> OrgOut:
     out = OrgOut.model_validate(org, from_attributes=True)
     if not service.may_see_private_profile(actor, org):  # type: ignore[arg-type]
         out.rd_spending_last_year = None
+        out.approval_policy = None
     return out
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
@@ -15,18 +15,14 @@ router = APIRouter(tags=["assets"], route_class=TransactionalRoute)
 AssetOwner = Annotated[Actor, Depends(org_kinds(*service.ASSET_OWNER_KINDS))]
 
 
-class AssetPage(Page):
-    data: list[AssetSummaryOut]
-
-
 @router.post("/assets", status_code=201, response_model=AssetOut,
              summary="Register an IP asset owned by the caller's organisation (SME, university)")
-async def create_asset(body: AssetIn, actor: AssetOwner, session: SessionDep) -> dict[str, Any]:
+async def create_asset(body: AssetIn, actor: AssetOwner, session: SessionDep) -> AssetOut:
     asset = await service.create_asset(session, actor, body)
     return await service.describe(session, asset)
 
 
-@router.get("/assets", response_model=AssetPage, summary="Search the registry (any user)")
+@router.get("/assets", response_model=Page[AssetSummaryOut], summary="Search the registry (any user)")
 async def list_assets(
     session: SessionDep, _: CurrentActor, limit: Limit = 20, cursor: Cursor = None,
     q: Annotated[str | None, Query(max_length=200, description="words in the title or abstract")] = None,
@@ -35,19 +31,19 @@ async def list_assets(
     owner_org_id: Annotated[str | None, Query(max_length=40)] = None,
     dormant: bool | None = None,
     status: AssetStatus | None = None,
-) -> AssetPage:
+) -> Page[AssetSummaryOut]:
     filters = service.AssetFilters(q=q, kind=kind, ipc=ipc, owner_org_id=owner_org_id, dormant=dormant,
                                    status=status)
     rows, has_more, next_cursor = await service.list_assets(session, filters, limit, cursor)
-    return AssetPage(data=[service.summarise(a) for a in rows], has_more=has_more, next_cursor=next_cursor)
+    return Page[AssetSummaryOut](data=[service.summarise(a) for a in rows], has_more=has_more, next_cursor=next_cursor)
 
 
 @router.get("/assets/{asset_id}", response_model=AssetOut, summary="One asset in full (any user)")
-async def get_asset(asset_id: str, _: CurrentActor, session: SessionDep) -> dict[str, Any]:
+async def get_asset(asset_id: str, _: CurrentActor, session: SessionDep) -> AssetOut:
     return await service.describe(session, await service.get_asset(session, asset_id))
 
 
 @router.patch("/assets/{asset_id}", response_model=AssetOut, summary="Update an asset's facts (owner)")
-async def patch_asset(asset_id: str, body: AssetPatch, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
+async def patch_asset(asset_id: str, body: AssetPatch, actor: CurrentActor, session: SessionDep) -> AssetOut:
     asset = await service.update_asset(session, actor, asset_id, body)
     return await service.describe(session, asset)

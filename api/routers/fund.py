@@ -4,6 +4,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from api.approvals import PENDING_RESPONSE, FourEyes
 from api.deps import CurrentActor, SessionDep, org_kinds
 from api.lang import Language, file_response
 from api.routing import TransactionalRoute
@@ -100,7 +101,11 @@ async def get_claim(claim_id: str, actor: CurrentActor, session: SessionDep) -> 
     return claims.describe_claim(await claims.get_claim(session, actor, claim_id))
 
 
-@router.post("/compensation-claims/{claim_id}/approve", response_model=ClaimOut,
-             summary="Pay a claim once (the programme's fund; the lending bank settles an uncovered loan's)")
-async def approve_claim(claim_id: str, actor: CurrentActor, session: SessionDep) -> ClaimOut:
+@router.post("/compensation-claims/{claim_id}/approve", response_model=ClaimOut, responses=PENDING_RESPONSE,
+             summary="Pay a claim once (the programme's fund; the lending bank settles an uncovered loan's; "
+                     "four-eyes when the approver's policy says so)")
+async def approve_claim(claim_id: str, actor: CurrentActor, session: SessionDep, gate: FourEyes) -> ClaimOut:
+    claim = await claims.get_claim(session, actor, claim_id)  # 404 for a claim the caller may not see
+    await gate.check(actor, "compensation_approval", amount=claim.fund_amount, object_type="compensation_claim",
+                     object_id=claim_id)
     return claims.describe_claim(await claims.approve_claim(session, actor, claim_id))

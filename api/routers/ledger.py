@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
 
+from api.approvals import PENDING_RESPONSE, FourEyes
 from api.deps import Cursor, Limit, SessionDep, org_kinds
 from api.routing import TransactionalRoute
 from finance.ledger import service
@@ -73,11 +74,13 @@ async def verify(session: SessionDep, _: LedgerReader) -> dict[str, Any]:
     return await service.verify(session)
 
 
-@router.post("/entries", status_code=201, response_model=EntryOut,
-             summary="Post a manual adjustment (fund administrator; Idempotency-Key required)")
-async def post_entry(body: ManualEntryIn, session: SessionDep, actor: FundActor,
+@router.post("/entries", status_code=201, response_model=EntryOut, responses=PENDING_RESPONSE,
+             summary="Post a manual adjustment (fund administrator; Idempotency-Key required; four-eyes "
+                     "when the fund's policy says so)")
+async def post_entry(body: ManualEntryIn, session: SessionDep, actor: FundActor, gate: FourEyes,
                      idempotency_key: Key = None) -> EntryOut:
     key = _admin_with_key(actor, idempotency_key)
+    await gate.check(actor, "ledger_entry", amount=sum(x.amount for x in body.lines if x.side == "debit"))
     entry = await service.post(session, actor, idempotency_key=key,
                                lines=[(x.account, x.side, x.amount) for x in body.lines],
                                description=body.description, kind="manual_adjustment",
@@ -86,10 +89,13 @@ async def post_entry(body: ManualEntryIn, session: SessionDep, actor: FundActor,
     return (await service.describe_entries(session, [entry]))[0]
 
 
-@router.post("/entries/{entry_id}/reverse", status_code=201, response_model=EntryOut,
-             summary="Reverse an entry with its mirror, once (fund administrator; Idempotency-Key required)")
-async def reverse_entry(entry_id: str, body: ReverseIn, session: SessionDep, actor: FundActor,
+@router.post("/entries/{entry_id}/reverse", status_code=201, response_model=EntryOut, responses=PENDING_RESPONSE,
+             summary="Reverse an entry with its mirror, once (fund administrator; Idempotency-Key required; "
+                     "four-eyes when the fund's policy says so)")
+async def reverse_entry(entry_id: str, body: ReverseIn, session: SessionDep, actor: FundActor, gate: FourEyes,
                         idempotency_key: Key = None) -> EntryOut:
     key = _admin_with_key(actor, idempotency_key)
+    await service.get_entry(session, entry_id)  # a missing entry is 404 now, not after approval
+    await gate.check(actor, "ledger_reversal", object_type="ledger_entry", object_id=entry_id)
     entry = await service.reverse(session, actor, entry_id, key, body.reason)
     return (await service.describe_entries(session, [entry]))[0]

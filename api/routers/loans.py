@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
+from api.approvals import PENDING_RESPONSE, FourEyes
 from api.deps import CurrentActor, Cursor, Limit, SessionDep
 from api.money import settle_then_read
 from api.routing import SettleDep, TransactionalRoute
@@ -121,11 +122,15 @@ async def pledge_registration(loan_id: str, body: PledgeRegistrationIn, actor: C
     return await views.describe_loan(session, loan)
 
 
-@router.post("/loans/{loan_id}/disburse", response_model=LoanOut,
-             responses={202: {"model": LoanOut, "description": "the provider has not answered yet"}},
-             summary="Pay the loan out through the gateway; the schedule starts today (lending bank)")
-async def disburse(loan_id: str, actor: CurrentActor, session: SessionDep, response: Response,
+@router.post("/loans/{loan_id}/disburse", response_model=LoanOut, responses=PENDING_RESPONSE,
+             summary="Pay the loan out through the gateway; the schedule starts today (lending bank; four-eyes "
+                     "above the bank's disbursement_over); 202 while the provider has not answered")
+async def disburse(loan_id: str, actor: CurrentActor, session: SessionDep, gate: FourEyes, response: Response,
                    settle: SettleDep) -> LoanOut:
+    async def principal() -> int:  # looked up (and access checked) only when the policy has a threshold
+        return (await access.lending_bank_loan(session, actor, loan_id)).principal
+
+    await gate.check(actor, "disbursement", amount=principal, object_type="loan", object_id=loan_id)
     loan = await disbursement.disburse(session, actor, loan_id)
     await settle_then_read(settle, session, response, loan.disbursement_payment_id, loan)
     return await views.describe_loan(session, loan)

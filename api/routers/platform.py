@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminActor, CurrentActor, SessionDep
 from api.routing import TransactionalRoute
-from kernel import clock, outbox
+from kernel import clock, day_end, outbox
 from kernel.db import utcnow
+from kernel.workflow import all_workflows
 
 router = APIRouter(tags=["platform"], route_class=TransactionalRoute)
 
@@ -34,6 +35,22 @@ class AdvanceIn(BaseModel):
 class AdvanceOut(BaseModel):
     business_date: date
     processed_days: int
+
+
+class TransitionOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    from_: str = Field(alias="from")
+    action: str
+    to: str
+
+
+class WorkflowOut(BaseModel):
+    name: str
+    field: str = Field(description="the column the workflow drives")
+    initial: list[str]
+    states: list[str]
+    terminal: list[str]
+    transitions: list[TransitionOut]
 
 
 @router.get("/health", response_model=HealthOut, summary="Liveness and database check (anyone)")
@@ -74,6 +91,12 @@ async def get_clock(request: Request, session: SessionDep, _: CurrentActor) -> C
 async def advance_clock(request: Request, body: AdvanceIn, session: SessionDep, actor: AdminActor) -> AdvanceOut:
     # Each day-end runs in its own transactions, not the request's.
     await session.rollback()
-    new_date, processed = await clock.advance(request.app.state.session_factory, body.days,
+    new_date, processed = await day_end.advance(request.app.state.session_factory, body.days,
                                               request.app.state.settings, actor)
     return AdvanceOut(business_date=new_date, processed_days=processed)
+
+
+@router.get("/workflows", response_model=list[WorkflowOut],
+            summary="Every workflow's table of (status, action) → status, so clients can show what comes next (any user)")
+async def workflows(_: CurrentActor) -> list[WorkflowOut]:
+    return [WorkflowOut.model_validate(w) for w in all_workflows()]

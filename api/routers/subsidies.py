@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Response
 
+from api.approvals import PENDING_RESPONSE, FourEyes
 from api.deps import CurrentActor, Cursor, Limit, SessionDep
 from api.money import settle_then_read
 from api.routing import SettleDep, TransactionalRoute
@@ -59,10 +60,14 @@ async def get_claim(claim_id: str, actor: CurrentActor, session: SessionDep) -> 
     return await claims.get_claim(session, actor, claim_id)
 
 
-@router.post("/subsidy-claims/{claim_id}/approve", response_model=ClaimOut,
-             summary="Approve and pay from the budget through the ledger and the gateway (regulator)")
-async def approve(claim_id: str, actor: CurrentActor, session: SessionDep, response: Response,
+@router.post("/subsidy-claims/{claim_id}/approve", response_model=ClaimOut, responses=PENDING_RESPONSE,
+             summary="Approve and pay from the budget through the ledger and the gateway (regulator; four-eyes "
+                     "when the regulator's policy says so); 202 while the provider has not paid out")
+async def approve(claim_id: str, actor: CurrentActor, session: SessionDep, gate: FourEyes, response: Response,
                   settle: SettleDep) -> Any:
+    claim = await claims.get_claim(session, actor, claim_id)  # 404 for a claim the caller may not see
+    await gate.check(actor, "subsidy_approval", amount=claim.amount, object_type="subsidy_claim",
+                     object_id=claim_id)
     claim = await claims.approve(session, actor, claim_id)
     await settle_then_read(settle, session, response, claim.payment_id, claim)
     return claim

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
@@ -25,25 +25,14 @@ from market.trading.schemas import (
 router = APIRouter(tags=["market"], route_class=TransactionalRoute)
 
 
-class ListingPage(Page):
-    data: list[ListingOut]
-
-
-class OfferPage(Page):
-    data: list[OfferOut]
-
-
-class DealPage(Page):
-    data: list[DealOut]
-
-
 @router.post("/listings", status_code=201, response_model=ListingOut,
              summary="List assets for assignment or license (owner); 409 asset_encumbered when the law forbids it")
-async def create_listing(body: ListingIn, actor: CurrentActor, session: SessionDep) -> Any:
-    return await service.create_listing(session, actor, body)
+async def create_listing(body: ListingIn, actor: CurrentActor, session: SessionDep) -> ListingOut:
+    return ListingOut.model_validate(await service.create_listing(session, actor, body))
 
 
-@router.get("/listings", response_model=ListingPage, summary="Search listings (any user); status defaults to open")
+@router.get("/listings", response_model=Page[ListingOut],
+            summary="Search listings (any user); status defaults to open")
 async def list_listings(
     session: SessionDep, _: CurrentActor, limit: Limit = 20, cursor: Cursor = None,
     q: Annotated[str | None, Query(max_length=200, description="Chinese or English words")] = None,
@@ -52,75 +41,76 @@ async def list_listings(
     status: ListingStatus | None = "open",
     seller_org_id: Annotated[str | None, Query(max_length=40)] = None,
     asset_id: Annotated[str | None, Query(max_length=40)] = None,
-) -> ListingPage:
+) -> Page[ListingOut]:
     filters = service.ListingFilters(q=q, mode=mode, ipc=ipc, status=status, seller_org_id=seller_org_id,
                                      asset_id=asset_id)
     rows, has_more, next_cursor = await service.list_listings(session, filters, limit, cursor)
-    return ListingPage(data=rows, has_more=has_more, next_cursor=next_cursor)
+    return Page[ListingOut](data=[ListingOut.model_validate(r) for r in rows], has_more=has_more,
+                            next_cursor=next_cursor)
 
 
 @router.get("/listings/{listing_id}", response_model=ListingOut, summary="One listing (any user)")
-async def get_listing(listing_id: str, _: CurrentActor, session: SessionDep) -> Any:
-    return await service.get_listing(session, listing_id)
+async def get_listing(listing_id: str, _: CurrentActor, session: SessionDep) -> ListingOut:
+    return ListingOut.model_validate(await service.get_listing(session, listing_id))
 
 
 @router.post("/listings/{listing_id}/withdraw", response_model=ListingOut, summary="Withdraw a listing (seller)")
-async def withdraw_listing(listing_id: str, actor: CurrentActor, session: SessionDep) -> Any:
-    return await service.withdraw_listing(session, actor, listing_id)
+async def withdraw_listing(listing_id: str, actor: CurrentActor, session: SessionDep) -> ListingOut:
+    return ListingOut.model_validate(await service.withdraw_listing(session, actor, listing_id))
 
 
 @router.post("/listings/{listing_id}/offers", status_code=201, response_model=OfferOut,
              summary="Make an offer on an open listing (another organisation)")
-async def make_offer(listing_id: str, body: OfferIn, actor: CurrentActor, session: SessionDep) -> Any:
-    return await service.make_offer(session, actor, listing_id, body.amount, body.message)
+async def make_offer(listing_id: str, body: OfferIn, actor: CurrentActor, session: SessionDep) -> OfferOut:
+    return OfferOut.model_validate(await service.make_offer(session, actor, listing_id, body.amount, body.message))
 
 
-@router.get("/listings/{listing_id}/offers", response_model=OfferPage,
+@router.get("/listings/{listing_id}/offers", response_model=Page[OfferOut],
             summary="Offers on a listing: all of them for the seller, its own for a buyer")
 async def listing_offers(listing_id: str, actor: CurrentActor, session: SessionDep, limit: Limit = 20,
-                         cursor: Cursor = None) -> OfferPage:
+                         cursor: Cursor = None) -> Page[OfferOut]:
     rows, has_more, nxt = await service.list_offers(session, actor, listing_id=listing_id, status=None,
                                                     limit=limit, cursor=cursor)
-    return OfferPage(data=rows, has_more=has_more, next_cursor=nxt)
+    return Page[OfferOut](data=[OfferOut.model_validate(r) for r in rows], has_more=has_more, next_cursor=nxt)
 
 
-@router.get("/offers", response_model=OfferPage, summary="Offers the caller made or received")
+@router.get("/offers", response_model=Page[OfferOut], summary="Offers the caller made or received")
 async def my_offers(actor: CurrentActor, session: SessionDep, limit: Limit = 20, cursor: Cursor = None,
-                    status: Annotated[str | None, Query(max_length=20)] = None) -> OfferPage:
+                    status: Annotated[str | None, Query(max_length=20)] = None) -> Page[OfferOut]:
     rows, has_more, nxt = await service.list_offers(session, actor, listing_id=None, status=status,
                                                     limit=limit, cursor=cursor)
-    return OfferPage(data=rows, has_more=has_more, next_cursor=nxt)
+    return Page[OfferOut](data=[OfferOut.model_validate(r) for r in rows], has_more=has_more, next_cursor=nxt)
 
 
 @router.get("/offers/{offer_id}", response_model=OfferOut, summary="One offer (buyer or seller)")
-async def get_offer(offer_id: str, actor: CurrentActor, session: SessionDep) -> Any:
-    return await service.get_offer(session, actor, offer_id)
+async def get_offer(offer_id: str, actor: CurrentActor, session: SessionDep) -> OfferOut:
+    return OfferOut.model_validate(await service.get_offer(session, actor, offer_id))
 
 
 @router.post("/offers/{offer_id}/accept", response_model=AcceptOut,
              summary="Accept an offer (seller): the deal awaits payment, other offers are declined")
-async def accept_offer(offer_id: str, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
+async def accept_offer(offer_id: str, actor: CurrentActor, session: SessionDep) -> AcceptOut:
     offer, deal = await service.accept_offer(session, actor, offer_id)
-    return {"offer": offer, "deal": deal}
+    return AcceptOut(offer=OfferOut.model_validate(offer), deal=DealOut.model_validate(deal))
 
 
 @router.post("/offers/{offer_id}/reject", response_model=OfferOut, summary="Reject an offer (seller)")
-async def reject_offer(offer_id: str, actor: CurrentActor, session: SessionDep) -> Any:
-    return await service.reject_offer(session, actor, offer_id)
+async def reject_offer(offer_id: str, actor: CurrentActor, session: SessionDep) -> OfferOut:
+    return OfferOut.model_validate(await service.reject_offer(session, actor, offer_id))
 
 
 @router.post("/offers/{offer_id}/withdraw", response_model=OfferOut, summary="Withdraw an offer (buyer)")
-async def withdraw_offer(offer_id: str, actor: CurrentActor, session: SessionDep) -> Any:
-    return await service.withdraw_offer(session, actor, offer_id)
+async def withdraw_offer(offer_id: str, actor: CurrentActor, session: SessionDep) -> OfferOut:
+    return OfferOut.model_validate(await service.withdraw_offer(session, actor, offer_id))
 
 
-@router.get("/deals", response_model=DealPage, summary="The caller's deals (as buyer, seller or organiser)")
+@router.get("/deals", response_model=Page[DealOut], summary="The caller's deals (as buyer, seller or organiser)")
 async def list_deals(actor: CurrentActor, session: SessionDep, limit: Limit = 20, cursor: Cursor = None,
-                     status: DealStatus | None = None) -> DealPage:
+                     status: DealStatus | None = None) -> Page[DealOut]:
     rows, has_more, nxt = await deals.list_deals(session, actor, status=status, limit=limit, cursor=cursor)
-    return DealPage(data=rows, has_more=has_more, next_cursor=nxt)
+    return Page[DealOut](data=[DealOut.model_validate(r) for r in rows], has_more=has_more, next_cursor=nxt)
 
 
 @router.get("/deals/{deal_id}", response_model=DealOut, summary="One deal (its parties)")
-async def get_deal(deal_id: str, actor: CurrentActor, session: SessionDep) -> Any:
-    return await deals.get_deal(session, actor, deal_id)
+async def get_deal(deal_id: str, actor: CurrentActor, session: SessionDep) -> DealOut:
+    return DealOut.model_validate(await deals.get_deal(session, actor, deal_id))

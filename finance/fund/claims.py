@@ -19,7 +19,8 @@ from finance.fund.programmes import current_version, limit_exceeded, lock_progra
 from finance.fund.schemas import ClaimOut
 from kernel import audit, events
 from kernel.actor import SYSTEM, Actor
-from kernel.clock import business_date, day_end_handler
+from kernel.clock import business_date
+from kernel.day_end import day_end_handler
 from kernel.db import get_or_404, insert_unique, utcnow
 from kernel.errors import Forbidden, InvalidState, ValidationFailed
 from kernel.workflow import Workflow

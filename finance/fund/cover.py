@@ -164,11 +164,16 @@ async def request_cover(session: AsyncSession, actor: Actor, program_id: str, re
     refresh(cover)
     cover.granted_exposure = apply_bps(covered_principal, fund_bps)
 
-    committed = await sum_of(session, FundCover.exposure, FundCover.agreement_id == agreement.id,
-                           FundCover.status == "active")
-    if committed + cover.exposure > agreement.quota:
-        raise limit_exceeded("quota", f"the bank's quota {agreement.quota} holds {agreement.quota - committed} more; "
-                     f"this loan needs {cover.exposure}", quota=agreement.quota, committed=committed)
+    # The quota (deposit × leverage) caps the covered outstanding *principal* the bank carries under the
+    # programme — the loans it makes on the fund's deposit — not the fund's share of it (domain §7).
+    active = (FundCover.agreement_id == agreement.id, FundCover.status == "active")
+    carried = await sum_of(session, FundCover.covered_outstanding, *active)
+    if carried + cover.covered_outstanding > agreement.quota:
+        raise limit_exceeded("quota", f"the bank's quota of {agreement.quota} covered principal holds "
+                             f"{max(agreement.quota - carried, 0)} more; this loan needs {cover.covered_outstanding}",
+                             quota=agreement.quota, covered_outstanding=carried,
+                             fund_exposure=await sum_of(session, FundCover.exposure, *active),
+                             requested=cover.covered_outstanding)
     granted_this_year = (FundCover.program_id == program_id, col(FundCover.covered_on) >= year_start(today))
     if version.per_borrower_year_cap is not None:
         used = await sum_of(session, FundCover.granted_exposure, *granted_this_year,

@@ -37,6 +37,11 @@ class FundProgram(SQLModel, table=True):
     # Paid-in capital (sum of capital entries); the cash itself lives in the ledger.
     capital: int = money_field()
     current_version: int = Field(default=1)
+    # Controls (finance.fund.provisions, finance.ledger.periods): provision rate per classification in bps
+    # ({} = the defaults), and whether the day-end closes the fund's previous month by itself.
+    provision_rates_bps: dict[str, int] = Field(default_factory=dict, sa_type=sa.JSON,
+                                                sa_column_kwargs={"server_default": "{}"})
+    auto_close_periods: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     created_at: datetime = created_at_field()
 
 

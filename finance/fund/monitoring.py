@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org
 from finance.charts import grouped_bar_chart
-from finance.fund import books, stress
+from finance.fund import books, provisions, stress
 from finance.fund.agreements import list_agreements
 from finance.fund.cover import npl_by_bank, ratio_bps
 from finance.fund.models import CompensationClaim, FundCover, FundProgram, RecoveryRow
@@ -60,6 +60,8 @@ async def exposure(session: AsyncSession, program: FundProgram) -> dict[str, Any
         npl_bps = ratio_bps(*npl.get(bank_id, (0, 0)))
         by_bank.append({"bank_org_id": bank_id, "covered_outstanding": row["covered_outstanding"],
                         "fund_exposure": row["fund_exposure"], "quota": agreement.quota if agreement else 0,
+                        "quota_available": max((agreement.quota if agreement else 0) - row["covered_outstanding"], 0),
+                        "quota_use_bps": ratio_bps(row["covered_outstanding"], agreement.quota if agreement else 0),
                         "deposit": agreement.deposit if agreement else 0, "npl_ratio_bps": npl_bps,
                         "paused": npl_bps > version.npl_pause_bps})
     covered_outstanding = sum(b["covered_outstanding"] for b in by_bank)
@@ -83,6 +85,7 @@ async def exposure(session: AsyncSession, program: FundProgram) -> dict[str, Any
         "by_region": await _grouped(session, program.id, col(FundCover.region)),
         "leverage_used": str((Decimal(leverage_bps) / 10000).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)),
         "leverage_used_bps": leverage_bps,
+        **await provisions.dashboard(session, program),
         "compensation_paid": paid, "recovered": recovered,
         "compensation_rate_bps": ratio_bps(paid, ever_covered), "recovery_rate_bps": ratio_bps(recovered, paid),
     }

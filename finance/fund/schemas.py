@@ -185,9 +185,11 @@ class GroupExposure(BaseModel):
 
 class BankExposure(BaseModel):
     bank_org_id: str
-    covered_outstanding: int
-    fund_exposure: int
+    covered_outstanding: int = Field(description="covered outstanding principal: what the quota caps")
+    fund_exposure: int = Field(description="the fund's share of it")
     quota: int
+    quota_available: int = Field(description="covered principal the bank may still add under the quota")
+    quota_use_bps: int
     deposit: int
     npl_ratio_bps: int
     paused: bool
@@ -208,6 +210,9 @@ class ExposureOut(BaseModel):
     # Covered outstanding principal per yuan deposited with the banks, as a decimal string ("8.25").
     leverage_used: str
     leverage_used_bps: int
+    # The month's provisions on the dashboard: required now, and what the allowance holds (finance.fund.provisions).
+    provisions_required: int
+    provisions_allowance: int
     compensation_paid: int
     recovered: int
     compensation_rate_bps: int
@@ -221,3 +226,55 @@ class StressIn(BaseModel):
     pd_bps: Annotated[int, Field(ge=1, le=10000)] = 300
     lgd_bps: Annotated[int, Field(ge=0, le=10000)] = 6000
     correlation_bps: Annotated[int, Field(ge=1, le=9999)] = 1500
+
+
+ProvisionRates = dict[Literal["normal", "special_mention", "substandard", "doubtful", "loss"],
+                      Annotated[int, Field(ge=0, le=10000)]]
+
+
+class ControlsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provision_rates_bps: ProvisionRates | None = Field(
+        default=None, description="bps of the fund's exposure per classification; a class left out takes the "
+                                  "default (normal 100, special_mention 200, substandard 2500, doubtful 5000, "
+                                  "loss 10000)")
+    auto_close_periods: bool | None = Field(default=None,
+                                            description="the day-end closes the fund's previous month")
+
+
+class ControlsOut(BaseModel):
+    program_id: str
+    provision_rates_bps: dict[str, int]
+    own_provision_rates_bps: dict[str, int]
+    auto_close_periods: bool
+
+
+class ProvisionRow(BaseModel):
+    classification: str
+    loans: int
+    exposure: int
+    rate_bps: int
+    provision: int
+
+
+class ProvisionsOut(BaseModel):
+    program_id: str
+    as_of: date
+    basis: str = Field(description="`current`, `month_end YYYY-MM-DD` (the run in force on as_of) or `none`")
+    rows: list[ProvisionRow]
+    total: int
+    allowance: int = Field(description="what the ledger's allowance held (current) or was booked to (month-end)")
+    rates_bps: dict[str, int]
+    ledger_entry_id: str | None = None
+
+
+class RecoveryIn(BaseModel):
+    """Money the lending bank recovered after compensation (outside a disposal auction), to distribute."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Money
+    source_ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80,
+                                                 pattern=r"^[\w.:/-]+$")] = Field(
+        description="the recovery's own reference (a court order, a receipt): one distribution per reference")

@@ -121,3 +121,34 @@ class VerifyOut(BaseModel):
     pending_debits: int
     pending_credits: int
     problems: list[dict[str, Any]]
+
+
+class TrialBalanceRow(BaseModel):
+    account_id: str
+    code: str
+    name: str
+    type: AccountType
+    normal_side: Side
+    opening: int
+    debits: int
+    credits: int
+    closing: int
+
+
+class TrialBalanceOut(BaseModel):
+    accounts: list[TrialBalanceRow]
+    total_debits: int
+    total_credits: int
+    balanced: bool
+
+
+class PeriodOut(BaseModel):
+    id: str
+    fund_org_id: str
+    month: str
+    status: Literal["closed"]
+    starts_on: date
+    ends_on: date
+    closed_at: datetime
+    closed_by_user_id: str
+    trial_balance: TrialBalanceOut

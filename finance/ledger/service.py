@@ -27,6 +27,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org
+from finance.ledger import periods
 from finance.ledger.core import (
     ACCOUNT_TYPES,
     CREDIT,
@@ -273,6 +274,7 @@ async def _post(session: AsyncSession, actor: Actor, *, idempotency_key: str,
         raise ValidationFailed.at(["effective_date"], f"effective_date must not be after the business date {today}")
 
     accounts = sorted({by_ref[x.account].id: by_ref[x.account] for x in checked}.values(), key=lambda a: a.id)
+    await periods.ensure_open(session, accounts, effective)  # after the account locks: see periods
     # Per account: [debits posted, credits posted, debits pending, credits pending] this entry adds.
     deltas: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for x in resolved:

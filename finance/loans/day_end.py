@@ -23,7 +23,7 @@ from finance.loans.models import Loan, LoanClassification, LoanCollateralAlert, 
 from finance.loans.states import PERFORMING
 from kernel import audit
 from kernel.actor import SYSTEM
-from kernel.clock import day_end_handler
+from kernel.day_end import day_end_handler
 from kernel.db import utcnow
 from kernel.ids import new_id
 from market.assets.models import Asset, Encumbrance

@@ -17,7 +17,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kernel import audit
 from kernel.actor import Actor
 from kernel.clock import business_date
-from kernel.errors import AssetEncumbered, InvalidState
+from kernel.errors import InvalidState
+from market.assets.errors import AssetEncumbered
 from market.assets.models import Asset, Encumbrance
 
 ACTIONS = ("assign", "exclusive_license", "sole_license", "nonexclusive_license", "open_license", "pledge")

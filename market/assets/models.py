@@ -8,10 +8,23 @@ from sqlmodel import Field, SQLModel
 
 from kernel.db import TZDateTime, created_at_field, utcnow
 from kernel.ids import new_id
+from kernel.workflow import Workflow
 from market.numbers import ASSET_KINDS
 
 ASSET_STATUSES = ("pending", "valid", "lapsed", "expired", "invalidated")
 ENCUMBRANCE_KINDS = ("pledge", "exclusive_license", "sole_license", "open_license")
+
+# Legal-status moves an owner records (a lapsed patent may be restored by paying the fees late); the
+# day-end expires what reached its term. A patent is pending until granted; other rights start valid.
+ASSET = Workflow("asset", {
+    ("pending", "grant"): "valid",
+    ("pending", "invalidate"): "invalidated",
+    ("valid", "lapse"): "lapsed",
+    ("valid", "expire"): "expired",
+    ("valid", "invalidate"): "invalidated",
+    ("lapsed", "restore"): "valid",
+    ("lapsed", "expire"): "expired",
+}, initial=("valid", "pending"))
 
 
 class Asset(SQLModel, table=True):

@@ -15,26 +15,18 @@ from accounts.models import Org
 from kernel import audit, events
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
-from kernel.db import insert_unique, utcnow
+from kernel.db import get_or_404, insert_unique, utcnow
 from kernel.errors import AlreadyExists, Forbidden, InvalidState, NotFound, ValidationFailed
 from kernel.pagination import paginate
 from kernel.settings import get_settings
 from kernel.text import query_parts
 from market.assets import search
-from market.assets.models import Asset, Encumbrance, OwnershipRecord
-from market.assets.schemas import AssetIn, AssetPatch
+from market.assets.models import ASSET, Asset, Encumbrance, OwnershipRecord
+from market.assets.schemas import AssetIn, AssetOut, AssetPatch, AssetSummaryOut, HighValueOut
 from market.numbers import PATENT_KINDS, display_number, normalise_number
 
 ASSET_OWNER_KINDS = ("sme", "university")
 
-# Legal-status moves an owner may record (a lapsed patent may be restored by paying the fees late).
-STATUS_TRANSITIONS: dict[str, set[str]] = {
-    "pending": {"valid", "invalidated"},
-    "valid": {"lapsed", "expired", "invalidated"},
-    "lapsed": {"valid", "expired"},
-    "expired": set(),
-    "invalidated": set(),
-}
 HIGH_VALUE_AWARDS = {"national_sci_tech_award", "china_patent_award"}
 
 
@@ -73,8 +65,7 @@ async def create_asset(session: AsyncSession, actor: Actor, data: AssetIn) -> As
     asset = Asset(**fields, owner_org_id=actor.org_id)
     asset.ipc_subclass = _ipc_subclass(asset.ipc_codes)
     asset.search_text = _search_text(asset.title, asset.abstract)
-    if asset.kind in PATENT_KINDS and asset.grant_date is None:
-        asset.status = "pending"
+    ASSET.start(asset, "pending" if asset.kind in PATENT_KINDS and asset.grant_date is None else "valid")
     _check_dates(asset, today)
     await insert_unique(session, asset, AlreadyExists(f"{asset.kind} {asset.number} is already registered"))
     session.add(OwnershipRecord(asset_id=asset.id, owner_org_id=actor.org_id, from_date=today,
@@ -88,10 +79,7 @@ def _snapshot(asset: Asset) -> dict[str, Any]:
 
 
 async def get_asset(session: AsyncSession, asset_id: str) -> Asset:
-    asset = await session.get(Asset, asset_id)
-    if asset is None:
-        raise NotFound("asset not found")
-    return asset
+    return await get_or_404(session, Asset, asset_id)
 
 
 async def get_owned_asset(session: AsyncSession, actor: Actor, asset_id: str) -> Asset:
@@ -177,9 +165,11 @@ async def update_asset(session: AsyncSession, actor: Actor, asset_id: str, patch
             raise ValidationFailed.at(["body", field], f"{field} cannot be empty")
         setattr(asset, field, value if value is not None else _empty(field))
     if new_status is not None and new_status != asset.status:
-        if new_status not in STATUS_TRANSITIONS[asset.status]:
+        # The owner names the status it records; the workflow knows the action that leads there.
+        action = next((a for (s, a), to in ASSET.moves.items() if s == asset.status and to == new_status), None)
+        if action is None:
             raise InvalidState(f"an asset cannot go from {asset.status} to {new_status}")
-        asset.status = new_status
+        await ASSET.apply(session, actor, asset, action)
     if asset.kind in PATENT_KINDS and asset.status == "valid" and asset.grant_date is None:
         # A patent is in force only once granted: record the grant with the status.
         raise ValidationFailed.at(["body", "grant_date"], "a valid patent needs its grant_date")
@@ -198,14 +188,11 @@ async def update_asset(session: AsyncSession, actor: Actor, asset_id: str, patch
 
 async def expire_due(session: AsyncSession, actor: Actor, run_date: date) -> int:
     """Expire every asset whose term ended by ``run_date``; valuations and loans hear of it by event."""
-    stmt = (select(Asset).where(col(Asset.expiry_date) <= run_date, col(Asset.status).in_(("valid", "lapsed")))
+    stmt = (select(Asset).where(col(Asset.expiry_date) <= run_date, col(Asset.status).in_(ASSET.sources("expire")))
             .order_by(Asset.id).with_for_update())
     expired = [(asset, asset.status) for asset in (await session.exec(stmt)).all()]
-    for asset, before in expired:
-        asset.status, asset.updated_at = "expired", utcnow()
-        session.add(asset)
-        await audit.record(session, actor, "asset.expired", "asset", asset.id, before={"status": before},
-                           after={"status": "expired"})
+    for asset, _ in expired:
+        await ASSET.apply(session, actor, asset, "expire")
     await session.flush()
     for asset, before in expired:
         await events.publish(session, events.ASSET_STATUS_CHANGED,
@@ -304,20 +291,19 @@ def _add_years(d: date, years: int) -> date:
         return d.replace(year=d.year + years, day=28)
 
 
-async def describe(session: AsyncSession, asset: Asset) -> dict[str, Any]:
+async def describe(session: AsyncSession, asset: Asset) -> AssetOut:
     """The full view of an asset: facts, active encumbrances, ownership history, high-value verdict."""
     today = await business_date(session)
     criteria = high_value(asset, today)
-    return {
+    return AssetOut.model_validate({
         **asset.model_dump(exclude={"search_text", "max_pledge_amount", "ipc_subclass"}),
         "display_number": display_number(asset.kind, asset.number),
         "encumbrances": [e.model_dump() for e in await active_encumbrances(session, asset.id)],
         "ownership_history": [o.model_dump() for o in await ownership_history(session, asset.id)],
-        "high_value": {"is_high_value": bool(criteria), "criteria": criteria},
-    }
+        "high_value": HighValueOut(is_high_value=bool(criteria), criteria=criteria),
+    })
 
 
-def summarise(asset: Asset) -> dict[str, Any]:
-    return {**asset.model_dump(include={"id", "kind", "number", "title", "ipc_codes", "industry", "status",
-                                        "owner_org_id", "filing_date", "grant_date"}),
-            "display_number": display_number(asset.kind, asset.number)}
+def summarise(asset: Asset) -> AssetSummaryOut:
+    return AssetSummaryOut.model_validate({**asset.model_dump(), "display_number": display_number(asset.kind,
+                                                                                                  asset.number)})

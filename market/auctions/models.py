@@ -7,8 +7,17 @@ from sqlmodel import Field, SQLModel
 
 from kernel.db import TZDateTime, created_at_field, money_field, utcnow
 from kernel.ids import new_id
+from kernel.workflow import Workflow
 
 AUCTION_STATUSES = ("open", "sold", "unsold", "cancelled")
+
+AUCTION = Workflow("auction", {
+    ("open", "sell"): "sold",  # reserve met at the close: a deal awaits the winner's payment
+    ("open", "close_unsold"): "unsold",
+    ("open", "cancel"): "cancelled",
+    # A sold lot whose deal is cancelled (the winner never paid) is unsold and may be re-listed.
+    ("sold", "cancel_sale"): "unsold",
+}, initial="open")
 
 
 class Auction(SQLModel, table=True):

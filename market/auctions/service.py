@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,15 +17,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kernel import audit
 from kernel.actor import Actor
 from kernel.clock import business_date
-from kernel.errors import Forbidden, InvalidState, NotFound, ValidationFailed
+from kernel.db import get_or_404
+from kernel.errors import Forbidden, InvalidState, ValidationFailed
 from kernel.pagination import paginate
 from market.assets import encumbrances
 from market.assets.models import Encumbrance
 from market.assets.service import ASSET_OWNER_KINDS, lock_assets
-from market.auctions.models import Auction, AuctionAsset, Bid
+from market.auctions.models import AUCTION, Auction, AuctionAsset, Bid
+from market.auctions.schemas import AuctionOut
 from market.trading import inflight
 from market.trading.deals import create_deal
-from market.trading.states import transition
 
 MAX_AUCTION_DAYS = 365
 
@@ -74,19 +74,8 @@ async def create_auction(session: AsyncSession, actor: Actor, asset_ids: Sequenc
     return auction
 
 
-async def _lock(session: AsyncSession, auction_id: str) -> Auction:
-    stmt = select(Auction).where(Auction.id == auction_id).with_for_update().execution_options(populate_existing=True)
-    auction = (await session.exec(stmt)).first()
-    if auction is None:
-        raise NotFound("auction not found")
-    return auction
-
-
-async def get_auction(session: AsyncSession, auction_id: str) -> Auction:
-    auction = await session.get(Auction, auction_id)
-    if auction is None:
-        raise NotFound("auction not found")
-    return auction
+async def get_auction(session: AsyncSession, auction_id: str, *, lock: bool = False) -> Auction:
+    return await get_or_404(session, Auction, auction_id, lock=lock)
 
 
 async def list_auctions(session: AsyncSession, *, status: str | None, limit: int,
@@ -101,7 +90,7 @@ async def place_bid(session: AsyncSession, actor: Actor, auction_id: str, amount
     """Bids serialise on the auction row: each is checked against the highest bid committed before it."""
     if not actor.is_kind(*ASSET_OWNER_KINDS):
         raise Forbidden("only SMEs and universities bid")
-    auction = await _lock(session, auction_id)
+    auction = await get_auction(session, auction_id, lock=True)
     if actor.org_id in (auction.seller_org_id, auction.organiser_org_id):
         raise InvalidState("you cannot bid on your own lot")
     today = await business_date(session)
@@ -130,7 +119,7 @@ async def close_due(session: AsyncSession, actor: Actor, run_date: date) -> int:
     stmt = select(Auction).where(Auction.status == "open", col(Auction.ends_on) <= run_date).order_by(Auction.id)
     ids = list((await session.exec(stmt)).all())
     for row in ids:
-        auction = await _lock(session, row.id)
+        auction = await get_auction(session, row.id, lock=True)
         if auction.status != "open" or auction.ends_on > run_date:
             continue
         auction.closed_on = run_date
@@ -142,16 +131,16 @@ async def close_due(session: AsyncSession, actor: Actor, run_date: date) -> int:
                                      auction=auction, organiser_org_id=auction.organiser_org_id,
                                      proceeds_to=auction.proceeds_to, allow_pledged_by=auction.allow_pledged_by)
             auction.deal_id = deal.id
-            await transition(session, actor, auction, "auction", "sold", extra={"deal_id": deal.id})
+            await AUCTION.apply(session, actor, auction, "sell", deal_id=deal.id)
         else:
-            await transition(session, actor, auction, "auction", "unsold")
+            await AUCTION.apply(session, actor, auction, "close_unsold")
     await session.flush()
     return len(ids)
 
 
 async def relist(session: AsyncSession, actor: Actor, auction_id: str, *, reserve_price: int,
                  start_price: int | None, ends_on: date) -> Auction:
-    old = await _lock(session, auction_id)
+    old = await get_auction(session, auction_id, lock=True)
     if actor.org_id != old.organiser_org_id:
         raise Forbidden("only the organiser re-lists a lot")
     if old.status != "unsold" or old.relisted_as:
@@ -171,7 +160,7 @@ async def relist(session: AsyncSession, actor: Actor, auction_id: str, *, reserv
     return new
 
 
-def auction_out(auction: Auction, actor: Actor) -> dict[str, Any]:
+def auction_out(auction: Auction, actor: Actor) -> AuctionOut:
     """The reserve itself is shown to the seller and organiser only; bidders see whether it is met."""
     data = auction.model_dump(exclude={"reserve_price", "allow_pledged_by"})
     data["reserve_met"] = auction.highest_bid is not None and auction.highest_bid >= auction.reserve_price
@@ -179,4 +168,4 @@ def auction_out(auction: Auction, actor: Actor) -> dict[str, Any]:
                              else None)
     data["minimum_next_bid"] = (auction.start_price if auction.highest_bid is None
                                 else auction.highest_bid + auction.min_increment)
-    return data
+    return AuctionOut.model_validate(data)

@@ -7,6 +7,7 @@ from sqlmodel import Field, SQLModel
 
 from kernel.db import TZDateTime, created_at_field, money_field, utcnow
 from kernel.ids import new_id
+from kernel.workflow import Workflow
 
 LICENSE_KINDS = ("exclusive", "sole", "nonexclusive", "open")
 LICENSE_STATUSES = ("active", "ended", "terminated")
@@ -15,6 +16,19 @@ REPORT_STATUSES = ("due", "paid", "overdue")
 # license year's royalties fall short of the annual minimum.
 REPORT_KINDS = ("sales", "minimum_shortfall")
 DECLARATION_STATUSES = ("active", "withdrawn")
+
+LICENSE = Workflow("license", {
+    ("active", "end"): "ended",  # its last day has passed
+    ("active", "terminate"): "terminated",
+}, initial="active")
+# A report is born due, or paid when nothing is owed (a zero royalty, a minimum already met).
+ROYALTY_REPORT = Workflow("royalty_report", {
+    ("due", "pay"): "paid",
+    ("due", "fall_overdue"): "overdue",
+    ("overdue", "pay"): "paid",
+}, initial=("due", "paid"))
+# Withdrawing leaves the licenses already granted under the declaration in force.
+OPEN_LICENSE = Workflow("open_license", {("active", "withdraw"): "withdrawn"}, initial="active")
 
 
 class License(SQLModel, table=True):

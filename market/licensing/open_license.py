@@ -9,8 +9,6 @@ consent, with annual fees unpaid, or (utility models, designs) without an evalua
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,10 +20,12 @@ from kernel.pagination import paginate
 from kernel.text import normalise, query_parts
 from market.assets import encumbrances
 from market.assets.service import ASSET_OWNER_KINDS, lock_assets
-from market.licensing.models import License, OpenLicenseDeclaration
+from market.licensing.models import OPEN_LICENSE, License, OpenLicenseDeclaration
+from market.licensing.schemas import OpenLicenseOut
 from market.licensing.service import grant_license
 from market.numbers import PATENT_KINDS
 from market.trading.deals import create_deal, publish_recorded
+from market.trading.models import DEAL
 from market.trading.service import like
 
 ANNUAL_FEE_REDUCTION_BPS = 1500  # the annual fee is reduced by 15% while the declaration stands
@@ -86,11 +86,9 @@ async def withdraw(session: AsyncSession, actor: Actor, asset_id: str) -> OpenLi
     decl = await _active_for(session, asset_id)
     if decl.owner_org_id != actor.org_id:
         raise Forbidden("only the patentee withdraws its declaration")
-    decl.status, decl.withdrawn_on = "withdrawn", await business_date(session)
-    session.add(decl)
+    decl.withdrawn_on = await business_date(session)
+    await OPEN_LICENSE.apply(session, actor, decl, "withdraw")
     await encumbrances.release(session, actor, decl.id, "open_license")
-    await audit.record(session, actor, "open_license.withdrawn", "open_license", decl.id,
-                       before={"status": "active"}, after={"status": "withdrawn"})
     return decl
 
 
@@ -118,10 +116,8 @@ async def accept(session: AsyncSession, actor: Actor, asset_id: str) -> License:
     today = await business_date(session)
     deal.license_id, deal.recorded_on = lic.id, today
     # Granted by notice: nothing to escrow up front (the fee follows the royalty reports).
-    deal.status = "recorded"
-    session.add(deal)
+    await DEAL.apply(session, actor, deal, "record_by_notice", license_id=lic.id)
     await session.flush()
-    await audit.record(session, actor, "deal.recorded", "deal", deal.id, after={"license_id": lic.id})
     await publish_recorded(session, deal)
     return lic
 
@@ -134,7 +130,8 @@ async def list_declarations(session: AsyncSession, *, q: str | None, limit: int,
     return await paginate(session, stmt, OpenLicenseDeclaration.id, limit, cursor)
 
 
-def declaration_out(decl: OpenLicenseDeclaration) -> dict[str, Any]:
-    return {**decl.model_dump(exclude={"search_text"}), "annual_fee_reduction_bps": ANNUAL_FEE_REDUCTION_BPS}
+def declaration_out(decl: OpenLicenseDeclaration) -> OpenLicenseOut:
+    return OpenLicenseOut.model_validate({**decl.model_dump(exclude={"search_text"}),
+                                          "annual_fee_reduction_bps": ANNUAL_FEE_REDUCTION_BPS})
 
 

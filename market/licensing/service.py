@@ -27,14 +27,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kernel import audit
 from kernel.actor import Actor
 from kernel.clock import business_date
-from kernel.errors import Forbidden, InvalidState, NotFound, ValidationFailed
+from kernel.dates import add_months
+from kernel.db import get_or_404
+from kernel.errors import Forbidden, InvalidState, ValidationFailed
 from kernel.money import BPS, to_fen
 from kernel.pagination import paginate
 from market.assets import encumbrances
 from market.assets.models import Asset
 from market.assets.service import record_transaction
-from market.licensing.models import License, RoyaltyReport
-from market.trading.states import add_months, transition
+from market.licensing.models import LICENSE, ROYALTY_REPORT, License, RoyaltyReport
+from market.licensing.schemas import LicenseOut, Royalty
 
 DUE_DAYS = 30
 # License kind -> the encumbrance action it needs (an open license is a non-exclusive one).
@@ -81,11 +83,16 @@ def _visible(lic: License, actor: Actor) -> bool:
     return actor.org_id in (lic.licensor_org_id, lic.licensee_org_id) or actor.is_platform_admin
 
 
-async def get_license(session: AsyncSession, actor: Actor, license_id: str) -> License:
-    lic = await session.get(License, license_id)
-    if lic is None or not _visible(lic, actor):
-        raise NotFound("license not found")
-    return lic
+async def get_license(session: AsyncSession, actor: Actor, license_id: str, *, lock: bool = False) -> License:
+    return await get_or_404(session, License, license_id, lock=lock, visible=lambda lic: _visible(lic, actor))
+
+
+def _reports_visible(actor: Actor) -> Any:
+    """The royalty reports of the licenses ``actor`` may see, as a SQL condition (None: all of them)."""
+    if actor.is_platform_admin:
+        return None
+    return col(RoyaltyReport.license_id).in_(select(License.id).where(
+        or_(License.licensor_org_id == actor.org_id, License.licensee_org_id == actor.org_id)))
 
 
 async def list_licenses(session: AsyncSession, actor: Actor, *, status: str | None, kind: str | None,
@@ -148,10 +155,7 @@ def royalty_for(lic: License, period_start: date, period_end: date, net_sales: i
 
 async def report_royalty(session: AsyncSession, actor: Actor, license_id: str, period_start: date,
                          period_end: date, net_sales: int) -> RoyaltyReport:
-    lic = (await session.exec(select(License).where(License.id == license_id).with_for_update()
-                              .execution_options(populate_existing=True))).first()
-    if lic is None or not _visible(lic, actor):
-        raise NotFound("license not found")
+    lic = await get_license(session, actor, license_id, lock=True)
     if actor.org_id != lic.licensee_org_id:
         raise Forbidden("only the licensee reports sales")
     if lic.status != "active":
@@ -181,7 +185,8 @@ async def report_royalty(session: AsyncSession, actor: Actor, license_id: str, p
     report = RoyaltyReport(license_id=lic.id, period_start=period_start, period_end=period_end,
                            net_sales=net_sales, chargeable_days=chargeable, royalty_due=due,
                            due_on=period_end + timedelta(days=DUE_DAYS), reported_on=today,
-                           status="due" if due else "paid", paid_on=None if due else today)
+                           paid_on=None if due else today)
+    ROYALTY_REPORT.start(report, "due" if due else "paid")
     session.add(report)
     await session.flush()
     await audit.record(session, actor, "royalty.reported", "royalty_report", report.id, after=report.model_dump())
@@ -189,20 +194,14 @@ async def report_royalty(session: AsyncSession, actor: Actor, license_id: str, p
 
 
 async def mark_royalty_paid(session: AsyncSession, actor: Actor, report_id: str) -> RoyaltyReport:
-    report = (await session.exec(select(RoyaltyReport).where(RoyaltyReport.id == report_id).with_for_update()
-                                 .execution_options(populate_existing=True))).first()
-    lic = await session.get(License, report.license_id) if report else None
-    if report is None or lic is None or not _visible(lic, actor):
-        raise NotFound("royalty report not found")
+    report = await get_or_404(session, RoyaltyReport, report_id, lock=True, visible=_reports_visible(actor))
+    lic = await get_or_404(session, License, report.license_id)
     if actor.org_id != lic.licensor_org_id:
         raise Forbidden("only the licensor confirms receipt of a royalty")
     if report.status == "paid":
         raise InvalidState("this royalty is already paid")
-    before = report.status
-    report.status, report.paid_on = "paid", await business_date(session)
-    session.add(report)
-    await audit.record(session, actor, "royalty.paid", "royalty_report", report.id, before={"status": before},
-                       after={"status": "paid", "paid_on": report.paid_on})
+    report.paid_on = await business_date(session)
+    await ROYALTY_REPORT.apply(session, actor, report, "pay", paid_on=report.paid_on)
     return report
 
 
@@ -216,10 +215,7 @@ async def flag_overdue(session: AsyncSession, actor: Actor, run_date: date) -> i
     stmt = select(RoyaltyReport).where(RoyaltyReport.status == "due", col(RoyaltyReport.due_on) < run_date)
     rows = list((await session.exec(stmt)).all())
     for r in rows:
-        r.status = "overdue"
-        session.add(r)
-        await audit.record(session, actor, "royalty.overdue", "royalty_report", r.id,
-                           before={"status": "due"}, after={"status": "overdue", "due_on": r.due_on})
+        await ROYALTY_REPORT.apply(session, actor, r, "fall_overdue", due_on=r.due_on)
     await session.flush()
     return len(rows)
 
@@ -241,7 +237,8 @@ async def charge_minimums(session: AsyncSession, actor: Actor, run_date: date) -
             line = RoyaltyReport(license_id=lic.id, kind="minimum_shortfall", period_start=year[0],
                                  period_end=year[1], net_sales=0, chargeable_days=chargeable, royalty_due=shortfall,
                                  due_on=year[1] + timedelta(days=DUE_DAYS), reported_on=run_date,
-                                 status="due" if shortfall else "paid", paid_on=None if shortfall else run_date)
+                                 paid_on=None if shortfall else run_date)
+            ROYALTY_REPORT.start(line, "due" if shortfall else "paid")
             session.add(line)
             await session.flush()
             await audit.record(session, actor, "royalty.minimum_charged", "royalty_report", line.id,
@@ -256,15 +253,14 @@ async def end_expired(session: AsyncSession, actor: Actor, run_date: date) -> in
     rows = list((await session.exec(select(License).where(License.status == "active",
                                                           col(License.ends_on) <= run_date))).all())
     for lic in rows:
-        await transition(session, actor, lic, "license", "ended")
+        await LICENSE.apply(session, actor, lic, "end")
         await encumbrances.release(session, actor, lic.id)
     await session.flush()
     return len(rows)
 
 
-def license_out(lic: License) -> dict[str, Any]:
+def license_out(lic: License) -> LicenseOut:
     data = lic.model_dump(exclude={"fixed_fee", "rate_bps", "free_months", "minimum_annual"})
-    royalty = {k: v for k, v in (("fixed_fee", lic.fixed_fee), ("rate_bps", lic.rate_bps),
-                                 ("free_months", lic.free_months), ("minimum_annual", lic.minimum_annual))
-               if v is not None}
-    return {**data, "royalty": royalty, "free_until": free_until(lic)}
+    royalty = Royalty(fixed_fee=lic.fixed_fee, rate_bps=lic.rate_bps, free_months=lic.free_months,
+                      minimum_annual=lic.minimum_annual)
+    return LicenseOut.model_validate({**data, "royalty": royalty, "free_until": free_until(lic)})

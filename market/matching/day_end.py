@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from kernel.clock import day_end_handler
+from kernel.day_end import day_end_handler
 from market.matching import index
 
 

@@ -19,8 +19,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kernel import audit
 from kernel.actor import Actor
 from kernel.clock import business_date
-from kernel.db import is_unique_violation, utcnow
-from kernel.errors import Forbidden, NotFound
+from kernel.db import get_or_404, is_unique_violation, utcnow
+from kernel.errors import Forbidden
 from kernel.pagination import paginate
 from kernel.text import normalise, query_parts
 from market.assets.models import Asset
@@ -30,6 +30,7 @@ from market.matching import index
 from market.matching.engine import Doc, Feedback, rank
 from market.matching.models import MatchDoc, MatchFeedback, TechNeed
 from market.matching.retrieval import Query, Retrieved, Target, retrieve
+from market.matching.schemas import AssetMatchOut, NeedMatchOut
 from market.trading.models import Listing, ListingAsset
 from market.trading.service import like
 
@@ -48,10 +49,7 @@ async def create_need(session: AsyncSession, actor: Actor, *, title: str, descri
 
 
 async def get_need(session: AsyncSession, need_id: str) -> TechNeed:
-    need = await session.get(TechNeed, need_id)
-    if need is None:
-        raise NotFound("technology need not found")
-    return need
+    return await get_or_404(session, TechNeed, need_id, label="technology need")
 
 
 async def list_needs(session: AsyncSession, *, q: str | None, org_id: str | None, limit: int,
@@ -96,7 +94,7 @@ async def _counts(session: AsyncSession, doc_type: str, ids: list[str]) -> dict[
     return out
 
 
-async def matches_for_need(session: AsyncSession, actor: Actor, need_id: str, limit: int) -> list[dict[str, Any]]:
+async def matches_for_need(session: AsyncSession, actor: Actor, need_id: str, limit: int) -> list[AssetMatchOut]:
     need = await get_need(session, need_id)
     if need.org_id != actor.org_id:
         raise Forbidden("only the need's owner sees its matches")
@@ -125,11 +123,11 @@ async def matches_for_need(session: AsyncSession, actor: Actor, need_id: str, li
     ranked = rank(query.text, need.ipc_codes, need.industry, docs, fb, limit,
                   corpus=await _corpus(session, "asset", found, counts))
     titles = {d.id: d.title for d in docs}
-    return [{"asset_id": r["id"], "title": titles[r["id"]], "score": r["score"], "reasons": r["reasons"]}
+    return [AssetMatchOut(asset_id=r["id"], title=titles[r["id"]], score=r["score"], reasons=r["reasons"])
             for r in ranked]
 
 
-async def matches_for_asset(session: AsyncSession, actor: Actor, asset_id: str, limit: int) -> list[dict[str, Any]]:
+async def matches_for_asset(session: AsyncSession, actor: Actor, asset_id: str, limit: int) -> list[NeedMatchOut]:
     asset = await get_asset(session, asset_id)
     if asset.owner_org_id != actor.org_id:
         raise Forbidden("only the asset's owner sees its matches")
@@ -151,7 +149,7 @@ async def matches_for_asset(session: AsyncSession, actor: Actor, asset_id: str, 
     ranked = rank(query.text, asset.ipc_codes, asset.industry, docs, fb, limit,
                   corpus=await _corpus(session, "need", found, counts))
     titles = {d.id: d.title for d in docs}
-    return [{"need_id": r["id"], "title": titles[r["id"]], "score": r["score"], "reasons": r["reasons"]}
+    return [NeedMatchOut(need_id=r["id"], title=titles[r["id"]], score=r["score"], reasons=r["reasons"])
             for r in ranked]
 
 

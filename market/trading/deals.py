@@ -18,17 +18,27 @@ from accounts.models import Org
 from kernel import audit, events
 from kernel.actor import Actor
 from kernel.clock import business_date
-from kernel.db import is_unique_violation
-from kernel.errors import AssetEncumbered, Forbidden, InvalidState, NotFound, ValidationFailed
+from kernel.db import get_or_404, is_unique_violation
+from kernel.errors import Forbidden, InvalidState, ValidationFailed
 from kernel.pagination import paginate
 from market.assets import encumbrances
+from market.assets.errors import AssetEncumbered
 from market.assets.models import Asset
 from market.assets.service import lock_assets, transfer_ownership
-from market.auctions.models import Auction
+from market.auctions.models import AUCTION, Auction
 from market.licensing.service import KIND_FOR_MODE, check_grantable, grant_license
 from market.trading import inflight
-from market.trading.models import ContractCounter, Deal, DealAsset, Listing, ListingAsset, Offer
-from market.trading.states import transition
+from market.trading.models import (
+    DEAL,
+    LISTING,
+    OFFER,
+    ContractCounter,
+    Deal,
+    DealAsset,
+    Listing,
+    ListingAsset,
+    Offer,
+)
 
 
 async def next_contract_no(session: AsyncSession, year: int) -> str:
@@ -79,11 +89,10 @@ def is_party(deal: Deal, actor: Actor) -> bool:
     return actor.org_id in (deal.seller_org_id, deal.buyer_org_id, deal.organiser_org_id)
 
 
-async def get_deal(session: AsyncSession, actor: Actor, deal_id: str) -> Deal:
-    deal = await session.get(Deal, deal_id)
-    if deal is None or not (is_party(deal, actor) or actor.is_platform_admin):
-        raise NotFound("deal not found")
-    return deal
+async def get_deal(session: AsyncSession, actor: Actor, deal_id: str, *, lock: bool = False) -> Deal:
+    """A deal its parties (and the platform admin) may see; anyone else gets 404."""
+    return await get_or_404(session, Deal, deal_id, lock=lock,
+                            visible=lambda d: is_party(d, actor) or actor.is_platform_admin)
 
 
 async def list_deals(session: AsyncSession, actor: Actor, *, status: str | None, limit: int,
@@ -95,12 +104,6 @@ async def list_deals(session: AsyncSession, actor: Actor, *, status: str | None,
     return await paginate(session, stmt, Deal.id, limit, cursor)
 
 
-async def _lock_deal(session: AsyncSession, deal_id: str) -> Deal:
-    stmt = select(Deal).where(Deal.id == deal_id).with_for_update().execution_options(populate_existing=True)
-    deal = (await session.exec(stmt)).first()
-    if deal is None:
-        raise NotFound("deal not found")
-    return deal
 
 
 async def _check_recordable(session: AsyncSession, deal: Deal, assets: Sequence[Asset]) -> None:
@@ -125,16 +128,17 @@ async def _close_old_owner_listings(session: AsyncSession, actor: Actor, deal: D
     for listing in {lst.id: lst for lst in (await session.exec(stmt)).all()}.values():
         if listing.id == deal.listing_id:
             continue
-        await close_listing(session, actor, listing, "withdrawn", reason=f"ownership moved by deal {deal.id}")
+        await close_listing(session, actor, listing, "withdraw", reason=f"ownership moved by deal {deal.id}")
 
 
-async def close_listing(session: AsyncSession, actor: Actor, listing: Listing, to: str, *, reason: str) -> None:
-    """Close a listing and decline its pending offers."""
-    await transition(session, actor, listing, "listing", to, reason=reason)
+async def close_listing(session: AsyncSession, actor: Actor, listing: Listing, action: str, *,
+                        reason: str) -> None:
+    """Close a listing (``withdraw`` or ``expire``) and decline its pending offers."""
+    await LISTING.apply(session, actor, listing, action, reason=reason)
     offers = (await session.exec(select(Offer).where(Offer.listing_id == listing.id, Offer.status == "pending")
                                  .order_by(Offer.id).with_for_update())).all()
     for offer in offers:
-        await transition(session, actor, offer, "offer", "declined", reason=reason)
+        await OFFER.apply(session, actor, offer, "decline", reason=reason)
 
 
 async def _record(session: AsyncSession, actor: Actor, deal: Deal) -> None:
@@ -161,11 +165,11 @@ async def _record(session: AsyncSession, actor: Actor, deal: Deal) -> None:
                                   free_months=deal.free_months, minimum_annual=deal.minimum_annual, deal_id=deal.id)
         deal.license_id = lic.id
     if deal.listing_id:
-        listing = (await session.exec(select(Listing).where(Listing.id == deal.listing_id).with_for_update())).one()
+        listing = await get_or_404(session, Listing, deal.listing_id, lock=True)
         if listing.status == "under_contract":
-            await transition(session, actor, listing, "listing", "sold", extra={"deal_id": deal.id})
+            await LISTING.apply(session, actor, listing, "sell", deal_id=deal.id)
     deal.recorded_on, deal.blocked_reason = today, None
-    await transition(session, actor, deal, "deal", "recorded", extra={"contract_no": deal.contract_no})
+    await DEAL.apply(session, actor, deal, "record", contract_no=deal.contract_no)
     await session.flush()
     await publish_recorded(session, deal)
 
@@ -190,7 +194,7 @@ async def settle_deal(session: AsyncSession, actor: Actor, deal_id: str, payment
     """
     if not payment_id or len(payment_id) > 80:
         raise ValidationFailed.at(["payment_id"], "payment_id must be 1 to 80 characters")
-    deal = await _lock_deal(session, deal_id)
+    deal = await get_or_404(session, Deal, deal_id, lock=True)
     if deal.payment_id is not None:
         if deal.payment_id != payment_id:
             raise InvalidState("this deal was already paid by another payment")
@@ -198,16 +202,14 @@ async def settle_deal(session: AsyncSession, actor: Actor, deal_id: str, payment
     if deal.status != "awaiting_payment":
         raise InvalidState(f"a deal that is {deal.status.replace('_', ' ')} cannot be paid")
     deal.payment_id, deal.paid_on = payment_id, await business_date(session)
-    await transition(session, actor, deal, "deal", "paid", extra={"payment_id": payment_id})
+    await DEAL.apply(session, actor, deal, "pay", payment_id=payment_id)
     await _record(session, actor, deal)
     return deal
 
 
 async def record_deal(session: AsyncSession, actor: Actor, deal_id: str) -> Deal:
     """Try again to record a paid deal whose recording was blocked."""
-    deal = await _lock_deal(session, deal_id)
-    if not (is_party(deal, actor) or actor.is_platform_admin):
-        raise NotFound("deal not found")
+    deal = await get_deal(session, actor, deal_id, lock=True)
     if deal.status != "paid":
         raise InvalidState(f"only a paid deal can be recorded; this one is {deal.status.replace('_', ' ')}")
     await _record(session, actor, deal)
@@ -218,27 +220,23 @@ async def cancel_deal(session: AsyncSession, actor: Actor, deal_id: str, reason:
     """Cancel an unrecorded deal: its listing reopens (or expires), its auction lot becomes unsold."""
     if not reason or len(reason) > 500:
         raise ValidationFailed.at(["reason"], "a reason of 1 to 500 characters is required")
-    deal = await _lock_deal(session, deal_id)
-    if not (is_party(deal, actor) or actor.is_platform_admin):
-        raise NotFound("deal not found")
+    deal = await get_deal(session, actor, deal_id, lock=True)
     if deal.status == "paid" and not actor.is_platform_admin:
         raise Forbidden("a paid deal is cancelled only by the payment gateway, which refunds the escrow")
     deal.cancel_reason, deal.cancelled_on = reason, await business_date(session)
-    await transition(session, actor, deal, "deal", "cancelled", reason=reason)
+    await DEAL.apply(session, actor, deal, "cancel", reason=reason)
     today = await business_date(session)
     if deal.listing_id:
-        listing = (await session.exec(select(Listing).where(Listing.id == deal.listing_id).with_for_update()
-                                      .execution_options(populate_existing=True))).one()
+        listing = await get_or_404(session, Listing, deal.listing_id, lock=True)
         if listing.status == "under_contract":
             expired = listing.expires_on is not None and listing.expires_on < today
-            await transition(session, actor, listing, "listing", "withdrawn" if expired else "open",
-                             reason=f"deal {deal.id} cancelled")
+            await LISTING.apply(session, actor, listing, "withdraw" if expired else "reopen",
+                                reason=f"deal {deal.id} cancelled")
             if not expired:
                 listing.deal_id = None
     if deal.auction_id:
-        auction = (await session.exec(select(Auction).where(Auction.id == deal.auction_id).with_for_update()
-                                      .execution_options(populate_existing=True))).one()
+        auction = await get_or_404(session, Auction, deal.auction_id, lock=True)
         if auction.status == "sold":
-            await transition(session, actor, auction, "auction", "unsold", reason=f"deal {deal.id} cancelled")
+            await AUCTION.apply(session, actor, auction, "cancel_sale", reason=f"deal {deal.id} cancelled")
     await session.flush()
     return deal

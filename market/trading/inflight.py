@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from kernel.errors import AssetEncumbered
+from market.assets.errors import AssetEncumbered
 from market.auctions.models import Auction, AuctionAsset
 from market.trading.models import Deal, DealAsset, Listing, ListingAsset
 

@@ -7,12 +7,39 @@ from sqlmodel import Field, SQLModel
 
 from kernel.db import TZDateTime, created_at_field, money_field, utcnow
 from kernel.ids import new_id
+from kernel.workflow import Workflow
 
 LISTING_MODES = ("assignment", "exclusive_license", "sole_license", "nonexclusive_license")
 LISTING_STATUSES = ("open", "under_contract", "sold", "withdrawn", "expired")
 OFFER_STATUSES = ("pending", "accepted", "rejected", "withdrawn", "declined")
 DEAL_STATUSES = ("awaiting_payment", "paid", "recorded", "cancelled")
 DEAL_SOURCES = ("listing", "auction", "open_license")
+
+LISTING = Workflow("listing", {
+    ("open", "contract"): "under_contract",  # an offer was accepted: a deal awaits payment
+    ("open", "withdraw"): "withdrawn",
+    ("open", "expire"): "expired",
+    ("under_contract", "sell"): "sold",  # its deal was recorded
+    ("under_contract", "reopen"): "open",  # its deal was cancelled before the listing expired
+    # Its deal was cancelled after the listing expired, or ownership moved by another deal.
+    ("under_contract", "withdraw"): "withdrawn",
+}, initial="open")
+OFFER = Workflow("offer", {
+    ("pending", "accept"): "accepted",
+    ("pending", "reject"): "rejected",
+    ("pending", "withdraw"): "withdrawn",
+    ("pending", "decline"): "declined",  # another offer was accepted, or the listing closed
+}, initial="pending")
+DEAL = Workflow("deal", {
+    ("awaiting_payment", "pay"): "paid",  # the gateway holds the buyer's money in escrow
+    ("awaiting_payment", "cancel"): "cancelled",
+    # An open license is granted by notice: its deal is recorded at once, with nothing to escrow.
+    ("awaiting_payment", "record_by_notice"): "recorded",
+    ("paid", "record"): "recorded",
+    # A paid deal whose recording is refused (e.g. a pledge registered meanwhile) may be cancelled
+    # and the escrowed money returned.
+    ("paid", "cancel"): "cancelled",
+}, initial="awaiting_payment")
 
 
 class Listing(SQLModel, table=True):

@@ -11,7 +11,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kernel import audit
 from kernel.actor import Actor
 from kernel.clock import business_date
-from kernel.errors import Forbidden, InvalidState, NotFound, ValidationFailed
+from kernel.db import get_or_404
+from kernel.errors import Forbidden, InvalidState, ValidationFailed
 from kernel.pagination import paginate
 from kernel.text import normalise, query_parts
 from market.assets import encumbrances
@@ -19,9 +20,8 @@ from market.assets.models import Asset
 from market.assets.service import ASSET_OWNER_KINDS, lock_assets
 from market.trading import inflight
 from market.trading.deals import close_listing, create_deal
-from market.trading.models import Listing, ListingAsset, Offer
+from market.trading.models import LISTING, OFFER, Deal, Listing, ListingAsset, Offer
 from market.trading.schemas import ListingIn
-from market.trading.states import transition
 
 # Listing mode -> the encumbrance action it needs.
 ACTION_FOR_MODE = {"assignment": "assign", "exclusive_license": "exclusive_license",
@@ -107,18 +107,11 @@ async def list_listings(session: AsyncSession, f: ListingFilters, limit: int,
 
 
 async def get_listing(session: AsyncSession, listing_id: str) -> Listing:
-    listing = await session.get(Listing, listing_id)
-    if listing is None:
-        raise NotFound("listing not found")
-    return listing
+    return await get_or_404(session, Listing, listing_id)
 
 
 async def _lock_listing(session: AsyncSession, listing_id: str) -> Listing:
-    stmt = select(Listing).where(Listing.id == listing_id).with_for_update().execution_options(populate_existing=True)
-    listing = (await session.exec(stmt)).first()
-    if listing is None:
-        raise NotFound("listing not found")
-    return listing
+    return await get_or_404(session, Listing, listing_id, lock=True)
 
 
 async def withdraw_listing(session: AsyncSession, actor: Actor, listing_id: str) -> Listing:
@@ -128,7 +121,7 @@ async def withdraw_listing(session: AsyncSession, actor: Actor, listing_id: str)
     if listing.status != "open":
         raise InvalidState(f"a listing that is {listing.status.replace('_', ' ')} cannot be withdrawn"
                            + (" (cancel its deal first)" if listing.status == "under_contract" else ""))
-    await close_listing(session, actor, listing, "withdrawn", reason="withdrawn by the seller")
+    await close_listing(session, actor, listing, "withdraw", reason="withdrawn by the seller")
     await session.flush()
     return listing
 
@@ -160,22 +153,11 @@ def _offer_visible(offer: Offer, actor: Actor) -> bool:
     return actor.org_id in (offer.buyer_org_id, offer.seller_org_id) or actor.is_platform_admin
 
 
-async def get_offer(session: AsyncSession, actor: Actor, offer_id: str) -> Offer:
-    offer = await session.get(Offer, offer_id)
-    if offer is None or not _offer_visible(offer, actor):
-        raise NotFound("offer not found")
-    return offer
+async def get_offer(session: AsyncSession, actor: Actor, offer_id: str, *, lock: bool = False) -> Offer:
+    return await get_or_404(session, Offer, offer_id, lock=lock, visible=lambda o: _offer_visible(o, actor))
 
 
-async def _lock_offer(session: AsyncSession, actor: Actor, offer_id: str) -> Offer:
-    offer = (await session.exec(select(Offer).where(Offer.id == offer_id).with_for_update()
-                                .execution_options(populate_existing=True))).first()
-    if offer is None or not _offer_visible(offer, actor):
-        raise NotFound("offer not found")
-    return offer
-
-
-async def accept_offer(session: AsyncSession, actor: Actor, offer_id: str) -> tuple[Offer, object]:
+async def accept_offer(session: AsyncSession, actor: Actor, offer_id: str) -> tuple[Offer, Deal]:
     """Accept: the listing goes under contract, the other pending offers are declined, a deal awaits payment.
 
     The listing row is locked first (then its offers), so of two concurrent accepts exactly one wins.
@@ -184,7 +166,7 @@ async def accept_offer(session: AsyncSession, actor: Actor, offer_id: str) -> tu
     if peek.seller_org_id != actor.org_id:
         raise Forbidden("only the seller accepts an offer")
     listing = await _lock_listing(session, peek.listing_id)
-    offer = await _lock_offer(session, actor, offer_id)
+    offer = await get_offer(session, actor, offer_id, lock=True)
     if offer.status != "pending":
         raise InvalidState(f"the offer is {offer.status}")
     if listing.status != "open":
@@ -202,31 +184,31 @@ async def accept_offer(session: AsyncSession, actor: Actor, offer_id: str) -> tu
                              rate_bps=listing.rate_bps, free_months=listing.free_months,
                              minimum_annual=listing.minimum_annual)
     offer.deal_id = deal.id
-    await transition(session, actor, offer, "offer", "accepted", extra={"deal_id": deal.id})
+    await OFFER.apply(session, actor, offer, "accept", deal_id=deal.id)
     others = (await session.exec(select(Offer).where(Offer.listing_id == listing.id, Offer.status == "pending",
                                                      Offer.id != offer.id).order_by(Offer.id).with_for_update())).all()
     for other in others:
-        await transition(session, actor, other, "offer", "declined", reason=f"offer {offer.id} was accepted")
+        await OFFER.apply(session, actor, other, "decline", reason=f"offer {offer.id} was accepted")
     listing.deal_id = deal.id
-    await transition(session, actor, listing, "listing", "under_contract", extra={"deal_id": deal.id})
+    await LISTING.apply(session, actor, listing, "contract", deal_id=deal.id)
     await session.flush()
     return offer, deal
 
 
 async def reject_offer(session: AsyncSession, actor: Actor, offer_id: str) -> Offer:
-    offer = await _lock_offer(session, actor, offer_id)
+    offer = await get_offer(session, actor, offer_id, lock=True)
     if offer.seller_org_id != actor.org_id:
         raise Forbidden("only the seller rejects an offer")
-    await transition(session, actor, offer, "offer", "rejected")
+    await OFFER.apply(session, actor, offer, "reject")
     await session.flush()
     return offer
 
 
 async def withdraw_offer(session: AsyncSession, actor: Actor, offer_id: str) -> Offer:
-    offer = await _lock_offer(session, actor, offer_id)
+    offer = await get_offer(session, actor, offer_id, lock=True)
     if offer.buyer_org_id != actor.org_id:
         raise Forbidden("only the buyer withdraws an offer")
-    await transition(session, actor, offer, "offer", "withdrawn")
+    await OFFER.apply(session, actor, offer, "withdraw")
     await session.flush()
     return offer
 
@@ -249,6 +231,6 @@ async def expire_listings(session: AsyncSession, actor: Actor, run_date: date) -
             .order_by(Listing.id).with_for_update())
     rows = list((await session.exec(stmt)).all())
     for listing in rows:
-        await close_listing(session, actor, listing, "expired", reason=f"expired on {listing.expires_on}")
+        await close_listing(session, actor, listing, "expire", reason=f"expired on {listing.expires_on}")
     await session.flush()
     return len(rows)

@@ -10,8 +10,7 @@ from accounts.models import LoginThrottle, Org, User
 from api.security import create_access_token
 from kernel.audit import AuditEvent
 from kernel.db import utcnow
-from tests.api.helpers import count, execute, table_counts
-from tests.helpers import assert_problem, credit_code
+from tests.helpers import assert_problem, count, credit_code, execute, table_counts
 
 
 def _register_body(**over):

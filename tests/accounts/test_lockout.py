@@ -11,8 +11,7 @@ from accounts import passwords
 from accounts.models import LoginThrottle
 from kernel.audit import AuditEvent
 from kernel.db import utcnow
-from tests.api.helpers import execute
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, execute
 
 
 @asynccontextmanager

@@ -2,8 +2,7 @@
 
 from accounts.models import Org
 from kernel.audit import AuditEvent
-from tests.api.helpers import table_counts
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, open_session, table_counts
 
 
 async def test_org_admin_updates_its_profile_and_the_index_follows(api, client, app):
@@ -16,7 +15,7 @@ async def test_org_admin_updates_its_profile_and_the_index_follows(api, client, 
     assert r.json()["ip_honours"] == body["ip_honours"] and r.json()["rd_spending_last_year"] == 3_000_000_000
     index = (await client.get("/stats/enterprise-ip-index?region=140100", headers=regulator.headers)).json()
     assert index["data"][0]["index"] == 4  # 1×3 + 1×1
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         from sqlmodel import select
 
         events = (await session.exec(select(AuditEvent).where(AuditEvent.action == "org.updated"))).all()
@@ -37,7 +36,7 @@ async def test_profile_refusals_change_nothing(api, client, app):
         assert_problem(await client.patch(f"/orgs/{sme.org_id}", json=bad, headers=sme.headers), 422,
                        "validation_error")
     assert await table_counts(app) == before
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         assert (await session.get(Org, sme.org_id)).industry is None
 
 

@@ -8,8 +8,7 @@ from api.security import create_access_token
 from kernel.actor import SYSTEM
 from kernel.audit import AuditEvent
 from kernel.db import utcnow
-from tests.api.helpers import count, execute
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, count, execute
 
 
 async def _login(client, party, password="s3cret-pass"):

@@ -5,8 +5,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.api.helpers import table_counts
-from tests.helpers import assert_problem, credit_code
+from tests.helpers import assert_problem, credit_code, table_counts
 
 NUL, C1, ESC = "\u0000", "\u0085", "\u001b"
 

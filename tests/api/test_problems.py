@@ -1,8 +1,7 @@
 """problem+json for every error the framework raises, and the request-size limit."""
 
 from market.assets.models import Asset
-from tests.api.helpers import count, table_counts
-from tests.helpers import assert_problem, patent_number
+from tests.helpers import assert_problem, count, patent_number, table_counts
 
 
 async def test_unknown_route_is_404_problem(client):

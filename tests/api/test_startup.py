@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from accounts.models import Org, User
 from api.app import create_app
 from kernel.clock import ClockState
-from tests.api.helpers import count
 from tests.conftest import _empty_all_tables
+from tests.helpers import count
 
 
 async def _boot_concurrently(app, n):

@@ -9,10 +9,11 @@ from accounts.models import Org, Region, User
 from demo.seed import load, read_data
 from market.assets.models import Asset, OwnershipRecord
 from market.numbers import normalise_number
+from tests.helpers import open_session
 
 
 async def _count(app, model, *where) -> int:
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         return (await session.exec(select(func.count()).select_from(model).where(*where))).one()
 
 
@@ -31,7 +32,7 @@ async def test_demo_data_loads_once_and_validates(app, client):
     asset_kinds = {a["kind"] for a in data["assets"]}
     assert {"invention_patent", "utility_model", "design_patent", "trademark", "software_copyright",
             "copyright"} <= asset_kinds
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         for org in (await session.exec(select(Org))).all():
             assert normalise_credit_code(org.credit_code) == org.credit_code
         for asset in (await session.exec(select(Asset))).all():

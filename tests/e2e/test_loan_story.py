@@ -108,11 +108,16 @@ async def test_story_default_and_compensation(api, client):
 
 
 async def _verify_fund_ledger(client, fund, entries):
+    """``entries`` money movements, plus one month-end provision entry for each month-end the story crossed
+    while the fund's allowance had to move."""
     r = await client.get("/fund/ledger/verify", headers=fund.headers)
     assert r.status_code == 200, r.text
     proof = r.json()
     assert proof["balanced"] and proof["chain_intact"] and proof["problems"] == [], proof
-    assert proof["entries_checked"] == entries, proof
+    r = await client.get("/fund/ledger/entries", params={"kind": "fund.provision", "limit": 100}, headers=fund.headers)
+    provisions = r.json()["data"]
+    assert all(e["effective_date"][8:] in ("28", "29", "30", "31") for e in provisions), provisions
+    assert proof["entries_checked"] == entries + len(provisions), proof
 
 
 async def test_story_default_compensation_disposal_recoveries_closed(api, client):

@@ -7,10 +7,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from kernel import clock
-from kernel.clock import DayEndRun, calendar_today
-from tests.api.helpers import table_counts
-from tests.helpers import assert_problem
+from kernel import day_end
+from kernel.clock import calendar_today
+from kernel.day_end import DayEndRun
+from tests.helpers import assert_problem, open_session, table_counts
 
 
 @pytest.fixture
@@ -18,18 +18,18 @@ def recorder():
     """Two day-end handlers that record each run; removed from the registry afterwards."""
     runs: list[tuple[str, date]] = []
 
-    @clock.day_end_handler("test.second", order=2)
+    @day_end.day_end_handler("test.second", order=2)
     async def second(session, run_date):
         runs.append(("second", run_date))
 
-    @clock.day_end_handler("test.first", order=1)
+    @day_end.day_end_handler("test.first", order=1)
     async def first(session, run_date):
         await asyncio.sleep(0)  # let a concurrent advance interleave here if it can
         runs.append(("first", run_date))
 
     yield runs
-    clock._handlers.pop("test.first", None)
-    clock._handlers.pop("test.second", None)
+    day_end._handlers.pop("test.first", None)
+    day_end._handlers.pop("test.second", None)
 
 
 async def test_get_clock_needs_auth(api, client):
@@ -63,7 +63,7 @@ async def test_advance_runs_each_handler_once_per_date_in_order(api, client, app
                                    .where(DayEndRun.handler.like("test.%")))).all()
     assert sorted(rows) == sorted((f"test.{n}", d) for n, d in recorder)
     # Running a closed date again does nothing.
-    assert await clock.run_day_end(app.state.session_factory, date(2026, 3, 3)) == 0
+    assert await day_end.run_day_end(app.state.session_factory, date(2026, 3, 3)) == 0
     assert len(recorder) == 6
     member = await api.org("sme", role="member")
     assert (await client.get("/clock", headers=member.headers)).json()["business_date"] == "2026-03-05"
@@ -101,16 +101,16 @@ async def test_system_mode_refuses_advance_and_catches_up_missing_days(api, clie
         assert (await client.get("/clock", headers=admin.headers)).json() == {"business_date": today.isoformat(),
                                                                               "mode": "system"}
         # Yesterday and three days ago were already closed (perhaps by another process).
-        async with app.state.session_factory() as session:
+        async with open_session(app) as session:
             for back in (1, 3):
                 session.add(DayEndRun(handler="test.first", run_date=today - timedelta(days=back)))
             await session.commit()
-        await clock.catch_up_system_day_end(app.state.session_factory, system, lookback_days=4)
+        await day_end.catch_up_system_day_end(app.state.session_factory, system, lookback_days=4)
         firsts = [d for n, d in recorder if n == "first"]
         assert firsts == [today - timedelta(days=4), today - timedelta(days=2)]
         assert [d for n, d in recorder if n == "second"] == [today - timedelta(days=b) for b in (4, 3, 2, 1)]
         recorder.clear()
-        await clock.catch_up_system_day_end(app.state.session_factory, system, lookback_days=4)
+        await day_end.catch_up_system_day_end(app.state.session_factory, system, lookback_days=4)
         assert recorder == []  # a second pass (another process, the next poll) finds nothing to do
     finally:
         app.state.settings = manual
@@ -124,15 +124,15 @@ async def test_two_server_processes_catching_up_at_once_run_each_day_end_once(ap
     engines = [make_engine(system.database_url) for _ in range(2)]
     try:
         factories = [make_session_factory(e) for e in engines]
-        ran = await asyncio.gather(*(clock.catch_up_system_day_end(f, system, lookback_days=3) for f in factories))
+        ran = await asyncio.gather(*(day_end.catch_up_system_day_end(f, system, lookback_days=3) for f in factories))
         # Every registered handler (the two here and the product's) × three days, whichever process ran each.
-        assert sum(ran) == 3 * len(clock.registered_handlers())
+        assert sum(ran) == 3 * len(day_end.registered_handlers())
         today = calendar_today(system)
         days = [today - timedelta(days=b) for b in (3, 2, 1)]
         for name in ("first", "second"):
             assert sorted(d for n, d in recorder if n == name) == days, recorder
         # The next poll of either process finds nothing left to do.
-        assert await clock.catch_up_system_day_end(factories[1], system, lookback_days=3) == 0
+        assert await day_end.catch_up_system_day_end(factories[1], system, lookback_days=3) == 0
     finally:
         for e in engines:
             await e.dispose()
@@ -145,7 +145,7 @@ async def test_two_server_processes_catching_up_at_once_run_each_day_end_once(ap
 async def test_a_failing_day_end_handler_is_retried_by_the_next_poll(app):
     attempts = []
 
-    @clock.day_end_handler("test.flaky", order=1)
+    @day_end.day_end_handler("test.flaky", order=1)
     async def flaky(session, run_date):
         session.add(DayEndRun(handler="test.flaky.side-effect", run_date=run_date))
         await session.flush()
@@ -156,8 +156,8 @@ async def test_a_failing_day_end_handler_is_retried_by_the_next_poll(app):
     try:
         system = app.state.settings.model_copy(update={"clock": "system"})
         with pytest.raises(RuntimeError):
-            await clock.catch_up_system_day_end(app.state.session_factory, system, lookback_days=1)
-        assert await clock.catch_up_system_day_end(app.state.session_factory, system, lookback_days=1) >= 1
+            await day_end.catch_up_system_day_end(app.state.session_factory, system, lookback_days=1)
+        assert await day_end.catch_up_system_day_end(app.state.session_factory, system, lookback_days=1) >= 1
         yesterday = calendar_today(system) - timedelta(days=1)
         assert attempts == [yesterday, yesterday]
         async with app.state.engine.connect() as conn:
@@ -165,7 +165,7 @@ async def test_a_failing_day_end_handler_is_retried_by_the_next_poll(app):
                                        .order_by(DayEndRun.handler))).scalars().all()
         assert rows == ["test.flaky", "test.flaky.side-effect"]  # the failed run left nothing behind
     finally:
-        clock._handlers.pop("test.flaky", None)
+        day_end._handlers.pop("test.flaky", None)
 
 
 async def test_each_advanced_day_is_audited_as_the_admin(api, app):

@@ -8,8 +8,7 @@ import sqlalchemy as sa
 
 from kernel.idempotency import IdempotencyRecord
 from market.assets.models import Asset
-from tests.api.helpers import count, table_counts
-from tests.helpers import assert_problem, patent_number
+from tests.helpers import assert_problem, count, open_session, patent_number, table_counts
 
 BODY = {"kind": "invention_patent", "title": "一种煤矸石综合利用方法", "filing_date": "2019-05-10",
         "grant_date": "2021-08-20"}
@@ -139,7 +138,7 @@ async def test_an_expired_key_is_free_again_and_purged_at_day_end(api, client, a
 
     from kernel.db import utcnow
     from kernel.idempotency import purge_expired
-    from tests.api.helpers import execute
+    from tests.helpers import execute
 
     sme = await api.org("sme")
     headers = {**sme.headers, "Idempotency-Key": "old-key"}
@@ -154,7 +153,7 @@ async def test_an_expired_key_is_free_again_and_purged_at_day_end(api, client, a
     other = await client.post("/assets", json={**BODY, "number": patent_number()},
                               headers={**sme.headers, "Idempotency-Key": "fresh"})
     assert other.status_code == 201
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         await purge_expired(session, None)
         await session.commit()
     async with app.state.engine.connect() as conn:

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import func, select
-
 from kernel.actor import SYSTEM
-from kernel.audit import AuditEvent
 from market.assets import encumbrances
 from market.assets.service import lock_assets
 from market.trading import deals
+from tests.helpers import open_session
 
 
 async def pledge(app: Any, asset_ids: list[str], loan_id: str, bank_org_id: str) -> None:
     """Register a pledge directly (loans are another package)."""
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         assets = await lock_assets(session, asset_ids)
         await encumbrances.encumber(session, SYSTEM, assets, "pledge", loan_id, holder_org_id=bank_org_id)
         await session.commit()
@@ -23,14 +21,14 @@ async def pledge(app: Any, asset_ids: list[str], loan_id: str, bank_org_id: str)
 
 async def settle(app: Any, deal_id: str, payment_id: str = "pay_test_1") -> dict[str, Any]:
     """What the payment gateway's callback does once the buyer's money is held."""
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         deal = await deals.settle_deal(session, SYSTEM, deal_id, payment_id)
         await session.commit()
         return deal.model_dump()
 
 
 async def cancel(app: Any, deal_id: str, reason: str = "payment failed") -> dict[str, Any]:
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         deal = await deals.cancel_deal(session, SYSTEM, deal_id, reason)
         await session.commit()
         return deal.model_dump()
@@ -50,7 +48,3 @@ async def offer(api: Any, buyer: Any, listing_id: str, amount: int = 45_000_000)
     return r.json()
 
 
-async def audit_count(app: Any, action: str) -> int:
-    async with app.state.session_factory() as session:
-        stmt = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action)
-        return (await session.exec(stmt)).one()

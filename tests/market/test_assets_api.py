@@ -9,8 +9,7 @@ from kernel import events
 from kernel.audit import AuditEvent
 from market.assets.models import Asset, OwnershipRecord
 from market.numbers import patent_check_character
-from tests.api.helpers import count, table_counts
-from tests.helpers import assert_problem, patent_number
+from tests.helpers import assert_problem, count, open_session, patent_number, table_counts
 
 BASE = {"kind": "invention_patent", "title": "一种锂电池热管理装置", "abstract": "battery thermal management",
         "ipc_codes": ["H01M 10/613"], "filing_date": "2019-05-10", "grant_date": "2021-08-20",
@@ -253,7 +252,7 @@ async def test_filters(api, client, app):
     assert old["id"] not in await ids(dormant="false")
     assert await ids(status="valid", kind="invention_patent") == {old["id"], recent["id"], firm_old["id"]}
     # A license or transfer wakes a dormant patent.
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         from market.assets import service
         asset = await session.get(Asset, old["id"])
         await service.record_transaction(session, asset)
@@ -317,7 +316,7 @@ async def test_search_index_follows_updates(api, client, app):
     assert await ids("储能") == [a["id"]] and await ids("inverter") == [a["id"]]
     if not app.state.settings.is_sqlite:
         return
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         assert await search._sqlite_fts(session) is True  # the indexed path is the one tested here
         for pattern, n in (("% 储能 %", 1), ("%储能变流%", 1), ("% 电池 %", 0)):
             found = (await session.exec(sa.text("SELECT count(*) FROM assets_fts WHERE search_text LIKE :p")
@@ -361,7 +360,7 @@ async def test_filing_and_grant_dates_may_not_be_after_the_business_date(api, cl
 
 async def test_the_year_in_a_number_is_bounded_by_the_business_date_not_the_calendar(api, client, app):
     from kernel.clock import ClockState
-    from tests.api.helpers import execute
+    from tests.helpers import execute
 
     sme = await api.org("sme")
     next_year = patent_number(year=2027)
@@ -391,7 +390,7 @@ async def test_get_asset_has_every_field_the_contract_names(api, client, app):
     uni = await api.org("university")
     bank = await api.org("bank")
     a = await api.asset(uni, strategic_emerging=True)
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         assets = await asset_service.lock_assets(session, [a["id"]])
         await enc.encumber(session, _actor(uni), assets, "open_license", "olic_1")
         await enc.encumber(session, _actor(bank), assets, "pledge", "loan_1", holder_org_id=bank.org_id)

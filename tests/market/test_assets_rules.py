@@ -9,10 +9,12 @@ from sqlmodel import select
 from kernel import events
 from kernel.actor import Actor
 from kernel.audit import AuditEvent
-from kernel.errors import AssetEncumbered, InvalidState
+from kernel.errors import InvalidState
 from market.assets import encumbrances as enc
 from market.assets import service
+from market.assets.errors import AssetEncumbered
 from market.assets.models import Asset, Encumbrance
+from tests.helpers import open_session
 
 TODAY = date(2026, 3, 2)
 
@@ -24,7 +26,7 @@ def _actor(party) -> Actor:
 async def _allowed(app, asset_id: str) -> dict[str, bool]:
     """For each action: may the asset undergo it now?"""
     out = {}
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         assets = await service.lock_assets(session, [asset_id])
         for action in enc.ACTIONS:
             try:
@@ -36,7 +38,7 @@ async def _allowed(app, asset_id: str) -> dict[str, bool]:
 
 
 async def _encumber(app, actor, asset_id, kind, ref_id, holder=None):
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         assets = await service.lock_assets(session, [asset_id])
         rows = await enc.encumber(session, actor, assets, kind, ref_id, holder_org_id=holder)
         await session.commit()
@@ -44,7 +46,7 @@ async def _encumber(app, actor, asset_id, kind, ref_id, holder=None):
 
 
 async def _release(app, actor, ref_id):
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         n = await enc.release(session, actor, ref_id)
         await session.commit()
         return n
@@ -65,7 +67,7 @@ async def test_pledge_blocks_and_consent_lifts_one_action(api, client, app):
         await _encumber(app, _actor(bank), a["id"], "pledge", "loan_2")
     assert info.value.extra["encumbrances"] == [{"asset_id": a["id"], "kind": "pledge", "ref_id": "loan_1"}]
     # The pledgee consents to an assignment: only that action is freed.
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         await enc.grant_consent(session, _actor(bank), "loan_1", "assign")
         await session.commit()
     assert await _allowed(app, a["id"]) == {**FREE, "exclusive_license": False, "sole_license": False,
@@ -101,7 +103,7 @@ async def test_licenses_block_as_the_law_says(api, app, kind, blocked):
 async def test_bundles_and_status(api, client, app):
     sme = await api.org("sme")
     a, b = await api.asset(sme), await api.asset(sme)
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         assets = await service.lock_assets(session, [b["id"], a["id"]])
         assert [x.id for x in assets] == [b["id"], a["id"]]  # caller's order, locked in id order
         await enc.encumber(session, _actor(sme), assets, "pledge", "loan_b")
@@ -111,7 +113,7 @@ async def test_bundles_and_status(api, client, app):
     assert await _release(app, _actor(sme), "loan_b") == 2
     # A lapsed patent cannot be pledged or opened for licensing; an expired one cannot be assigned.
     await client.patch(f"/assets/{a['id']}", json={"status": "lapsed"}, headers=sme.headers)
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         assets = await service.lock_assets(session, [a["id"]])
         for action in ("pledge", "open_license", "assign"):
             with pytest.raises(InvalidState):
@@ -161,11 +163,11 @@ async def test_pledge_threshold_comes_from_settings(api, client, app):
     sme = await api.org("sme")
     a = await api.asset(sme)
     threshold = app.state.settings.high_value_pledge_threshold
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         await service.record_pledge_amount(session, [a["id"]], threshold - 1)
         await session.commit()
     assert (await client.get(f"/assets/{a['id']}", headers=sme.headers)).json()["high_value"]["is_high_value"] is False
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         await service.record_pledge_amount(session, [a["id"]], threshold)
         await service.record_pledge_amount(session, [a["id"]], 1)  # a smaller later pledge keeps the maximum
         await session.commit()
@@ -185,7 +187,7 @@ async def test_transfer_ownership_keeps_history_and_publishes(api, client, app):
     events.subscribe(events.ASSET_OWNER_CHANGED)(listener)
     try:
         await api.advance(3)
-        async with app.state.session_factory() as session:
+        async with open_session(app) as session:
             asset = (await service.lock_assets(session, [a["id"]]))[0]
             await service.transfer_ownership(session, _actor(sme), asset, sme.org_id, via="deal", ref_id="deal_1")
             await session.commit()
@@ -203,7 +205,7 @@ async def test_transfer_ownership_keeps_history_and_publishes(api, client, app):
     r = await client.patch(f"/assets/{a['id']}", json={"claims_count": 2}, headers=uni.headers)
     assert r.status_code == 403
     assert (await client.patch(f"/assets/{a['id']}", json={"claims_count": 2}, headers=sme.headers)).status_code == 200
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         moved = (await session.exec(select(AuditEvent).where(AuditEvent.action == "asset.ownership_moved"))).one()
     assert moved.before == {"owner_org_id": uni.org_id} and moved.business_date == date(2026, 3, 5)
 
@@ -212,14 +214,14 @@ async def test_pledge_amount_and_transactions_are_audited(api, app):
     sme = await api.org("sme")
     bank = await api.org("bank")
     a = await api.asset(sme)
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         await service.record_pledge_amount(session, [a["id"]], 5_000_000_00, actor=_actor(bank))
         await service.record_pledge_amount(session, [a["id"]], 1_000_00, actor=_actor(bank))  # no change, no event
         asset = await session.get(Asset, a["id"])
         await service.record_transaction(session, asset)
         await service.record_transaction(session, asset)  # same day again: nothing changes
         await session.commit()
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         rows = (await session.exec(select(AuditEvent).where(AuditEvent.object_id == a["id"],
                                                             AuditEvent.action != "asset.registered")
                                    .order_by(AuditEvent.at, AuditEvent.id))).all()

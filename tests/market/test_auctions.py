@@ -9,8 +9,8 @@ import pytest
 
 from kernel.actor import Actor
 from market.auctions import service as auctions
-from tests.helpers import assert_problem
-from tests.market.helpers import audit_count, listing, pledge, settle
+from tests.helpers import assert_problem, audit_count, open_session
+from tests.market.helpers import listing, pledge, settle
 
 
 async def _auction(api, client, owner, asset_ids, **extra):
@@ -143,7 +143,7 @@ async def test_disposal_auction_by_the_pledgee(api, app, client):
     a = await api.asset(sme)
     await pledge(app, [a["id"]], "loan_77", bank.org_id)
     bank_actor = Actor(user_id=bank.user_id, org_id=bank.org_id, org_kind="bank", role="org_admin")
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         from datetime import date
 
         from kernel.errors import Forbidden

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from tests.helpers import assert_problem
-from tests.market.helpers import audit_count, listing, offer, pledge
+from tests.helpers import assert_problem, audit_count
+from tests.market.helpers import listing, offer, pledge
 
 
 async def test_list_search_and_get(api, client):

@@ -13,7 +13,7 @@ from market.assets.models import Asset
 from market.matching import index
 from market.matching.engine import Doc, rank, term_counts
 from market.matching.models import MatchDf, MatchDoc, MatchTerm
-from tests.helpers import patent_number
+from tests.helpers import open_session, patent_number
 
 
 async def _post_need(client, sme, **body):
@@ -29,7 +29,7 @@ async def _matches(client, sme, need_id):
 
 
 async def _index_rows(app, doc_type):
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         docs = {d.doc_id: d for d in (await session.exec(select(MatchDoc).where(MatchDoc.doc_type == doc_type))).all()}
         dfs = dict((await session.exec(select(MatchDf.term, MatchDf.df).where(MatchDf.doc_type == doc_type))).all())
         postings = (await session.exec(select(MatchTerm.term, sa.func.count()).where(MatchTerm.doc_type == doc_type)
@@ -74,7 +74,7 @@ async def test_indexed_ranking_equals_the_engine_over_the_whole_pool(api, client
     need = await _post_need(client, sme, title=title, description=abstract, ipc_codes=codes[:1], industry="materials")
     ranked = await _matches(client, sme, need["id"])
     docs, dfs, _, _ = await _index_rows(app, "asset")
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         rows = (await session.exec(select(Asset))).all()
     pool = [Doc(id=a.id, counts=term_counts(f"{a.title}\n{a.abstract}"), ipc_codes=a.ipc_codes, industry=a.industry,
                 subclass=a.ipc_subclass, notes=["dormant university patent"]) for a in rows]
@@ -125,7 +125,7 @@ async def test_day_end_indexes_everything_stale(api, client, app):
     docs, dfs, postings, updated = await _index_rows(app, "asset")
     assert docs[b["id"]].source_updated_at == updated[b["id"]] and "氧化" in docs[b["id"]].counts
     assert dfs == postings and "质膜" not in dfs  # the old title's bigram
-    async with app.state.session_factory() as session:  # nothing left for a query to do
+    async with open_session(app) as session:  # nothing left for a query to do
         assert await index.refresh_recent_assets(session) == 0
         assert await index.refresh_all_assets(session) == 0
     ranked = await _matches(client, sme, need["id"])
@@ -137,7 +137,7 @@ async def test_needs_missing_from_the_index_are_indexed_by_the_asset_query(api, 
     a = await api.asset(uni, title="锂电池热管理", abstract="液冷 battery thermal", ipc_codes=["H01M 10/613"])
     sme = await api.org("sme")
     need = await _post_need(client, sme, title="锂电池液冷", description="battery thermal 液冷板")
-    async with app.state.session_factory() as session:  # as if posted before the index existed
+    async with open_session(app) as session:  # as if posted before the index existed
         for table in (MatchTerm, MatchDoc, MatchDf):
             await session.exec(sa.delete(table).where(table.doc_type == "need"))
         await session.commit()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import assert_problem, patent_number
-from tests.valuation.helpers import VECTOR_INPUTS, count_rows, record_deal, value
+from kernel.audit import AuditEvent
+from tests.helpers import assert_problem, audit_count, count, open_session, patent_number
+from tests.valuation.helpers import VECTOR_INPUTS, record_deal, value
+from valuation.models import Valuation, ValuationComparable
 
 
 async def _parties(api):
@@ -134,14 +136,14 @@ async def test_current_certified(api, app):
     sme, _, evaluator = await _parties(api)
     a = await api.asset(sme)
     v = await value(api, sme, [a["id"]], inputs=VECTOR_INPUTS)
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         assert await current_certified(session, v["id"]) is None  # a draft
     await api.client.post(f"/valuations/{v['id']}/certify", json={"valid_days": 2}, headers=evaluator.headers)
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         assert (await current_certified(session, v["id"])).id == v["id"]
         assert await current_certified(session, "val_missing") is None
     await api.advance(3)
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         assert await current_certified(session, v["id"]) is None  # no longer valid
 
 
@@ -190,7 +192,7 @@ async def test_who_may_value(api, client):
     assert_problem(await client.post("/valuations", json={"asset_ids": [a["id"]], "scenario": "financing",
                                                           "inputs": VECTOR_INPUTS}, headers=guarantor.headers),
                    403, "forbidden")
-    assert await count_rows(api.app, "valuations") == 0
+    assert await count(api.app, Valuation) == 0
 
 
 BAD_INPUTS = [
@@ -220,12 +222,12 @@ BAD_INPUTS = [
 async def test_bad_inputs_are_refused_and_nothing_written(api, client, bad):
     sme, _, _ = await _parties(api)
     a = await api.asset(sme)
-    before = await count_rows(api.app, "audit_events")
+    before = await count(api.app, AuditEvent)
     r = await client.post("/valuations", json={"asset_ids": [a["id"]], "scenario": "financing",
                                                "inputs": {**VECTOR_INPUTS, **bad}}, headers=sme.headers)
     assert_problem(r, 422, "validation_error")
-    assert await count_rows(api.app, "valuations") == 0
-    assert await count_rows(api.app, "audit_events") == before
+    assert await count(api.app, Valuation) == 0
+    assert await count(api.app, AuditEvent) == before
 
 
 @pytest.mark.parametrize("body", [
@@ -242,7 +244,7 @@ async def test_bad_requests(api, client, body):
     a = await api.asset(sme)
     body = {**body, "asset_ids": [a["id"] if x == "A" else x for x in body["asset_ids"]]}
     assert_problem(await client.post("/valuations", json=body, headers=sme.headers), 422, "validation_error")
-    assert await count_rows(api.app, "valuations") == 0
+    assert await count(api.app, Valuation) == 0
 
 
 async def test_lapsed_asset_cannot_be_valued(api, client):
@@ -321,7 +323,7 @@ async def test_comparables_from_recorded_deals(api, app, client):
     await record_deal(app, "deal_3", [peers[2]["id"], peers[3]["id"]], 600_000_001)  # a bundle, split
     await record_deal(app, "deal_3", [peers[2]["id"], peers[3]["id"]], 600_000_001)  # announced twice: kept once
     await record_deal(app, "deal_4", [peers[0]["id"]], 9_000_000_000, mode="nonexclusive_license")  # not used
-    assert await count_rows(app, "valuation_comparables") == 5
+    assert await count(app, ValuationComparable) == 5
     v = await value(api, bank, [subject["id"]], inputs=VECTOR_INPUTS)
     assert v["market_note"] is None and len(v["comparable_ids"]) == 4
     market = v["method_values"]["market"]
@@ -339,7 +341,7 @@ async def test_bundle_deal_split_sums_to_the_whole(api, app):
     sme, _, _ = await _parties(api)
     a, b, c = [await api.asset(sme) for _ in range(3)]
     await record_deal(app, "deal_b", [a["id"], b["id"], c["id"]], 100_000_001)
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         rows = (await session.exec(select(ValuationComparable))).all()
     assert sum(r.amount for r in rows) == 100_000_001 and {r.deal_amount for r in rows} == {100_000_001}
     assert {r.ipc_subclass for r in rows} == {"H01M"} and all(r.remaining_life_days > 0 for r in rows)
@@ -369,7 +371,7 @@ async def test_lapse_makes_valuations_stale(api, app, client):
         assert (await client.get(f"/valuations/{untouched['id']}", headers=sme.headers)).json()["status"] == "draft"
         assert sorted(p["valuation_id"] for p in heard) == sorted([draft["id"], cert["id"]])
         assert all(p["reason"] and a["id"] in p["asset_ids"] for p in heard)
-        async with app.state.session_factory() as session:
+        async with open_session(app) as session:
             from valuation.service import current_certified
             assert await current_certified(session, cert["id"]) is None
         assert_problem(await client.post(f"/valuations/{draft['id']}/certify", headers=evaluator.headers),
@@ -388,7 +390,7 @@ async def test_owner_change_makes_valuations_stale(api, app, client):
     sme, bank, _ = await _parties(api)
     a = await api.asset(sme)
     v = await value(api, bank, [a["id"]], inputs=VECTOR_INPUTS)
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         await events.publish(session, events.ASSET_OWNER_CHANGED,
                              {"asset_id": a["id"], "before": sme.org_id, "after": bank.org_id})
         await session.commit()
@@ -408,7 +410,7 @@ async def test_batch_scores_match_the_service_for_registered_assets(api, app, cl
                                     family_countries=["US"] * (i % 2), strategic_emerging=i % 3 == 0,
                                     industry="new_energy" if i % 2 else None))["id"])
     ids.append((await api.asset(sme, kind="trademark", number="5566778", ipc_codes=[], claims_count=None))["id"])
-    async with app.state.session_factory() as session:
+    async with open_session(app) as session:
         order, arrays = await batch.load_registry(session, date(2026, 3, 2))
     for scenario in ("financing", "transfer"):
         got = batch.scores(arrays, scenario)
@@ -436,7 +438,7 @@ async def test_concurrent_certification_happens_once(api, app):
 
     results = await asyncio.gather(certify(evaluator), certify(other_evaluator))
     assert sorted(r.status_code for r in results) == [200, 409]
-    assert await count_rows(app, "audit_events WHERE action = 'valuation.certified'") == 1
+    assert await audit_count(app, "valuation.certify") == 1
 
 
 async def test_expiry_at_day_end_makes_valuations_stale(api, client):

@@ -94,7 +94,7 @@ async def test_many_claims_draining_the_cash_never_overdraw(api, app):
 async def test_concurrent_covers_never_exceed_the_quota(api, app):
     fund, bank, sme = await api.org("fund"), await api.org("bank"), await api.org("sme")
     p = await program(api, fund, capital=1000 * WAN, shares_bps={"fund": 5000})
-    await agreement(api, fund, p["id"], bank, deposit=100 * WAN, leverage=10)  # quota ¥10m of exposure
+    await agreement(api, fund, p["id"], bank, deposit=100 * WAN, leverage=10)  # quota ¥10m of covered principal
 
     async def attempt(n: int) -> bool:
         try:
@@ -104,8 +104,8 @@ async def test_concurrent_covers_never_exceed_the_quota(api, app):
             return False
         return True
 
-    results = await asyncio.gather(*(attempt(n) for n in range(25)))  # each needs ¥1.5m of the ¥10m
-    assert results.count(True) == 6
+    results = await asyncio.gather(*(attempt(n) for n in range(25)))  # each needs ¥3m of the ¥10m
+    assert results.count(True) == 3
     async with app.state.session_factory() as s:
-        exposures = (await s.exec(select(FundCover.exposure))).all()
-    assert sum(exposures) == 900 * WAN <= 1000 * WAN
+        carried = (await s.exec(select(FundCover.covered_outstanding))).all()
+    assert sum(carried) == 900 * WAN <= 1000 * WAN

@@ -28,27 +28,34 @@ async def _covers(app) -> int:
         return (await s.exec(select(func.count()).select_from(FundCover))).one()
 
 
-async def test_quota_holds_the_fund_exposure_and_frees_on_repayment(api, app):
+async def test_quota_caps_the_covered_principal_and_frees_on_repayment(api, app):
+    """The contract's worked numbers: a ¥1m deposit at 10× leverage lets the bank carry ¥10m of covered loan
+    principal under the programme, whatever share of it the fund bears (here 50%, ¥5m)."""
     fund, bank, sme = await api.org("fund"), await api.org("bank"), await api.org("sme")
     p = await program(api, fund, capital=1000 * WAN, shares_bps={"fund": 5000})
-    a = await agreement(api, fund, p["id"], bank, deposit=100 * WAN, leverage=10)  # quota ¥10m of exposure
-    first = cover_request(bank, sme, 1000 * WAN)
+    a = await agreement(api, fund, p["id"], bank, deposit=100 * WAN, leverage=10)  # quota ¥10m of principal
+    first = cover_request(bank, sme, 600 * WAN)
     c1 = await _cover(app, bank, p["id"], first)
-    assert (c1.covered_principal, c1.fund_bps, c1.exposure, c1.agreement_id) == (1000 * WAN, 5000, 500 * WAN, a["id"])
-    await _cover(app, bank, p["id"], cover_request(bank, sme, 1000 * WAN))  # exactly fills the quota
+    assert (c1.covered_principal, c1.fund_bps, c1.exposure, c1.agreement_id) == (600 * WAN, 5000, 300 * WAN, a["id"])
+    await _cover(app, bank, p["id"], cover_request(bank, sme, 400 * WAN))  # ¥6m + ¥4m exactly fills the quota
     err = await _refused(app, bank, p["id"], cover_request(bank, sme, 2), "quota")
-    assert err.extra["quota"] == 1000 * WAN and err.extra["committed"] == 1000 * WAN
-    # Repaying half of the first loan frees half of its exposure.
-    await in_tx(app, fund_cover.update_loan, first.loan_id, outstanding_principal=500 * WAN, classification="normal",
+    assert err.extra["quota"] == 1000 * WAN and err.extra["covered_outstanding"] == 1000 * WAN
+    assert err.extra["fund_exposure"] == 500 * WAN and err.extra["requested"] == 2  # the fund's share is half
+    # Repaying half of the first loan frees ¥3m of the quota.
+    await in_tx(app, fund_cover.update_loan, first.loan_id, outstanding_principal=300 * WAN, classification="normal",
                 status="active")
-    c3 = await _cover(app, bank, p["id"], cover_request(bank, sme, 500 * WAN))
-    assert c3.exposure == 250 * WAN
+    c3 = await _cover(app, bank, p["id"], cover_request(bank, sme, 300 * WAN))
+    assert c3.exposure == 150 * WAN
     await _refused(app, bank, p["id"], cover_request(bank, sme, 2), "quota")
-    # Repaid in full: the cover closes and its exposure is free again.
+    # Repaid in full: the cover closes and its ¥3m are free again.
     await in_tx(app, fund_cover.update_loan, first.loan_id, outstanding_principal=0, classification="normal",
                 status="repaid")
-    await _cover(app, bank, p["id"], cover_request(bank, sme, 500 * WAN))
+    await _cover(app, bank, p["id"], cover_request(bank, sme, 300 * WAN))
     assert await _covers(app) == 4
+    r = await api.client.get(f"/fund/programs/{p['id']}/exposure", headers=fund.headers)
+    [row] = r.json()["by_bank"]
+    assert (row["covered_outstanding"], row["fund_exposure"], row["quota"], row["quota_available"],
+            row["quota_use_bps"]) == (1000 * WAN, 500 * WAN, 1000 * WAN, 0, 10000)
 
 
 async def test_refusals_agreement_actor_duplicate_and_bad_input(api, app):
@@ -103,7 +110,8 @@ async def test_guangzhou_2023_caps(api, app):
     a, b, c = await api.org("sme"), await api.org("sme"), await api.org("sme")
     p = await program(api, fund, capital=100_000 * WAN, per_loan_cap=1000 * WAN, per_borrower_year_cap=2000 * WAN,
                       annual_cap=5000 * WAN)
-    await agreement(api, fund, p["id"], bank, deposit=1000 * WAN)
+    # A quota of ¥200m of covered principal, so the caps are what refuses (the book reaches ¥100m).
+    await agreement(api, fund, p["id"], bank, deposit=2000 * WAN)
     big = await _cover(app, bank, p["id"], cover_request(bank, a, 1500 * WAN))
     # A ¥15m loan counts ¥10m: the fund's exposure is 50% of it.
     assert (big.covered_principal, big.exposure, big.granted_exposure) == (1000 * WAN, 500 * WAN, 500 * WAN)

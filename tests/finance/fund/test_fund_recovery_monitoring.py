@@ -112,8 +112,8 @@ async def test_exposure_report_by_bank_guarantor_industry_region(api, app):
     assert e["covered_outstanding"] == 1700 * WAN and e["committed_exposure"] == 680 * WAN
     banks = {b["bank_org_id"]: b for b in e["by_bank"]}
     assert banks[b1.org_id] == {"bank_org_id": b1.org_id, "covered_outstanding": 1400 * WAN,
-                                "fund_exposure": 560 * WAN, "quota": 5000 * WAN, "deposit": 500 * WAN,
-                                "npl_ratio_bps": 2857, "paused": True}
+                                "fund_exposure": 560 * WAN, "quota": 5000 * WAN, "quota_available": 3600 * WAN,
+                                "quota_use_bps": 2800, "deposit": 500 * WAN, "npl_ratio_bps": 2857, "paused": True}
     assert (banks[b2.org_id]["quota"], banks[b2.org_id]["npl_ratio_bps"], banks[b2.org_id]["paused"]) == (
         4000 * WAN, 0, False)
     assert {g["key"]: g["fund_exposure"] for g in e["by_guarantor"]} == {g1.org_id: 520 * WAN, None: 160 * WAN}

@@ -2,7 +2,7 @@
 approvals, recoveries, capital top-ups and reversals, and day-ends, against a small in-memory model of
 the fund's cash and claims. After every step the ledger must verify (every entry balances, cached
 balances equal postings, the chain holds), cash must equal the model's and never be negative, and no
-bank's committed exposure may exceed its quota.
+bank's covered outstanding principal may exceed its quota.
 
 It runs on its own SQLite file with its own engine and event loop (the suite's loop is not re-entrant).
 """
@@ -291,7 +291,7 @@ class FundMachine(RuleBasedStateMachine):
                     assert claim.status == c.status, (claim.status, c.status)
                 quota_use = (await s.exec(
                     select(FundAgreement.deposit * FundAgreement.leverage, sa.func.coalesce(sa.func.sum(
-                        FundCover.exposure), 0))
+                        FundCover.covered_outstanding), 0))
                     .join(FundCover, sa.and_(col(FundCover.agreement_id) == col(FundAgreement.id),
                                              col(FundCover.status) == "active"), isouter=True)
                     .group_by(col(FundAgreement.id), col(FundAgreement.deposit), col(FundAgreement.leverage)))).all()

@@ -1,0 +1,58 @@
+"""Four-eyes approvals over HTTP: list the organisation's requests, approve (runs the action) or reject."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query, Request, Response
+
+from accounts import approvals
+from accounts.schemas import ApprovalRequestOut, DecisionIn
+from api.approvals import APPROVAL_HEADER, replay
+from api.deps import CurrentActor, Cursor, Limit, SessionDep
+from api.routing import TransactionalRoute
+from kernel.pagination import Page
+
+router = APIRouter(tags=["approvals"], route_class=TransactionalRoute)
+Status = Literal["pending", "approved", "rejected", "expired"]
+
+
+@router.get("/approval-requests", response_model=Page[ApprovalRequestOut],
+            summary="The organisation's four-eyes requests, newest first (any user of the organisation)")
+async def list_requests(actor: CurrentActor, session: SessionDep, limit: Limit = 20, cursor: Cursor = None,
+                        status: Status | None = None,
+                        action: Annotated[str | None, Query(max_length=40)] = None) -> dict[str, Any]:
+    rows, has_more, nxt = await approvals.list_requests(session, actor, limit, cursor, status=status,
+                                                        action=action)
+    emails = await approvals.emails_of(session, rows)
+    return {"data": [approvals.describe(r, emails) for r in rows], "has_more": has_more, "next_cursor": nxt}
+
+
+@router.get("/approval-requests/{request_id}", response_model=ApprovalRequestOut,
+            summary="One four-eyes request (its organisation)")
+async def get_request(request_id: str, actor: CurrentActor, session: SessionDep) -> dict[str, Any]:
+    req = await approvals.get_request(session, actor, request_id)
+    return approvals.describe(req, await approvals.emails_of(session, [req]))
+
+
+@router.post("/approval-requests/{request_id}/approve",
+             responses={200: {"description": "the action's own answer (status and body), as if the maker's "
+                                             "request had run now; the `Approval-Request-Id` header names it"}},
+             summary="Approve: the action runs once, as its maker asked (a checker or org admin other than "
+                     "the maker)")
+async def approve(request_id: str, request: Request, actor: CurrentActor, session: SessionDep) -> Response:
+    req = await approvals.lock_for_decision(session, actor, request_id, "approve")
+    maker = await approvals.maker_of(session, req)
+    result = await replay(request, session, req, maker)
+    headers = {APPROVAL_HEADER: req.id}
+    if result.status < 400:  # an error answer rolls this transaction back: nothing happened
+        await approvals.approved(session, actor, req, result.status, result.body.decode())
+    return Response(result.body, status_code=result.status, media_type=result.media_type, headers=headers)
+
+
+@router.post("/approval-requests/{request_id}/reject", response_model=ApprovalRequestOut,
+             summary="Reject: nothing the request asked for happens (a checker or org admin other than the maker)")
+async def reject(request_id: str, actor: CurrentActor, session: SessionDep,
+                 body: DecisionIn | None = Body(default=None)) -> dict[str, Any]:
+    req = await approvals.reject(session, actor, request_id, body.reason if body else None)
+    return approvals.describe(req, await approvals.emails_of(session, [req]))
