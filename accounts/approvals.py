@@ -22,7 +22,7 @@ from kernel import audit
 from kernel.actor import CHECKER, ORG_ADMIN, SYSTEM, Actor
 from kernel.clock import business_date
 from kernel.day_end import day_end_handler
-from kernel.db import TZDateTime, created_at_field, get_or_404, money_field, utcnow
+from kernel.db import TZDateTime, created_at_field, get_or_404, money_field, table_of, utcnow
 from kernel.errors import Forbidden, InvalidState, ValidationFailed
 from kernel.ids import new_id
 from kernel.pagination import paginate
@@ -85,7 +85,7 @@ APPROVAL = Workflow("approval_request", {
     ("pending", "reject"): "rejected",
     ("pending", "expire"): "expired",
 }, initial="pending")
-_table: sa.Table = ApprovalRequest.__table__  # type: ignore[attr-defined]
+_table: sa.Table = table_of(ApprovalRequest)
 
 
 # --- the policy --------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import USER_ROLES, Org, User
@@ -18,13 +19,13 @@ from accounts.passwords import hash_password, verify_password
 from accounts.schemas import OrgOut, OrgPublicOut, PasswordChangeIn, UserOut, UserPatch
 from kernel import audit
 from kernel.actor import ORG_ADMIN, PLATFORM_ADMIN, Actor
-from kernel.db import get_or_404
+from kernel.db import get_or_404, table_of
 from kernel.errors import Forbidden, InvalidState, NotFound, ValidationFailed
 from kernel.pagination import cut_page, page_window
 
 # Organisations that register themselves hold private data; the public directory lists institutions.
 PRIVATE_KINDS = ("sme", "university", "platform")
-ORGS, U = Org.__table__, User.__table__
+ORGS, U = table_of(Org), table_of(User)
 
 
 def sees_all_orgs(actor: Actor) -> bool:
@@ -72,9 +73,9 @@ async def list_users(session: AsyncSession, actor: Actor, org_id: str, *, limit:
 
 
 async def _active_admins(session: AsyncSession, org_id: str) -> int:
-    stmt = sa.select(sa.func.count()).select_from(U).where(U.c.org_id == org_id, U.c.role == ORG_ADMIN,
-                                                          U.c.disabled.is_(False))
-    return int((await session.exec(stmt)).scalar_one())
+    stmt = select(sa.func.count()).select_from(U).where(U.c.org_id == org_id, U.c.role == ORG_ADMIN,
+                                                    U.c.disabled.is_(False))
+    return int((await session.exec(stmt)).one())
 
 
 async def update_user(session: AsyncSession, actor: Actor, user_id: str, data: UserPatch) -> User:
@@ -90,7 +91,7 @@ async def update_user(session: AsyncSession, actor: Actor, user_id: str, data: U
         raise ValidationFailed.at(["body", "role"], "not a role an organisation gives")
     before = {"role": user.role, "disabled": user.disabled}
     # Lock the organisation's admins so two admins cannot demote each other at once.
-    await session.exec(sa.select(U.c.id).where(U.c.org_id == user.org_id, U.c.role == ORG_ADMIN)
+    await session.exec(select(U.c.id).where(U.c.org_id == user.org_id, U.c.role == ORG_ADMIN)
                           .order_by(U.c.id).with_for_update())
     loses_admin = user.role == ORG_ADMIN and not user.disabled and (
         changes.get("role", ORG_ADMIN) != ORG_ADMIN or changes.get("disabled", False))

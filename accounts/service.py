@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts import approvals
@@ -27,7 +28,7 @@ async def _add_unique(session: AsyncSession, obj: object, what: str) -> None:
     await insert_unique(session, obj, AlreadyExists(f"{what} is already registered"))
 
 
-async def _new_org(session: AsyncSession, actor: Actor, **fields: object) -> Org:
+async def _new_org(session: AsyncSession, actor: Actor, **fields: Any) -> Org:
     org = Org(**fields)
     await _add_unique(session, org, f"credit code {org.credit_code}")
     await audit.record(session, actor, "org.created", "org", org.id, after=org.model_dump())
@@ -126,8 +127,8 @@ async def authenticate(session: AsyncSession, email: str, password: str, client:
     email = email.strip().lower()
     client = client[:64]
     now = utcnow()
-    stmt = sa.select(User.id, User.password_hash, User.disabled).where(User.email == email)
-    found = (await session.exec(stmt)).first()  # type: ignore[call-overload]
+    stmt = sa.select(col(User.id), col(User.password_hash), col(User.disabled)).where(col(User.email) == email)
+    found = (await session.exec(stmt)).first()  # type: ignore[call-overload]  # exec() is typed for sqlmodel.select; a Core select runs alike
     throttle = await session.get(LoginThrottle, (email, client))
     if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
         raise RateLimited("too many failed logins from this address; try again later",
@@ -137,7 +138,7 @@ async def authenticate(session: AsyncSession, email: str, password: str, client:
     if not ok:
         await _count_failure(session, email, client, found.id if found else None, settings)
         raise NotAuthenticated("wrong email or password")
-    user = await session.get(User, found.id)  # type: ignore[union-attr]  # ok implies found
+    user = await session.get(User, found.id)
     if user is None:
         raise NotAuthenticated("wrong email or password")
     if user.disabled:
@@ -184,7 +185,7 @@ async def _count_failure(session: AsyncSession, email: str, client: str, user_id
     after = {"failed_logins": throttle.failures, "locked_until": throttle.locked_until, "client": client,
              "lockouts": throttle.lockouts}
     if user_id is not None:
-        org_id = (await session.exec(sa.select(User.org_id).where(User.id == user_id))).scalar_one()  # type: ignore[call-overload]
+        org_id = (await session.exec(select(col(User.org_id)).where(col(User.id) == user_id))).one()
         await audit.record(session, _login_actor(org_id), "user.locked" if locked else "user.login_failed",
                            "user", user_id, before=before, after=after)
     elif locked:

@@ -63,7 +63,7 @@ async def rotate(session: AsyncSession, token: str, settings: Settings) -> Issue
     if row.used_at is not None:
         await session.exec(sa.update(RefreshToken).where(col(RefreshToken.family_id) == row.family_id,
                                                          col(RefreshToken.revoked_at).is_(None))
-                           .values(revoked_at=now))  # type: ignore[call-overload]
+                           .values(revoked_at=now))
         await session.flush()
         raise NotAuthenticated("the refresh token was already used; log in again")
     user = await session.get(User, row.user_id)
@@ -78,8 +78,8 @@ async def rotate(session: AsyncSession, token: str, settings: Settings) -> Issue
 async def revoke_all(session: AsyncSession, actor: Actor, user_id: str, reason: str) -> None:
     """Revoke every access and refresh token of the user (logout, disabling, a password change, ...)."""
     await session.exec(sa.update(User).where(col(User.id) == user_id)
-                       .values(token_version=User.token_version + 1))  # type: ignore[call-overload]
-    await session.exec(sa.delete(RefreshToken).where(col(RefreshToken.user_id) == user_id))  # type: ignore[call-overload]
+                       .values(token_version=User.token_version + 1))
+    await session.exec(sa.delete(RefreshToken).where(col(RefreshToken.user_id) == user_id))
     await session.flush()
     await audit.record(session, actor, "user.tokens_revoked", "user", user_id, after={"reason": reason})
 
@@ -88,4 +88,4 @@ async def revoke_all(session: AsyncSession, actor: Actor, user_id: str, reason: 
 async def purge_expired(session: AsyncSession, run_date: date) -> None:
     """Expired refresh tokens serve no purpose once past: reuse of one is refused anyway."""
     await session.exec(sa.delete(RefreshToken)
-                       .where(col(RefreshToken.expires_at) < utcnow()))  # type: ignore[call-overload]
+                       .where(col(RefreshToken.expires_at) < utcnow()))

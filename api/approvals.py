@@ -95,7 +95,7 @@ PENDING_RESPONSE: dict[int | str, dict[str, Any]] = {
 
 @dataclass
 class Replayed:
-    status: int
+    status_code: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
 
@@ -131,11 +131,11 @@ async def replay(request: Request, session: AsyncSession, req: ApprovalRequest, 
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
-    out = Replayed(status=500, headers=[], body=b"")
+    out = Replayed(status_code=500, headers=[], body=b"")
 
     async def send(message: Message) -> None:
         if message["type"] == "http.response.start":
-            out.status = message["status"]
+            out.status_code = message["status"]
             out.headers = list(message.get("headers") or [])
         elif message["type"] == "http.response.body":
             out.body += message.get("body", b"")

@@ -14,6 +14,7 @@ from accounts.models import Org, User
 from api.approvals import replay_of
 from api.security import decode_access_token
 from kernel.actor import Actor
+from kernel.db import table_of
 from kernel.errors import Forbidden, NotAuthenticated
 from kernel.settings import Settings
 
@@ -33,7 +34,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 # One Core statement per request (compiled once, cached by SQLAlchemy): the user's organisation, role,
 # token version and whether it is disabled, with the organisation's kind.
-_users, _orgs = User.__table__, Org.__table__  # type: ignore[attr-defined]
+_users, _orgs = table_of(User), table_of(Org)
 _ACTOR_ROW = (sa.select(_users.c.org_id, _users.c.role, _users.c.token_version, _users.c.disabled, _orgs.c.kind)
               .join_from(_users, _orgs, _users.c.org_id == _orgs.c.id)
               .where(_users.c.id == sa.bindparam("user_id")))

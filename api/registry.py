@@ -27,6 +27,9 @@ import market.matching.models
 import market.trading.models
 import valuation.models
 import valuation.subscribers
+import market.assets.consents
+import finance.servicing.models
+import finance.servicing.restructures
 import accounts.approvals
 import finance.ledger.periods
 import accounts.tokens

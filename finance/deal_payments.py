@@ -33,11 +33,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from finance.loans import disposal
 from finance.payments import service as payments
 from finance.payments.models import Payment
+from finance.servicing import consents as pledge_consents
 from kernel import audit, events
 from kernel.actor import SYSTEM, Actor
 from kernel.db import get_or_404
 from kernel.errors import Forbidden, InvalidState
 from kernel.ids import new_id
+from market.assets import consents as market_consents
 from market.trading import deals
 from market.trading.models import Deal
 
@@ -64,6 +66,8 @@ async def proceeds_payee(session: AsyncSession, deal: Deal) -> str:
     kind, _, ref = deal.proceeds_to.partition(":")
     if kind == disposal.PROCEEDS_KIND:
         return await disposal.proceeds_payee(session, ref)
+    if kind == market_consents.PROCEEDS_KIND:
+        return await pledge_consents.proceeds_payee(session, ref)
     # Never guess where money goes.
     raise InvalidState(f"deal {deal.id} names an unknown proceeds route {deal.proceeds_to!r}")
 
@@ -174,11 +178,14 @@ async def _deal_recorded(session: AsyncSession, payload: dict[str, Any]) -> None
     payment = await session.get(Payment, deal.payment_id)
     if payment is None or payment.object_type != DEAL or payment.object_id != deal.id:
         return  # not paid through the gateway (recorded by other means)
-    if payment.escrow_state == "held":
+    kind, _, ref = (deal.proceeds_to or "").partition(":")
+    consent = await session.get(market_consents.PledgeConsent, ref) if kind == market_consents.PROCEEDS_KIND else None
+    # Proceeds of a pledged asset put in escrow (提存) stay held until the pledgee bank releases them.
+    if payment.escrow_state == "held" and not pledge_consents.keeps_escrow(deal.proceeds_to, consent):
         # Asked of the provider after commit; the proceeds are routed once it is released (below).
         await payments.release_escrow(session, payment)
-    elif payment.escrow_state == "released":
-        await _route_proceeds(session, deal, payment)
+        return
+    await _route_proceeds(session, deal, payment)
 
 
 @payments.on_released(DEAL)
@@ -189,7 +196,9 @@ async def _deal_escrow_released(session: AsyncSession, payment: Payment) -> None
 
 
 async def _route_proceeds(session: AsyncSession, deal: Deal, payment: Payment) -> None:
-    if deal.proceeds_to:
-        kind, _, ref = deal.proceeds_to.partition(":")
-        if kind == disposal.PROCEEDS_KIND:
-            await disposal.proceeds_received(session, ref, deal, payment)
+    kind, _, ref = (deal.proceeds_to or "").partition(":")
+    consent = await session.get(market_consents.PledgeConsent, ref) if kind == market_consents.PROCEEDS_KIND else None
+    if kind == disposal.PROCEEDS_KIND:
+        await disposal.proceeds_received(session, ref, deal, payment)
+    elif consent is not None:
+        await pledge_consents.proceeds_received(session, ref, deal, payment)

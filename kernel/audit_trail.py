@@ -13,10 +13,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kernel.actor import ORG_ADMIN, Actor
 from kernel.audit import AuditEvent
+from kernel.db import table_of
 from kernel.errors import Forbidden
 from kernel.pagination import cut_page, page_window
 
-T = AuditEvent.__table__
+T = table_of(AuditEvent)
 ORGS = sa.table("orgs", sa.column("id"), sa.column("name"))  # kernel knows the table, not the model
 
 

@@ -118,13 +118,21 @@ async def insert_unique(session: AsyncSession, obj: Any, on_duplicate: Exception
         raise
 
 
+def table_of(model: type[SQLModel] | SQLModel) -> sa.Table:
+    """The Core table of a table model (or of one of its rows), typed: SQLModel sets ``__table__`` in
+    its metaclass for ``table=True`` classes but does not declare it."""
+    table = model.__table__  # type: ignore[union-attr]  # undeclared by SQLModel; present on table models
+    assert isinstance(table, sa.Table), f"{model!r} is not a table model"
+    return table
+
+
 async def insert_if_absent(session: AsyncSession, obj: SQLModel) -> bool:
     """``INSERT … ON CONFLICT DO NOTHING`` of ``obj``'s row (both dialects); True if it was inserted.
 
     For rows many requests or processes may create at once (a counter, a singleton): none of them
     fails and none needs a savepoint. ``obj`` itself is not added to the session.
     """
-    table = obj.__table__  # type: ignore[attr-defined]
+    table = table_of(obj)
     values = {c.name: getattr(obj, c.name) for c in table.columns}
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -134,8 +142,8 @@ async def insert_if_absent(session: AsyncSession, obj: SQLModel) -> bool:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
-    result = await session.exec(stmt)  # type: ignore[call-overload]
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    result = await session.exec(stmt)
+    return bool(result.rowcount)
 
 
 async def serialise(session: AsyncSession, name: str) -> None:
@@ -144,9 +152,9 @@ async def serialise(session: AsyncSession, name: str) -> None:
     SQLite: the first statement's ``BEGIN IMMEDIATE`` already holds the write lock."""
     if session.get_bind().dialect.name == "postgresql":
         key = zlib.crc32(name.encode())  # a stable 32-bit key, fits the bigint the function takes
-        await session.exec(sa.text("SELECT pg_advisory_xact_lock(:key)"), params={"key": key})  # type: ignore[call-overload]
+        await session.exec(sa.text("SELECT pg_advisory_xact_lock(:key)"), params={"key": key})  # type: ignore[call-overload]  # exec() is typed for select()s only
     else:
-        await session.exec(sa.text("SELECT 1"))  # type: ignore[call-overload]
+        await session.exec(sa.text("SELECT 1"))  # type: ignore[call-overload]  # text(): see above
 
 
 M = TypeVar("M", bound=SQLModel)
@@ -160,7 +168,7 @@ async def get_or_404(session: AsyncSession, model: type[M], obj_id: str, *, lock
     organisation's object is invisible for every verb."""
     from kernel.errors import NotFound  # kernel.errors imports nothing of ours; kept local for clarity
 
-    pk = model.__table__.c.id  # type: ignore[attr-defined]  # every table's key is ``id``
+    pk = table_of(model).c.id  # every table's key is ``id``
     stmt = select(model).where(pk == obj_id)
     if visible is not None and not callable(visible):
         stmt = stmt.where(visible)
@@ -170,6 +178,6 @@ async def get_or_404(session: AsyncSession, model: type[M], obj_id: str, *, lock
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     row = (await session.exec(stmt)).one_or_none()
     if row is None or (callable(visible) and not visible(row)):
-        name = label or model.__tablename__.rstrip("s").replace("_", " ")  # type: ignore[attr-defined]
+        name = label or table_of(model).name.rstrip("s").replace("_", " ")
         raise NotFound(f"{name} {obj_id} not found")
     return row

@@ -44,7 +44,7 @@ from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kernel import metrics
-from kernel.db import TZDateTime, utcnow
+from kernel.db import TZDateTime, table_of, utcnow
 from kernel.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -87,8 +87,8 @@ class WorkerHeartbeat(SQLModel, table=True):
     jobs_done: int = 0
 
 
-jobs = OutboxJob.__table__  # type: ignore[attr-defined]
-heartbeats = WorkerHeartbeat.__table__  # type: ignore[attr-defined]
+jobs = table_of(OutboxJob)
+heartbeats = table_of(WorkerHeartbeat)
 
 
 # --- handlers ------------------------------------------------------------------------------------------
@@ -163,7 +163,7 @@ class RetryLater(Exception):
         self.delay = delay
 
 
-async def _x(session: AsyncSession, stmt: Any) -> sa.CursorResult[Any]:
+async def _x(session: AsyncSession, stmt: Any) -> sa.CursorResult:
     """Core statements on the session's connection (its transaction), without the ORM's per-row work."""
     return await (await session.connection()).execute(stmt)
 

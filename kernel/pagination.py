@@ -59,7 +59,7 @@ def page_window(stmt: Any, id_column: Any, limit: int, cursor: str | None, *, ol
 def cut_page(rows: list[Item], limit: int) -> tuple[list[Item], bool, str | None]:
     has_more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1].id) if has_more and rows else None  # type: ignore[attr-defined]
+    next_cursor = encode_cursor(rows[-1].id) if has_more and rows else None  # type: ignore[attr-defined]  # rows are models or Rows with an id
     return rows, has_more, next_cursor
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kernel.actor import Actor
+from kernel.db import table_of
 from market.assets.models import Asset
 from valuation.models import Valuation, ValuationAsset
 
@@ -17,6 +18,6 @@ READER_KINDS = ("bank", "evaluator")
 def visible_valuations(actor: Actor) -> Any:
     if actor.is_platform_admin or actor.is_kind(*READER_KINDS):
         return sa.true()
-    V, VA, A = Valuation.__table__, ValuationAsset.__table__, Asset.__table__  # type: ignore[attr-defined]  # SQLModel tables
+    V, VA, A = table_of(Valuation), table_of(ValuationAsset), table_of(Asset)
     owned = sa.select(VA.c.valuation_id).join(A, A.c.id == VA.c.asset_id).where(A.c.owner_org_id == actor.org_id)
     return sa.or_(V.c.requested_by_org_id == actor.org_id, V.c.certified_by == actor.org_id, V.c.id.in_(owned))

@@ -82,7 +82,7 @@ def facts_to_arrays(facts: Sequence[Facts], today: date) -> FactsArrays:
     )
 
 
-def _half_up_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+def _half_up_div(num: np.ndarray, den: np.ndarray | np.int64) -> np.ndarray:
     return (2 * num + den) // (2 * den)
 
 

@@ -7,19 +7,19 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy.orm import aliased
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org
 from kernel.actor import Actor
+from kernel.db import table_of
 from kernel.errors import ValidationFailed
 from kernel.pagination import cut_page, page_window
 from market.assets.models import Asset
 from valuation.access import visible_valuations
 from valuation.models import VALUATION_STATUSES, Valuation, ValuationAsset
 
-V, VA, A = Valuation.__table__, ValuationAsset.__table__, Asset.__table__
-Requester, Certifier = aliased(Org, name="requester"), aliased(Org, name="certifier")
+V, VA, A = table_of(Valuation), table_of(ValuationAsset), table_of(Asset)
+Requester, Certifier = table_of(Org).alias("requester"), table_of(Org).alias("certifier")
 
 
 class ValuedAsset(BaseModel):
@@ -54,11 +54,11 @@ async def list_valuations(session: AsyncSession, actor: Actor, *, limit: int, cu
     if status is not None and status not in VALUATION_STATUSES:
         raise ValidationFailed.at(["query", "status"], f"status must be one of {', '.join(VALUATION_STATUSES)}")
     stmt = (sa.select(V.c.id, V.c.status, V.c.scenario, V.c.valuation_date, V.c.value, V.c.low, V.c.high,
-                      V.c.borrowing_base, V.c.requested_by_org_id, Requester.name.label("requested_by_name"),
-                      V.c.certified_by, Certifier.name.label("certified_by_name"), V.c.certified_on,
+                      V.c.borrowing_base, V.c.requested_by_org_id, Requester.c.name.label("requested_by_name"),
+                      V.c.certified_by, Certifier.c.name.label("certified_by_name"), V.c.certified_on,
                       V.c.valid_until, V.c.created_at)
-            .join(Requester, Requester.id == V.c.requested_by_org_id)
-            .outerjoin(Certifier, Certifier.id == V.c.certified_by).where(visible_valuations(actor)))
+            .join(Requester, Requester.c.id == V.c.requested_by_org_id)
+            .outerjoin(Certifier, Certifier.c.id == V.c.certified_by).where(visible_valuations(actor)))
     if status is not None:
         stmt = stmt.where(V.c.status == status)
     if asset_id is not None:
@@ -67,7 +67,7 @@ async def list_valuations(session: AsyncSession, actor: Actor, *, limit: int, cu
                                                                        oldest_first=oldest_first))).all()), limit)
     per_asset: dict[str, list[ValuedAsset]] = {r.id: [] for r in rows}
     if rows:
-        parts = await session.exec(
+        parts = await session.exec(  # type: ignore[call-overload]  # exec() is typed for sqlmodel.select; Core runs alike
             sa.select(VA.c.valuation_id, VA.c.asset_id, A.c.title, VA.c.value, VA.c.borrowing_base)
             .join(A, A.c.id == VA.c.asset_id).where(VA.c.valuation_id.in_(list(per_asset)))
             .order_by(VA.c.valuation_id, VA.c.position))

@@ -37,7 +37,7 @@ async def _transfers(session: AsyncSession, asset_ids: Sequence[str]) -> dict[st
 
 async def _population(session: AsyncSession, kinds: set[str]) -> Population:
     """The peers each asset is ranked against: every registered asset of the same kinds."""
-    stmt = select(Asset.kind, Asset.ipc_subclass, Asset.filing_date, Asset.claims_count,
+    stmt = select(Asset.kind, Asset.ipc_subclass, Asset.filing_date, Asset.claims_count,  # type: ignore[call-overload]  # sqlmodel.select is typed up to 4 columns
                   Asset.forward_citations, Asset.family_countries).where(col(Asset.kind).in_(sorted(kinds)))
     peers = [Facts(kind=k, ipc_subclass=ipc, filing_date=fd, claims_count=cc, forward_citations=fc,
                    family_size=len(fam or [])) for k, ipc, fd, cc, fc, fam in (await session.exec(stmt)).all()]

@@ -148,6 +148,7 @@ def indicator_scores(facts: Facts, population: Population, today: date, scenario
     weights = config.data()["scenarios"][scenario]["indicators"]
     out: list[IndicatorScore] = []
     for name, spec in specs.items():
+        raw: Any
         kinds = spec.get("kinds")
         if kinds is not None and facts.kind not in kinds:
             out.append(IndicatorScore(name, spec["dimension"], None, weights[name], None, "not applicable"))

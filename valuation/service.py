@@ -105,7 +105,10 @@ async def _market(session: AsyncSession, assets: Sequence[Asset], scores: Sequen
                   today: date) -> MarketResult:
     cfg = config.data()["market"]
     needed = cfg["min_comparables"]
-    total, prices, ids, shortfalls = 0, [], [], []
+    total = 0
+    prices: list[list[Decimal]] = []
+    ids: list[str] = []
+    shortfalls: list[str] = []
     found = await _comparables(session, {a.ipc_subclass for a in assets if a.ipc_subclass}, today)
     for asset, sc in zip(assets, scores, strict=True):
         if asset.ipc_subclass is None:

@@ -45,9 +45,9 @@ async def approve(request_id: str, request: Request, actor: CurrentActor, sessio
     maker = await approvals.maker_of(session, req)
     result = await replay(request, session, req, maker)
     headers = {APPROVAL_HEADER: req.id}
-    if result.status < 400:  # an error answer rolls this transaction back: nothing happened
-        await approvals.approved(session, actor, req, result.status, result.body.decode())
-    return Response(result.body, status_code=result.status, media_type=result.media_type, headers=headers)
+    if result.status_code < 400:  # an error answer rolls this transaction back: nothing happened
+        await approvals.approved(session, actor, req, result.status_code, result.body.decode())
+    return Response(result.body, status_code=result.status_code, media_type=result.media_type, headers=headers)
 
 
 @router.post("/approval-requests/{request_id}/reject", response_model=ApprovalRequestOut,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from api.approvals import PENDING_RESPONSE, FourEyes
 from api.deps import CurrentActor, Cursor, Limit, SessionDep
@@ -89,8 +89,9 @@ async def get_loan(loan_id: str, actor: CurrentActor, session: SessionDep) -> Lo
 
 @router.get("/loans/{loan_id}/schedule", response_model=ScheduleOut,
             summary="The repayment schedule with what has been paid on each instalment")
-async def get_schedule(loan_id: str, actor: CurrentActor, session: SessionDep) -> ScheduleOut:
-    return await views.describe_schedule(session, await access.get_loan(session, actor, loan_id))
+async def get_schedule(loan_id: str, actor: CurrentActor, session: SessionDep,
+                       version: Annotated[int | None, Query(ge=1)] = None) -> ScheduleOut:
+    return await views.describe_schedule(session, await access.get_loan(session, actor, loan_id), version)
 
 
 @router.post("/loans/{loan_id}/guarantee", status_code=201, response_model=LoanOut,
@@ -141,12 +142,13 @@ async def disburse(loan_id: str, actor: CurrentActor, session: SessionDep, gate:
              summary="Repay through the gateway: penalty, then interest, then principal, oldest first (borrower)")
 async def repay(loan_id: str, body: RepaymentIn, actor: CurrentActor, session: SessionDep, response: Response,
                 settle: SettleDep) -> RepaymentOut:
-    repayment = await repayments.repay(session, actor, loan_id, body.amount)
+    repayment = await repayments.repay(session, actor, loan_id, body.amount, body.prepayment)
     await settle_then_read(settle, session, response, repayment.payment_id, repayment)
     loan = await access.get_loan(session, actor, loan_id)
     return RepaymentOut(id=repayment.id, amount=repayment.amount, status=repayment.status,
-                        allocation=AllocationOut(penalty=repayment.penalty, interest=repayment.interest,
-                                                 principal=repayment.principal),
+                        allocation=AllocationOut(penalty=repayment.penalty, charges=repayment.charges,
+                                                 interest=repayment.interest, principal=repayment.principal,
+                                                 prepaid_principal=repayment.prepaid_principal),
                         loan=await views.describe_loan(session, loan))
 
 

@@ -80,7 +80,7 @@ async def open_claim(session: AsyncSession, actor: Actor, req: ClaimRequest) -> 
         raise InvalidState("a compensation claim for this loan already exists")
     today = await business_date(session)
     cover = await cover_for_loan(session, req.loan_id)
-    org_of = {p.party: p.org_id for p in req.parties}
+    org_of: dict[str, str | None] = {p.party: p.org_id for p in req.parties}
     if cover is None:
         rules = sharing.SharingRules(shares=tuple((p.party, p.share_bps) for p in req.parties), fund=None)
         split = sharing.split_loss(req.loss, rules)
@@ -94,8 +94,8 @@ async def open_claim(session: AsyncSession, actor: Actor, req: ClaimRequest) -> 
         cover = await get_or_404(session, FundCover, cover.id, lock=True, label="fund cover")
         if cover.status != "active":
             raise InvalidState(f"the cover is {cover.status}")
-        org_of.setdefault("guarantor", cover.guarantor_org_id)  # type: ignore[arg-type]
-        org_of.setdefault("insurer", cover.insurer_org_id)  # type: ignore[arg-type]
+        org_of.setdefault("guarantor", cover.guarantor_org_id)
+        org_of.setdefault("insurer", cover.insurer_org_id)
         for p in version.extra_parties:
             org_of.setdefault(p["party"], p.get("org_id"))
         rules = sharing_rules(version)

@@ -208,7 +208,7 @@ async def default_days(session: AsyncSession, loan_id: str) -> int:
     cover = await cover_for_loan(session, loan_id)
     if cover is None:
         return DEFAULT_DEFAULT_DAYS
-    return (await session.get(FundProgramVersion, cover.version_id)).default_days  # type: ignore[union-attr]
+    return (await session.get(FundProgramVersion, cover.version_id)).default_days  # type: ignore[union-attr]  # the version row a cover points to always exists (FK)
 
 
 async def update_loan(session: AsyncSession, loan_id: str, *, outstanding_principal: int, classification: str,

@@ -10,19 +10,19 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy.orm import aliased
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org
 from finance.fund import models
 from finance.fund.models import CompensationClaim, FundAgreement, FundProgram, FundProgramVersion
 from kernel.actor import Actor
+from kernel.db import table_of
 from kernel.errors import Forbidden, ValidationFailed
 from kernel.pagination import cut_page, page_window
 
-P, V, AG, C = (FundProgram.__table__, FundProgramVersion.__table__, FundAgreement.__table__,
-               CompensationClaim.__table__)
-FundOrg, BankOrg, BorrowerOrg = aliased(Org, name="fund_org"), aliased(Org, name="bank"), aliased(Org, name="borrower")
+P, V, AG, C = (table_of(FundProgram), table_of(FundProgramVersion), table_of(FundAgreement),
+               table_of(CompensationClaim))
+FundOrg, BankOrg, BorrowerOrg = table_of(Org).alias("fund_org"), table_of(Org).alias("bank"), table_of(Org).alias("borrower")
 PROGRAM_READERS = ("fund", "bank", "regulator")
 
 
@@ -83,10 +83,10 @@ async def list_programs(session: AsyncSession, actor: Actor, *, limit: int, curs
     if not (actor.is_platform_admin or actor.is_kind(*PROGRAM_READERS)):
         raise Forbidden("only funds, banks with an agreement, regulators and the platform admin list programmes")
     mine = AG.c.bank_org_id == (actor.org_id if actor.is_kind("bank") else None)
-    stmt = (sa.select(P, FundOrg.name.label("fund_name"), V.c.fund_bps, V.c.guarantor_bps, V.c.insurer_bps,
+    stmt = (sa.select(P, FundOrg.c.name.label("fund_name"), V.c.fund_bps, V.c.guarantor_bps, V.c.insurer_bps,
                       V.c.default_days, V.c.per_loan_cap, AG.c.id.label("agreement_id"), AG.c.deposit,
                       AG.c.leverage)
-            .join(FundOrg, FundOrg.id == P.c.fund_org_id)
+            .join(FundOrg, FundOrg.c.id == P.c.fund_org_id)
             .join(V, sa.and_(V.c.program_id == P.c.id, V.c.version == P.c.current_version))
             .outerjoin(AG, sa.and_(AG.c.program_id == P.c.id, mine)))
     if actor.is_kind("fund") and not actor.is_platform_admin:
@@ -119,9 +119,9 @@ async def list_claims(session: AsyncSession, actor: Actor, *, limit: int, cursor
                       loan_id: str | None = None) -> tuple[list[ClaimSummary], bool, str | None]:
     if status is not None and status not in models.CLAIM_STATUSES:
         raise ValidationFailed.at(["query", "status"], f"status must be one of {', '.join(models.CLAIM_STATUSES)}")
-    stmt = (sa.select(C, P.c.name.label("program_name"), BankOrg.name.label("bank_name"),
-                      BorrowerOrg.name.label("borrower_name"))
-            .join(BankOrg, BankOrg.id == C.c.bank_org_id).join(BorrowerOrg, BorrowerOrg.id == C.c.borrower_org_id)
+    stmt = (sa.select(C, P.c.name.label("program_name"), BankOrg.c.name.label("bank_name"),
+                      BorrowerOrg.c.name.label("borrower_name"))
+            .join(BankOrg, BankOrg.c.id == C.c.bank_org_id).join(BorrowerOrg, BorrowerOrg.c.id == C.c.borrower_org_id)
             .outerjoin(P, P.c.id == C.c.program_id).where(visible_claims(actor)))
     for column, value in ((C.c.status, status), (C.c.program_id, program_id), (C.c.loan_id, loan_id)):
         if value is not None:

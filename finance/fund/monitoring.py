@@ -158,6 +158,7 @@ async def stress_test(session: AsyncSession, actor: Actor, program: FundProgram,
                    "portfolio_analytic_expected_loss": 0, "portfolio_var_99": 0,
                    "portfolio_expected_shortfall_99": 0, "portfolio_percentiles": {}}
     depleted = figures["depleted_scenarios"]
+    assert isinstance(depleted, int)
     report = {
         "program_id": program.id, "as_of": await business_date(session), "loans": n, "scenarios": data.scenarios,
         "seed": data.seed, "pd_bps": data.pd_bps, "lgd_bps": data.lgd_bps, "correlation_bps": data.correlation_bps,

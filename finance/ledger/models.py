@@ -13,7 +13,7 @@ from sqlalchemy import DDL, event
 from sqlmodel import Field, SQLModel
 
 from finance.ledger.core import ACCOUNT_TYPES, CURRENCY, GENESIS_HASH, LIMIT_RULES, SIDES
-from kernel.db import TZDateTime, created_at_field, utcnow
+from kernel.db import TZDateTime, created_at_field, table_of, utcnow
 from kernel.ids import new_id
 
 
@@ -141,8 +141,8 @@ APPEND_ONLY_DROP_STATEMENTS: tuple[str, ...] = (
     "DROP FUNCTION IF EXISTS ledger_refuse_change()",
 )
 
-_entries = LedgerEntry.__table__  # type: ignore[attr-defined]
-_postings = LedgerPosting.__table__  # type: ignore[attr-defined]
+_entries = table_of(LedgerEntry)
+_postings = table_of(LedgerPosting)
 event.listen(_entries, "after_create", DDL(APPEND_ONLY_STATEMENTS[0]).execute_if(dialect="postgresql"))
 event.listen(_entries, "after_create", DDL(APPEND_ONLY_STATEMENTS[1]).execute_if(dialect="postgresql"))
 event.listen(_postings, "after_create", DDL(APPEND_ONLY_STATEMENTS[2]).execute_if(dialect="postgresql"))

@@ -53,7 +53,7 @@ from finance.ledger.schemas import AccountOut, EntryOut
 from kernel import audit, metrics
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
-from kernel.db import insert_unique, is_unique_violation, utcnow
+from kernel.db import insert_unique, is_unique_violation, table_of, utcnow
 from kernel.errors import (
     AlreadyExists,
     IdempotencyConflict,
@@ -68,10 +68,10 @@ _CODE = re.compile(r"^[a-z][a-z0-9_]*(:[A-Za-z0-9_.\-]+)*$")
 _KIND = re.compile(r"^[a-z][a-z0-9_.]{0,39}$")
 VERIFY_BATCH = 500
 MAX_PROBLEMS_SHOWN = 100
-_accounts_table: sa.Table = LedgerAccount.__table__  # type: ignore[attr-defined]
-_entries_table: sa.Table = LedgerEntry.__table__  # type: ignore[attr-defined]
-_postings_table: sa.Table = LedgerPosting.__table__  # type: ignore[attr-defined]
-_head_table: sa.Table = LedgerChainHead.__table__  # type: ignore[attr-defined]
+_accounts_table: sa.Table = table_of(LedgerAccount)
+_entries_table: sa.Table = table_of(LedgerEntry)
+_postings_table: sa.Table = table_of(LedgerPosting)
+_head_table: sa.Table = table_of(LedgerChainHead)
 
 
 class _Duplicate(Exception):
@@ -96,7 +96,7 @@ async def ensure_account(session: AsyncSession, code: str, name: str, type: str,
         raise ValidationFailed.at(["limit"], f"limit must be one of {', '.join(LIMIT_RULES)}")
     if not 1 <= len(name) <= 200:
         raise ValidationFailed.at(["name"], "name must be 1 to 200 characters")
-    wanted = {"type": type, "normal_side": normal_side, "limit_rule": limit, "owner_org_id": owner_org_id}
+    wanted: dict[str, Any] = {"type": type, "normal_side": normal_side, "limit_rule": limit, "owner_org_id": owner_org_id}
 
     existing = await _account_by_code(session, code)
     if existing is None:
@@ -456,7 +456,7 @@ async def _check_history(session: AsyncSession, account: LedgerAccount, delta: i
     base = (await session.exec(select(sa.func.coalesce(sa.func.sum(signed), 0)).where(
         LedgerPosting.account_id == account.id, col(LedgerPosting.effective_date) < effective))).one()
     days = (await session.exec(
-        select(LedgerPosting.effective_date, sa.func.sum(signed))
+        select(col(LedgerPosting.effective_date), sa.func.sum(signed))
         .where(LedgerPosting.account_id == account.id, col(LedgerPosting.effective_date) >= effective)
         .group_by(col(LedgerPosting.effective_date)).order_by(col(LedgerPosting.effective_date)))).all()
     running = int(base)

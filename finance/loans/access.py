@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from finance.loans.models import Loan, LoanInstallment
@@ -36,7 +36,7 @@ async def lending_bank_loan(session: AsyncSession, actor: Actor, loan_id: str) -
 
 
 async def installments(session: AsyncSession, loan_id: str, *, lock: bool = False) -> list[LoanInstallment]:
-    stmt = select(LoanInstallment).where(LoanInstallment.loan_id == loan_id).order_by(LoanInstallment.n)
+    stmt = select(LoanInstallment).where(LoanInstallment.loan_id == loan_id).order_by(col(LoanInstallment.n))
     if lock:
         # populate_existing: the day-end may have moved them with a set-based UPDATE since they were loaded.
         stmt = stmt.with_for_update().execution_options(populate_existing=True)

@@ -16,20 +16,21 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import sqlalchemy as sa
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from finance.loans import outbound, states
+from finance.loans import accrual, outbound, states
 from finance.loans.models import Loan, LoanClassification, LoanCollateralAlert, LoanInstallment
 from finance.loans.states import PERFORMING
 from kernel import audit
 from kernel.actor import SYSTEM
 from kernel.day_end import day_end_handler
-from kernel.db import utcnow
+from kernel.db import table_of, utcnow
 from kernel.ids import new_id
 from market.assets.models import Asset, Encumbrance
 
-L = Loan.__table__
-I = LoanInstallment.__table__  # noqa: E741
+L = table_of(Loan)
+I = table_of(LoanInstallment)  # noqa: E741
 
 
 def _unpaid(t: sa.Table) -> sa.ColumnElement[int]:
@@ -37,9 +38,18 @@ def _unpaid(t: sa.Table) -> sa.ColumnElement[int]:
 
 
 def _days_between(session: AsyncSession, later: date, earlier: sa.ColumnElement) -> sa.ColumnElement[int]:
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         return sa.cast(sa.literal(later, sa.Date) - earlier, sa.Integer)
     return sa.cast(sa.func.julianday(sa.literal(later.isoformat())) - sa.func.julianday(earlier), sa.Integer)
+
+
+def _rank(category: sa.ColumnElement[str]) -> sa.ColumnElement[int]:
+    return sa.case(*((category == c.value, i) for i, c in enumerate(accrual.Category)), else_=-1)
+
+
+def _with_floor(category: sa.ColumnElement[str], floor: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+    """``accrual.classify(..., at_least=floor)`` as SQL: the worse of the two."""
+    return sa.case((sa.and_(floor.is_not(None), _rank(floor) > _rank(category)), floor), else_=category)
 
 
 def _classify_sql(dpd: sa.ColumnElement[int]) -> sa.ColumnElement[str]:
@@ -71,7 +81,7 @@ async def accrue_and_age(session: AsyncSession, run_date: date) -> int:
     await conn.execute(sa.update(L).where(candidates)
                        .values(days_past_due=sa.func.coalesce(_days_between(session, next_day, oldest), 0)))
     # 4. The few loans whose classification or status now differs.
-    new_class = _classify_sql(L.c.days_past_due)
+    new_class = _with_floor(_classify_sql(L.c.days_past_due), L.c.classification_floor)
     should_be = sa.case((L.c.days_past_due > 0, "overdue"), else_="active")
     moved = (await conn.execute(
         sa.select(L.c.id, L.c.status, L.c.classification, L.c.days_past_due, new_class.label("new_class"),
@@ -82,7 +92,7 @@ async def accrue_and_age(session: AsyncSession, run_date: date) -> int:
         return 0
     class_moves = [m for m in moved if m.classification != m.new_class]
     if class_moves:
-        await conn.execute(sa.insert(LoanClassification.__table__), [
+        await conn.execute(sa.insert(table_of(LoanClassification)), [
             {"id": new_id("lcl"), "loan_id": m.id, "business_date": next_day,
              "from_classification": m.classification, "to_classification": m.new_class,
              "days_past_due": m.days_past_due, "created_at": utcnow()} for m in class_moves])
@@ -94,8 +104,8 @@ async def accrue_and_age(session: AsyncSession, run_date: date) -> int:
         await states.LOAN.apply_bulk(session, SYSTEM, rows, action, table=L, business_date=next_day)
     covered = [m.id for m in moved if m.fund_cover_id]
     if covered:
-        for loan in (await session.exec(sa.select(Loan).where(Loan.id.in_(covered))
-                                        .execution_options(populate_existing=True))).scalars():
+        for loan in (await session.exec(select(Loan).where(col(Loan.id).in_(covered))
+                                        .execution_options(populate_existing=True))):
             await outbound.update_fund(session, loan)
     return len(moved)
 
@@ -103,7 +113,7 @@ async def accrue_and_age(session: AsyncSession, run_date: date) -> int:
 async def collateral_checks(session: AsyncSession, run_date: date) -> int:
     """Raise an alert for each pledged asset that is no longer valid (lapsed, expired, invalidated) and has
     no open alert yet: statuses can change without an event (e.g. expiry at the market's day-end)."""
-    E, A, C = Encumbrance.__table__, Asset.__table__, LoanCollateralAlert.__table__
+    E, A, C = table_of(Encumbrance), table_of(Asset), table_of(LoanCollateralAlert)
     open_alert = sa.exists().where(C.c.loan_id == L.c.id, C.c.asset_id == A.c.id, C.c.kind == "asset_status",
                                    C.c.cleared_on.is_(None))
     rows = (await (await session.connection()).execute(

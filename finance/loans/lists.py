@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy.orm import aliased
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org
@@ -27,14 +27,15 @@ from finance.loans.models import (
     LoanInsurance,
 )
 from kernel.actor import Actor
+from kernel.db import table_of
 from kernel.pagination import cut_page, page_window
 from market.assets.models import Asset
 from market.auctions.models import Auction
 
-LoanStatus = Literal[LOAN_STATUSES]  # type: ignore[valid-type]
-Classification = Literal[CLASSIFICATIONS]  # type: ignore[valid-type]
-L = Loan.__table__
-Borrower, Bank = aliased(Org, name="borrower"), aliased(Org, name="bank")
+LoanStatus = Literal[LOAN_STATUSES]  # type: ignore[valid-type]  # a Literal of the one tuple of statuses
+Classification = Literal[CLASSIFICATIONS]  # type: ignore[valid-type]  # likewise, of the classifications
+L = table_of(Loan)
+Borrower, Bank = table_of(Org).alias("borrower"), table_of(Org).alias("bank")
 
 
 class AssetRef(BaseModel):
@@ -123,7 +124,7 @@ class DisposalSummary(BaseModel):
 
 
 def programs_of(fund_org_id: str) -> Any:
-    return sa.select(FundProgram.__table__.c.id).where(FundProgram.__table__.c.fund_org_id == fund_org_id)
+    return sa.select(table_of(FundProgram).c.id).where(table_of(FundProgram).c.fund_org_id == fund_org_id)
 
 
 def visible_loans(actor: Actor) -> Any:
@@ -138,15 +139,16 @@ def visible_loans(actor: Actor) -> Any:
 
 
 def _with_names(stmt: Any) -> Any:
-    return (stmt.add_columns(Borrower.name.label("borrower_name"), Bank.name.label("bank_name"))
-            .join(Borrower, Borrower.id == L.c.borrower_org_id).join(Bank, Bank.id == L.c.bank_org_id))
+    return (stmt.add_columns(Borrower.c.name.label("borrower_name"), Bank.c.name.label("bank_name"))
+            .join(Borrower, Borrower.c.id == L.c.borrower_org_id).join(Bank, Bank.c.id == L.c.bank_org_id))
 
 
 async def _titles(session: AsyncSession, asset_ids: set[str]) -> dict[str, AssetRef]:
     if not asset_ids:
         return {}
-    rows = await session.exec(sa.select(Asset.id, Asset.title, Asset.kind).where(Asset.id.in_(asset_ids)))
-    return {r.id: AssetRef(id=r.id, title=r.title, kind=r.kind) for r in rows}
+    rows = await session.exec(select(col(Asset.id), col(Asset.title), col(Asset.kind))
+                              .where(col(Asset.id).in_(asset_ids)))
+    return {i: AssetRef(id=i, title=t, kind=k) for i, t, k in rows}
 
 
 async def list_loans(session: AsyncSession, actor: Actor, *, limit: int, cursor: str | None,
@@ -207,7 +209,7 @@ async def list_disposals(session: AsyncSession, actor: Actor, *, limit: int, cur
                          oldest_first: bool = False, status: str | None = None, loan_id: str | None = None,
                          ) -> tuple[list[DisposalSummary], bool, str | None]:
     """Disposal auctions of defaulted loans: for the lending bank, the programme's fund and the admin."""
-    D, A = LoanDisposal.__table__, Auction.__table__
+    D, A = table_of(LoanDisposal), table_of(Auction)
     # A lot's fate is the auction's; the disposal row only adds what the loan made of it (settled).
     shown = sa.case((sa.or_(D.c.status == "settled", A.c.status.is_(None)), D.c.status), else_=A.c.status)
     stmt = _with_names(sa.select(D.c.id, D.c.loan_id, D.c.auction_id, shown.label("status"),

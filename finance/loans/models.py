@@ -66,6 +66,8 @@ class LoanOffer(SQLModel, table=True):
     penalty_markup_bps: int = 5000
     requires_guarantee: bool = False
     requires_certified_valuation: bool = False
+    # The charges the offer discloses: kind -> the most that may be levied (fen).
+    disclosed_charges: dict[str, int] = Field(default_factory=dict, sa_type=sa.JSON)
     # The certified valuation and borrowing base the offer was checked against, when the bank required one.
     valuation_id: str | None = Field(default=None, max_length=40)
     borrowing_base: int | None = money_field(default=None)
@@ -113,6 +115,9 @@ class Loan(SQLModel, table=True):
     spread_bps: int | None = None
     status: str = Field(default="pending_security", max_length=20)
     classification: str = Field(default="normal", max_length=20)
+    # The least classification the 2023 rules impose whatever the days past due (a restructuring under
+    # observation, an uncured margin call); null when none (``finance.servicing.classification``).
+    classification_floor: str | None = Field(default=None, max_length=20)
     days_past_due: int = 0
     next_due_on: date | None = None
     disbursed_on: date | None = None
@@ -156,6 +161,10 @@ class LoanInstallment(SQLModel, table=True):
     paid_penalty: int = money_field(default=0)
     # Σ over overdue days of the unpaid principal + interest (fen × days): the exact penalty accumulator.
     overdue_fen_days: int = money_field(default=0)
+    # Interest carried in from before this row's regular period (an early close, a restructuring) and
+    # when its interest began to run when that is not the previous due date (``finance.loans.early``).
+    carried_interest: int = money_field(default=0)
+    accrues_from: date | None = None
     status: str = Field(default="pending", max_length=10)
     paid_on: date | None = None
 
@@ -189,7 +198,7 @@ class LoanInsurance(SQLModel, table=True):
 class LoanRepayment(SQLModel, table=True):
     __tablename__ = "loan_repayments"
     __table_args__ = (sa.CheckConstraint("amount > 0", name="amount_positive"),
-                      sa.CheckConstraint("status <> 'succeeded' OR amount = penalty + interest + principal",
+                      sa.CheckConstraint("status <> 'succeeded' OR amount = penalty + charges + interest + principal",
                                          name="allocated"),
                       sa.CheckConstraint("status IN ('processing', 'succeeded', 'failed')", name="status"))
     id: str = Field(default_factory=lambda: new_id("lrp"), primary_key=True, max_length=40)
@@ -198,9 +207,14 @@ class LoanRepayment(SQLModel, table=True):
     # processing until the gateway settles the borrower's payment; the allocation is made then.
     status: str = Field(default="processing", max_length=12)
     penalty: int = money_field(default=0)
+    charges: int = money_field(default=0)
     interest: int = money_field(default=0)
     principal: int = money_field(default=0)
     prepaid_principal: int = money_field(default=0)
+    prepayment: str = Field(default="reduce_payment", max_length=20)  # reduce_payment | reduce_term
+    # Where the money came from: the borrower, or a consented sale of the collateral (deal proceeds).
+    source: str = Field(default="borrower", max_length=10)
+    deal_id: str | None = Field(default=None, max_length=40)
     paid_on: date
     payment_id: str | None = Field(default=None, max_length=60)
     created_at: datetime = created_at_field()

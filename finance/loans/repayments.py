@@ -8,10 +8,12 @@ from datetime import date
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from finance.loans import accrual, outbound, position, states
+from finance.loans import accrual, early, outbound, payoff, position, states
 from finance.loans.access import BORROWER_KINDS, installments
 from finance.loans.models import Loan, LoanClassification, LoanInstallment, LoanRepayment
 from finance.loans.states import PERFORMING
+from finance.servicing import versions
+from finance.servicing.models import CHARGE, LoanCharge
 from kernel import audit
 from kernel.actor import Actor
 from kernel.clock import business_date
@@ -20,7 +22,21 @@ from kernel.errors import Forbidden, InvalidState, ValidationFailed
 from market.assets import encumbrances
 
 
-async def repay(session: AsyncSession, actor: Actor, loan_id: str, amount: int) -> LoanRepayment:
+async def owed_charges(session: AsyncSession, loan_id: str, *, lock: bool = False) -> list[LoanCharge]:
+    stmt = select(LoanCharge).where(LoanCharge.loan_id == loan_id).order_by(LoanCharge.id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return list((await session.exec(stmt)).all())
+
+
+async def payoff_on(session: AsyncSession, loan: Loan, on: date, *, lock: bool = False) -> payoff.Payoff:
+    today = await business_date(session)
+    rows = await installments(session, loan.id, lock=lock)
+    return payoff.payoff(loan, rows, await owed_charges(session, loan.id, lock=lock), today, on)
+
+
+async def repay(session: AsyncSession, actor: Actor, loan_id: str, amount: int,
+                prepayment: str = early.Prepayment.REDUCE_PAYMENT) -> LoanRepayment:
     if not actor.is_kind(*BORROWER_KINDS):
         raise Forbidden("only the borrower repays a loan")
     loan = await get_or_404(session, Loan, loan_id, lock=True,
@@ -28,15 +44,14 @@ async def repay(session: AsyncSession, actor: Actor, loan_id: str, amount: int) 
     if loan.status not in PERFORMING:
         raise InvalidState(f"loan {loan.id} is {loan.status}; it takes no repayments")
     today = await business_date(session)
-    rows = await installments(session, loan.id, lock=True)
-    pos = position.position(loan, rows, today)
+    total = (await payoff_on(session, loan, today, lock=True)).total
     in_flight = sum((await session.exec(select(LoanRepayment.amount).where(
         LoanRepayment.loan_id == loan.id, LoanRepayment.status == "processing"))).all())
-    if amount + in_flight > pos.payoff_amount:
+    if amount + in_flight > total:
         raise ValidationFailed.at(["body", "amount"],
-                                  f"{amount} is more than the {pos.payoff_amount - in_flight} that "
+                                  f"{amount} is more than the {total - in_flight} that "
                                   f"repays the loan in full today")
-    repayment = LoanRepayment(loan_id=loan.id, amount=amount, paid_on=today)
+    repayment = LoanRepayment(loan_id=loan.id, amount=amount, paid_on=today, prepayment=str(prepayment))
     states.REPAYMENT.start(repayment)
     session.add(repayment)
     await session.flush()
@@ -54,9 +69,20 @@ async def apply_repayment(session: AsyncSession, actor: Actor, loan: Loan, repay
     """The borrower's payment settled: allocate it, update the loan, and close it when nothing is owed."""
     today = await business_date(session)
     rows = await installments(session, loan.id, lock=True)
-    pos = position.position(loan, rows, today)
-    amount = min(repayment.amount, pos.payoff_amount)  # a late webhook never over-applies
-    landing = position.allocate_repayment(loan, rows, amount, today)
+    charges = await owed_charges(session, loan.id, lock=True)
+    amount = min(repayment.amount, payoff.payoff(loan, rows, charges, today, today).total)  # never over-applies
+    before = versions.rows_json(rows)
+    landing = payoff.land(loan, rows, charges, amount, today, repayment.prepayment)
+    if landing.prepaid_principal or landing.removed:
+        await versions.keep(session, loan.id, before, superseded_by="prepayment", ref_id=repayment.id, on=today)
+    for row in [r for r in rows if r.n in landing.removed]:
+        await session.delete(row)
+    rows = [r for r in rows if r.n not in landing.removed]
+    if landing.removed:
+        loan.maturity_on = rows[-1].due_on
+    for charge in charges:
+        if charge.status == "due" and charge.paid == charge.amount:
+            await CHARGE.apply(session, actor, charge, "pay", repayment_id=repayment.id)
     for row in rows:
         status = position.row_status(row, today, loan)
         if status != row.status:
@@ -65,7 +91,7 @@ async def apply_repayment(session: AsyncSession, actor: Actor, loan: Loan, repay
             await states.INSTALMENT.apply(session, actor, row, states.INSTALMENT_ACTIONS[status],
                                           repayment_id=repayment.id)
     session.add_all(rows)
-    repayment.penalty, repayment.interest = landing.penalty, landing.interest
+    repayment.penalty, repayment.interest, repayment.charges = landing.penalty, landing.interest, landing.charges
     repayment.principal, repayment.prepaid_principal = landing.principal, landing.prepaid_principal
     repayment.amount = amount
     await states.REPAYMENT.apply(session, actor, repayment, "apply", amount=amount)
@@ -73,10 +99,11 @@ async def apply_repayment(session: AsyncSession, actor: Actor, loan: Loan, repay
     await audit.record(session, actor, "loan.repaid", "loan", loan.id,
                        after={"repayment_id": repayment.id, "amount": amount, "penalty": landing.penalty,
                               "interest": landing.interest, "principal": landing.principal,
-                              "prepaid_principal": landing.prepaid_principal,
+                              "prepaid_principal": landing.prepaid_principal, "charges": landing.charges,
+                              "prepayment": repayment.prepayment, "source": repayment.source,
                               "outstanding_principal": loan.outstanding_principal})
     await refresh_position(session, actor, loan, rows, today)
-    if position.settled(loan, rows):
+    if position.settled(loan, rows) and all(c.status != "due" for c in charges):
         loan.next_due_on = None
         loan.closed_on = today
         await states.LOAN.apply(session, actor, loan, "repay_in_full", repayment_id=repayment.id)
@@ -91,7 +118,8 @@ async def refresh_position(session: AsyncSession, actor: Actor, loan: Loan, rows
     pos = position.position(loan, rows, today)
     loan.days_past_due = pos.days_past_due
     loan.next_due_on = pos.next_due.due_on if pos.next_due else None
-    await set_classification(session, loan, accrual.classify(pos.days_past_due).value, today)
+    await set_classification(session, loan, accrual.classify(pos.days_past_due, loan.classification_floor).value,
+                             today)
     if pos.days_past_due > 0 and states.LOAN.can(loan.status, "fall_overdue"):
         await states.LOAN.apply(session, actor, loan, "fall_overdue", days_past_due=pos.days_past_due)
     elif pos.days_past_due == 0 and states.LOAN.can(loan.status, "cure"):

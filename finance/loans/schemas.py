@@ -48,6 +48,8 @@ class OfferIn(_In):
     # The bank's lending policy: lend only within the borrowing base of a current certified valuation.
     requires_certified_valuation: bool = False
     expires_on: date
+    # Charges the contract names, at most this much per kind (fen); the bank may levy no others.
+    disclosed_charges: dict[Literal["appraisal_fee", "processing_fee", "prepayment_fee", "other"], Money] = {}
 
 
 class GuaranteeIn(_In):
@@ -71,6 +73,9 @@ class PledgeRegistrationIn(_In):
 
 class RepaymentIn(_In):
     amount: Money
+    # An amount beyond what is due prepays principal: re-spread the later instalments, or keep their size
+    # and end sooner.
+    prepayment: Literal["reduce_payment", "reduce_term"] = "reduce_payment"
 
 
 class DisposalIn(_In):
@@ -123,6 +128,7 @@ class OfferOut(BaseModel):
     penalty_markup_bps: int
     requires_guarantee: bool
     requires_certified_valuation: bool
+    disclosed_charges: dict[str, int] = {}
     valuation_id: str | None
     borrowing_base: int | None
     lpr_tenor: str | None
@@ -219,6 +225,7 @@ class LoanOut(BaseModel):
     spread_bps: int | None
     days_past_due: int
     classification: str
+    classification_floor: str | None
     next_due: NextDueOut | None
     next_due_on: date | None
     overdue_amount: int
@@ -251,19 +258,26 @@ class InstallmentOut(BaseModel):
     paid_interest: int
     paid_penalty: int
     penalty_accrued: int
+    carried_interest: int
+    accrues_from: date | None
     status: str
     paid_on: date | None
 
 
 class ScheduleOut(BaseModel):
     loan_id: str
+    version: int
+    current_version: int
+    superseded_by: str | None = None
     installments: list[InstallmentOut]
 
 
 class AllocationOut(BaseModel):
     penalty: int
+    charges: int
     interest: int
     principal: int
+    prepaid_principal: int
 
 
 class RepaymentOut(BaseModel):

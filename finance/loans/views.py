@@ -8,13 +8,16 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from finance.fund import recovery as fund_recovery
-from finance.loans import outbound, position
+from finance.loans import outbound, payoff, position
 from finance.loans.access import installments
 from finance.loans.models import Loan, LoanClassification, LoanCollateralAlert
 from finance.loans.schemas import LoanOut, RecoveriesOut, ScheduleOut
 from finance.loans.security import security_of
 from finance.loans.states import PERFORMING
+from finance.servicing import versions
+from finance.servicing.models import LoanCharge
 from kernel.clock import business_date
+from kernel.errors import NotFound
 from market.assets.models import Asset
 
 
@@ -29,6 +32,11 @@ async def pledged_assets(session: AsyncSession, loan: Loan) -> Sequence[Asset]:
                                     .order_by(Asset.id))).all())
 
 
+async def _charges(session: AsyncSession, loan_id: str) -> list[LoanCharge]:
+    return list((await session.exec(select(LoanCharge).where(LoanCharge.loan_id == loan_id)
+                                    .order_by(LoanCharge.id))).all())
+
+
 async def describe_loan(session: AsyncSession, loan: Loan) -> LoanOut:
     today = await business_date(session)
     rows = await installments(session, loan.id)
@@ -39,7 +47,8 @@ async def describe_loan(session: AsyncSession, loan: Loan) -> LoanOut:
         next_due=({"n": pos.next_due.n, "due_on": pos.next_due.due_on, "amount": pos.next_due_amount}
                   if pos.next_due and loan.status in PERFORMING else None),
         overdue_amount=pos.overdue_amount, penalty_outstanding=pos.penalty_outstanding,
-        payoff_amount=pos.payoff_amount if loan.status in PERFORMING else 0,
+        payoff_amount=(payoff.payoff(loan, rows, await _charges(session, loan.id), today, today).total
+                       if loan.status in PERFORMING else 0),
         pledge=({"registration_no": loan.pledge_registration_no, "registered_on": loan.pledge_registered_on}
                 if loan.pledge_registration_no else None),
         guarantee=guarantee.model_dump(exclude={"created_at"}) if guarantee else None,
@@ -59,9 +68,19 @@ async def classification_history(session: AsyncSession, loan_id: str) -> list[Lo
     return list((await session.exec(stmt)).all())
 
 
-async def describe_schedule(session: AsyncSession, loan: Loan) -> ScheduleOut:
+async def describe_schedule(session: AsyncSession, loan: Loan, version: int | None = None) -> ScheduleOut:
+    """The current schedule, or an earlier version (``finance.servicing.versions``)."""
+    current = await versions.stored_count(session, loan.id) + 1
+    if version is not None and version < current:
+        old = await versions.version(session, loan.id, version)
+        return ScheduleOut.model_validate({"loan_id": loan.id, "version": version, "current_version": current,
+                                           "superseded_by": old.superseded_by, "installments": [
+            {**r, "penalty_accrued": r["paid_penalty"]} for r in old.installments]})
+    if version is not None and version > current:
+        raise NotFound(f"the loan has no schedule version {version}")
     rows = await installments(session, loan.id)
-    return ScheduleOut.model_validate({"loan_id": loan.id, "installments": [
+    return ScheduleOut.model_validate({"loan_id": loan.id, "version": current, "current_version": current,
+                                       "installments": [
         {**r.model_dump(), "penalty_accrued": position.penalty_accrued(loan, r)} for r in rows]})
 
 

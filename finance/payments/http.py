@@ -117,7 +117,9 @@ class HttpGateway:
             raise UpstreamError("the payment provider answered with an unexpected body")
         if response.is_success:
             return body
-        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        error = body.get("error")
+        if not isinstance(error, dict):
+            error = {}
         if response.status_code == 402 and error.get("type") == "card_error":
             raise _Declined(error)
         code = error.get("code") or error.get("type") or "error"
@@ -136,9 +138,9 @@ class HttpGateway:
         try:
             intent = await self._request("POST", "/v1/payment_intents", data=data, key=request.key)
         except _Declined as declined:
-            intent = declined.body.get("payment_intent")
-            if not isinstance(intent, dict):
-                intent = {"id": None, "object": "payment_intent", "status": "requires_payment_method"}
+            found = declined.body.get("payment_intent")
+            intent = found if isinstance(found, dict) else {
+                "id": None, "object": "payment_intent", "status": "requires_payment_method"}
             intent = {**intent, "last_payment_error": intent.get("last_payment_error") or declined.body}
         return GatewayResult(intent)
 

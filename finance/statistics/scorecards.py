@@ -81,10 +81,10 @@ async def scorecards(session: AsyncSession, program: FundProgram, year: int) -> 
     claims = {c.loan_id: c for c in (await session.exec(select(CompensationClaim).where(
         CompensationClaim.program_id == program.id))).all()}
     recoveries: dict[str, int] = defaultdict(int)
-    for row in (await session.exec(select(RecoveryRow).where(
+    for rec in (await session.exec(select(RecoveryRow).where(
             col(RecoveryRow.claim_id).in_([c.id for c in claims.values()]), RecoveryRow.party == "fund",
             col(RecoveryRow.recovered_on) <= end))).all():
-        recoveries[row.loan_id] += row.amount
+        recoveries[rec.loan_id] += rec.amount
     agreements = {a.bank_org_id: a for a in (await session.exec(select(FundAgreement).where(
         FundAgreement.program_id == program.id))).all()}
 
@@ -100,7 +100,7 @@ async def scorecards(session: AsyncSession, program: FundProgram, year: int) -> 
     names = dict((await session.exec(select(Org.id, Org.name).where(
         col(Org.id).in_([k[1] for k in partners])))).all()) if partners else {}
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for (kind, org_id), tally in sorted(partners.items(), key=lambda kv: (kv[0][0], names.get(kv[0][1], ""), kv[0][1])):
         made_loans = [loans[c.loan_id] for c in tally.made if c.loan_id in loans]
         covered_amount = sum(c.principal for c in tally.made)
@@ -111,7 +111,7 @@ async def scorecards(session: AsyncSession, program: FundProgram, year: int) -> 
         paid = [k for k in book_claims if k.status == "paid" and k.paid_on is not None and k.paid_on <= end]
         compensated = sum(k.fund_amount for k in paid)
         recovered = sum(recoveries[k.loan_id] for k in book_claims)
-        to_claim = [(k.opened_on - loans[k.loan_id].defaulted_on).days for k in book_claims  # type: ignore[operator]
+        to_claim = [(k.opened_on - loans[k.loan_id].defaulted_on).days for k in book_claims  # type: ignore[operator]  # defaulted_on checked below
                     if start <= k.opened_on <= end and k.loan_id in loans and loans[k.loan_id].defaulted_on]
         to_pay = [(k.paid_on - k.opened_on).days for k in paid if k.paid_on and k.paid_on >= start]
         priced = [x for x in made_loans if x.lpr_bps is not None]

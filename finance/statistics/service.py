@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -57,7 +58,7 @@ async def high_value_patents(session: AsyncSession, region: str | None) -> Repor
         if high_value(asset, today):
             counts[org_region.get(asset.owner_org_id, NO_REGION)] += 1
     codes = [region] if region else sorted(set(regions) | set(counts))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for code in codes:
         population = regions[code].population if code in regions else 0
         rows.append({"region": code, "region_name": regions[code].name if code in regions else code,
@@ -117,10 +118,11 @@ async def innovation_efficiency(session: AsyncSession, year: int | None, region:
     for org_reg, rd in (await session.exec(select(Org.region, Org.rd_spending_last_year))).all():
         spending[org_reg or NO_REGION] += rd or 0
     codes = [region] if region else sorted(set(granted) | {k for k, v in spending.items() if v})
-    rows = [{"region": c, "region_name": regions[c].name if c in regions else c,
-             "invention_patents_granted": granted.get(c, 0), "rd_spending": spending.get(c, 0),
-             "patents_per_100m_yuan": _ratio(granted.get(c, 0), spending.get(c, 0), FEN_PER_100M_YUAN)}
-            for c in codes]
+    rows: list[dict[str, Any]] = [
+        {"region": c, "region_name": regions[c].name if c in regions else c,
+         "invention_patents_granted": granted.get(c, 0), "rd_spending": spending.get(c, 0),
+         "patents_per_100m_yuan": _ratio(granted.get(c, 0), spending.get(c, 0), FEN_PER_100M_YUAN)}
+        for c in codes]
     total_granted = sum(r["invention_patents_granted"] for r in rows)
     total_rd = sum(r["rd_spending"] for r in rows)
     return Report(
@@ -171,7 +173,8 @@ async def pledge_financing(session: AsyncSession, start: date | None, end: date 
     if group_by not in GROUPS:
         raise ValidationFailed.at(["query", "group_by"], f"group_by must be one of {', '.join(GROUPS)}")
     start, end = await period(session, start, end)
-    stmt = select(Loan.id, Loan.principal, Loan.pledge_registered_on, Loan.borrower_org_id, Loan.bank_org_id).where(
+    stmt = select(Loan.id, Loan.principal, Loan.pledge_registered_on,  # type: ignore[call-overload]  # sqlmodel.select is typed up to 4 columns
+                  Loan.borrower_org_id, Loan.bank_org_id).where(
         col(Loan.pledge_registered_on).is_not(None), col(Loan.pledge_registered_on) >= start,
         col(Loan.pledge_registered_on) <= end)
     loans = (await session.exec(stmt)).all()
@@ -190,10 +193,10 @@ async def pledge_financing(session: AsyncSession, start: date | None, end: date 
         return bank
 
     tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for row in loans:
-        t = tally[key_of(row)]
+    for loan in loans:
+        t = tally[key_of(loan)]
         t[0] += 1
-        t[1] += row[1]
+        t[1] += loan[1]
     keys = months(start, end) if group_by == "month" else sorted(tally)
     label_col = {"month": "month", "region": "region_name", "industry": "industry", "bank": "bank_name"}[group_by]
     rows = []
@@ -235,7 +238,8 @@ async def transactions(session: AsyncSession, start: date | None, end: date | No
     if group_by not in TRANSACTION_GROUPS:
         raise ValidationFailed.at(["query", "group_by"], f"group_by is one of {', '.join(TRANSACTION_GROUPS)}")
     start, end = await period(session, start, end)
-    stmt = select(Deal.mode, Deal.amount, Deal.recorded_on, Deal.seller_region, Deal.industry).where(
+    stmt = select(Deal.mode, Deal.amount, Deal.recorded_on,  # type: ignore[call-overload]  # sqlmodel.select is typed up to 4 columns
+                  Deal.seller_region, Deal.industry).where(
         Deal.status == "recorded", col(Deal.recorded_on) >= start, col(Deal.recorded_on) <= end)
     groups: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(
         ("licenses_count", "licenses_amount", "transfers_count", "transfers_amount"), 0))
@@ -249,7 +253,7 @@ async def transactions(session: AsyncSession, start: date | None, end: date | No
         by_mode[mode]["count"] += 1
         by_mode[mode]["amount"] += amount
     keys = months(start, end) if group_by == "month" else sorted(groups)
-    rows = [{group_by: k, **groups[k]} for k in keys]
+    rows: list[dict[str, Any]] = [{group_by: k, **groups[k]} for k in keys]
     if group_by == "region":
         names = await _regions(session)
         for row in rows:

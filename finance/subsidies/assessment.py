@@ -45,7 +45,7 @@ def yuan(fen: int) -> str:
 async def _repaid_on_time(session: AsyncSession, loan: Loan, today: date) -> str | None:
     """None if every instalment due so far was paid in full by its due date with no penalty, else why not."""
     rows = (await session.exec(select(LoanInstallment).where(LoanInstallment.loan_id == loan.id)
-                               .order_by(LoanInstallment.n))).all()
+                               .order_by(col(LoanInstallment.n)))).all()
     for row in rows:
         settled = row.paid_principal == row.principal and row.paid_interest == row.interest
         if row.paid_penalty > 0 or row.overdue_fen_days > 0:
@@ -115,7 +115,7 @@ async def assess(session: AsyncSession, policy: SubsidyPolicy, loan: Loan, claim
     # The basis.
     if policy.basis == "interest_paid":
         start, end = date(policy.period, 1, 1), date(policy.period, 12, 31)
-        paid = (await session.exec(select(LoanRepayment.id, LoanRepayment.paid_on, LoanRepayment.interest).where(
+        paid = (await session.exec(select(col(LoanRepayment.id), col(LoanRepayment.paid_on), col(LoanRepayment.interest)).where(
             LoanRepayment.loan_id == loan.id, LoanRepayment.status == "succeeded",
             col(LoanRepayment.paid_on) >= start, col(LoanRepayment.paid_on) <= end)
             .order_by(LoanRepayment.id))).all()

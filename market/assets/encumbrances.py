@@ -1,7 +1,7 @@
 """Encumbrances: what a pledge or a license stops the owner from doing, as the law says.
 
-A pledged asset may not be assigned, exclusively or solely licensed, opened for licensing or pledged
-again without the pledgee's consent (Civil Code art. 444). An exclusive or sole license blocks any other
+A pledged asset may not be assigned, licensed in any way (exclusive, sole, non-exclusive, open) or
+pledged again without the pledgee's consent (Civil Code art. 444; ``consents`` records those consents). An exclusive or sole license blocks any other
 license; an open-license declaration blocks exclusive and sole licenses (Patent Law art. 51).
 Other packages (finance, licensing) encumber and release through this module only.
 """
@@ -18,13 +18,15 @@ from kernel import audit
 from kernel.actor import Actor
 from kernel.clock import business_date
 from kernel.errors import InvalidState
+from market.assets import consents
 from market.assets.errors import AssetEncumbered
 from market.assets.models import Asset, Encumbrance
 
 ACTIONS = ("assign", "exclusive_license", "sole_license", "nonexclusive_license", "open_license", "pledge")
 
 BLOCKS: dict[str, frozenset[str]] = {
-    "pledge": frozenset({"assign", "exclusive_license", "sole_license", "open_license", "pledge"}),
+    "pledge": frozenset({"assign", "exclusive_license", "sole_license", "nonexclusive_license", "open_license",
+                         "pledge"}),
     "exclusive_license": frozenset({"exclusive_license", "sole_license", "nonexclusive_license", "open_license"}),
     "sole_license": frozenset({"exclusive_license", "sole_license", "nonexclusive_license", "open_license"}),
     "open_license": frozenset({"exclusive_license", "sole_license"}),
@@ -50,11 +52,13 @@ def blocking(encumbrances: Sequence[Encumbrance], action: str,
 
 
 async def ensure_allowed(session: AsyncSession, assets: Sequence[Asset], action: str, *,
-                         ignore_ref: str | None = None) -> None:
+                         ignore_ref: str | None = None, consent_object: str | None = None) -> None:
     """Raise unless every asset may undergo ``action`` now (call with the assets locked).
 
     ``ignore_ref`` names one encumbrance that does not count: the pledge a pledgee is enforcing by
     selling the collateral (a disposal auction must not be blocked by the very pledge behind it).
+    ``consent_object`` is the market object (listing, auction, declaration) the step belongs to: a pledge
+    whose pledgee approved a consent bound to it does not block (``market.assets.consents``).
     """
     if action not in ACTIONS:
         raise ValueError(action)
@@ -63,20 +67,40 @@ async def ensure_allowed(session: AsyncSession, assets: Sequence[Asset], action:
         if asset.status not in live:
             raise InvalidState(f"asset {asset.id} is {asset.status}; it cannot be used for {action}")
     blockers = blocking(await active_for(session, [a.id for a in assets]), action, ignore_ref)
+    if consent_object is not None:
+        blockers = [e for e in blockers if e.kind != "pledge"
+                    or await consents.covering(session, e.ref_id, e.asset_id, consent_object) is None]
     if blockers:
         first = blockers[0]
+        detail = (f"asset {first.asset_id} is pledged under loan {first.ref_id}: {action.replace('_', ' ')} "
+                  f"needs the pledgee bank's approved consent (POST /pledge-consents)" if first.kind == "pledge" else
+                  f"asset {first.asset_id} carries a {first.kind.replace('_', ' ')} ({first.ref_id}) "
+                  f"that forbids {action.replace('_', ' ')}")
         raise AssetEncumbered(
-            f"asset {first.asset_id} carries a {first.kind.replace('_', ' ')} ({first.ref_id}) "
-            f"that forbids {action.replace('_', ' ')}",
+            detail,
             extra={"encumbrances": [{"asset_id": e.asset_id, "kind": e.kind, "ref_id": e.ref_id}
-                                    for e in blockers]})
+                                    for e in blockers],
+                   **({"loan_id": first.ref_id, "consent_needed": True} if first.kind == "pledge" else {})})
+
+
+async def pledges_on(session: AsyncSession, assets: Sequence[Asset]) -> list[tuple[str, str]]:
+    """(asset id, pledge ref) of every active pledge on ``assets``."""
+    return [(e.asset_id, e.ref_id) for e in await active_for(session, [a.id for a in assets]) if e.kind == "pledge"]
+
+
+async def bind_consent(session: AsyncSession, actor: Actor, assets: Sequence[Asset], step: str,
+                       object_id: str) -> None:
+    """Before a market step on pledged assets: bind the pledgee's approved consent to its object."""
+    await consents.bind(session, actor, await pledges_on(session, assets), step, object_id)
 
 
 async def encumber(session: AsyncSession, actor: Actor, assets: Sequence[Asset], kind: str, ref_id: str, *,
                    holder_org_id: str | None = None, since: date | None = None,
-                   check_action: str | None = None) -> list[Encumbrance]:
-    """Check then record ``kind`` on each asset (``check_action`` defaults to the same-named action)."""
-    await ensure_allowed(session, assets, check_action or kind)
+                   check_action: str | None = None, check: bool = True) -> list[Encumbrance]:
+    """Check then record ``kind`` on each asset (``check_action`` defaults to the same-named action;
+    ``check=False`` when the caller has just checked, with the consent that applies)."""
+    if check:
+        await ensure_allowed(session, assets, check_action or kind)
     since = since or await business_date(session)
     rows = [Encumbrance(asset_id=a.id, kind=kind, ref_id=ref_id, holder_org_id=holder_org_id, since=since)
             for a in assets]

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy import DDL, event
 from sqlmodel import Field, SQLModel
 
-from kernel.db import TZDateTime, created_at_field, utcnow
+from kernel.db import TZDateTime, created_at_field, table_of, utcnow
 from kernel.ids import new_id
 from kernel.workflow import Workflow
 from market.numbers import ASSET_KINDS
@@ -127,7 +127,7 @@ SEARCH_OBJECT_PREFIXES = ("assets_fts", "ix_assets_search_text_trgm")
 
 for _dialect, _statements in SEARCH_DDL.items():
     for _stmt in _statements:
-        event.listen(Asset.__table__, "after_create", DDL(_stmt).execute_if(dialect=_dialect))
+        event.listen(table_of(Asset), "after_create", DDL(_stmt).execute_if(dialect=_dialect))
 for _dialect, _statements in SEARCH_DROP_DDL.items():
     for _stmt in _statements:
-        event.listen(Asset.__table__, "before_drop", DDL(_stmt).execute_if(dialect=_dialect))
+        event.listen(table_of(Asset), "before_drop", DDL(_stmt).execute_if(dialect=_dialect))

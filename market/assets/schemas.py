@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -35,7 +35,7 @@ IpcCode = Annotated[str, AfterValidator(_ipc)]
 Country = Annotated[str, AfterValidator(_country)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Abstract = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10000)]
-Award = Literal[AWARDS]  # type: ignore[valid-type]
+Award = Literal[AWARDS]  # type: ignore[valid-type]  # a Literal of the one tuple of awards
 # Any registry date outside this span is a typing error, not a fact (China's Patent Law dates from 1985).
 RegistryDate = Annotated[date, Field(ge=date(1950, 1, 1), le=date(2100, 12, 31))]
 
@@ -141,4 +141,4 @@ class AssetSummaryOut(BaseModel):
     grant_date: date | None
 
 
-assert set(ASSET_KINDS) == set(AssetKind.__args__)  # one list of kinds
+assert set(ASSET_KINDS) == set(get_args(AssetKind))  # one list of kinds

@@ -50,7 +50,7 @@ async def _sqlite_fts(session: AsyncSession) -> bool:
     bind = session.bind
     sync_engine = getattr(bind, "sync_engine", bind)
     if sync_engine not in _fts_present:
-        found = (await session.exec(sa.text(  # type: ignore[call-overload]
+        found = (await session.exec(sa.text(  # type: ignore[call-overload]  # exec() is typed for sqlmodel.select; text() runs alike
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'assets_fts'"))).first()
         _fts_present[sync_engine] = found is not None
     return _fts_present[sync_engine]
@@ -80,7 +80,7 @@ async def conditions(session: AsyncSession, parts: list[str]) -> list[Any]:
     where = " AND ".join(f"search_text LIKE :p{i}" for i in range(len(indexable)))
     stmt = sa.text(f"SELECT rowid FROM assets_fts WHERE {where} LIMIT :n").bindparams(
         n=_SELECTIVE + 1, **{f"p{i}": p for i, p in enumerate(indexable)})
-    rowids = list((await session.exec(stmt)).scalars())  # type: ignore[call-overload]
+    rowids = list((await session.exec(stmt)).scalars())  # type: ignore[call-overload]  # text(), as above
     if len(rowids) <= _SELECTIVE:
         out.append(sa.literal_column("assets.rowid").in_(rowids))
     return out

@@ -122,7 +122,7 @@ def dormant_condition(today: date) -> Any:
     university_ids = select(Org.id).where(Org.kind == "university")
     return sa.and_(
         col(Asset.kind).in_(PATENT_KINDS),
-        Asset.status == "valid",
+        col(Asset.status) == "valid",
         col(Asset.grant_date).is_not(None),
         col(Asset.grant_date) <= cutoff,
         or_(col(Asset.last_transaction_on).is_(None), col(Asset.last_transaction_on) <= cutoff),

@@ -60,13 +60,16 @@ async def create_auction(session: AsyncSession, actor: Actor, asset_ids: Sequenc
     today = await business_date(session)
     if not today <= ends_on <= today + timedelta(days=MAX_AUCTION_DAYS):
         raise ValidationFailed.at(["body", "ends_on"], f"ends_on must be between today and {MAX_AUCTION_DAYS} days on")
-    await encumbrances.ensure_allowed(session, assets, "assign", ignore_ref=allow_pledged_by)
-    await inflight.ensure_free(session, [a.id for a in assets])
     auction = Auction(seller_org_id=seller, organiser_org_id=actor.org_id, asset_ids=list(asset_ids),
                       title=title or (assets[0].title if len(assets) == 1 else f"{assets[0].title} 等{len(assets)}项"),
                       start_price=start_price, reserve_price=reserve_price, min_increment=min_increment,
                       opened_on=today, ends_on=ends_on, extension_days=extension_days,
                       allow_pledged_by=allow_pledged_by, proceeds_to=on_behalf_of, relisted_from=relisted_from)
+    if not allow_pledged_by:
+        await encumbrances.bind_consent(session, actor, assets, "auction", auction.id)
+    await encumbrances.ensure_allowed(session, assets, "assign", ignore_ref=allow_pledged_by,
+                                      consent_object=auction.id)
+    await inflight.ensure_free(session, [a.id for a in assets])
     session.add(auction)
     session.add_all([AuctionAsset(auction_id=auction.id, asset_id=a.id) for a in assets])
     await session.flush()

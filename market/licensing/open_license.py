@@ -52,8 +52,6 @@ async def declare(session: AsyncSession, actor: Actor, asset_id: str, *, term_mo
         OpenLicenseDeclaration.asset_id == asset.id, OpenLicenseDeclaration.status == "active"))).first()
     if active is not None:
         raise InvalidState(f"an open license is already declared ({active.id})")
-    # Status (valid only), exclusive/sole licenses in force, pledge without consent: the encumbrance rules.
-    await encumbrances.ensure_allowed(session, [asset], "open_license")
     warnings = []
     if fixed_fee is not None and fixed_fee > WARN_FIXED_FEE:
         warnings.append("fixed fee above ¥20,000,000 is unusual (CNIPA guidance)")
@@ -63,9 +61,12 @@ async def declare(session: AsyncSession, actor: Actor, asset_id: str, *, term_mo
                                   fixed_fee=fixed_fee, term_months=term_months, free_months=free_months,
                                   evaluation_report_ref=evaluation_report_ref, warnings=warnings, declared_on=today,
                                   search_text=normalise(f"{asset.title}\n{asset.abstract or ''}"))
+    # Status (valid only), exclusive/sole licenses in force, pledge without consent: the encumbrance rules.
+    await encumbrances.bind_consent(session, actor, [asset], "open_license", decl.id)
+    await encumbrances.ensure_allowed(session, [asset], "open_license", consent_object=decl.id)
     session.add(decl)
     await session.flush()
-    await encumbrances.encumber(session, actor, [asset], "open_license", decl.id)
+    await encumbrances.encumber(session, actor, [asset], "open_license", decl.id, check=False)
     await audit.record(session, actor, "open_license.declared", "open_license", decl.id,
                        after=decl.model_dump(exclude={"search_text"}))
     return decl
@@ -112,7 +113,7 @@ async def accept(session: AsyncSession, actor: Actor, asset_id: str) -> License:
     lic = await grant_license(session, actor, [asset], kind="open", licensor_org_id=asset.owner_org_id,
                               licensee_org_id=actor.org_id, term_months=decl.term_months, fixed_fee=decl.fixed_fee,
                               rate_bps=decl.rate_bps, free_months=decl.free_months, deal_id=deal.id,
-                              declaration_id=decl.id)
+                              declaration_id=decl.id, consent_object=decl.id)
     today = await business_date(session)
     deal.license_id, deal.recorded_on = lic.id, today
     # Granted by notice: nothing to escrow up front (the fee follows the royalty reports).

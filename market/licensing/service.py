@@ -47,15 +47,16 @@ ENCUMBERING = {"exclusive": "exclusive_license", "sole": "sole_license"}
 KIND_FOR_MODE = {"exclusive_license": "exclusive", "sole_license": "sole", "nonexclusive_license": "nonexclusive"}
 
 
-async def check_grantable(session: AsyncSession, assets: Sequence[Asset], kind: str) -> None:
-    await encumbrances.ensure_allowed(session, assets, ACTION_FOR_KIND[kind])
+async def check_grantable(session: AsyncSession, assets: Sequence[Asset], kind: str, *,
+                          consent_object: str | None = None) -> None:
+    await encumbrances.ensure_allowed(session, assets, ACTION_FOR_KIND[kind], consent_object=consent_object)
 
 
 async def grant_license(session: AsyncSession, actor: Actor, assets: Sequence[Asset], *, kind: str,
                         licensor_org_id: str, licensee_org_id: str, term_months: int,
                         fixed_fee: int | None = None, rate_bps: int | None = None, free_months: int | None = None,
                         minimum_annual: int | None = None, deal_id: str | None = None,
-                        declaration_id: str | None = None) -> License:
+                        declaration_id: str | None = None, consent_object: str | None = None) -> License:
     """Create a license in force from today (assets locked by the caller) and encumber as the law says."""
     today = await business_date(session)
     ends_on = add_months(today, term_months) - timedelta(days=1)
@@ -67,10 +68,11 @@ async def grant_license(session: AsyncSession, actor: Actor, assets: Sequence[As
                   fixed_fee=fixed_fee, rate_bps=rate_bps, free_months=free_months, minimum_annual=minimum_annual,
                   starts_on=today, ends_on=ends_on)
     if kind in ENCUMBERING:
+        await check_grantable(session, assets, kind, consent_object=consent_object)
         await encumbrances.encumber(session, actor, assets, ENCUMBERING[kind], lic.id,
-                                    holder_org_id=licensee_org_id)
+                                    holder_org_id=licensee_org_id, check=False)
     else:
-        await check_grantable(session, assets, kind)
+        await check_grantable(session, assets, kind, consent_object=consent_object)
     session.add(lic)
     for asset in assets:
         await record_transaction(session, asset, actor)
@@ -222,7 +224,7 @@ async def flag_overdue(session: AsyncSession, actor: Actor, run_date: date) -> i
 
 async def charge_minimums(session: AsyncSession, actor: Actor, run_date: date) -> int:
     """Settle every license year ended by ``run_date`` against its minimum; returns the shortfalls charged."""
-    stmt = (select(License).where(col(License.minimum_annual).is_not(None), License.minimum_annual > 0,
+    stmt = (select(License).where(col(License.minimum_annual).is_not(None), col(License.minimum_annual) > 0,
                                   col(License.status).in_(("active", "ended")), License.starts_on <= run_date)
             .order_by(License.id).with_for_update())
     charged = 0

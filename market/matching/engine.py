@@ -13,6 +13,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from kernel.text import terms
 
@@ -72,6 +73,7 @@ def text_scores(query: Counter[str], docs: Sequence[Doc], corpus: tuple[int, Map
     ``corpus`` is (document count, document frequencies) of the indexed corpus; without it the
     frequencies are those of ``docs`` themselves.
     """
+    df: Mapping[str, int]
     if corpus is None:
         counted: Counter[str] = Counter()
         for d in docs:
@@ -112,19 +114,25 @@ class Feedback:
     interested_subclasses: set[str] = field(default_factory=set)  # neighbours boosted
 
 
+class Ranked(TypedDict):
+    id: str
+    score: float
+    reasons: list[str]
+
+
 def rank(query_text: str, query_ipc: Sequence[str], query_industry: str | None, docs: Sequence[Doc],
          feedback: Feedback | None = None, limit: int = 20,
-         corpus: tuple[int, Mapping[str, int]] | None = None) -> list[dict[str, object]]:
+         corpus: tuple[int, Mapping[str, int]] | None = None) -> list[Ranked]:
     """Rank ``docs`` for the query; each result carries its score (0–1.5) and the reasons behind it."""
     feedback = feedback or Feedback()
     texts = text_scores(term_counts(query_text), docs, corpus)
-    results = []
+    results: list[tuple[float, str, list[str]]] = []
     for d, (cos, shared_terms) in zip(docs, texts, strict=True):
         if d.id in feedback.not_relevant:
             continue
         ipc_score, ipc_reason = ipc_overlap(query_ipc, d.ipc_codes) if query_ipc else (0.0, None)
         score = (TEXT_WEIGHT * cos + IPC_WEIGHT * ipc_score) if query_ipc else cos
-        reasons = []
+        reasons: list[str] = []
         if ipc_reason:
             reasons.append(ipc_reason)
         if shared_terms:

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from kernel.db import utcnow
+from kernel.db import table_of, utcnow
 from market.assets.models import Asset
 from market.matching.engine import doc_norm, ipc_terms, term_counts, tf
 from market.matching.models import MatchDf, MatchDoc, MatchTerm, TechNeed
@@ -89,7 +89,7 @@ async def index_documents(session: AsyncSession, doc_type: str, sources: Sequenc
     weight is the document's tf / vector length (its share of a cosine before the query's idf), so a
     query needs no join to find lengths; IPC postings weigh 1.
     """
-    docs_t, terms_t = MatchDoc.__table__, MatchTerm.__table__
+    docs_t, terms_t = table_of(MatchDoc), table_of(MatchTerm)
     delta: Counter[str] = Counter()
     new_docs = 0
     for batch in _chunks(sources, BATCH):
@@ -135,9 +135,9 @@ async def _add_frequencies(session: AsyncSession, doc_type: str, delta: Counter[
     if not rows:
         return
     # Sorted by term, so concurrent writers take the rows' locks in one order and never deadlock.
-    ins = (pg_insert if is_postgres(session) else sqlite_insert)(MatchDf.__table__)
+    ins = (pg_insert if is_postgres(session) else sqlite_insert)(table_of(MatchDf))
     stmt = ins.on_conflict_do_update(index_elements=["doc_type", "term"],
-                                     set_={"df": MatchDf.__table__.c.df + ins.excluded.df})
+                                     set_={"df": table_of(MatchDf).c.df + ins.excluded.df})
     for part in _chunks(rows, 5000):
         await _exec(session, stmt, list(part))
 
@@ -155,8 +155,9 @@ def _stale_assets(*conditions: Any) -> Any:
     """Assets with no index row or indexed from an older version of the row."""
     stale = sa.or_(col(MatchDoc.doc_id).is_(None), col(MatchDoc.source_updated_at).is_(None),
                    col(MatchDoc.source_updated_at) != Asset.updated_at)
-    return (select(Asset.id, Asset.title, Asset.abstract, Asset.ipc_codes, Asset.updated_at)
-            .outerjoin(MatchDoc, sa.and_(MatchDoc.doc_type == "asset", MatchDoc.doc_id == Asset.id))
+    return (select(Asset.id, Asset.title, Asset.abstract, Asset.ipc_codes,  # type: ignore[call-overload]  # sqlmodel.select is typed up to 4 columns
+                   Asset.updated_at)
+            .outerjoin(MatchDoc, sa.and_(col(MatchDoc.doc_type) == "asset", col(MatchDoc.doc_id) == Asset.id))
             .where(stale, *conditions))
 
 
@@ -193,7 +194,7 @@ async def refresh_all_assets(session: AsyncSession) -> int:
 async def refresh_needs(session: AsyncSession) -> int:
     """Index needs that have no index row (posted before the index existed, or loaded in bulk)."""
     missing = (select(TechNeed)
-               .outerjoin(MatchDoc, sa.and_(MatchDoc.doc_type == "need", MatchDoc.doc_id == TechNeed.id))
+               .outerjoin(MatchDoc, sa.and_(col(MatchDoc.doc_type) == "need", col(MatchDoc.doc_id) == TechNeed.id))
                .where(TechNeed.status == "open", col(MatchDoc.doc_id).is_(None)))
     if not (await session.exec(missing.limit(1))).first():
         return 0
@@ -206,7 +207,7 @@ async def refresh_needs(session: AsyncSession) -> int:
 async def recompute_frequencies(session: AsyncSession) -> None:
     """Exact document frequencies from the postings (incremental updates cannot drift then)."""
     await serialise_writers(session)
-    dfs, terms_t = MatchDf.__table__, MatchTerm.__table__
+    dfs, terms_t = table_of(MatchDf), table_of(MatchTerm)
     await _exec(session, dfs.delete())
     await _exec(session, dfs.insert().from_select(
         ["doc_type", "term", "df"],
@@ -217,7 +218,7 @@ async def reweigh_drifted(session: AsyncSession, tolerance: float = NORM_TOLERAN
     """Rewrite the postings of documents whose vector length moved by more than ``tolerance`` as the
     frequencies changed (a growing corpus). Returns how many documents were rewritten."""
     await serialise_writers(session)
-    docs_t, terms_t = MatchDoc.__table__, MatchTerm.__table__
+    docs_t, terms_t = table_of(MatchDoc), table_of(MatchTerm)
     rewritten = 0
     for doc_type in ("asset", "need"):
         n = await corpus_size(session, doc_type)

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kernel.db import table_of
 from market.matching.engine import (
     INDUSTRY_BONUS,
     INTERESTED_BONUS,
@@ -70,7 +71,8 @@ class Retrieved:
 
 def choose_terms(df: dict[str, int], budget: int = POSTINGS_BUDGET) -> list[str]:
     """Query terms to look up: rarest first while the postings stay within budget (at least one)."""
-    chosen, total = [], 0
+    chosen: list[str] = []
+    total = 0
     for term in sorted((t for t in df if df[t] > 0), key=lambda t: (df[t], t)):
         if chosen and total + df[term] > budget:
             break
@@ -108,7 +110,7 @@ async def retrieve(session: AsyncSession, target: Target, query: Query, limit: i
 
 async def _scored(session: AsyncSession, target: Target, query: Query, counts: dict[str, int], n: int,
                   df: dict[str, int], text_terms: list[str], ipc_chosen: dict[str, str], k: int) -> list[str]:
-    postings = MatchTerm.__table__.c
+    postings = table_of(MatchTerm).c
     q = {t: tf(c) * idf(n, df.get(t, 0)) for t, c in counts.items()}
     q_norm = math.sqrt(sum(w * w for w in q.values())) or 1.0
     # A posting's weight is the document's tf / length; × tf_q·idf² / |q| is its share of the cosine.

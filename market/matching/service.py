@@ -71,7 +71,7 @@ def _market_condition() -> Any:
 
 def pool_condition(today: date) -> Any:
     """Patents a need may be matched with: the dormant pool and whatever is on the market now."""
-    return sa.and_(Asset.status == "valid", or_(dormant_condition(today), _market_condition()))
+    return sa.and_(col(Asset.status) == "valid", or_(dormant_condition(today), _market_condition()))
 
 
 async def _feedback_for_need(session: AsyncSession, need_id: str) -> list[MatchFeedback]:
@@ -90,7 +90,7 @@ async def _counts(session: AsyncSession, doc_type: str, ids: list[str]) -> dict[
     for start in range(0, len(ids), index.IN_CHUNK):
         rows = await session.exec(select(MatchDoc.doc_id, MatchDoc.counts).where(
             MatchDoc.doc_type == doc_type, col(MatchDoc.doc_id).in_(ids[start : start + index.IN_CHUNK])))
-        out.update({i: c or {} for i, c in rows.all()})
+        out.update({i: dict(c or {}) for i, c in rows.all()})
     return out
 
 
@@ -112,8 +112,8 @@ async def matches_for_need(session: AsyncSession, actor: Actor, need_id: str, li
     found = await retrieve(session, target, query, limit)
     counts = await _counts(session, "asset", found.ids)
     dormant = dormant_condition(today)
-    stmt = (select(Asset.id, Asset.title, Asset.ipc_codes, Asset.industry, Asset.ipc_subclass,
-                   sa.case((dormant, True), else_=False))
+    stmt = (select(Asset.id, Asset.title, Asset.ipc_codes, Asset.industry,  # type: ignore[call-overload]  # sqlmodel.select is typed up to 4 columns
+                   Asset.ipc_subclass, sa.case((dormant, True), else_=False))
             .where(col(Asset.id).in_(found.ids)))
     docs = [Doc(id=i, counts=Counter(counts.get(i, {})), ipc_codes=list(ipc or []), industry=ind, subclass=sub,
                 title=t, notes=["dormant university patent"] if is_dormant else ["on the market"])

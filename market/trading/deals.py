@@ -21,7 +21,7 @@ from kernel.clock import business_date
 from kernel.db import get_or_404, is_unique_violation
 from kernel.errors import Forbidden, InvalidState, ValidationFailed
 from kernel.pagination import paginate
-from market.assets import encumbrances
+from market.assets import consents, encumbrances
 from market.assets.errors import AssetEncumbered
 from market.assets.models import Asset
 from market.assets.service import lock_assets, transfer_ownership
@@ -66,6 +66,11 @@ async def create_deal(session: AsyncSession, actor: Actor, *, source: str, mode:
                       organiser_org_id: str | None = None, proceeds_to: str | None = None,
                       allow_pledged_by: str | None = None, **terms: Any) -> Deal:
     today = await business_date(session)
+    if proceeds_to is None and (listing or auction):
+        # A sale of pledged assets under the pledgee's consent: the proceeds go where the consent says.
+        consent = await consents.bound_to(session, listing.id if listing else auction.id)  # type: ignore[union-attr]  # listing or auction is set (the if)
+        if consent is not None:
+            proceeds_to = f"{consents.PROCEEDS_KIND}:{consent.id}"
     seller, buyer = await session.get(Org, seller_org_id), await session.get(Org, buyer_org_id)
     industries = (await session.exec(select(Asset.industry).where(col(Asset.id).in_(list(asset_ids)),
                                                                   col(Asset.industry).is_not(None))
@@ -112,12 +117,13 @@ async def _check_recordable(session: AsyncSession, deal: Deal, assets: Sequence[
         if asset.owner_org_id != deal.seller_org_id:
             raise InvalidState(f"asset {asset.id} is no longer owned by the seller")
     if deal.mode == "assignment":
-        await encumbrances.ensure_allowed(session, assets, "assign", ignore_ref=deal.allow_pledged_by)
+        await encumbrances.ensure_allowed(session, assets, "assign", ignore_ref=deal.allow_pledged_by,
+                                          consent_object=deal.listing_id or deal.auction_id)
         # The old owner's own listings close on transfer; other deals and auctions must finish first.
         await inflight.ensure_free(session, deal.asset_ids, listings=False,
                                    exclude=[deal.id, *([deal.auction_id] if deal.auction_id else [])])
     else:
-        await check_grantable(session, assets, KIND_FOR_MODE[deal.mode])
+        await check_grantable(session, assets, KIND_FOR_MODE[deal.mode], consent_object=deal.listing_id)
 
 
 async def _close_old_owner_listings(session: AsyncSession, actor: Actor, deal: Deal) -> None:
@@ -162,7 +168,8 @@ async def _record(session: AsyncSession, actor: Actor, deal: Deal) -> None:
         lic = await grant_license(session, actor, assets, kind=KIND_FOR_MODE[deal.mode],
                                   licensor_org_id=deal.seller_org_id, licensee_org_id=deal.buyer_org_id,
                                   term_months=deal.term_months or 60, fixed_fee=deal.amount, rate_bps=deal.rate_bps,
-                                  free_months=deal.free_months, minimum_annual=deal.minimum_annual, deal_id=deal.id)
+                                  free_months=deal.free_months, minimum_annual=deal.minimum_annual, deal_id=deal.id,
+                                  consent_object=deal.listing_id)
         deal.license_id = lic.id
     if deal.listing_id:
         listing = await get_or_404(session, Listing, deal.listing_id, lock=True)

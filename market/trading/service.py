@@ -40,9 +40,10 @@ def ipc_text(codes: list[str]) -> str:
 
 
 async def ensure_market_ready(session: AsyncSession, assets: list[Asset], mode: str,
-                              exclude: list[str] | None = None) -> None:
-    """The law's encumbrance rules and the in-flight rule for putting assets on the market in ``mode``."""
-    await encumbrances.ensure_allowed(session, assets, ACTION_FOR_MODE[mode])
+                              exclude: list[str] | None = None, *, listing_id: str | None = None) -> None:
+    """The law's encumbrance rules and the in-flight rule for putting assets on the market in ``mode``
+    (a pledge is lifted only by its pledgee's consent bound to ``listing_id``)."""
+    await encumbrances.ensure_allowed(session, assets, ACTION_FOR_MODE[mode], consent_object=listing_id)
     await inflight.ensure_free(session, [a.id for a in assets], assignment_only=mode != "assignment",
                                exclude=exclude or [])
 
@@ -57,7 +58,6 @@ async def create_listing(session: AsyncSession, actor: Actor, data: ListingIn) -
     today = await business_date(session)
     if data.expires_on is not None and data.expires_on <= today:
         raise ValidationFailed.at(["body", "expires_on"], "expires_on must be after the business date")
-    await ensure_market_ready(session, assets, data.mode)
     is_license = data.mode != "assignment"
     codes = sorted({c for a in assets for c in a.ipc_codes})
     title = data.title or (assets[0].title if len(assets) == 1 else f"{assets[0].title} 等{len(assets)}项")
@@ -69,6 +69,9 @@ async def create_listing(session: AsyncSession, actor: Actor, data: ListingIn) -
         term_months=(data.term_months or DEFAULT_LICENSE_TERM_MONTHS) if is_license else None,
         rate_bps=data.rate_bps, free_months=data.free_months, minimum_annual=data.minimum_annual,
         listed_on=today, expires_on=data.expires_on)
+    await encumbrances.bind_consent(session, actor, assets, "listing_license" if is_license else "listing_assignment",
+                                    listing.id)
+    await ensure_market_ready(session, assets, data.mode, listing_id=listing.id)
     session.add(listing)
     session.add_all([ListingAsset(listing_id=listing.id, asset_id=a.id) for a in assets])
     await session.flush()
@@ -177,7 +180,7 @@ async def accept_offer(session: AsyncSession, actor: Actor, offer_id: str) -> tu
     assets = await lock_assets(session, listing.asset_ids)
     if any(a.owner_org_id != listing.seller_org_id for a in assets):
         raise InvalidState("the seller no longer owns every asset of this listing")
-    await ensure_market_ready(session, assets, listing.mode, exclude=[listing.id])
+    await ensure_market_ready(session, assets, listing.mode, exclude=[listing.id], listing_id=listing.id)
     deal = await create_deal(session, actor, source="listing", mode=listing.mode, asset_ids=listing.asset_ids,
                              seller_org_id=listing.seller_org_id, buyer_org_id=offer.buyer_org_id,
                              amount=offer.amount, listing=listing, offer=offer, term_months=listing.term_months,

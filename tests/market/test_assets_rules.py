@@ -61,8 +61,10 @@ async def test_pledge_blocks_and_consent_lifts_one_action(api, client, app):
     a = await api.asset(sme)
     assert await _allowed(app, a["id"]) == FREE
     await _encumber(app, _actor(bank), a["id"], "pledge", "loan_1", holder=bank.org_id)
+    # Civil Code art. 444 (corrected brief §3): no license of any kind without the pledgee's consent.
     assert await _allowed(app, a["id"]) == {**FREE, "assign": False, "exclusive_license": False,
-                                            "sole_license": False, "open_license": False, "pledge": False}
+                                            "sole_license": False, "nonexclusive_license": False,
+                                            "open_license": False, "pledge": False}
     with pytest.raises(AssetEncumbered) as info:
         await _encumber(app, _actor(bank), a["id"], "pledge", "loan_2")
     assert info.value.extra["encumbrances"] == [{"asset_id": a["id"], "kind": "pledge", "ref_id": "loan_1"}]
@@ -71,7 +73,7 @@ async def test_pledge_blocks_and_consent_lifts_one_action(api, client, app):
         await enc.grant_consent(session, _actor(bank), "loan_1", "assign")
         await session.commit()
     assert await _allowed(app, a["id"]) == {**FREE, "exclusive_license": False, "sole_license": False,
-                                            "open_license": False, "pledge": False}
+                                            "nonexclusive_license": False, "open_license": False, "pledge": False}
     # GET /assets/{id} shows the encumbrance.
     body = (await client.get(f"/assets/{a['id']}", headers=sme.headers)).json()
     assert body["encumbrances"] == [{"kind": "pledge", "ref_id": "loan_1", "since": "2026-03-02",

@@ -71,13 +71,12 @@ async def test_pledged_asset_cannot_be_assigned_or_exclusively_licensed(api, app
     bank = await api.org("bank")
     a = await api.asset(sme)
     await pledge(app, [a["id"]], "loan_test_1", bank.org_id)
-    for mode in ("assignment", "exclusive_license", "sole_license"):
+    # Civil Code art. 444 (corrected brief §3): a non-exclusive license needs the pledgee's consent too.
+    for mode in ("assignment", "exclusive_license", "sole_license", "nonexclusive_license"):
         r = await client.post("/listings", json={"asset_ids": [a["id"]], "mode": mode, "price": 10_000},
                               headers=sme.headers)
         body = assert_problem(r, 409, "asset_encumbered")
-        assert body["encumbrances"][0]["ref_id"] == "loan_test_1"
-    # A non-exclusive license does not harm the pledgee.
-    await listing(api, sme, [a["id"]], mode="nonexclusive_license", price=10_000)
+        assert body["encumbrances"][0]["ref_id"] == "loan_test_1" and body["loan_id"] == "loan_test_1"
 
 
 async def test_asset_in_flight_blocks_another_assignment(api, client):

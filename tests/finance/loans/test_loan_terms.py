@@ -64,16 +64,24 @@ async def test_disbursed_on_the_31st_falls_due_on_each_month_end(api, client):
     assert [x["due_on"] for x in rows] == ["2026-04-30", "2026-05-31", "2026-06-30", "2026-07-31"]
 
 
-async def test_an_instalment_paid_days_early_is_simply_paid(api, client):
+async def test_an_instalment_paid_days_early_is_paid_with_interest_to_that_day(api, client):
+    """Domain §6 Servicing: interest to a prepayment date accrues daily. The instalment paid four days
+    early is paid (closed today); its interest is the 27 days accrued, what that saves prepays principal,
+    and the remaining balance's four days to the due date are carried into instalment 2."""
     c = await lf.cast(api)
     loan = await lf.active_loan(api, c)
     before = await lf.schedule(api, c.sme, loan["id"])
     await lf.advance_to(api, date(2026, 3, 29))  # four days before the first due date
     out = await lf.repay(api, c.sme, loan["id"], before[0]["payment"])
-    assert out["allocation"] == {"penalty": 0, "interest": before[0]["interest"], "principal": before[0]["principal"]}
+    # 1,000,000.00 × 4.35% / 360 × 27 = 3,262.50
+    assert out["allocation"] == {"penalty": 0, "charges": 0, "interest": 3_262_50,
+                                 "principal": before[0]["payment"] - 3_262_50, "prepaid_principal": 362_50}
     after = await lf.schedule(api, c.sme, loan["id"])
-    assert after[0]["status"] == "paid" and after[1:] == before[1:]
-    assert out["loan"]["next_due"]["n"] == 2 and out["loan"]["next_due"]["amount"] == before[1]["payment"]
+    assert after[0]["status"] == "paid" and after[0]["paid_on"] == "2026-03-29"
+    # 917,952.60 × 4.35% / 360 × 4 = 443.68 carried into instalment 2
+    assert after[1]["carried_interest"] == 443_68 and after[1]["accrues_from"] == "2026-03-29"
+    assert sum(x["principal"] for x in after) == loan["principal"]
+    assert out["loan"]["next_due"]["n"] == 2 and out["loan"]["next_due"]["amount"] == after[1]["payment"]
     await lf.advance_to(api, date(2026, 4, 10))  # past the first due date: nothing is late
     got = await lf.loan(api, c.bank, loan["id"])
     assert got["status"] == "active" and got["days_past_due"] == 0 and got["penalty_outstanding"] == 0
@@ -85,11 +93,12 @@ async def test_early_repayment_pays_this_instalment_then_shrinks_the_later_ones(
     before = await lf.schedule(api, c.sme, loan["id"])
     extra = 300_000 * lf.YUAN
     out = await lf.repay(api, c.sme, loan["id"], before[0]["payment"] + extra)
-    assert out["allocation"]["principal"] == before[0]["principal"] + extra
+    # On the disbursement day no interest has accrued: all of it is principal.
+    assert out["allocation"]["interest"] == 0 and out["allocation"]["principal"] == before[0]["payment"] + extra
     after = await lf.schedule(api, c.sme, loan["id"])
-    assert after[0]["status"] == "paid" and after[0]["paid_principal"] == before[0]["principal"] + extra
+    assert after[0]["status"] == "paid" and after[0]["paid_principal"] == before[0]["payment"] + extra
     assert len(after) == 12 and [x["due_on"] for x in after] == [x["due_on"] for x in before]
-    remaining = loan["principal"] - before[0]["principal"] - extra
+    remaining = loan["principal"] - before[0]["payment"] - extra
     assert after[0]["balance_after"] == remaining == out["loan"]["outstanding_principal"]
     assert sum(x["principal"] for x in after[1:]) == remaining and after[-1]["balance_after"] == 0
     assert all(a["payment"] < b["payment"] for a, b in zip(after[1:], before[1:], strict=True))

@@ -74,7 +74,8 @@ async def test_repaid_on_time_releases_the_pledge(api, client):
     for i, row in enumerate(rows):
         await lf.advance_to(api, date.fromisoformat(row["due_on"]))
         out = await lf.repay(api, c.sme, loan["id"], row["payment"])
-        assert out["allocation"] == {"penalty": 0, "interest": row["interest"], "principal": row["principal"]}
+        assert out["allocation"] == {"penalty": 0, "charges": 0, "interest": row["interest"], "principal": row["principal"],
+                                 "prepaid_principal": 0}
         assert out["loan"]["days_past_due"] == 0
         if i < 11:
             assert out["loan"]["status"] == "active"
@@ -99,7 +100,8 @@ async def test_late_repayment_pays_penalty_first_and_cures(api, client):
     assert got["penalty_outstanding"] == 15462  # vectors/penalty.json: 154.62
     assert got["overdue_amount"] == first["payment"]
     out = await lf.repay(api, c.sme, loan["id"], first["payment"] + 15462)
-    assert out["allocation"] == {"penalty": 15462, "interest": first["interest"], "principal": first["principal"]}
+    assert out["allocation"] == {"penalty": 15462, "charges": 0, "interest": first["interest"], "principal": first["principal"],
+                                 "prepaid_principal": 0}
     assert out["loan"]["status"] == "active" and out["loan"]["days_past_due"] == 0
     assert out["loan"]["classification"] == "normal"
     row = (await lf.schedule(api, c.sme, loan["id"]))[0]
@@ -112,7 +114,8 @@ async def test_partial_repayment_goes_penalty_interest_principal(api, client):
     first = (await lf.schedule(api, c.sme, loan["id"]))[0]
     await lf.advance_to(api, date(2026, 4, 12))
     out = await lf.repay(api, c.sme, loan["id"], 15462 + 1000)
-    assert out["allocation"] == {"penalty": 15462, "interest": 1000, "principal": 0}
+    assert out["allocation"] == {"penalty": 15462, "charges": 0, "interest": 1000, "principal": 0,
+                                 "prepaid_principal": 0}
     assert out["loan"]["status"] == "overdue"
     row = (await lf.schedule(api, c.sme, loan["id"]))[0]
     assert row["paid_interest"] == 1000 and row["status"] == "overdue"
@@ -124,7 +127,10 @@ async def test_early_repayment_shrinks_the_rest_over_the_same_term(api, client):
     loan = await lf.active_loan(api, c)
     before = await lf.schedule(api, c.sme, loan["id"])
     out = await lf.repay(api, c.sme, loan["id"], before[0]["interest"] + 500_000 * lf.YUAN)
-    assert out["allocation"] == {"penalty": 0, "interest": before[0]["interest"], "principal": 500_000 * lf.YUAN}
+    # On the disbursement day no interest has accrued (daily accrual): the whole amount is principal.
+    amount = before[0]["interest"] + 500_000 * lf.YUAN
+    assert out["allocation"] == {"penalty": 0, "charges": 0, "interest": 0, "principal": amount,
+                                 "prepaid_principal": amount - before[0]["principal"]}
     after = await lf.schedule(api, c.sme, loan["id"])
     assert len(after) == 12 and [r["due_on"] for r in after] == [r["due_on"] for r in before]
     assert after[1]["payment"] < before[1]["payment"]
