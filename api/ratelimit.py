@@ -1,4 +1,4 @@
-"""Per-client request limits (the ``limits`` library, sliding-window counters).
+"""Per-client request limits (the ``limits`` library, exact moving windows).
 
 ``/auth/*`` has its own limit (``IPM_RATE_LIMIT_AUTH``), every other path but ``/health`` the default
 one (``IPM_RATE_LIMIT_DEFAULT``), both per client address. Over the limit: 429 ``rate_limited``
@@ -14,7 +14,7 @@ import time
 import structlog
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import Storage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -36,15 +36,15 @@ class RateLimit:
         self.url = _async_url(settings.rate_limit_storage_url)
         self.auth: list[RateLimitItem] = parse_many(settings.rate_limit_auth)
         self.default: list[RateLimitItem] = parse_many(settings.rate_limit_default)
-        self._limiter: SlidingWindowCounterRateLimiter | None = None
+        self._limiter: MovingWindowRateLimiter | None = None
 
     @property
-    def limiter(self) -> SlidingWindowCounterRateLimiter:
+    def limiter(self) -> MovingWindowRateLimiter:
         # Made on first use, inside the event loop that serves the requests.
         if self._limiter is None:
             storage = storage_from_string(self.url)
             assert isinstance(storage, Storage)
-            self._limiter = SlidingWindowCounterRateLimiter(storage)
+            self._limiter = MovingWindowRateLimiter(storage)
         return self._limiter
 
     async def reset(self) -> None:

@@ -35,6 +35,10 @@ import finance.ledger.periods
 import accounts.tokens
 import kernel.outbox
 import finance.payments.driver
+import kernel.event_log
+import kernel.webhooks
+import finance.feed
+import market.feed
 import finance.fund.provisions
 from kernel.discovery import import_all
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kernel import event_log
 from kernel.actor import Actor
 from kernel.clock import business_date
 from kernel.db import TZDateTime, utcnow
@@ -52,4 +53,15 @@ async def record(session: AsyncSession, actor: Actor, action: str, object_type: 
         after=_jsonable(after) if after is not None else None,
     )
     session.add(event)
+    await event_log.record(session, [event_log.Change(action, object_type, object_id, event.before)])
     return event
+
+
+async def record_bulk(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert many audit records at once (the day-end's set-based moves), and the events they make.
+    Each row has every column of ``audit_events``."""
+    if not rows:
+        return
+    await (await session.connection()).execute(sa.insert(AuditEvent.__table__), rows)
+    await event_log.record(session, [event_log.Change(r["action"], r["object_type"], r["object_id"], r["before"])
+                                     for r in rows])

@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     outbox_backoff_max_seconds: float = Field(default=600.0, ge=0)
     outbox_retention_hours: int = Field(default=168, ge=1)
 
+    # Webhooks (kernel/webhooks.py): a 2xx within the timeout is delivered; otherwise retried with backoff
+    # doubling from webhook_backoff_seconds up to webhook_backoff_max_seconds, for webhook_retry_hours.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_backoff_seconds: float = Field(default=30.0, ge=0)
+    webhook_backoff_max_seconds: float = Field(default=6 * 3600.0, ge=0)
+    webhook_retry_hours: float = Field(default=72.0, ge=0)
+
     # High-value criterion (4): a pledge-financing amount at or above this many fen (default ¥10m).
     high_value_pledge_threshold: int = Field(default=10_000_000_00, ge=0)
     # Dormant pool: university-held granted patents with no transfer or license for this many years.

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kernel import audit
 from kernel.actor import Actor
-from kernel.db import table_of, utcnow
+from kernel.db import utcnow
 from kernel.errors import InvalidState
 from kernel.ids import new_id
 
@@ -128,7 +128,7 @@ class Workflow:
                    "action": f"{self.name}.{action}", "object_type": self.name, "object_id": m["b_id"],
                    "before": {self.field: m["b_from"]}, "after": {self.field: m["b_to"], **details}}
                   for m in moves]
-        await conn.execute(sa.insert(table_of(audit.AuditEvent)), events)
+        await audit.record_bulk(session, events)
         return len(moves)
 
 

@@ -4,9 +4,12 @@ Used by statistics and stress tests. It gives the same results as the per-asset 
 (``valuation.scoring`` and ``valuation.approaches``), to the point and to the fen:
 
 - scores use the same integer arithmetic with half-up division, so they are exact;
-- the income approach is summed in float64 and rounded half-up; a result whose fraction lies so
-  close to half a fen that float error (bounded well below 1e-13 relative for ≤ 30 positive terms)
-  could flip the rounding is recomputed in Decimal by the per-asset function.
+- the income approach is summed in float64, one multiply per year, and rounded half-up; a result whose
+  fraction lies so close to half a fen that float error could flip the rounding is recomputed in Decimal
+  by the per-asset function. Counting roundings (unit u = eps/2; growth and discount ≥ -50%, else
+  Decimal, so every term is positive): 1+g and 1+d carry ≤ 2u each, their ratio 5u, year t's term
+  ≤ (6t-3)u, the sum of n terms ≤ (7n-3)u, the after-tax royalty 4u, the value ≤ (7n+2)u =
+  (3.5n+1)·eps. The band is (11n+8)·eps, three times that.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kernel.db import table_of
 from market.assets.models import ASSET_STATUSES, Asset, OwnershipRecord
 from market.numbers import ASSET_KINDS
 from valuation import config
@@ -28,7 +32,7 @@ from valuation.scoring import COHORT_INDICATORS, Facts
 
 KIND_CODE = {k: i for i, k in enumerate(ASSET_KINDS)}
 STATUS_CODE = {s: i for i, s in enumerate(ASSET_STATUSES)}
-_REL_TOL = 1e-13  # bound on float64 relative error of the income sum, with ~8x margin
+_EPS = float(np.finfo(np.float64).eps)
 _ABS_TOL = 1e-6
 
 
@@ -58,45 +62,82 @@ def award_score(awards: Sequence[str]) -> int:
     return max((spec["scores"].get(a, 0) for a in awards), default=spec["none"])
 
 
+NO_DATE = -(10**9)  # a missing date in day-number columns (days since 1970-01-01)
+_EPOCH = date(1970, 1, 1)
+_DENSE_BINS = 1 << 22  # counting-based ranks while groups × values fit in this many bins, else sort
+
+
+def day_number(d: date | None) -> int:
+    return NO_DATE if d is None else (d - _EPOCH).days
+
+
+def from_columns(*, kind: np.ndarray, status: np.ndarray, cohort: np.ndarray, claims: np.ndarray,
+                 forward_citations: np.ndarray, family_size: np.ndarray, award_score: np.ndarray,
+                 strategic_emerging: np.ndarray, has_industry: np.ndarray, expiry_day: np.ndarray,
+                 last_transaction_day: np.ndarray, transfers: np.ndarray, today: date) -> FactsArrays:
+    """Arrays from integer-coded columns as the registry query gives them (codes, day numbers, NO_DATE)."""
+    t = day_number(today)
+    expiry, last_tx = np.asarray(expiry_day, np.int64), np.asarray(last_transaction_day, np.int64)
+    return FactsArrays(
+        kind=np.asarray(kind, np.int64), status=np.asarray(status, np.int64), cohort=np.asarray(cohort, np.int64),
+        claims=np.asarray(claims, np.int64), forward_citations=np.asarray(forward_citations, np.int64),
+        family_size=np.asarray(family_size, np.int64), award_score=np.asarray(award_score, np.int64),
+        strategic_emerging=np.asarray(strategic_emerging, bool), has_industry=np.asarray(has_industry, bool),
+        days_to_expiry=np.where(expiry == NO_DATE, -1, np.maximum(0, expiry - t)),
+        days_since_transaction=np.where(last_tx == NO_DATE, -1, np.maximum(0, t - last_tx)),
+        transfers=np.asarray(transfers, np.int64))
+
+
 def facts_to_arrays(facts: Sequence[Facts], today: date) -> FactsArrays:
+    """Arrays from per-asset ``Facts`` (tests and small callers; the registry path uses ``from_columns``)."""
     cohort_ids: dict[tuple[str, int], int] = {}
-    cohorts = [-1 if f.cohort is None else cohort_ids.setdefault(f.cohort, len(cohort_ids)) for f in facts]
 
     def arr(values: Sequence[int | bool], dtype: type = np.int64) -> np.ndarray:
         return np.asarray(values, dtype=dtype)
 
-    return FactsArrays(
+    return from_columns(
         kind=arr([KIND_CODE[f.kind] for f in facts]),
         status=arr([STATUS_CODE[f.status] for f in facts]),
-        cohort=arr(cohorts),
+        cohort=arr([-1 if f.cohort is None else cohort_ids.setdefault(f.cohort, len(cohort_ids)) for f in facts]),
         claims=arr([f.count("claims") for f in facts]),
         forward_citations=arr([f.count("forward_citations") for f in facts]),
         family_size=arr([f.count("family_size") for f in facts]),
         award_score=arr([award_score(f.awards) for f in facts]),
         strategic_emerging=arr([f.strategic_emerging for f in facts], bool),
         has_industry=arr([bool(f.industry) for f in facts], bool),
-        days_to_expiry=arr([-1 if f.expiry_date is None else max(0, (f.expiry_date - today).days) for f in facts]),
-        days_since_transaction=arr([-1 if f.last_transaction_on is None
-                                    else max(0, (today - f.last_transaction_on).days) for f in facts]),
-        transfers=arr([f.transfers for f in facts]),
-    )
+        expiry_day=arr([day_number(f.expiry_date) for f in facts]),
+        last_transaction_day=arr([day_number(f.last_transaction_on) for f in facts]),
+        transfers=arr([f.transfers for f in facts]), today=today)
 
 
 def _half_up_div(num: np.ndarray, den: np.ndarray | np.int64) -> np.ndarray:
     return (2 * num + den) // (2 * den)
 
 
-def _group_percentile(groups: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mid-rank percentile of each value within its group, and the group's size (integers, exact)."""
+def _dense(keys: np.ndarray) -> np.ndarray:
+    """Keys (≥ 0) renumbered 0..k-1 in key order, without sorting."""
+    present = np.bincount(keys) > 0
+    return (np.cumsum(present) - 1)[keys]
+
+
+def _group_sizes(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: its group's size and how many rows sit in lower-numbered groups."""
+    sizes = np.bincount(groups)
+    return sizes[groups], (np.cumsum(sizes) - sizes)[groups]
+
+
+def _group_percentile(groups: np.ndarray, values: np.ndarray, sizes: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Mid-rank percentile of each value within its group (integers, exact); sizes/start from _group_sizes."""
     span = int(values.max(initial=0)) + 1
     keys = groups * span + values
-    ordered = np.sort(keys)
-    left = np.searchsorted(ordered, keys, "left")
-    right = np.searchsorted(ordered, keys, "right")
-    start = np.searchsorted(ordered, groups * span, "left")
-    sizes = np.bincount(groups)[groups]
-    less, equal = left - start, right - left
-    return _half_up_div(100 * (2 * less + equal), 2 * sizes), sizes
+    if (int(groups.max(initial=0)) + 1) * span <= _DENSE_BINS:  # count instead of sort: linear time
+        counts = np.bincount(keys)
+        left, equal = (np.cumsum(counts) - counts)[keys], counts[keys]
+    else:
+        ordered = np.sort(keys)
+        left = np.searchsorted(ordered, keys, "left")
+        equal = np.searchsorted(ordered, keys, "right") - left
+    return _half_up_div(100 * (2 * (left - start) + equal), 2 * sizes)
 
 
 def scores(fa: FactsArrays, scenario: str) -> dict[str, np.ndarray]:
@@ -105,7 +146,7 @@ def scores(fa: FactsArrays, scenario: str) -> dict[str, np.ndarray]:
     specs = d["score"]["indicators"]
     weights = d["scenarios"][scenario]["indicators"]
     n = len(fa)
-    kind = fa.kind.astype(np.int64)
+    kind = np.asarray(fa.kind, np.int64)
 
     status_table = np.array([specs["legal_status"]["scores"][s] for s in ASSET_STATUSES], dtype=np.int64)
     years = np.array([config.kind_data(k)["legal_term_years"] or 0 for k in ASSET_KINDS], dtype=np.int64)
@@ -117,29 +158,32 @@ def scores(fa: FactsArrays, scenario: str) -> dict[str, np.ndarray]:
 
     # Cohort = (kind, IPC subclass × filing year); fallback population = the kind.
     has_cohort = fa.cohort >= 0
-    _, cohort_group = np.unique(np.where(has_cohort, kind * (int(fa.cohort.max(initial=0)) + 2) + fa.cohort + 1,
-                                         -1 - kind), return_inverse=True)
+    n_kinds = len(ASSET_KINDS)
+    cohort_group = _dense(np.where(has_cohort, n_kinds + kind * (int(fa.cohort.max(initial=0)) + 1) + fa.cohort,
+                                   kind))
     min_size = d["score"]["min_cohort_size"]
+    cohort_n, cohort_start = _group_sizes(cohort_group)
+    kind_n, kind_start = _group_sizes(kind)
+    use_cohort = has_cohort & (cohort_n >= min_size)
     ranked: dict[str, np.ndarray] = {}
     for ind, values in zip(COHORT_INDICATORS, (fa.claims, fa.forward_citations, fa.family_size), strict=True):
-        values = values.astype(np.int64)
-        in_cohort, cohort_n = _group_percentile(cohort_group.astype(np.int64), values)
-        in_kind, _ = _group_percentile(kind, values)
-        ranked[ind] = np.where(has_cohort & (cohort_n >= min_size), in_cohort, in_kind)
+        values = np.asarray(values, np.int64)
+        ranked[ind] = np.where(use_cohort, _group_percentile(cohort_group, values, cohort_n, cohort_start),
+                               _group_percentile(kind, values, kind_n, kind_start))
 
     ind_spec = specs["industry"]
     industry = np.where(fa.strategic_emerging, ind_spec["strategic_emerging"],
                         np.where(fa.has_industry, ind_spec["known_industry"], ind_spec["unknown"]))
     tx = specs["transactions"]
     age = fa.days_since_transaction
-    base = np.full(n, tx["older"], dtype=np.int64)
-    for limit, s in reversed(tx["recency_days"]):
-        base = np.where((age >= 0) & (age <= limit), s, base)
-    base = np.where(age < 0, tx["never"], base)
+    # Recency band by binary search over the limits; the first slot is "never" (age -1).
+    limits = np.array([-1] + [limit for limit, _ in tx["recency_days"]], dtype=np.int64)
+    band_scores = np.array([tx["never"]] + [s for _, s in tx["recency_days"]] + [tx["older"]], dtype=np.int64)
+    base = band_scores[np.searchsorted(limits, age, "left")]
     transactions = np.minimum(100, base + tx["per_transfer"] * fa.transfers)
 
     values_by_name = {"legal_status": status_table[fa.status], "remaining_term": remaining, **ranked,
-                      "awards": fa.award_score.astype(np.int64), "industry": industry,
+                      "awards": np.asarray(fa.award_score, np.int64), "industry": industry,
                       "transactions": transactions}
     dims: dict[str, np.ndarray] = {}
     for dim in config.DIMENSIONS:
@@ -148,10 +192,9 @@ def scores(fa: FactsArrays, scenario: str) -> dict[str, np.ndarray]:
         for name, spec in specs.items():
             if spec["dimension"] != dim:
                 continue
-            applies = np.ones(n, dtype=bool)
-            if spec.get("kinds") is not None:
-                applies = np.isin(kind, [KIND_CODE[k] for k in spec["kinds"]])
-            w = np.where(applies, weights[name], 0)
+            kinds = spec.get("kinds")
+            w = np.array([weights[name] if kinds is None or k in kinds else 0 for k in ASSET_KINDS],
+                         dtype=np.int64)[kind]
             num += w * values_by_name[name]
             den += w
         dims[dim] = np.where(den > 0, _half_up_div(num, np.where(den == 0, 1, den)), 0)
@@ -170,27 +213,74 @@ def income(annual_revenue: np.ndarray, royalty_rate_bps: np.ndarray, tax_rate_bp
     if len(rev) == 0:
         return np.zeros(0, dtype=np.int64)
     cash = rev.astype(np.float64) * (roy / 10000.0) * ((10000 - tax) / 10000.0)
-    t = np.arange(1, int(life.max()) + 1, dtype=np.float64)
-    q = np.power(1.0 + gro[:, None] / 10000.0, t - 1) / np.power(1.0 + dis[:, None] / 10000.0, t)
-    factor = np.where(t[None, :] <= life[:, None], q, 0.0).sum(axis=1)
+    # Σ (1+g)^(t-1)/(1+d)^t term by term: one multiply per year; each asset's term is zeroed after its life.
+    ratio = (1.0 + gro / 10000.0) / (1.0 + dis / 10000.0)
+    term = 1.0 / (1.0 + dis / 10000.0)
+    factor = np.zeros(len(rev))
+    by_life = np.argsort(life, kind="stable")
+    ends = np.searchsorted(life[by_life], np.arange(1, int(life.max()) + 1), "right")
+    done = int(np.searchsorted(life[by_life], 0, "right"))
+    term[by_life[:done]] = 0.0  # no life left: worth nothing
+    for t, end in enumerate(ends, start=1):
+        factor += term
+        term[by_life[done:end]] = 0.0
+        done = int(end)
+        if t < len(ends):
+            term *= ratio
     exact = cash * factor
     out = np.floor(exact + 0.5).astype(np.int64)
     frac = exact - np.floor(exact)
-    doubtful = np.flatnonzero(np.abs(frac - 0.5) < _ABS_TOL + np.abs(exact) * _REL_TOL)
+    rel_tol = (11 * life + 8) * _EPS  # the sum's error bound grows with the life (see module docstring)
+    outside_bound = (gro < -5000) | (dis < -5000)  # the error bound assumes rates above -50%
+    doubtful = np.flatnonzero((np.abs(frac - 0.5) < _ABS_TOL + np.abs(exact) * rel_tol) | outside_bound)
     for i in doubtful:  # too close to half a fen for float: decide in Decimal
         out[i] = relief_from_royalty(int(rev[i]), int(roy[i]), int(tax[i]), int(gro[i]), int(dis[i]), int(life[i]))
     return out
 
 
+def _day_number_sql(column: Any, dialect: str) -> Any:
+    """The date column as days since 1970-01-01 (NO_DATE when null), computed by the database."""
+    if dialect == "postgresql":
+        days = column - sa.cast(sa.literal(_EPOCH.isoformat()), sa.Date)
+    else:  # SQLite stores ISO dates; julianday(1970-01-01) = 2440587.5
+        days = sa.cast(sa.func.julianday(column) - 2440587.5, sa.Integer)
+    return sa.func.coalesce(days, NO_DATE)
+
+
+def _code_sql(column: Any, codes: dict[str, int]) -> Any:
+    return sa.case(codes, value=column, else_=-1)
+
+
 async def load_registry(session: AsyncSession, today: date) -> tuple[list[str], FactsArrays]:
-    """Every registered asset as arrays (ids in id order), for statistics and stress tests."""
-    transfers = dict((await session.exec(
-        select(OwnershipRecord.asset_id, sa.func.count()).where(OwnershipRecord.via != "registration")
-        .group_by(OwnershipRecord.asset_id))).all())
-    assets = list((await session.exec(select(Asset).order_by(col(Asset.id)))).all())
-    facts = [Facts(kind=a.kind, status=a.status, ipc_subclass=a.ipc_subclass, filing_date=a.filing_date,
-                   expiry_date=a.expiry_date, claims_count=a.claims_count, forward_citations=a.forward_citations,
-                   family_size=len(a.family_countries or []), awards=tuple(a.awards or ()), industry=a.industry,
-                   strategic_emerging=a.strategic_emerging, last_transaction_on=a.last_transaction_on,
-                   transfers=int(transfers.get(a.id, 0))) for a in assets]
-    return [a.id for a in assets], facts_to_arrays(facts, today)
+    """Every registered asset as arrays (ids in id order), for statistics and stress tests.
+
+    One query whose columns are already integers (codes, day numbers, cohort ranks), turned into
+    arrays column by column: no per-asset object between the database and the vectorised scoring.
+    """
+    dialect = session.get_bind().dialect.name
+    a = table_of(Asset).c
+    transfers = (sa.select(OwnershipRecord.asset_id, sa.func.count().label("n"))  # type: ignore[call-overload]
+                 .where(OwnershipRecord.via != "registration").group_by(OwnershipRecord.asset_id).subquery())
+    year = sa.extract("year", a.filing_date)
+    cohort = sa.case((sa.and_(a.ipc_subclass.is_not(None), a.filing_date.is_not(None)),
+                      sa.func.dense_rank().over(order_by=(a.ipc_subclass, year)) - 1), else_=-1)
+    query = (sa.select(a.id, _code_sql(a.kind, KIND_CODE), _code_sql(a.status, STATUS_CODE), cohort,
+                       sa.func.coalesce(a.claims_count, 0), sa.func.coalesce(a.forward_citations, 0),
+                       sa.case((a.strategic_emerging, 1), else_=0),
+                       sa.case((sa.func.coalesce(sa.func.length(a.industry), 0) > 0, 1), else_=0),
+                       _day_number_sql(a.expiry_date, dialect), _day_number_sql(a.last_transaction_on, dialect),
+                       sa.func.coalesce(transfers.c.n, 0), a.family_countries, a.awards)
+             .outerjoin(transfers, transfers.c.asset_id == a.id).order_by(a.id))
+    rows = (await session.exec(query)).all()  # type: ignore[call-overload]  # 13 columns: past the overloads
+    (ids, kind, status, cohorts, claims, citations, strategic, industry, expiry, last_tx, n_transfers,
+     family, awards) = zip(*rows, strict=True) if rows else ((),) * 13
+    scores_by_awards: dict[tuple[str, ...], int] = {}  # few distinct award lists: score each once
+    return list(ids), from_columns(
+        kind=np.asarray(kind, np.int64), status=np.asarray(status, np.int64), cohort=np.asarray(cohorts, np.int64),
+        claims=np.asarray(claims, np.int64), forward_citations=np.asarray(citations, np.int64),
+        family_size=np.fromiter((len(f or ()) for f in family), np.int64, len(family)),
+        award_score=np.fromiter((scores_by_awards.setdefault(t, award_score(t))
+                                 for t in (tuple(x or ()) for x in awards)), np.int64, len(awards)),
+        strategic_emerging=np.asarray(strategic, bool), has_industry=np.asarray(industry, bool),
+        expiry_day=np.asarray(expiry, np.int64), last_transaction_day=np.asarray(last_tx, np.int64),
+        transfers=np.asarray(n_transfers, np.int64), today=today)

@@ -294,9 +294,10 @@ async def describe(session: AsyncSession, valuation: Valuation) -> ValuationOut:
 
 
 async def certify(session: AsyncSession, actor: Actor, valuation_id: str, valid_days: int | None) -> Valuation:
+    # Who may see it first (404 to everyone else, whatever the verb), then who may certify it.
+    locked = await get_valuation(session, actor, valuation_id, lock=True)
     if not actor.is_kind(*CERTIFIER_KINDS):
         raise Forbidden("only an evaluator certifies a valuation")
-    locked = await get_valuation(session, actor, valuation_id, lock=True)
     today = await business_date(session)
     return await _move(session, actor, locked, "certify", certified_by=actor.org_id,
                        certified_by_user_id=actor.user_id, certified_on=today,

@@ -23,6 +23,8 @@ from finance.loans.schemas import (
     FundCoverIn,
     GuaranteeIn,
     InsuranceIn,
+    InvitationIn,
+    InvitationOut,
     LoanOut,
     OfferIn,
     OfferOut,
@@ -94,15 +96,29 @@ async def get_schedule(loan_id: str, actor: CurrentActor, session: SessionDep,
     return await views.describe_schedule(session, await access.get_loan(session, actor, loan_id), version)
 
 
+@router.post("/loans/{loan_id}/invitations", status_code=201, response_model=InvitationOut,
+             summary="Invite a guarantor or insurer to the loan; only the invited may join (lending bank)")
+async def invite(loan_id: str, body: InvitationIn, actor: CurrentActor, session: SessionDep) -> InvitationOut:
+    return InvitationOut.model_validate(await security.invite(session, actor, loan_id, body))
+
+
+@router.get("/loans/{loan_id}/invitations", response_model=Page[InvitationOut],
+            summary="The loan's invitations: all to its bank, borrower, the fund and admin; an invitee its own")
+async def list_invitations(loan_id: str, actor: CurrentActor, session: SessionDep) -> Page[InvitationOut]:
+    rows = await security.invitations(session, actor, loan_id)
+    return Page[InvitationOut](data=[InvitationOut.model_validate(r) for r in rows], has_more=False,
+                               next_cursor=None)
+
+
 @router.post("/loans/{loan_id}/guarantee", status_code=201, response_model=LoanOut,
-             summary="Guarantee the loan for a fee and a share of any loss (guarantor)")
+             summary="Guarantee the loan for a fee and a share of any loss (the invited guarantor)")
 async def guarantee(loan_id: str, body: GuaranteeIn, actor: CurrentActor, session: SessionDep) -> LoanOut:
     await security.join_guarantee(session, actor, loan_id, body)
     return await views.describe_loan(session, await access.get_loan(session, actor, loan_id))
 
 
 @router.post("/loans/{loan_id}/insurance", status_code=201, response_model=LoanOut,
-             summary="Insure the loan for a premium and a share of any loss (insurer)")
+             summary="Insure the loan for a premium and a share of any loss (the invited insurer)")
 async def insurance(loan_id: str, body: InsuranceIn, actor: CurrentActor, session: SessionDep) -> LoanOut:
     await security.join_insurance(session, actor, loan_id, body)
     return await views.describe_loan(session, await access.get_loan(session, actor, loan_id))

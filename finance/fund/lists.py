@@ -102,7 +102,7 @@ async def list_programs(session: AsyncSession, actor: Actor, *, limit: int, curs
     return data, more, nxt
 
 
-def _names_org(org_id: str) -> Any:
+def names_org(org_id: str) -> Any:
     """``shares`` (JSON) names this organisation: its id quoted, as JSON text stores it (both databases)."""
     escaped = org_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return sa.cast(C.c.shares, sa.Text).like(f'%"{escaped}"%', escape="\\")
@@ -111,7 +111,7 @@ def _names_org(org_id: str) -> Any:
 def visible_claims(actor: Actor) -> Any:
     if actor.is_platform_admin or actor.is_kind("regulator"):
         return sa.true()
-    return sa.or_(C.c.fund_org_id == actor.org_id, C.c.bank_org_id == actor.org_id, _names_org(actor.org_id))
+    return sa.or_(C.c.fund_org_id == actor.org_id, C.c.bank_org_id == actor.org_id, names_org(actor.org_id))
 
 
 async def list_claims(session: AsyncSession, actor: Actor, *, limit: int, cursor: str | None,

@@ -29,6 +29,7 @@ from statistics import NormalDist
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from kernel.money import BPS, to_fen
 
@@ -122,8 +123,9 @@ def simulate_losses(exposures: ArrayLike, pd_bps: ArrayLike, lgd_bps: ArrayLike,
 
     pool_size = workers or min(len(starts), os.cpu_count() or 1, 4)
     if pool_size <= 1:
-        for k in range(len(starts)):
-            run(k)
+        with threadpool_limits(1):  # OpenBLAS would otherwise start its own threads for the product
+            for k in range(len(starts)):
+                run(k)
     else:
         with ThreadPoolExecutor(max_workers=pool_size) as pool:
             list(pool.map(run, range(len(starts))))

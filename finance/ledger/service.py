@@ -50,6 +50,7 @@ from finance.ledger.core import (
 )
 from finance.ledger.models import LedgerAccount, LedgerChainHead, LedgerEntry, LedgerPosting
 from finance.ledger.schemas import AccountOut, EntryOut
+from finance.ledger.scope import Scope, accounts_condition, entries_condition
 from kernel import audit, metrics
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
@@ -149,8 +150,9 @@ async def get_account(session: AsyncSession, ref: str | LedgerAccount) -> Ledger
 
 
 async def list_accounts(session: AsyncSession, limit: int, cursor: str | None, *, code_prefix: str | None = None,
-                        owner_org_id: str | None = None) -> tuple[list[LedgerAccount], bool, str | None]:
-    stmt = select(LedgerAccount)
+                        owner_org_id: str | None = None,
+                        scope: Scope = None) -> tuple[list[LedgerAccount], bool, str | None]:
+    stmt = select(LedgerAccount).where(accounts_condition(scope))
     if code_prefix:
         stmt = stmt.where(col(LedgerAccount.code).startswith(code_prefix, autoescape=True))
     if owner_org_id:
@@ -592,11 +594,11 @@ async def get_entry(session: AsyncSession, entry_id: str) -> LedgerEntry:
 
 async def list_entries(session: AsyncSession, limit: int, cursor: str | None, *, account_id: str | None = None,
                        date_from: date | None = None, date_to: date | None = None, kind: str | None = None,
-                       object_type: str | None = None,
-                       object_id: str | None = None) -> tuple[list[LedgerEntry], bool, str | None]:
+                       object_type: str | None = None, object_id: str | None = None,
+                       scope: Scope = None) -> tuple[list[LedgerEntry], bool, str | None]:
     if date_from and date_to and date_from > date_to:
         raise ValidationFailed.at(["query", "from"], "from must not be after to")
-    stmt = select(LedgerEntry)
+    stmt = select(LedgerEntry).where(entries_condition(scope))
     if account_id:
         stmt = stmt.where(col(LedgerEntry.id).in_(
             select(LedgerPosting.entry_id).where(LedgerPosting.account_id == account_id)))

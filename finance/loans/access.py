@@ -5,13 +5,15 @@ from __future__ import annotations
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from finance.loans.models import Loan, LoanInstallment
+from finance.loans.models import Loan, LoanInstallment, LoanInvitation
 from kernel.actor import Actor
 from kernel.db import get_or_404
-from kernel.errors import Forbidden
+from kernel.errors import Forbidden, NotFound
 
 BORROWER_KINDS = ("sme",)
 BANK = "bank"
+# Who joins a loan by each kind of invitation.
+JOINERS = {"guarantee": "guarantor", "insurance": "insurer"}
 
 
 def may_see_loan(actor: Actor, loan: Loan) -> bool:
@@ -21,7 +23,21 @@ def may_see_loan(actor: Actor, loan: Loan) -> bool:
 
 
 async def get_loan(session: AsyncSession, actor: Actor, loan_id: str, *, lock: bool = False) -> Loan:
-    return await get_or_404(session, Loan, loan_id, lock=lock, visible=lambda loan: may_see_loan(actor, loan))
+    """The loan for its parties, the fund and the admin, and for a guarantor or insurer invited to it."""
+    loan = await get_or_404(session, Loan, loan_id, lock=lock)
+    if not may_see_loan(actor, loan) and await invitation(session, loan.id, actor) is None:
+        raise NotFound(f"loan {loan_id} not found")
+    return loan
+
+
+async def invitation(session: AsyncSession, loan_id: str, actor: Actor, kind: str | None = None) -> LoanInvitation | None:
+    """The caller's organisation's invitation to the loan (of ``kind``), if it has one."""
+    if not actor.is_kind(*JOINERS.values()):
+        return None
+    stmt = select(LoanInvitation).where(LoanInvitation.loan_id == loan_id, LoanInvitation.org_id == actor.org_id)
+    if kind is not None:
+        stmt = stmt.where(LoanInvitation.kind == kind)
+    return (await session.exec(stmt)).first()
 
 
 async def lock_loan(session: AsyncSession, loan_id: str) -> Loan:
@@ -29,10 +45,12 @@ async def lock_loan(session: AsyncSession, loan_id: str) -> Loan:
 
 
 async def lending_bank_loan(session: AsyncSession, actor: Actor, loan_id: str) -> Loan:
-    """The loan, locked, for its lending bank only (another bank: 404; not a bank: 403)."""
-    if not actor.is_kind(BANK):
+    """The loan, locked, for its lending bank only: 404 to whoever may not see it (whatever the verb),
+    403 to a party or the fund that sees it but is not the lending bank."""
+    loan = await get_loan(session, actor, loan_id, lock=True)
+    if loan.bank_org_id != actor.org_id:
         raise Forbidden("only the lending bank may do this")
-    return await get_or_404(session, Loan, loan_id, lock=True, visible=lambda loan: loan.bank_org_id == actor.org_id)
+    return loan
 
 
 async def installments(session: AsyncSession, loan_id: str, *, lock: bool = False) -> list[LoanInstallment]:

@@ -99,6 +99,12 @@ async def accrue_and_age(session: AsyncSession, run_date: date) -> int:
         await conn.execute(sa.update(L).where(L.c.id == sa.bindparam("b_id"))
                            .values(classification=sa.bindparam("b_class")),
                            [{"b_id": m.id, "b_class": m.new_class} for m in class_moves])
+        at = utcnow()
+        await audit.record_bulk(session, [
+            {"id": new_id("aud"), "at": at, "business_date": next_day, "actor_user_id": SYSTEM.user_id,
+             "actor_org_id": SYSTEM.org_id, "action": "loan.classification_changed", "object_type": "loan",
+             "object_id": m.id, "before": {"classification": m.classification},
+             "after": {"classification": m.new_class, "days_past_due": m.days_past_due}} for m in class_moves])
     for action, from_status in (("fall_overdue", "active"), ("cure", "overdue")):
         rows = [(m.id, m.status) for m in moved if m.status == from_status and m.new_status != from_status]
         await states.LOAN.apply_bulk(session, SYSTEM, rows, action, table=L, business_date=next_day)

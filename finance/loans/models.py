@@ -195,6 +195,23 @@ class LoanInsurance(SQLModel, table=True):
     created_at: datetime = created_at_field()
 
 
+class LoanInvitation(SQLModel, table=True):
+    """The lending bank names the guarantor or insurer it wants on a loan; only that organisation may join."""
+
+    __tablename__ = "loan_invitations"
+    __table_args__ = (sa.UniqueConstraint("loan_id", "org_id", "kind"),
+                      sa.CheckConstraint("kind IN ('guarantee', 'insurance')", name="kind"),
+                      sa.CheckConstraint("status IN ('pending', 'accepted')", name="status"))
+    id: str = Field(default_factory=lambda: new_id("liv"), primary_key=True, max_length=40)
+    loan_id: str = Field(foreign_key="loans.id", index=True, max_length=40)
+    org_id: str = Field(foreign_key="orgs.id", index=True, max_length=40)
+    kind: str = Field(max_length=10)
+    status: str = Field(default="pending", max_length=10)
+    invited_by_user_id: str = Field(max_length=40)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+
+
 class LoanRepayment(SQLModel, table=True):
     __tablename__ = "loan_repayments"
     __table_args__ = (sa.CheckConstraint("amount > 0", name="amount_positive"),

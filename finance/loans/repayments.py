@@ -8,16 +8,15 @@ from datetime import date
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from finance.loans import accrual, early, outbound, payoff, position, states
+from finance.loans import access, accrual, early, outbound, payoff, position, states
 from finance.loans.access import BORROWER_KINDS, installments
 from finance.loans.models import Loan, LoanClassification, LoanInstallment, LoanRepayment
 from finance.loans.states import PERFORMING
 from finance.servicing import versions
 from finance.servicing.models import CHARGE, LoanCharge
 from kernel import audit
-from kernel.actor import Actor
+from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
-from kernel.db import get_or_404
 from kernel.errors import Forbidden, InvalidState, ValidationFailed
 from market.assets import encumbrances
 
@@ -37,10 +36,10 @@ async def payoff_on(session: AsyncSession, loan: Loan, on: date, *, lock: bool =
 
 async def repay(session: AsyncSession, actor: Actor, loan_id: str, amount: int,
                 prepayment: str = early.Prepayment.REDUCE_PAYMENT) -> LoanRepayment:
-    if not actor.is_kind(*BORROWER_KINDS):
+    # Who may see the loan first (404 to everyone else, whatever the verb), then who may repay it.
+    loan = await access.get_loan(session, actor, loan_id, lock=True)
+    if not actor.is_kind(*BORROWER_KINDS) or loan.borrower_org_id != actor.org_id:
         raise Forbidden("only the borrower repays a loan")
-    loan = await get_or_404(session, Loan, loan_id, lock=True,
-                            visible=lambda loan: loan.borrower_org_id == actor.org_id)
     if loan.status not in PERFORMING:
         raise InvalidState(f"loan {loan.id} is {loan.status}; it takes no repayments")
     today = await business_date(session)
@@ -132,4 +131,9 @@ async def set_classification(session: AsyncSession, loan: Loan, classification: 
         session.add(LoanClassification(loan_id=loan.id, business_date=today,
                                        from_classification=loan.classification,
                                        to_classification=classification, days_past_due=loan.days_past_due))
+        before = loan.classification
         loan.classification = classification
+        session.add(loan)
+        await audit.record(session, SYSTEM, "loan.classification_changed", "loan", loan.id,
+                           before={"classification": before},
+                           after={"classification": classification, "days_past_due": loan.days_past_due})

@@ -52,6 +52,21 @@ class OfferIn(_In):
     disclosed_charges: dict[Literal["appraisal_fee", "processing_fee", "prepayment_fee", "other"], Money] = {}
 
 
+class InvitationIn(_In):
+    org_id: str = Field(min_length=1, max_length=40)
+    kind: Literal["guarantee", "insurance"]
+
+
+class InvitationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    loan_id: str
+    org_id: str
+    kind: Literal["guarantee", "insurance"]
+    status: Literal["pending", "accepted"]
+    created_at: datetime
+
+
 class GuaranteeIn(_In):
     share_bps: int = Field(ge=1, le=10000)
     fee_rate_bps: int = Field(ge=0, le=5000)

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org
-from finance.loans import outbound, states
+from finance.loans import access, outbound, states
 from finance.loans.access import lending_bank_loan, lock_loan
-from finance.loans.models import Loan, LoanGuarantee, LoanInsurance
-from finance.loans.schemas import GuaranteeIn, InsuranceIn, PledgeRegistrationIn
+from finance.loans.models import Loan, LoanGuarantee, LoanInsurance, LoanInvitation
+from finance.loans.schemas import GuaranteeIn, InsuranceIn, InvitationIn, PledgeRegistrationIn
 from finance.loans.states import BEFORE_DISBURSEMENT
 from kernel import audit
 from kernel.actor import Actor
 from kernel.clock import business_date
-from kernel.errors import Forbidden, InvalidState, ValidationFailed
+from kernel.db import insert_unique
+from kernel.errors import AlreadyExists, Forbidden, InvalidState, NotFound, ValidationFailed
 from kernel.money import apply_bps
 from market.assets import encumbrances
 from market.assets.service import lock_assets, record_pledge_amount
@@ -34,17 +35,32 @@ async def security_of(session: AsyncSession, loan_id: str) -> tuple[LoanGuarante
     return g, i
 
 
-async def _joinable_loan(session: AsyncSession, actor: Actor, loan_id: str, kind: str) -> Loan:
-    if not actor.is_kind(kind):
-        raise Forbidden(f"only a {kind} may do this")
+async def _joinable_loan(session: AsyncSession, actor: Actor, loan_id: str,
+                         kind: str) -> tuple[Loan, LoanInvitation]:
+    """The loan, locked, and the caller's pending invitation of ``kind`` to it.
+
+    Who may act is checked before what the state allows: without an invitation the loan does not
+    exist for the caller (404), so its status cannot leak; a party that sees the loan but is not the
+    right kind of organisation gets 403.
+    """
     loan = await lock_loan(session, loan_id)
+    invited = await access.invitation(session, loan.id, actor, kind)
+    if not access.may_see_loan(actor, loan) and await access.invitation(session, loan.id, actor) is None:
+        raise NotFound(f"loan {loan_id} not found")
+    joiner = access.JOINERS[kind]
+    if not actor.is_kind(joiner):
+        raise Forbidden(f"only an invited {joiner} may do this")
+    if invited is None:
+        raise NotFound(f"loan {loan_id} not found")
+    if invited.status != "pending":
+        raise InvalidState(f"your {kind} of loan {loan.id} is already in place")
     if loan.status not in BEFORE_DISBURSEMENT:
         raise InvalidState(f"loan {loan.id} is {loan.status}; security is arranged before disbursement")
-    return loan
+    return loan, invited
 
 
 async def join_guarantee(session: AsyncSession, actor: Actor, loan_id: str, data: GuaranteeIn) -> LoanGuarantee:
-    loan = await _joinable_loan(session, actor, loan_id, "guarantor")
+    loan, invited = await _joinable_loan(session, actor, loan_id, "guarantee")
     guarantee, insurance = await security_of(session, loan.id)
     if guarantee is not None:
         raise InvalidState(f"loan {loan.id} already has a guarantee")
@@ -55,6 +71,7 @@ async def join_guarantee(session: AsyncSession, actor: Actor, loan_id: str, data
     loan.guarantor_org_id = actor.org_id
     session.add_all([row, loan])
     await session.flush()
+    await states.INVITATION.apply(session, actor, invited, "accept", loan_id=loan.id)
     await audit.record(session, actor, "loan.guarantee_joined", "loan", loan.id,
                        after={"guarantor_org_id": actor.org_id, "share_bps": row.share_bps,
                               "fee_rate_bps": row.fee_rate_bps, "fee": row.fee})
@@ -62,7 +79,7 @@ async def join_guarantee(session: AsyncSession, actor: Actor, loan_id: str, data
 
 
 async def join_insurance(session: AsyncSession, actor: Actor, loan_id: str, data: InsuranceIn) -> LoanInsurance:
-    loan = await _joinable_loan(session, actor, loan_id, "insurer")
+    loan, invited = await _joinable_loan(session, actor, loan_id, "insurance")
     guarantee, insurance = await security_of(session, loan.id)
     if insurance is not None:
         raise InvalidState(f"loan {loan.id} is already insured")
@@ -72,9 +89,40 @@ async def join_insurance(session: AsyncSession, actor: Actor, loan_id: str, data
     loan.insurer_org_id = actor.org_id
     session.add_all([row, loan])
     await session.flush()
+    await states.INVITATION.apply(session, actor, invited, "accept", loan_id=loan.id)
     await audit.record(session, actor, "loan.insurance_joined", "loan", loan.id,
                        after={"insurer_org_id": actor.org_id, "share_bps": row.share_bps, "premium": row.premium})
     return row
+
+
+async def invite(session: AsyncSession, actor: Actor, loan_id: str, data: InvitationIn) -> LoanInvitation:
+    """The lending bank names the guarantor or insurer that may join the loan."""
+    loan = await lending_bank_loan(session, actor, loan_id)
+    if loan.status not in BEFORE_DISBURSEMENT:
+        raise InvalidState(f"loan {loan.id} is {loan.status}; security is arranged before disbursement")
+    joiner = access.JOINERS[data.kind]
+    org = await session.get(Org, data.org_id)
+    if org is None or org.kind != joiner:
+        raise ValidationFailed.at(["body", "org_id"], f"{data.org_id} is not a {joiner}")
+    if (loan.guarantor_org_id if data.kind == "guarantee" else loan.insurer_org_id) is not None:
+        raise InvalidState(f"loan {loan.id} already has its {data.kind}")
+    row = LoanInvitation(loan_id=loan.id, org_id=org.id, kind=data.kind, invited_by_user_id=actor.user_id)
+    states.INVITATION.start(row)
+    await insert_unique(session, row, AlreadyExists(f"{org.id} is already invited to the {data.kind} of {loan.id}"))
+    await audit.record(session, actor, "loan.invited", "loan", loan.id,
+                       after={"invitation_id": row.id, "org_id": org.id, "kind": data.kind})
+    return row
+
+
+async def invitations(session: AsyncSession, actor: Actor, loan_id: str) -> list[LoanInvitation]:
+    """The bank, the borrower, the fund and the admin see every invitation; an invitee its own."""
+    loan = await access.get_loan(session, actor, loan_id)
+    stmt = select(LoanInvitation).where(LoanInvitation.loan_id == loan.id).order_by(col(LoanInvitation.created_at),
+                                                                                     col(LoanInvitation.id))
+    if not (actor.is_platform_admin or actor.is_kind("fund") or actor.org_id in (loan.bank_org_id,
+                                                                                  loan.borrower_org_id)):
+        stmt = stmt.where(LoanInvitation.org_id == actor.org_id)
+    return list((await session.exec(stmt)).all())
 
 
 async def require_guarantee(session: AsyncSession, loan: Loan, step: str) -> None:

@@ -27,6 +27,9 @@ LOAN = Workflow("loan", {
     ("disposing", "write_off"): "written_off",
 }, initial="pending_security")
 
+# The lending bank invites a guarantor or insurer; the invitee accepts by joining with its terms.
+INVITATION = Workflow("loan_invitation", {("pending", "accept"): "accepted"}, initial="pending")
+
 APPLICATION = Workflow("loan_application", {
     ("submitted", "accept_offer"): "accepted",
     ("submitted", "withdraw"): "withdrawn",

@@ -58,6 +58,7 @@ async def _defaulted_and_compensated(api, client):
     fund, program = await _program(api, client, c.bank)
     loan = await lf.accepted_loan(api, c)
     insurer = await api.org("insurer")
+    await lf.invite(api, c.bank, loan["id"], insurer, "insurance")
     r = await client.post(f"/loans/{loan['id']}/insurance", json={"share_bps": 1600, "premium": 10_000 * lf.YUAN},
                           headers=insurer.headers)
     assert r.status_code == 201, r.text

@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from finance.fund.models import FundProgram
 from finance.ledger import service
 from finance.ledger.core import Chart, Recipes
 from kernel.actor import SYSTEM
@@ -28,14 +29,23 @@ async def ledger(app):
         return {"capital": cap.id, "compensation": comp.id}
 
 
+async def _fund(api, app):
+    """A fund that administers the test programme (the ledger is scoped to its programmes)."""
+    fund = await api.org("fund")
+    async with app.state.session_factory() as s:
+        s.add(FundProgram(id=PROGRAM, fund_org_id=fund.org_id, name="测试计划", capital=0))
+        await s.commit()
+    return fund
+
+
 def _manual(amount: int = 500, **kw) -> dict:
     return {"lines": [{"account": COMP, "side": "debit", "amount": amount},
                       {"account": CASH, "side": "credit", "amount": amount}],
             "description": "correct a rounding difference", **kw}
 
 
-async def test_fund_and_regulator_read_the_ledger(api, client, ledger):
-    for party in (await api.org("fund"), await api.org("regulator", role="member")):
+async def test_fund_and_regulator_read_the_ledger(api, client, ledger, app):
+    for party in (await _fund(api, app), await api.org("regulator", role="member")):
         r = await client.get("/fund/ledger/accounts", params={"limit": 100}, headers=party.headers)
         assert r.status_code == 200, r.text
         by_code = {a["code"]: a for a in r.json()["data"]}
@@ -56,7 +66,7 @@ async def test_others_are_forbidden(api, client, ledger):
 
 
 async def test_entries_with_postings_filters_and_pages(api, client, ledger, app):
-    fund = await api.org("fund")
+    fund = await _fund(api, app)
     async with app.state.session_factory() as s:
         comp_account = await service.get_account(s, COMP)
     r = await client.get("/fund/ledger/entries", params={"account_id": comp_account.id}, headers=fund.headers)
@@ -86,8 +96,8 @@ async def test_entries_with_postings_filters_and_pages(api, client, ledger, app)
     assert_problem(await client.get("/fund/ledger/entries/lje_nope", headers=fund.headers), 404, "not_found")
 
 
-async def test_balances_as_of(api, client, ledger):
-    fund = await api.org("fund")
+async def test_balances_as_of(api, client, ledger, app):
+    fund = await _fund(api, app)
     r = await client.get("/fund/ledger/balances", params={"as_of": str(TODAY - timedelta(days=7))},
                          headers=fund.headers)
     body = r.json()
@@ -100,8 +110,8 @@ async def test_balances_as_of(api, client, ledger):
                    422, "validation_error")
 
 
-async def test_fund_admin_posts_a_manual_adjustment_once(api, client, ledger):
-    fund = await api.org("fund")
+async def test_fund_admin_posts_a_manual_adjustment_once(api, client, ledger, app):
+    fund = await _fund(api, app)
     headers = {**fund.headers, "Idempotency-Key": "adj-1"}
     r = await client.post("/fund/ledger/entries", json=_manual(object_type="claim", object_id="clm_1"),
                           headers=headers)
@@ -133,15 +143,15 @@ async def test_fund_admin_posts_a_manual_adjustment_once(api, client, ledger):
     {"lines": [{"account": COMP, "side": "debit", "amount": 1.5}, {"account": CASH, "side": "credit", "amount": 1.5}],
      "description": "fractional fen"},
 ])
-async def test_bad_manual_entries_answer_422_and_write_nothing(api, client, ledger, body):
-    fund = await api.org("fund")
+async def test_bad_manual_entries_answer_422_and_write_nothing(api, client, ledger, body, app):
+    fund = await _fund(api, app)
     r = await client.post("/fund/ledger/entries", json=body, headers={**fund.headers, "Idempotency-Key": "bad"})
     assert_problem(r, 422, "validation_error")
     assert (await client.get("/fund/ledger/verify", headers=fund.headers)).json()["entries_checked"] == 2
 
 
-async def test_manual_posting_refusals(api, client, ledger):
-    fund = await api.org("fund")
+async def test_manual_posting_refusals(api, client, ledger, app):
+    fund = await _fund(api, app)
     member = await api.user(fund.org_id, "fund", role="member")
     regulator = await api.org("regulator")
     assert_problem(await client.post("/fund/ledger/entries", json=_manual(), headers=fund.headers),
@@ -156,13 +166,19 @@ async def test_manual_posting_refusals(api, client, ledger):
     assert (await client.get("/fund/ledger/verify", headers=fund.headers)).json()["entries_checked"] == 2
 
 
-async def test_reverse_over_http_once(api, client, ledger):
-    fund = await api.org("fund")
-    path = f"/fund/ledger/entries/{ledger['compensation']}/reverse"
-    r = await client.post(path, json={"reason": "claim withdrawn"}, headers={**fund.headers, "Idempotency-Key": "rv"})
+async def test_reverse_over_http_once(api, client, ledger, app):
+    fund = await _fund(api, app)
+    # A workflow's entry is corrected by that workflow, never by a manual reversal.
+    assert_problem(await client.post(f"/fund/ledger/entries/{ledger['compensation']}/reverse",
+                                     json={"reason": "claim withdrawn"},
+                                     headers={**fund.headers, "Idempotency-Key": "rv0"}), 409, "invalid_state")
+    manual = (await client.post("/fund/ledger/entries", json=_manual(),
+                                headers={**fund.headers, "Idempotency-Key": "adj"})).json()["id"]
+    path = f"/fund/ledger/entries/{manual}/reverse"
+    r = await client.post(path, json={"reason": "posted twice"}, headers={**fund.headers, "Idempotency-Key": "rv"})
     assert r.status_code == 201, r.text
-    assert r.json()["reverses_entry_id"] == ledger["compensation"]
-    original = (await client.get(f"/fund/ledger/entries/{ledger['compensation']}", headers=fund.headers)).json()
+    assert r.json()["reverses_entry_id"] == manual
+    original = (await client.get(f"/fund/ledger/entries/{manual}", headers=fund.headers)).json()
     assert original["reversed_by_entry_id"] == r.json()["id"]
     assert_problem(await client.post(path, json={"reason": "again"}, headers={**fund.headers, "Idempotency-Key": "rv2"}),
                    409, "invalid_state")
@@ -171,4 +187,4 @@ async def test_reverse_over_http_once(api, client, ledger):
     assert_problem(await client.post(path, json={"reason": ""}, headers={**fund.headers, "Idempotency-Key": "rv4"}),
                    422, "validation_error")
     r = await client.get("/fund/ledger/verify", headers=fund.headers)
-    assert r.json()["entries_checked"] == 3 and r.json()["balanced"] is True
+    assert r.json()["entries_checked"] == 4 and r.json()["balanced"] is True

@@ -57,6 +57,14 @@ async def accepted_loan(api: Api, c: Cast, **offer_over: Any) -> dict[str, Any]:
     return r.json()
 
 
+async def invite(api: Api, bank: Party, loan_id: str, invitee: Party, kind: str) -> dict[str, Any]:
+    """The lending bank invites a guarantor (``guarantee``) or insurer (``insurance``) to the loan."""
+    r = await api.client.post(f"/loans/{loan_id}/invitations", json={"org_id": invitee.org_id, "kind": kind},
+                              headers=bank.headers)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
 async def register(api: Api, c: Cast, loan_id: str) -> dict[str, Any]:
     r = await api.client.post(f"/loans/{loan_id}/pledge-registration",
                               json={"registration_no": "Y2026990000123", "registered_on": str(await today(api))},

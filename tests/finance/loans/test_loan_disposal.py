@@ -26,6 +26,7 @@ async def _defaulted(api, client, *, valuation_id=None, insurer_share=1600):
     else:
         loan = await lf.accepted_loan(api, c)
     insurer = await api.org("insurer")
+    await lf.invite(api, c.bank, loan["id"], insurer, "insurance")
     r = await client.post(f"/loans/{loan['id']}/insurance", json={"share_bps": insurer_share, "premium": 1000},
                           headers=insurer.headers)
     assert r.status_code == 201, r.text

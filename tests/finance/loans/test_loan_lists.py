@@ -28,6 +28,7 @@ async def test_each_party_sees_its_loans_and_nobody_elses(api, client):
                           headers=c.bank.headers)
     assert r.status_code == 201, r.text
     guarantor = await api.org("guarantor")
+    await lf.invite(api, c.bank, covered["id"], guarantor, "guarantee")
     r = await client.post(f"/loans/{covered['id']}/guarantee", json={"share_bps": 3000, "fee_rate_bps": 100},
                           headers=guarantor.headers)
     assert r.status_code == 201, r.text

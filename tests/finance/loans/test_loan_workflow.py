@@ -48,6 +48,8 @@ async def test_guarantee_required_before_registration(api, client):
                    409, "invalid_state")
     guarantor = await api.org("guarantor")
     insurer = await api.org("insurer")
+    await lf.invite(api, c.bank, loan["id"], guarantor, "guarantee")
+    await lf.invite(api, c.bank, loan["id"], insurer, "insurance")
     assert_problem(await client.post(f"{url}/guarantee", json={"share_bps": 0, "fee_rate_bps": 100},
                                      headers=guarantor.headers), 422, "validation_error")
     r = await client.post(f"{url}/guarantee", json={"share_bps": 6000, "fee_rate_bps": 150}, headers=guarantor.headers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from tests.finance.loans.loan_flow import YUAN, today
+from tests.finance.loans.loan_flow import YUAN, invite, today
 from tests.helpers import Api, Party
 
 WAN = 10_000 * YUAN  # ¥10,000 (万元)
@@ -52,10 +52,12 @@ async def loan(api: Api, sme: Party, bank: Party, *, amount: int = 1_000_000 * Y
     assert r.status_code == 201, r.text
     loan_id = r.json()["id"]
     if guarantor:
+        await invite(api, bank, loan_id, guarantor, "guarantee")
         r = await c.post(f"/loans/{loan_id}/guarantee", json={"share_bps": 3000, "fee_rate_bps": fee_rate_bps},
                          headers=guarantor.headers)
         assert r.status_code == 201, r.text
     if insurer:
+        await invite(api, bank, loan_id, insurer, "insurance")
         r = await c.post(f"/loans/{loan_id}/insurance", json={"share_bps": 2000, "premium": premium},
                          headers=insurer.headers)
         assert r.status_code == 201, r.text

@@ -1,0 +1,185 @@
+"""Events other parties care about, written in the same transaction as the change (the feed and webhooks).
+
+One place makes them: ``kernel.audit`` hands every audit record here, and the actions named in
+``CATALOGUE`` become events. Each event keeps a snapshot of its object and the organisations that may
+see it (its *audience*: organisation ids, or ``kind:<org kind>`` for every organisation of a kind). The
+package that owns an object type registers a *describer* that gives both, for many objects at once (the
+day-end moves thousands of loans in one statement)::
+
+    @event_log.describer("loan")
+    async def describe_loans(session, ids) -> dict[str, Described]: ...
+
+``GET /events`` reads the feed by audience; ``kernel.webhooks`` fans each event out to the matching
+endpoints through the outbox, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from kernel.db import TZDateTime, utcnow
+from kernel.ids import new_id
+
+# audit action -> event type. Workflow moves are audited as ``<workflow>.<action>``.
+CATALOGUE: dict[str, str] = {
+    "loan_application.submitted": "loan_application.submitted",
+    "loan_offer.submitted": "loan_offer.created",
+    "loan_offer.accept": "loan_offer.accepted",
+    "loan_offer.decline": "loan_offer.declined",
+    "loan_invitation.created": "loan.invitation",
+    "loan.invited": "loan.invitation",
+    "loan.register_pledge": "loan.secured",
+    "loan.disburse": "loan.disbursed",
+    "loan.fall_overdue": "loan.overdue",
+    "loan.classification_changed": "loan.classification_changed",
+    "loan.repay_in_full": "loan.repaid",
+    "loan.declare_default": "loan.defaulted",
+    "loan.restructured": "loan.restructured",
+    "loan_restructure.accept": "loan.restructured",
+    "margin_call.issued": "margin_call.issued",
+    "margin_call.cured": "margin_call.cured",
+    "margin_call.cure": "margin_call.cured",
+    "loan.collateral_alert": "collateral.alert",
+    "compensation_claim.opened": "compensation_claim.created",
+    "compensation_claim.paid": "compensation_claim.paid",
+    "compensation_claim.settle": "compensation_claim.paid",
+    "compensation_claim.payout_failed": "compensation_claim.payout_failed",
+    "compensation_claim.fail_payout": "compensation_claim.payout_failed",
+    "deal.agreed": "deal.created",
+    "deal.recorded": "deal.recorded",
+    "auction.sold": "auction.closed",
+    "auction.unsold": "auction.closed",
+    "pledge_consent.requested": "pledge_consent.requested",
+    "pledge_consent.approve": "pledge_consent.decided",
+    "pledge_consent.reject": "pledge_consent.decided",
+    "subsidy_claim.approve": "subsidy_claim.decided",
+    "subsidy_claim.reject": "subsidy_claim.decided",
+    "approval_request.created": "approval_request.created",
+    "payment.failed": "payment.failed",
+    "import.finished": "import.finished",
+    "import.done": "import.finished",
+    "import.failed": "import.finished",
+}
+EVENT_TYPES = sorted(set(CATALOGUE.values()))
+
+
+class Event(SQLModel, table=True):
+    __tablename__ = "events"
+    __table_args__ = (sa.Index("ix_events_object", "object_type", "object_id"),)
+    id: str = Field(default_factory=lambda: new_id("evt"), primary_key=True, max_length=40)
+    type: str = Field(max_length=60, index=True)
+    object_type: str = Field(max_length=40)
+    object_id: str = Field(max_length=40)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+    # {"object": snapshot after the change, "previous_attributes": what the change replaced}
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+
+
+class EventAudience(SQLModel, table=True):
+    """Who may see an event: an organisation id, or ``kind:<org kind>``. Read by (audience, event id)."""
+
+    __tablename__ = "event_audiences"
+    __table_args__ = (sa.Index("ix_event_audiences_audience_event", "audience", "event_id"),)
+    event_id: str = Field(foreign_key="events.id", primary_key=True, max_length=40)
+    audience: str = Field(primary_key=True, max_length=60)
+
+
+@dataclass
+class Described:
+    data: dict[str, Any]
+    audience: set[str] = field(default_factory=set)
+
+
+Describer = Callable[[AsyncSession, list[str]], Awaitable[dict[str, Described]]]
+_describers: dict[str, Describer] = {}
+EVENTS, AUDIENCES = Event.__table__, EventAudience.__table__  # type: ignore[attr-defined]
+
+
+def describer(object_type: str) -> Callable[[Describer], Describer]:
+    def register(fn: Describer) -> Describer:
+        _describers[object_type] = fn
+        return fn
+
+    return register
+
+
+def kind(org_kind: str) -> str:
+    return f"kind:{org_kind}"
+
+
+def audiences_of(org_id: str, org_kind: str) -> list[str]:
+    return [org_id, kind(org_kind)]
+
+
+@dataclass
+class Change:
+    """One audited change, as ``kernel.audit`` passes it."""
+
+    action: str
+    object_type: str
+    object_id: str
+    before: dict[str, Any] | None
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+async def record(session: AsyncSession, changes: Iterable[Change]) -> list[dict[str, Any]]:
+    """Write the events these audited changes make (those in the catalogue with a describer) and hand them
+    to the webhooks. Returns the rows written."""
+    wanted = [c for c in changes if c.action in CATALOGUE and c.object_type in _describers]
+    if not wanted:
+        return []
+    by_type: dict[str, list[str]] = {}
+    for c in wanted:
+        by_type.setdefault(c.object_type, []).append(c.object_id)
+    described: dict[tuple[str, str], Described] = {}
+    for object_type, ids in by_type.items():
+        for i in range(0, len(ids), 1000):
+            found = await _describers[object_type](session, list(dict.fromkeys(ids[i:i + 1000])))
+            described.update({(object_type, k): v for k, v in found.items()})
+    now = utcnow()
+    rows, audiences = [], []
+    audience_of: dict[str, set[str]] = {}
+    for c in wanted:
+        view = described.get((c.object_type, c.object_id))
+        if view is None:
+            continue
+        event_id = new_id("evt")
+        rows.append({"id": event_id, "type": CATALOGUE[c.action], "object_type": c.object_type,
+                     "object_id": c.object_id, "created_at": now,
+                     "data": jsonable({"object": view.data, "previous_attributes": c.before or {}})})
+        audience_of[event_id] = {a for a in view.audience if a}
+        audiences.extend({"event_id": event_id, "audience": a} for a in sorted(audience_of[event_id]))
+    if not rows:
+        return []
+    conn = await session.connection()
+    await conn.execute(sa.insert(EVENTS), rows)
+    if audiences:
+        await conn.execute(sa.insert(AUDIENCES), audiences)
+    from kernel import webhooks  # webhooks reads this module's tables
+
+    await webhooks.fan_out(session, rows, audience_of)
+    return rows
+
+
+def visible_to(org_id: str, org_kind: str, *, everything: bool = False) -> Any:
+    """The SQL condition on ``events`` for what this organisation may see."""
+    if everything:
+        return sa.true()
+    return EVENTS.c.id.in_(sa.select(AUDIENCES.c.event_id).where(
+        AUDIENCES.c.audience.in_(audiences_of(org_id, org_kind))))
