@@ -20,6 +20,7 @@ import api.routers
 from accounts.service import ensure_platform_admin
 from api import docs, openapi, problems
 from api.input_guard import InputGuard
+from api.observe import RequestContext, metrics_router
 from api.ratelimit import RateLimit
 from kernel import clock, i18n
 from kernel.db import make_engine, make_session_factory, serialise
@@ -33,8 +34,8 @@ log = structlog.get_logger()
 def configure_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, format="%(message)s")
     structlog.configure(
-        processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso"),
-                    structlog.processors.JSONRenderer()],
+        processors=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
+                    structlog.processors.TimeStamper(fmt="iso"), structlog.processors.JSONRenderer()],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(settings.log_level)),
     )
 
@@ -137,6 +138,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.rate_limit_enabled:
         app.add_middleware(RateLimit, settings=settings)
+    app.add_middleware(RequestContext)  # outermost: every answer, even a 413, carries the request id
+    app.include_router(metrics_router)
     v1 = APIRouter(prefix=API_PREFIX)
     for router in _discover_routers():
         v1.include_router(router)

@@ -37,6 +37,10 @@ def problem(status: int, code: str, title: str, detail: str, *, errors: list[dic
         body["errors"] = errors
     if extra:
         body.update(extra)
+    from api.observe import request_id_var  # observe imports nothing of problems; kept local as a leaf
+
+    if request_id_var.get():
+        body["request_id"] = request_id_var.get()
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 

@@ -34,6 +34,7 @@ import accounts.approvals
 import finance.ledger.periods
 import accounts.tokens
 import kernel.outbox
+import finance.payments.driver
 import kernel.event_log
 import kernel.webhooks
 import finance.feed

@@ -3,28 +3,40 @@
 The request's session commits only if the endpoint answered below 400; otherwise it rolls back, so a
 failed request changes nothing. For a POST with ``Idempotency-Key`` the key is claimed in the same
 transaction before the endpoint runs and the response stored before commit: work and key land together.
+
+Money moves in two short transactions around the provider call, never with a lock held: the service
+records the payment and an outbox job (``now=True``), and the endpoint calls ``await settle()`` (the
+``Settle`` dependency), which commits that first phase, runs the job (the provider call, with no
+transaction open, then the settlement in a new one) and waits up to ``IPM_PAYMENT_WAIT_SECONDS``. The
+endpoint then reads the settled state in the session's next transaction and answers (202 when the provider
+has not answered yet). The idempotency key is committed with the first phase, marked in progress, and its
+response stored once the endpoint has answered; a retry meanwhile answers 409. Jobs queued to run now by a
+route that does not wait for them run right after its commit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from sqlmodel import select
+from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.approvals import ApprovalPending, Replay, replay_of
 from api.security import decode_access_token
+from kernel import outbox
 from kernel.db import is_unique_violation, utcnow
 from kernel.errors import IdempotencyConflict, NotAuthenticated, ValidationFailed
 from kernel.idempotency import IdempotencyRecord, request_fingerprint
 from kernel.settings import Settings
 
 REPLAY_HEADER = "Idempotent-Replayed"
+IN_FLIGHT_SECONDS = 300  # a first phase older than this without an answer is taken to have died
 
 
 def _scope(request: Request, settings: Settings, fingerprint: str) -> str:
@@ -63,6 +75,13 @@ async def _claim(session: AsyncSession, scope: str, key: str, fingerprint: str,
                  ttl: timedelta) -> tuple[IdempotencyRecord | None, Response | None]:
     """Either a fresh claim on the key, or the stored response to replay."""
     found = await _find(session, scope, key, ttl)
+    if found is not None and found.response_status is None:
+        # The first phase of a request with this key committed; its answer is not stored yet.
+        if found.created_at > utcnow() - timedelta(seconds=IN_FLIGHT_SECONDS):
+            raise IdempotencyConflict("this Idempotency-Key is in use by a request still running; retry shortly")
+        await session.delete(found)  # its process died between the phases: the services are idempotent
+        await session.flush()
+        found = None
     if found is not None:
         return None, _replay(found, fingerprint)
     record = IdempotencyRecord(scope=scope, key=key, request_hash=fingerprint)
@@ -81,6 +100,33 @@ async def _claim(session: AsyncSession, scope: str, key: str, fingerprint: str,
     return record, None
 
 
+class Settle:
+    """``await settle()`` in an endpoint: commit the request's first phase, then run the work it queued
+    to run now (provider calls) and wait for it. Returns True when all of it finished in time."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+
+    async def __call__(self) -> bool:
+        state = self.request.state
+        session: AsyncSession = state.session
+        await session.commit()
+        state.phase_one_committed = True
+        settings: Settings = self.request.app.state.settings
+        return await outbox.run_now(self.request.app.state.session_factory, outbox.take_now(session),
+                                    settings.payment_wait_seconds)
+
+
+SettleDep = Annotated[Settle, Depends(Settle)]
+
+
+async def _store_response(session: AsyncSession, record: IdempotencyRecord, response: Response) -> None:
+    record.response_status = response.status_code
+    record.response_body = bytes(response.body).decode()
+    record.response_headers = {"content-type": response.headers.get("content-type", "")}
+    session.add(record)
+
+
 class TransactionalRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         endpoint = super().get_route_handler()
@@ -92,6 +138,7 @@ class TransactionalRoute(APIRoute):
                 return await self._replayed(endpoint, request, replay)
             async with request.app.state.session_factory() as session:
                 request.state.session = session
+                request.state.phase_one_committed = False
                 record = None
                 key = request.headers.get("idempotency-key")
                 if request.method == "POST" and key is not None:
@@ -109,16 +156,23 @@ class TransactionalRoute(APIRoute):
                     response = JSONResponse(pending.body, status_code=202)
                 except BaseException:
                     await session.rollback()
+                    if record is not None and request.state.phase_one_committed:
+                        await _forget_key(session, record)
                     raise
                 if response.status_code >= 400:
                     await session.rollback()
+                    if record is not None and request.state.phase_one_committed:
+                        # The first phase is committed (e.g. a declined payment is on record): the answer
+                        # is part of what happened, so a retry replays it.
+                        await _store_response(session, record, response)
+                        await session.commit()
                     return response
                 if record is not None:
-                    record.response_status = response.status_code
-                    record.response_body = bytes(response.body).decode()
-                    record.response_headers = {"content-type": response.headers.get("content-type", "")}
-                    session.add(record)
+                    await _store_response(session, record, response)
                 await session.commit()
+                # Work queued to run now by an endpoint that did not wait for it.
+                await outbox.run_now(request.app.state.session_factory, outbox.take_now(session),
+                                     settings.payment_wait_seconds)
                 return response
 
         return handler
@@ -130,3 +184,8 @@ class TransactionalRoute(APIRoute):
         and its own Idempotency-Key claim already covers the maker's key."""
         request.state.session = replay.session
         return await endpoint(request)
+
+async def _forget_key(session: AsyncSession, record: IdempotencyRecord) -> None:
+    """An endpoint failed after its first phase committed: free the key so a retry runs it again."""
+    await session.exec(delete(IdempotencyRecord).where(col(IdempotencyRecord.id) == record.id))
+    await session.commit()

@@ -182,7 +182,22 @@ async def _deal_recorded(session: AsyncSession, payload: dict[str, Any]) -> None
     consent = await session.get(market_consents.PledgeConsent, ref) if kind == market_consents.PROCEEDS_KIND else None
     # Proceeds of a pledged asset put in escrow (提存) stay held until the pledgee bank releases them.
     if payment.escrow_state == "held" and not pledge_consents.keeps_escrow(deal.proceeds_to, consent):
-        payment = await payments.release_escrow(session, payment)
+        # Asked of the provider after commit; the proceeds are routed once it is released (below).
+        await payments.release_escrow(session, payment)
+        return
+    await _route_proceeds(session, deal, payment)
+
+
+@payments.on_released(DEAL)
+async def _deal_escrow_released(session: AsyncSession, payment: Payment) -> None:
+    deal = await session.get(Deal, payment.object_id)
+    if deal is not None and deal.payment_id == payment.id:
+        await _route_proceeds(session, deal, payment)
+
+
+async def _route_proceeds(session: AsyncSession, deal: Deal, payment: Payment) -> None:
+    kind, _, ref = (deal.proceeds_to or "").partition(":")
+    consent = await session.get(market_consents.PledgeConsent, ref) if kind == market_consents.PROCEEDS_KIND else None
     if kind == disposal.PROCEEDS_KIND:
         await disposal.proceeds_received(session, ref, deal, payment)
     elif consent is not None:

@@ -10,6 +10,7 @@ import each other.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from kernel import audit, outbox
+from kernel import audit, metrics, outbox
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import ClockState, business_date, calendar_today, ensure_clock_state
 from kernel.db import TZDateTime, is_unique_violation, utcnow
@@ -83,8 +84,10 @@ async def run_day_end(factory: async_sessionmaker[AsyncSession], run_date: date)
                     raise
                 await session.rollback()
                 continue  # already run for this date (perhaps by another process)
+            started = time.perf_counter()
             await handler.fn(session, run_date)
             await session.commit()
+            metrics.DAY_END_SECONDS.labels(handler.name).observe(time.perf_counter() - started)
             ran += 1
     return ran
 

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kernel import metrics
 from kernel.db import TZDateTime, table_of, utcnow
 from kernel.settings import Settings, get_settings
 
@@ -171,8 +172,12 @@ async def _x(session: AsyncSession, stmt: Any) -> sa.CursorResult:
 
 async def enqueue(session: AsyncSession, kind: str, payload: dict[str, Any] | None = None, *,
                   key: str | None = None, run_after: datetime | None = None,
-                  ordering_key: str | None = None, max_attempts: int | None = None) -> None:
-    """Add a job in the caller's transaction. ``key``: at most one job per key (a repeat does nothing)."""
+                  ordering_key: str | None = None, max_attempts: int | None = None,
+                  now: bool = False) -> int:
+    """Add a job in the caller's transaction; returns its id. ``key``: at most one job per key (a repeat
+    does nothing and returns the first job's id). ``now``: whoever commits this session runs the job right
+    after the commit (``take_now`` / ``run_now``: a request waits for its provider call this way); the
+    workers remain the safety net if that process dies first."""
     registered = _handlers.get(kind)
     attempts = max_attempts or (registered.max_attempts if registered else None) or \
         get_settings().outbox_max_attempts
@@ -184,8 +189,19 @@ async def enqueue(session: AsyncSession, kind: str, payload: dict[str, Any] | No
         dialect = (await session.connection()).dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         stmt = insert(jobs).values(**values).on_conflict_do_nothing(index_elements=["key"])
-    await _x(session, stmt)
-    session.sync_session.info["outbox_enqueued"] = True
+    job_id = (await _x(session, stmt.returning(jobs.c.id))).scalar()
+    if job_id is None:  # the key was there already
+        job_id = (await _x(session, sa.select(jobs.c.id).where(jobs.c.key == key))).scalar_one()
+    info = session.sync_session.info
+    info["outbox_enqueued"] = True
+    if now:
+        info.setdefault("outbox_now", []).append(int(job_id))
+    return int(job_id)
+
+
+def take_now(session: AsyncSession) -> list[int]:
+    """The ids of the ``now`` jobs this session enqueued (and forgets them): run them after commit."""
+    return list(dict.fromkeys(session.sync_session.info.pop("outbox_now", [])))
 
 
 # Wakes the in-process worker as soon as a transaction that enqueued work commits (no poll delay).
@@ -201,6 +217,7 @@ def _wake_after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
     session.info.pop("outbox_enqueued", None)
+    session.info.pop("outbox_now", None)
 
 
 # --- claiming and running ------------------------------------------------------------------------------
@@ -232,24 +249,29 @@ def _claimable(now: datetime, kinds: list[str] | None) -> Any:
 
 
 async def claim(factory: async_sessionmaker[AsyncSession], worker_id: str, *, limit: int = 10,
-                lease_seconds: float | None = None, kinds: list[str] | None = None) -> list[Claimed]:
-    """Take up to ``limit`` due jobs for ``worker_id`` in one short transaction, each with a fresh lease."""
+                lease_seconds: float | None = None, kinds: list[str] | None = None,
+                ids: list[int] | None = None) -> list[Claimed]:
+    """Take up to ``limit`` due jobs (of ``ids`` only, if given) for ``worker_id`` in one short transaction,
+    each with a fresh lease."""
     settings = get_settings()
     lease = lease_seconds if lease_seconds is not None else settings.outbox_lease_seconds
     now = utcnow()
     async with factory() as session:
-        ids_stmt = (sa.select(jobs.c.id).where(_claimable(now, kinds)).order_by(jobs.c.id).limit(limit)
+        cond = _claimable(now, kinds)
+        if ids is not None:
+            cond = sa.and_(cond, jobs.c.id.in_(ids))
+        ids_stmt = (sa.select(jobs.c.id).where(cond).order_by(jobs.c.id).limit(limit)
                     .with_for_update(skip_locked=True, of=jobs))
-        ids = list((await _x(session, ids_stmt)).scalars())
-        if not ids:
+        taken = list((await _x(session, ids_stmt)).scalars())
+        if not taken:
             await session.rollback()
             return []
         token = secrets.token_hex(8)
-        await _x(session, sa.update(jobs).where(jobs.c.id.in_(ids)).values(
+        await _x(session, sa.update(jobs).where(jobs.c.id.in_(taken)).values(
             status=RUNNING, attempts=jobs.c.attempts + 1, locked_by=worker_id, lease_token=token,
             locked_until=now + timedelta(seconds=lease)))
         rows = (await _x(session, sa.select(jobs.c.id, jobs.c.kind, jobs.c.payload, jobs.c.attempts,
-                                                jobs.c.max_attempts).where(jobs.c.id.in_(ids))
+                                                jobs.c.max_attempts).where(jobs.c.id.in_(taken))
                                       .order_by(jobs.c.id))).all()
         await session.commit()
     return [Claimed(r.id, r.kind, dict(r.payload or {}), r.attempts, r.max_attempts, token) for r in rows]
@@ -302,7 +324,9 @@ async def execute(factory: async_sessionmaker[AsyncSession], job: Claimed) -> st
         return await _failed(factory, job, f"no handler registered for {job.kind!r}", None)
     renew = asyncio.create_task(_keep_lease(factory, job, get_settings().outbox_lease_seconds))
     try:
-        return await _run(factory, job, registered)
+        outcome = await _run(factory, job, registered)
+        metrics.OUTBOX_RUNS.labels(job.kind, outcome).inc()
+        return outcome
     finally:
         renew.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -322,6 +346,9 @@ async def _run(factory: async_sessionmaker[AsyncSession], job: Claimed, register
                 log.warning("outbox job %s lost its lease; its work was rolled back", job.id)
                 return "lost"
             await session.commit()
+            chained = take_now(session)
+        if chained:  # work the job itself asked to run at once (e.g. a settled payment releases escrow)
+            await run_now(factory, chained)
         return DONE
     except RetryLater as exc:
         return await _failed(factory, job, str(exc), exc.delay)
@@ -345,6 +372,27 @@ async def drain(factory: async_sessionmaker[AsyncSession], *, kinds: list[str] |
             counts[outcome] = counts.get(outcome, 0) + 1
             ran += 1
     return counts
+
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+async def run_now(factory: async_sessionmaker[AsyncSession], job_ids: list[int],
+                  wait_seconds: float | None = None) -> bool:
+    """Run these (just committed) jobs in this process at once, waiting up to ``wait_seconds`` (None:
+    until done). True when every one finished in time; the others go on in the background (their leases
+    renewed), and a job another worker holds, or one waiting behind its ordering key, is left to it."""
+    if not job_ids:
+        return True
+    batch = await claim(factory, "now:" + new_worker_id(), limit=len(job_ids), ids=job_ids)
+    if not batch:
+        return False
+    tasks = [asyncio.create_task(execute(factory, job)) for job in batch]
+    done, pending = await asyncio.wait(tasks, timeout=wait_seconds)
+    for task in pending:
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+    return not pending and len(batch) == len(job_ids) and all(t.result() == DONE for t in done)
 
 
 # --- the operator's view -------------------------------------------------------------------------------

@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     payment_webhook_secret: str = DEV_WEBHOOK_SECRET
     payment_timeout_seconds: float = 10.0
     payment_max_retries: int = 3
+    # How long a request waits for the provider after committing its first phase before answering 202.
+    payment_wait_seconds: float = Field(default=5.0, ge=0)
+    # The reconciler re-drives payments left processing (or escrow releases and refunds left requested)
+    # longer than this, every ``payment_reconcile_every_seconds``, with the same provider idempotency key.
+    payment_reconcile_after_seconds: float = Field(default=300.0, ge=0)
+    payment_reconcile_every_seconds: float = Field(default=60.0, gt=0)
 
     # The outbox and its workers (kernel/outbox.py, ``python -m worker``).
     embedded_worker: bool = True  # the API process runs one worker too (the one-machine default)

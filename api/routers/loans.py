@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from api.approvals import PENDING_RESPONSE, FourEyes
 from api.deps import CurrentActor, Cursor, Limit, SessionDep
-from api.routing import TransactionalRoute
+from api.money import settle_then_read
+from api.routing import SettleDep, TransactionalRoute
 from finance.fund import claims as fund_claims
 from finance.fund.schemas import ClaimOut
 from finance.loans import access, applications, default, disbursement, disposal, repayments, security, views
@@ -140,20 +141,25 @@ async def pledge_registration(loan_id: str, body: PledgeRegistrationIn, actor: C
 
 @router.post("/loans/{loan_id}/disburse", response_model=LoanOut, responses=PENDING_RESPONSE,
              summary="Pay the loan out through the gateway; the schedule starts today (lending bank; four-eyes "
-                     "above the bank's disbursement_over)")
-async def disburse(loan_id: str, actor: CurrentActor, session: SessionDep, gate: FourEyes) -> LoanOut:
+                     "above the bank's disbursement_over); 202 while the provider has not answered")
+async def disburse(loan_id: str, actor: CurrentActor, session: SessionDep, gate: FourEyes, response: Response,
+                   settle: SettleDep) -> LoanOut:
     async def principal() -> int:  # looked up (and access checked) only when the policy has a threshold
         return (await access.lending_bank_loan(session, actor, loan_id)).principal
 
     await gate.check(actor, "disbursement", amount=principal, object_type="loan", object_id=loan_id)
     loan = await disbursement.disburse(session, actor, loan_id)
+    await settle_then_read(settle, session, response, loan.disbursement_payment_id, loan)
     return await views.describe_loan(session, loan)
 
 
 @router.post("/loans/{loan_id}/repayments", status_code=201, response_model=RepaymentOut,
+             responses={202: {"model": RepaymentOut, "description": "the provider has not answered yet"}},
              summary="Repay through the gateway: penalty, then interest, then principal, oldest first (borrower)")
-async def repay(loan_id: str, body: RepaymentIn, actor: CurrentActor, session: SessionDep) -> RepaymentOut:
+async def repay(loan_id: str, body: RepaymentIn, actor: CurrentActor, session: SessionDep, response: Response,
+                settle: SettleDep) -> RepaymentOut:
     repayment = await repayments.repay(session, actor, loan_id, body.amount, body.prepayment)
+    await settle_then_read(settle, session, response, repayment.payment_id, repayment)
     loan = await access.get_loan(session, actor, loan_id)
     return RepaymentOut(id=repayment.id, amount=repayment.amount, status=repayment.status,
                         allocation=AllocationOut(penalty=repayment.penalty, charges=repayment.charges,

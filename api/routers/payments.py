@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import AdminActor, CurrentActor, Cursor, Limit, SessionDep, SettingsDep
-from api.routing import TransactionalRoute
-from finance.payments import service, webhooks
+from api.money import settle_then_read
+from api.routing import SettleDep, TransactionalRoute
+from finance.payments import driver, service, webhooks
+from finance.payments.models import Payment
 from finance.payments.schemas import PaymentOut, PayoutIn, Purpose, Status, WebhookAck
 from kernel.pagination import Page
 
@@ -22,11 +24,15 @@ async def webhook(request: Request, session: SessionDep, settings: SettingsDep) 
 
 
 @router.post("/payments/payouts", status_code=201, response_model=PaymentOut,
+             responses={202: {"model": PaymentOut, "description": "the provider has not answered yet"}},
              summary="Pay an organisation from the platform's balance (platform admin)")
-async def create_payout(body: PayoutIn, actor: AdminActor, session: SessionDep) -> Any:
-    return await service.manual_payout(session, actor, payee_org_id=body.payee_org_id, amount=body.amount,
-                                object_type=body.object_type, object_id=body.object_id, purpose=body.purpose,
-                                idempotency_key=body.reference, description=body.description)
+async def create_payout(body: PayoutIn, actor: AdminActor, session: SessionDep, response: Response,
+                        settle: SettleDep) -> Any:
+    payment = await service.manual_payout(session, actor, payee_org_id=body.payee_org_id, amount=body.amount,
+                                          object_type=body.object_type, object_id=body.object_id,
+                                          purpose=body.purpose, idempotency_key=body.reference,
+                                          description=body.description)
+    return await settle_then_read(settle, session, response, payment.id)
 
 
 @router.get("/payments", response_model=Page[PaymentOut], summary="The caller's organisation's payments")
@@ -49,5 +55,8 @@ async def get_payment(payment_id: str, actor: CurrentActor, session: SessionDep)
 
 @router.post("/payments/{payment_id}/sync", response_model=PaymentOut,
              summary="Ask the provider where a processing payment stands (payer or payee)")
-async def sync_payment(payment_id: str, actor: CurrentActor, session: SessionDep) -> Any:
-    return await service.sync(session, await service.get_for_party(session, actor, payment_id))
+async def sync_payment(payment_id: str, actor: CurrentActor, session: SessionDep, request: Request) -> Any:
+    found = (await service.get_for_party(session, actor, payment_id)).id
+    await session.rollback()  # no transaction open while the provider is asked
+    await driver.sync(request.app.state.session_factory, found)
+    return await session.get(Payment, found, populate_existing=True)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Response
 
 from api.approvals import PENDING_RESPONSE, FourEyes
 from api.deps import CurrentActor, Cursor, Limit, SessionDep
-from api.routing import TransactionalRoute
+from api.money import settle_then_read
+from api.routing import SettleDep, TransactionalRoute
 from finance.subsidies import claims, policies
 from finance.subsidies.schemas import ClaimIn, ClaimOut, PolicyIn, PolicyOut, RejectIn
 from kernel.pagination import Page
@@ -61,12 +62,15 @@ async def get_claim(claim_id: str, actor: CurrentActor, session: SessionDep) -> 
 
 @router.post("/subsidy-claims/{claim_id}/approve", response_model=ClaimOut, responses=PENDING_RESPONSE,
              summary="Approve and pay from the budget through the ledger and the gateway (regulator; four-eyes "
-                     "when the regulator's policy says so)")
-async def approve(claim_id: str, actor: CurrentActor, session: SessionDep, gate: FourEyes) -> Any:
+                     "when the regulator's policy says so); 202 while the provider has not paid out")
+async def approve(claim_id: str, actor: CurrentActor, session: SessionDep, gate: FourEyes, response: Response,
+                  settle: SettleDep) -> Any:
     claim = await claims.get_claim(session, actor, claim_id)  # 404 for a claim the caller may not see
     await gate.check(actor, "subsidy_approval", amount=claim.amount, object_type="subsidy_claim",
                      object_id=claim_id)
-    return await claims.approve(session, actor, claim_id)
+    claim = await claims.approve(session, actor, claim_id)
+    await settle_then_read(settle, session, response, claim.payment_id, claim)
+    return claim
 
 
 @router.post("/subsidy-claims/{claim_id}/reject", response_model=ClaimOut,

@@ -76,6 +76,17 @@ def violates_limit(limit_rule: str, normal_side: str, debits: int, credits: int)
     return limit_rule == "no_negative" and signed_balance(normal_side, debits, credits) < 0
 
 
+PHASES = ("posted", "pending", "post_pending", "void_pending")
+
+
+def available(normal_side: str, debits: int, credits: int, debits_pending: int, credits_pending: int) -> int:
+    """What may still be spent: the posted balance less pending amounts against the normal side (reserved
+    outflows); pending inflows do not count until posted."""
+    if normal_side == DEBIT:
+        return signed_balance(normal_side, debits, credits + credits_pending)
+    return signed_balance(normal_side, debits + debits_pending, credits)
+
+
 def mirror(lines: Sequence[Line]) -> list[Line]:
     """The lines that undo ``lines``: same accounts and amounts, sides swapped."""
     return [Line(x.account, CREDIT if x.side == DEBIT else DEBIT, x.amount) for x in lines]

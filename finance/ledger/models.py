@@ -24,6 +24,7 @@ class LedgerAccount(SQLModel, table=True):
         sa.CheckConstraint(f"normal_side IN {SIDES!r}", name="normal_side"),
         sa.CheckConstraint(f"limit_rule IN {LIMIT_RULES!r}", name="limit_rule"),
         sa.CheckConstraint("debits_posted >= 0 AND credits_posted >= 0", name="posted_non_negative"),
+        sa.CheckConstraint("debits_pending >= 0 AND credits_pending >= 0", name="pending_non_negative"),
         # The limit also holds in the database, whatever code writes the row.
         sa.CheckConstraint(
             "limit_rule <> 'no_negative' OR (normal_side = 'debit' AND debits_posted >= credits_posted) "
@@ -39,6 +40,9 @@ class LedgerAccount(SQLModel, table=True):
     currency: str = Field(default=CURRENCY, max_length=3)
     debits_posted: int = Field(default=0, sa_type=sa.BigInteger)
     credits_posted: int = Field(default=0, sa_type=sa.BigInteger)
+    # Two-phase entries (TigerBeetle's pending transfers): reserved, not yet posted or voided.
+    debits_pending: int = Field(default=0, sa_type=sa.BigInteger, sa_column_kwargs={"server_default": "0"})
+    credits_pending: int = Field(default=0, sa_type=sa.BigInteger, sa_column_kwargs={"server_default": "0"})
     # Bumped on every balance change: lets readers detect a moved balance; writers lock the row.
     version: int = Field(default=0)
     created_at: datetime = created_at_field()
@@ -52,6 +56,9 @@ class LedgerEntry(SQLModel, table=True):
     __table_args__ = (
         sa.CheckConstraint("length(hash) = 64 AND length(prev_hash) = 64", name="hash_length"),
         sa.Index("ix_ledger_entries_object", "object_type", "object_id"),
+        sa.CheckConstraint("phase IN ('posted', 'pending', 'post_pending', 'void_pending')", name="phase"),
+        sa.CheckConstraint("(phase IN ('post_pending', 'void_pending')) = (pending_entry_id IS NOT NULL)",
+                           name="resolves_a_pending_entry"),
     )
     id: str = Field(default_factory=lambda: new_id("lje"), primary_key=True, max_length=40)
     seq: int = Field(sa_type=sa.BigInteger, unique=True)
@@ -66,6 +73,11 @@ class LedgerEntry(SQLModel, table=True):
                                           max_length=40)
     object_type: str | None = Field(default=None, max_length=40)
     object_id: str | None = Field(default=None, max_length=40)
+    # posted (one phase) | pending (reserves) | post_pending / void_pending (resolve ``pending_entry_id``).
+    phase: str = Field(default="posted", max_length=12, sa_column_kwargs={"server_default": "posted"})
+    # Unique: a pending entry is posted or voided at most once.
+    pending_entry_id: str | None = Field(default=None, foreign_key="ledger_entries.id", unique=True,
+                                         max_length=40)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
     created_at: datetime = created_at_field()
@@ -88,6 +100,8 @@ class LedgerPosting(SQLModel, table=True):
     account_id: str = Field(foreign_key="ledger_accounts.id", max_length=40)
     side: str = Field(max_length=6)
     amount: int = Field(sa_type=sa.BigInteger)
+    # True for the lines of a pending entry and of its void: they count as pending, never as posted.
+    pending: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     # Copied from the entry (both immutable) so as-of balances need no join.
     effective_date: date
 

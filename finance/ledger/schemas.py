@@ -51,7 +51,11 @@ class AccountOut(BaseModel):
     currency: str
     debits_posted: int
     credits_posted: int
-    balance: int = Field(description="fen, positive on the account's normal side")
+    debits_pending: int
+    credits_pending: int
+    balance: int = Field(description="fen posted, positive on the account's normal side")
+    pending_balance: int = Field(description="fen reserved by pending entries, not yet posted or voided")
+    available: int = Field(description="fen that may still be spent: posted less reserved outflows")
     version: int
     created_at: datetime
 
@@ -74,6 +78,8 @@ class EntryOut(BaseModel):
     kind: str
     reverses_entry_id: str | None
     reversed_by_entry_id: str | None
+    phase: Literal["posted", "pending", "post_pending", "void_pending"]
+    pending_entry_id: str | None
     object_type: str | None
     object_id: str | None
     prev_hash: str
@@ -92,7 +98,11 @@ class BalanceOut(BaseModel):
     normal_side: Side
     debits: int
     credits: int
-    balance: int
+    balance: int = Field(description="posted")
+    debits_pending: int
+    credits_pending: int
+    pending: int = Field(description="reserved by pending entries")
+    available: int
 
 
 class BalancesOut(BaseModel):
@@ -108,6 +118,8 @@ class VerifyOut(BaseModel):
     chain_intact: bool
     entries_checked: int
     accounts_checked: int
+    pending_debits: int
+    pending_credits: int
     problems: list[dict[str, Any]]
 
 

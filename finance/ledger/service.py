@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import aliased, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,6 +38,7 @@ from finance.ledger.core import (
     SIDES,
     AccountSpec,
     Line,
+    available,
     bank_deposit_account,
     entry_hash,
     fingerprint,
@@ -50,7 +51,7 @@ from finance.ledger.core import (
 from finance.ledger.models import LedgerAccount, LedgerChainHead, LedgerEntry, LedgerPosting
 from finance.ledger.schemas import AccountOut, EntryOut
 from finance.ledger.scope import Scope, accounts_condition, entries_condition
-from kernel import audit
+from kernel import audit, metrics
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
 from kernel.db import insert_unique, is_unique_violation, table_of, utcnow
@@ -161,7 +162,8 @@ async def list_accounts(session: AsyncSession, limit: int, cursor: str | None, *
 
 def describe_account(account: LedgerAccount) -> AccountOut:
     data = account.model_dump()
-    data["balance"] = signed_balance(account.normal_side, account.debits_posted, account.credits_posted)
+    b = _cached(account)
+    data.update(balance=b.balance, pending_balance=b.pending, available=b.available)
     return AccountOut.model_validate(data)
 
 
@@ -171,15 +173,48 @@ def describe_account(account: LedgerAccount) -> AccountOut:
 async def post(session: AsyncSession, actor: Actor, *, idempotency_key: str,
                lines: Sequence[Line | tuple[str, str, int]], description: str, kind: str,
                effective_date: date | None = None, object_type: str | None = None,
-               object_id: str | None = None) -> LedgerEntry:
+               object_id: str | None = None, pending: bool = False) -> LedgerEntry:
     """Append one balanced entry; the same key with the same content returns the original entry.
+
+    ``pending=True`` makes a two-phase entry (TigerBeetle's pending transfer): its amounts are reserved on
+    the accounts (a limit counts them, so reserved cash cannot be spent twice) but not posted, until
+    ``post_pending`` posts or ``void_pending`` releases them.
 
     Raises ``ValidationFailed`` (bad lines, unknown account, future date), ``IdempotencyConflict`` (the
     key was used for something else) and ``LimitExceeded`` (an account's limit, e.g. cash below zero).
     """
     return await _post(session, actor, idempotency_key=idempotency_key, lines=lines, description=description,
                        kind=kind, effective_date=effective_date, object_type=object_type, object_id=object_id,
-                       reverses_entry_id=None)
+                       reverses_entry_id=None, phase="pending" if pending else "posted")
+
+
+async def post_pending(session: AsyncSession, actor: Actor, pending_entry_id: str, idempotency_key: str,
+                       description: str | None = None) -> LedgerEntry:
+    """Post a pending entry in full (the money landed): its lines move from pending to posted, once."""
+    return await _resolve_pending(session, actor, pending_entry_id, idempotency_key, "post_pending",
+                                  description or "Posted")
+
+
+async def void_pending(session: AsyncSession, actor: Actor, pending_entry_id: str, idempotency_key: str,
+                       reason: str) -> LedgerEntry:
+    """Void a pending entry (the money never moved): its reservation is released, nothing is posted."""
+    return await _resolve_pending(session, actor, pending_entry_id, idempotency_key, "void_pending", reason)
+
+
+async def _resolve_pending(session: AsyncSession, actor: Actor, pending_entry_id: str, idempotency_key: str,
+                           phase: str, text: str) -> LedgerEntry:
+    original = await session.get(LedgerEntry, pending_entry_id)
+    if original is None:
+        raise NotFound(f"ledger entry {pending_entry_id} not found")
+    if original.phase != "pending":
+        raise InvalidState(f"entry {original.id} is not pending (it is {original.phase})")
+    postings = await _postings_of(session, [original.id])
+    lines = [Line(p.account_id, p.side, p.amount) for p in postings[original.id]]
+    verb = "Post" if phase == "post_pending" else "Void"
+    return await _post(session, actor, idempotency_key=idempotency_key, lines=lines,
+                       description=f"{verb} of pending entry #{original.seq}: {text}"[:500], kind=original.kind,
+                       effective_date=None, object_type=original.object_type, object_id=original.object_id,
+                       reverses_entry_id=None, phase=phase, pending_entry_id=original.id)
 
 
 async def reverse(session: AsyncSession, actor: Actor, entry_id: str, idempotency_key: str,
@@ -190,6 +225,8 @@ async def reverse(session: AsyncSession, actor: Actor, entry_id: str, idempotenc
         raise NotFound(f"ledger entry {entry_id} not found")
     if original.reverses_entry_id is not None:
         raise InvalidState("a reversal cannot itself be reversed; post the movement again instead")
+    if original.phase in ("pending", "void_pending"):
+        raise InvalidState("a pending entry is voided, not reversed; and a void moved no money")
     postings = await _postings_of(session, [original.id])
     lines = mirror([Line(p.account_id, p.side, p.amount) for p in postings[original.id]])
     return await _post(session, actor, idempotency_key=idempotency_key, lines=lines,
@@ -201,7 +238,8 @@ async def reverse(session: AsyncSession, actor: Actor, entry_id: str, idempotenc
 async def _post(session: AsyncSession, actor: Actor, *, idempotency_key: str,
                 lines: Sequence[Line | tuple[str, str, int]], description: str, kind: str,
                 effective_date: date | None, object_type: str | None, object_id: str | None,
-                reverses_entry_id: str | None) -> LedgerEntry:
+                reverses_entry_id: str | None, phase: str = "posted",
+                pending_entry_id: str | None = None) -> LedgerEntry:
     _check_text(idempotency_key, description, kind, object_type, object_id)
     checked = validate_lines(lines)
     # Resolving the accounts also locks them, in id order (one round trip): a retry takes the same locks as
@@ -212,6 +250,8 @@ async def _post(session: AsyncSession, actor: Actor, *, idempotency_key: str,
     request = {"lines": [[x.account, x.side, x.amount] for x in resolved], "description": description,
                "kind": kind, "effective_date": effective_date.isoformat() if effective_date else None,
                "object_type": object_type, "object_id": object_id, "reverses_entry_id": reverses_entry_id}
+    if phase != "posted":  # one-phase requests keep the fingerprint they always had
+        request |= {"phase": phase, "pending_entry_id": pending_entry_id}
     request_hash = fingerprint(request)
 
     # Authoritative for replays (see above). A different request under the same key meets the unique index.
@@ -223,6 +263,12 @@ async def _post(session: AsyncSession, actor: Actor, *, idempotency_key: str,
             LedgerEntry.reverses_entry_id == reverses_entry_id))).first()
         if done is not None:
             raise InvalidState(f"entry {reverses_entry_id} was already reversed by entry {done.id}")
+    if pending_entry_id is not None:
+        done = (await session.exec(select(LedgerEntry).where(
+            LedgerEntry.pending_entry_id == pending_entry_id))).first()
+        if done is not None:
+            raise InvalidState(f"pending entry {pending_entry_id} was already resolved ({done.phase}) by "
+                               f"entry {done.id}")
 
     today = await business_date(session)
     effective = effective_date or today
@@ -231,36 +277,49 @@ async def _post(session: AsyncSession, actor: Actor, *, idempotency_key: str,
 
     accounts = sorted({by_ref[x.account].id: by_ref[x.account] for x in checked}.values(), key=lambda a: a.id)
     await periods.ensure_open(session, accounts, effective)  # after the account locks: see periods
-    deltas: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    # Per account: [debits posted, credits posted, debits pending, credits pending] this entry adds.
+    deltas: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for x in resolved:
-        deltas[x.account][0 if x.side == DEBIT else 1] += x.amount
+        side = 0 if x.side == DEBIT else 1
+        if phase in ("posted", "post_pending"):
+            deltas[x.account][side] += x.amount
+        if phase == "pending":
+            deltas[x.account][2 + side] += x.amount
+        elif phase in ("post_pending", "void_pending"):
+            deltas[x.account][2 + side] -= x.amount
     for account in accounts:
-        d, c = deltas[account.id]
-        if violates_limit(account.limit_rule, account.normal_side, account.debits_posted + d,
-                          account.credits_posted + c):
-            have = signed_balance(account.normal_side, account.debits_posted, account.credits_posted)
-            raise LimitExceeded(
-                f"account {account.code} may not go below zero: balance {have}, "
-                f"this entry would take {-signed_balance(account.normal_side, d, c)} from it",
-                extra={"account_id": account.id, "account_code": account.code, "balance": have,
-                       "rule": account.limit_rule})
-        if effective < today:
+        d, c, _, _ = deltas[account.id]
+        if phase in ("posted", "pending") and account.limit_rule == "no_negative":
+            have = available(account.normal_side, account.debits_posted, account.credits_posted,
+                             account.debits_pending, account.credits_pending)
+            after = available(account.normal_side, account.debits_posted + d, account.credits_posted + c,
+                              account.debits_pending + deltas[account.id][2],
+                              account.credits_pending + deltas[account.id][3])
+            if after < 0:
+                raise LimitExceeded(
+                    f"account {account.code} may not go below zero: available {have} (pending counted), "
+                    f"this entry would take {have - after} from it",
+                    extra={"account_id": account.id, "account_code": account.code, "balance": have,
+                           "rule": account.limit_rule})
+        if effective < today and phase in ("posted", "pending"):
             await _check_history(session, account, signed_balance(account.normal_side, d, c), effective)
 
     now = utcnow()
     entry = LedgerEntry(seq=0, idempotency_key=idempotency_key, request_hash=request_hash,
                         effective_date=effective, description=description, kind=kind,
                         reverses_entry_id=reverses_entry_id, object_type=object_type, object_id=object_id,
+                        phase=phase, pending_entry_id=pending_entry_id,
                         prev_hash=GENESIS_HASH, hash=GENESIS_HASH, created_at=now,
                         created_by_org_id=actor.org_id, created_by_user_id=actor.user_id)
     postings = [LedgerPosting(entry_id=entry.id, line_no=i, account_id=x.account, side=x.side, amount=x.amount,
-                              effective_date=effective) for i, x in enumerate(resolved, start=1)]
+                              pending=phase in ("pending", "void_pending"), effective_date=effective)
+                for i, x in enumerate(resolved, start=1)]
     # Everything that does not need the chain head is written first: all cached balances in one statement,
     # and the audit row (the entry's id is known already; its seq is on the entry itself).
     await _apply_balances(session, accounts, deltas, now)
     await audit.record(session, actor, "ledger.entry_posted", "ledger_entry", entry.id, after={
         "kind": kind, "effective_date": effective, "reverses_entry_id": reverses_entry_id,
-        "object_type": object_type, "object_id": object_id,
+        "phase": phase, "pending_entry_id": pending_entry_id, "object_type": object_type, "object_id": object_id,
         "lines": [{"account": by_ref[x.account].code, "side": x.side, "amount": x.amount} for x in checked]})
     await session.flush()
 
@@ -277,7 +336,11 @@ async def _post(session: AsyncSession, actor: Actor, *, idempotency_key: str,
             raise
         if "reverses_entry_id" in str(exc.orig):
             raise InvalidState(f"entry {reverses_entry_id} was already reversed") from exc
+        if "pending_entry_id" in str(exc.orig):
+            raise InvalidState(f"pending entry {pending_entry_id} was already resolved") from exc
         raise IdempotencyConflict(f"idempotency key {idempotency_key} was used for a different entry") from exc
+    metrics.LEDGER_ENTRIES.labels(kind, phase).inc()
+    metrics.LEDGER_POSTINGS.labels(phase).inc(len(postings))
     return entry
 
 
@@ -285,15 +348,20 @@ async def _apply_balances(session: AsyncSession, accounts: Sequence[LedgerAccoun
                           deltas: dict[str, list[int]], now: datetime) -> None:
     """Add each account's deltas in one executemany; the locked ORM rows are brought up to date unflagged."""
     t = _accounts_table
+    big = sa.BigInteger
     stmt = (sa.update(t).where(t.c.id == sa.bindparam("b_id"))
-            .values(debits_posted=t.c.debits_posted + sa.bindparam("b_d", type_=sa.BigInteger),
-                    credits_posted=t.c.credits_posted + sa.bindparam("b_c", type_=sa.BigInteger),
+            .values(debits_posted=t.c.debits_posted + sa.bindparam("b_d", type_=big),
+                    credits_posted=t.c.credits_posted + sa.bindparam("b_c", type_=big),
+                    debits_pending=t.c.debits_pending + sa.bindparam("b_dp", type_=big),
+                    credits_pending=t.c.credits_pending + sa.bindparam("b_cp", type_=big),
                     version=t.c.version + 1, updated_at=now))
     conn = await session.connection()
-    await conn.execute(stmt, [{"b_id": a.id, "b_d": deltas[a.id][0], "b_c": deltas[a.id][1]} for a in accounts])
+    await conn.execute(stmt, [{"b_id": a.id, "b_d": deltas[a.id][0], "b_c": deltas[a.id][1],
+                               "b_dp": deltas[a.id][2], "b_cp": deltas[a.id][3]} for a in accounts])
     for a in accounts:
-        d, c = deltas[a.id]
+        d, c, dp, cp = deltas[a.id]
         for name, value in (("debits_posted", a.debits_posted + d), ("credits_posted", a.credits_posted + c),
+                            ("debits_pending", a.debits_pending + dp), ("credits_pending", a.credits_pending + cp),
                             ("version", a.version + 1), ("updated_at", now)):
             set_committed_value(a, name, value)
 
@@ -412,12 +480,15 @@ def _hashed_entry(entry: LedgerEntry) -> dict[str, Any]:
             "description": entry.description, "kind": entry.kind, "reverses_entry_id": entry.reverses_entry_id,
             "object_type": entry.object_type, "object_id": entry.object_id,
             "created_at": entry.created_at.astimezone(UTC).isoformat(),
-            "created_by_org_id": entry.created_by_org_id, "created_by_user_id": entry.created_by_user_id}
+            "created_by_org_id": entry.created_by_org_id, "created_by_user_id": entry.created_by_user_id,
+            # Two-phase fields are hashed only when used, so every one-phase entry keeps its hash.
+            **({"phase": entry.phase, "pending_entry_id": entry.pending_entry_id} if entry.phase != "posted"
+               else {})}
 
 
 def _hashed_posting(p: LedgerPosting) -> dict[str, Any]:
     return {"id": p.id, "line_no": p.line_no, "account_id": p.account_id, "side": p.side, "amount": p.amount,
-            "effective_date": p.effective_date.isoformat()}
+            "effective_date": p.effective_date.isoformat(), **({"pending": True} if p.pending else {})}
 
 
 # --- reading -----------------------------------------------------------------------------------------
@@ -425,6 +496,8 @@ def _hashed_posting(p: LedgerPosting) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class Balance:
+    """Posted and pending apart: ``balance`` is posted only; ``available`` also counts reserved outflows."""
+
     account_id: str
     code: str
     name: str
@@ -433,21 +506,59 @@ class Balance:
     debits: int
     credits: int
     balance: int
+    debits_pending: int = 0
+    credits_pending: int = 0
+    pending: int = 0
+    available: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _balance_of(account: LedgerAccount, debits: int, credits: int) -> Balance:
-    return Balance(account.id, account.code, account.name, account.type, account.normal_side, debits, credits,
-                   signed_balance(account.normal_side, debits, credits))
+def _balance_of(account: LedgerAccount, debits: int, credits: int, debits_pending: int = 0,
+                credits_pending: int = 0) -> Balance:
+    n = account.normal_side
+    return Balance(account.id, account.code, account.name, account.type, n, debits, credits,
+                   signed_balance(n, debits, credits), debits_pending, credits_pending,
+                   signed_balance(n, debits_pending, credits_pending),
+                   available(n, debits, credits, debits_pending, credits_pending))
+
+
+def _cached(account: LedgerAccount) -> Balance:
+    return _balance_of(account, account.debits_posted, account.credits_posted, account.debits_pending,
+                       account.credits_pending)
+
+
+def _sides() -> tuple[Any, Any]:
+    debit = sa.func.sum(sa.case((col(LedgerPosting.side) == DEBIT, col(LedgerPosting.amount)), else_=0))
+    credit = sa.func.sum(sa.case((col(LedgerPosting.side) == CREDIT, col(LedgerPosting.amount)), else_=0))
+    return debit, credit
 
 
 async def _posted_sums(session: AsyncSession, as_of: date | None,
                        account_id: str | None = None) -> dict[str, tuple[int, int]]:
-    debit = sa.func.sum(sa.case((col(LedgerPosting.side) == DEBIT, col(LedgerPosting.amount)), else_=0))
-    credit = sa.func.sum(sa.case((col(LedgerPosting.side) == CREDIT, col(LedgerPosting.amount)), else_=0))
-    stmt = select(LedgerPosting.account_id, debit, credit).group_by(col(LedgerPosting.account_id))
+    debit, credit = _sides()
+    stmt = (select(LedgerPosting.account_id, debit, credit).where(col(LedgerPosting.pending).is_(False))
+            .group_by(col(LedgerPosting.account_id)))
+    if as_of is not None:
+        stmt = stmt.where(col(LedgerPosting.effective_date) <= as_of)
+    if account_id is not None:
+        stmt = stmt.where(LedgerPosting.account_id == account_id)
+    return {row[0]: (int(row[1] or 0), int(row[2] or 0)) for row in (await session.exec(stmt)).all()}
+
+
+async def _pending_sums(session: AsyncSession, as_of: date | None,
+                        account_id: str | None = None) -> dict[str, tuple[int, int]]:
+    """Lines of pending entries not posted or voided (by the end of ``as_of``), per account."""
+    debit, credit = _sides()
+    resolver = aliased(LedgerEntry)
+    resolved = select(resolver.id).where(resolver.pending_entry_id == LedgerEntry.id)
+    if as_of is not None:
+        resolved = resolved.where(resolver.effective_date <= as_of)
+    stmt = (select(LedgerPosting.account_id, debit, credit)
+            .join(LedgerEntry, col(LedgerEntry.id) == col(LedgerPosting.entry_id))
+            .where(LedgerEntry.phase == "pending", ~resolved.exists())
+            .group_by(col(LedgerPosting.account_id)))
     if as_of is not None:
         stmt = stmt.where(col(LedgerPosting.effective_date) <= as_of)
     if account_id is not None:
@@ -459,18 +570,19 @@ async def balance(session: AsyncSession, account: str | LedgerAccount, as_of: da
     """An account's balance now (the cached one) or as of the end of a business date (from postings)."""
     acc = await get_account(session, account)
     if as_of is None:
-        return _balance_of(acc, acc.debits_posted, acc.credits_posted)
+        return _cached(acc)
     d, c = (await _posted_sums(session, as_of, acc.id)).get(acc.id, (0, 0))
-    return _balance_of(acc, d, c)
+    dp, cp = (await _pending_sums(session, as_of, acc.id)).get(acc.id, (0, 0))
+    return _balance_of(acc, d, c, dp, cp)
 
 
 async def balances(session: AsyncSession, as_of: date | None = None) -> list[Balance]:
     """Every account's balance (a trial balance), by code."""
     accounts = (await session.exec(select(LedgerAccount).order_by(col(LedgerAccount.code)))).all()
     if as_of is None:
-        return [_balance_of(a, a.debits_posted, a.credits_posted) for a in accounts]
-    sums = await _posted_sums(session, as_of)
-    return [_balance_of(a, *sums.get(a.id, (0, 0))) for a in accounts]
+        return [_cached(a) for a in accounts]
+    sums, pend = await _posted_sums(session, as_of), await _pending_sums(session, as_of)
+    return [_balance_of(a, *sums.get(a.id, (0, 0)), *pend.get(a.id, (0, 0))) for a in accounts]
 
 
 async def get_entry(session: AsyncSession, entry_id: str) -> LedgerEntry:
@@ -586,7 +698,7 @@ async def verify(session: AsyncSession) -> dict[str, Any]:
         chain_ok = False
         problems.append({"problem": "head_mismatch", "head_seq": head_seq, "last_seq": last_seq})
 
-    sums = await _posted_sums(session, None)
+    sums, pend = await _posted_sums(session, None), await _pending_sums(session, None)
     accounts = (await session.exec(select(LedgerAccount).order_by(col(LedgerAccount.id))
                                    .execution_options(populate_existing=True))).all()
     for a in accounts:
@@ -595,6 +707,15 @@ async def verify(session: AsyncSession) -> dict[str, Any]:
             balanced = False
             problems.append({"account_id": a.id, "account_code": a.code, "problem": "cached_balance_mismatch",
                              "cached": [a.debits_posted, a.credits_posted], "postings": [d, c]})
+        dp, cp = pend.pop(a.id, (0, 0))
+        if (a.debits_pending, a.credits_pending) != (dp, cp):
+            balanced = False
+            problems.append({"account_id": a.id, "account_code": a.code, "problem": "cached_pending_mismatch",
+                             "cached": [a.debits_pending, a.credits_pending], "postings": [dp, cp]})
+        if a.limit_rule == "no_negative" and available(a.normal_side, d, c, dp, cp) < 0:
+            balanced = False
+            problems.append({"account_id": a.id, "account_code": a.code, "problem": "overcommitted",
+                             "available": available(a.normal_side, d, c, dp, cp)})
         if violates_limit(a.limit_rule, a.normal_side, d, c):
             balanced = False
             problems.append({"account_id": a.id, "account_code": a.code, "problem": "limit_violated",
@@ -604,6 +725,34 @@ async def verify(session: AsyncSession) -> dict[str, Any]:
     if total_d != total_c:
         balanced = False
         problems.append({"problem": "trial_balance_off", "debits": total_d, "credits": total_c})
+    pending_d = sum(a.debits_pending for a in accounts)
+    pending_c = sum(a.credits_pending for a in accounts)
+    if pending_d != pending_c:
+        balanced = False
+        problems.append({"problem": "pending_trial_balance_off", "debits": pending_d, "credits": pending_c})
+    problems.extend(await _resolution_problems(session))
+    balanced = balanced and not any(p["problem"] == "resolution_mismatch" for p in problems)
     return {"balanced": balanced, "chain_intact": chain_ok, "entries_checked": checked,
+            "pending_debits": pending_d, "pending_credits": pending_c,
             "accounts_checked": len(accounts), "problems_total": len(problems),
             "problems": problems[:MAX_PROBLEMS_SHOWN]}
+
+
+async def _resolution_problems(session: AsyncSession) -> list[dict[str, Any]]:
+    """Every post or void names a pending entry and repeats its lines exactly."""
+    out: list[dict[str, Any]] = []
+    resolvers = list((await session.exec(select(LedgerEntry).where(
+        col(LedgerEntry.pending_entry_id).is_not(None)))).all())
+    if not resolvers:
+        return out
+    pending_ids = [r.pending_entry_id for r in resolvers if r.pending_entry_id]
+    originals = {e.id: e for e in (await session.exec(select(LedgerEntry).where(
+        col(LedgerEntry.id).in_(pending_ids)))).all()}
+    postings = await _postings_of(session, [r.id for r in resolvers] + pending_ids)
+    for r in resolvers:
+        original = originals.get(r.pending_entry_id or "")
+        lines = sorted((p.account_id, p.side, p.amount) for p in postings[r.id])
+        if original is None or original.phase != "pending" or lines != sorted(
+                (p.account_id, p.side, p.amount) for p in postings[original.id]):
+            out.append({"entry_id": r.id, "problem": "resolution_mismatch", "pending_entry_id": r.pending_entry_id})
+    return out

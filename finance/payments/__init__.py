@@ -2,7 +2,9 @@
 
 Domain packages call ``finance.payments.service`` and never learn which provider is configured
 (``IPM_PAYMENT_PROVIDER``: ``local`` settles at once; ``http`` talks to a Stripe-like provider, see
-``finance.payments.http``). Services only flush: the payment lands or rolls back with the caller's work.
+``finance.payments.http``). Services only flush and never call the provider: ``charge``, ``payout``,
+``release_escrow`` and ``refund`` record what is asked plus an outbox job, and the provider is called after
+commit with no transaction open (``finance.payments.driver``); a route waits for it with ``settle()``.
 
 Moving money (each call is once per domain action: the same ``purpose, object_type, object_id,
 idempotency_key`` returns the payment already made, or 409 ``idempotency_conflict`` if the amount or
@@ -19,7 +21,7 @@ or for a new attempt after a decline)::
     await payments.payout(session, actor, payee_org_id=bank, amount=fen, purpose="compensation",
                           object_type="compensation_claim", object_id=claim.id)
     await payments.find(session, purpose="deal", object_type="deal", object_id=deal.id)
-    await payments.sync(session, p)             # ask the provider (a late webhook)
+    await driver.sync(session_factory, p.id)    # ask the provider (a late webhook); no transaction open
 
 Purposes: deal, repayment, disbursement, payout, compensation, subsidy, recovery, royalty, fee.
 A charge's status is ``processing`` → ``succeeded`` | ``failed`` | ``canceled``, then ``refunded``;

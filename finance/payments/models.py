@@ -88,6 +88,9 @@ class Payment(SQLModel, table=True):
     created_at: datetime = created_at_field()
     updated_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
     settled_at: datetime | None = Field(default=None, sa_type=TZDateTime)
+    # Asked of the provider after commit (outbox jobs); set when requested, cleared if the provider refuses.
+    release_requested_at: datetime | None = Field(default=None, sa_type=TZDateTime)
+    refund_requested_at: datetime | None = Field(default=None, sa_type=TZDateTime)
     released_at: datetime | None = Field(default=None, sa_type=TZDateTime)
     refunded_at: datetime | None = Field(default=None, sa_type=TZDateTime)
 

@@ -15,13 +15,14 @@ from accounts.models import Org
 from finance.payments import gateway as gw
 from finance.payments import providers
 from finance.payments.models import ACTION_TO, ESCROW, PAYMENT, PURPOSES, Payment, PaymentEvent
-from kernel import audit
+from kernel import audit, outbox
 from kernel.actor import SYSTEM, Actor
 from kernel.db import get_or_404, insert_unique, utcnow
 from kernel.errors import DomainError, IdempotencyConflict, InvalidState, NotFound, ValidationFailed
 from kernel.pagination import paginate
 
 Callback = Callable[[AsyncSession, Payment], Awaitable[None]]
+CALL = "payments.call"  # the outbox job that asks the provider (finance.payments.driver)
 MAX_AMOUNT = 10**13  # fen: ¥100bn, far above any deal or loan here; guards against unit mistakes
 
 
@@ -42,7 +43,7 @@ class InvalidPayload(DomainError):
 # --- what happens when a payment of an object type settles, fails or is refunded -------------------------
 
 _callbacks: dict[str, dict[str, list[Callback]]] = {"succeeded": defaultdict(list), "failed": defaultdict(list),
-                                                    "refunded": defaultdict(list)}
+                                                    "refunded": defaultdict(list), "released": defaultdict(list)}
 
 
 def _register(outcome: str, object_type: str) -> Callable[[Callback], Callback]:
@@ -62,6 +63,11 @@ def on_settled(object_type: str) -> Callable[[Callback], Callback]:
 def on_failed(object_type: str) -> Callable[[Callback], Callback]:
     """Runs when a payment for ``object_type`` is declined, fails or is canceled."""
     return _register("failed", object_type)
+
+
+def on_released(object_type: str) -> Callable[[Callback], Callback]:
+    """Runs when the provider has released a payment's escrow to the payee (after ``release_escrow``)."""
+    return _register("released", object_type)
 
 
 def on_refunded(object_type: str) -> Callable[[Callback], Callback]:
@@ -246,34 +252,22 @@ async def _open(session: AsyncSession, actor: Actor, *, method: str, purpose: st
     return payment, created, gateway
 
 
-async def _apply_result(session: AsyncSession, payment: Payment, result: gw.GatewayResult, status: str) -> None:
-    """Keep the provider's reference, move to the status it reported, and apply any local events."""
-    payment.provider_reference = result.object.get("id")
-    session.add(payment)
-    await session.flush()
-    await _advance(session, payment, status, SYSTEM, failure=gw.failure_of(result.object))
-    await _handle_local_events(session, result)
-
-
 async def charge(session: AsyncSession, actor: Actor, *, purpose: str, payer_org_id: str, payee_org_id: str,
                  amount: int, object_type: str, object_id: str, escrow: bool = False,
                  idempotency_key: str = "default", description: str | None = None) -> Payment:
     """Take ``amount`` fen from the payer for the payee (or into escrow), once per domain action.
 
-    The same (purpose, object_type, object_id, idempotency_key) returns the payment already made, or 409
+    Records the payment ``processing`` with an outbox job that asks the provider after commit (never
+    inside this transaction); the outcome arrives through the callbacks. The same (purpose, object_type, object_id, idempotency_key) returns the payment already made, or 409
     ``idempotency_conflict`` if its amount or parties differ. A decline returns a ``failed`` payment (and
     runs the ``on_failed`` callbacks); use ``require_success`` to answer 402 instead.
     """
-    payment, created, gateway = await _open(
+    payment, created, _ = await _open(
         session, actor, method="charge", purpose=purpose, payer_org_id=payer_org_id, payee_org_id=payee_org_id,
         amount=amount, object_type=object_type, object_id=object_id, escrow=escrow,
         idempotency_key=idempotency_key, description=description)
-    if not created:
-        return payment
-    result = await gateway.create_intent(gw.IntentRequest(
-        key=f"{payment.provider_key}_charge", amount=amount, payer_org_id=payer_org_id,
-        payee_org_id=payee_org_id, escrow=escrow, description=description, metadata=_metadata(payment)))
-    await _apply_result(session, payment, result, gw.intent_status(result.object))
+    if created:
+        await ask_provider(session, payment, "charge")
     return payment
 
 
@@ -283,16 +277,12 @@ async def payout(session: AsyncSession, actor: Actor, *, payee_org_id: str, amou
     """Pay ``amount`` fen from the platform's balance to an organisation's account (compensation,
     subsidies, recoveries). The payer defaults to the acting organisation. Once per domain action."""
     payer_org_id = payer_org_id or actor.org_id
-    payment, created, gateway = await _open(
+    payment, created, _ = await _open(
         session, actor, method="payout", purpose=purpose, payer_org_id=payer_org_id, payee_org_id=payee_org_id,
         amount=amount, object_type=object_type, object_id=object_id, escrow=False,
         idempotency_key=idempotency_key, description=description)
-    if not created:
-        return payment
-    result = await gateway.create_payout(gw.PayoutRequest(
-        key=f"{payment.provider_key}_payout", amount=amount, destination_org_id=payee_org_id,
-        metadata=_metadata(payment)))
-    await _apply_result(session, payment, result, gw.payout_status(result.object))
+    if created:
+        await ask_provider(session, payment, "payout")
     return payment
 
 
@@ -307,72 +297,134 @@ async def manual_payout(session: AsyncSession, actor: Actor, *, object_type: str
 
 
 async def release_escrow(session: AsyncSession, payment: Payment, actor: Actor = SYSTEM) -> Payment:
-    """Pay the held money on to the payee (a deal was recorded). Repeating it changes nothing."""
+    """Pay the held money on to the payee (a deal was recorded): asked of the provider after commit,
+    ``released`` when it answers. Repeating it changes nothing."""
     payment = await lock(session, payment.id)
-    if payment.escrow_state == "released":
+    if payment.escrow_state == "released" or payment.release_requested_at is not None:
         return payment
     if payment.escrow_state != "held" or payment.status != "succeeded":
         raise InvalidState(f"nothing is held in escrow for this payment (status {payment.status})")
-    if payment.refund_reference:
+    if payment.refund_reference or payment.refund_requested_at:
         raise InvalidState("a refund of this payment is in progress")
-    assert payment.provider_reference is not None
-    result = await providers.get_gateway().transfer(gw.TransferRequest(
-        key=f"{payment.provider_key}_release", amount=payment.amount, destination_org_id=payment.payee_org_id,
-        source_payment_intent=payment.provider_reference, metadata=_metadata(payment)))
-    payment.transfer_reference = result.object.get("id")
-    payment.released_at = utcnow()
-    await ESCROW.apply(session, actor, payment, "release", transfer_reference=payment.transfer_reference,
-                       released_at=payment.released_at)
-    await session.flush()
-    await _handle_local_events(session, result)
+    await _request(session, actor, payment, "release", "release_requested_at", "payment.escrow_release_requested")
     return payment
 
 
 async def refund(session: AsyncSession, payment: Payment, actor: Actor = SYSTEM) -> Payment:
     """Give a charge back to the payer in full (a cancelled deal). Escrow still held is refunded; money
-    already released to the payee is not. Repeating it changes nothing; a provider refund still pending
-    completes through its webhook."""
+    already released to the payee is not. Asked of the provider after commit; ``refunded`` when it lands
+    (a refusal is audited and the payment may be refunded again). Repeating it changes nothing."""
     payment = await lock(session, payment.id)
-    if payment.status == "refunded" or payment.refund_reference:
+    if payment.status == "refunded" or payment.refund_reference or payment.refund_requested_at:
         return payment
     if payment.method != "charge" or payment.status != "succeeded":
         raise InvalidState(f"a {payment.status} {payment.method} cannot be refunded")
-    if payment.escrow_state == "released":
+    if payment.escrow_state == "released" or payment.release_requested_at is not None:
         raise InvalidState("the escrow was already released to the payee")
-    assert payment.provider_reference is not None
-    result = await providers.get_gateway().refund(gw.RefundRequest(
-        key=f"{payment.provider_key}_refund", payment_intent=payment.provider_reference, amount=payment.amount,
-        metadata=_metadata(payment)))
+    await _request(session, actor, payment, "refund", "refund_requested_at", "payment.refund_requested")
+    return payment
+
+
+async def _request(session: AsyncSession, actor: Actor, payment: Payment, op: str, stamp: str,
+                   action: str) -> None:
     before = snapshot(payment)
-    payment.refund_reference = result.object.get("id")
+    setattr(payment, stamp, utcnow())
     payment.updated_at = utcnow()
     session.add(payment)
-    await audit.record(session, actor, "payment.refund_requested", "payment", payment.id, before=before,
-                       after=snapshot(payment))
+    await audit.record(session, actor, action, "payment", payment.id, before=before, after=snapshot(payment))
     await session.flush()
-    status = result.object.get("status")
-    if status == "succeeded":
-        await _advance(session, payment, "refunded", actor)
-    elif status in ("failed", "canceled"):
-        raise PaymentFailed(f"the provider refused the refund ({result.object.get('failure_reason') or status})")
+    await ask_provider(session, payment, op)
+
+
+async def ask_provider(session: AsyncSession, payment: Payment, op: str, *, attempt: str = "") -> None:
+    """Queue the provider call ``op`` for after commit, in order per payment (charge before release)."""
+    await outbox.enqueue(session, CALL, {"payment_id": payment.id, "op": op},
+                         key=f"payment:{payment.id}:{op}{attempt}", ordering_key=f"payment:{payment.id}", now=True)
+
+
+# --- the provider call (no transaction open) and its settlement (a new one) --------------------------------
+
+
+def needs_call(payment: Payment, op: str) -> bool:
+    """Whether ``op`` still has anything to ask (a webhook or an earlier attempt may have settled it)."""
+    if op in ("charge", "payout"):
+        return payment.status == "processing" and payment.provider_reference is None
+    if op == "sync":
+        return payment.status == "processing" and payment.provider_reference is not None
+    if op == "release":
+        return payment.escrow_state == "held" and payment.release_requested_at is not None
+    return payment.refund_requested_at is not None and payment.refund_reference is None and \
+        payment.status == "succeeded"
+
+
+async def call_gateway(payment: Payment, op: str) -> gw.GatewayResult:
+    """Ask the provider; the key derives from the payment, so a repeat reaches the provider's first answer."""
+    gateway, meta, key = providers.get_gateway(), _metadata(payment), payment.provider_key
+    if op == "charge":
+        return await gateway.create_intent(gw.IntentRequest(
+            key=f"{key}_charge", amount=payment.amount, payer_org_id=payment.payer_org_id,
+            payee_org_id=payment.payee_org_id, escrow=payment.escrow, description=payment.description,
+            metadata=meta))
+    if op == "payout":
+        return await gateway.create_payout(gw.PayoutRequest(
+            key=f"{key}_payout", amount=payment.amount, destination_org_id=payment.payee_org_id, metadata=meta))
+    assert payment.provider_reference is not None
+    if op == "release":
+        return await gateway.transfer(gw.TransferRequest(
+            key=f"{key}_release", amount=payment.amount, destination_org_id=payment.payee_org_id,
+            source_payment_intent=payment.provider_reference, metadata=meta))
+    if op == "refund":
+        return await gateway.refund(gw.RefundRequest(
+            key=f"{key}_refund", payment_intent=payment.provider_reference, amount=payment.amount, metadata=meta))
+    if payment.method == "payout":
+        return gw.GatewayResult(await gateway.retrieve_payout(payment.provider_reference))
+    return gw.GatewayResult(await gateway.retrieve_intent(payment.provider_reference))
+
+
+async def settle_call(session: AsyncSession, payment_id: str, op: str, result: gw.GatewayResult) -> Payment:
+    """Apply the provider's answer to ``op`` under the payment's lock (callbacks run here)."""
+    payment = await lock(session, payment_id)
+    obj = result.object
+    if op in ("charge", "payout", "sync"):
+        status = gw.payout_status(obj) if payment.method == "payout" else gw.intent_status(obj)
+        if payment.provider_reference is None and obj.get("id"):
+            payment.provider_reference = obj.get("id")
+            session.add(payment)
+            await session.flush()
+        await _advance(session, payment, status, SYSTEM, failure=gw.failure_of(obj))
+    elif op == "release" and payment.escrow_state == "held":
+        payment.transfer_reference = obj.get("id")
+        payment.released_at = utcnow()
+        await ESCROW.apply(session, SYSTEM, payment, "release", transfer_reference=payment.transfer_reference,
+                           released_at=payment.released_at)
+        await session.flush()
+        for fn in list(_callbacks["released"].get(payment.object_type, ())):
+            await fn(session, payment)
+    elif op == "refund" and payment.refund_reference is None and payment.status == "succeeded":
+        await _refund_answered(session, payment, obj)
     await _handle_local_events(session, result)
     return payment
 
 
-async def sync(session: AsyncSession, payment: Payment) -> Payment:
-    """Ask the provider where a payment stands and apply it (when a webhook is late or lost)."""
-    payment = await lock(session, payment.id)
-    if payment.status != "processing" or payment.provider_reference is None:
-        return payment
-    gateway = providers.get_gateway()
-    if payment.method == "payout":
-        obj = await gateway.retrieve_payout(payment.provider_reference)
-        target = gw.payout_status(obj)
-    else:
-        obj = await gateway.retrieve_intent(payment.provider_reference)
-        target = gw.intent_status(obj)
-    await _advance(session, payment, target, SYSTEM, failure=gw.failure_of(obj))
-    return payment
+async def _refund_answered(session: AsyncSession, payment: Payment, obj: dict[str, Any]) -> None:
+    before = snapshot(payment)
+    status = obj.get("status")
+    if status in ("failed", "canceled"):
+        payment.refund_requested_at = None  # the money stays paid; it may be refunded again
+        payment.updated_at = utcnow()
+        session.add(payment)
+        await audit.record(session, SYSTEM, "payment.refund_failed", "payment", payment.id, before=before,
+                           after={**snapshot(payment), "reason": obj.get("failure_reason") or status})
+        await session.flush()
+        return
+    payment.refund_reference = obj.get("id")
+    payment.updated_at = utcnow()
+    session.add(payment)
+    await audit.record(session, SYSTEM, "payment.refund_accepted", "payment", payment.id, before=before,
+                       after=snapshot(payment))
+    await session.flush()
+    if status == "succeeded":
+        await _advance(session, payment, "refunded", SYSTEM)
 
 
 def require_success(payment: Payment) -> Payment:
@@ -463,7 +515,7 @@ async def _refund_failed(session: AsyncSession, ref: str, obj: dict[str, Any], r
         row.payment_id = payment.id if payment else None
         return
     before = snapshot(payment)
-    payment.refund_reference = None
+    payment.refund_reference = payment.refund_requested_at = None
     payment.updated_at = utcnow()
     session.add(payment)
     await audit.record(session, SYSTEM, "payment.refund_failed", "payment", payment.id, before=before,

@@ -179,7 +179,8 @@ async def approve(session: AsyncSession, actor: Actor, claim_id: str) -> Subsidy
     entry = await ledger.post(session, actor, idempotency_key=f"subsidy_claim:{claim.id}:payout",
                               lines=Recipes.subsidy_payout(policy.id, amount), kind="subsidy.payout",
                               description=f"Subsidy claim {claim.id} under policy {policy.name}",
-                              effective_date=today, object_type="subsidy_claim", object_id=claim.id)
+                              effective_date=today, object_type="subsidy_claim", object_id=claim.id,
+                              pending=True)  # two-phase: reserved now, posted or voided by the payout
     claim.ledger_entry_id = entry.id
     session.add(claim)
     await session.flush()
@@ -207,19 +208,22 @@ async def _payout_settled(session: AsyncSession, payment: Payment) -> None:
     claim = await session.get(SubsidyClaim, payment.object_id)
     if claim is not None and claim.status == "approved":
         claim.payment_id = payment.id
+        if claim.ledger_entry_id:
+            await ledger.post_pending(session, SYSTEM, claim.ledger_entry_id, f"subsidy_claim:{claim.id}:paid",
+                                      "the subsidy payout landed")
         await _transition(session, SYSTEM, claim, "settle", payment_id=payment.id)
 
 
 @payments.on_failed("subsidy_claim")
 async def _payout_failed(session: AsyncSession, payment: Payment) -> None:
-    """The money never left: give the budget back (reverse the ledger entry) and mark the claim."""
+    """The money never left: release the budget (void the pending entry) and mark the claim."""
     claim = await session.get(SubsidyClaim, payment.object_id)
     if claim is None or claim.status != "approved":
         return
     policy = await get_policy(session, claim.policy_id, lock=True)
     if claim.ledger_entry_id:
-        await ledger.reverse(session, SYSTEM, claim.ledger_entry_id, f"subsidy_claim:{claim.id}:payout_failed",
-                             "the subsidy payout failed")
+        await ledger.void_pending(session, SYSTEM, claim.ledger_entry_id,
+                                  f"subsidy_claim:{claim.id}:payout_failed", "the subsidy payout failed")
     policy.paid_total -= claim.amount_paid
     session.add(policy)
     await _transition(session, SYSTEM, claim, "fail_payout", payment_id=payment.id)

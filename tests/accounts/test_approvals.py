@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import select
 
 from accounts import approvals
+from finance.fund.models import FundProgram
 from finance.ledger import service
 from finance.ledger.core import Chart, Recipes
 from kernel.actor import SYSTEM, Actor
@@ -29,6 +30,9 @@ async def fund(api, client, app):
                            description="capital", kind="capital_in", effective_date=TODAY - timedelta(days=3))
         await s.commit()
     maker = await api.org("fund")
+    async with app.state.session_factory() as s:  # the ledger is scoped to the programmes a fund administers
+        s.add(FundProgram(id=PROGRAM, fund_org_id=maker.org_id, name="四眼计划", capital=0))
+        await s.commit()
     checker = await api.user(maker.org_id, "fund", role="checker")
     member = await api.user(maker.org_id, "fund", role="member")
     r = await client.patch(f"/orgs/{maker.org_id}", json={"approval_policy": {"ledger_entries": True}},

@@ -107,7 +107,7 @@ def _intent(pid, status, amount, **extra):
             "last_payment_error": None, **extra}
 
 
-async def test_declined_payment_is_402_and_changes_nothing(api, app, client, provider):
+async def test_declined_payment_is_402_and_leaves_the_deal_as_it_was(api, app, client, provider):
     seller, buyer, asset, _, deal = await _deal(api, client)
     declined = _intent("pi_dec", "requires_payment_method", PRICE,
                        last_payment_error={"type": "card_error", "code": "card_declined",
@@ -117,7 +117,8 @@ async def test_declined_payment_is_402_and_changes_nothing(api, app, client, pro
         "message": "Insufficient funds.", "payment_intent": declined}})
     body = assert_problem(await client.post(f"/deals/{deal['id']}/pay", headers=buyer.headers), 402, "payment_failed")
     assert body["failure_code"] == "insufficient_funds"
-    assert await all_payments(app) == []
+    [attempt] = await all_payments(app)  # the attempt is on record, as failed (its first phase committed)
+    assert (attempt.status, attempt.failure_code, attempt.escrow_state) == ("failed", "insufficient_funds", None)
     got = (await client.get(f"/deals/{deal['id']}", headers=buyer.headers)).json()
     assert got["status"] == "awaiting_payment" and got["payment_id"] is None
     assert (await client.get(f"/assets/{asset['id']}", headers=buyer.headers)).json()["owner_org_id"] == seller.org_id
@@ -130,7 +131,7 @@ async def test_http_provider_settles_by_webhook_later(api, app, client, provider
     transfers = provider.post("/v1/transfers").respond(200, json={"id": "tr_late", "object": "transfer",
                                                                   "amount": PRICE, "destination": seller.org_id})
     r = await client.post(f"/deals/{deal['id']}/pay", headers=buyer.headers)
-    assert r.status_code == 201, r.text
+    assert r.status_code == 202, r.text
     assert r.json()["payment"]["status"] == "processing" and r.json()["deal"]["status"] == "awaiting_payment"
     payment_id = r.json()["payment"]["id"]
     # Escrow: the intent names no destination; the money stays on the platform until recorded.
@@ -168,7 +169,7 @@ async def test_http_payment_failing_later_leaves_the_deal_payable(api, app, clie
     ])
     provider.post("/v1/transfers").respond(200, json={"id": "tr_f2", "object": "transfer"})
     r = await client.post(f"/deals/{deal['id']}/pay", headers=buyer.headers)
-    assert r.status_code == 201 and r.json()["payment"]["status"] == "processing"
+    assert r.status_code == 202 and r.json()["payment"]["status"] == "processing"
     failed = _intent("pi_f1", "requires_payment_method", PRICE,
                      last_payment_error={"code": "card_declined", "message": "Declined."})
     r = await deliver(client, event("payment_intent.payment_failed", failed), secrets)

@@ -271,7 +271,8 @@ async def test_verify_catches_a_cached_balance_edit(session, chart):
 
 async def test_verify_on_an_empty_ledger(session):
     assert await service.verify(session) == {"balanced": True, "chain_intact": True, "entries_checked": 0,
-                                             "accounts_checked": 0, "problems_total": 0, "problems": []}
+                                             "accounts_checked": 0, "problems_total": 0, "problems": [],
+                                             "pending_debits": 0, "pending_credits": 0}
 
 
 async def test_the_database_refuses_a_negative_cash_row(session, chart):

@@ -10,18 +10,19 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.deps import CurrentActor, SessionDep
-from api.routing import TransactionalRoute
+from api.money import settle_then_read
+from api.routing import SettleDep, TransactionalRoute
 from finance.payments import service
 from finance.payments.models import Payment, PaymentEvent
 from finance.payments.schemas import PaymentOut
 from finance.payments.webhooks import signature_header
-from kernel import audit
+from kernel import audit, outbox
 from kernel.actor import SYSTEM, Actor
 from kernel.audit import AuditEvent
 from tests.helpers import Party
@@ -29,8 +30,25 @@ from tests.helpers import Party
 
 @asynccontextmanager
 async def db(app: Any) -> AsyncIterator[AsyncSession]:
+    """A session whose ``commit`` behaves like a request's ``settle()``: the commit, then the provider calls
+    it queued (run at once, as the route does), then its objects re-read as they now stand."""
     async with app.state.session_factory() as session:
+        commit = session.commit
+
+        async def commit_and_settle() -> None:
+            await commit()
+            await settle_now(app, session)
+
+        session.commit = commit_and_settle  # type: ignore[method-assign]
         yield session
+
+
+async def settle_now(app: Any, session: AsyncSession) -> None:
+    await outbox.run_now(app.state.session_factory, outbox.take_now(session))
+    for obj in list(session.identity_map.values()):
+        await session.refresh(obj)
+    session.expunge_all()  # keep what was read, and end the reading transaction (SQLite's write lock)
+    await session.rollback()
 
 
 def actor_of(party: Party, role: str = "org_admin") -> Actor:
@@ -117,12 +135,13 @@ _test_router = APIRouter(route_class=TransactionalRoute)
 
 
 @_test_router.post(TEST_CHARGE_PATH, status_code=201, response_model=PaymentOut)
-async def _test_charge(body: ChargeIn, actor: CurrentActor, session: SessionDep) -> Any:
+async def _test_charge(body: ChargeIn, actor: CurrentActor, session: SessionDep, response: Response,
+                       settle: SettleDep) -> Any:
     payment = await service.charge(session, actor, purpose="deal", payer_org_id=actor.org_id,
                                    payee_org_id=body.payee_org_id, amount=body.amount,
                                    object_type=body.object_type, object_id=body.object_id, escrow=body.escrow,
                                    idempotency_key=body.reference)
-    return service.require_success(payment)
+    return await settle_then_read(settle, session, response, payment.id)
 
 
 def mount_test_charge(app: Any) -> str:

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from sqlmodel import select
 
-from tests.finance.payments.helpers import all_payments, count_audit, mount_test_charge, object_type, watch
+from kernel.outbox import OutboxJob
+from tests.finance.payments.helpers import (
+    all_payments,
+    count_audit,
+    db,
+    mount_test_charge,
+    object_type,
+    watch,
+)
 from tests.finance.payments.test_http_provider import intent
 from tests.helpers import assert_problem
 
@@ -60,7 +69,7 @@ async def test_list_own_payments_by_object_with_cursor(api, client, parties, cha
                    "validation_error")
 
 
-async def test_declined_charge_answers_402_and_writes_nothing(app, client, parties, provider, charge_path):
+async def test_declined_charge_answers_402_and_is_on_record_as_failed(app, client, parties, provider, charge_path):
     buyer, seller = parties
     provider.post("/v1/payment_intents").respond(402, json={"error": {
         "type": "card_error", "code": "card_declined", "decline_code": "do_not_honor", "message": "Declined",
@@ -69,17 +78,26 @@ async def test_declined_charge_answers_402_and_writes_nothing(app, client, parti
                                              "object_id": "obj_d"}, headers=buyer.headers)
     body = assert_problem(r, 402, "payment_failed")
     assert body["failure_code"] == "do_not_honor"
-    assert await all_payments(app) == []
-    assert await count_audit(app, "payment.created") == 0
+    # The first phase committed before the provider was asked: the attempt is on record, as failed.
+    [p] = await all_payments(app)
+    assert (p.status, p.failure_code, p.settled_at) == ("failed", "do_not_honor", None)
+    assert await count_audit(app, "payment.created") == 1
+    assert await count_audit(app, "payment.succeeded") == 0
 
 
-async def test_provider_down_answers_502_and_writes_nothing(app, client, parties, provider, charge_path):
+async def test_provider_down_answers_202_processing_and_retries_later(app, client, parties, provider,
+                                                                       charge_path):
     buyer, seller = parties
-    provider.post("/v1/payment_intents").respond(503)
+    route = provider.post("/v1/payment_intents").respond(503)
     r = await client.post(charge_path, json={"payee_org_id": seller.org_id, "amount": 1000, "object_type": "deal",
                                              "object_id": "obj_e"}, headers=buyer.headers)
-    assert_problem(r, 502, "upstream_error")
-    assert await all_payments(app) == []
+    assert r.status_code == 202 and r.json()["status"] == "processing"
+    [p] = await all_payments(app)
+    assert (p.status, p.provider_reference, p.settled_at) == ("processing", None, None)
+    async with db(app) as session:  # the outbox keeps the call, to be retried with backoff
+        [job] = (await session.exec(select(OutboxJob))).all()
+    assert (job.kind, job.status, job.attempts) == ("payments.call", "queued", 1)
+    assert {c.request.headers["Idempotency-Key"] for c in route.calls} == {f"{p.provider_key}_charge"}
 
 
 async def test_admin_payout_and_replay(app, api, client, parties):

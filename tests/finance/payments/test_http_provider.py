@@ -6,10 +6,14 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from sqlmodel import select, update
 
+from finance.payments import driver, service
 from finance.payments import gateway as gw
-from finance.payments import service
+from kernel import outbox
+from kernel.db import utcnow
 from kernel.errors import UpstreamError
+from kernel.outbox import OutboxJob
 from tests.finance.payments.conftest import API_KEY
 from tests.finance.payments.helpers import actor_of, all_payments, count_audit, db, object_type, reload, watch
 
@@ -61,10 +65,8 @@ async def test_processing_until_the_provider_says_otherwise(app, parties, provid
     assert (p.status, p.escrow_state) == ("processing", None)
     assert await count_audit(app, "cb.settled") == 0
     assert "transfer_data[destination]" not in form_of(provider.calls[0].request)  # escrow: kept by the platform
-    async with db(app) as session:
-        synced = await service.sync(session, p)
-        await session.commit()
-    assert (synced.status, synced.escrow_state) == ("succeeded", "held")
+    synced = await driver.sync(app.state.session_factory, p.id)
+    assert synced is not None and (synced.status, synced.escrow_state) == ("succeeded", "held")
     assert "Idempotency-Key" not in retrieve.calls[0].request.headers
     assert await count_audit(app, "cb.settled", p.id) == 1
 
@@ -103,32 +105,61 @@ async def test_5xx_then_success_retries_with_the_same_key(app, parties, provider
     assert form_of(route.calls[0].request) == form_of(route.calls[1].request)
 
 
-async def test_5xx_every_time_is_an_upstream_error_and_nothing_is_kept(app, parties, provider):
+async def _job(app) -> OutboxJob:
+    async with db(app) as session:
+        [job] = (await session.exec(select(OutboxJob).where(OutboxJob.kind == "payments.call"))).all()
+        return job
+
+
+async def _due_now(app) -> None:
+    async with app.state.session_factory() as session:
+        await session.exec(update(OutboxJob).values(run_after=utcnow()))  # type: ignore[call-overload]
+        await session.commit()
+
+
+async def test_5xx_every_time_stays_processing_and_the_outbox_retries_with_the_same_key(app, parties, provider):
     buyer, seller = parties
+    kind = object_type()
+    watch(kind)
     route = provider.post("/v1/payment_intents").respond(500, json={"error": {"type": "api_error"}})
-    with pytest.raises(UpstreamError) as info:
-        await charge(app, buyer, seller, object_type(), amount=100)
-    assert info.value.status == 502 and info.value.code == "upstream_error"
-    assert route.call_count == 3  # the first attempt and max_retries=2
-    assert await all_payments(app) == []  # the caller's transaction was never committed
+    p = await charge(app, buyer, seller, kind, amount=100)
+    assert route.call_count == 3  # the first attempt and max_retries=2, all with one key
+    assert (p.status, p.provider_reference, p.settled_at) == ("processing", None, None)  # nothing reads paid
+    job = await _job(app)
+    assert (job.status, job.attempts) == ("queued", 1) and "upstream" in (job.last_error or "").lower()
+    route.respond(200, json=intent("pi_r", "succeeded", 100))  # the provider is back
+    await _due_now(app)
+    assert await outbox.drain(app.state.session_factory) == {"done": 1}
+    assert len({c.request.headers["Idempotency-Key"] for c in route.calls}) == 1
+    stored = await reload(app, p.id)
+    assert (stored.status, stored.provider_reference) == ("succeeded", "pi_r")
+    assert await count_audit(app, "cb.settled", p.id) == 1  # money moved once
 
 
-async def test_other_4xx_is_not_retried(app, parties, provider):
+async def test_other_4xx_is_not_retried_by_the_gateway(app, parties, provider):
     buyer, seller = parties
     route = provider.post("/v1/payment_intents").respond(400, json={"error": {
         "type": "invalid_request_error", "code": "parameter_invalid", "message": "bad currency"}})
-    with pytest.raises(UpstreamError, match="parameter_invalid"):
-        await charge(app, buyer, seller, object_type(), amount=100)
-    assert route.call_count == 1
+    p = await charge(app, buyer, seller, object_type(), amount=100)
+    assert route.call_count == 1 and p.status == "processing"
+    assert "parameter_invalid" in ((await _job(app)).last_error or "")
 
 
-async def test_timeout(app, parties, provider):
+async def test_timeout_forever_stays_processing_until_the_job_dies(app, parties, provider):
     buyer, seller = parties
+    kind = object_type()
+    watch(kind)
     route = provider.post("/v1/payment_intents").mock(side_effect=httpx.ReadTimeout("slow"))
-    with pytest.raises(UpstreamError, match="timed out"):
-        await charge(app, buyer, seller, object_type(), amount=100)
+    p = await charge(app, buyer, seller, kind, amount=100)
     assert route.call_count == 3
     assert len({c.request.headers["Idempotency-Key"] for c in route.calls}) == 1
+    async with app.state.session_factory() as session:
+        await session.exec(update(OutboxJob).values(max_attempts=2))  # type: ignore[call-overload]
+        await session.commit()
+    await _due_now(app)
+    assert await outbox.drain(app.state.session_factory) == {"dead": 1}
+    assert (await reload(app, p.id)).status == "processing"  # never paid, never failed by guess
+    assert await count_audit(app, "cb.settled", p.id) == await count_audit(app, "cb.failed", p.id) == 0
 
 
 async def test_timeout_then_success(app, parties, provider):
@@ -141,16 +172,35 @@ async def test_timeout_then_success(app, parties, provider):
 
 
 async def test_idempotent_replay_answers_the_same_object(app, parties, provider):
-    """Our transaction rolled back after the provider took the money; the retry must not pay twice."""
+    """A rolled-back request never reaches the provider; a settlement lost after the provider took the
+    money is asked again with the same key and does not pay twice."""
     buyer, seller = parties
     kind = object_type()
     route = provider.post("/v1/payment_intents").respond(200, json=intent("pi_6", "succeeded", 100))
-    lost = await charge(app, buyer, seller, kind, amount=100, commit=False)  # rolled back
-    assert await all_payments(app) == []
-    kept = await charge(app, buyer, seller, kind, amount=100)
+    await charge(app, buyer, seller, kind, amount=100, commit=False)  # rolled back: nothing asked
+    assert await all_payments(app) == [] and route.call_count == 0
+    original = service.settle_call
+    calls = 0
+
+    async def lose_the_first_settlement(*args, **kw):
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("the process died after the provider answered")
+        return await original(*args, **kw)
+
+    service.settle_call = lose_the_first_settlement  # type: ignore[assignment]
+    try:
+        kept = await charge(app, buyer, seller, kind, amount=100)
+        assert kept.status == "processing"
+        await _due_now(app)
+        await outbox.drain(app.state.session_factory)
+    finally:
+        service.settle_call = original  # type: ignore[assignment]
     assert route.call_count == 2
     assert route.calls[0].request.headers["Idempotency-Key"] == route.calls[1].request.headers["Idempotency-Key"]
-    assert kept.provider_reference == lost.provider_reference == "pi_6"
+    kept = await reload(app, kept.id)
+    assert kept.provider_reference == "pi_6"
     # A replay of a committed domain action answers our stored row and does not call the provider again.
     again = await charge(app, buyer, seller, kind, amount=100)
     assert again.id == kept.id and route.call_count == 2

@@ -80,8 +80,12 @@ async def test_escrow_held_then_released_once(app, parties):
         p = await service.charge(session, actor_of(buyer), purpose="deal", payer_org_id=buyer.org_id,
                                  payee_org_id=seller.org_id, amount=900_00, object_type=kind, object_id="d",
                                  escrow=True)
+        await session.commit()  # settles: each provider call runs after the commit that asks for it
         assert (p.status, p.escrow_state) == ("succeeded", "held")
         p = await service.release_escrow(session, p)
+        with pytest.raises(InvalidState):  # the release is asked for: no refund any more
+            await service.refund(session, p)
+        await session.commit()
         assert p.escrow_state == "released" and p.transfer_reference.startswith("tr_local_")
         again = await service.release_escrow(session, p)
         assert again.transfer_reference == p.transfer_reference
@@ -102,7 +106,9 @@ async def test_escrow_refunded_when_the_deal_is_cancelled(app, parties):
         p = await service.charge(session, actor_of(buyer), purpose="deal", payer_org_id=buyer.org_id,
                                  payee_org_id=seller.org_id, amount=900_00, object_type=kind, object_id="d",
                                  escrow=True)
+        await session.commit()
         p = await service.refund(session, p)
+        await session.commit()
         assert (p.status, p.escrow_state) == ("refunded", "refunded")
         assert p.refund_reference.startswith("re_local_")
         assert (await service.refund(session, p)).refunded_at == p.refunded_at  # repeating changes nothing
@@ -119,9 +125,11 @@ async def test_release_needs_escrow(app, parties):
     async with db(app) as session:
         p = await service.charge(session, actor_of(buyer), purpose="repayment", payer_org_id=buyer.org_id,
                                  payee_org_id=seller.org_id, amount=1, object_type=object_type(), object_id="x")
+        await session.commit()
         with pytest.raises(InvalidState):
             await service.release_escrow(session, p)
         refunded = await service.refund(session, p)  # a plain charge may still be refunded
+        await session.commit()
         assert refunded.status == "refunded" and refunded.escrow_state is None
 
 
@@ -133,6 +141,8 @@ async def test_payout_pays_and_cannot_be_refunded(app, api, parties):
     async with db(app) as session:
         p = await service.payout(session, actor_of(fund), payee_org_id=university.org_id, amount=77_00,
                                  purpose="subsidy", object_type=kind, object_id="claim-1")
+        assert p.status == "processing"  # recorded; the provider is asked after commit
+        await session.commit()
         assert (p.method, p.status, p.payer_org_id) == ("payout", "succeeded", fund.org_id)
         assert p.provider_reference.startswith("po_local_")
         with pytest.raises(InvalidState):

@@ -1,5 +1,5 @@
 """A provider that pays out later: the claim is approved, then paid on the provider's event, or its
-budget is given back (the ledger entry reversed) when the payout fails."""
+budget is released (the pending ledger entry voided) when the payout fails."""
 
 from finance.payments import service as payments
 from finance.payments.gateway import GatewayResult, PayoutRequest
@@ -32,8 +32,10 @@ async def _approved(api, app, regulator):
     c = await filed(api, sme, p["id"], (await loan(api, sme, bank))["id"])
     with use_gateway(SlowPayouts()):
         r = await approve(api, regulator, c["id"])
-    assert r.status_code == 200, r.text
+    assert r.status_code == 202, r.text  # approved; the provider has not paid out yet
     assert r.json()["status"] == "approved" and r.json()["amount_paid"] == 6_000 * YUAN
+    # Two-phase: the budget is reserved by a pending entry, not yet spent.
+    assert await budget_balance(app, p["id"]) == 10_000 * YUAN
     return p, r.json()
 
 

@@ -1,0 +1,3 @@
+from ipm.cli import app
+
+app()
