@@ -69,6 +69,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "LoanOfferIn": {"amount": 450_000_000, "annual_rate_bps": 385, "term_months": 12,
                     "repayment_method": "equal_installment", "requires_guarantee": True,
                     "expires_on": "2026-03-31"},
+    "InvitationIn": {"org_id": "org_01HZX3GUAR1", "kind": "guarantee"},
     "GuaranteeIn": {"share_bps": 3000, "fee_rate_bps": 100},
     "InsuranceIn": {"share_bps": 1000, "premium": 2_250_000},
     "FundCoverIn": {"program_id": "fpr_01HZX3P4"},

@@ -27,6 +27,7 @@ MONEY = frozenset({
     "total_loss", "value", "amount_per_item", "disbursement_over", "surplus", "capital_remaining",
     "exposure", "provision", "fee",
     "opening", "closing", "allowance", "previous_allowance", "quota_used", "covered_to_date", "compensated",
+    "debits_pending", "credits_pending", "available", "pending", "pending_debits", "pending_credits",
     "quota_available", "provisions_required", "provisions_allowance", "carried_interest",
 })
 MONEY_SUFFIXES = ("_fen", "_amount", "_price", "_fee", "_fees", "_cap", "_principal", "_outstanding",
