@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 11:09:10.970262
+Create Date: 2026-12-01 (regenerated for the second round; nothing is deployed yet)
 """
 
 from collections.abc import Sequence
@@ -55,6 +55,19 @@ def upgrade() -> None:
     sa.Column('finished_at', kernel.db.TZDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('handler', 'run_date', name=op.f('pk_day_end_runs'))
     )
+    op.create_table('events',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('type', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+    sa.Column('object_type', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('object_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_events'))
+    )
+    with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.create_index('ix_events_object', ['object_type', 'object_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_events_type'), ['type'], unique=False)
+
     op.create_table('idempotency_keys',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('scope', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
@@ -88,15 +101,21 @@ def upgrade() -> None:
     sa.Column('reverses_entry_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('object_type', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('object_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('phase', sqlmodel.sql.sqltypes.AutoString(length=12), server_default='posted', nullable=False),
+    sa.Column('pending_entry_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('prev_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
     sa.Column('created_by_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('created_by_user_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.CheckConstraint("(phase IN ('post_pending', 'void_pending')) = (pending_entry_id IS NOT NULL)", name=op.f('ck_ledger_entries_resolves_a_pending_entry')),
+    sa.CheckConstraint("phase IN ('posted', 'pending', 'post_pending', 'void_pending')", name=op.f('ck_ledger_entries_phase')),
     sa.CheckConstraint('length(hash) = 64 AND length(prev_hash) = 64', name=op.f('ck_ledger_entries_hash_length')),
+    sa.ForeignKeyConstraint(['pending_entry_id'], ['ledger_entries.id'], name=op.f('fk_ledger_entries_pending_entry_id_ledger_entries')),
     sa.ForeignKeyConstraint(['reverses_entry_id'], ['ledger_entries.id'], name=op.f('fk_ledger_entries_reverses_entry_id_ledger_entries')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_entries')),
     sa.UniqueConstraint('idempotency_key', name=op.f('uq_ledger_entries_idempotency_key')),
+    sa.UniqueConstraint('pending_entry_id', name=op.f('uq_ledger_entries_pending_entry_id')),
     sa.UniqueConstraint('reverses_entry_id', name=op.f('uq_ledger_entries_reverses_entry_id')),
     sa.UniqueConstraint('seq', name=op.f('uq_ledger_entries_seq'))
     )
@@ -105,6 +124,15 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_ledger_entries_kind'), ['kind'], unique=False)
         batch_op.create_index('ix_ledger_entries_object', ['object_type', 'object_id'], unique=False)
 
+    op.create_table('login_throttles',
+    sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
+    sa.Column('client', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('failures', sa.Integer(), nullable=False),
+    sa.Column('lockouts', sa.Integer(), nullable=False),
+    sa.Column('locked_until', kernel.db.TZDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('email', 'client', name=op.f('pk_login_throttles'))
+    )
     op.create_table('lpr_rates',
     sa.Column('effective_on', sa.Date(), nullable=False),
     sa.Column('one_year_bps', sa.Integer(), nullable=False),
@@ -151,6 +179,7 @@ def upgrade() -> None:
     sa.Column('industry', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
     sa.Column('ip_honours', sa.JSON(), nullable=False),
     sa.Column('rd_spending_last_year', sa.BigInteger(), nullable=True),
+    sa.Column('approval_policy', sa.JSON(), server_default='{}', nullable=False),
     sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("kind IN ('sme', 'university', 'bank', 'guarantor', 'insurer', 'evaluator', 'fund', 'regulator', 'platform')", name=op.f('ck_orgs_kind')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_orgs')),
@@ -160,12 +189,47 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_orgs_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_orgs_region'), ['region'], unique=False)
 
+    op.create_table('outbox_jobs',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('ordering_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('max_attempts', sa.Integer(), nullable=False),
+    sa.Column('run_after', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('locked_by', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    sa.Column('lease_token', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('locked_until', kernel.db.TZDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', kernel.db.TZDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_jobs')),
+    sa.UniqueConstraint('key', name=op.f('uq_outbox_jobs_key'))
+    )
+    with op.batch_alter_table('outbox_jobs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_jobs_ordering_key'), ['ordering_key'], unique=False)
+        batch_op.create_index('ix_outbox_jobs_status_run_after', ['status', 'run_after'], unique=False)
+
     op.create_table('regions',
     sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('population', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('code', name=op.f('pk_regions'))
     )
+    op.create_table('worker_heartbeats',
+    sa.Column('worker_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('host', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('pid', sa.Integer(), nullable=False),
+    sa.Column('started_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('beat_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('jobs_done', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('worker_id', name=op.f('pk_worker_heartbeats'))
+    )
+    with op.batch_alter_table('worker_heartbeats', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_worker_heartbeats_beat_at'), ['beat_at'], unique=False)
+
     op.create_table('assets',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
@@ -297,12 +361,23 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_deals_seller_region'), ['seller_region'], unique=False)
         batch_op.create_index(batch_op.f('ix_deals_status'), ['status'], unique=False)
 
+    op.create_table('event_audiences',
+    sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('audience', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+    sa.ForeignKeyConstraint(['event_id'], ['events.id'], name=op.f('fk_event_audiences_event_id_events')),
+    sa.PrimaryKeyConstraint('event_id', 'audience', name=op.f('pk_event_audiences'))
+    )
+    with op.batch_alter_table('event_audiences', schema=None) as batch_op:
+        batch_op.create_index('ix_event_audiences_audience_event', ['audience', 'event_id'], unique=False)
+
     op.create_table('fund_programs',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('fund_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('capital', sa.BigInteger(), nullable=False),
     sa.Column('current_version', sa.Integer(), nullable=False),
+    sa.Column('provision_rates_bps', sa.JSON(), server_default='{}', nullable=False),
+    sa.Column('auto_close_periods', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('capital >= 0', name=op.f('ck_fund_programs_capital_not_negative')),
     sa.CheckConstraint('current_version >= 1', name=op.f('ck_fund_programs_current_version')),
@@ -323,6 +398,8 @@ def upgrade() -> None:
     sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
     sa.Column('debits_posted', sa.BigInteger(), nullable=False),
     sa.Column('credits_posted', sa.BigInteger(), nullable=False),
+    sa.Column('debits_pending', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('credits_pending', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
@@ -330,6 +407,7 @@ def upgrade() -> None:
     sa.CheckConstraint("limit_rule IN ('none', 'no_negative')", name=op.f('ck_ledger_accounts_limit_rule')),
     sa.CheckConstraint("normal_side IN ('debit', 'credit')", name=op.f('ck_ledger_accounts_normal_side')),
     sa.CheckConstraint("type IN ('asset', 'liability', 'equity', 'income', 'expense')", name=op.f('ck_ledger_accounts_type')),
+    sa.CheckConstraint('debits_pending >= 0 AND credits_pending >= 0', name=op.f('ck_ledger_accounts_pending_non_negative')),
     sa.CheckConstraint('debits_posted >= 0 AND credits_posted >= 0', name=op.f('ck_ledger_accounts_posted_non_negative')),
     sa.ForeignKeyConstraint(['owner_org_id'], ['orgs.id'], name=op.f('fk_ledger_accounts_owner_org_id_orgs')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_accounts')),
@@ -337,6 +415,24 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('ledger_accounts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ledger_accounts_owner_org_id'), ['owner_org_id'], unique=False)
+
+    op.create_table('ledger_periods',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('fund_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('month', sqlmodel.sql.sqltypes.AutoString(length=7), nullable=False),
+    sa.Column('starts_on', sa.Date(), nullable=False),
+    sa.Column('ends_on', sa.Date(), nullable=False),
+    sa.Column('closed_by_user_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('trial_balance', sa.JSON(), nullable=False),
+    sa.Column('total_debits', sa.BigInteger(), nullable=False),
+    sa.Column('total_credits', sa.BigInteger(), nullable=False),
+    sa.Column('closed_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['fund_org_id'], ['orgs.id'], name=op.f('fk_ledger_periods_fund_org_id_orgs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_periods')),
+    sa.UniqueConstraint('fund_org_id', 'month', name=op.f('uq_ledger_periods_fund_org_id_month'))
+    )
+    with op.batch_alter_table('ledger_periods', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ledger_periods_ends_on'), ['ends_on'], unique=False)
 
     op.create_table('licenses',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -453,6 +549,8 @@ def upgrade() -> None:
     sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
     sa.Column('settled_at', kernel.db.TZDateTime(timezone=True), nullable=True),
+    sa.Column('release_requested_at', kernel.db.TZDateTime(timezone=True), nullable=True),
+    sa.Column('refund_requested_at', kernel.db.TZDateTime(timezone=True), nullable=True),
     sa.Column('released_at', kernel.db.TZDateTime(timezone=True), nullable=True),
     sa.Column('refunded_at', kernel.db.TZDateTime(timezone=True), nullable=True),
     sa.CheckConstraint("currency = 'CNY'", name=op.f('ck_payments_currency')),
@@ -474,6 +572,34 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_payments_object_id'), ['object_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payments_payee_org_id'), ['payee_org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payments_payer_org_id'), ['payer_org_id'], unique=False)
+
+    op.create_table('pledge_consents',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('pledge_ref', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('holder_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('owner_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('action', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('asset_ids', sa.JSON(), nullable=False),
+    sa.Column('object_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('proceeds', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('requested_on', sa.Date(), nullable=False),
+    sa.Column('decided_on', sa.Date(), nullable=True),
+    sa.Column('decision_note', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("action IN ('listing', 'license', 'open_license', 'auction', 'assignment')", name=op.f('ck_pledge_consents_action')),
+    sa.CheckConstraint("proceeds IN ('prepay', 'escrow')", name=op.f('ck_pledge_consents_proceeds')),
+    sa.CheckConstraint("status IN ('pending', 'approved', 'rejected', 'withdrawn')", name=op.f('ck_pledge_consents_status')),
+    sa.ForeignKeyConstraint(['holder_org_id'], ['orgs.id'], name=op.f('fk_pledge_consents_holder_org_id_orgs')),
+    sa.ForeignKeyConstraint(['owner_org_id'], ['orgs.id'], name=op.f('fk_pledge_consents_owner_org_id_orgs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_pledge_consents'))
+    )
+    with op.batch_alter_table('pledge_consents', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_pledge_consents_object_id'), ['object_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_pledge_consents_owner_org_id'), ['owner_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_pledge_consents_pledge_ref'), ['pledge_ref'], unique=False)
 
     op.create_table('subsidy_policies',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -531,10 +657,10 @@ def upgrade() -> None:
     sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
     sa.Column('password_hash', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('failed_logins', sa.Integer(), nullable=False),
-    sa.Column('locked_until', kernel.db.TZDateTime(timezone=True), nullable=True),
+    sa.Column('token_version', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('disabled', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("role IN ('admin', 'org_admin', 'member')", name=op.f('ck_users_role')),
+    sa.CheckConstraint("role IN ('admin', 'org_admin', 'checker', 'member')", name=op.f('ck_users_role')),
     sa.ForeignKeyConstraint(['org_id'], ['orgs.id'], name=op.f('fk_users_org_id_orgs')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email', name=op.f('uq_users_email'))
@@ -592,6 +718,58 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_valuations_bundle_key'), ['bundle_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_valuations_requested_by_org_id'), ['requested_by_org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_valuations_status'), ['status'], unique=False)
+
+    op.create_table('webhook_endpoints',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('org_kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('url', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+    sa.Column('event_types', sa.JSON(), nullable=False),
+    sa.Column('description', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('disabled_reason', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
+    sa.Column('secret', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('previous_secret', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    sa.Column('previous_secret_until', kernel.db.TZDateTime(timezone=True), nullable=True),
+    sa.Column('deleted_at', kernel.db.TZDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['org_id'], ['orgs.id'], name=op.f('fk_webhook_endpoints_org_id_orgs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_endpoints'))
+    )
+    with op.batch_alter_table('webhook_endpoints', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_webhook_endpoints_org_id'), ['org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_webhook_endpoints_status'), ['status'], unique=False)
+
+    op.create_table('approval_requests',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('action', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('method', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('path', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('query', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('content_type', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
+    sa.Column('requested_by', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=True),
+    sa.Column('object_type', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('object_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('expires_on', sa.Date(), nullable=False),
+    sa.Column('decided_by', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('decided_at', kernel.db.TZDateTime(timezone=True), nullable=True),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.Column('result_status', sa.Integer(), nullable=True),
+    sa.Column('result_body', sa.Text(), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['org_id'], ['orgs.id'], name=op.f('fk_approval_requests_org_id_orgs')),
+    sa.ForeignKeyConstraint(['requested_by'], ['users.id'], name=op.f('fk_approval_requests_requested_by_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_approval_requests'))
+    )
+    with op.batch_alter_table('approval_requests', schema=None) as batch_op:
+        batch_op.create_index('ix_approval_requests_org_status', ['org_id', 'status'], unique=False)
 
     op.create_table('auction_assets',
     sa.Column('auction_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -694,6 +872,19 @@ def upgrade() -> None:
     with op.batch_alter_table('fund_program_versions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_fund_program_versions_program_id'), ['program_id'], unique=False)
 
+    op.create_table('fund_provisions',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('program_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.Column('rows', sa.JSON(), nullable=False),
+    sa.Column('total', sa.BigInteger(), nullable=False),
+    sa.Column('previous_allowance', sa.BigInteger(), nullable=False),
+    sa.Column('ledger_entry_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['program_id'], ['fund_programs.id'], name=op.f('fk_fund_provisions_program_id_fund_programs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_fund_provisions')),
+    sa.UniqueConstraint('program_id', 'as_of', name=op.f('uq_fund_provisions_program_id_as_of'))
+    )
     op.create_table('ledger_postings',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('entry_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -701,6 +892,7 @@ def upgrade() -> None:
     sa.Column('account_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('side', sqlmodel.sql.sqltypes.AutoString(length=6), nullable=False),
     sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('pending', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('effective_date', sa.Date(), nullable=False),
     sa.CheckConstraint("side IN ('debit', 'credit')", name=op.f('ck_ledger_postings_side')),
     sa.CheckConstraint('amount > 0', name=op.f('ck_ledger_postings_amount_positive')),
@@ -733,6 +925,7 @@ def upgrade() -> None:
     sa.Column('penalty_markup_bps', sa.Integer(), nullable=False),
     sa.Column('requires_guarantee', sa.Boolean(), nullable=False),
     sa.Column('requires_certified_valuation', sa.Boolean(), nullable=False),
+    sa.Column('disclosed_charges', sa.JSON(), nullable=False),
     sa.Column('valuation_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('borrowing_base', sa.BigInteger(), nullable=True),
     sa.Column('lpr_tenor', sqlmodel.sql.sqltypes.AutoString(length=4), nullable=True),
@@ -855,6 +1048,25 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_payment_events_payment_id'), ['payment_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payment_events_provider_object_id'), ['provider_object_id'], unique=False)
 
+    op.create_table('refresh_tokens',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('family_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('user_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('token_version', sa.Integer(), nullable=False),
+    sa.Column('expires_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', kernel.db.TZDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', kernel.db.TZDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_refresh_tokens_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_refresh_tokens')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_refresh_tokens_token_hash'))
+    )
+    with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_refresh_tokens_expires_at'), ['expires_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_refresh_tokens_family_id'), ['family_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_refresh_tokens_user_id'), ['user_id'], unique=False)
+
     op.create_table('royalty_reports',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('license_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -927,6 +1139,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_valuation_comparables_ipc_subclass'), ['ipc_subclass'], unique=False)
         batch_op.create_index(batch_op.f('ix_valuation_comparables_recorded_on'), ['recorded_on'], unique=False)
 
+    op.create_table('webhook_deliveries',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('endpoint_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('event_type', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_status_code', sa.Integer(), nullable=True),
+    sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.Column('last_attempt_at', kernel.db.TZDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', kernel.db.TZDateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', kernel.db.TZDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['endpoint_id'], ['webhook_endpoints.id'], name=op.f('fk_webhook_deliveries_endpoint_id_webhook_endpoints')),
+    sa.ForeignKeyConstraint(['event_id'], ['events.id'], name=op.f('fk_webhook_deliveries_event_id_events')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_deliveries')),
+    sa.UniqueConstraint('endpoint_id', 'event_id', name=op.f('uq_webhook_deliveries_endpoint_id_event_id'))
+    )
     op.create_table('fund_covers',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -991,6 +1221,7 @@ def upgrade() -> None:
     sa.Column('spread_bps', sa.Integer(), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('classification', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('classification_floor', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
     sa.Column('days_past_due', sa.Integer(), nullable=False),
     sa.Column('next_due_on', sa.Date(), nullable=True),
     sa.Column('disbursed_on', sa.Date(), nullable=True),
@@ -1025,6 +1256,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_loans_borrower_org_id'), ['borrower_org_id'], unique=False)
         batch_op.create_index('ix_loans_status_next_due_on', ['status', 'next_due_on'], unique=False)
 
+    op.create_table('webhook_attempts',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('delivery_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('status_code', sa.Integer(), nullable=True),
+    sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.Column('duration_ms', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['delivery_id'], ['webhook_deliveries.id'], name=op.f('fk_webhook_attempts_delivery_id_webhook_deliveries')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_attempts'))
+    )
+    with op.batch_alter_table('webhook_attempts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_webhook_attempts_delivery_id'), ['delivery_id'], unique=False)
+
     op.create_table('compensation_claims',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -1056,6 +1300,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_compensation_claims_bank_org_id'), ['bank_org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_compensation_claims_program_id'), ['program_id'], unique=False)
 
+    op.create_table('loan_charges',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('paid', sa.BigInteger(), nullable=False),
+    sa.Column('due_on', sa.Date(), nullable=False),
+    sa.Column('description', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('waived_on', sa.Date(), nullable=True),
+    sa.Column('waived_reason', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("kind IN ('appraisal_fee', 'processing_fee', 'prepayment_fee', 'other')", name=op.f('ck_loan_charges_kind')),
+    sa.CheckConstraint("status IN ('due', 'paid', 'waived')", name=op.f('ck_loan_charges_status')),
+    sa.CheckConstraint('amount > 0', name=op.f('ck_loan_charges_amount_positive')),
+    sa.CheckConstraint('paid >= 0 AND paid <= amount', name=op.f('ck_loan_charges_paid_bounds')),
+    sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_loan_charges_loan_id_loans')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_charges'))
+    )
+    with op.batch_alter_table('loan_charges', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_loan_charges_loan_id'), ['loan_id'], unique=False)
+
     op.create_table('loan_classifications',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -1069,6 +1336,22 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('loan_classifications', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_loan_classifications_loan_id'), ['loan_id'], unique=False)
+
+    op.create_table('loan_collateral_additions',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('asset_ids', sa.JSON(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('requested_on', sa.Date(), nullable=False),
+    sa.Column('registered_on', sa.Date(), nullable=True),
+    sa.Column('registration_no', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_loan_collateral_additions_loan_id_loans')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_collateral_additions'))
+    )
+    with op.batch_alter_table('loan_collateral_additions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_loan_collateral_additions_loan_id'), ['loan_id'], unique=False)
 
     op.create_table('loan_collateral_alerts',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -1085,6 +1368,24 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('loan_collateral_alerts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_loan_collateral_alerts_loan_id'), ['loan_id'], unique=False)
+
+    op.create_table('loan_collateral_releases',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('asset_ids', sa.JSON(), nullable=False),
+    sa.Column('substitute_asset_ids', sa.JSON(), nullable=False),
+    sa.Column('valuation_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('requested_on', sa.Date(), nullable=False),
+    sa.Column('decided_on', sa.Date(), nullable=True),
+    sa.Column('remaining_borrowing_base', sa.BigInteger(), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_loan_collateral_releases_loan_id_loans')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_collateral_releases'))
+    )
+    with op.batch_alter_table('loan_collateral_releases', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_loan_collateral_releases_loan_id'), ['loan_id'], unique=False)
 
     op.create_table('loan_disposals',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -1103,6 +1404,26 @@ def upgrade() -> None:
     with op.batch_alter_table('loan_disposals', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_loan_disposals_auction_id'), ['auction_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_loan_disposals_loan_id'), ['loan_id'], unique=False)
+
+    op.create_table('loan_escrows',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('consent_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('deal_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('payment_id', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('held_on', sa.Date(), nullable=False),
+    sa.Column('released_on', sa.Date(), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('amount > 0', name=op.f('ck_loan_escrows_amount_positive')),
+    sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_loan_escrows_loan_id_loans')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_escrows')),
+    sa.UniqueConstraint('deal_id', name=op.f('uq_loan_escrows_deal_id'))
+    )
+    with op.batch_alter_table('loan_escrows', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_loan_escrows_loan_id'), ['loan_id'], unique=False)
 
     op.create_table('loan_guarantees',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -1135,6 +1456,8 @@ def upgrade() -> None:
     sa.Column('paid_interest', sa.BigInteger(), nullable=False),
     sa.Column('paid_penalty', sa.BigInteger(), nullable=False),
     sa.Column('overdue_fen_days', sa.BigInteger(), nullable=False),
+    sa.Column('carried_interest', sa.BigInteger(), nullable=False),
+    sa.Column('accrues_from', sa.Date(), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('paid_on', sa.Date(), nullable=True),
     sa.CheckConstraint("status IN ('pending', 'partial', 'paid', 'overdue')", name=op.f('ck_loan_installments_status')),
@@ -1168,19 +1491,43 @@ def upgrade() -> None:
     with op.batch_alter_table('loan_insurances', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_loan_insurances_insurer_org_id'), ['insurer_org_id'], unique=False)
 
+    op.create_table('loan_invitations',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('invited_by_user_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("kind IN ('guarantee', 'insurance')", name=op.f('ck_loan_invitations_kind')),
+    sa.CheckConstraint("status IN ('pending', 'accepted')", name=op.f('ck_loan_invitations_status')),
+    sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_loan_invitations_loan_id_loans')),
+    sa.ForeignKeyConstraint(['org_id'], ['orgs.id'], name=op.f('fk_loan_invitations_org_id_orgs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_invitations')),
+    sa.UniqueConstraint('loan_id', 'org_id', 'kind', name=op.f('uq_loan_invitations_loan_id_org_id_kind'))
+    )
+    with op.batch_alter_table('loan_invitations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_loan_invitations_loan_id'), ['loan_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_loan_invitations_org_id'), ['org_id'], unique=False)
+
     op.create_table('loan_repayments',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('amount', sa.BigInteger(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
     sa.Column('penalty', sa.BigInteger(), nullable=False),
+    sa.Column('charges', sa.BigInteger(), nullable=False),
     sa.Column('interest', sa.BigInteger(), nullable=False),
     sa.Column('principal', sa.BigInteger(), nullable=False),
     sa.Column('prepaid_principal', sa.BigInteger(), nullable=False),
+    sa.Column('prepayment', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('deal_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('paid_on', sa.Date(), nullable=False),
     sa.Column('payment_id', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=True),
     sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("status <> 'succeeded' OR amount = penalty + interest + principal", name=op.f('ck_loan_repayments_allocated')),
+    sa.CheckConstraint("status <> 'succeeded' OR amount = penalty + charges + interest + principal", name=op.f('ck_loan_repayments_allocated')),
     sa.CheckConstraint("status IN ('processing', 'succeeded', 'failed')", name=op.f('ck_loan_repayments_status')),
     sa.CheckConstraint('amount > 0', name=op.f('ck_loan_repayments_amount_positive')),
     sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_loan_repayments_loan_id_loans')),
@@ -1188,6 +1535,52 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('loan_repayments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_loan_repayments_loan_id'), ['loan_id'], unique=False)
+
+    op.create_table('loan_restructures',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('term_months', sa.Integer(), nullable=False),
+    sa.Column('annual_rate_bps', sa.Integer(), nullable=False),
+    sa.Column('repayment_method', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('effective_on', sa.Date(), nullable=False),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('borrower_in_difficulty', sa.Boolean(), nullable=False),
+    sa.Column('classification_floor', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('proposed_on', sa.Date(), nullable=False),
+    sa.Column('accepted_on', sa.Date(), nullable=True),
+    sa.Column('observation_until', sa.Date(), nullable=True),
+    sa.Column('paid_late', sa.Boolean(), nullable=False),
+    sa.Column('principal', sa.BigInteger(), nullable=True),
+    sa.Column('carried_interest', sa.BigInteger(), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("kind IN ('extension', 'reschedule')", name=op.f('ck_loan_restructures_kind')),
+    sa.CheckConstraint("status IN ('proposed', 'accepted', 'rejected', 'withdrawn')", name=op.f('ck_loan_restructures_status')),
+    sa.CheckConstraint('annual_rate_bps >= 0', name=op.f('ck_loan_restructures_rate')),
+    sa.CheckConstraint('term_months > 0', name=op.f('ck_loan_restructures_term_positive')),
+    sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_loan_restructures_loan_id_loans')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_restructures'))
+    )
+    with op.batch_alter_table('loan_restructures', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_loan_restructures_loan_id'), ['loan_id'], unique=False)
+
+    op.create_table('loan_schedule_versions',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('superseded_by', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('ref_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('superseded_on', sa.Date(), nullable=False),
+    sa.Column('installments', sa.JSON(), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_loan_schedule_versions_loan_id_loans')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_schedule_versions')),
+    sa.UniqueConstraint('loan_id', 'version', name=op.f('uq_loan_schedule_versions_loan_id_version'))
+    )
+    with op.batch_alter_table('loan_schedule_versions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_loan_schedule_versions_loan_id'), ['loan_id'], unique=False)
 
     op.create_table('loan_write_offs',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -1201,6 +1594,31 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('loan_write_offs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_loan_write_offs_loan_id'), ['loan_id'], unique=False)
+
+    op.create_table('margin_calls',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('trigger', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('valuation_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('asset_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('borrowing_base', sa.BigInteger(), nullable=False),
+    sa.Column('outstanding_principal', sa.BigInteger(), nullable=False),
+    sa.Column('shortfall', sa.BigInteger(), nullable=False),
+    sa.Column('issued_on', sa.Date(), nullable=False),
+    sa.Column('cure_by', sa.Date(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('cured_on', sa.Date(), nullable=True),
+    sa.Column('cured_by', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("status IN ('open', 'cured', 'expired')", name=op.f('ck_margin_calls_status')),
+    sa.CheckConstraint('shortfall > 0', name=op.f('ck_margin_calls_shortfall_positive')),
+    sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_margin_calls_loan_id_loans')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_margin_calls'))
+    )
+    with op.batch_alter_table('margin_calls', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_margin_calls_loan_id'), ['loan_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_margin_calls_status'), ['status'], unique=False)
 
     op.create_table('subsidy_claims',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -1276,14 +1694,32 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_subsidy_claims_loan_id'))
 
     op.drop_table('subsidy_claims')
+    with op.batch_alter_table('margin_calls', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_margin_calls_status'))
+        batch_op.drop_index(batch_op.f('ix_margin_calls_loan_id'))
+
+    op.drop_table('margin_calls')
     with op.batch_alter_table('loan_write_offs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_loan_write_offs_loan_id'))
 
     op.drop_table('loan_write_offs')
+    with op.batch_alter_table('loan_schedule_versions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_loan_schedule_versions_loan_id'))
+
+    op.drop_table('loan_schedule_versions')
+    with op.batch_alter_table('loan_restructures', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_loan_restructures_loan_id'))
+
+    op.drop_table('loan_restructures')
     with op.batch_alter_table('loan_repayments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_loan_repayments_loan_id'))
 
     op.drop_table('loan_repayments')
+    with op.batch_alter_table('loan_invitations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_loan_invitations_org_id'))
+        batch_op.drop_index(batch_op.f('ix_loan_invitations_loan_id'))
+
+    op.drop_table('loan_invitations')
     with op.batch_alter_table('loan_insurances', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_loan_insurances_insurer_org_id'))
 
@@ -1297,24 +1733,44 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_loan_guarantees_guarantor_org_id'))
 
     op.drop_table('loan_guarantees')
+    with op.batch_alter_table('loan_escrows', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_loan_escrows_loan_id'))
+
+    op.drop_table('loan_escrows')
     with op.batch_alter_table('loan_disposals', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_loan_disposals_loan_id'))
         batch_op.drop_index(batch_op.f('ix_loan_disposals_auction_id'))
 
     op.drop_table('loan_disposals')
+    with op.batch_alter_table('loan_collateral_releases', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_loan_collateral_releases_loan_id'))
+
+    op.drop_table('loan_collateral_releases')
     with op.batch_alter_table('loan_collateral_alerts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_loan_collateral_alerts_loan_id'))
 
     op.drop_table('loan_collateral_alerts')
+    with op.batch_alter_table('loan_collateral_additions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_loan_collateral_additions_loan_id'))
+
+    op.drop_table('loan_collateral_additions')
     with op.batch_alter_table('loan_classifications', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_loan_classifications_loan_id'))
 
     op.drop_table('loan_classifications')
+    with op.batch_alter_table('loan_charges', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_loan_charges_loan_id'))
+
+    op.drop_table('loan_charges')
     with op.batch_alter_table('compensation_claims', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_compensation_claims_program_id'))
         batch_op.drop_index(batch_op.f('ix_compensation_claims_bank_org_id'))
 
     op.drop_table('compensation_claims')
+    with op.batch_alter_table('webhook_attempts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webhook_attempts_delivery_id'))
+
+    op.drop_table('webhook_attempts')
     with op.batch_alter_table('loans', schema=None) as batch_op:
         batch_op.drop_index('ix_loans_status_next_due_on')
         batch_op.drop_index(batch_op.f('ix_loans_borrower_org_id'))
@@ -1327,6 +1783,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_fund_covers_agreement_id'))
 
     op.drop_table('fund_covers')
+    op.drop_table('webhook_deliveries')
     with op.batch_alter_table('valuation_comparables', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_valuation_comparables_recorded_on'))
         batch_op.drop_index(batch_op.f('ix_valuation_comparables_ipc_subclass'))
@@ -1345,6 +1802,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_royalty_reports_due_on'))
 
     op.drop_table('royalty_reports')
+    with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_refresh_tokens_user_id'))
+        batch_op.drop_index(batch_op.f('ix_refresh_tokens_family_id'))
+        batch_op.drop_index(batch_op.f('ix_refresh_tokens_expires_at'))
+
+    op.drop_table('refresh_tokens')
     with op.batch_alter_table('payment_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payment_events_provider_object_id'))
         batch_op.drop_index(batch_op.f('ix_payment_events_payment_id'))
@@ -1383,6 +1846,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_ledger_postings_account_date')
 
     op.drop_table('ledger_postings')
+    op.drop_table('fund_provisions')
     with op.batch_alter_table('fund_program_versions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_fund_program_versions_program_id'))
 
@@ -1409,6 +1873,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_auction_assets_asset_id'))
 
     op.drop_table('auction_assets')
+    with op.batch_alter_table('approval_requests', schema=None) as batch_op:
+        batch_op.drop_index('ix_approval_requests_org_status')
+
+    op.drop_table('approval_requests')
+    with op.batch_alter_table('webhook_endpoints', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webhook_endpoints_status'))
+        batch_op.drop_index(batch_op.f('ix_webhook_endpoints_org_id'))
+
+    op.drop_table('webhook_endpoints')
     with op.batch_alter_table('valuations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_valuations_status'))
         batch_op.drop_index(batch_op.f('ix_valuations_requested_by_org_id'))
@@ -1429,6 +1902,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_subsidy_policies_regulator_org_id'))
 
     op.drop_table('subsidy_policies')
+    with op.batch_alter_table('pledge_consents', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_pledge_consents_pledge_ref'))
+        batch_op.drop_index(batch_op.f('ix_pledge_consents_owner_org_id'))
+        batch_op.drop_index(batch_op.f('ix_pledge_consents_object_id'))
+
+    op.drop_table('pledge_consents')
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payments_payer_org_id'))
         batch_op.drop_index(batch_op.f('ix_payments_payee_org_id'))
@@ -1455,6 +1934,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_licenses_declaration_id'))
 
     op.drop_table('licenses')
+    with op.batch_alter_table('ledger_periods', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ledger_periods_ends_on'))
+
+    op.drop_table('ledger_periods')
     with op.batch_alter_table('ledger_accounts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ledger_accounts_owner_org_id'))
 
@@ -1463,6 +1946,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_fund_programs_fund_org_id'))
 
     op.drop_table('fund_programs')
+    with op.batch_alter_table('event_audiences', schema=None) as batch_op:
+        batch_op.drop_index('ix_event_audiences_audience_event')
+
+    op.drop_table('event_audiences')
     with op.batch_alter_table('deals', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_deals_status'))
         batch_op.drop_index(batch_op.f('ix_deals_seller_region'))
@@ -1492,7 +1979,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_assets_industry'))
 
     op.drop_table('assets')
+    with op.batch_alter_table('worker_heartbeats', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_worker_heartbeats_beat_at'))
+
+    op.drop_table('worker_heartbeats')
     op.drop_table('regions')
+    with op.batch_alter_table('outbox_jobs', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_jobs_status_run_after')
+        batch_op.drop_index(batch_op.f('ix_outbox_jobs_ordering_key'))
+
+    op.drop_table('outbox_jobs')
     with op.batch_alter_table('orgs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_orgs_region'))
         batch_op.drop_index(batch_op.f('ix_orgs_kind'))
@@ -1505,6 +2001,7 @@ def downgrade() -> None:
     op.drop_table('match_docs')
     op.drop_table('match_dfs')
     op.drop_table('lpr_rates')
+    op.drop_table('login_throttles')
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_entries_object')
         batch_op.drop_index(batch_op.f('ix_ledger_entries_kind'))
@@ -1516,6 +2013,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_idempotency_keys_created_at'))
 
     op.drop_table('idempotency_keys')
+    with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_events_type'))
+        batch_op.drop_index('ix_events_object')
+
+    op.drop_table('events')
     op.drop_table('day_end_runs')
     op.drop_table('contract_counters')
     op.drop_table('clock_state')
