@@ -27,6 +27,8 @@ from kernel.webhooks import (
     DELIVER,
     DELIVERIES,
     ENDPOINTS,
+    WEBHOOK_DELIVERY,
+    WEBHOOK_ENDPOINT,
     WebhookDelivery,
     WebhookEndpoint,
     allow_private,
@@ -168,11 +170,9 @@ async def update_endpoint(session: AsyncSession, actor: Actor, endpoint_id: str,
 
 async def delete_endpoint(session: AsyncSession, actor: Actor, endpoint_id: str) -> None:
     ep = await _own_endpoint(session, actor, endpoint_id)
-    ep.deleted_at = ep.updated_at = utcnow()
-    ep.status = "disabled"
-    session.add(ep)
+    ep.deleted_at = utcnow()
+    await WEBHOOK_ENDPOINT.apply(session, actor, ep, "delete", audit_action="webhook_endpoint.deleted")
     await session.flush()
-    await audit.record(session, actor, "webhook_endpoint.deleted", "webhook_endpoint", ep.id)
 
 
 async def rotate_secret(session: AsyncSession, actor: Actor, endpoint_id: str) -> EndpointWithSecret:
@@ -213,16 +213,13 @@ async def retry_delivery(session: AsyncSession, actor: Actor, delivery_id: str) 
         raise InvalidState(f"webhook endpoint {ep.id} is disabled; enable it before retrying deliveries")
     if delivery.status == "pending":
         raise InvalidState(f"webhook delivery {delivery.id} is still being attempted")
-    before = delivery.status
     event = (await session.exec(sa.select(EVENTS.c.object_type, EVENTS.c.object_id)
                                 .where(EVENTS.c.id == delivery.event_id))).one()
-    delivery.status, delivery.next_attempt_at = "pending", utcnow()
-    session.add(delivery)
+    delivery.next_attempt_at = utcnow()
+    await WEBHOOK_DELIVERY.apply(session, actor, delivery, "retry", audit_action="webhook_delivery.retried")
     await session.flush()
     await outbox.enqueue(session, DELIVER, {"delivery_id": delivery.id},
                          ordering_key=ordering_key(ep.id, event.object_type, event.object_id))
-    await audit.record(session, actor, "webhook_delivery.retried", "webhook_delivery", delivery.id,
-                       before={"status": before}, after={"status": "pending"})
     attempts = (await session.exec(sa.select(ATTEMPTS).where(ATTEMPTS.c.delivery_id == delivery.id)
                                    .order_by(ATTEMPTS.c.id))).all()
     return DeliveryOut(**delivery.model_dump(),

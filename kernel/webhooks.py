@@ -34,10 +34,16 @@ from kernel.errors import ValidationFailed
 from kernel.event_log import EVENTS, kind
 from kernel.ids import new_id
 from kernel.outbound import resolve
+from kernel.workflow import Workflow
 
 DELIVER = "webhook.deliver"
 ENDPOINT_STATUSES = ("enabled", "disabled")
 DELIVERY_STATUSES = ("pending", "delivered", "failed", "skipped")
+# What a person does to an endpoint or a delivery (the worker's own set-based moves are in ``deliver``).
+WEBHOOK_ENDPOINT = Workflow("webhook_endpoint", {("enabled", "delete"): "disabled", ("disabled", "delete"): "disabled"},
+                            initial="enabled")
+WEBHOOK_DELIVERY = Workflow("webhook_delivery", {(s, "retry"): "pending" for s in ("delivered", "failed", "skipped")},
+                            initial="pending")
 
 
 class WebhookEndpoint(SQLModel, table=True):

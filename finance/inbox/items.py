@@ -12,13 +12,21 @@ from pydantic import BaseModel
 from sqlalchemy.orm import aliased
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from accounts.approvals import pending_for_inbox
 from accounts.models import Org
 from finance.fund import models as fund_models
 from finance.fund.cover import npl_by_bank, ratio_bps
 from finance.fund.lists import names_org
 from finance.fund.models import CompensationClaim, FundAgreement, FundCover, FundProgram, FundProgramVersion
 from finance.inbox.messages import title, yuan
-from finance.loans.models import Loan, LoanApplication, LoanCollateralAlert, LoanInstallment, LoanOffer
+from finance.loans.models import (
+    Loan,
+    LoanApplication,
+    LoanCollateralAlert,
+    LoanInstallment,
+    LoanInvitation,
+    LoanOffer,
+)
 from finance.subsidies.models import SubsidyClaim, SubsidyPolicy
 from kernel.actor import Actor
 from market.licensing.models import License, RoyaltyReport
@@ -231,12 +239,28 @@ async def valuations_to_certify(x: Ctx) -> list[InboxItem]:
                    amount=yuan(r.value)) for r in rows]
 
 
+async def invitations(x: Ctx) -> list[InboxItem]:
+    inv = LoanInvitation.__table__
+    rows = await x.rows(sa.select(inv.c.loan_id, inv.c.kind, Borrower.name.label("borrower"))
+                        .join(L, L.c.id == inv.c.loan_id).join(Borrower, Borrower.id == L.c.borrower_org_id)
+                        .where(inv.c.org_id == x.actor.org_id, inv.c.status == "pending").order_by(inv.c.id))
+    return [x.item("invitation.open", "loan", r.loan_id, "POST", f"/loans/{r.loan_id}/{r.kind}",
+                   loan=_short(r.loan_id), borrower=r.borrower, cover=r.kind) for r in rows]
+
+
+async def approvals(x: Ctx) -> list[InboxItem]:
+    """Four-eyes requests of the caller's organisation that someone else made and the caller may decide."""
+    return [x.item("approval.to_decide", "approval_request", r["object_id"], "POST",
+                   f"/approval-requests/{r['object_id']}/approve", due_on=r["due_on"], title=r["title"])
+            for r in await pending_for_inbox(x.session, x.actor)]
+
+
 SOURCES: dict[str, list[Source]] = {
     "bank": [applications_to_answer, offers_expiring, bank_loans, collateral_alerts],
     "sme": [offers_received, installments_due, royalties],
     "university": [royalties],
-    "guarantor": [claims_sharing],
-    "insurer": [claims_sharing],
+    "guarantor": [invitations, claims_sharing],
+    "insurer": [invitations, claims_sharing],
     "fund": [fund_claims, fund_banks],
     "regulator": [subsidy_claims],
     "evaluator": [valuations_to_certify],
@@ -250,6 +274,7 @@ def register(org_kind: str, source: Source) -> None:
 
 async def inbox(session: AsyncSession, actor: Actor, today: date, lang: str) -> list[InboxItem]:
     x = Ctx(session, actor, today, lang)
-    items = [item for source in SOURCES.get(actor.org_kind, []) for item in await source(x)]
+    sources = [*SOURCES.get(actor.org_kind, []), approvals]  # four-eyes requests exist in every kind of org
+    items = [item for source in sources for item in await source(x)]
     # What falls due first comes first; undated items after, in the order their sources gave them.
     return sorted(items, key=lambda i: (i.due_on is None, i.due_on or today))

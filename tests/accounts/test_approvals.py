@@ -187,6 +187,16 @@ async def test_pending_requests_are_in_the_checkers_inbox(client, fund, app):
         assert items[0]["due_on"] == TODAY + timedelta(days=7)
         assert await approvals.pending_for_inbox(s, actor(maker, "org_admin")) == []  # not one's own
         assert await approvals.pending_for_inbox(s, actor(member, "member")) == []
+    # Through GET /inbox: the checker sees it (in Chinese on request); approving clears it.
+    r = await client.get("/inbox", headers={**checker.headers, "Accept-Language": "zh-CN"})
+    mine = [i for i in r.json()["data"] if i["kind"] == "approval.to_decide"]
+    assert [i["object_id"] for i in mine] == [req["id"]] and mine[0]["title"].startswith("待您复核")
+    assert mine[0]["action"] == {"method": "POST", "path": f"/approval-requests/{req['id']}/approve"}
+    r = await client.get("/inbox", headers=maker.headers)
+    assert not [i for i in r.json()["data"] if i["kind"] == "approval.to_decide"]
+    assert (await client.post(f"/approval-requests/{req['id']}/approve", headers=checker.headers)).status_code < 300
+    r = await client.get("/inbox", headers=checker.headers)
+    assert not [i for i in r.json()["data"] if i["kind"] == "approval.to_decide"]
 
 
 @pytest.mark.postgres

@@ -38,6 +38,11 @@ async def test_the_invited_join_and_nobody_else_takes_their_place(api, client, a
     insurer = await api.org("insurer")
     invitation = await lf.invite(api, c.bank, loan["id"], chosen, "guarantee")
     assert (invitation["status"], invitation["kind"], invitation["org_id"]) == ("pending", "guarantee", chosen.org_id)
+    # The invitation waits in the invitee's inbox (and only there) until it joins.
+    def invited(r) -> list[str]:
+        return [i["action"]["path"] for i in r.json()["data"] if i["kind"] == "invitation.open"]
+    assert invited(await client.get("/inbox", headers=chosen.headers)) == [f"/loans/{loan['id']}/guarantee"]
+    assert invited(await client.get("/inbox", headers=rival.headers)) == []
     # The invitee may read the loan's terms and its own invitation before joining.
     assert (await client.get(url, headers=chosen.headers)).status_code == 200
     mine = (await client.get(f"{url}/invitations", headers=chosen.headers)).json()["data"]
@@ -51,6 +56,7 @@ async def test_the_invited_join_and_nobody_else_takes_their_place(api, client, a
     assert r.status_code == 201 and r.json()["guarantee"]["guarantor_org_id"] == chosen.org_id
     assert_problem(await client.post(f"{url}/guarantee", json=GUARANTEE, headers=chosen.headers),
                    409, "invalid_state")
+    assert invited(await client.get("/inbox", headers=chosen.headers)) == []
     everything = (await client.get(f"{url}/invitations", headers=c.sme.headers)).json()["data"]
     assert {(i["org_id"], i["status"]) for i in everything} == {(chosen.org_id, "accepted"),
                                                                 (insurer.org_id, "pending")}
