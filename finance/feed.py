@@ -26,7 +26,7 @@ async def fund_orgs(session: AsyncSession, program_ids: set[str]) -> dict[str, s
         return {}
     rows = await session.exec(sa.select(FundProgram.id, FundProgram.fund_org_id)
                               .where(col(FundProgram.id).in_(program_ids)))
-    return dict(rows.all())  # type: ignore[arg-type]
+    return dict(rows.all())  # type: ignore[arg-type]  # rows are (key, value) pairs
 
 
 def loan_parties(loan: Loan, funds: dict[str, str]) -> set[str]:
@@ -53,7 +53,7 @@ async def describe_applications(session: AsyncSession, ids: list[str]) -> dict[s
 async def describe_offers(session: AsyncSession, ids: list[str]) -> dict[str, Described]:
     offers = await _rows(session, LoanOffer, ids)
     applicants = dict((await session.exec(sa.select(LoanApplication.id, LoanApplication.applicant_org_id).where(
-        col(LoanApplication.id).in_({o.application_id for o in offers})))).all())  # type: ignore[arg-type]
+        col(LoanApplication.id).in_({o.application_id for o in offers})))).all())  # type: ignore[arg-type]  # rows are (key, value) pairs
     # A bank never hears of a competitor's offer.
     return {o.id: Described(o.model_dump(), {o.bank_org_id, applicants.get(o.application_id, "")}) for o in offers}
 
@@ -69,7 +69,7 @@ async def describe_claims(session: AsyncSession, ids: list[str]) -> dict[str, De
 async def describe_subsidy_claims(session: AsyncSession, ids: list[str]) -> dict[str, Described]:
     claims = await _rows(session, SubsidyClaim, ids)
     regulators = dict((await session.exec(sa.select(SubsidyPolicy.id, SubsidyPolicy.regulator_org_id).where(
-        col(SubsidyPolicy.id).in_({c.policy_id for c in claims})))).all())  # type: ignore[arg-type]
+        col(SubsidyPolicy.id).in_({c.policy_id for c in claims})))).all())  # type: ignore[arg-type]  # rows are (key, value) pairs
     return {c.id: Described(c.model_dump(), {c.claimant_org_id, regulators.get(c.policy_id, "")}) for c in claims}
 
 

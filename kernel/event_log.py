@@ -99,7 +99,7 @@ class Described:
 
 Describer = Callable[[AsyncSession, list[str]], Awaitable[dict[str, Described]]]
 _describers: dict[str, Describer] = {}
-EVENTS, AUDIENCES = Event.__table__, EventAudience.__table__  # type: ignore[attr-defined]
+EVENTS, AUDIENCES = Event.__table__, EventAudience.__table__  # type: ignore[attr-defined]  # SQLModel does not type __table__
 
 
 def describer(object_type: str) -> Callable[[Describer], Describer]:

@@ -61,7 +61,7 @@ class EndpointPatch(BaseModel):
     description: str | None = Field(default=None, max_length=500)
     status: Literal["enabled", "disabled"] | None = None
 
-    _known = field_validator("event_types")(EndpointIn._known.__func__)  # type: ignore[attr-defined]
+    _known = field_validator("event_types")(EndpointIn._known.__func__)  # type: ignore[attr-defined]  # the validator is shared with EndpointIn
 
 
 class EndpointOut(BaseModel):

@@ -92,9 +92,9 @@ class WebhookAttempt(SQLModel, table=True):
     duration_ms: int
 
 
-ENDPOINTS = WebhookEndpoint.__table__  # type: ignore[attr-defined]
-DELIVERIES = WebhookDelivery.__table__  # type: ignore[attr-defined]
-ATTEMPTS = WebhookAttempt.__table__  # type: ignore[attr-defined]
+ENDPOINTS = WebhookEndpoint.__table__  # type: ignore[attr-defined]  # SQLModel does not type __table__
+DELIVERIES = WebhookDelivery.__table__  # type: ignore[attr-defined]  # SQLModel does not type __table__
+ATTEMPTS = WebhookAttempt.__table__  # type: ignore[attr-defined]  # SQLModel does not type __table__
 
 
 # --- signing --------------------------------------------------------------------------------------------

@@ -259,7 +259,7 @@ async def load_registry(session: AsyncSession, today: date) -> tuple[list[str], 
     """
     dialect = session.get_bind().dialect.name
     a = table_of(Asset).c
-    transfers = (sa.select(OwnershipRecord.asset_id, sa.func.count().label("n"))  # type: ignore[call-overload]
+    transfers = (sa.select(OwnershipRecord.asset_id, sa.func.count().label("n"))  # type: ignore[call-overload]  # sqlmodel types only its own select
                  .where(OwnershipRecord.via != "registration").group_by(OwnershipRecord.asset_id).subquery())
     year = sa.extract("year", a.filing_date)
     cohort = sa.case((sa.and_(a.ipc_subclass.is_not(None), a.filing_date.is_not(None)),

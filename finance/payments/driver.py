@@ -89,7 +89,7 @@ async def stuck(session: AsyncSession, settings: Settings, limit: int = RECONCIL
 
 async def redrive(session: AsyncSession, payment: Payment, slot: str) -> bool:
     """Queue the next provider call of a stuck payment unless one is already queued or running."""
-    busy = (await session.exec(select(sa.func.count()).select_from(outbox.jobs).where(  # type: ignore[call-overload]
+    busy = (await session.exec(select(sa.func.count()).select_from(outbox.jobs).where(  # type: ignore[call-overload]  # sqlmodel types only its own select
         outbox.jobs.c.ordering_key == f"payment:{payment.id}",
         outbox.jobs.c.status.in_((outbox.QUEUED, outbox.RUNNING))))).one()
     if busy:
