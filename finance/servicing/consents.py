@@ -112,6 +112,8 @@ async def proceeds_received(session: AsyncSession, consent_id: str, deal: Deal, 
     loan = await access.lock_loan(session, consent.pledge_ref)
     today = await business_date(session)
     if consent.proceeds == "escrow":
+        if (await session.exec(select(LoanEscrow).where(LoanEscrow.deal_id == deal.id))).first() is not None:
+            return  # the bank released what was held: the gateway paid it to the seller, nothing to route
         held = LoanEscrow(loan_id=loan.id, consent_id=consent.id, deal_id=deal.id, payment_id=payment.id,
                           amount=payment.amount, held_on=today)
         ESCROW.start(held)
