@@ -58,7 +58,8 @@ def _probe_app():
 
 
 APP, TOKENS = _probe_app()
-schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+# /ready answers 503 by design while no worker heartbeats (none runs in this probe): liveness is /health.
+schema = schemathesis.openapi.from_asgi("/openapi.json", APP).exclude(path="/api/v1/ready")
 
 
 @pytest.mark.parametrize("who", ["sme", "admin"])
