@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,7 +19,7 @@ from finance.payments import providers
 from finance.payments.models import ACTION_TO, ESCROW, PAYMENT, PURPOSES, Payment, PaymentEvent
 from kernel import audit, outbox
 from kernel.actor import SYSTEM, Actor
-from kernel.db import get_or_404, insert_unique, utcnow
+from kernel.db import get_or_404, insert_if_absent, insert_unique, table_of, utcnow
 from kernel.errors import DomainError, IdempotencyConflict, InvalidState, NotFound, ValidationFailed
 from kernel.pagination import paginate
 
@@ -204,8 +206,10 @@ def _check_request(purpose: str, amount: int, payer_org_id: str, payee_org_id: s
 
 
 async def _ensure_orgs(session: AsyncSession, *org_ids: str) -> None:
+    orgs = table_of(Org)
+    found = set((await session.exec(sa.select(orgs.c.id).where(orgs.c.id.in_(set(org_ids))))).scalars())  # type: ignore[call-overload]  # exec() is typed for select() of models
     for org_id in org_ids:
-        if await session.get(Org, org_id) is None:
+        if org_id not in found:
             raise NotFound(f"organisation {org_id} not found")
 
 
@@ -217,20 +221,19 @@ def _same_request(existing: Payment, wanted: Payment) -> Payment:
 
 
 async def _insert_once(session: AsyncSession, payment: Payment) -> tuple[Payment, bool]:
-    """Insert, or return the row a concurrent or earlier request made for the same domain action."""
+    """Insert, or return the row a concurrent or earlier request made for the same domain action.
+
+    One ``INSERT … ON CONFLICT DO NOTHING`` in the usual case (no read first, no savepoint)."""
     key = (payment.purpose, payment.object_type, payment.object_id, payment.idempotency_key)
+    if await insert_if_absent(session, payment):
+        make_transient_to_detached(payment)  # the row exists now: later changes to it are UPDATEs
+        session.add(payment)
+        return payment, True
+    # PostgreSQL made us wait on the unique index until the other request committed; its row is visible.
     existing = await _by_key(session, *key)
-    if existing is not None:
-        return _same_request(existing, payment), False
-    try:
-        await insert_unique(session, payment, _Duplicate())
-    except _Duplicate as exc:
-        # PostgreSQL made us wait on the unique index until the other request committed; its row is visible.
-        existing = await _by_key(session, *key)
-        if existing is None:
-            raise InvalidState("a payment for this object is being made by another request") from exc
-        return _same_request(existing, payment), False
-    return payment, True
+    if existing is None:
+        raise InvalidState("a payment for this object is being made by another request")
+    return _same_request(existing, payment), False
 
 
 async def _open(session: AsyncSession, actor: Actor, *, method: str, purpose: str, payer_org_id: str,
