@@ -120,7 +120,6 @@ EXACT = {
     "a patent number has 12 digits and a check character (or 8 before 2004)":
         "专利号为 12 位数字加 1 位校验位（2004 年以前为 8 位）",
     "a patent number's body is digits only": "专利号的主体只能是数字",
-    "the check character is a digit or X": "校验位须为数字或 X",
     "a trademark registration number is 1 to 9 digits": "商标注册号为 1 至 9 位数字",
     "a software copyright number looks like 2021SR0123456": "软件著作权登记号形如 2021SR0123456",
     "a copyright registration number looks like 国作登字-2021-F-00012345": "作品登记号形如 国作登字-2021-F-00012345",
@@ -163,11 +162,7 @@ EXACT = {
     "the file is empty": "文件为空",
     "the file's content is not one of: CSV, XLSX": "文件内容不是以下类型之一：CSV、XLSX",
     "refused by the platform admin": "已被平台管理员拒绝",
-    "a patent number has 12 digits and a check character (or 8 before 2004)":
-        "专利申请号为 12 位数字加 1 位校验位（2004 年前为 8 位）",
-    "a patent number's body is digits only": "专利申请号的主体只能是数字",
     "the check character is a digit or X": "校验位须为数字或 X",
-    "a trademark registration number is 1 to 9 digits": "商标注册号为 1 到 9 位数字",
 }
 
 # Templates: ``{name}`` matches a word group; ``{id}`` an opaque id or number; the Chinese side uses the
