@@ -4,7 +4,16 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from market.numbers import ASSET_KINDS, normalise_number
 
@@ -64,9 +73,15 @@ class AssetIn(_AssetFacts):
     number: str = Field(min_length=1, max_length=64)
     title: Title
 
+    # A field validator (kind is validated first), so a wrong check character is reported at ``number``.
+    @field_validator("number")
+    @classmethod
+    def _number_matches_kind(cls, number: str, info: ValidationInfo) -> str:
+        kind = info.data.get("kind")
+        return normalise_number(kind, number) if kind else number
+
     @model_validator(mode="after")
-    def _number_matches_kind(self) -> AssetIn:
-        self.number = normalise_number(self.kind, self.number)
+    def _classes_match_kind(self) -> AssetIn:
         if self.nice_classes and self.kind != "trademark":
             raise ValueError("nice_classes belong to trademarks")
         if self.ipc_codes and self.kind == "trademark":
