@@ -22,6 +22,7 @@ from api import docs, openapi, problems
 from api.input_guard import InputGuard
 from api.observe import RequestContext, metrics_router
 from api.ratelimit import RateLimit
+from console.app import install as install_console
 from kernel import clock, i18n
 from kernel.db import make_engine, make_session_factory, serialise
 from kernel.settings import Settings, get_settings
@@ -144,5 +145,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in _discover_routers():
         v1.include_router(router)
     app.include_router(v1)
+    install_console(app)
     openapi.install(app)
     return app

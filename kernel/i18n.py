@@ -117,6 +117,14 @@ EXACT = {
     "must be 1 to 255 characters": "长度须为 1 到 255 个字符",
     "this Idempotency-Key was used with a different request": "此 Idempotency-Key 已用于另一个不同的请求",
     "this Idempotency-Key is in use by a request still running": "使用此 Idempotency-Key 的请求仍在处理中",
+    "a patent number has 12 digits and a check character (or 8 before 2004)":
+        "专利号为 12 位数字加 1 位校验位（2004 年以前为 8 位）",
+    "a patent number's body is digits only": "专利号的主体只能是数字",
+    "the check character is a digit or X": "校验位须为数字或 X",
+    "a trademark registration number is 1 to 9 digits": "商标注册号为 1 至 9 位数字",
+    "a software copyright number looks like 2021SR0123456": "软件著作权登记号形如 2021SR0123456",
+    "a copyright registration number looks like 国作登字-2021-F-00012345": "作品登记号形如 国作登字-2021-F-00012345",
+    "a plant variety number looks like CNA20201234.5": "植物新品种权号形如 CNA20201234.5",
     "a unified social credit code has 18 characters": "统一社会信用代码为 18 位",
     "the check character of the credit code does not match": "统一社会信用代码的校验码不正确",
     "the check digit does not match": "校验位不正确",
@@ -169,6 +177,11 @@ TEMPLATES: list[tuple[str, str]] = [
     ("{field} cannot be empty", "{field} 不能为空"),
     ("{field} must be 1 to {n} characters", "{field} 长度须为 1 到 {n} 个字符"),
     ("the request body must not exceed {n} bytes", "请求体不得超过 {n} 字节"),
+    ("check character should be {id}, not {n}", "校验位应为 {id}，而不是 {n}"),
+    ("filing year {id} is outside {n} for a 12-digit number", "12 位专利号的申请年份 {id} 不在 {n} 之间"),
+    ("year {id} is outside 1985–2003 for an 8-digit number", "8 位专利号的年份 {id} 不在 1985–2003 之间"),
+    ("type digit {id} is not a patent type (1, 2, 3, 8 or 9)", "类型位 {id} 不是专利类型（1、2、3、8 或 9）"),
+    ("the year {id} in the number is after the business date {n}", "号码中的年份 {id} 晚于营业日 {n}"),
 ]
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _WORDS = r"(?P<%s>[A-Za-z_][A-Za-z _'-]*?)"

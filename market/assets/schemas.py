@@ -4,7 +4,16 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from market.numbers import ASSET_KINDS, GI_MARK_FORMS, is_gi_announcement, normalise_number
 
@@ -72,9 +81,15 @@ class AssetIn(_AssetFacts):
     gi_form: GiForm | None = None
     region: RegionCode | None = None
 
+    # A field validator (kind is validated first), so a wrong check character is reported at ``number``.
+    @field_validator("number")
+    @classmethod
+    def _number_matches_kind(cls, number: str, info: ValidationInfo) -> str:
+        kind = info.data.get("kind")
+        return normalise_number(kind, number) if kind else number
+
     @model_validator(mode="after")
-    def _number_matches_kind(self) -> AssetIn:
-        self.number = normalise_number(self.kind, self.number)
+    def _classes_match_kind(self) -> AssetIn:
         gi = self.kind == "geographical_indication"
         if self.nice_classes and self.kind != "trademark" and not (gi and self.gi_form in GI_MARK_FORMS):
             raise ValueError("nice_classes belong to trademarks and GI collective or certification marks")
