@@ -129,7 +129,7 @@ async def _seed() -> dict[str, Any]:
 
 # --- servers ------------------------------------------------------------------------------------------
 
-def _wait_port(port: int, timeout: float = 60) -> None:
+def _wait_port(port: int, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with socket.socket() as s:
@@ -145,7 +145,11 @@ def _serve(target: str, port: int, extra_env: dict[str, str]) -> subprocess.Pope
     if target.endswith("create_app"):
         cmd.append("--factory")
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **extra_env}, start_new_session=True)
-    _wait_port(port)
+    try:
+        _wait_port(port)
+    except BaseException:
+        _stop(proc)
+        raise
     time.sleep(2)  # both workers up
     return proc
 

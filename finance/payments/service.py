@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,7 +18,7 @@ from finance.payments import providers
 from finance.payments.models import ACTION_TO, ESCROW, PAYMENT, PURPOSES, Payment, PaymentEvent
 from kernel import audit, outbox
 from kernel.actor import SYSTEM, Actor
-from kernel.db import get_or_404, insert_if_absent, insert_unique, table_of, utcnow
+from kernel.db import get_or_404, insert_unique, table_of, utcnow
 from kernel.errors import DomainError, IdempotencyConflict, InvalidState, NotFound, ValidationFailed
 from kernel.pagination import paginate
 
@@ -221,19 +220,20 @@ def _same_request(existing: Payment, wanted: Payment) -> Payment:
 
 
 async def _insert_once(session: AsyncSession, payment: Payment) -> tuple[Payment, bool]:
-    """Insert, or return the row a concurrent or earlier request made for the same domain action.
-
-    One ``INSERT … ON CONFLICT DO NOTHING`` in the usual case (no read first, no savepoint)."""
+    """Insert, or return the row a concurrent or earlier request made for the same domain action."""
     key = (payment.purpose, payment.object_type, payment.object_id, payment.idempotency_key)
-    if await insert_if_absent(session, payment):
-        make_transient_to_detached(payment)  # the row exists now: later changes to it are UPDATEs
-        session.add(payment)
-        return payment, True
-    # PostgreSQL made us wait on the unique index until the other request committed; its row is visible.
     existing = await _by_key(session, *key)
-    if existing is None:
-        raise InvalidState("a payment for this object is being made by another request")
-    return _same_request(existing, payment), False
+    if existing is not None:
+        return _same_request(existing, payment), False
+    try:
+        await insert_unique(session, payment, _Duplicate())
+    except _Duplicate as exc:
+        # PostgreSQL made us wait on the unique index until the other request committed; its row is visible.
+        existing = await _by_key(session, *key)
+        if existing is None:
+            raise InvalidState("a payment for this object is being made by another request") from exc
+        return _same_request(existing, payment), False
+    return payment, True
 
 
 async def _open(session: AsyncSession, actor: Actor, *, method: str, purpose: str, payer_org_id: str,
@@ -342,7 +342,16 @@ async def _request(session: AsyncSession, actor: Actor, payment: Payment, op: st
 async def ask_provider(session: AsyncSession, payment: Payment, op: str, *, attempt: str = "") -> None:
     """Queue the provider call ``op`` for after commit, in order per payment (charge before release)."""
     await outbox.enqueue(session, CALL, {"payment_id": payment.id, "op": op},
-                         key=f"payment:{payment.id}:{op}{attempt}", ordering_key=f"payment:{payment.id}", now=True)
+                         key=f"payment:{payment.id}:{op}{attempt}", ordering_key=_calls_of(payment.id), now=True)
+
+
+def _calls_of(payment_id: str) -> str:
+    return f"payment:{payment_id}"
+
+
+async def provider_call_in_flight(session: AsyncSession, payment_id: str) -> bool:
+    """Whether a call to the provider for this payment is queued or running (in any process)."""
+    return await outbox.in_flight(session, _calls_of(payment_id))
 
 
 # --- the provider call (no transaction open) and its settlement (a new one) --------------------------------
