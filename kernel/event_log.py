@@ -66,6 +66,9 @@ CATALOGUE: dict[str, str] = {
     "import.finished": "import.finished",
     "import.done": "import.finished",
     "import.failed": "import.finished",
+    "import_job.finish": "import.finished",
+    "import_job.fail": "import.finished",
+    "import_job.refuse": "import.finished",
 }
 EVENT_TYPES = sorted(set(CATALOGUE.values()))
 

@@ -132,7 +132,6 @@ EXACT = {
     "a patent number has 12 digits and a check character (or 8 before 2004)":
         "专利号为 12 位数字加 1 位校验位（2004 年以前为 8 位）",
     "a patent number's body is digits only": "专利号的主体只能是数字",
-    "the check character is a digit or X": "校验位须为数字或 X",
     "a trademark registration number is 1 to 9 digits": "商标注册号为 1 至 9 位数字",
     "a software copyright number looks like 2021SR0123456": "软件著作权登记号形如 2021SR0123456",
     "a copyright registration number looks like 国作登字-2021-F-00012345": "作品登记号形如 国作登字-2021-F-00012345",
@@ -165,6 +164,17 @@ EXACT = {
     "amount must be whole fen (an integer)": "金额须为整数（单位：分）",
     "Request body too large": "请求体过大",
     "something went wrong on our side": "服务器出现问题，请稍后再试",
+    # imports and documents
+    "dates are written YYYY-MM-DD, YYYY.MM.DD or YYYY年M月D日": "日期须写作 YYYY-MM-DD、YYYY.MM.DD 或 YYYY年M月D日",
+    "kind must be one of 发明, 实用新型, 外观设计": "专利类型须为以下之一：发明、实用新型、外观设计",
+    "legal_status must be one of 有效, 审中, 失效, 届满, 无效": "法律状态须为以下之一：有效、审中、失效、届满、无效",
+    "the kind cannot be read from the number; fill in kind": "无法从申请号判断专利类型，请填写专利类型",
+    "a valid patent needs its grant_date": "有效专利须填写授权公告日",
+    "already registered by another organisation": "已由其他机构登记",
+    "the file is empty": "文件为空",
+    "the file's content is not one of: CSV, XLSX": "文件内容不是以下类型之一：CSV、XLSX",
+    "refused by the platform admin": "已被平台管理员拒绝",
+    "the check character is a digit or X": "校验位须为数字或 X",
 }
 
 # Templates: ``{name}`` matches a word group; ``{id}`` an opaque id or number; the Chinese side uses the
@@ -189,6 +199,17 @@ TEMPLATES: list[tuple[str, str]] = [
     ("{field} cannot be empty", "{field} 不能为空"),
     ("{field} must be 1 to {n} characters", "{field} 长度须为 1 到 {n} 个字符"),
     ("the request body must not exceed {n} bytes", "请求体不得超过 {n} 字节"),
+    ("the file must not exceed {n} bytes", "文件不得超过 {n} 字节"),
+    ("the file has more than {n} rows", "文件超过 {n} 行"),
+    ("no header row names the required columns: {values}", "没有找到包含必填列的表头行：{values}"),
+    ("the file's content is not one of: {values}", "文件内容不是以下类型之一：{values}"),
+    ("the import stopped on an internal error ({id})", "导入因内部错误中止（{id}）"),
+    ("{field} must be a whole number", "{field} 须为整数"),
+    ("{id} is not a date in the calendar", "{id} 不是有效的日期"),
+    ("type digit {n} does not match kind {id}", "类型位 {n} 与专利类型 {id} 不符"),
+    ("{field} {id} is after the business date {n}", "{field} {id} 晚于业务日期 {n}"),
+    ("an asset cannot go from {status} to {to}", "资产不能从“{status}”变为“{to}”"),
+    ("{what} {id} is already registered", "{what} {id} 已登记"),
     ("check character should be {id}, not {n}", "校验位应为 {id}，而不是 {n}"),
     ("filing year {id} is outside {n} for a 12-digit number", "12 位专利号的申请年份 {id} 不在 {n} 之间"),
     ("year {id} is outside 1985–2003 for an 8-digit number", "8 位专利号的年份 {id} 不在 1985–2003 之间"),
@@ -237,6 +258,11 @@ def _translate_zh(text: str) -> str | None:
                 continue  # a word we cannot translate: try the next template, else fall back
             return zh.format(**values)
     return None
+
+
+def translate_zh(text: str) -> str | None:
+    """The catalogue's Chinese for ``text`` (which may itself quote Chinese), or None."""
+    return _translate_zh(text)
 
 
 def detail(text: str, lang: str, code: str = "") -> str:
@@ -321,6 +347,7 @@ ZH_TO_EN = {
     "风险敞口": "exposure", "在保贷款余额": "Covered outstanding", "基金敞口": "Fund exposure",
     "额度": "Quota", "合作额度": "Quota", "合作银行": "Partner bank", "合计": "Total", "统计期间": "Period", "筛选条件": "Filters", "条件": "Filter",
     "取值": "Value", "数据": "Data", "生成日期": "Generated on",
+    "导入错误": "Import errors", "文件": "File", "内容": "Content",
 }
 EN_TO_ZH = {en: zh for zh, en in ZH_TO_EN.items()}
 
