@@ -111,6 +111,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "ConsentIn": {"loan_id": "loan_01HZX3S5", "action": "license", "proceeds": "prepay",
                   "asset_ids": ASSET_IDS[:1], "note": "拟非独占许可给下游电池厂，许可费用于提前还款。"},
     "ServicingDecisionIn": {"note": "许可费须直接划入我行还款账户。"},
+    "CreateImportForm": {"kind": "assets", "file": "专利清单-2026Q1.xlsx"},
     "RestructureIn": {"kind": "extension", "term_months": 18, "effective_on": "2026-05-12",
                       "reason": "原材料涨价导致现金流紧张，展期六个月。", "borrower_in_difficulty": True},
 }

@@ -65,6 +65,9 @@ TAGS: dict[str, str] = {
                  "of the same organisation, other than the maker, to approve or reject it.",
     "servicing": "Loan servicing: pledge consents, restructures, charges, escrows and payoffs. Lending banks "
                  "propose and decide; borrowers ask and accept; parties read.",
+    "imports": "Bulk imports from CSV or XLSX (CNIPA-style Chinese headers or English ones): SMEs and "
+               "universities import their assets, banks their loan book (the platform admin approves a loan "
+               "import first); the worker runs each in chunks and keeps the refused rows with their reasons.",
     "audit": "The audit trail and object histories. Admins and regulators read all; organisation admins "
              "read their own organisation's; parties read the history of their objects.",
 }
@@ -122,6 +125,7 @@ ENUMS: dict[tuple[str, str], tuple[str | None, str | list[str]]] = {
     ("RestructureOut", "kind"): (None, "loan_restructures.kind"),
     ("RestructureOut", "status"): ("loan_restructure", "loan_restructures.status"),
     ("DeliveryOut", "status"): ("webhook_delivery", ["pending", "delivered", "failed", "skipped"]),
+    ("ImportOut", "status"): ("import_job", ["queued", "awaiting_approval", "running", "done", "failed"]),
 }
 # status/kind fields that still need their source (the test lets only these through). Empty: every
 # status/kind field of every response lists its values; a new one must be mapped here when it lands.
@@ -135,7 +139,8 @@ FIXED_ENUMS: dict[tuple[str, str], list[str]] = {
     ("RecoveryOut", "party"): ["fund", "guarantor", "insurer", "bank", "borrower"],
     ("WriteOffRowOut", "party"): ["fund", "guarantor", "insurer", "bank"],
     ("PeriodOut", "status"): ["closed"],  # a period row exists only once its month is closed
-    ("InboxItem", "kind"): list(INBOX_TITLES),  # every kind has its title in the catalogue
+    ("InboxItem", "kind"): list(INBOX_TITLES),
+    ("ImportOut", "kind"): ["assets", "loans"],  # the route's Form Literal  # every kind has its title in the catalogue
 }
 # FastAPI names a duplicated class by its module path; these read better. Others get the area's name.
 RENAMES = {"finance__loans__schemas__OfferIn": "LoanOfferIn", "finance__loans__schemas__OfferOut": "LoanOfferOut",

@@ -1,10 +1,10 @@
 """The catalogue's service details (part of ``kernel/i18n.py``): the English each service raises → Chinese.
 
-``EXACT_DETAILS`` are whole texts. In ``TEMPLATE_DETAILS`` ``{v1}``, ``{v2}``… stand for whatever the
-service put there (ids, amounts, dates, names), carried over as they are; ``{status}`` and ``{to}`` are
-statuses, translated through ``kernel.i18n.TERMS``. The English side is exactly what the code writes, so
-a changed message falls back to the Chinese title followed by the English (``i18n.detail``) until its
-entry here is updated; ``tests/api/test_i18n_details.py`` lists every raise site the catalogue misses.
+``EXACT_DETAILS`` are whole texts. In ``TEMPLATE_DETAILS`` ``{v1}``, ``{v2}``… (and ``{status}``) stand for
+whatever the service put there (ids, amounts, dates, names, statuses): a value that is a word
+``kernel.i18n.TERMS`` knows (a status, an action) is translated, any other is carried over as it is. The
+English side is exactly what the code writes, so a changed message falls back to the Chinese title
+followed by the English (``i18n.detail``) until its entry here is updated; ``tests/api/test_i18n_details.py`` lists every raise site the catalogue misses.
 """
 
 from __future__ import annotations
@@ -295,7 +295,7 @@ TEMPLATE_DETAILS: dict[str, str] = {
     "webhook endpoint {v1} is disabled; enable it before retrying deliveries": "回调地址 {v1} 已停用，请先启用再重试投递",
     # market
     "asset {v1} is {status}; it cannot be used for {v2}": "资产 {v1} 当前为“{status}”，不能用于 {v2}",
-    "an asset cannot go from {status} to {to}": "资产不能从“{status}”变为“{to}”",
+    "an asset cannot go from {status} to {v1}": "资产不能从“{status}”变为“{v1}”",
     "{v1} {v2} is after the business date {v3}": "{v1} {v2} 晚于营业日 {v3}",
     "{v1} {v2} is already registered": "{v1} {v2} 已登记",
     "asset {v1} is not owned by the seller": "资产 {v1} 不属于卖方",
