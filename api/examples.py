@@ -23,6 +23,9 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "RegisterIn": {"org_name": "太原锂能新材料科技有限公司", "org_kind": "sme", "credit_code": SME_CREDIT_CODE,
                    "email": "finance@lineng.example.cn", "password": "Lineng-2026-secure", "region": "140100",
                    "industry": "新能源"},
+    "CreateImportForm": {"kind": "assets", "file": "专利清单.xlsx"},
+    "UploadDocumentForm": {"object_type": "loan", "object_id": "loan_1a2b3c4d5e6f7a8b9c0d1e2",
+                           "kind": "pledge_registration", "file": "质押登记通知书.pdf"},
     "TokenForm": {"username": "sme1@demo.ipm", "password": "demo-pass-2026", "grant_type": "password"},
     "OrgIn": {"name": "三晋商业银行股份有限公司太原分行", "kind": "bank", "credit_code": BANK_CREDIT_CODE,
               "region": "140100"},
@@ -111,7 +114,6 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "ConsentIn": {"loan_id": "loan_01HZX3S5", "action": "license", "proceeds": "prepay",
                   "asset_ids": ASSET_IDS[:1], "note": "拟非独占许可给下游电池厂，许可费用于提前还款。"},
     "ServicingDecisionIn": {"note": "许可费须直接划入我行还款账户。"},
-    "CreateImportForm": {"kind": "assets", "file": "专利清单-2026Q1.xlsx"},
     "RestructureIn": {"kind": "extension", "term_months": 18, "effective_on": "2026-05-12",
                       "reason": "原材料涨价导致现金流紧张，展期六个月。", "borrower_in_difficulty": True},
 }

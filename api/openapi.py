@@ -65,11 +65,14 @@ TAGS: dict[str, str] = {
                  "of the same organisation, other than the maker, to approve or reject it.",
     "servicing": "Loan servicing: pledge consents, restructures, charges, escrows and payoffs. Lending banks "
                  "propose and decide; borrowers ask and accept; parties read.",
-    "imports": "Bulk imports from CSV or XLSX (CNIPA-style Chinese headers or English ones): SMEs and "
-               "universities import their assets, banks their loan book (the platform admin approves a loan "
-               "import first); the worker runs each in chunks and keeps the refused rows with their reasons.",
     "audit": "The audit trail and object histories. Admins and regulators read all; organisation admins "
              "read their own organisation's; parties read the history of their objects.",
+    "imports": "Bulk imports: a patent list (CNIPA-style export, Chinese or English headers) by its owner, or a "
+               "bank's existing pledge-loan book once the platform admin approves it. The worker runs them in "
+               "chunks; the job shows progress and the refused rows come back as CSV/XLSX.",
+    "documents": "Files attached to the objects they prove (appraisal reports, pledge registration notices, "
+                 "contracts, claim evidence): PDF, PNG, JPEG or XLSX by content, at most 20 MiB, seen by the "
+                 "object's parties only."
 }
 
 DISPOSAL_STATES = ["open", "sold", "unsold", "cancelled", "settled"]  # the lot's, until a disposal settles
@@ -125,7 +128,8 @@ ENUMS: dict[tuple[str, str], tuple[str | None, str | list[str]]] = {
     ("RestructureOut", "kind"): (None, "loan_restructures.kind"),
     ("RestructureOut", "status"): ("loan_restructure", "loan_restructures.status"),
     ("DeliveryOut", "status"): ("webhook_delivery", ["pending", "delivered", "failed", "skipped"]),
-    ("ImportOut", "status"): ("import_job", ["queued", "awaiting_approval", "running", "done", "failed"]),
+    ("ImportOut", "status"): ("import_job", "import_jobs.status"),
+    ("DocumentOut", "kind"): (None, "documents.kind"),
 }
 # status/kind fields that still need their source (the test lets only these through). Empty: every
 # status/kind field of every response lists its values; a new one must be mapped here when it lands.
@@ -139,8 +143,8 @@ FIXED_ENUMS: dict[tuple[str, str], list[str]] = {
     ("RecoveryOut", "party"): ["fund", "guarantor", "insurer", "bank", "borrower"],
     ("WriteOffRowOut", "party"): ["fund", "guarantor", "insurer", "bank"],
     ("PeriodOut", "status"): ["closed"],  # a period row exists only once its month is closed
-    ("InboxItem", "kind"): list(INBOX_TITLES),
-    ("ImportOut", "kind"): ["assets", "loans"],  # the route's Form Literal  # every kind has its title in the catalogue
+    ("InboxItem", "kind"): list(INBOX_TITLES),  # every kind has its title in the catalogue
+    ("ImportOut", "kind"): ["assets", "loans"],
 }
 # FastAPI names a duplicated class by its module path; these read better. Others get the area's name.
 RENAMES = {"finance__loans__schemas__OfferIn": "LoanOfferIn", "finance__loans__schemas__OfferOut": "LoanOfferOut",

@@ -153,6 +153,8 @@ EXACT_DETAILS: dict[str, str] = {
     "only the seller may withdraw a listing": "只有卖方可以撤回挂牌",
     "only the seller rejects an offer": "只有卖方可以拒绝报价",
     "the seller no longer owns every asset of this listing": "卖方已不再拥有该挂牌的全部资产",
+    "a reward claim names its items, not a loan or a fee": "奖励申请须列明奖励事项，而不是贷款或费用",
+    "IP rewards are claimed by firms and universities": "知识产权奖励由企业和高校申请",
     # valuation
     "an owner may value only its own assets; ask a bank or an evaluator for others":
         "权利人只能评估自己的资产；其他资产请委托银行或评估机构",
@@ -287,6 +289,9 @@ TEMPLATE_DETAILS: dict[str, str] = {
     "subsidy claim {v1} is {status}; only a pending claim is approved": "补贴申请 {v1} 当前为“{status}”，只有待处理的申请可以批准",
     "the loan already has claim {v1} ({status}) under this policy": "该贷款在此政策下已有申请 {v1}（“{status}”）",
     "an LPR effective on {v1} is already published": "{v1} 生效的 LPR 已发布",
+    "{v1} has not begun": "{v1} 尚未开始",
+    "{v1} has already been rewarded under a {v2} reward": "{v1} 已获得过 {v2} 奖励",
+    "a {v1} subsidy claim names its loan (and no items)": "{v1} 补贴申请须指明贷款（不列奖励事项）",
     # kernel
     "the file must not exceed {v1} bytes": "文件不得超过 {v1} 字节",
     "the file's content is not one of: {v1}": "文件内容不是以下类型之一：{v1}",
@@ -310,7 +315,12 @@ TEMPLATE_DETAILS: dict[str, str] = {
     "the listing is {v1}": "挂牌当前为 {v1}",
     "the listing is {v1}; it takes no offers": "挂牌当前为 {v1}，不接受报价",
     "you already have a pending offer ({v1}) on this listing; withdraw it first": "您在该挂牌上已有待处理的报价（{v1}），请先撤回",
+    "{v1} belongs to geographical indications": "{v1} 仅适用于地理标志",
+    "geographical indication {v1} is licensed only to producers in region {v2}; the licensee is in region {v3}":
+        "地理标志 {v1} 只能许可给地区 {v2} 的生产者；被许可方位于地区 {v3}",
     # valuation
+    "valuation {v1} is {status}; only a certified valuation has an appraisal report":
+        "评估 {v1} 当前为“{status}”，只有经认证的评估才有评估报告",
     "the discount rate ({v1} bps) must exceed the growth rate ({v2} bps), or the value has no finite limit":
         "折现率（{v1} 基点）须高于增长率（{v2} 基点），否则价值没有有限值",
     "asset {v1} is {status}; a valuation of it would be stale at once": "资产 {v1} 当前为“{status}”，对其评估会立即失效",

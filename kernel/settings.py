@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     high_value_pledge_threshold: int = Field(default=10_000_000_00, ge=0)
     # Dormant pool: university-held granted patents with no transfer or license for this many years.
     dormant_years: int = Field(default=3, ge=1)
+    # Default loan-to-value of a geographical indication, bps; unset: the valuation data file's (30%).
+    gi_ltv_bps: int | None = Field(default=None, ge=1, le=10000)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_outside_development(self) -> Settings:
