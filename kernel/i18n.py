@@ -162,6 +162,9 @@ EXACT = {
     "the file is empty": "文件为空",
     "the file's content is not one of: CSV, XLSX": "文件内容不是以下类型之一：CSV、XLSX",
     "refused by the platform admin": "已被平台管理员拒绝",
+    "the programme requires claim evidence before a claim is approved": "该基金项目要求先上传代偿证据材料才能批准代偿",
+    "only the parties of the object attach documents": "只有该对象的当事方可以上传文件",
+    "only the organisation that attached a document deletes it": "只有上传文件的机构可以删除该文件",
     "the check character is a digit or X": "校验位须为数字或 X",
 }
 
