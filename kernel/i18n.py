@@ -394,6 +394,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "recovery_rate_bps": ("追偿率（基点）", "Recovery rate (bps)"),
     "indicator": ("指标", "Indicator"), "target": ("目标", "Target"), "met": ("是否达标", "Met"),
     "year": ("年度", "Year"), "rate_bps": ("比率（基点）", "Rate (bps)"),
+    "unit": ("单位", "Unit"), "figure": ("数值", "Figure"), "baseline": ("基期值（2021年）", "Baseline (2021)"),
 }
 MONEY_UNIT = {ZH: "（元）", EN: " (yuan)"}
 
