@@ -68,6 +68,31 @@ async def subsidies(w: World) -> AsyncIterator[int | date]:
     await w.post("/subsidy-claims", SME1, {"policy_id": interest["id"], "loan_id": w.made["loan:repaid"]})
 
 
+async def rewards(w: World) -> AsyncIterator[int | date]:
+    """An IP reward beyond loans: ¥20,000 per invention patent granted abroad; a university paid, a firm's
+    claim waiting for the regulator."""
+    yield 45
+    policy = await w.post("/subsidy-policies", REGULATOR, {
+        "name": "国外授权发明专利奖励", "kind": "foreign_patent", "budget": 100 * WAN, "period": w.today.year})
+    paid = await w.post("/subsidy-claims", UNI2, {"policy_id": policy["id"],
+                                                  "items": [{"asset_id": w.made["assets"]["201510876543.4"]}]})
+    yield 55
+    await w.post(f"/subsidy-claims/{paid['id']}/approve", REGULATOR)
+    yield END - 9
+    await w.post("/subsidy-claims", SME1, {"policy_id": policy["id"],
+                                           "items": [{"asset_id": w.made["assets"]["202110345678.3"]}]})
+
+
+async def white_list(w: World) -> AsyncIterator[int | date]:
+    """Firms consent to be recommended; the regulator publishes the year's white list for the banks."""
+    yield END - 30
+    for firm in (SME1, SME3, UNI1):
+        await w.post("/whitelist-consents", firm)
+    yield END - 25
+    await w.post("/whitelists", REGULATOR, {"name": f"{w.today.year}年度知识产权质押融资推荐白名单", "year": w.today.year,
+                                            "org_ids": [w.org(f) for f in (SME1, SME3, UNI1)]})
+
+
 async def market_sale(w: World) -> AsyncIterator[int | date]:
     """A university's dormant magnesium-alloy patent sold to an SME: listing, two offers, a recorded deal."""
     yield 6
@@ -134,6 +159,6 @@ async def tech_needs(w: World) -> AsyncIterator[int | date]:
                                       "ipc_codes": ["E21F 17/18"], "industry": "高端装备制造"})
 
 
-STORIES: list[Story] = [rates, bank_controls, fund, *loans.LOAN_STORIES, subsidies, market_sale, market_license,
-                        open_license, auction, tech_needs]
+STORIES: list[Story] = [rates, bank_controls, fund, *loans.LOAN_STORIES, subsidies, rewards, white_list,
+                        market_sale, market_license, open_license, auction, tech_needs]
 __all__ = ["BANK2", "BANK3", "END", "STORIES", "YUAN"]

@@ -84,6 +84,10 @@ async def test_demo_world_has_every_state_and_every_login_works(app, client):
                              headers=who["regulator@demo.ipm"])
     assert stats.status_code == 200 and stats.json()["totals"]["count"] >= 8, stats.text
     assert len((await client.get("/lpr", headers=admin)).json()) == 4
+    [white_list] = (await client.get("/whitelists", headers=who["bank2@demo.ipm"])).json()["data"]
+    assert white_list["status"] == "published"
+    claims = (await client.get("/subsidy-claims", params={"limit": 100}, headers=who["regulator@demo.ipm"])).json()
+    assert {c["status"] for c in claims["data"]} == {"paid", "pending"} and len(claims["data"]) == 4
 
     # A second run changes nothing.
     before = await table_counts(app)
