@@ -54,6 +54,8 @@ TAGS: dict[str, str] = {
                    "regulators read and verify.",
     "subsidies": "The LPR table, subsidy policies and claims. Regulators set policies and decide claims; SMEs, "
                  "guarantors and insurers claim.",
+    "whitelists": "The white list: firms consent to be recommended; the regulator publishes lists of them with "
+                  "their IP indicators; banks, the fund and regulators read them.",
     "statistics": "The province's statistics as JSON, CSV, XLSX or charts. Regulators, the fund and the admin.",
     "payments": "The payment gateway: provider webhooks (signed) and payouts.",
     "lists": "Worklists: everything an organisation owns or must act on (loans, claims, guarantees, "
@@ -128,6 +130,8 @@ ENUMS: dict[tuple[str, str], tuple[str | None, str | list[str]]] = {
     ("RestructureOut", "kind"): (None, "loan_restructures.kind"),
     ("RestructureOut", "status"): ("loan_restructure", "loan_restructures.status"),
     ("DeliveryOut", "status"): ("webhook_delivery", ["pending", "delivered", "failed", "skipped"]),
+    ("WhitelistOut", "status"): ("whitelist", "whitelists.status"),
+    ("WhitelistConsentOut", "status"): ("whitelist_consent", "whitelist_consents.status"),
     ("ImportOut", "status"): ("import_job", "import_jobs.status"),
     ("DocumentOut", "kind"): (None, "documents.kind"),
 }
