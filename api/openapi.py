@@ -145,6 +145,7 @@ RENAMES = {"finance__loans__schemas__OfferIn": "LoanOfferIn", "finance__loans__s
            "finance__subsidies__schemas__ClaimOut": "SubsidyClaimOut"}
 HTTP_CODES = ("bad_request", "method_not_allowed", "payload_too_large", "unsupported_media_type", "internal_error")
 ERROR_TEXT = {
+    400: "The body could not be read at all, e.g. it is not UTF-8 (`bad_request`).",
     401: "Not authenticated: no, expired or revoked bearer token (`not_authenticated`).",
     403: "The caller's organisation or role may not do this (`forbidden`).",
     404: "No such object, or another organisation's private object (`not_found`).",
@@ -300,6 +301,10 @@ def _complete_operations(spec: dict[str, Any]) -> None:
         statuses = [422]
         if op.get("security"):
             statuses += [401, 403]
+        elif "/auth/" in path:
+            statuses.append(401)  # wrong credentials, or a refresh token that is expired or revoked
+        if "requestBody" in op or path.endswith("/payments/webhook"):  # the webhook reads its raw body
+            statuses.append(400)
         if "{" in path:
             statuses.append(404)
         if method != "get":
