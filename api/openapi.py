@@ -165,6 +165,7 @@ ERROR_TEXT = {
     409: "Refused by a rule: `invalid_state`, `asset_encumbered`, `limit_exceeded`, `already_exists` or "
          "`idempotency_conflict`. Nothing was changed.",
     413: "The request body is larger than allowed (`payload_too_large`).",
+    415: "The file is not of a type accepted here, judged by its content (`unsupported_media_type`).",
     422: "The request is not valid (`validation_error`); `errors` lists each field.",
     429: "Too many requests (`rate_limited`); see `Retry-After`.",
 }
@@ -318,6 +319,8 @@ def _complete_operations(spec: dict[str, Any]) -> None:
             statuses.append(401)  # wrong credentials, or a refresh token that is expired or revoked
         if "requestBody" in op or path.endswith("/payments/webhook"):  # the webhook reads its raw body
             statuses.append(400)
+        if "multipart/form-data" in op.get("requestBody", {}).get("content", {}):
+            statuses.append(415)  # an upload is judged by its bytes (kernel.uploads)
         if "{" in path:
             statuses.append(404)
         if method != "get":
