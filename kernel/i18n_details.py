@@ -109,6 +109,10 @@ EXACT_DETAILS: dict[str, str] = {
     "only appraisal-fee claims declare a fee": "只有评估费补贴申请需要申报费用",
     "only the regulator that set the policy decides its claims": "只有制定该政策的监管部门可以审核其补贴申请",
     "subsidies are claimed by the borrower, its guarantor or its insurer": "补贴由借款人、其担保机构或保险机构申请",
+    "only the regulator publishes white lists": "只有监管部门可以发布白名单",
+    "only the regulator that published the list withdraws it": "只有发布该名单的监管部门可以撤回",
+    "only firms and universities consent to be recommended": "只有企业和高校可以同意被推荐",
+    "the organisation has no consent in force to withdraw": "该机构没有可撤回的有效推荐同意",
     # kernel
     "only an organisation's admin, a regulator or the platform admin reads the audit trail":
         "只有机构管理员、监管部门或平台管理员可以查看审计记录",
@@ -292,6 +296,8 @@ TEMPLATE_DETAILS: dict[str, str] = {
     "{v1} has not begun": "{v1} 尚未开始",
     "{v1} has already been rewarded under a {v2} reward": "{v1} 已获得过 {v2} 奖励",
     "a {v1} subsidy claim names its loan (and no items)": "{v1} 补贴申请须指明贷款（不列奖励事项）",
+    "not firms or universities: {v1}": "不是企业或高校：{v1}",
+    "these firms have not consented to be recommended: {v1}": "以下企业未同意被推荐：{v1}",
     # kernel
     "the file must not exceed {v1} bytes": "文件不得超过 {v1} 字节",
     "the file's content is not one of: {v1}": "文件内容不是以下类型之一：{v1}",
