@@ -61,6 +61,8 @@ CATALOGUE: dict[str, str] = {
     "pledge_consent.reject": "pledge_consent.decided",
     "subsidy_claim.approve": "subsidy_claim.decided",
     "subsidy_claim.reject": "subsidy_claim.decided",
+    "whitelist.published": "whitelist.published",
+    "whitelist.withdraw": "whitelist.withdrawn",
     "approval_request.created": "approval_request.created",
     "payment.failed": "payment.failed",
     "import.finished": "import.finished",

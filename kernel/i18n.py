@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from kernel.i18n_details import EXACT_DETAILS, TEMPLATE_DETAILS
+
 ZH, EN = "zh-CN", "en"
 LANGUAGES = (ZH, EN)
 
@@ -80,6 +82,16 @@ TERMS = {
     "ledger account": "账户", "capital entry": "资本分录", "guarantee": "担保", "insurance": "保险",
     "cover": "基金增信", "disposal": "处置", "region": "地区", "user account": "用户账户",
     "webhook endpoint": "回调地址", "approval request": "审批请求", "import": "导入", "document": "文件",
+    # the objects get_or_404 names (its table's name, singular)
+    "fund agreement": "合作协议", "fund cover": "基金增信", "fund program": "风险补偿基金项目",
+    "fund program version": "基金项目规则版本", "fund provision": "基金拨备", "ledger period": "会计期间",
+    "loan charge": "贷款费用", "loan collateral addition": "追加质物", "loan collateral alert": "质物预警",
+    "loan collateral release": "解除质物", "loan disposal": "贷款处置", "loan escrow": "托管款项",
+    "loan guarantee": "贷款担保", "loan installment": "还款期次", "loan insurance": "贷款保险",
+    "loan invitation": "贷款邀请", "loan repayment": "还款", "loan restructure": "贷款重组",
+    "loan schedule version": "还款计划版本", "margin call": "追加担保通知", "pledge consent": "质押同意",
+    "tech need": "技术需求", "org": "机构", "encumbrance": "权利负担", "event": "事件",
+    "webhook delivery": "回调投递", "ownership record": "权属记录", "refund": "退款",
     # statuses and actions
     "pending": "待处理", "open": "进行中", "submitted": "已提交", "accepted": "已接受", "rejected": "已拒绝",
     "withdrawn": "已撤回", "declined": "已谢绝", "expired": "已过期", "cancelled": "已取消", "active": "生效中",
@@ -207,37 +219,45 @@ TEMPLATES: list[tuple[str, str]] = [
     ("type digit {id} is not a patent type (1, 2, 3, 8 or 9)", "类型位 {id} 不是专利类型（1、2、3、8 或 9）"),
     ("the year {id} in the number is after the business date {n}", "号码中的年份 {id} 晚于营业日 {n}"),
 ]
+# Each service's own details (kernel/i18n_details.py), after the general templates above.
+EXACT.update(EXACT_DETAILS)
+TEMPLATES.extend(TEMPLATE_DETAILS.items())
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _WORDS = r"(?P<%s>[A-Za-z_][A-Za-z _'-]*?)"
 _TOKEN = r"(?P<%s>[^\s;]+)"
 _ANY = r"(?P<%s>.+?)"
 _TOKENS = {"id", "start", "end", "max", "min", "n", "later", "earlier", "field"}
 _FREE = {"values", "who"}
+_SLOT = re.compile(r"v\d+")  # kernel/i18n_details.py's placeholders: carried over as they are
 
 
 @lru_cache
-def _compiled() -> list[tuple[re.Pattern[str], str]]:
+def _compiled() -> list[tuple[re.Pattern[str], str, bool]]:
+    """(pattern, Chinese, lenient): a service's own template (kernel/i18n_details.py) keeps a word it
+    cannot translate; a general one gives way to the next template."""
     out = []
     for en, zh in TEMPLATES:
         pattern, pos = "", 0
         for m in re.finditer(r"\{(\w+)\}", en):
             pattern += re.escape(en[pos:m.start()])
             name = m.group(1)
-            pattern += (_TOKEN if name in _TOKENS else _ANY if name in _FREE else _WORDS) % name
+            free = name in _FREE or _SLOT.fullmatch(name)
+            pattern += (_TOKEN if name in _TOKENS else _ANY if free else _WORDS) % name
             pos = m.end()
         pattern += re.escape(en[pos:])
-        out.append((re.compile(f"^{pattern}$"), zh))
+        out.append((re.compile(f"^{pattern}$"), zh, en in TEMPLATE_DETAILS))
     return out
 
 
 def _translate_zh(text: str) -> str | None:
     if text in EXACT:
         return EXACT[text]
-    for pattern, zh in _compiled():
+    for pattern, zh, lenient in _compiled():
         m = pattern.match(text)
         if m:
             values = {k: (v if k in _TOKENS else term(v)) for k, v in m.groupdict().items()}
-            if any(v == m.group(k) and k not in _TOKENS and k not in _FREE for k, v in values.items()):
+            if not lenient and any(v == m.group(k) and k not in _TOKENS and k not in _FREE
+                                   for k, v in values.items()):
                 continue  # a word we cannot translate: try the next template, else fall back
             return zh.format(**values)
     return None
@@ -374,6 +394,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "recovery_rate_bps": ("追偿率（基点）", "Recovery rate (bps)"),
     "indicator": ("指标", "Indicator"), "target": ("目标", "Target"), "met": ("是否达标", "Met"),
     "year": ("年度", "Year"), "rate_bps": ("比率（基点）", "Rate (bps)"),
+    "unit": ("单位", "Unit"), "figure": ("数值", "Figure"), "baseline": ("基期值（2021年）", "Baseline (2021)"),
 }
 MONEY_UNIT = {ZH: "（元）", EN: " (yuan)"}
 

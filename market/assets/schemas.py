@@ -24,8 +24,9 @@ GiForm = Literal["collective_mark", "certification_mark", "gi_product"]
 RegionCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{6}$")]
 GI_FIELDS = ("gi_form", "product", "region")
 AssetStatus = Literal["pending", "valid", "lapsed", "expired", "invalidated"]
+# A trademark recognised as well-known (驰名商标认定) is recorded as an award too (001_… task 10 counts them).
 AWARDS = ("national_sci_tech_award", "china_patent_award", "china_patent_excellence_award",
-          "provincial_sci_tech_award", "provincial_patent_award")
+          "provincial_sci_tech_award", "provincial_patent_award", "well_known_trademark")
 
 _IPC = re.compile(r"^[A-H]\d{2}[A-Z](\s?\d{1,4}/\d{2,6})?$")
 
