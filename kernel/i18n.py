@@ -96,6 +96,8 @@ TERMS = {
     "approve": "批准", "certify": "认证", "disburse": "放款", "default": "宣告违约", "close": "关闭",
     "write off": "核销", "write_off": "核销", "repay": "还款", "decline": "谢绝", "expire": "过期",
     "register pledge": "登记质押", "register_pledge": "登记质押", "supersede": "替代",
+    "margin call": "追加担保通知", "collateral addition": "追加质物", "collateral release": "质物解除",
+    "loan restructure": "贷款重组", "cure": "补足", "register": "登记",
 }
 
 
@@ -123,6 +125,19 @@ EXACT = {
     "only the platform admin may do this": "只有平台管理员可以执行此操作",
     "only the owner may do this": "只有权利人可以执行此操作",
     "only the lending bank may do this": "只有贷款银行可以执行此操作",
+    "only the borrower may do this": "只有借款人可以执行此操作",
+    "only the borrower withdraws its offer": "只有借款人可以撤回追加质物",
+    "an asset is already pledged to this loan": "该资产已质押于本笔贷款",
+    "only the borrower's own assets can be pledged": "只能质押借款人自有的资产",
+    "only assets this loan pledges, each once": "只能是本笔贷款的质物，且每项只列一次",
+    "substitutes need a certified valuation of them": "置换质物须附其经认证的评估",
+    "a valuation is named only with substitutes": "只有置换质物时才需指定评估",
+    "the whole bundle is released only by repaying the loan": "全部质物须在贷款结清后解除",
+    "a collateral release of this loan already awaits the bank's decision": "本笔贷款已有待银行审批的质物解除申请",
+    "an asset to release is no longer pledged to this loan": "待解除的资产已不再质押于本笔贷款",
+    "the valuation is not of exactly these assets": "该评估的资产范围与所列资产不一致",
+    "the valuation values assets this loan does not pledge": "该评估包含本笔贷款未质押的资产",
+    "an asset is already offered to this loan and awaits its registration": "该资产已追加至本笔贷款，正待登记",
     "only the platform admin onboards organisations": "只有平台管理员可以开设机构",
     "only an organisation admin adds users": "只有机构管理员可以添加用户",
     "only SMEs and universities register IP assets": "只有企业和高校可以登记知识产权",
