@@ -8,6 +8,8 @@ from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,8 +18,9 @@ from kernel import audit, events
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
 from kernel.dates import add_months
-from kernel.db import get_or_404, insert_unique, utcnow
+from kernel.db import get_or_404, insert_unique, table_of, utcnow
 from kernel.errors import AlreadyExists, Forbidden, InvalidState, NotFound, ValidationFailed
+from kernel.ids import new_id
 from kernel.pagination import paginate
 from kernel.settings import get_settings
 from kernel.text import query_parts
@@ -54,16 +57,25 @@ def _check_dates(asset: Asset, today: date) -> None:
                                       f"{past} {value.isoformat()} is after the business date {today.isoformat()}")
 
 
-async def create_asset(session: AsyncSession, actor: Actor, data: AssetIn) -> Asset:
+_FACTORIES = {name: f.default_factory for name, f in Asset.model_fields.items() if f.default_factory is not None}
+
+
+def _factory_defaults() -> dict[str, Any]:
+    """The default factories' values, passed explicitly: pydantic inspects a factory's signature each
+    time it calls one, which is most of the cost of building an asset in a bulk import."""
+    return {name: factory() for name, factory in _FACTORIES.items()}  # type: ignore[call-arg]  # no-argument factories
+
+
+async def new_asset(session: AsyncSession, actor: Actor, data: AssetIn, today: date) -> Asset:
+    """The asset ``data`` registers for ``actor`` after every rule of registration, not stored yet."""
     if not actor.is_kind(*ASSET_OWNER_KINDS):
         raise Forbidden("only SMEs and universities register IP assets")
-    today = await business_date(session)
     try:  # the schema checked the number's form; the year in it is checked against the business date here
         normalise_number(data.kind, data.number, today)
     except ValueError as exc:
         raise ValidationFailed.at(["body", "number"], str(exc)) from exc
     fields = data.model_dump(exclude_none=True)
-    asset = Asset(**fields, owner_org_id=actor.org_id)
+    asset = Asset(**{**_factory_defaults(), **fields}, owner_org_id=actor.org_id)
     if asset.kind == "geographical_indication" and asset.registrant is None:
         owner = await session.get(Org, actor.org_id)
         asset.registrant = owner.name if owner else None  # the registrant is the owner unless named
@@ -71,11 +83,44 @@ async def create_asset(session: AsyncSession, actor: Actor, data: AssetIn) -> As
     asset.search_text = _search_text(asset.title, asset.abstract)
     ASSET.start(asset, "pending" if asset.kind in PATENT_KINDS and asset.grant_date is None else "valid")
     _check_dates(asset, today)
+    return asset
+
+
+async def create_asset(session: AsyncSession, actor: Actor, data: AssetIn) -> Asset:
+    today = await business_date(session)
+    asset = await new_asset(session, actor, data, today)
     await insert_unique(session, asset, AlreadyExists(f"{asset.kind} {asset.number} is already registered"))
     session.add(OwnershipRecord(asset_id=asset.id, owner_org_id=actor.org_id, from_date=today,
                                 via="registration"))
     await audit.record(session, actor, "asset.registered", "asset", asset.id, after=_snapshot(asset))
     return asset
+
+
+async def insert_assets(session: AsyncSession, actor: Actor, assets: Sequence[Asset], today: date) -> set[str]:
+    """Register many assets built by ``new_asset`` in a few statements (bulk imports): the rows, their
+    ownership records and audit records. One whose kind and number got registered meanwhile is skipped
+    (the unique index decides); answers the ids inserted."""
+    table, owners = table_of(Asset), table_of(OwnershipRecord)
+    inserted: set[str] = set()
+    conn = await session.connection()
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    if assets:  # one cached statement; SQLAlchemy batches the rows ("insertmanyvalues") with RETURNING
+        stmt = insert(table).on_conflict_do_nothing(index_elements=["kind", "number"]).returning(table.c.id)
+        rows = [{c.name: getattr(a, c.name) for c in table.columns} for a in assets]
+        inserted = set((await conn.execute(stmt, rows)).scalars())
+    kept = [a for a in assets if a.id in inserted]
+    if not kept:
+        return inserted
+    await conn.execute(sa.insert(owners), [
+        {"id": new_id("own"), "asset_id": a.id, "owner_org_id": a.owner_org_id, "from_date": today,
+         "to_date": None, "via": "registration", "ref_id": None} for a in kept])
+    at = utcnow()
+    await audit.record_bulk(session, [
+        {"id": new_id("aud"), "at": at, "business_date": today, "actor_user_id": actor.user_id,
+         "actor_org_id": actor.org_id, "action": "asset.registered", "object_type": "asset", "object_id": a.id,
+         "before": None, "after": a.model_dump(mode="json", exclude={"search_text", "created_at", "updated_at"})}
+        for a in kept])
+    return inserted
 
 
 def _snapshot(asset: Asset) -> dict[str, Any]:
