@@ -167,7 +167,40 @@ EXACT_DETAILS: dict[str, str] = {
     "unknown asset": "未知资产",
 }
 
+# Validators' messages (pydantic ``value_error``): shown after "值无效：" in errors[].msg.
+EXACT_DETAILS.update({
+    "nice_classes belong to trademarks and GI collective or certification marks": "尼斯分类仅适用于商标及地理标志集体商标、证明商标",
+    "gi_form, product, region and registrant belong to geographical indications":
+        "gi_form、product、region 和 registrant 仅适用于地理标志",
+    "declare a royalty rate, a fixed fee or both": "请声明提成费率、固定许可费或两者",
+    "free_months must be shorter than the term": "免费期须短于许可期限",
+    "a trade secret reference is 1–64 letters, digits, - _ /": "商业秘密编号为 1–64 个字母、数字或 - _ /",
+    "license terms belong to license listings, not assignments": "许可条款只适用于许可挂牌，不适用于转让",
+    "tiers must have strictly increasing max_principal": "各档 max_principal 须严格递增",
+    "an extra party is named twice": "同一分担方被列了两次",
+    "amount_per_item and terms belong to the reward kinds": "amount_per_item 和 terms 只适用于奖励类政策",
+    "max_months applies to the lpr_principal basis only": "max_months 只适用于 lpr_principal 计算基础",
+    "guaranteed_rate_bps is the higher share for guaranteed or insured loans": "guaranteed_rate_bps 是有担保或保险贷款的较高补贴比例",
+    "a reward is paid per_item": "奖励按项目（per_item）支付",
+    "a claim names a loan (loan subsidies) or items (rewards), not both": "申请须指明贷款（贷款补贴）或奖励事项（奖励），不能两者都有",
+    "a firm is named twice": "同一企业被列了两次",
+})
+
 TEMPLATE_DETAILS: dict[str, str] = {
+    # validators
+    "control character {v1} is not allowed": "不允许控制字符 {v1}",
+    "unknown event types {v1}; known: {v2}, or \"*\"": "未知的事件类型 {v1}；可用：{v2}，或 \"*\"",
+    "characters not allowed in a credit code: {v1}": "统一社会信用代码中含有不允许的字符：{v1}",
+    "{v1} is not an IPC code like H01M 10/052": "{v1} 不是形如 H01M 10/052 的 IPC 分类号",
+    "a {v1} has no IPC codes": "{v1} 没有 IPC 分类号",
+    "a geographical indication needs {v1}": "地理标志须填写 {v1}",
+    "unknown asset kind {v1}": "未知的资产类型 {v1}",
+    "{v1} is a standard party; use shares_bps": "{v1} 是标准分担方，请使用 shares_bps",
+    "shares add up to {v1} bps, more than 10000 (the bank bears the rest)": "分担比例合计 {v1} 基点，超过 10000（其余由银行承担）",
+    "a {v1} subsidy needs rate_bps, basis and cap_per_org_year": "{v1} 补贴须填写 rate_bps、basis 和 cap_per_org_year",
+    "a {v1} subsidy is paid on basis {v2}": "{v1} 补贴的计算基础须为 {v2}",
+    "{v1} belong to loan subsidies, not a {v2} reward": "{v1} 属于贷款补贴，不适用于 {v2} 奖励",
+    "a {v1} reward has no {v2}": "{v1} 奖励没有 {v2}",
     # accounts
     "approval request {v1} expired on {v2}": "审批请求 {v1} 已于 {v2} 过期",
     "only a checker or an organisation admin may {v1} a request": "只有复核人或机构管理员可以处理（{v1}）审批请求",
