@@ -148,6 +148,9 @@ L: dict[str, tuple[str, str]] = {
     "region_hint": ("6 位代码，如 140800（运城市）；仅该地区内的生产者可获许可",
                     "6 digits, e.g. 140800; licensed only to producers in the region"),
     "registrant": ("注册人", "Registrant"), "nice_classes": ("尼斯分类", "Nice classes"),
+    # the white list
+    "whitelisted": ("白名单", "White-listed"),
+    "whitelisted_hint": ("申请人在监管部门发布的推荐白名单上", "The applicant is on the regulator's white list"),
 }
 
 
