@@ -108,6 +108,7 @@ TERMS = {
     "approve": "批准", "certify": "认证", "disburse": "放款", "default": "宣告违约", "close": "关闭",
     "write off": "核销", "write_off": "核销", "repay": "还款", "decline": "谢绝", "expire": "过期",
     "register pledge": "登记质押", "register_pledge": "登记质押", "supersede": "替代",
+    "collateral addition": "追加质物", "collateral release": "解除质物", "cure": "补足", "register": "登记",
 }
 
 
