@@ -138,6 +138,19 @@ L: dict[str, tuple[str, str]] = {
     "kind_design_patent": ("外观设计", "Design patent"), "kind_trademark": ("商标", "Trademark"),
     "kind_copyright": ("著作权", "Copyright"), "kind_software_copyright": ("软件著作权", "Software copyright"),
     "kind_trade_secret": ("商业秘密", "Trade secret"), "kind_plant_variety": ("植物新品种", "Plant variety"),
+    "kind_geographical_indication": ("地理标志", "Geographical indication"),
+    # geographical indications
+    "gi_form": ("地理标志保护形式", "GI form"), "gi_form_none": ("（非地理标志）", "(not a GI)"),
+    "gi_form_collective_mark": ("集体商标", "Collective mark"),
+    "gi_form_certification_mark": ("证明商标", "Certification mark"),
+    "gi_form_gi_product": ("地理标志产品", "GI product"), "product": ("产品", "Product"),
+    "region": ("产地（行政区划代码）", "Region of origin (division code)"),
+    "region_hint": ("6 位代码，如 140800（运城市）；仅该地区内的生产者可获许可",
+                    "6 digits, e.g. 140800; licensed only to producers in the region"),
+    "registrant": ("注册人", "Registrant"), "nice_classes": ("尼斯分类", "Nice classes"),
+    # the white list
+    "whitelisted": ("白名单", "White-listed"),
+    "whitelisted_hint": ("申请人在监管部门发布的推荐白名单上", "The applicant is on the regulator's white list"),
 }
 
 

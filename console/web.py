@@ -20,7 +20,8 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 PREFIX = "/console"
 KINDS = ["invention_patent", "utility_model", "design_patent", "trademark", "copyright", "software_copyright",
-         "trade_secret", "plant_variety"]
+         "trade_secret", "plant_variety", "geographical_indication"]
+GI_FORMS = ["collective_mark", "certification_mark", "gi_product"]
 # Where an inbox item's object is shown in the console.
 OBJECT_PAGES = {"loan_application": "/applications/{id}", "loan": "/loans/{id}",
                 "compensation_claim": "/claims/{id}", "approval_request": "/approvals/{id}",
