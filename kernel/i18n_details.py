@@ -102,6 +102,17 @@ EXACT_DETAILS: dict[str, str] = {
     "only the pledgee bank releases escrowed proceeds": "只有质权银行可以释放托管款项",
     "an extension names its new term": "展期须写明新的期限",
     "only the borrower accepts a restructuring": "只有借款人可以接受重组方案",
+    "only the borrower may do this": "只有借款人可以执行此操作",
+    "only the borrower withdraws its offer": "只有借款人可以撤回追加质物",
+    "an asset is already pledged to this loan": "该资产已质押于本笔贷款",
+    "only the borrower's own assets can be pledged": "只能质押借款人自有的资产",
+    "substitutes need a certified valuation of them": "置换质物须附其经认证的评估",
+    "a valuation is named only with substitutes": "只有置换质物时才需指定评估",
+    "the whole bundle is released only by repaying the loan": "全部质物须在贷款结清后解除",
+    "a collateral release of this loan already awaits the bank's decision": "本笔贷款已有待银行审批的质物解除申请",
+    "an asset to release is no longer pledged to this loan": "待解除的资产已不再质押于本笔贷款",
+    "the valuation values assets this loan does not pledge": "该评估包含本笔贷款未质押的资产",
+    "an asset is already offered to this loan and awaits its registration": "该资产已追加至本笔贷款，正待登记",
     # statistics and subsidies
     "a range of at most 20 years": "时间范围最多 20 年",
     "an appraisal-fee claim declares the fee paid and the evidence reference (invoice or appraisal report number)":
@@ -318,6 +329,15 @@ TEMPLATE_DETAILS: dict[str, str] = {
     "restructure {v1} is already proposed for this loan": "该贷款已有重组方案 {v1} 待处理",
     "the effective date must be between today and {v1} days on": "生效日期须在今天到 {v1} 天之后之间",
     "the effective date {v1} has passed; the bank must propose again": "生效日期 {v1} 已过，须由银行重新提出",
+    "loan {v1} is {status}; only a loan being repaid is revalued": "贷款 {v1} 当前为“{status}”，只有还款中的贷款可以重估",
+    "loan {v1} is already secured and no further collateral awaits registration":
+        "贷款 {v1} 已落实担保，且没有待登记的追加质物",
+    "what would stay pledged has a certified borrowing base of {v1}, short of the {v2} the outstanding principal needs":
+        "剩余质物经认证的可贷额度为 {v1}，不足以覆盖未偿本金所需的 {v2}",
+    "loan {v1} is {status}; its collateral changes while it is repaid": "贷款 {v1} 当前为“{status}”，只有还款期间可以变更质物",
+    "the programme covering this loan allows at most {v1} bps a year; {v2} is above it":
+        "该贷款所属基金项目允许的年利率上限为 {v1} 基点，{v2} 超过上限",
+    "valuation {v1} is not a certified appraisal report valid today": "评估 {v1} 不是今日有效的已认证评估报告",
     # statistics and subsidies
     "year must be between 2000 and {v1}": "年度须在 2000 到 {v1} 之间",
     "group_by is one of {v1}": "group_by 须为以下之一：{v1}",

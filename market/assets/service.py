@@ -17,6 +17,7 @@ from accounts.models import Org
 from kernel import audit, events
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
+from kernel.dates import add_months
 from kernel.db import get_or_404, insert_unique, table_of, utcnow
 from kernel.errors import AlreadyExists, Forbidden, InvalidState, NotFound, ValidationFailed
 from kernel.ids import new_id
@@ -251,6 +252,30 @@ async def expire_due(session: AsyncSession, actor: Actor, run_date: date) -> int
         await events.publish(session, events.ASSET_STATUS_CHANGED,
                              {"asset_id": asset.id, "before": before, "after": "expired"})
     return len(expired)
+
+
+# Patent Law art. 44 and Implementing Rules: an annual fee may be paid up to 6 months late (with a
+# surcharge); after that the patent terminates. 181 days is the shortest 6 months (a cheap SQL pre-filter).
+FEE_GRACE_MONTHS = 6
+
+
+async def lapse_unpaid(session: AsyncSession, actor: Actor, run_date: date) -> int:
+    """Lapse every valid patent whose annual fees are more than 6 months overdue on ``run_date``;
+    valuations and loans hear of it by event (a pledged patent lapsing is a collateral loss)."""
+    stmt = (select(Asset).where(col(Asset.kind).in_(PATENT_KINDS), col(Asset.status).in_(ASSET.sources("lapse")),
+                                col(Asset.fees_paid_until).is_not(None),
+                                col(Asset.fees_paid_until) < run_date - timedelta(days=181))
+            .order_by(Asset.id).with_for_update())
+    lapsing = [a for a in (await session.exec(stmt)).all()
+               if a.fees_paid_until is not None and run_date > add_months(a.fees_paid_until, FEE_GRACE_MONTHS)]
+    for asset in lapsing:
+        await ASSET.apply(session, actor, asset, "lapse", fees_paid_until=asset.fees_paid_until,
+                          reason="annual fees more than 6 months overdue")
+    await session.flush()
+    for asset in lapsing:
+        await events.publish(session, events.ASSET_STATUS_CHANGED,
+                             {"asset_id": asset.id, "before": "valid", "after": "lapsed"})
+    return len(lapsing)
 
 
 def _empty(field: str) -> Any:
