@@ -123,6 +123,19 @@ L: dict[str, tuple[str, str]] = {
     "group_by": ("分组", "Group by"), "group_month": ("按月", "By month"), "group_region": ("按地区", "By region"),
     "group_industry": ("按行业", "By industry"), "group_bank": ("按银行", "By bank"),
     "from": ("起始日", "From"), "to": ("截止日", "To"), "show": ("查询", "Show"), "totals": ("合计", "Totals"),
+    # guarantor and insurer
+    "share_pct": ("分担比例（%）", "Loss share (%)"), "fee_rate_pct": ("担保费率（%）", "Guarantee fee rate (%)"),
+    "premium_yuan": ("保费（元）", "Premium (yuan)"), "join_guarantee": ("提供担保", "Guarantee the loan"),
+    "join_insurance": ("承保", "Insure the loan"),
+    # subsidies
+    "policies": ("补贴政策", "Subsidy policies"), "budget": ("预算", "Budget"), "budget_remaining": ("预算余额", "Budget left"),
+    "file_subsidy": ("申请补贴", "Claim a subsidy"), "subsidy_claims": ("补贴申请", "Subsidy claims"),
+    # market
+    "my_listings": ("我的挂牌", "My listings"), "mode": ("方式", "Mode"), "price": ("价格", "Price"),
+    "market_offers": ("收到和发出的报价", "Offers made and received"), "buyer": ("买方", "Buyer"),
+    "seller": ("卖方", "Seller"), "offer_accept": ("接受", "Accept"), "offer_reject": ("拒绝", "Reject"),
+    "offer_withdraw": ("撤回", "Withdraw"), "deals": ("我的交易", "My deals"), "contract_no": ("合同编号", "Contract"),
+    "pay_deal": ("支付", "Pay"),
     # assets
     "assets": ("我的知识产权", "My IP assets"), "register_asset": ("登记知识产权", "Register an IP asset"),
     "asset_kind": ("类型", "Kind"), "number": ("申请号/注册号", "Application or registration number"),

@@ -60,9 +60,11 @@ async def _loan_page(ctx: Ctx, loan_id: str, status_code: int = 200, **values: A
     if is_bank and body.get("fund_cover") is None and body["status"] in ("pending_security", "secured"):
         listed = await ctx.api.get("/fund/programs", limit=100)
         programmes = [p for p in listed.data if p.get("agreement")]
+    cover = {"guarantor": "guarantee", "insurer": "insurance"}.get(ctx.kind)
+    can_join = cover if cover and body.get(cover) is None and body["status"] in ("pending_security", "secured") else None
     values.setdefault("errors", {})
     values.setdefault("values", {"registered_on": ctx.today or ""})
-    return render(ctx, "loan.html", status_code=status_code, loan=body, programmes=programmes,
+    return render(ctx, "loan.html", status_code=status_code, loan=body, programmes=programmes, can_join=can_join,
                   schedule=schedule.body.get("installments", []) if schedule.ok else [],
                   history=history.data, who=who, next_actions=actions, steps=steps, step_labels=STEP_LABELS,
                   can_repay=is_borrower and body["status"] in ("active", "overdue"), **values)
@@ -97,6 +99,27 @@ async def fund_cover(request: Request, loan_id: str) -> Response:
     answer = await ctx.api.post(f"/loans/{loan_id}/fund-cover", {"program_id": data.get("program_id", "")})
     if not answer.ok:
         return await _loan_page(ctx, loan_id, status_code=answer.status, error=answer.problem())
+    return redirect(ctx, f"{PREFIX}/loans/{loan_id}?notice=done_notice")
+
+
+@router.post("/loans/{loan_id}/join/{cover}")
+async def join(request: Request, loan_id: str, cover: str) -> Response:
+    """The invited guarantor or insurer joins the loan with its share and its fee or premium."""
+    ctx = await context(request)
+    data = await form(request)
+    if cover not in ("guarantee", "insurance"):
+        return not_found(ctx)
+    read = Reader(data, ctx.lang)
+    body: dict[str, Any] = {"share_bps": read.percent("share")}
+    if cover == "guarantee":
+        body["fee_rate_bps"] = read.percent("fee_rate")
+    else:
+        body["premium"] = read.yuan("premium")
+    if read.errors:
+        return await _loan_page(ctx, loan_id, status_code=422, values=data, errors=read.errors)
+    answer = await ctx.api.post(f"/loans/{loan_id}/{cover}", body)
+    if not answer.ok:
+        return await _loan_page(ctx, loan_id, status_code=answer.status, values=data, error=answer.problem())
     return redirect(ctx, f"{PREFIX}/loans/{loan_id}?notice=done_notice")
 
 
