@@ -19,6 +19,9 @@ class Settings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///./ipm.db"
+    # PostgreSQL pool per process: sized to the requests one process serves at once (kept open).
+    db_pool_size: int = 20
+    db_max_overflow: int = 10
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"

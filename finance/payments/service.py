@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,7 +18,7 @@ from finance.payments import providers
 from finance.payments.models import ACTION_TO, ESCROW, PAYMENT, PURPOSES, Payment, PaymentEvent
 from kernel import audit, outbox
 from kernel.actor import SYSTEM, Actor
-from kernel.db import get_or_404, insert_unique, utcnow
+from kernel.db import get_or_404, insert_unique, table_of, utcnow
 from kernel.errors import DomainError, IdempotencyConflict, InvalidState, NotFound, ValidationFailed
 from kernel.pagination import paginate
 
@@ -204,8 +205,10 @@ def _check_request(purpose: str, amount: int, payer_org_id: str, payee_org_id: s
 
 
 async def _ensure_orgs(session: AsyncSession, *org_ids: str) -> None:
+    orgs = table_of(Org)
+    found = set((await session.exec(sa.select(orgs.c.id).where(orgs.c.id.in_(set(org_ids))))).scalars())  # type: ignore[call-overload]  # exec() is typed for select() of models
     for org_id in org_ids:
-        if await session.get(Org, org_id) is None:
+        if org_id not in found:
             raise NotFound(f"organisation {org_id} not found")
 
 

@@ -391,10 +391,32 @@ async def describe(session: AsyncSession, asset: Asset) -> AssetOut:
     return AssetOut.model_validate({
         **asset.model_dump(exclude={"search_text", "max_pledge_amount", "ipc_subclass"}),
         "display_number": display_number(asset.kind, asset.number),
-        "encumbrances": [e.model_dump() for e in await active_encumbrances(session, asset.id)],
-        "ownership_history": [o.model_dump() for o in await ownership_history(session, asset.id)],
+        **await _encumbrances_and_owners(session, asset.id),
         "high_value": HighValueOut(is_high_value=bool(criteria), criteria=criteria),
     })
+
+
+async def _encumbrances_and_owners(session: AsyncSession, asset_id: str) -> dict[str, list[dict[str, Any]]]:
+    """An asset's active encumbrances and its ownership history in one statement (a read by id stays
+    within three: the caller, the asset, this)."""
+    enc, own = table_of(Encumbrance), table_of(OwnershipRecord)
+    stmt = sa.union_all(
+        sa.select(sa.literal("e").label("src"), enc.c.id, enc.c.kind.label("kind"), enc.c.ref_id,
+                  enc.c.holder_org_id.label("org_id"), enc.c.since.label("start"),
+                  sa.cast(sa.null(), sa.Date).label("end"))
+        .where(enc.c.asset_id == asset_id, enc.c.released_on.is_(None)),
+        sa.select(sa.literal("o"), own.c.id, own.c.via, own.c.ref_id, own.c.owner_org_id, own.c.from_date,
+                  own.c.to_date)
+        .where(own.c.asset_id == asset_id))
+    rows = (await session.exec(stmt)).all()  # type: ignore[call-overload]  # exec() is typed for select()s only
+    encumbrances = sorted((r for r in rows if r.src == "e"), key=lambda r: r.id)
+    owners = sorted((r for r in rows if r.src == "o"), key=lambda r: (r.start, r.id))
+    return {
+        "encumbrances": [{"kind": r.kind, "ref_id": r.ref_id, "since": r.start, "holder_org_id": r.org_id}
+                         for r in encumbrances],
+        "ownership_history": [{"owner_org_id": r.org_id, "from_date": r.start, "to_date": r.end, "via": r.kind,
+                               "ref_id": r.ref_id} for r in owners],
+    }
 
 
 def summarise(asset: Asset) -> AssetSummaryOut:
