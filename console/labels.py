@@ -130,6 +130,9 @@ L: dict[str, tuple[str, str]] = {
     # subsidies
     "policies": ("补贴政策", "Subsidy policies"), "budget": ("预算", "Budget"), "budget_remaining": ("预算余额", "Budget left"),
     "file_subsidy": ("申请补贴", "Claim a subsidy"), "subsidy_claims": ("补贴申请", "Subsidy claims"),
+    # technology needs
+    "post_need": ("发布技术需求", "Post a technology need"), "need_description": ("需求描述", "Description"),
+    "matches": ("匹配的专利", "Matched patents"), "score": ("匹配度", "Score"), "reasons": ("匹配理由", "Reasons"),
     # market
     "my_listings": ("我的挂牌", "My listings"), "mode": ("方式", "Mode"), "price": ("价格", "Price"),
     "market_offers": ("收到和发出的报价", "Offers made and received"), "buyer": ("买方", "Buyer"),

@@ -74,3 +74,19 @@ async def test_borrower_claims_a_subsidy_and_the_regulator_approves(api, app):
         assert r.status_code == 303, r.text
         got = await api.client.get(f"/subsidy-claims/{claim_id}", headers=regulator.headers)
         assert got.json()["status"] == "paid" and got.json()["amount_paid"] == got.json()["amount"] > 0, got.json()
+
+
+async def test_sme_posts_a_need_and_reads_its_matches(api, app):
+    sme, owner = await api.org("sme"), await api.org("university")
+    await api.asset(owner, title="一种锂电池热管理装置", ipc_codes=["H01M 10/613"])
+    async with browser(app) as s:
+        await sign_in(s, sme)
+        r = await post_form(s, "/console/needs", "/console/needs", {"title": "", "description": "x"})
+        assert r.status_code == 422 and 'data-testid="error-title"' in r.text
+        r = await post_form(s, "/console/needs", "/console/needs",
+                            {"title": "电池热管理技术", "description": "寻求锂电池热管理 battery thermal management 专利",
+                             "ipc_codes": "H01M 10/613"})
+        assert r.status_code == 303, r.text
+        page = (await s.get(r.headers["location"])).text
+        assert 'data-testid="matches"' in page and "一种锂电池热管理装置" in page
+        assert "电池热管理技术" in (await s.get("/console/needs")).text
