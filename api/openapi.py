@@ -54,6 +54,8 @@ TAGS: dict[str, str] = {
                    "regulators read and verify.",
     "subsidies": "The LPR table, subsidy policies and claims. Regulators set policies and decide claims; SMEs, "
                  "guarantors and insurers claim.",
+    "whitelists": "The white list: firms consent to be recommended; the regulator publishes lists of them with "
+                  "their IP indicators; banks, the fund and regulators read them.",
     "statistics": "The province's statistics as JSON, CSV, XLSX or charts. Regulators, the fund and the admin.",
     "payments": "The payment gateway: provider webhooks (signed) and payouts.",
     "lists": "Worklists: everything an organisation owns or must act on (loans, claims, guarantees, "
@@ -67,6 +69,12 @@ TAGS: dict[str, str] = {
                  "propose and decide; borrowers ask and accept; parties read.",
     "audit": "The audit trail and object histories. Admins and regulators read all; organisation admins "
              "read their own organisation's; parties read the history of their objects.",
+    "imports": "Bulk imports: a patent list (CNIPA-style export, Chinese or English headers) by its owner, or a "
+               "bank's existing pledge-loan book once the platform admin approves it. The worker runs them in "
+               "chunks; the job shows progress and the refused rows come back as CSV/XLSX.",
+    "documents": "Files attached to the objects they prove (appraisal reports, pledge registration notices, "
+                 "contracts, claim evidence): PDF, PNG, JPEG or XLSX by content, at most 20 MiB, seen by the "
+                 "object's parties only."
 }
 
 DISPOSAL_STATES = ["open", "sold", "unsold", "cancelled", "settled"]  # the lot's, until a disposal settles
@@ -121,7 +129,15 @@ ENUMS: dict[tuple[str, str], tuple[str | None, str | list[str]]] = {
     ("EscrowOut", "status"): ("loan_escrow", ["held", "released"]),
     ("RestructureOut", "kind"): (None, "loan_restructures.kind"),
     ("RestructureOut", "status"): ("loan_restructure", "loan_restructures.status"),
+    ("MarginCallOut", "status"): ("margin_call", "margin_calls.status"),
+    ("CollateralAdditionOut", "status"): ("collateral_addition", ["requested", "registered", "withdrawn"]),
+    ("ReleaseOut", "status"): ("collateral_release", ["requested", "approved", "rejected"]),
+    ("CollateralAssetOut", "status"): (None, "assets.status"),
     ("DeliveryOut", "status"): ("webhook_delivery", ["pending", "delivered", "failed", "skipped"]),
+    ("WhitelistOut", "status"): ("whitelist", "whitelists.status"),
+    ("WhitelistConsentOut", "status"): ("whitelist_consent", "whitelist_consents.status"),
+    ("ImportOut", "status"): ("import_job", "import_jobs.status"),
+    ("DocumentOut", "kind"): (None, "documents.kind"),
 }
 # status/kind fields that still need their source (the test lets only these through). Empty: every
 # status/kind field of every response lists its values; a new one must be mapped here when it lands.
@@ -136,6 +152,7 @@ FIXED_ENUMS: dict[tuple[str, str], list[str]] = {
     ("WriteOffRowOut", "party"): ["fund", "guarantor", "insurer", "bank"],
     ("PeriodOut", "status"): ["closed"],  # a period row exists only once its month is closed
     ("InboxItem", "kind"): list(INBOX_TITLES),  # every kind has its title in the catalogue
+    ("ImportOut", "kind"): ["assets", "loans"],
 }
 # FastAPI names a duplicated class by its module path; these read better. Others get the area's name.
 RENAMES = {"finance__loans__schemas__OfferIn": "LoanOfferIn", "finance__loans__schemas__OfferOut": "LoanOfferOut",
@@ -145,12 +162,14 @@ RENAMES = {"finance__loans__schemas__OfferIn": "LoanOfferIn", "finance__loans__s
            "finance__subsidies__schemas__ClaimOut": "SubsidyClaimOut"}
 HTTP_CODES = ("bad_request", "method_not_allowed", "payload_too_large", "unsupported_media_type", "internal_error")
 ERROR_TEXT = {
+    400: "The body could not be read at all, e.g. it is not UTF-8 (`bad_request`).",
     401: "Not authenticated: no, expired or revoked bearer token (`not_authenticated`).",
     403: "The caller's organisation or role may not do this (`forbidden`).",
     404: "No such object, or another organisation's private object (`not_found`).",
     409: "Refused by a rule: `invalid_state`, `asset_encumbered`, `limit_exceeded`, `already_exists` or "
          "`idempotency_conflict`. Nothing was changed.",
     413: "The request body is larger than allowed (`payload_too_large`).",
+    415: "The file is not of a type accepted here, judged by its content (`unsupported_media_type`).",
     422: "The request is not valid (`validation_error`); `errors` lists each field.",
     429: "Too many requests (`rate_limited`); see `Retry-After`.",
 }
@@ -300,6 +319,12 @@ def _complete_operations(spec: dict[str, Any]) -> None:
         statuses = [422]
         if op.get("security"):
             statuses += [401, 403]
+        elif "/auth/" in path:
+            statuses.append(401)  # wrong credentials, or a refresh token that is expired or revoked
+        if "requestBody" in op or path.endswith("/payments/webhook"):  # the webhook reads its raw body
+            statuses.append(400)
+        if "multipart/form-data" in op.get("requestBody", {}).get("content", {}):
+            statuses.append(415)  # an upload is judged by its bytes (kernel.uploads)
         if "{" in path:
             statuses.append(404)
         if method != "get":

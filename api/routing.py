@@ -10,12 +10,14 @@ records the payment and an outbox job (``now=True``), and the endpoint calls ``a
 transaction open, then the settlement in a new one) and waits up to ``IPM_PAYMENT_WAIT_SECONDS``. The
 endpoint then reads the settled state in the session's next transaction and answers (202 when the provider
 has not answered yet). The idempotency key is committed with the first phase, marked in progress, and its
-response stored once the endpoint has answered; a retry meanwhile answers 409. Jobs queued to run now by a
+response stored once the endpoint has answered; a retry meanwhile waits for it and replays it. Jobs queued to run now by a
 route that does not wait for them run right after its commit.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
@@ -24,19 +26,26 @@ import sqlalchemy as sa
 from fastapi import Depends, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.approvals import ApprovalPending, Replay, replay_of
 from api.security import decode_access_token
 from kernel import outbox
-from kernel.db import is_unique_violation, utcnow
+from kernel.db import insert_if_absent, is_dead_connection, utcnow
 from kernel.errors import IdempotencyConflict, NotAuthenticated, ValidationFailed
 from kernel.idempotency import IdempotencyRecord, request_fingerprint
 from kernel.settings import Settings
 
 REPLAY_HEADER = "Idempotent-Replayed"
+_READ_METHODS = frozenset({"GET", "HEAD"})
 IN_FLIGHT_SECONDS = 300  # a first phase older than this without an answer is taken to have died
+POLL_SECONDS = 0.05  # how often a retry looks for the answer of the request still running with its key
+
+
+class _InFlight(Exception):
+    """The key's first phase committed and its answer is not stored yet."""
 
 
 def _scope(request: Request, settings: Settings, fingerprint: str) -> str:
@@ -73,31 +82,57 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
 
 async def _claim(session: AsyncSession, scope: str, key: str, fingerprint: str,
                  ttl: timedelta) -> tuple[IdempotencyRecord | None, Response | None]:
-    """Either a fresh claim on the key, or the stored response to replay."""
+    """Either a fresh claim on the key, or the stored response to replay.
+
+    A fresh key (the usual case) costs one ``INSERT … ON CONFLICT DO NOTHING``: no read before it and no
+    savepoint around it. A key in use meets the unique index; a concurrent holder is waited for there."""
+    record = IdempotencyRecord(scope=scope, key=key, request_hash=fingerprint)
+    if await _insert(session, record):
+        return record, None
     found = await _find(session, scope, key, ttl)
     if found is not None and found.response_status is None:
         # The first phase of a request with this key committed; its answer is not stored yet.
         if found.created_at > utcnow() - timedelta(seconds=IN_FLIGHT_SECONDS):
-            raise IdempotencyConflict("this Idempotency-Key is in use by a request still running; retry shortly")
+            raise _InFlight
         await session.delete(found)  # its process died between the phases: the services are idempotent
         await session.flush()
         found = None
     if found is not None:
         return None, _replay(found, fingerprint)
-    record = IdempotencyRecord(scope=scope, key=key, request_hash=fingerprint)
-    try:
-        async with session.begin_nested():
-            session.add(record)
-            await session.flush()
-    except sa.exc.IntegrityError as exc:
-        # Another request holding this key committed while we waited on the unique index.
-        if not is_unique_violation(exc):
-            raise
-        found = await _find(session, scope, key, ttl)
-        if found is None:
-            raise IdempotencyConflict("this Idempotency-Key is in use by a request still running") from exc
-        return None, _replay(found, fingerprint)
-    return record, None
+    # The old claim expired or was abandoned and is gone: claim afresh.
+    if await _insert(session, record):
+        return record, None
+    found = await _find(session, scope, key, ttl)  # another request took it meanwhile and committed
+    if found is None:
+        raise IdempotencyConflict("this Idempotency-Key is in use by a request still running")
+    if found.response_status is None:
+        raise _InFlight
+    return None, _replay(found, fingerprint)
+
+
+async def _insert(session: AsyncSession, record: IdempotencyRecord) -> bool:
+    if not await insert_if_absent(session, record):
+        return False
+    make_transient_to_detached(record)  # the row exists now: later changes to it are UPDATEs
+    session.add(record)
+    return True
+
+
+async def _await_answer(request: Request, scope: str, key: str, fingerprint: str, ttl: timedelta) -> Response:
+    """A retry while the first request with its key is between its phases (e.g. waiting on the provider)
+    waits for that answer, as long as the first may wait itself, and replays it; 409 if it never comes.
+    Each look is its own short read: nothing is held while waiting (on SQLite, not the write lock)."""
+    settings: Settings = request.app.state.settings
+    deadline = time.monotonic() + settings.payment_wait_seconds + 1
+    while time.monotonic() < deadline:
+        await asyncio.sleep(POLL_SECONDS)
+        async with request.app.state.session_factory() as look:
+            found = await _find(look, scope, key, ttl)
+            answer = _replay(found, fingerprint) if found is not None and found.response_status is not None else None
+            await look.rollback()
+        if answer is not None:
+            return answer
+    raise IdempotencyConflict("this Idempotency-Key is in use by a request still running; retry shortly")
 
 
 class Settle:
@@ -117,7 +152,11 @@ class Settle:
                                     settings.payment_wait_seconds)
 
 
-SettleDep = Annotated[Settle, Depends(Settle)]
+async def _settle(request: Request) -> Settle:  # a class as a dependency would run in the thread pool
+    return Settle(request)
+
+
+SettleDep = Annotated[Settle, Depends(_settle)]
 
 
 async def _store_response(session: AsyncSession, record: IdempotencyRecord, response: Response) -> None:
@@ -132,11 +171,24 @@ class TransactionalRoute(APIRoute):
         endpoint = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
+            try:
+                return await attempt(request)
+            except sa.exc.DBAPIError as exc:
+                # No pre-ping on checkout: a connection the server dropped fails at first use. Run the
+                # request again on a fresh one, once, if nothing of it committed.
+                if not is_dead_connection(exc) or getattr(request.state, "phase_one_committed", False):
+                    raise
+                return await attempt(request)
+
+        async def attempt(request: Request) -> Response:
             settings: Settings = request.app.state.settings
             replay = replay_of(request)
             if replay is not None:
                 return await self._replayed(endpoint, request, replay)
-            async with request.app.state.session_factory() as session:
+            # A read opens no write transaction (SQLite: deferred BEGIN instead of BEGIN IMMEDIATE).
+            factory = (request.app.state.read_session_factory if request.method in _READ_METHODS
+                       else request.app.state.session_factory)
+            async with factory() as session:
                 request.state.session = session
                 request.state.phase_one_committed = False
                 record = None
@@ -145,8 +197,12 @@ class TransactionalRoute(APIRoute):
                     if not 1 <= len(key) <= 255:
                         raise ValidationFailed.at(["header", "Idempotency-Key"], "must be 1 to 255 characters")
                     fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
-                    record, replay = await _claim(session, _scope(request, settings, fingerprint), key, fingerprint,
-                                                  timedelta(hours=settings.idempotency_ttl_hours))
+                    scope, ttl = _scope(request, settings, fingerprint), timedelta(hours=settings.idempotency_ttl_hours)
+                    try:
+                        record, replay = await _claim(session, scope, key, fingerprint, ttl)
+                    except _InFlight:
+                        await session.rollback()
+                        return await _await_answer(request, scope, key, fingerprint, ttl)
                     if replay is not None:
                         await session.rollback()
                         return replay

@@ -17,7 +17,7 @@ from finance.fund.cover import COVER, cover_for_loan, refresh, sharing_rules, su
 from finance.fund.models import CompensationClaim, FundCover, FundProgramVersion
 from finance.fund.programmes import current_version, limit_exceeded, lock_program, year_start
 from finance.fund.schemas import ClaimOut
-from kernel import audit, events
+from kernel import audit, documents, events
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
 from kernel.day_end import day_end_handler
@@ -162,6 +162,9 @@ async def approve_claim(session: AsyncSession, actor: Actor, claim_id: str) -> C
     claim = await lock_claim(session, claim_id)
     if claim.status == "paid":
         return claim
+    if program.requires_claim_evidence and not await documents.has_document(
+            session, "compensation_claim", claim.id, "claim_evidence"):
+        raise InvalidState("the programme requires claim evidence before a claim is approved")
     cash = await books.cash(session, program.id)
     # Claims queued before this one are paid first: a later one never jumps the queue.
     queue = (await session.exec(select(CompensationClaim.id).where(

@@ -42,6 +42,8 @@ class FundProgram(SQLModel, table=True):
     provision_rates_bps: dict[str, int] = Field(default_factory=dict, sa_type=sa.JSON,
                                                 sa_column_kwargs={"server_default": "{}"})
     auto_close_periods: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # A claim is approved only once a claim_evidence document is attached to it (kernel.documents).
+    requires_claim_evidence: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     created_at: datetime = created_at_field()
 
 
@@ -74,6 +76,11 @@ class FundProgramVersion(SQLModel, table=True):
     default_days: int = 90
     min_ip_share_bps: int = 0
     insufficient_cash: str = Field(default="refuse", max_length=10)
+    # Servicing rules: a restructured loan leaves the cover; the highest rate a restructuring may set.
+    restructured_leave_cover: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    max_annual_rate_bps: int | None = None
+    # The margin over the outstanding principal a covered loan's borrowing base must keep (margin calls).
+    collateral_margin_bps: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = created_at_field()
 
 

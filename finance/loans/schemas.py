@@ -126,6 +126,9 @@ class ApplicationOut(BaseModel):
     repayment_method: str
     valuation_id: str | None
     valuation: ValuationSummaryOut | None = None
+    # The applicant is on a published white list of the regulator (the lists that name it).
+    whitelisted: bool = False
+    whitelist_ids: list[str] = []
     status: str
     submitted_on: date
     loan_id: str | None
@@ -171,6 +174,15 @@ class CollateralAlertOut(BaseModel):
     cleared_on: date | None
 
 
+class CollateralAssetOut(BaseModel):
+    asset_id: str
+    valuation_id: str | None
+    value: int
+    ltv_bps: int
+    borrowing_base: int
+    status: str
+
+
 class CollateralOut(BaseModel):
     valuation_id: str
     valuation_status: str
@@ -179,6 +191,11 @@ class CollateralOut(BaseModel):
     outstanding_principal: int
     shortfall: int
     lost_assets: list[str]
+    # What the borrowing base must reach (outstanding + the bank's margin) and how each asset counts.
+    margin_bps: int = 0
+    required: int = 0
+    valuation_ids: list[str] = []
+    assets: list[CollateralAssetOut] = []
 
 
 class ClassificationOut(BaseModel):
