@@ -5,6 +5,10 @@ USER_BIN := $(HOME)/.local/bin
 # lazily, so it finds the uv that the `uv` target has just installed.
 UV ?= $(shell command -v uv 2>/dev/null || { test -x $(USER_BIN)/uv && echo $(USER_BIN)/uv; } || echo "$(PYTHON) -m uv")
 export IPM_DATABASE_URL ?= sqlite+aiosqlite:///./ipm.db
+# The demo lives on the manual clock from this date (demo/stories.py: its stories end 190 days later, the
+# business date the server then shows); POST /clock/advance moves it on. IPM_CLOCK=system for real dates.
+export IPM_CLOCK ?= manual
+export IPM_CLOCK_START ?= 2025-10-09
 # uv trusts the system's certificate store (as pip does), so a TLS-inspecting proxy whose root the
 # machine trusts works for uv too. uv before 0.13 reads UV_NATIVE_TLS, later ones UV_SYSTEM_CERTS (and
 # warn about the old name only when it is set alone).

@@ -22,6 +22,7 @@ from api import docs, openapi, problems
 from api.input_guard import InputGuard
 from api.observe import RequestContext, metrics_router
 from api.ratelimit import RateLimit
+from console.app import install as install_console
 from kernel import clock, i18n
 from kernel.db import make_engine, make_session_factory, serialise
 from kernel.settings import Settings, get_settings
@@ -85,6 +86,9 @@ def _discover_routers() -> list[APIRouter]:
     return found
 
 
+UPLOAD_PATHS = frozenset({f"{API_PREFIX}/imports", f"{API_PREFIX}/documents"})
+
+
 class BodySizeLimit:
     """Refuse request bodies over ``max_bytes`` with 413: by Content-Length at once, or while streaming.
 
@@ -92,19 +96,23 @@ class BodySizeLimit:
     re-raises HTTPExceptions from body parsing, so the problem handler answers 413 and nothing runs.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_bytes = max(upload_bytes or max_bytes, max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # File uploads (imports, documents) have their own, larger limit; their services check the file.
+        limit = self.upload_bytes if scope.get("method") == "POST" and scope["path"] in UPLOAD_PATHS \
+            else self.max_bytes
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
             lang = i18n.negotiate(dict(scope.get("headers") or []).get(b"accept-language", b"").decode("latin-1"))
             response = problems.problem(413, "payload_too_large", "Request body too large",
-                                        f"the request body must not exceed {self.max_bytes} bytes", lang=lang)
+                                        f"the request body must not exceed {limit} bytes", lang=lang)
             await response(scope, receive, send)
             return
         received = 0
@@ -114,8 +122,8 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise StarletteHTTPException(413, f"the request body must not exceed {self.max_bytes} bytes")
+                if received > limit:
+                    raise StarletteHTTPException(413, f"the request body must not exceed {limit} bytes")
             return message
 
         await self.app(scope, limited_receive, send)
@@ -135,7 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     docs.install(app)
     # Outermost first: the rate limit, then the body size, then the control-character rule.
     app.add_middleware(InputGuard)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes)
     if settings.rate_limit_enabled:
         app.add_middleware(RateLimit, settings=settings)
     app.add_middleware(RequestContext)  # outermost: every answer, even a 413, carries the request id
@@ -144,5 +152,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in _discover_routers():
         v1.include_router(router)
     app.include_router(v1)
+    install_console(app)
     openapi.install(app)
     return app

@@ -16,8 +16,8 @@ from fastapi.staticfiles import StaticFiles
 
 STATIC_URL = "/static/docs"
 STATIC_DIR = Path(fastapi_offline.__file__).parent / "static"
-# Where ``/`` sends a person. The web console (``/console``) takes this over once it exists.
-HOME = "/docs"
+# Where ``/`` sends a person: the web console (its package ``console``).
+HOME = "/console/"
 # Belt and braces: even a link a future Swagger UI or ReDoc build embeds (ReDoc's "powered by" logo is
 # an image on its CDN) cannot leave the page.
 CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "

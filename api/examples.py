@@ -23,6 +23,9 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "RegisterIn": {"org_name": "太原锂能新材料科技有限公司", "org_kind": "sme", "credit_code": SME_CREDIT_CODE,
                    "email": "finance@lineng.example.cn", "password": "Lineng-2026-secure", "region": "140100",
                    "industry": "新能源"},
+    "CreateImportForm": {"kind": "assets", "file": "专利清单.xlsx"},
+    "UploadDocumentForm": {"object_type": "loan", "object_id": "loan_1a2b3c4d5e6f7a8b9c0d1e2",
+                           "kind": "pledge_registration", "file": "质押登记通知书.pdf"},
     "TokenForm": {"username": "sme1@demo.ipm", "password": "demo-pass-2026", "grant_type": "password"},
     "OrgIn": {"name": "三晋商业银行股份有限公司太原分行", "kind": "bank", "credit_code": BANK_CREDIT_CODE,
               "region": "140100"},
@@ -101,6 +104,20 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                                 "max_rate_lpr_multiple_bps": 14000}},
     "ClaimIn": {"policy_id": "spo_01HZX3R2", "loan_id": "loan_01HZX3S5"},
     "RejectIn": {"reason": "贷款未按期还款，不符合贴息条件。"},
+    "WhitelistIn": {"name": "2026年度知识产权质押融资推荐企业白名单", "year": 2026,
+                    "org_ids": ["org_01HZX3A1", "org_01HZX3B2"]},
+    "AccountDecisionIn": {"reason": "放款金额与审批额度一致，复核通过。"},
+    "ControlsIn": {"provision_rates_bps": {"normal": 100, "special_mention": 300, "substandard": 2500,
+                                           "doubtful": 5000, "loss": 10000}, "auto_close_periods": True},
+    "RecoveryIn": {"amount": 35_000_000, "source_ref": "court:2026-jin01-zhi-123"},
+    "ChargeIn": {"kind": "appraisal_fee", "amount": 1_200_000, "due_on": "2026-04-02",
+                 "description": "质押专利价值评估费（贷款合同第八条约定）"},
+    "WaiveIn": {"reason": "首贷户优惠，评估费全额减免。"},
+    "ConsentIn": {"loan_id": "loan_01HZX3S5", "action": "license", "proceeds": "prepay",
+                  "asset_ids": ASSET_IDS[:1], "note": "拟非独占许可给下游电池厂，许可费用于提前还款。"},
+    "ServicingDecisionIn": {"note": "许可费须直接划入我行还款账户。"},
+    "RestructureIn": {"kind": "extension", "term_months": 18, "effective_on": "2026-05-12",
+                      "reason": "原材料涨价导致现金流紧张，展期六个月。", "borrower_in_difficulty": True},
 }
 
 # The 元 figures of the money in each example, for the request body's description.
@@ -124,11 +141,10 @@ MONEY_NOTES: dict[str, str] = {
     "PayoutIn": "amount 150,000,000 fen = ¥1,500,000.00",
     "PolicyIn": "budget 2,000,000,000 fen = ¥20,000,000.00; cap per firm and year ¥300,000.00",
     "OrgPatch": "R&D spending 1,250,000,000 fen = ¥12,500,000.00",
+    "RecoveryIn": "amount 35,000,000 fen = ¥350,000.00",
+    "ChargeIn": "amount 1,200,000 fen = ¥12,000.00",
 }
 
-# Request schemas that landed together with this module and still need their example (the test lets
-# only these through; any other schema without one fails). Remove a name when its example is added.
-PENDING: frozenset[str] = frozenset({
-    "AccountDecisionIn", "ControlsIn", "RecoveryIn", "ChargeIn", "WaiveIn", "ConsentIn", "ServicingDecisionIn",
-    "RestructureIn",
-})
+# Request schemas still waiting for their example (the test lets only these through; any other schema
+# without one fails). Empty: every request body has its example; a new schema adds one when it lands.
+PENDING: frozenset[str] = frozenset()

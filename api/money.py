@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from fastapi import Response
@@ -11,13 +13,16 @@ from api.routing import Settle
 from finance.payments import service as payments
 from finance.payments.models import Payment
 
+POLL_SECONDS = 0.05
+
 
 async def settle_then_read(settle: Settle, session: AsyncSession, response: Response, payment_id: str | None,
                            *objects: Any) -> Payment | None:
     """Commit the first phase, let the provider answer (up to IPM_PAYMENT_WAIT_SECONDS), re-read
     ``objects`` as they now stand, and return the payment: 402 ``payment_failed`` if it was declined,
     202 on ``response`` while the provider has not answered."""
-    await settle()
+    if await settle() and payment_id is not None:
+        await _wait_for_provider(settle, session, payment_id)
     for obj in objects:
         await session.refresh(obj)
     if payment_id is None:
@@ -28,3 +33,17 @@ async def settle_then_read(settle: Settle, session: AsyncSession, response: Resp
     if payment.status == "processing":
         response.status_code = 202
     return payment
+
+
+async def _wait_for_provider(settle: Settle, session: AsyncSession, payment_id: str) -> None:
+    """When this request did not make the provider call itself, another request for the same domain action
+    (or the worker) is making it. Wait for that answer as long as the caller would wait for its own,
+    looking in short reads that hold nothing, so both requests answer alike."""
+    deadline = time.monotonic() + settle.request.app.state.settings.payment_wait_seconds
+    while await payments.provider_call_in_flight(session, payment_id):
+        await session.rollback()
+        if time.monotonic() >= deadline:
+            return
+        await asyncio.sleep(POLL_SECONDS)
+    await session.rollback()
+

@@ -10,12 +10,14 @@ records the payment and an outbox job (``now=True``), and the endpoint calls ``a
 transaction open, then the settlement in a new one) and waits up to ``IPM_PAYMENT_WAIT_SECONDS``. The
 endpoint then reads the settled state in the session's next transaction and answers (202 when the provider
 has not answered yet). The idempotency key is committed with the first phase, marked in progress, and its
-response stored once the endpoint has answered; a retry meanwhile answers 409. Jobs queued to run now by a
+response stored once the endpoint has answered; a retry meanwhile waits for it and replays it. Jobs queued to run now by a
 route that does not wait for them run right after its commit.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
@@ -37,6 +39,11 @@ from kernel.settings import Settings
 
 REPLAY_HEADER = "Idempotent-Replayed"
 IN_FLIGHT_SECONDS = 300  # a first phase older than this without an answer is taken to have died
+POLL_SECONDS = 0.05  # how often a retry looks for the answer of the request still running with its key
+
+
+class _InFlight(Exception):
+    """The key's first phase committed and its answer is not stored yet."""
 
 
 def _scope(request: Request, settings: Settings, fingerprint: str) -> str:
@@ -78,7 +85,7 @@ async def _claim(session: AsyncSession, scope: str, key: str, fingerprint: str,
     if found is not None and found.response_status is None:
         # The first phase of a request with this key committed; its answer is not stored yet.
         if found.created_at > utcnow() - timedelta(seconds=IN_FLIGHT_SECONDS):
-            raise IdempotencyConflict("this Idempotency-Key is in use by a request still running; retry shortly")
+            raise _InFlight
         await session.delete(found)  # its process died between the phases: the services are idempotent
         await session.flush()
         found = None
@@ -96,8 +103,27 @@ async def _claim(session: AsyncSession, scope: str, key: str, fingerprint: str,
         found = await _find(session, scope, key, ttl)
         if found is None:
             raise IdempotencyConflict("this Idempotency-Key is in use by a request still running") from exc
+        if found.response_status is None:
+            raise _InFlight from exc
         return None, _replay(found, fingerprint)
     return record, None
+
+
+async def _await_answer(request: Request, scope: str, key: str, fingerprint: str, ttl: timedelta) -> Response:
+    """A retry while the first request with its key is between its phases (e.g. waiting on the provider)
+    waits for that answer, as long as the first may wait itself, and replays it; 409 if it never comes.
+    Each look is its own short read: nothing is held while waiting (on SQLite, not the write lock)."""
+    settings: Settings = request.app.state.settings
+    deadline = time.monotonic() + settings.payment_wait_seconds + 1
+    while time.monotonic() < deadline:
+        await asyncio.sleep(POLL_SECONDS)
+        async with request.app.state.session_factory() as look:
+            found = await _find(look, scope, key, ttl)
+            answer = _replay(found, fingerprint) if found is not None and found.response_status is not None else None
+            await look.rollback()
+        if answer is not None:
+            return answer
+    raise IdempotencyConflict("this Idempotency-Key is in use by a request still running; retry shortly")
 
 
 class Settle:
@@ -145,8 +171,12 @@ class TransactionalRoute(APIRoute):
                     if not 1 <= len(key) <= 255:
                         raise ValidationFailed.at(["header", "Idempotency-Key"], "must be 1 to 255 characters")
                     fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
-                    record, replay = await _claim(session, _scope(request, settings, fingerprint), key, fingerprint,
-                                                  timedelta(hours=settings.idempotency_ttl_hours))
+                    scope, ttl = _scope(request, settings, fingerprint), timedelta(hours=settings.idempotency_ttl_hours)
+                    try:
+                        record, replay = await _claim(session, scope, key, fingerprint, ttl)
+                    except _InFlight:
+                        await session.rollback()
+                        return await _await_answer(request, scope, key, fingerprint, ttl)
                     if replay is not None:
                         await session.rollback()
                         return replay

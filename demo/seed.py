@@ -1,18 +1,23 @@
-"""Demo data: ``python -m demo.seed`` loads ``demo_data.json`` through the services into an empty database.
+"""Demo data: ``python -m demo.seed`` loads ``demo_data.json`` through the services into an empty database,
+then lives the demo's stories through the HTTP API on the manual clock (``demo/world.py``).
 
-"Empty" means no organisation besides the platform, so a second run (or a run against a database that
-is in use) does nothing. Everything goes through the same services the API uses, so every number and
-credit code is validated on the way in and every row is audited.
+Each part runs once: the organisations and assets when no organisation besides the platform exists, the
+stories when no fund programme exists yet (and the clock is manual), so a second run changes nothing.
+Everything goes through the same services and routes the API uses, so every number and credit code is
+validated on the way in, every rule applies and every row is audited.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,10 +26,13 @@ import api.registry  # noqa: F401  (every table and handler)
 from accounts import service as accounts
 from accounts.models import Org, User
 from accounts.schemas import OrgIn, RegionIn, UserIn
+from demo.world import run as run_world
+from finance.fund.models import FundProgram
 from kernel import clock
 from kernel.actor import SYSTEM
 from kernel.settings import Settings, get_settings
 from market.assets import service as assets
+from market.assets.models import Asset
 from market.assets.schemas import AssetIn, AssetPatch
 
 DATA_FILE = Path(__file__).with_name("demo_data.json")
@@ -39,6 +47,8 @@ class Seeded:
     asset_ids: list[str] = field(default_factory=list)
     logins: list[tuple[str, str, str]] = field(default_factory=list)  # (email, org kind, role)
     password: str = ""
+    lived: bool = False  # the stories ran (loans, deals, claims...)
+    end: date | None = None  # the business date the stories stopped on
 
 
 def read_data(path: Path = DATA_FILE) -> dict[str, Any]:
@@ -87,21 +97,59 @@ async def load(session_factory: async_sessionmaker[AsyncSession], settings: Sett
     return result
 
 
-async def _main() -> None:
-    from kernel.db import make_engine, make_session_factory
+async def live(app: FastAPI) -> date | None:
+    """Run the demo's stories when none has run yet; the business date they end on, else None."""
+    from demo import stories
+    from demo.world import World, client_for, people_of
 
-    settings = get_settings()
-    engine = make_engine(settings.database_url)
+    settings = app.state.settings
+    async with app.state.session_factory() as session:
+        if settings.clock != "manual" or (await session.exec(select(func.count()).select_from(FundProgram))).one():
+            return None
+        assets = {a.number: a.id for a in (await session.exec(select(Asset))).all()}
+        start = await clock.business_date(session, settings)
+    async with client_for(app) as client:
+        world = World(app, client, await people_of(app), start)
+        world.made.update(assets=assets, end=stories.END)
+        await run_world(world, stories.STORIES, stories.END)
+    return world.today
+
+
+async def seed(app: FastAPI, data: dict[str, Any] | None = None) -> Seeded:
+    """Everything ``make run`` loads: the organisations and assets, then the stories."""
+    seeded = await load(app.state.session_factory, app.state.settings, data)
+    seeded.end = await live(app)
+    seeded.lived = seeded.end is not None
+    return seeded
+
+
+async def _main() -> None:
+    from api.app import bootstrap, create_app
+
+    # In-process calls all come from one address: the per-client request limits would trip. The stories'
+    # hundreds of request log lines would bury the logins printed at the end.
+    settings = get_settings().model_copy(update={"rate_limit_enabled": False, "log_level": "WARNING"})
+    app = create_app(settings)
+    logging.getLogger().setLevel(logging.WARNING)
     try:
-        seeded = await load(make_session_factory(engine), settings)
-        async with make_session_factory(engine)() as session:
+        await bootstrap(app)
+        seeded = await seed(app)
+        async with app.state.session_factory() as session:
             users = (await session.exec(select(func.count()).select_from(User))).one()
+            today = await clock.business_date(session, settings)
     finally:
-        await engine.dispose()
+        await app.state.engine.dispose()
     if seeded.loaded:
         print(f"Demo data loaded: {len(seeded.org_ids)} organisations, {len(seeded.asset_ids)} assets.")
     else:
-        print(f"Demo data already present ({users} users); nothing loaded.")
+        print(f"Demo organisations already present ({users} users).")
+    if seeded.lived:
+        print(f"Demo stories lived: loans, deals, claims and subsidies up to {seeded.end}.")
+    elif settings.clock != "manual":
+        print("Demo stories skipped: they need the manual clock (IPM_CLOCK=manual, as `make run` sets).")
+    else:
+        print("Demo stories already lived; nothing changed.")
+    print(f"Business date: {today} ({settings.clock} clock).")
     print(f"Platform admin: {settings.admin_email} / {'(IPM_ADMIN_PASSWORD)' if settings.env == 'production' else settings.admin_password}")
     data = read_data()
     print(f"Demo logins (password {data['password']}):")

@@ -64,11 +64,16 @@ CATALOGUE: dict[str, str] = {
     "pledge_consent.reject": "pledge_consent.decided",
     "subsidy_claim.approve": "subsidy_claim.decided",
     "subsidy_claim.reject": "subsidy_claim.decided",
+    "whitelist.published": "whitelist.published",
+    "whitelist.withdraw": "whitelist.withdrawn",
     "approval_request.created": "approval_request.created",
     "payment.failed": "payment.failed",
     "import.finished": "import.finished",
     "import.done": "import.finished",
     "import.failed": "import.finished",
+    "import_job.finish": "import.finished",
+    "import_job.fail": "import.finished",
+    "import_job.refuse": "import.finished",
 }
 EVENT_TYPES = sorted(set(CATALOGUE.values()))
 

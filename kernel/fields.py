@@ -29,6 +29,7 @@ MONEY = frozenset({
     "opening", "closing", "allowance", "previous_allowance", "quota_used", "covered_to_date", "compensated",
     "debits_pending", "credits_pending", "available", "pending", "pending_debits", "pending_credits",
     "quota_available", "provisions_required", "provisions_allowance", "carried_interest",
+    "bonus", "bonus_per_item", "valuation_total",
 })
 MONEY_SUFFIXES = ("_fen", "_amount", "_price", "_fee", "_fees", "_cap", "_principal", "_outstanding",
                   "_exposure", "_paid", "_premium", "_balance", "_proceeds", "_loss", "_due")
@@ -41,6 +42,9 @@ NOT_MONEY = frozenset({
     "imported", "duplicates", "rejected", "row", "size", "attempts", "status_code", "limit",
     "invention_patents_granted", "duration_ms", "last_status_code", "licenses_count", "transfers_count", "total_count",
     "result_status", "loans_covered", "committed_leverage",
+    "rank_in_year", "bonus_threshold", "items_per_award", "min_countries", "min_invention_patents",
+    "min_pct_applications", "max_awards", "invention_patents", "high_value_patents", "enterprise_ip_index",
+    "loans_repaid", "loans_repaid_on_time", "loans_overdue", "firms",
 })
 NOT_MONEY_SUFFIXES = ("_count", "_days", "_months", "_years", "_no", "_version")
 # Same name, other meaning in one schema: a score's ``total`` is points, not fen.

@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from kernel.i18n_details import EXACT_DETAILS, TEMPLATE_DETAILS
+
 ZH, EN = "zh-CN", "en"
 LANGUAGES = (ZH, EN)
 
@@ -80,6 +82,16 @@ TERMS = {
     "ledger account": "账户", "capital entry": "资本分录", "guarantee": "担保", "insurance": "保险",
     "cover": "基金增信", "disposal": "处置", "region": "地区", "user account": "用户账户",
     "webhook endpoint": "回调地址", "approval request": "审批请求", "import": "导入", "document": "文件",
+    # the objects get_or_404 names (its table's name, singular)
+    "fund agreement": "合作协议", "fund cover": "基金增信", "fund program": "风险补偿基金项目",
+    "fund program version": "基金项目规则版本", "fund provision": "基金拨备", "ledger period": "会计期间",
+    "loan charge": "贷款费用", "loan collateral addition": "追加质物", "loan collateral alert": "质物预警",
+    "loan collateral release": "解除质物", "loan disposal": "贷款处置", "loan escrow": "托管款项",
+    "loan guarantee": "贷款担保", "loan installment": "还款期次", "loan insurance": "贷款保险",
+    "loan invitation": "贷款邀请", "loan repayment": "还款", "loan restructure": "贷款重组",
+    "loan schedule version": "还款计划版本", "margin call": "追加担保通知", "pledge consent": "质押同意",
+    "tech need": "技术需求", "org": "机构", "encumbrance": "权利负担", "event": "事件",
+    "webhook delivery": "回调投递", "ownership record": "权属记录", "refund": "退款",
     # statuses and actions
     "pending": "待处理", "open": "进行中", "submitted": "已提交", "accepted": "已接受", "rejected": "已拒绝",
     "withdrawn": "已撤回", "declined": "已谢绝", "expired": "已过期", "cancelled": "已取消", "active": "生效中",
@@ -117,6 +129,13 @@ EXACT = {
     "must be 1 to 255 characters": "长度须为 1 到 255 个字符",
     "this Idempotency-Key was used with a different request": "此 Idempotency-Key 已用于另一个不同的请求",
     "this Idempotency-Key is in use by a request still running": "使用此 Idempotency-Key 的请求仍在处理中",
+    "a patent number has 12 digits and a check character (or 8 before 2004)":
+        "专利号为 12 位数字加 1 位校验位（2004 年以前为 8 位）",
+    "a patent number's body is digits only": "专利号的主体只能是数字",
+    "a trademark registration number is 1 to 9 digits": "商标注册号为 1 至 9 位数字",
+    "a software copyright number looks like 2021SR0123456": "软件著作权登记号形如 2021SR0123456",
+    "a copyright registration number looks like 国作登字-2021-F-00012345": "作品登记号形如 国作登字-2021-F-00012345",
+    "a plant variety number looks like CNA20201234.5": "植物新品种权号形如 CNA20201234.5",
     "a unified social credit code has 18 characters": "统一社会信用代码为 18 位",
     "the check character of the credit code does not match": "统一社会信用代码的校验码不正确",
     "the check digit does not match": "校验位不正确",
@@ -145,6 +164,20 @@ EXACT = {
     "amount must be whole fen (an integer)": "金额须为整数（单位：分）",
     "Request body too large": "请求体过大",
     "something went wrong on our side": "服务器出现问题，请稍后再试",
+    # imports and documents
+    "dates are written YYYY-MM-DD, YYYY.MM.DD or YYYY年M月D日": "日期须写作 YYYY-MM-DD、YYYY.MM.DD 或 YYYY年M月D日",
+    "kind must be one of 发明, 实用新型, 外观设计": "专利类型须为以下之一：发明、实用新型、外观设计",
+    "legal_status must be one of 有效, 审中, 失效, 届满, 无效": "法律状态须为以下之一：有效、审中、失效、届满、无效",
+    "the kind cannot be read from the number; fill in kind": "无法从申请号判断专利类型，请填写专利类型",
+    "a valid patent needs its grant_date": "有效专利须填写授权公告日",
+    "already registered by another organisation": "已由其他机构登记",
+    "the file is empty": "文件为空",
+    "the file's content is not one of: CSV, XLSX": "文件内容不是以下类型之一：CSV、XLSX",
+    "refused by the platform admin": "已被平台管理员拒绝",
+    "the programme requires claim evidence before a claim is approved": "该基金项目要求先上传代偿证据材料才能批准代偿",
+    "only the parties of the object attach documents": "只有该对象的当事方可以上传文件",
+    "only the organisation that attached a document deletes it": "只有上传文件的机构可以删除该文件",
+    "the check character is a digit or X": "校验位须为数字或 X",
 }
 
 # Templates: ``{name}`` matches a word group; ``{id}`` an opaque id or number; the Chinese side uses the
@@ -169,41 +202,70 @@ TEMPLATES: list[tuple[str, str]] = [
     ("{field} cannot be empty", "{field} 不能为空"),
     ("{field} must be 1 to {n} characters", "{field} 长度须为 1 到 {n} 个字符"),
     ("the request body must not exceed {n} bytes", "请求体不得超过 {n} 字节"),
+    ("the file must not exceed {n} bytes", "文件不得超过 {n} 字节"),
+    ("the file has more than {n} rows", "文件超过 {n} 行"),
+    ("no header row names the required columns: {values}", "没有找到包含必填列的表头行：{values}"),
+    ("the file's content is not one of: {values}", "文件内容不是以下类型之一：{values}"),
+    ("the import stopped on an internal error ({id})", "导入因内部错误中止（{id}）"),
+    ("{field} must be a whole number", "{field} 须为整数"),
+    ("{id} is not a date in the calendar", "{id} 不是有效的日期"),
+    ("type digit {n} does not match kind {id}", "类型位 {n} 与专利类型 {id} 不符"),
+    ("{field} {id} is after the business date {n}", "{field} {id} 晚于业务日期 {n}"),
+    ("an asset cannot go from {status} to {to}", "资产不能从“{status}”变为“{to}”"),
+    ("{what} {id} is already registered", "{what} {id} 已登记"),
+    ("check character should be {id}, not {n}", "校验位应为 {id}，而不是 {n}"),
+    ("filing year {id} is outside {n} for a 12-digit number", "12 位专利号的申请年份 {id} 不在 {n} 之间"),
+    ("year {id} is outside 1985–2003 for an 8-digit number", "8 位专利号的年份 {id} 不在 1985–2003 之间"),
+    ("type digit {id} is not a patent type (1, 2, 3, 8 or 9)", "类型位 {id} 不是专利类型（1、2、3、8 或 9）"),
+    ("the year {id} in the number is after the business date {n}", "号码中的年份 {id} 晚于营业日 {n}"),
 ]
+# Each service's own details (kernel/i18n_details.py), after the general templates above.
+EXACT.update(EXACT_DETAILS)
+TEMPLATES.extend(TEMPLATE_DETAILS.items())
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _WORDS = r"(?P<%s>[A-Za-z_][A-Za-z _'-]*?)"
 _TOKEN = r"(?P<%s>[^\s;]+)"
 _ANY = r"(?P<%s>.+?)"
 _TOKENS = {"id", "start", "end", "max", "min", "n", "later", "earlier", "field"}
 _FREE = {"values", "who"}
+_SLOT = re.compile(r"v\d+")  # kernel/i18n_details.py's placeholders: carried over as they are
 
 
 @lru_cache
-def _compiled() -> list[tuple[re.Pattern[str], str]]:
+def _compiled() -> list[tuple[re.Pattern[str], str, bool]]:
+    """(pattern, Chinese, lenient): a service's own template (kernel/i18n_details.py) keeps a word it
+    cannot translate; a general one gives way to the next template."""
     out = []
     for en, zh in TEMPLATES:
         pattern, pos = "", 0
         for m in re.finditer(r"\{(\w+)\}", en):
             pattern += re.escape(en[pos:m.start()])
             name = m.group(1)
-            pattern += (_TOKEN if name in _TOKENS else _ANY if name in _FREE else _WORDS) % name
+            free = name in _FREE or _SLOT.fullmatch(name)
+            pattern += (_TOKEN if name in _TOKENS else _ANY if free else _WORDS) % name
             pos = m.end()
         pattern += re.escape(en[pos:])
-        out.append((re.compile(f"^{pattern}$"), zh))
+        out.append((re.compile(f"^{pattern}$"), zh, en in TEMPLATE_DETAILS))
     return out
 
 
 def _translate_zh(text: str) -> str | None:
     if text in EXACT:
         return EXACT[text]
-    for pattern, zh in _compiled():
+    for pattern, zh, lenient in _compiled():
         m = pattern.match(text)
         if m:
             values = {k: (v if k in _TOKENS else term(v)) for k, v in m.groupdict().items()}
-            if any(v == m.group(k) and k not in _TOKENS and k not in _FREE for k, v in values.items()):
+            if not lenient and any(v == m.group(k) and k not in _TOKENS and k not in _FREE
+                                   for k, v in values.items()):
                 continue  # a word we cannot translate: try the next template, else fall back
             return zh.format(**values)
     return None
+
+
+def translate_zh(text: str) -> str | None:
+    """The catalogue's Chinese for ``text`` (which may itself quote Chinese), or None."""
+    return _translate_zh(text)
 
 
 def detail(text: str, lang: str, code: str = "") -> str:
@@ -288,6 +350,7 @@ ZH_TO_EN = {
     "风险敞口": "exposure", "在保贷款余额": "Covered outstanding", "基金敞口": "Fund exposure",
     "额度": "Quota", "合作额度": "Quota", "合作银行": "Partner bank", "合计": "Total", "统计期间": "Period", "筛选条件": "Filters", "条件": "Filter",
     "取值": "Value", "数据": "Data", "生成日期": "Generated on",
+    "导入错误": "Import errors", "文件": "File", "内容": "Content",
 }
 EN_TO_ZH = {en: zh for zh, en in ZH_TO_EN.items()}
 
@@ -331,6 +394,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "recovery_rate_bps": ("追偿率（基点）", "Recovery rate (bps)"),
     "indicator": ("指标", "Indicator"), "target": ("目标", "Target"), "met": ("是否达标", "Met"),
     "year": ("年度", "Year"), "rate_bps": ("比率（基点）", "Rate (bps)"),
+    "unit": ("单位", "Unit"), "figure": ("数值", "Figure"), "baseline": ("基期值（2021年）", "Baseline (2021)"),
 }
 MONEY_UNIT = {ZH: "（元）", EN: " (yuan)"}
 

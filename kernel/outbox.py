@@ -412,6 +412,12 @@ async def depth(session: AsyncSession) -> Depth:
     return Depth({r[0]: int(r[1]) for r in rows}, (now - oldest).total_seconds() if oldest else 0.0)
 
 
+async def in_flight(session: AsyncSession, ordering_key: str) -> bool:
+    """Whether a job with this ordering key is still queued or running."""
+    stmt = sa.select(sa.exists().where(jobs.c.ordering_key == ordering_key, jobs.c.status.in_((QUEUED, RUNNING))))
+    return bool((await _x(session, stmt)).scalar())
+
+
 async def retry(session: AsyncSession, job_id: int) -> bool:
     """Put a dead (or stuck) job back in the queue with a fresh set of attempts."""
     result = await _x(session, sa.update(jobs).where(jobs.c.id == job_id, jobs.c.status != DONE).values(

@@ -92,10 +92,24 @@ class Settings(BaseSettings):
     webhook_backoff_max_seconds: float = Field(default=6 * 3600.0, ge=0)
     webhook_retry_hours: float = Field(default=72.0, ge=0)
 
+    # Files (kernel/storage.py): content-addressed blobs in storage_dir, or S3-compatible object storage
+    # when storage_url is s3://bucket/prefix (endpoint and keys from the usual AWS_* variables, or
+    # storage_s3_endpoint for a local S3-compatible server).
+    storage_dir: str = "./storage"
+    storage_url: str | None = None
+    storage_s3_endpoint: str | None = None
+    # Uploads (POST /imports, POST /documents) may be larger than max_body_bytes, up to this.
+    max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # Bulk imports (kernel/imports.py): rows per chunk (one transaction each) and rows per file.
+    import_chunk_rows: int = Field(default=500, ge=1, le=10_000)
+    import_max_rows: int = Field(default=200_000, ge=1)
+
     # High-value criterion (4): a pledge-financing amount at or above this many fen (default ¥10m).
     high_value_pledge_threshold: int = Field(default=10_000_000_00, ge=0)
     # Dormant pool: university-held granted patents with no transfer or license for this many years.
     dormant_years: int = Field(default=3, ge=1)
+    # Default loan-to-value of a geographical indication, bps; unset: the valuation data file's (30%).
+    gi_ltv_bps: int | None = Field(default=None, ge=1, le=10000)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_outside_development(self) -> Settings:

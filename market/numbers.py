@@ -16,7 +16,12 @@ import re
 from datetime import date
 
 PATENT_KINDS = ("invention_patent", "utility_model", "design_patent")
-ASSET_KINDS = (*PATENT_KINDS, "trademark", "copyright", "software_copyright", "trade_secret", "plant_variety")
+ASSET_KINDS = (*PATENT_KINDS, "trademark", "copyright", "software_copyright", "trade_secret", "plant_variety",
+               "geographical_indication")
+# A geographical indication (地理标志) is protected either as a collective or certification mark (a trademark
+# registration number) or as a GI product (an announcement of the protecting authority, 2008年第123号).
+GI_FORMS = ("collective_mark", "certification_mark", "gi_product")
+GI_MARK_FORMS = ("collective_mark", "certification_mark")
 
 _WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
 # Digit that names the patent type -> asset kinds it may be (8 and 9 are PCT national-phase entries).
@@ -28,6 +33,7 @@ _SOFTWARE = re.compile(r"^(\d{4})SR(\d{6,7})$")
 _COPYRIGHT = re.compile(r"^([\u4e00-\u9fff])作登字-(\d{4})-([A-L])-(\d{8})$")
 _TRADE_SECRET = re.compile(r"^[A-Z0-9][A-Z0-9\-_/]{0,63}$")
 _PLANT = re.compile(r"^CNA(\d{4})(\d{4,6})(\.[0-9X])?$")
+_GI_ANNOUNCEMENT = re.compile(r"^(\d{4})年第(\d{1,4})号(公告)?$")
 
 
 def patent_check_character(digits: str) -> str:
@@ -87,6 +93,17 @@ def normalise_number(kind: str, raw: str, today: date | None = None) -> str:
         if not _TRADEMARK.match(s):
             raise ValueError("a trademark registration number is 1 to 9 digits")
         return s.lstrip("0") or "0"
+    if kind == "geographical_indication":
+        s = re.sub(r"\s", "", s)
+        if m := _GI_ANNOUNCEMENT.match(s):
+            _not_future(m.group(1), today)
+            return f"{m.group(1)}年第{int(m.group(2))}号"
+        if s.startswith("第") and s.endswith("号"):
+            s = s[1:-1]
+        if not _TRADEMARK.match(s):
+            raise ValueError("a geographical indication's number is its mark's registration number (1 to 9 "
+                             "digits) or the GI product's announcement number (2008年第123号)")
+        return s.lstrip("0") or "0"
     if kind == "software_copyright":
         s = re.sub(r"\s", "", s).upper()
         if not (m := _SOFTWARE.match(s)):
@@ -109,6 +126,10 @@ def normalise_number(kind: str, raw: str, today: date | None = None) -> str:
     if not _TRADE_SECRET.match(s):
         raise ValueError("a trade secret reference is 1–64 letters, digits, - _ /")
     return s
+
+
+def is_gi_announcement(number: str) -> bool:
+    return bool(_GI_ANNOUNCEMENT.match(number))
 
 
 def display_number(kind: str, number: str) -> str:

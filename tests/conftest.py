@@ -18,6 +18,7 @@ os.environ["IPM_PAYMENT_PROVIDER"] = "local"
 # Every test client shares one address, so per-client limits would trip across unrelated tests; the
 # limits are tested on an app of their own (tests/api/test_rate_limit.py).
 os.environ["IPM_RATE_LIMIT_ENABLED"] = "false"
+os.environ["IPM_STORAGE_DIR"] = f"{_tmp}/storage"
 os.environ["IPM_DATABASE_URL"] = os.environ.get("IPM_TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{_tmp}/test.db"
 
 import httpx  # noqa: E402

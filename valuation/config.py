@@ -7,6 +7,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from kernel.settings import get_settings
+
 DATA_FILE = Path(__file__).with_name("indicators.json")
 SCENARIOS = ("financing", "transfer")
 APPROACHES = ("income", "market", "cost")
@@ -52,4 +54,8 @@ def default_royalty_bps(kind: str, industry: str | None) -> tuple[int, str]:
 
 
 def default_ltv_bps(kind: str) -> int:
+    if kind == "geographical_indication":
+        configured = get_settings().gi_ltv_bps
+        if configured is not None:
+            return configured
     return int(kind_data(kind)["ltv_bps"])

@@ -44,6 +44,9 @@ async def approve(request_id: str, request: Request, actor: CurrentActor, sessio
     req = await approvals.lock_for_decision(session, actor, request_id, "approve")
     maker = await approvals.maker_of(session, req)
     result = await replay(request, session, req, maker)
+    # A money action commits and ends its transactions on the way (api/money.py), expiring every row the
+    # session holds: read the request again before recording the decision (no lazy load in async).
+    await session.refresh(req)
     headers = {APPROVAL_HEADER: req.id}
     if result.status_code < 400:  # an error answer rolls this transaction back: nothing happened
         await approvals.approved(session, actor, req, result.status_code, result.body.decode())

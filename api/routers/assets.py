@@ -31,9 +31,11 @@ async def list_assets(
     owner_org_id: Annotated[str | None, Query(max_length=40)] = None,
     dormant: bool | None = None,
     status: AssetStatus | None = None,
+    region: Annotated[str | None, Query(pattern=r"^\d{6}$", description="geographical indications of this "
+                                        "region or inside it (GB/T 2260 code)")] = None,
 ) -> Page[AssetSummaryOut]:
     filters = service.AssetFilters(q=q, kind=kind, ipc=ipc, owner_org_id=owner_org_id, dormant=dormant,
-                                   status=status)
+                                   status=status, region=region)
     rows, has_more, next_cursor = await service.list_assets(session, filters, limit, cursor)
     return Page[AssetSummaryOut](data=[service.summarise(a) for a in rows], has_more=has_more, next_cursor=next_cursor)
 

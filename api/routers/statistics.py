@@ -12,7 +12,7 @@ from api.routing import TransactionalRoute
 from finance.charts import MEDIA_TYPES
 from finance.rates import service as lpr
 from finance.rates.schemas import LprIn, LprOut
-from finance.statistics import service
+from finance.statistics import indicators, service
 from finance.statistics.report import Report
 from kernel.actor import Actor
 
@@ -81,3 +81,12 @@ async def transactions(session: SessionDep, lang: Language, _: StatsReader, from
                        group_by: Literal["month", "region", "industry"] = "month",
                        format: Format = "json") -> Response:
     return render(await service.transactions(session, from_, to, group_by), format, lang, "transactions")
+
+
+@router.get("/stats/indicators", summary="The pilot zone's annual indicators: each figure, its target where the "
+            "seeds give one and whether it is met (regulator, admin)")
+async def zone_indicators(session: SessionDep, lang: Language,
+                          _: Annotated[Actor, Depends(org_kinds("regulator", admin=True))], region: RegionQ = None,
+                          year: Annotated[int | None, Query(ge=2000, le=2200)] = None,
+                          format: Format = "json") -> Response:
+    return render(await indicators.indicators(session, year, region), format, lang, "indicators")

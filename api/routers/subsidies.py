@@ -11,22 +11,22 @@ from api.deps import CurrentActor, Cursor, Limit, SessionDep
 from api.money import settle_then_read
 from api.routing import SettleDep, TransactionalRoute
 from finance.subsidies import claims, policies
-from finance.subsidies.schemas import ClaimIn, ClaimOut, PolicyIn, PolicyOut, RejectIn
+from finance.subsidies.schemas import ClaimIn, ClaimOut, Kind, PolicyIn, PolicyOut, RejectIn
 from kernel.pagination import Page
 
 router = APIRouter(tags=["subsidies"], route_class=TransactionalRoute)
 
 
 @router.post("/subsidy-policies", status_code=201, response_model=PolicyOut,
-             summary="Set a subsidy policy; its budget is earmarked in the fund ledger (regulator)")
+             summary="Set a subsidy policy (a loan subsidy or an IP reward per qualifying item); its budget is "
+                     "earmarked in the fund ledger (regulator)")
 async def create_policy(body: PolicyIn, actor: CurrentActor, session: SessionDep) -> PolicyOut:
     return policies.describe_policy(await policies.create_policy(session, actor, body))
 
 
 @router.get("/subsidy-policies", response_model=Page[PolicyOut], summary="Subsidy policies, newest first (any user)")
 async def list_policies(_: CurrentActor, session: SessionDep, limit: Limit = 20, cursor: Cursor = None,
-                        kind: Literal["interest", "appraisal_fee", "insurance_premium", "guarantee_fee"]
-                        | None = None) -> Page[PolicyOut]:
+                        kind: Kind | None = None) -> Page[PolicyOut]:
     rows, has_more, next_cursor = await policies.list_policies(session, limit, cursor, kind)
     return Page[PolicyOut](data=[policies.describe_policy(p) for p in rows], has_more=has_more, next_cursor=next_cursor)
 
@@ -37,8 +37,9 @@ async def get_policy(policy_id: str, _: CurrentActor, session: SessionDep) -> Po
 
 
 @router.post("/subsidy-claims", status_code=201, response_model=ClaimOut,
-             summary="Claim a subsidy on a loan (its borrower, guarantor or insurer); the eligible amount is "
-                     "computed from the loan's records, an ineligible claim answers 409 with every reason")
+             summary="Claim a subsidy on a loan (its borrower, guarantor or insurer) or an IP reward for items of "
+                     "the registry (a firm or university); the eligible amount is computed from the records and "
+                     "each item shows its verdict; an ineligible claim answers 409 with every reason")
 async def file_claim(body: ClaimIn, actor: CurrentActor, session: SessionDep) -> Any:
     return await claims.file_claim(session, actor, body)
 

@@ -19,7 +19,7 @@ from finance.fund.programmes import current_version, limit_exceeded, lock_progra
 from finance.fund.schemas import ClaimOut
 from finance.payments import service as payments
 from finance.payments.models import Payment
-from kernel import audit, events
+from kernel import audit, documents, events
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
 from kernel.day_end import day_end_handler
@@ -178,6 +178,9 @@ async def approve_claim(session: AsyncSession, actor: Actor, claim_id: str) -> C
     if claim.status == "payout_failed":
         raise InvalidState(f"the payout of claim {claim.id} failed; retry it with "
                            f"POST /compensation-claims/{claim.id}/retry-payout")
+    if program.requires_claim_evidence and not await documents.has_document(
+            session, "compensation_claim", claim.id, "claim_evidence"):
+        raise InvalidState("the programme requires claim evidence before a claim is approved")
     cash = await books.available_cash(session, program.id)
     # Claims queued before this one are paid first: a later one never jumps the queue.
     queue = (await session.exec(select(CompensationClaim.id).where(

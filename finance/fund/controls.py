@@ -27,6 +27,8 @@ async def update(session: AsyncSession, actor: Actor, program_id: str, data: Con
         program.provision_rates_bps = provisions.check_rates(changes["provision_rates_bps"] or {})
     if changes.get("auto_close_periods") is not None:
         program.auto_close_periods = changes["auto_close_periods"]
+    if changes.get("requires_claim_evidence") is not None:
+        program.requires_claim_evidence = changes["requires_claim_evidence"]
     session.add(program)
     await session.flush()
     await audit.record(session, actor, "fund_program.controls_updated", "fund_program", program.id,
@@ -37,4 +39,5 @@ async def update(session: AsyncSession, actor: Actor, program_id: str, data: Con
 def describe(program: FundProgram) -> dict[str, Any]:
     return {"program_id": program.id, "provision_rates_bps": provisions.rates_of(program),
             "own_provision_rates_bps": dict(program.provision_rates_bps or {}),
-            "auto_close_periods": program.auto_close_periods}
+            "auto_close_periods": program.auto_close_periods,
+            "requires_claim_evidence": program.requires_claim_evidence}

@@ -45,6 +45,8 @@ class FundProgram(SQLModel, table=True):
     provision_rates_bps: dict[str, int] = Field(default_factory=dict, sa_type=sa.JSON,
                                                 sa_column_kwargs={"server_default": "{}"})
     auto_close_periods: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # A claim is approved only once a claim_evidence document is attached to it (kernel.documents).
+    requires_claim_evidence: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     created_at: datetime = created_at_field()
 
 

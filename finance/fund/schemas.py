@@ -242,6 +242,8 @@ class ControlsIn(BaseModel):
                                   "loss 10000)")
     auto_close_periods: bool | None = Field(default=None,
                                             description="the day-end closes the fund's previous month")
+    requires_claim_evidence: bool | None = Field(
+        default=None, description="a claim is approved only with a claim_evidence document attached")
 
 
 class ControlsOut(BaseModel):
@@ -249,6 +251,7 @@ class ControlsOut(BaseModel):
     provision_rates_bps: dict[str, int]
     own_provision_rates_bps: dict[str, int]
     auto_close_periods: bool
+    requires_claim_evidence: bool = False
 
 
 class ProvisionRow(BaseModel):

@@ -13,6 +13,7 @@ from finance.loans import outbound, states
 from finance.loans.access import BANK, BORROWER_KINDS
 from finance.loans.models import Loan, LoanApplication, LoanOffer
 from finance.loans.schemas import ApplicationIn, ApplicationOut, OfferIn
+from finance.whitelists import service as whitelists
 from kernel import audit
 from kernel.actor import Actor
 from kernel.clock import business_date
@@ -83,6 +84,8 @@ async def list_applications(session: AsyncSession, actor: Actor, status: str | N
 async def describe_application(session: AsyncSession, app: LoanApplication) -> ApplicationOut:
     out = app.model_dump()
     out["valuation"] = await outbound.valuation_summary(session, app.valuation_id) if app.valuation_id else None
+    out["whitelist_ids"] = (await whitelists.listed_orgs(session, [app.applicant_org_id])).get(app.applicant_org_id, [])
+    out["whitelisted"] = bool(out["whitelist_ids"])
     return ApplicationOut.model_validate(out)
 
 

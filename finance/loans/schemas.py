@@ -126,6 +126,9 @@ class ApplicationOut(BaseModel):
     repayment_method: str
     valuation_id: str | None
     valuation: ValuationSummaryOut | None = None
+    # The applicant is on a published white list of the regulator (the lists that name it).
+    whitelisted: bool = False
+    whitelist_ids: list[str] = []
     status: str
     submitted_on: date
     loan_id: str | None

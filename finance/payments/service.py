@@ -339,7 +339,16 @@ async def _request(session: AsyncSession, actor: Actor, payment: Payment, op: st
 async def ask_provider(session: AsyncSession, payment: Payment, op: str, *, attempt: str = "") -> None:
     """Queue the provider call ``op`` for after commit, in order per payment (charge before release)."""
     await outbox.enqueue(session, CALL, {"payment_id": payment.id, "op": op},
-                         key=f"payment:{payment.id}:{op}{attempt}", ordering_key=f"payment:{payment.id}", now=True)
+                         key=f"payment:{payment.id}:{op}{attempt}", ordering_key=_calls_of(payment.id), now=True)
+
+
+def _calls_of(payment_id: str) -> str:
+    return f"payment:{payment_id}"
+
+
+async def provider_call_in_flight(session: AsyncSession, payment_id: str) -> bool:
+    """Whether a call to the provider for this payment is queued or running (in any process)."""
+    return await outbox.in_flight(session, _calls_of(payment_id))
 
 
 # --- the provider call (no transaction open) and its settlement (a new one) --------------------------------

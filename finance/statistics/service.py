@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from accounts.models import Org, Region
 from finance.loans.models import Loan
 from finance.statistics.report import Report
+from finance.whitelists.models import Whitelist, WhitelistEntry
 from kernel.clock import business_date
 from kernel.errors import ValidationFailed
 from market.assets.models import Asset
@@ -217,7 +218,18 @@ async def pledge_financing(session: AsyncSession, start: date | None, end: date 
         columns=[*key_cols, "count", "amount"], rows=rows,
         totals={"count": sum(r["count"] for r in rows), "amount": sum(r["amount"] for r in rows)},
         chart_label=label_col, chart_value="amount", chart_divisor=FEN_PER_WAN_YUAN,
-        x_label=x_labels[group_by], y_label="登记金额（万元）")
+        x_label=x_labels[group_by], y_label="登记金额（万元）",
+        extra={"whitelisted": await _whitelisted(session, [(r[0], r[1], r[3]) for r in loans])})
+
+
+async def _whitelisted(session: AsyncSession, loans: list[tuple[str, int, str]]) -> dict[str, int]:
+    """Of these loans, those to firms on a published white list (count and principal)."""
+    borrowers = {b for _, _, b in loans}
+    listed = set((await session.exec(select(WhitelistEntry.org_id).join(
+        Whitelist, col(Whitelist.id) == WhitelistEntry.whitelist_id).where(
+        Whitelist.status == "published", col(WhitelistEntry.org_id).in_(borrowers)))).all()) if borrowers else set()
+    mine = [amount for _, amount, b in loans if b in listed]
+    return {"count": len(mine), "amount": sum(mine)}
 
 
 # ---------------------------------------------------------------- licenses and transfers

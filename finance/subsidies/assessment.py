@@ -75,6 +75,8 @@ async def assess(session: AsyncSession, policy: SubsidyPolicy, loan: Loan, claim
                  appraisal_fee: int | None, today: date) -> Assessment:
     """The eligible amount of a claim from the loan's records, every failed condition, and the working."""
     a = Assessment()
+    # A loan subsidy always has its share and per-firm cap (schemas.PolicyIn); only rewards go without.
+    assert policy.rate_bps is not None and policy.cap_per_org_year is not None
     w = a.working
     w.update(policy_id=policy.id, kind=policy.kind, basis=policy.basis, period=policy.period, loan_id=loan.id)
     cond = policy.conditions
@@ -191,7 +193,10 @@ async def assess(session: AsyncSession, policy: SubsidyPolicy, loan: Loan, claim
 
 
 def refuse(a: Assessment) -> None:
-    extra = {"reasons": a.reasons + a.limits, "working": a.working}
+    working = {k: v for k, v in a.working.items() if not k.startswith("_")}
+    extra: dict[str, Any] = {"reasons": a.reasons + a.limits, "working": working}
+    if "items" in working:  # a reward claim: every item's verdict, as the claim itself would show them
+        extra["items"] = working["items"]
     if a.reasons:
         raise InvalidState("the loan is not eligible: " + "; ".join(a.reasons), extra=extra)
     if a.limits:

@@ -24,15 +24,16 @@ from finance.ledger.core import Recipes
 from finance.loans.models import Loan
 from finance.payments import service as payments
 from finance.payments.models import Payment
-from finance.subsidies.assessment import assess, refuse, yuan
-from finance.subsidies.models import SubsidyClaim, SubsidyPolicy
+from finance.subsidies import rewards
+from finance.subsidies.assessment import Assessment, assess, refuse, yuan
+from finance.subsidies.models import REWARD_KINDS, SubsidyClaim, SubsidyPolicy, SubsidyRewardItem
 from finance.subsidies.policies import REGULATOR, get_policy
 from finance.subsidies.schemas import ClaimIn
 from kernel import audit
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
-from kernel.db import get_or_404
-from kernel.errors import Forbidden, InvalidState, NotFound, ValidationFailed
+from kernel.db import get_or_404, insert_unique
+from kernel.errors import AlreadyExists, Forbidden, InvalidState, NotFound, ValidationFailed
 from kernel.pagination import paginate
 from kernel.workflow import Workflow
 
@@ -72,9 +73,17 @@ async def _role_on_loan(actor: Actor, loan: Loan) -> str | None:
 
 
 async def file_claim(session: AsyncSession, actor: Actor, data: ClaimIn) -> SubsidyClaim:
+    if actor.is_kind(*rewards.CLAIMANT_KINDS):
+        kind = (await get_policy(session, data.policy_id)).kind
+        if kind in REWARD_KINDS:
+            return await file_reward_claim(session, actor, data)
     if not actor.is_kind(*CLAIMANT_KINDS):
         raise Forbidden("subsidies are claimed by the borrower, its guarantor or its insurer")
     policy = await get_policy(session, data.policy_id, lock=True)  # serialises claims under one policy
+    if policy.kind in REWARD_KINDS:
+        raise Forbidden("IP rewards are claimed by firms and universities")
+    if data.loan_id is None or data.items is not None:
+        raise ValidationFailed.at(["body", "loan_id"], f"a {policy.kind} subsidy claim names its loan (and no items)")
     loan = await session.get(Loan, data.loan_id)
     role = await _role_on_loan(actor, loan) if loan else None
     if loan is None or role is None:
@@ -94,13 +103,7 @@ async def file_claim(session: AsyncSession, actor: Actor, data: ClaimIn) -> Subs
         raise InvalidState(f"the loan already has claim {live.id} ({live.status}) under this policy")
     today = await business_date(session)
     a = await assess(session, policy, loan, actor.org_id, data.appraisal_fee, today)
-    left = policy.budget - policy.paid_total
-    a.working["budget_left"] = left
-    if a.amount > 0 and left == 0:
-        a.limits.append("budget: the policy's budget is used up")
-    elif a.amount > left and policy.over_budget == "refuse":
-        a.limits.append(f"budget: {yuan(a.amount)} is more than the {yuan(left)} left of the budget "
-                        "(this policy refuses rather than pro-rates)")
+    _budget_limits(a, policy)
     if a.amount == 0 and not a.reasons and not a.limits:
         a.reasons.append("amount: the subsidy computes to nothing")
     refuse(a)
@@ -113,6 +116,45 @@ async def file_claim(session: AsyncSession, actor: Actor, data: ClaimIn) -> Subs
     await audit.record(session, actor, "subsidy_claim.filed", "subsidy_claim", claim.id,
                        after={"policy_id": policy.id, "loan_id": loan.id, "amount": claim.amount,
                               "basis_amount": claim.basis_amount, "claimant_role": role})
+    return claim
+
+
+def _budget_limits(a: Assessment, policy: SubsidyPolicy) -> None:
+    left = policy.budget - policy.paid_total
+    a.working["budget_left"] = left
+    if a.amount > 0 and left == 0:
+        a.limits.append("budget: the policy's budget is used up")
+    elif a.amount > left and policy.over_budget == "refuse":
+        a.limits.append(f"budget: {yuan(a.amount)} is more than the {yuan(left)} left of the budget "
+                        "(this policy refuses rather than pro-rates)")
+
+
+async def file_reward_claim(session: AsyncSession, actor: Actor, data: ClaimIn) -> SubsidyClaim:
+    """A reward claim: every item's verdict, the qualifying ones paid and reserved; 409 with the verdicts
+    when nothing can be paid (and nothing is written)."""
+    policy = await get_policy(session, data.policy_id, lock=True)  # serialises claims under one policy
+    if data.loan_id is not None or data.appraisal_fee is not None:
+        raise ValidationFailed.at(["body", "items"], "a reward claim names its items, not a loan or a fee")
+    today = await business_date(session)
+    asset_ids = [i.asset_id for i in data.items or []]
+    a = await rewards.assess_reward(session, policy, actor.org_id, asset_ids, today)
+    _budget_limits(a, policy)
+    refuse(a)
+    keys = a.working.pop("_keys")
+    claim = SubsidyClaim(policy_id=policy.id, claimant_org_id=actor.org_id, claimant_role="recipient",
+                         basis_amount=a.basis_amount, amount=a.amount, items=rewards.verdicts(a),
+                         evidence_ref=data.evidence_ref, working=a.working, filed_on=today)
+    CLAIM.start(claim)
+    session.add(claim)
+    await session.flush()
+    a.working["_keys"] = keys
+    for row in rewards.reservations(a, claim, policy):
+        await insert_unique(session, row, AlreadyExists(f"{row.subject} has already been rewarded under a "
+                                                        f"{policy.kind} reward"))
+    a.working.pop("_keys")
+    await audit.record(session, actor, "subsidy_claim.filed", "subsidy_claim", claim.id,
+                       after={"policy_id": policy.id, "amount": claim.amount, "basis_amount": claim.basis_amount,
+                              "items": [(i.get("asset_id") or i.get("org_id"), i["verdict"]) for i in claim.items]})
     return claim
 
 
@@ -152,11 +194,19 @@ async def approve(session: AsyncSession, actor: Actor, claim_id: str) -> Subsidy
     policy, claim = await _lock_for_decision(session, actor, claim_id)
     if claim.status != "pending":
         raise InvalidState(f"subsidy claim {claim.id} is {claim.status}; only a pending claim is approved")
-    loan = await session.get(Loan, claim.loan_id)
-    assert loan is not None
     today = await business_date(session)
-    # Recompute: caps and conditions as they stand now, against what was approved since filing.
-    a = await assess(session, policy, loan, claim.claimant_org_id, claim.appraisal_fee, today)
+    # Recompute: caps and conditions (a reward's items) as they stand now, against what was approved since.
+    if policy.kind in REWARD_KINDS:
+        reserved = (await session.exec(select(SubsidyRewardItem.subject).where(
+            SubsidyRewardItem.claim_id == claim.id, col(SubsidyRewardItem.reward_key).is_not(None))
+            .order_by(SubsidyRewardItem.id))).all()
+        assets = [] if policy.kind in rewards.FIRM_LEVEL else list(reserved)
+        a = await rewards.assess_reward(session, policy, claim.claimant_org_id, assets, today, claim_id=claim.id)
+        a.working.pop("_keys")
+    else:
+        loan = await session.get(Loan, claim.loan_id)
+        assert loan is not None
+        a = await assess(session, policy, loan, claim.claimant_org_id, claim.appraisal_fee, today)
     amount = min(a.amount, claim.amount)
     left = policy.budget - policy.paid_total
     a.working["budget_left"] = left
@@ -170,6 +220,9 @@ async def approve(session: AsyncSession, actor: Actor, claim_id: str) -> Subsidy
     if amount == 0 and not a.reasons and not a.limits:
         a.limits.append("caps: nothing is left to pay under the caps")
     refuse(a)
+    if policy.kind in REWARD_KINDS:  # items that no longer qualify are freed; the rest stay reserved
+        await rewards.release(session, claim.id, keep=[i.get("asset_id") or i["org_id"] for i in rewards.verdicts(a)
+                                                        if i["verdict"] == "qualifies"])
     a.working["amount_paid"] = amount
     claim.amount_paid, claim.approval_working = amount, a.working
     claim.decided_on, claim.decided_by = today, actor.user_id
@@ -200,6 +253,7 @@ async def reject(session: AsyncSession, actor: Actor, claim_id: str, reason: str
     claim.decided_on, claim.decided_by = await business_date(session), actor.user_id
     claim.reject_reason = reason
     await _transition(session, actor, claim, "reject", reason=reason)
+    await rewards.release(session, claim.id)
     return claim
 
 
@@ -227,3 +281,4 @@ async def _payout_failed(session: AsyncSession, payment: Payment) -> None:
     policy.paid_total -= claim.amount_paid
     session.add(policy)
     await _transition(session, SYSTEM, claim, "fail_payout", payment_id=payment.id)
+    await rewards.release(session, claim.id)

@@ -34,8 +34,9 @@ async def create_policy(session: AsyncSession, actor: Actor, data: PolicyIn) -> 
     if not actor.is_kind(REGULATOR):
         raise Forbidden("only the regulator sets subsidy policies")
     today = await business_date(session)
-    policy = SubsidyPolicy(**data.model_dump(exclude={"conditions", "period"}),
+    policy = SubsidyPolicy(**data.model_dump(exclude={"conditions", "period", "terms"}),
                            conditions=data.conditions.required(),
+                           terms=data.terms.model_dump(exclude_none=True) if data.terms else {},
                            period=data.period or today.year, regulator_org_id=actor.org_id, created_on=today)
     session.add(policy)
     await session.flush()

@@ -9,7 +9,7 @@ from sqlmodel import Field, SQLModel
 from kernel.db import TZDateTime, created_at_field, table_of, utcnow
 from kernel.ids import new_id
 from kernel.workflow import Workflow
-from market.numbers import ASSET_KINDS
+from market.numbers import ASSET_KINDS, GI_FORMS
 
 ASSET_STATUSES = ("pending", "valid", "lapsed", "expired", "invalidated")
 ENCUMBRANCE_KINDS = ("pledge", "exclusive_license", "sole_license", "open_license")
@@ -34,6 +34,7 @@ class Asset(SQLModel, table=True):
         sa.CheckConstraint(f"kind IN {ASSET_KINDS!r}", name="kind"),
         sa.CheckConstraint(f"status IN {ASSET_STATUSES!r}", name="status"),
         sa.CheckConstraint("claims_count IS NULL OR claims_count >= 0", name="claims_count"),
+        sa.CheckConstraint(f"gi_form IS NULL OR gi_form IN {GI_FORMS!r}", name="gi_form"),
     )
     id: str = Field(default_factory=lambda: new_id("ast"), primary_key=True, max_length=40)
     kind: str = Field(max_length=30, index=True)
@@ -54,6 +55,12 @@ class Asset(SQLModel, table=True):
     awards: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     industry: str | None = Field(default=None, max_length=80, index=True)
     strategic_emerging: bool = False
+    # Geographical indications only: the form of protection, the product, the region of origin (an
+    # administrative-division code, GB/T 2260) and the registrant as on the certificate (often an association).
+    gi_form: str | None = Field(default=None, max_length=20)
+    product: str | None = Field(default=None, max_length=100)
+    region: str | None = Field(default=None, max_length=12, index=True)
+    registrant: str | None = Field(default=None, max_length=200)
     status: str = Field(default="valid", max_length=20)
     owner_org_id: str = Field(foreign_key="orgs.id", index=True, max_length=40)
     # Largest pledge-financing amount ever registered against it (high-value criterion 4), fen.

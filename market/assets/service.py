@@ -63,6 +63,9 @@ async def create_asset(session: AsyncSession, actor: Actor, data: AssetIn) -> As
         raise ValidationFailed.at(["body", "number"], str(exc)) from exc
     fields = data.model_dump(exclude_none=True)
     asset = Asset(**fields, owner_org_id=actor.org_id)
+    if asset.kind == "geographical_indication" and asset.registrant is None:
+        owner = await session.get(Org, actor.org_id)
+        asset.registrant = owner.name if owner else None  # the registrant is the owner unless named
     asset.ipc_subclass = _ipc_subclass(asset.ipc_codes)
     asset.search_text = _search_text(asset.title, asset.abstract)
     ASSET.start(asset, "pending" if asset.kind in PATENT_KINDS and asset.grant_date is None else "valid")
@@ -110,6 +113,7 @@ class AssetFilters:
     owner_org_id: str | None = None
     dormant: bool | None = None
     status: str | None = None
+    region: str | None = None  # a GI's region of origin, or any region inside it
 
 
 def _like(part: str) -> str:
@@ -147,6 +151,8 @@ async def list_assets(session: AsyncSession, filters: AssetFilters, limit: int,
         stmt = stmt.where(Asset.owner_org_id == filters.owner_org_id)
     if filters.status:
         stmt = stmt.where(Asset.status == filters.status)
+    if filters.region:
+        stmt = stmt.where(col(Asset.region).like(f"{region_prefix(filters.region)}%"))
     if filters.dormant is not None:
         cond = dormant_condition(await business_date(session))
         stmt = stmt.where(cond if filters.dormant else sa.not_(cond))
@@ -161,7 +167,9 @@ async def update_asset(session: AsyncSession, actor: Actor, asset_id: str, patch
     changes = patch.model_dump(exclude_unset=True)
     new_status = changes.pop("status", None)
     for field, value in changes.items():
-        if value is None and field in ("title",):
+        if field in ("product", "registrant") and asset.kind != "geographical_indication":
+            raise ValidationFailed.at(["body", field], f"{field} belongs to geographical indications")
+        if value is None and field in ("title", "product", "registrant"):
             raise ValidationFailed.at(["body", field], f"{field} cannot be empty")
         setattr(asset, field, value if value is not None else _empty(field))
     if new_status is not None and new_status != asset.status:
@@ -282,6 +290,21 @@ def high_value(asset: Asset, today: date, pledge_threshold: int | None = None) -
     if HIGH_VALUE_AWARDS & set(asset.awards):
         criteria.append("national_award")
     return criteria
+
+
+def region_prefix(code: str) -> str:
+    """The digits that name an administrative division: 140000 → 14, 140100 → 1401, 140105 → 140105."""
+    code = code.strip()
+    while code.endswith("00") and len(code) > 2:
+        code = code[:-2]
+    return code
+
+
+def within_region(org_region: str | None, gi_region: str | None) -> bool:
+    """Whether an organisation's region lies inside a GI's region of origin (a district in its city too)."""
+    if not gi_region:
+        return True
+    return bool(org_region) and str(org_region).startswith(region_prefix(gi_region))
 
 
 def _add_years(d: date, years: int) -> date:

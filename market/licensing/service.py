@@ -24,6 +24,7 @@ from typing import Any
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from accounts.models import Org
 from kernel import audit
 from kernel.actor import Actor
 from kernel.clock import business_date
@@ -34,7 +35,7 @@ from kernel.money import BPS, to_fen
 from kernel.pagination import paginate
 from market.assets import encumbrances
 from market.assets.models import Asset
-from market.assets.service import record_transaction
+from market.assets.service import record_transaction, within_region
 from market.licensing.models import LICENSE, ROYALTY_REPORT, License, RoyaltyReport
 from market.licensing.schemas import LicenseOut, Royalty
 
@@ -47,8 +48,23 @@ ENCUMBERING = {"exclusive": "exclusive_license", "sole": "sole_license"}
 KIND_FOR_MODE = {"exclusive_license": "exclusive", "sole_license": "sole", "nonexclusive_license": "nonexclusive"}
 
 
+async def check_licensee_region(session: AsyncSession, assets: Sequence[Asset], licensee_org_id: str) -> None:
+    """A geographical indication is licensed only to producers in its region of origin (its use by anyone
+    else would mislead about where the product comes from, Trademark Law art. 16)."""
+    gis = [a for a in assets if a.kind == "geographical_indication"]
+    if not gis:
+        return
+    licensee = await session.get(Org, licensee_org_id)
+    for gi in gis:
+        if not within_region(licensee.region if licensee else None, gi.region):
+            raise InvalidState(f"geographical indication {gi.id} is licensed only to producers in region "
+                               f"{gi.region}; the licensee is in region {licensee.region if licensee else None}")
+
+
 async def check_grantable(session: AsyncSession, assets: Sequence[Asset], kind: str, *,
-                          consent_object: str | None = None) -> None:
+                          consent_object: str | None = None, licensee_org_id: str | None = None) -> None:
+    if licensee_org_id is not None:
+        await check_licensee_region(session, assets, licensee_org_id)
     await encumbrances.ensure_allowed(session, assets, ACTION_FOR_KIND[kind], consent_object=consent_object)
 
 
@@ -68,11 +84,13 @@ async def grant_license(session: AsyncSession, actor: Actor, assets: Sequence[As
                   fixed_fee=fixed_fee, rate_bps=rate_bps, free_months=free_months, minimum_annual=minimum_annual,
                   starts_on=today, ends_on=ends_on)
     if kind in ENCUMBERING:
-        await check_grantable(session, assets, kind, consent_object=consent_object)
+        await check_grantable(session, assets, kind, consent_object=consent_object,
+                              licensee_org_id=licensee_org_id)
         await encumbrances.encumber(session, actor, assets, ENCUMBERING[kind], lic.id,
                                     holder_org_id=licensee_org_id, check=False)
     else:
-        await check_grantable(session, assets, kind, consent_object=consent_object)
+        await check_grantable(session, assets, kind, consent_object=consent_object,
+                              licensee_org_id=licensee_org_id)
     session.add(lic)
     for asset in assets:
         await record_transaction(session, asset, actor)

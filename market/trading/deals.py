@@ -123,7 +123,8 @@ async def _check_recordable(session: AsyncSession, deal: Deal, assets: Sequence[
         await inflight.ensure_free(session, deal.asset_ids, listings=False,
                                    exclude=[deal.id, *([deal.auction_id] if deal.auction_id else [])])
     else:
-        await check_grantable(session, assets, KIND_FOR_MODE[deal.mode], consent_object=deal.listing_id)
+        await check_grantable(session, assets, KIND_FOR_MODE[deal.mode], consent_object=deal.listing_id,
+                              licensee_org_id=deal.buyer_org_id)
 
 
 async def _close_old_owner_listings(session: AsyncSession, actor: Actor, deal: Deal) -> None:

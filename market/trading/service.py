@@ -18,6 +18,7 @@ from kernel.text import normalise, query_parts
 from market.assets import encumbrances
 from market.assets.models import Asset
 from market.assets.service import ASSET_OWNER_KINDS, lock_assets
+from market.licensing.service import check_licensee_region
 from market.trading import inflight
 from market.trading.deals import close_listing, create_deal
 from market.trading.models import LISTING, OFFER, Deal, Listing, ListingAsset, Offer
@@ -144,6 +145,10 @@ async def make_offer(session: AsyncSession, actor: Actor, listing_id: str, amoun
                                                    Offer.status == "pending"))).first()
     if mine is not None:
         raise InvalidState(f"you already have a pending offer ({mine.id}) on this listing; withdraw it first")
+    if listing.mode != "assignment":  # a GI's license goes to producers of its region only: say so now
+        asset_ids = select(ListingAsset.asset_id).where(ListingAsset.listing_id == listing.id)
+        assets = (await session.exec(select(Asset).where(col(Asset.id).in_(asset_ids)))).all()
+        await check_licensee_region(session, list(assets), actor.org_id)
     offer = Offer(listing_id=listing.id, buyer_org_id=actor.org_id, seller_org_id=listing.seller_org_id,
                   amount=amount, message=message)
     session.add(offer)

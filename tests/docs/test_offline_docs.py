@@ -96,7 +96,7 @@ async def test_redoc_renders_offline(server: str) -> None:
 async def test_root_redirects_to_the_docs(server: str) -> None:
     async with httpx.AsyncClient() as c:
         r = await c.get(server + "/", follow_redirects=False)
-        assert r.status_code == 307 and r.headers["location"] == "/docs"
+        assert r.status_code == 307 and r.headers["location"] == "/console/"
         docs = await c.get(server + "/docs")
         page = docs.text
     assert "default-src 'self'" in docs.headers["content-security-policy"]

@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
+from finance.fund.models import FundProgram
 from finance.ledger import service
 from finance.ledger.core import Chart, Recipes
 from finance.ledger.models import LedgerEntry
@@ -52,6 +53,8 @@ async def test_concurrent_posts_with_one_key_post_once(app, session, chart):
 async def test_concurrent_http_adjustments_with_one_key_post_once(api, client, app, session, chart):
     await fund_capital(session, 10_000)
     fund = await api.org("fund")
+    session.add(FundProgram(id=PROGRAM, fund_org_id=fund.org_id, name="测试计划", capital=0))
+    await session.commit()  # the ledger is scoped to the caller's programmes
     body = {"lines": [{"account": Chart.compensation_expense(PROGRAM), "side": "debit", "amount": 100},
                       {"account": CASH, "side": "credit", "amount": 100}], "description": "adjustment"}
     rs = await asyncio.gather(*[client.post("/fund/ledger/entries", json=body,
