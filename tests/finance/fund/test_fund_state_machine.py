@@ -107,7 +107,8 @@ class FundMachine(RuleBasedStateMachine):
         async with self.factory() as s:
             result = await fn(s, *args, **kw)
             await s.commit()
-            await outbox.run_now(self.factory, outbox.take_now(s))  # the payouts it asked for
+            if await outbox.run_now(self.factory, outbox.take_now(s)) and isinstance(result, CompensationClaim):
+                await s.refresh(result)  # as it stands once the payouts it asked for have landed
             return result
 
     def teardown(self) -> None:
