@@ -24,7 +24,7 @@ from api.observe import RequestContext, metrics_router
 from api.ratelimit import RateLimit
 from console.app import install as install_console
 from kernel import clock, i18n
-from kernel.db import make_engine, make_session_factory, serialise
+from kernel.db import make_engine, make_session_factory, read_only_factory, serialise
 from kernel.settings import Settings, get_settings
 from worker.runner import Worker
 
@@ -137,8 +137,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Marketplace for IP transfer and licensing, IP-pledge loans and the risk fund. "
                               "Money is integer fen; rates and shares are integer basis points.")
     app.state.settings = settings
-    app.state.engine = make_engine(settings.database_url)
+    app.state.engine = make_engine(settings.database_url, pool_size=settings.db_pool_size,
+                                   max_overflow=settings.db_max_overflow)
     app.state.session_factory = make_session_factory(app.state.engine)
+    app.state.read_session_factory = read_only_factory(app.state.engine)
     problems.install(app)
     docs.install(app)
     # Outermost first: the rate limit, then the body size, then the control-character rule.

@@ -83,7 +83,7 @@ class Gate:
             approvals.describe(req, await approvals.emails_of(self.session, [req])))})
 
 
-def _gate(request: Request) -> Gate:
+async def _gate(request: Request) -> Gate:  # async: no thread-pool hop per request
     return Gate(request, request.state.session)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
@@ -14,6 +14,7 @@ from accounts.models import Org, User
 from api.approvals import replay_of
 from api.security import decode_access_token
 from kernel.actor import Actor
+from kernel.clock import ClockState, remember_business_date
 from kernel.db import table_of
 from kernel.errors import Forbidden, NotAuthenticated
 from kernel.settings import Settings
@@ -21,21 +22,27 @@ from kernel.settings import Settings
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_settings_dep(request: Request) -> Settings:
-    return request.app.state.settings
+# Dependencies are ``async def``: FastAPI runs a plain ``def`` one in a thread pool, a costly hop for
+# returning an attribute.
+async def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]  # app.state is untyped
 
 
-def get_session(request: Request) -> AsyncSession:
-    return request.state.session
+async def get_session(request: Request) -> AsyncSession:
+    return request.state.session  # type: ignore[no-any-return]  # request.state is untyped
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 # One Core statement per request (compiled once, cached by SQLAlchemy): the user's organisation, role,
-# token version and whether it is disabled, with the organisation's kind.
-_users, _orgs = table_of(User), table_of(Org)
-_ACTOR_ROW = (sa.select(_users.c.org_id, _users.c.role, _users.c.token_version, _users.c.disabled, _orgs.c.kind)
+# token version and whether it is disabled, with the organisation's kind, and the manual clock's business
+# date, which the request's services then take from the session (kernel.clock) instead of reading again.
+# Read fresh every request: disabling a user, a new role or a revoked token take effect at once.
+_users, _orgs, _clock = table_of(User), table_of(Org), table_of(ClockState)
+_ACTOR_ROW = (sa.select(_users.c.org_id, _users.c.role, _users.c.token_version, _users.c.disabled, _orgs.c.kind,
+                        sa.select(_clock.c.business_date).where(_clock.c.id == 1).scalar_subquery()
+                        .label("business_date"))
               .join_from(_users, _orgs, _users.c.org_id == _orgs.c.id)
               .where(_users.c.id == sa.bindparam("user_id")))
 
@@ -53,16 +60,17 @@ async def current_actor(request: Request, session: SessionDep, settings: Setting
         raise NotAuthenticated("the access token's user no longer exists")
     if row.disabled or row.token_version != claims["ver"]:
         raise NotAuthenticated("the access token has been revoked")
+    remember_business_date(session, row.business_date)
     return Actor(user_id=claims["sub"], org_id=row.org_id, org_kind=row.kind, role=row.role)
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
-def org_kinds(*kinds: str, admin: bool = False) -> Callable[[Actor], Actor]:
+def org_kinds(*kinds: str, admin: bool = False) -> Callable[[Actor], Awaitable[Actor]]:
     """Only users of these organisation kinds (and, with ``admin``, the platform admin)."""
 
-    def check(actor: CurrentActor) -> Actor:
+    async def check(actor: CurrentActor) -> Actor:
         if actor.is_kind(*kinds) or (admin and actor.is_platform_admin):
             return actor
         allowed = ", ".join(kinds) + (" or the platform admin" if admin else "")
@@ -71,7 +79,7 @@ def org_kinds(*kinds: str, admin: bool = False) -> Callable[[Actor], Actor]:
     return check
 
 
-def platform_admin(actor: CurrentActor) -> Actor:
+async def platform_admin(actor: CurrentActor) -> Actor:
     if not actor.is_platform_admin:
         raise Forbidden("only the platform admin may do this")
     return actor

@@ -118,6 +118,9 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "ServicingDecisionIn": {"note": "许可费须直接划入我行还款账户。"},
     "RestructureIn": {"kind": "extension", "term_months": 18, "effective_on": "2026-05-12",
                       "reason": "原材料涨价导致现金流紧张，展期六个月。", "borrower_in_difficulty": True},
+    "RevaluationIn": {"valuation_id": "val_01HZX2R8", "margin_bps": 1000},
+    "CollateralIn": {"asset_ids": ASSET_IDS[1:2], "valuation_id": "val_01HZX4T2"},
+    "ReleaseIn": {"asset_ids": ASSET_IDS[:1], "substitute_asset_ids": ASSET_IDS[1:2], "valuation_id": "val_01HZX4T2"},
 }
 
 # The 元 figures of the money in each example, for the request body's description.

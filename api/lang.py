@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from kernel import i18n, tabular
 
 
-def language(request: Request) -> str:
+async def language(request: Request) -> str:  # async: no thread-pool hop per request
     return i18n.negotiate(request.headers.get("accept-language"))
 
 

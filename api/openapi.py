@@ -130,6 +130,10 @@ ENUMS: dict[tuple[str, str], tuple[str | None, str | list[str]]] = {
     ("EscrowOut", "status"): ("loan_escrow", ["held", "released"]),
     ("RestructureOut", "kind"): (None, "loan_restructures.kind"),
     ("RestructureOut", "status"): ("loan_restructure", "loan_restructures.status"),
+    ("MarginCallOut", "status"): ("margin_call", "margin_calls.status"),
+    ("CollateralAdditionOut", "status"): ("collateral_addition", ["requested", "registered", "withdrawn"]),
+    ("ReleaseOut", "status"): ("collateral_release", ["requested", "approved", "rejected"]),
+    ("CollateralAssetOut", "status"): (None, "assets.status"),
     ("DeliveryOut", "status"): ("webhook_delivery", ["pending", "delivered", "failed", "skipped"]),
     ("WhitelistOut", "status"): ("whitelist", "whitelists.status"),
     ("WhitelistConsentOut", "status"): ("whitelist_consent", "whitelist_consents.status"),
@@ -159,12 +163,14 @@ RENAMES = {"finance__loans__schemas__OfferIn": "LoanOfferIn", "finance__loans__s
            "finance__subsidies__schemas__ClaimOut": "SubsidyClaimOut"}
 HTTP_CODES = ("bad_request", "method_not_allowed", "payload_too_large", "unsupported_media_type", "internal_error")
 ERROR_TEXT = {
+    400: "The body could not be read at all, e.g. it is not UTF-8 (`bad_request`).",
     401: "Not authenticated: no, expired or revoked bearer token (`not_authenticated`).",
     403: "The caller's organisation or role may not do this (`forbidden`).",
     404: "No such object, or another organisation's private object (`not_found`).",
     409: "Refused by a rule: `invalid_state`, `asset_encumbered`, `limit_exceeded`, `already_exists` or "
          "`idempotency_conflict`. Nothing was changed.",
     413: "The request body is larger than allowed (`payload_too_large`).",
+    415: "The file is not of a type accepted here, judged by its content (`unsupported_media_type`).",
     422: "The request is not valid (`validation_error`); `errors` lists each field.",
     429: "Too many requests (`rate_limited`); see `Retry-After`.",
 }
@@ -314,6 +320,12 @@ def _complete_operations(spec: dict[str, Any]) -> None:
         statuses = [422]
         if op.get("security"):
             statuses += [401, 403]
+        elif "/auth/" in path:
+            statuses.append(401)  # wrong credentials, or a refresh token that is expired or revoked
+        if "requestBody" in op or path.endswith("/payments/webhook"):  # the webhook reads its raw body
+            statuses.append(400)
+        if "multipart/form-data" in op.get("requestBody", {}).get("content", {}):
+            statuses.append(415)  # an upload is judged by its bytes (kernel.uploads)
         if "{" in path:
             statuses.append(404)
         if method != "get":

@@ -26,18 +26,20 @@ import sqlalchemy as sa
 from fastapi import Depends, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.approvals import ApprovalPending, Replay, replay_of
 from api.security import decode_access_token
 from kernel import outbox
-from kernel.db import is_unique_violation, utcnow
+from kernel.db import insert_if_absent, is_dead_connection, utcnow
 from kernel.errors import IdempotencyConflict, NotAuthenticated, ValidationFailed
 from kernel.idempotency import IdempotencyRecord, request_fingerprint
 from kernel.settings import Settings
 
 REPLAY_HEADER = "Idempotent-Replayed"
+_READ_METHODS = frozenset({"GET", "HEAD"})
 IN_FLIGHT_SECONDS = 300  # a first phase older than this without an answer is taken to have died
 POLL_SECONDS = 0.05  # how often a retry looks for the answer of the request still running with its key
 
@@ -80,7 +82,13 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
 
 async def _claim(session: AsyncSession, scope: str, key: str, fingerprint: str,
                  ttl: timedelta) -> tuple[IdempotencyRecord | None, Response | None]:
-    """Either a fresh claim on the key, or the stored response to replay."""
+    """Either a fresh claim on the key, or the stored response to replay.
+
+    A fresh key (the usual case) costs one ``INSERT … ON CONFLICT DO NOTHING``: no read before it and no
+    savepoint around it. A key in use meets the unique index; a concurrent holder is waited for there."""
+    record = IdempotencyRecord(scope=scope, key=key, request_hash=fingerprint)
+    if await _insert(session, record):
+        return record, None
     found = await _find(session, scope, key, ttl)
     if found is not None and found.response_status is None:
         # The first phase of a request with this key committed; its answer is not stored yet.
@@ -91,22 +99,23 @@ async def _claim(session: AsyncSession, scope: str, key: str, fingerprint: str,
         found = None
     if found is not None:
         return None, _replay(found, fingerprint)
-    record = IdempotencyRecord(scope=scope, key=key, request_hash=fingerprint)
-    try:
-        async with session.begin_nested():
-            session.add(record)
-            await session.flush()
-    except sa.exc.IntegrityError as exc:
-        # Another request holding this key committed while we waited on the unique index.
-        if not is_unique_violation(exc):
-            raise
-        found = await _find(session, scope, key, ttl)
-        if found is None:
-            raise IdempotencyConflict("this Idempotency-Key is in use by a request still running") from exc
-        if found.response_status is None:
-            raise _InFlight from exc
-        return None, _replay(found, fingerprint)
-    return record, None
+    # The old claim expired or was abandoned and is gone: claim afresh.
+    if await _insert(session, record):
+        return record, None
+    found = await _find(session, scope, key, ttl)  # another request took it meanwhile and committed
+    if found is None:
+        raise IdempotencyConflict("this Idempotency-Key is in use by a request still running")
+    if found.response_status is None:
+        raise _InFlight
+    return None, _replay(found, fingerprint)
+
+
+async def _insert(session: AsyncSession, record: IdempotencyRecord) -> bool:
+    if not await insert_if_absent(session, record):
+        return False
+    make_transient_to_detached(record)  # the row exists now: later changes to it are UPDATEs
+    session.add(record)
+    return True
 
 
 async def _await_answer(request: Request, scope: str, key: str, fingerprint: str, ttl: timedelta) -> Response:
@@ -143,7 +152,11 @@ class Settle:
                                     settings.payment_wait_seconds)
 
 
-SettleDep = Annotated[Settle, Depends(Settle)]
+async def _settle(request: Request) -> Settle:  # a class as a dependency would run in the thread pool
+    return Settle(request)
+
+
+SettleDep = Annotated[Settle, Depends(_settle)]
 
 
 async def _store_response(session: AsyncSession, record: IdempotencyRecord, response: Response) -> None:
@@ -158,11 +171,24 @@ class TransactionalRoute(APIRoute):
         endpoint = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
+            try:
+                return await attempt(request)
+            except sa.exc.DBAPIError as exc:
+                # No pre-ping on checkout: a connection the server dropped fails at first use. Run the
+                # request again on a fresh one, once, if nothing of it committed.
+                if not is_dead_connection(exc) or getattr(request.state, "phase_one_committed", False):
+                    raise
+                return await attempt(request)
+
+        async def attempt(request: Request) -> Response:
             settings: Settings = request.app.state.settings
             replay = replay_of(request)
             if replay is not None:
                 return await self._replayed(endpoint, request, replay)
-            async with request.app.state.session_factory() as session:
+            # A read opens no write transaction (SQLite: deferred BEGIN instead of BEGIN IMMEDIATE).
+            factory = (request.app.state.read_session_factory if request.method in _READ_METHODS
+                       else request.app.state.session_factory)
+            async with factory() as session:
                 request.state.session = session
                 request.state.phase_one_committed = False
                 record = None

@@ -82,7 +82,7 @@ async def _run(workers: int, receiver_url: str) -> float:
         await conn.run_sync(metadata.drop_all)
         await conn.run_sync(metadata.create_all)
     await _seed(engine, receiver_url)
-    env = {**os.environ, "IPM_DATABASE_URL": URL, "IPM_ENV": "test", "IPM_WORKER_BATCH": "20",
+    env = {**os.environ, "IPM_DATABASE_URL": URL, "IPM_ENV": "test", "IPM_WORKER_BATCH": os.environ.get("IPM_BENCH_BATCH", "20"),
            "IPM_CLOCK": "manual", "IPM_LOG_LEVEL": "WARNING"}
     started = time.perf_counter()
     procs = [await asyncio.create_subprocess_exec(sys.executable, "-m", "worker", env=env,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from pathlib import Path
 
+import mplfonts
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -14,6 +16,9 @@ from console import labels
 from console.web import HERE, PREFIX, CsrfRejected, Redirect, context, render
 
 STATIC_URL = f"{PREFIX}/static"
+# A Chinese font for machines without one (a bare Linux desktop, CI): the one mplfonts ships for the
+# charts, served from the installed package (the stylesheet asks for it only when no system font has CJK).
+FONTS_DIR = Path(mplfonts.__file__).parent / "fonts"
 
 
 def _routers() -> list[APIRouter]:
@@ -36,6 +41,7 @@ async def _csrf(request: Request, exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     app.mount(STATIC_URL, StaticFiles(directory=HERE / "static"), name="console-static")
+    app.mount(f"{PREFIX}/fonts", StaticFiles(directory=FONTS_DIR), name="console-fonts")
     pages = APIRouter(prefix=PREFIX, include_in_schema=False)
     for router in _routers():
         pages.include_router(router)

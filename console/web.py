@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,13 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 PREFIX = "/console"
 KINDS = ["invention_patent", "utility_model", "design_patent", "trademark", "copyright", "software_copyright",
-         "trade_secret", "plant_variety"]
+         "trade_secret", "plant_variety", "geographical_indication"]
+GI_FORMS = ["collective_mark", "certification_mark", "gi_product"]
 # Where an inbox item's object is shown in the console.
 OBJECT_PAGES = {"loan_application": "/applications/{id}", "loan": "/loans/{id}",
-                "compensation_claim": "/claims/{id}"}
+                "compensation_claim": "/claims/{id}", "approval_request": "/approvals/{id}",
+                "loan_offer": "/applications", "fund_agreement": "/fund"}
+_APPLICATION_PATH = re.compile(r"^/loan-applications/([^/]+)")
 
 
 class Redirect(Exception):  # a control-flow signal: answered with a 303 by console.app
@@ -67,6 +71,15 @@ async def context(request: Request, *, signed_in: bool = True) -> Ctx:
     return ctx
 
 
+async def names(ctx: Ctx, org_ids: set[str]) -> dict[str, str]:
+    """Organisation names for ids (the public directory entry of each)."""
+    out: dict[str, str] = {}
+    for org_id in sorted(org_ids):
+        answer = await ctx.api.get(f"/orgs/{org_id}")
+        out[org_id] = answer.body["name"] if answer.ok else org_id
+    return out
+
+
 async def form(request: Request) -> dict[str, str]:
     """The posted form, refused (nothing done) unless it carries this browser's CSRF token."""
     data = await request.form()
@@ -84,7 +97,8 @@ def render(ctx: Ctx, template: str, status_code: int = 200, **values: Any) -> HT
         "wan": lambda v: labels.wan(v, lang), "rate": lambda v: labels.rate(v, lang),
         "st": lambda v: labels.status(v, lang), "col": lambda k: i18n.column(k, lang),
         "csrf": session.csrf_token(ctx.request), "csrf_field": session.CSRF_FIELD, "new_key": new_key,
-        "path": ctx.request.url.path, **values})
+        "path": ctx.request.url.path, "colon": "：" if lang == i18n.ZH else ": ",
+        "lp": "（" if lang == i18n.ZH else " (", "rp": "）" if lang == i18n.ZH else ")", **values})
     finish(ctx, response)
     return response
 
@@ -107,6 +121,10 @@ def not_found(ctx: Ctx, answer: Answer | None = None) -> HTMLResponse:
                   detail=answer.problem() if answer is not None else "")
 
 
-def object_page(object_type: str, object_id: str) -> str | None:
+def object_page(object_type: str, object_id: str, action_path: str = "") -> str | None:
+    """The console page of an inbox item's object (an offer's is its application's, when the item says)."""
+    found = _APPLICATION_PATH.match(action_path)
+    if object_type == "loan_offer" and found:
+        return f"{PREFIX}/applications/{found.group(1)}"
     page = OBJECT_PAGES.get(object_type)
     return PREFIX + page.format(id=object_id) if page else None

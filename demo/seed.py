@@ -133,6 +133,8 @@ async def _main() -> None:
     logging.getLogger().setLevel(logging.WARNING)
     try:
         await bootstrap(app)
+        print("Demo: organisations and assets, then six months of business lived through the API "
+              "(a minute or two the first time)...", flush=True)
         seeded = await seed(app)
         async with app.state.session_factory() as session:
             users = (await session.exec(select(func.count()).select_from(User))).one()

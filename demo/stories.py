@@ -134,6 +134,46 @@ async def tech_needs(w: World) -> AsyncIterator[int | date]:
                                       "ipc_codes": ["E21F 17/18"], "industry": "高端装备制造"})
 
 
+async def ip_rewards(w: World) -> AsyncIterator[int | date]:
+    """The province's IP rewards (002_…): ¥5,000 per high-value invention patent granted in 2024 (and
+    ¥3,000 more beyond 10), ¥30,000 for a new GI mark, ¥200,000 for passing the 贯标 certification."""
+    yield 2
+    hv = await w.post("/subsidy-policies", REGULATOR, {"name": "2024年度高价值发明专利资助", "kind": "high_value_patent",
+                                                       "budget": 100 * WAN, "period": 2024})
+    gi = await w.post("/subsidy-policies", REGULATOR, {"name": "2025年度地理标志商标注册奖励", "kind": "gi_mark",
+                                                       "budget": 60 * WAN, "period": 2025})
+    cert = await w.post("/subsidy-policies", REGULATOR, {"name": "企业知识产权管理规范贯标奖励",
+                                                         "kind": "ip_management_certification", "budget": 100 * WAN})
+    yield 3
+    assets = w.made["assets"]
+    # The 2024 grant qualifies; the 2020 one is refused item by item on the claim.
+    claim = await w.post("/subsidy-claims", SME3, {"policy_id": hv["id"], "items": [
+        {"asset_id": assets["202210123456.1"]}, {"asset_id": assets["201810456789.X"]}]})
+    certified = await w.post("/subsidy-claims", SME3, {"policy_id": cert["id"]})
+    await w.post("/subsidy-claims", SME4, {"policy_id": gi["id"], "items": [{"asset_id": assets["52863417"]}]})
+    yield 6
+    await w.post(f"/subsidy-claims/{claim['id']}/approve", REGULATOR)
+    await w.post(f"/subsidy-claims/{certified['id']}/approve", REGULATOR)
+
+
+async def whitelist(w: World) -> AsyncIterator[int | date]:
+    """The regulator's white list pushed to the banks: two firms that consented, with their IP indicators."""
+    yield 8
+    for firm in (SME1, SME3):
+        await w.post("/whitelist-consents", firm)
+    wl = await w.post("/whitelists", REGULATOR, {"name": "2025年度知识产权质押融资推荐企业白名单", "year": 2025,
+                                                 "org_ids": [w.org(SME1), w.org(SME3)]})
+    w.made["whitelist"] = wl["id"]
+
+
+async def geographical_indication(w: World) -> AsyncIterator[int | date]:
+    """A GI collective mark licensed to producers of its region only (运城黄芩, 140800)."""
+    yield 12
+    await w.post("/listings", SME4, {
+        "asset_ids": [w.made["assets"]["52863417"]], "mode": "nonexclusive_license", "price": 2 * WAN,
+        "title": "“运城黄芩”地理标志集体商标使用许可（限运城市内生产者）", "term_months": 36})
+
+
 STORIES: list[Story] = [rates, bank_controls, fund, *loans.LOAN_STORIES, subsidies, market_sale, market_license,
-                        open_license, auction, tech_needs]
+                        open_license, auction, tech_needs, ip_rewards, whitelist, geographical_indication]
 __all__ = ["BANK2", "BANK3", "END", "STORIES", "YUAN"]

@@ -20,7 +20,7 @@ import httpx
 from fastapi import FastAPI
 from sqlmodel import select
 
-from accounts.models import User
+from accounts.models import Org, User
 from api.security import create_access_token
 
 YUAN = 100  # fen
@@ -88,8 +88,7 @@ class World:
 
 
 async def people_of(app: FastAPI) -> dict[str, Person]:
-    from accounts.models import Org
-
+    """Every user by email, with its organisation: who the stories act as."""
     async with app.state.session_factory() as session:
         rows = (await session.exec(select(User, Org).where(User.org_id == Org.id))).all()
     return {u.email: Person(u.email, u.id, o.id, o.kind, u.role) for u, o in rows}

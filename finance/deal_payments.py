@@ -110,7 +110,7 @@ async def pay_deal(session: AsyncSession, actor: Actor, deal_id: str, *,
     payment = await payments.charge(session, actor, purpose=DEAL, payer_org_id=deal.buyer_org_id,
                                     payee_org_id=payee, amount=deal.amount, object_type=DEAL, object_id=deal.id,
                                     escrow=True, idempotency_key=attempt_key(request_key),
-                                    description=f"Deal {deal.contract_no}")
+                                    description=f"Deal {deal.contract_no}", platform_fee=deal.platform_fee)
     payments.require_success(payment)  # 402: the route rolls back, nothing is kept
     await session.refresh(deal)
     return payment, deal, True
@@ -192,6 +192,11 @@ async def _deal_recorded(session: AsyncSession, payload: dict[str, Any]) -> None
 async def _deal_escrow_released(session: AsyncSession, payment: Payment) -> None:
     deal = await session.get(Deal, payment.object_id)
     if deal is not None and deal.payment_id == payment.id:
+        if payment.platform_fee:
+            # The seller's side received the amount less the fee; the fee stays on the platform's account.
+            await audit.record(session, SYSTEM, "deal.platform_fee_collected", "deal", deal.id,
+                               after={"payment_id": payment.id, "platform_fee": payment.platform_fee,
+                                      "paid_to_payee": payment.amount - payment.platform_fee})
         await _route_proceeds(session, deal, payment)
 
 

@@ -7,8 +7,12 @@ database and moves it only through ``kernel.day_end.advance``, which closes each
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,14 +30,44 @@ def calendar_today(settings: Settings | None = None) -> date:
     return datetime.now(ZoneInfo(settings.timezone)).date()
 
 
+# The manual clock's date, read once per transaction: kept in ``session.info`` until the transaction
+# ends (or the session changes a ClockState row), so a request's services can all ask for it.
+_CACHE_KEY = "ipm.business_date"
+
+
+def remember_business_date(session: AsyncSession, value: date | None) -> None:
+    """Prime the cache with a date read alongside other columns (the caller's identity, api/deps.py)."""
+    if value is not None:
+        session.sync_session.info[_CACHE_KEY] = value
+
+
 async def business_date(session: AsyncSession, settings: Settings | None = None) -> date:
     settings = settings or get_settings()
     if settings.clock == "system":
         return calendar_today(settings)
+    held = session.sync_session.identity_map.get(identity_key(ClockState, 1))
+    if held is not None:  # this session holds (maybe just changed) the row: it is the truth
+        return held.business_date
+    cached = session.sync_session.info.get(_CACHE_KEY)
+    if cached is not None:
+        return cached
     state = await session.get(ClockState, 1)
     if state is None:
         return settings.clock_start or calendar_today(settings)
+    session.sync_session.info[_CACHE_KEY] = state.business_date
     return state.business_date
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_date(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost transaction: a savepoint keeps the date
+        session.info.pop(_CACHE_KEY, None)
+
+
+@event.listens_for(Session, "before_flush")
+def _forget_changed_date(session: Session, _ctx: Any, _instances: Any) -> None:
+    if any(isinstance(o, ClockState) for o in (*session.new, *session.dirty)):
+        session.info.pop(_CACHE_KEY, None)
 
 
 async def ensure_clock_state(session: AsyncSession, settings: Settings) -> None:

@@ -64,15 +64,23 @@ def json_field(**kw: Any) -> Any:
     return Field(default_factory=list, sa_type=sa.JSON, **kw)
 
 
-def make_engine(url: str, **kw: Any) -> AsyncEngine:
+# An execution option on the engine a read-only session is bound to (``read_only_factory``): on SQLite
+# its transactions begin deferred (``BEGIN``), taking no write lock; writers still ``BEGIN IMMEDIATE``.
+READ_ONLY = "ipm_read_only"
+
+
+def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10, **kw: Any) -> AsyncEngine:
+    """The engine. PostgreSQL: a pool sized to one process's concurrent requests (kept open, so a busy
+    process does not connect afresh per request), no pre-ping on every checkout (a round trip each);
+    ``pool_recycle`` retires old connections and ``TransactionalRoute`` retries a request once when its
+    connection turns out dead before anything committed."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kw)
         _configure_sqlite(engine)
         return engine
-    kw.setdefault("pool_size", 10)
-    kw.setdefault("max_overflow", 20)
-    kw.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kw)
+    kw.setdefault("pool_pre_ping", False)
+    kw.setdefault("pool_recycle", 1800)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow, **kw)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -93,11 +101,23 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(conn: Any) -> None:
         # SQLite has no row locks: take the write lock at the start, so two requests that read then
         # write are serialised instead of failing on lock upgrade. This is our stand-in for FOR UPDATE.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only session (GET) begins deferred and never waits for, nor blocks, a writer (WAL).
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, autoflush=True)
+
+
+def read_only_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for requests that only read (GET, HEAD): no write transaction on SQLite."""
+    return make_session_factory(engine.execution_options(**{READ_ONLY: True}))
+
+
+def is_dead_connection(exc: BaseException) -> bool:
+    """The database dropped the connection under us (restart, idle timeout): safe to retry on a new one
+    when nothing of the request has committed."""
+    return isinstance(exc, sa.exc.DBAPIError) and bool(exc.connection_invalidated)
 
 
 def is_unique_violation(exc: BaseException) -> bool:

@@ -29,6 +29,9 @@ VALUATION_STALE = "valuation.stale"
 # A compensation claim's payout landed (never before: the claim is `paying` until then). payload:
 # {"claim_id", "loan_id", "loss", "shares": [{party, org_id, amount}]}. Loans move the loan to `compensated`.
 COMPENSATION_PAID = "compensation.paid"
+# A loan repayment was applied (its principal may have fallen). payload: {"loan_id", "repayment_id",
+# "prepaid_principal", "outstanding_principal"}. Servicing re-checks the loan's margin call.
+LOAN_REPAYMENT_APPLIED = "loan.repayment_applied"
 
 
 def subscribe(event: str) -> Callable[[Subscriber], Subscriber]:

@@ -108,6 +108,7 @@ TERMS = {
     "approve": "批准", "certify": "认证", "disburse": "放款", "default": "宣告违约", "close": "关闭",
     "write off": "核销", "write_off": "核销", "repay": "还款", "decline": "谢绝", "expire": "过期",
     "register pledge": "登记质押", "register_pledge": "登记质押", "supersede": "替代",
+    "collateral addition": "追加质物", "collateral release": "解除质物", "cure": "补足", "register": "登记",
 }
 
 
@@ -174,6 +175,10 @@ EXACT = {
     "the file is empty": "文件为空",
     "the file's content is not one of: CSV, XLSX": "文件内容不是以下类型之一：CSV、XLSX",
     "refused by the platform admin": "已被平台管理员拒绝",
+    "no SME on the platform has this credit code": "平台上没有该统一社会信用代码的中小企业",
+    "pledged_numbers cannot be empty": "质押物编号不能为空",
+    "annual_rate is a percentage like 4.35%": "年利率须为百分比，如 4.35%",
+    "repayment_method must be one of 等额本息, 等额本金, 先息后本": "还款方式须为以下之一：等额本息、等额本金、先息后本",
     "the programme requires claim evidence before a claim is approved": "该基金项目要求先上传代偿证据材料才能批准代偿",
     "only the parties of the object attach documents": "只有该对象的当事方可以上传文件",
     "only the organisation that attached a document deletes it": "只有上传文件的机构可以删除该文件",
@@ -208,6 +213,9 @@ TEMPLATES: list[tuple[str, str]] = [
     ("the file's content is not one of: {values}", "文件内容不是以下类型之一：{values}"),
     ("the import stopped on an internal error ({id})", "导入因内部错误中止（{id}）"),
     ("{field} must be a whole number", "{field} 须为整数"),
+    ("{field} must be a whole number from {min} to {max}", "{field} 须为 {min} 到 {max} 之间的整数"),
+    ("{field} must be an amount in yuan", "{field} 须为以元为单位的金额"),
+    ("not registered to the borrower: {values}", "未登记在借款人名下：{values}"),
     ("{id} is not a date in the calendar", "{id} 不是有效的日期"),
     ("type digit {n} does not match kind {id}", "类型位 {n} 与专利类型 {id} 不符"),
     ("{field} {id} is after the business date {n}", "{field} {id} 晚于业务日期 {n}"),

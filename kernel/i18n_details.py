@@ -102,6 +102,17 @@ EXACT_DETAILS: dict[str, str] = {
     "only the pledgee bank releases escrowed proceeds": "只有质权银行可以释放托管款项",
     "an extension names its new term": "展期须写明新的期限",
     "only the borrower accepts a restructuring": "只有借款人可以接受重组方案",
+    "only the borrower may do this": "只有借款人可以执行此操作",
+    "only the borrower withdraws its offer": "只有借款人可以撤回追加质物",
+    "an asset is already pledged to this loan": "该资产已质押于本笔贷款",
+    "only the borrower's own assets can be pledged": "只能质押借款人自有的资产",
+    "substitutes need a certified valuation of them": "置换质物须附其经认证的评估",
+    "a valuation is named only with substitutes": "只有置换质物时才需指定评估",
+    "the whole bundle is released only by repaying the loan": "全部质物须在贷款结清后解除",
+    "a collateral release of this loan already awaits the bank's decision": "本笔贷款已有待银行审批的质物解除申请",
+    "an asset to release is no longer pledged to this loan": "待解除的资产已不再质押于本笔贷款",
+    "the valuation values assets this loan does not pledge": "该评估包含本笔贷款未质押的资产",
+    "an asset is already offered to this loan and awaits its registration": "该资产已追加至本笔贷款，正待登记",
     # statistics and subsidies
     "a range of at most 20 years": "时间范围最多 20 年",
     "an appraisal-fee claim declares the fee paid and the evidence reference (invoice or appraisal report number)":
@@ -167,7 +178,40 @@ EXACT_DETAILS: dict[str, str] = {
     "unknown asset": "未知资产",
 }
 
+# Validators' messages (pydantic ``value_error``): shown after "值无效：" in errors[].msg.
+EXACT_DETAILS.update({
+    "nice_classes belong to trademarks and GI collective or certification marks": "尼斯分类仅适用于商标及地理标志集体商标、证明商标",
+    "gi_form, product, region and registrant belong to geographical indications":
+        "gi_form、product、region 和 registrant 仅适用于地理标志",
+    "declare a royalty rate, a fixed fee or both": "请声明提成费率、固定许可费或两者",
+    "free_months must be shorter than the term": "免费期须短于许可期限",
+    "a trade secret reference is 1–64 letters, digits, - _ /": "商业秘密编号为 1–64 个字母、数字或 - _ /",
+    "license terms belong to license listings, not assignments": "许可条款只适用于许可挂牌，不适用于转让",
+    "tiers must have strictly increasing max_principal": "各档 max_principal 须严格递增",
+    "an extra party is named twice": "同一分担方被列了两次",
+    "amount_per_item and terms belong to the reward kinds": "amount_per_item 和 terms 只适用于奖励类政策",
+    "max_months applies to the lpr_principal basis only": "max_months 只适用于 lpr_principal 计算基础",
+    "guaranteed_rate_bps is the higher share for guaranteed or insured loans": "guaranteed_rate_bps 是有担保或保险贷款的较高补贴比例",
+    "a reward is paid per_item": "奖励按项目（per_item）支付",
+    "a claim names a loan (loan subsidies) or items (rewards), not both": "申请须指明贷款（贷款补贴）或奖励事项（奖励），不能两者都有",
+    "a firm is named twice": "同一企业被列了两次",
+})
+
 TEMPLATE_DETAILS: dict[str, str] = {
+    # validators
+    "control character {v1} is not allowed": "不允许控制字符 {v1}",
+    "unknown event types {v1}; known: {v2}, or \"*\"": "未知的事件类型 {v1}；可用：{v2}，或 \"*\"",
+    "characters not allowed in a credit code: {v1}": "统一社会信用代码中含有不允许的字符：{v1}",
+    "{v1} is not an IPC code like H01M 10/052": "{v1} 不是形如 H01M 10/052 的 IPC 分类号",
+    "a {v1} has no IPC codes": "{v1} 没有 IPC 分类号",
+    "a geographical indication needs {v1}": "地理标志须填写 {v1}",
+    "unknown asset kind {v1}": "未知的资产类型 {v1}",
+    "{v1} is a standard party; use shares_bps": "{v1} 是标准分担方，请使用 shares_bps",
+    "shares add up to {v1} bps, more than 10000 (the bank bears the rest)": "分担比例合计 {v1} 基点，超过 10000（其余由银行承担）",
+    "a {v1} subsidy needs rate_bps, basis and cap_per_org_year": "{v1} 补贴须填写 rate_bps、basis 和 cap_per_org_year",
+    "a {v1} subsidy is paid on basis {v2}": "{v1} 补贴的计算基础须为 {v2}",
+    "{v1} belong to loan subsidies, not a {v2} reward": "{v1} 属于贷款补贴，不适用于 {v2} 奖励",
+    "a {v1} reward has no {v2}": "{v1} 奖励没有 {v2}",
     # accounts
     "approval request {v1} expired on {v2}": "审批请求 {v1} 已于 {v2} 过期",
     "only a checker or an organisation admin may {v1} a request": "只有复核人或机构管理员可以处理（{v1}）审批请求",
@@ -285,6 +329,15 @@ TEMPLATE_DETAILS: dict[str, str] = {
     "restructure {v1} is already proposed for this loan": "该贷款已有重组方案 {v1} 待处理",
     "the effective date must be between today and {v1} days on": "生效日期须在今天到 {v1} 天之后之间",
     "the effective date {v1} has passed; the bank must propose again": "生效日期 {v1} 已过，须由银行重新提出",
+    "loan {v1} is {status}; only a loan being repaid is revalued": "贷款 {v1} 当前为“{status}”，只有还款中的贷款可以重估",
+    "loan {v1} is already secured and no further collateral awaits registration":
+        "贷款 {v1} 已落实担保，且没有待登记的追加质物",
+    "what would stay pledged has a certified borrowing base of {v1}, short of the {v2} the outstanding principal needs":
+        "剩余质物经认证的可贷额度为 {v1}，不足以覆盖未偿本金所需的 {v2}",
+    "loan {v1} is {status}; its collateral changes while it is repaid": "贷款 {v1} 当前为“{status}”，只有还款期间可以变更质物",
+    "the programme covering this loan allows at most {v1} bps a year; {v2} is above it":
+        "该贷款所属基金项目允许的年利率上限为 {v1} 基点，{v2} 超过上限",
+    "valuation {v1} is not a certified appraisal report valid today": "评估 {v1} 不是今日有效的已认证评估报告",
     # statistics and subsidies
     "year must be between 2000 and {v1}": "年度须在 2000 到 {v1} 之间",
     "group_by is one of {v1}": "group_by 须为以下之一：{v1}",

@@ -12,11 +12,15 @@ redirect cannot reach an internal address.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+import certifi
 
 from kernel.errors import ValidationFailed
 
@@ -108,3 +112,10 @@ async def resolve(url: str, *, allow_private: bool, resolver: Resolver | None = 
     if not addresses:
         raise _refuse(f"{target.host} does not resolve", loc)
     return target, addresses
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The one TLS context for outbound calls (certifi's roots, as httpx's default). Building one loads
+    every root certificate (~0.1–0.2 s), which a fresh httpx client per call would pay each time."""
+    return ssl.create_default_context(cafile=certifi.where())

@@ -19,6 +19,9 @@ class Settings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///./ipm.db"
+    # PostgreSQL pool per process: sized to the requests one process serves at once (kept open).
+    db_pool_size: int = 20
+    db_max_overflow: int = 10
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
@@ -108,6 +111,10 @@ class Settings(BaseSettings):
     high_value_pledge_threshold: int = Field(default=10_000_000_00, ge=0)
     # Dormant pool: university-held granted patents with no transfer or license for this many years.
     dormant_years: int = Field(default=3, ge=1)
+    # Loan servicing: days a borrower has to cure a margin call (add collateral or prepay).
+    margin_call_cure_days: int = Field(default=30, ge=1, le=365)
+    # Platform service fee on market deals, seller side, in bps of the deal amount (0: none).
+    deal_fee_bps: int = Field(default=0, ge=0, le=3000)
     # Default loan-to-value of a geographical indication, bps; unset: the valuation data file's (30%).
     gi_ltv_bps: int | None = Field(default=None, ge=1, le=10000)
 

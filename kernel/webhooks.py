@@ -33,7 +33,7 @@ from kernel.db import TZDateTime, utcnow
 from kernel.errors import ValidationFailed
 from kernel.event_log import EVENTS, kind
 from kernel.ids import new_id
-from kernel.outbound import resolve
+from kernel.outbound import resolve, tls_context
 from kernel.workflow import Workflow
 
 DELIVER = "webhook.deliver"
@@ -203,7 +203,8 @@ async def _post(url: str, body: bytes, headers: dict[str, str], settings: Any) -
         parts = httpx.URL(url)
         address = addresses[0]
         pinned = parts.copy_with(host=address)
-        async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False) as client:
+        async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False,
+                                     verify=tls_context()) as client:
             response = await client.post(pinned, content=body,
                                          headers={**headers, "Host": parts.netloc.decode()},
                                          extensions={"sni_hostname": target.host})

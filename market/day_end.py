@@ -20,6 +20,12 @@ async def expire_assets(session: AsyncSession, run_date: date) -> None:
     await assets.expire_due(session, SYSTEM, run_date)
 
 
+@day_end_handler("market.assets.lapse", order=11)
+async def lapse_patents(session: AsyncSession, run_date: date) -> None:
+    """Patents whose annual fees are more than 6 months overdue lapse (Patent Law art. 44)."""
+    await assets.lapse_unpaid(session, SYSTEM, run_date)
+
+
 @day_end_handler("market.listings.expire", order=20)
 async def expire_listings(session: AsyncSession, run_date: date) -> None:
     """Open listings whose ``expires_on`` is the closing day (or earlier) expire."""

@@ -35,6 +35,7 @@ from finance.loans.schemas import (
     ScheduleOut,
     WriteOffOut,
 )
+from finance.servicing import pledged
 from kernel.pagination import Page
 
 router = APIRouter(tags=["loans"], route_class=TransactionalRoute)
@@ -132,10 +133,14 @@ async def fund_cover(loan_id: str, body: FundCoverIn, actor: CurrentActor, sessi
 
 
 @router.post("/loans/{loan_id}/pledge-registration", response_model=LoanOut,
-             summary="Record the pledge registration: the bundle is encumbered, the loan secured (lending bank)")
+             summary="Record the pledge registration: the bundle is encumbered, the loan secured; on a loan being "
+                      "repaid, the collateral its borrower added (lending bank)")
 async def pledge_registration(loan_id: str, body: PledgeRegistrationIn, actor: CurrentActor,
                               session: SessionDep) -> LoanOut:
-    loan = await security.register_pledge(session, actor, loan_id, body)
+    # A loan being repaid registers the collateral its borrower added (finance.servicing.pledged).
+    loan = await pledged.register_additions(session, actor, loan_id, body)
+    if loan is None:
+        loan = await security.register_pledge(session, actor, loan_id, body)
     return await views.describe_loan(session, loan)
 
 

@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from console.web import KINDS, PREFIX, Ctx, context, form, not_found, redirect, render
+from console.web import GI_FORMS, KINDS, PREFIX, Ctx, context, form, not_found, redirect, render
 
 router = APIRouter()
 FIELDS = ("kind", "number", "title", "abstract", "ipc_codes", "filing_date", "grant_date", "expiry_date",
-          "fees_paid_until", "claims_count", "industry")
+          "fees_paid_until", "claims_count", "industry", "gi_form", "product", "region", "registrant", "nice_classes")
 
 
 def _body(data: dict[str, str]) -> dict[str, Any]:
@@ -26,6 +26,9 @@ def _body(data: dict[str, str]) -> dict[str, Any]:
             continue
         if name == "ipc_codes":
             body[name] = [c.strip() for c in value.replace("，", ",").split(",") if c.strip()]
+        elif name == "nice_classes":
+            body[name] = [int(c) if c.strip().isdigit() else c.strip()
+                          for c in value.replace("，", ",").split(",") if c.strip()]
         elif name == "claims_count":
             body[name] = int(value) if value.isdigit() else value
         else:
@@ -39,6 +42,7 @@ async def _page(ctx: Ctx, status_code: int = 200, **values: Any) -> Response:
     values.setdefault("errors", {})
     values.setdefault("values", {"kind": "invention_patent"})
     return render(ctx, "assets.html", status_code=status_code, assets=mine.data, kinds=KINDS,
+                  gi_forms=GI_FORMS,
                   can_register=ctx.kind in ("sme", "university"), **values)
 
 

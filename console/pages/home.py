@@ -14,5 +14,5 @@ router = APIRouter()
 async def home(request: Request) -> Response:
     ctx = await context(request)
     answer = await ctx.api.get("/inbox")
-    items = [{**item, "href": object_page(item["object_type"], item["object_id"])} for item in answer.data]
+    items = [{**item, "href": object_page(item["object_type"], item["object_id"], item["action"]["path"])} for item in answer.data]
     return render(ctx, "home.html", items=items, error=None if answer.ok else answer.problem())

@@ -211,6 +211,29 @@ async def default_days(session: AsyncSession, loan_id: str) -> int:
     return (await session.get(FundProgramVersion, cover.version_id)).default_days  # type: ignore[union-attr]  # the version row a cover points to always exists (FK)
 
 
+async def rules_for_loan(session: AsyncSession, loan_id: str) -> FundProgramVersion | None:
+    """The programme rules a loan's active cover was granted under (None when it has no active cover)."""
+    cover = await cover_for_loan(session, loan_id)
+    if cover is None or cover.status != "active":
+        return None
+    return await session.get(FundProgramVersion, cover.version_id)
+
+
+async def leave_cover(session: AsyncSession, actor: Actor, loan_id: str, reason: str) -> FundCover | None:
+    """The programme's rules take the loan out of cover (e.g. restructured): the cover closes, its
+    exposure leaves the quota and the fund's book from today."""
+    stmt = (select(FundCover).where(FundCover.loan_id == loan_id).with_for_update()
+            .execution_options(populate_existing=True))
+    cover = (await session.exec(stmt)).first()
+    if cover is None or cover.status != "active":
+        return None
+    await COVER.apply(session, actor, cover, "close", reason=reason)
+    refresh(cover)
+    session.add(cover)
+    await session.flush()
+    return cover
+
+
 async def update_loan(session: AsyncSession, loan_id: str, *, outstanding_principal: int, classification: str,
                       status: str) -> None:
     """Loans report a change; keep the cover's exposure and the bank's NPL book current."""

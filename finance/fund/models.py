@@ -79,6 +79,11 @@ class FundProgramVersion(SQLModel, table=True):
     default_days: int = 90
     min_ip_share_bps: int = 0
     insufficient_cash: str = Field(default="refuse", max_length=10)
+    # Servicing rules: a restructured loan leaves the cover; the highest rate a restructuring may set.
+    restructured_leave_cover: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    max_annual_rate_bps: int | None = None
+    # The margin over the outstanding principal a covered loan's borrowing base must keep (margin calls).
+    collateral_margin_bps: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = created_at_field()
 
 

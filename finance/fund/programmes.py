@@ -52,6 +52,9 @@ def _version_fields(rules: RulesIn) -> dict[str, Any]:
         "default_days": rules.default_days,
         "min_ip_share_bps": rules.min_ip_share_bps,
         "insufficient_cash": rules.insufficient_cash,
+        "restructured_leave_cover": rules.restructured_leave_cover,
+        "max_annual_rate_bps": rules.max_annual_rate_bps,
+        "collateral_margin_bps": rules.collateral_margin_bps,
     }
 
 
@@ -165,6 +168,8 @@ def _version_view(v: FundProgramVersion) -> dict[str, Any]:
         "per_loan_cap": v.per_loan_cap, "per_borrower_year_cap": v.per_borrower_year_cap,
         "annual_cap": v.annual_cap, "default_days": v.default_days, "min_ip_share_bps": v.min_ip_share_bps,
         "insufficient_cash": v.insufficient_cash,
+        "restructured_leave_cover": v.restructured_leave_cover, "max_annual_rate_bps": v.max_annual_rate_bps,
+        "collateral_margin_bps": v.collateral_margin_bps,
         "extra_parties": [{"org_id": None, **p} for p in v.extra_parties], "created_at": v.created_at,
     }
 

@@ -61,6 +61,12 @@ class RulesIn(BaseModel):
     min_ip_share_bps: Bps = 0
     insufficient_cash: Literal["refuse", "queue"] = "refuse"
     extra_parties: list[ExtraParty] | None = Field(default=None, max_length=5)
+    # Servicing: whether a restructured loan leaves the cover, and the highest annual rate a restructuring
+    # of a covered loan may set (none: no limit).
+    restructured_leave_cover: bool = False
+    max_annual_rate_bps: Annotated[int, Field(ge=1, le=3600)] | None = None
+    # The margin over the outstanding principal a covered loan's borrowing base must keep (0: none).
+    collateral_margin_bps: Annotated[int, Field(ge=0, le=10000)] = 0
 
     @model_validator(mode="after")
     def _consistent(self) -> RulesIn:
@@ -114,6 +120,9 @@ class VersionOut(BaseModel):
     min_ip_share_bps: int
     insufficient_cash: str
     extra_parties: list[ExtraPartyOut]
+    restructured_leave_cover: bool = False
+    max_annual_rate_bps: int | None = None
+    collateral_margin_bps: int = 0
     created_at: datetime
 
 

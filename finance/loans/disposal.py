@@ -159,13 +159,14 @@ async def proceeds_received(session: AsyncSession, loan_id: str, deal: Deal, pay
         row = LoanDisposal(loan_id=loan.id, auction_id=auction.id, reserve_price=auction.reserve_price,
                            start_price=auction.start_price, ends_on=auction.ends_on)
         states.DISPOSAL.start(row)
-    row.deal_id, row.proceeds = deal.id, deal.amount
-    await states.DISPOSAL.apply(session, SYSTEM, row, "settle", deal_id=deal.id, proceeds=deal.amount)
+    proceeds = deal.amount - deal.platform_fee  # what reached the bank: the seller's side bears the fee
+    row.deal_id, row.proceeds = deal.id, proceeds
+    await states.DISPOSAL.apply(session, SYSTEM, row, "settle", deal_id=deal.id, proceeds=proceeds)
     await encumbrances.release(session, SYSTEM, loan.id, "pledge")
-    rows = await fund_recovery.distribute_recovery(session, SYSTEM, loan.id, deal.amount, loan.borrower_org_id,
+    rows = await fund_recovery.distribute_recovery(session, SYSTEM, loan.id, proceeds, loan.borrower_org_id,
                                                    source_ref=f"deal:{deal.id}")
     loan.closed_on = await business_date(session)
-    await states.LOAN.apply(session, SYSTEM, loan, "close", deal_id=deal.id, proceeds=deal.amount,
+    await states.LOAN.apply(session, SYSTEM, loan, "close", deal_id=deal.id, proceeds=proceeds,
                             recoveries={r.party: r.amount for r in rows})
     await session.flush()
     await outbound.update_fund(session, loan)

@@ -10,24 +10,20 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org
 from finance.fund import cover as fund_cover
-from finance.loans import shortfall
 from finance.loans.models import Loan
-from finance.loans.schemas import CollateralOut, ValuationSummaryOut
+from finance.loans.schemas import ValuationSummaryOut
 from finance.payments import service as payments
 from finance.payments.models import Payment
 from finance.rates import service as rates
 from kernel.actor import Actor
 from kernel.clock import business_date
 from kernel.errors import InvalidState, NotFound, ValidationFailed
-from kernel.money import apply_bps
-from market.assets.models import Asset
 from valuation import service as valuation_service
-from valuation.models import Valuation, ValuationAsset
+from valuation.models import Valuation
 
 
 async def check_valuation_covers(session: AsyncSession, valuation_id: str, asset_ids: Sequence[str]) -> None:
@@ -64,28 +60,6 @@ async def collateral_value(session: AsyncSession, loan: Loan) -> int:
     return loan.principal
 
 
-async def collateral_position(session: AsyncSession, loan: Loan) -> CollateralOut | None:
-    """The pledged bundle against the outstanding principal (``vectors/shortfall.json``): each asset still
-    valid counts at its appraised value × LTV; a lapsed, expired or invalidated one counts nothing. None
-    when the loan cites no valuation."""
-    if loan.valuation_id is None:
-        return None
-    valuation = await session.get(Valuation, loan.valuation_id)
-    if valuation is None:
-        return None
-    parts = list((await session.exec(select(ValuationAsset).where(
-        ValuationAsset.valuation_id == valuation.id).order_by(col(ValuationAsset.position)))).all())
-    statuses = dict((await session.exec(select(Asset.id, Asset.status).where(
-        col(Asset.id).in_([p.asset_id for p in parts])))).all())
-    counted = [(p.value, p.ltv_bps) for p in parts if statuses.get(p.asset_id) == "valid"]
-    return CollateralOut(valuation_id=valuation.id, valuation_status=valuation.status,
-                         security_value=sum(v for v, _ in counted),
-                         borrowing_base=sum(apply_bps(v, ltv) for v, ltv in counted),
-                         outstanding_principal=loan.outstanding_principal,
-                         shortfall=shortfall.bundle_shortfall(loan.outstanding_principal, counted),
-                         lost_assets=[p.asset_id for p in parts if statuses.get(p.asset_id) != "valid"])
-
-
 # ---------------------------------------------------------------- LPR
 
 # Loans up to five years price off the 1-year LPR, longer ones off the 5-year LPR (PBOC practice).
@@ -113,6 +87,17 @@ async def request_cover(session: AsyncSession, actor: Actor, program_id: str, lo
                                   insurer_org_id=loan.insurer_org_id, ip_collateral_value=ip_value, total_collateral_value=ip_value)
     cover = await fund_cover.request_cover(session, actor, program_id, req)
     return str(cover.id)
+
+
+async def programme_rules(session: AsyncSession, loan: Loan) -> Any:
+    """The rules of the programme covering the loan (its cover's version), None when not covered."""
+    if loan.fund_cover_id is None:
+        return None
+    return await fund_cover.rules_for_loan(session, loan.id)
+
+
+async def leave_cover(session: AsyncSession, actor: Actor, loan: Loan, reason: str) -> bool:
+    return await fund_cover.leave_cover(session, actor, loan.id, reason) is not None
 
 
 async def update_fund(session: AsyncSession, loan: Loan) -> None:

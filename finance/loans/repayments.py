@@ -14,7 +14,7 @@ from finance.loans.models import Loan, LoanClassification, LoanInstallment, Loan
 from finance.loans.states import PERFORMING
 from finance.servicing import versions
 from finance.servicing.models import CHARGE, LoanCharge
-from kernel import audit
+from kernel import audit, events
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
 from kernel.errors import Forbidden, InvalidState, ValidationFailed
@@ -109,6 +109,9 @@ async def apply_repayment(session: AsyncSession, actor: Actor, loan: Loan, repay
         await encumbrances.release(session, actor, loan.id, "pledge")
     await session.flush()
     await outbound.update_fund(session, loan)
+    await events.publish(session, events.LOAN_REPAYMENT_APPLIED, {
+        "loan_id": loan.id, "repayment_id": repayment.id, "prepaid_principal": repayment.prepaid_principal,
+        "outstanding_principal": loan.outstanding_principal})
 
 
 async def refresh_position(session: AsyncSession, actor: Actor, loan: Loan, rows: Sequence[LoanInstallment],

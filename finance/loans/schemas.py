@@ -174,6 +174,15 @@ class CollateralAlertOut(BaseModel):
     cleared_on: date | None
 
 
+class CollateralAssetOut(BaseModel):
+    asset_id: str
+    valuation_id: str | None
+    value: int
+    ltv_bps: int
+    borrowing_base: int
+    status: str
+
+
 class CollateralOut(BaseModel):
     valuation_id: str
     valuation_status: str
@@ -182,6 +191,11 @@ class CollateralOut(BaseModel):
     outstanding_principal: int
     shortfall: int
     lost_assets: list[str]
+    # What the borrowing base must reach (outstanding + the bank's margin) and how each asset counts.
+    margin_bps: int = 0
+    required: int = 0
+    valuation_ids: list[str] = []
+    assets: list[CollateralAssetOut] = []
 
 
 class ClassificationOut(BaseModel):

@@ -8,13 +8,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from finance.fund import recovery as fund_recovery
-from finance.loans import outbound, payoff, position
+from finance.loans import payoff, position
 from finance.loans.access import installments
 from finance.loans.models import Loan, LoanClassification, LoanCollateralAlert
 from finance.loans.schemas import LoanOut, RecoveriesOut, ScheduleOut
 from finance.loans.security import security_of
 from finance.loans.states import PERFORMING
-from finance.servicing import versions
+from finance.servicing import collateral, versions
 from finance.servicing.models import LoanCharge
 from kernel.clock import business_date
 from kernel.errors import NotFound
@@ -56,7 +56,7 @@ async def describe_loan(session: AsyncSession, loan: Loan) -> LoanOut:
         fund_cover=({"program_id": loan.fund_program_id, "cover_id": loan.fund_cover_id}
                     if loan.fund_cover_id else None),
         collateral_alerts=[a.model_dump() for a in await open_alerts(session, loan.id)],
-        collateral=await outbound.collateral_position(session, loan),
+        collateral=await collateral.position(session, loan),
         classification_history=[h.model_dump() for h in await classification_history(session, loan.id)],
     )
     return LoanOut.model_validate(out)

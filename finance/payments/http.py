@@ -32,6 +32,7 @@ from finance.payments.gateway import (
     TransferRequest,
 )
 from kernel.errors import UpstreamError
+from kernel.outbound import tls_context
 from kernel.settings import Settings
 
 log = structlog.get_logger()
@@ -87,7 +88,7 @@ class HttpGateway:
         last_problem = "no attempt made"
         # A repeat is safe only when it cannot act twice: a GET, or a POST the provider de-duplicates by key.
         attempts = self.max_retries + 1 if method == "GET" or key is not None else 1
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout,
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout, verify=tls_context(),
                                      transport=self.transport) as client:
             for attempt in range(attempts):
                 if attempt and self.backoff_seconds:

@@ -60,6 +60,8 @@ class Payment(SQLModel, table=True):
         sa.CheckConstraint(f"escrow_state IS NULL OR escrow_state IN {_in(ESCROW_STATES)}", name="escrow_state"),
         sa.CheckConstraint("escrow OR escrow_state IS NULL", name="escrow_only_when_escrowed"),
         sa.CheckConstraint("payer_org_id <> payee_org_id", name="distinct_parties"),
+        sa.CheckConstraint("platform_fee >= 0 AND platform_fee < amount", name="platform_fee"),
+        sa.CheckConstraint("escrow OR platform_fee = 0", name="fee_only_when_escrowed"),
     )
     id: str = Field(default_factory=lambda: new_id("pay"), primary_key=True, max_length=40)
     method: str = Field(max_length=10)
@@ -78,6 +80,8 @@ class Payment(SQLModel, table=True):
     provider_reference: str | None = Field(default=None, max_length=80)
     status: str = Field(default="processing", max_length=12)
     escrow: bool = False
+    # Of an escrowed charge, what the platform keeps as its service fee when the escrow is paid on.
+    platform_fee: int = money_field(default=0)
     escrow_state: str | None = Field(default=None, max_length=10)
     transfer_reference: str | None = Field(default=None, max_length=80)
     refund_reference: str | None = Field(default=None, max_length=80)

@@ -28,6 +28,8 @@ class PaymentOut(BaseModel):
     status: Status
     escrow: bool
     escrow_state: Literal["held", "released", "refunded"] | None
+    # What the platform keeps of an escrowed deal payment as its service fee (the payee gets the rest).
+    platform_fee: int = 0
     failure_code: str | None
     failure_message: str | None
     description: str | None

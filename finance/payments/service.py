@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,7 +18,7 @@ from finance.payments import providers
 from finance.payments.models import ACTION_TO, ESCROW, PAYMENT, PURPOSES, Payment, PaymentEvent
 from kernel import audit, outbox
 from kernel.actor import SYSTEM, Actor
-from kernel.db import get_or_404, insert_unique, utcnow
+from kernel.db import get_or_404, insert_unique, table_of, utcnow
 from kernel.errors import DomainError, IdempotencyConflict, InvalidState, NotFound, ValidationFailed
 from kernel.pagination import paginate
 
@@ -204,8 +205,10 @@ def _check_request(purpose: str, amount: int, payer_org_id: str, payee_org_id: s
 
 
 async def _ensure_orgs(session: AsyncSession, *org_ids: str) -> None:
+    orgs = table_of(Org)
+    found = set((await session.exec(sa.select(orgs.c.id).where(orgs.c.id.in_(set(org_ids))))).scalars())  # type: ignore[call-overload]  # exec() is typed for select() of models
     for org_id in org_ids:
-        if await session.get(Org, org_id) is None:
+        if org_id not in found:
             raise NotFound(f"organisation {org_id} not found")
 
 
@@ -235,7 +238,8 @@ async def _insert_once(session: AsyncSession, payment: Payment) -> tuple[Payment
 
 async def _open(session: AsyncSession, actor: Actor, *, method: str, purpose: str, payer_org_id: str,
                 payee_org_id: str, amount: int, object_type: str, object_id: str, escrow: bool,
-                idempotency_key: str, description: str | None) -> tuple[Payment, bool, gw.PaymentGateway]:
+                idempotency_key: str, description: str | None,
+                platform_fee: int = 0) -> tuple[Payment, bool, gw.PaymentGateway]:
     """Validate and record a payment once per domain action: (payment, newly created?, the gateway)."""
     _check_request(purpose, amount, payer_org_id, payee_org_id, object_type, object_id, idempotency_key)
     await _ensure_orgs(session, payer_org_id, payee_org_id)
@@ -243,6 +247,7 @@ async def _open(session: AsyncSession, actor: Actor, *, method: str, purpose: st
     wanted = Payment(method=method, purpose=purpose, payer_org_id=payer_org_id, payee_org_id=payee_org_id,
                      object_type=object_type, object_id=object_id, idempotency_key=idempotency_key,
                      amount=amount, escrow=escrow, provider=gateway.name, description=description,
+                     platform_fee=platform_fee,
                      provider_key=gw.provider_key(purpose, object_type, object_id, idempotency_key),
                      created_by=actor.user_id)
     PAYMENT.start(wanted)
@@ -254,18 +259,20 @@ async def _open(session: AsyncSession, actor: Actor, *, method: str, purpose: st
 
 async def charge(session: AsyncSession, actor: Actor, *, purpose: str, payer_org_id: str, payee_org_id: str,
                  amount: int, object_type: str, object_id: str, escrow: bool = False,
-                 idempotency_key: str = "default", description: str | None = None) -> Payment:
+                 idempotency_key: str = "default", description: str | None = None,
+                 platform_fee: int = 0) -> Payment:
     """Take ``amount`` fen from the payer for the payee (or into escrow), once per domain action.
 
     Records the payment ``processing`` with an outbox job that asks the provider after commit (never
     inside this transaction); the outcome arrives through the callbacks. The same (purpose, object_type, object_id, idempotency_key) returns the payment already made, or 409
     ``idempotency_conflict`` if its amount or parties differ. A decline returns a ``failed`` payment (and
-    runs the ``on_failed`` callbacks); use ``require_success`` to answer 402 instead.
+    runs the ``on_failed`` callbacks); use ``require_success`` to answer 402 instead. ``platform_fee`` (of an
+    escrowed charge) stays with the platform when the escrow is paid on: the payee receives the rest.
     """
     payment, created, _ = await _open(
         session, actor, method="charge", purpose=purpose, payer_org_id=payer_org_id, payee_org_id=payee_org_id,
         amount=amount, object_type=object_type, object_id=object_id, escrow=escrow,
-        idempotency_key=idempotency_key, description=description)
+        idempotency_key=idempotency_key, description=description, platform_fee=platform_fee)
     if created:
         await ask_provider(session, payment, "charge")
     return payment
@@ -380,7 +387,8 @@ async def call_gateway(payment: Payment, op: str) -> gw.GatewayResult:
     assert payment.provider_reference is not None
     if op == "release":
         return await gateway.transfer(gw.TransferRequest(
-            key=f"{key}_release", amount=payment.amount, destination_org_id=payment.payee_org_id,
+            key=f"{key}_release", amount=payment.amount - payment.platform_fee,
+            destination_org_id=payment.payee_org_id,
             source_payment_intent=payment.provider_reference, metadata=meta))
     if op == "refund":
         return await gateway.refund(gw.RefundRequest(

@@ -111,20 +111,21 @@ async def proceeds_received(session: AsyncSession, consent_id: str, deal: Deal, 
     assert consent is not None
     loan = await access.lock_loan(session, consent.pledge_ref)
     today = await business_date(session)
+    received = payment.amount - payment.platform_fee  # the platform's service fee is the seller's to bear
     if consent.proceeds == "escrow":
         if (await session.exec(select(LoanEscrow).where(LoanEscrow.deal_id == deal.id))).first() is not None:
             return  # the bank released what was held: the gateway paid it to the seller, nothing to route
         held = LoanEscrow(loan_id=loan.id, consent_id=consent.id, deal_id=deal.id, payment_id=payment.id,
-                          amount=payment.amount, held_on=today)
+                          amount=received, held_on=today)
         ESCROW.start(held)
         session.add(held)
         await session.flush()
         await audit.record(session, SYSTEM, "loan_escrow.held", "loan_escrow", held.id,
-                           after={"loan_id": loan.id, "deal_id": deal.id, "amount": payment.amount})
+                           after={"loan_id": loan.id, "deal_id": deal.id, "amount": received})
         return
     applied = 0
     if loan.status in states.PERFORMING:
-        applied = min(payment.amount, (await repayments.payoff_on(session, loan, today, lock=True)).total)
+        applied = min(received, (await repayments.payoff_on(session, loan, today, lock=True)).total)
     if applied:
         repayment = LoanRepayment(loan_id=loan.id, amount=applied, paid_on=today, source="deal", deal_id=deal.id,
                                   payment_id=payment.id)
@@ -132,7 +133,7 @@ async def proceeds_received(session: AsyncSession, consent_id: str, deal: Deal, 
         session.add(repayment)
         await session.flush()
         await repayments.apply_repayment(session, SYSTEM, loan, repayment)
-    surplus = payment.amount - applied
+    surplus = received - applied
     if surplus:
         # More than the loan owed: the rest is the borrower's, paid on by the bank that received it.
         await payments.payout(session, SYSTEM, payer_org_id=loan.bank_org_id, payee_org_id=loan.borrower_org_id,

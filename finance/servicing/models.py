@@ -133,6 +133,9 @@ class CollateralAddition(SQLModel, table=True):
     id: str = Field(default_factory=lambda: new_id("lad"), primary_key=True, max_length=40)
     loan_id: str = Field(foreign_key="loans.id", index=True, max_length=40)
     asset_ids: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    # A certified valuation of exactly these assets: they count at its borrowing base once registered
+    # (without one they count nothing until the bank revalues the bundle).
+    valuation_id: str | None = Field(default=None, max_length=40)
     status: str = Field(default="requested", max_length=12)
     requested_on: date
     registered_on: date | None = None
@@ -152,6 +155,7 @@ class CollateralRelease(SQLModel, table=True):
     requested_on: date
     decided_on: date | None = None
     remaining_borrowing_base: int | None = money_field(default=None)
+    decision_note: str | None = Field(default=None, max_length=500)
     created_at: datetime = created_at_field()
     updated_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
 
@@ -172,3 +176,29 @@ class LoanEscrow(SQLModel, table=True):
     released_on: date | None = None
     created_at: datetime = created_at_field()
     updated_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+
+
+class LoanCollateralValuation(SQLModel, table=True):
+    """A certified valuation that values (part of) a loan's pledged bundle after the loan was made: a
+    revaluation by the bank, the valuation of assets added or substituted. Each pledged asset counts at
+    its part in the latest one (by ``seq``) that values it, else in the loan's own valuation."""
+
+    __tablename__ = "loan_collateral_valuations"
+    __table_args__ = (sa.UniqueConstraint("loan_id", "seq"),
+                      sa.CheckConstraint("source IN ('revaluation', 'addition', 'substitution')", name="source"),
+                      sa.CheckConstraint("margin_bps >= 0", name="margin"))
+    id: str = Field(default_factory=lambda: new_id("lcv"), primary_key=True, max_length=40)
+    loan_id: str = Field(foreign_key="loans.id", index=True, max_length=40)
+    seq: int
+    source: str = Field(max_length=12)
+    ref_id: str | None = Field(default=None, max_length=40)  # the addition or release it came with
+    valuation_id: str = Field(max_length=40)
+    # The bank's margin over the outstanding principal the borrowing base must keep (revaluations).
+    margin_bps: int = 0
+    borrowing_base_before: int = money_field()
+    borrowing_base: int = money_field()
+    outstanding_principal: int = money_field()
+    margin_call_id: str | None = Field(default=None, max_length=40)
+    on: date
+    by_user_id: str = Field(max_length=40)
+    created_at: datetime = created_at_field()

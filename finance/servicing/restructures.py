@@ -28,7 +28,7 @@ from kernel.clock import business_date
 from kernel.dates import add_months
 from kernel.day_end import day_end_handler
 from kernel.db import get_or_404
-from kernel.errors import Forbidden, InvalidState, ValidationFailed
+from kernel.errors import Forbidden, InvalidState, LimitExceeded, ValidationFailed
 
 OBSERVATION_MONTHS = 12
 MAX_LEAD_DAYS = 90  # an effective date at most this far ahead
@@ -66,6 +66,12 @@ async def propose(session: AsyncSession, actor: Actor, loan_id: str, data: Restr
         if add_months(data.effective_on, term) <= loan.maturity_on:
             raise ValidationFailed.at(["body", "term_months"],
                                       f"an extension must end after the current maturity ({loan.maturity_on})")
+    rules = await outbound.programme_rules(session, loan)
+    rate = data.annual_rate_bps or loan.annual_rate_bps
+    if rules is not None and rules.max_annual_rate_bps is not None and rate > rules.max_annual_rate_bps:
+        raise LimitExceeded(f"the programme covering this loan allows at most {rules.max_annual_rate_bps} bps a "
+                            f"year; {rate} is above it", extra={"rule": "max_annual_rate_bps",
+                                                                 "max_annual_rate_bps": rules.max_annual_rate_bps})
     difficulty = data.borrower_in_difficulty if data.borrower_in_difficulty is not None else loan.days_past_due > 0
     row = LoanRestructure(loan_id=loan.id, kind=data.kind, term_months=term,
                           annual_rate_bps=data.annual_rate_bps or loan.annual_rate_bps,
@@ -158,7 +164,14 @@ async def accept(session: AsyncSession, actor: Actor, restructure_id: str) -> Lo
                        after={"restructure_id": row.id, "kind": row.kind, "annual_rate_bps": row.annual_rate_bps,
                               "maturity_on": loan.maturity_on, "classification_floor": row.classification_floor})
     await reclassify(session, actor, loan, today)
-    await events.publish(session, RESTRUCTURED, {
+    # The cover continues unless the programme says restructured loans leave it.
+    rules = await outbound.programme_rules(session, loan)
+    left = bool(rules and rules.restructured_leave_cover) and await outbound.leave_cover(
+        session, actor, loan, f"restructured ({row.id})")
+    if left:
+        await audit.record(session, actor, "loan.left_cover", "loan", loan.id,
+                           after={"restructure_id": row.id, "program_id": loan.fund_program_id})
+    await events.publish(session, RESTRUCTURED, {"left_cover": left,
         "loan_id": loan.id, "restructure_id": row.id, "program_id": loan.fund_program_id,
         "classification": loan.classification, "outstanding_principal": loan.outstanding_principal})
     return row

@@ -122,3 +122,76 @@ class RestructureOut(BaseModel):
     observation_until: date | None
     principal: int | None
     carried_interest: int | None
+
+
+class RevaluationIn(_In):
+    valuation_id: Id
+    # The bank's margin over the outstanding principal the borrowing base must keep (default: as before, 0).
+    margin_bps: int | None = Field(default=None, ge=0, le=10000)
+
+
+class RevaluationOut(BaseModel):
+    id: str
+    loan_id: str
+    source: str
+    ref_id: str | None
+    valuation_id: str
+    margin_bps: int
+    borrowing_base_before: int
+    borrowing_base: int
+    outstanding_principal: int
+    margin_call_id: str | None
+    on: date
+
+
+class MarginCallOut(BaseModel):
+    id: str
+    loan_id: str
+    trigger: str
+    valuation_id: str | None
+    asset_id: str | None
+    borrowing_base: int
+    outstanding_principal: int
+    shortfall: int
+    issued_on: date
+    cure_by: date
+    status: str
+    cured_on: date | None
+    cured_by: str | None
+
+
+class CollateralIn(_In):
+    asset_ids: IdList
+    # A certified valuation of exactly these assets: they count as soon as their pledge is registered.
+    valuation_id: Id | None = None
+
+
+class CollateralAdditionOut(BaseModel):
+    id: str
+    loan_id: str
+    asset_ids: list[str]
+    valuation_id: str | None
+    status: str
+    requested_on: date
+    registered_on: date | None
+    registration_no: str | None
+
+
+class ReleaseIn(_In):
+    asset_ids: IdList
+    substitute_asset_ids: Annotated[list[Id], Field(max_length=50)] | None = None
+    # A certified valuation of exactly the substitutes (required with them).
+    valuation_id: Id | None = None
+
+
+class ReleaseOut(BaseModel):
+    id: str
+    loan_id: str
+    asset_ids: list[str]
+    substitute_asset_ids: list[str]
+    valuation_id: str | None
+    status: str
+    requested_on: date
+    decided_on: date | None
+    remaining_borrowing_base: int | None
+    decision_note: str | None

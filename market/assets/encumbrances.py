@@ -128,6 +128,24 @@ async def release(session: AsyncSession, actor: Actor, ref_id: str, kind: str | 
     return len(rows)
 
 
+async def release_assets(session: AsyncSession, actor: Actor, ref_id: str, asset_ids: Sequence[str],
+                         kind: str) -> list[str]:
+    """End what ``ref_id`` holds on some of its assets only (a partial release of a pledge), one record per
+    asset. Returns the assets released."""
+    stmt = (select(Encumbrance).where(Encumbrance.ref_id == ref_id, Encumbrance.kind == kind,
+                                      col(Encumbrance.asset_id).in_(list(asset_ids)),
+                                      col(Encumbrance.released_on).is_(None)).order_by(Encumbrance.asset_id))
+    rows = list((await session.exec(stmt)).all())
+    today = await business_date(session)
+    for row in rows:
+        row.released_on = today
+        session.add(row)
+        await audit.record(session, actor, "asset.released", "asset", row.asset_id,
+                           before={"kind": row.kind, "ref_id": ref_id}, after={"partial": True})
+    await session.flush()
+    return [r.asset_id for r in rows]
+
+
 async def grant_consent(session: AsyncSession, actor: Actor, ref_id: str, action: str) -> None:
     """The pledgee (holder of ``ref_id``) consents to ``action`` despite its pledge."""
     if action not in ACTIONS:

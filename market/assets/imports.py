@@ -20,7 +20,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kernel.actor import Actor
-from kernel.errors import AlreadyExists, DomainError, InvalidState, ValidationFailed
+from kernel.clock import business_date
+from kernel.db import table_of
+from kernel.errors import DomainError, InvalidState, ValidationFailed
 from kernel.import_files import Column
 from kernel.imports import ChunkResult, Importer, RowError, Rows, register
 from market.assets import service
@@ -134,22 +136,10 @@ def _status_action(initial: str, wanted: str) -> str | None:
     return next((a for (s, a), to in ASSET.moves.items() if s == initial and to == wanted), None)
 
 
-async def _register(session: AsyncSession, actor: Actor, data: AssetIn, wanted: str | None) -> None:
-    if wanted is None:
-        await service.create_asset(session, actor, data)
-        return
-    async with session.begin_nested():  # the status move may be refused: then the row leaves nothing
-        asset = await service.create_asset(session, actor, data)
-        if asset.status != wanted:
-            action = _status_action(asset.status, wanted)
-            if action is None:
-                raise InvalidState(f"an asset cannot go from {asset.status} to {wanted}")
-            await ASSET.apply(session, actor, asset, action)
-        await session.flush()
-
-
 async def run_chunk(session: AsyncSession, actor: Actor, rows: Rows) -> ChunkResult:
+    """Judge every row, then register the good ones in a few statements (``service.insert_assets``)."""
     result = ChunkResult()
+    today = await business_date(session)
     ready: list[tuple[int, dict[str, str], AssetIn, str | None]] = []
     for row, raw in rows:
         try:
@@ -174,6 +164,8 @@ async def run_chunk(session: AsyncSession, actor: Actor, rows: Rows) -> ChunkRes
         found = await session.exec(select(Asset.kind, Asset.number, Asset.owner_org_id)
                                    .where(col(Asset.number).in_(numbers)))
         owners = {(k, n): o for k, n, o in found.all()}
+    new: list[Asset] = []
+    moves: dict[str, str] = {}  # asset id -> the workflow action its legal status needs
     for row, raw, data, wanted in ready:
         owner = owners.get((data.kind, data.number))
         if owner == actor.org_id:
@@ -184,13 +176,25 @@ async def run_chunk(session: AsyncSession, actor: Actor, rows: Rows) -> ChunkRes
                                           raw.get("number")))
             continue
         try:
-            await _register(session, actor, data, wanted)
-            owners[(data.kind, data.number)] = actor.org_id  # the same number later in the file: a duplicate
-            result.imported += 1
-        except AlreadyExists:  # registered meanwhile by a concurrent request
-            result.duplicates += 1
+            asset = await service.new_asset(session, actor, data, today)
+            if wanted is not None and wanted != asset.status:
+                action = _status_action(asset.status, wanted)
+                if action is None:
+                    raise InvalidState(f"an asset cannot go from {asset.status} to {wanted}",
+                                       errors=[{"loc": ["body", "status"], "msg": "legal status"}])
+                moves[asset.id] = action
         except (ValidationFailed, InvalidState) as exc:
             result.errors.append(_domain_error(row, raw, exc))
+            continue
+        owners[(data.kind, data.number)] = actor.org_id  # the same number later in the file: a duplicate
+        new.append(asset)
+    inserted = await service.insert_assets(session, actor, new, today)
+    result.imported = len(inserted)
+    result.duplicates += len(new) - len(inserted)  # registered meanwhile by a concurrent request
+    table = table_of(Asset)
+    for action in sorted(set(moves.values())):
+        batch = [(a.id, a.status) for a in new if a.id in inserted and moves.get(a.id) == action]
+        await ASSET.apply_bulk(session, actor, batch, action, table=table, business_date=today)
     return result
 
 

@@ -8,6 +8,8 @@ from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,8 +17,10 @@ from accounts.models import Org
 from kernel import audit, events
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
-from kernel.db import get_or_404, insert_unique, utcnow
+from kernel.dates import add_months
+from kernel.db import get_or_404, insert_unique, table_of, utcnow
 from kernel.errors import AlreadyExists, Forbidden, InvalidState, NotFound, ValidationFailed
+from kernel.ids import new_id
 from kernel.pagination import paginate
 from kernel.settings import get_settings
 from kernel.text import query_parts
@@ -53,16 +57,25 @@ def _check_dates(asset: Asset, today: date) -> None:
                                       f"{past} {value.isoformat()} is after the business date {today.isoformat()}")
 
 
-async def create_asset(session: AsyncSession, actor: Actor, data: AssetIn) -> Asset:
+_FACTORIES = {name: f.default_factory for name, f in Asset.model_fields.items() if f.default_factory is not None}
+
+
+def _factory_defaults() -> dict[str, Any]:
+    """The default factories' values, passed explicitly: pydantic inspects a factory's signature each
+    time it calls one, which is most of the cost of building an asset in a bulk import."""
+    return {name: factory() for name, factory in _FACTORIES.items()}  # type: ignore[call-arg]  # no-argument factories
+
+
+async def new_asset(session: AsyncSession, actor: Actor, data: AssetIn, today: date) -> Asset:
+    """The asset ``data`` registers for ``actor`` after every rule of registration, not stored yet."""
     if not actor.is_kind(*ASSET_OWNER_KINDS):
         raise Forbidden("only SMEs and universities register IP assets")
-    today = await business_date(session)
     try:  # the schema checked the number's form; the year in it is checked against the business date here
         normalise_number(data.kind, data.number, today)
     except ValueError as exc:
         raise ValidationFailed.at(["body", "number"], str(exc)) from exc
     fields = data.model_dump(exclude_none=True)
-    asset = Asset(**fields, owner_org_id=actor.org_id)
+    asset = Asset(**{**_factory_defaults(), **fields}, owner_org_id=actor.org_id)
     if asset.kind == "geographical_indication" and asset.registrant is None:
         owner = await session.get(Org, actor.org_id)
         asset.registrant = owner.name if owner else None  # the registrant is the owner unless named
@@ -70,11 +83,44 @@ async def create_asset(session: AsyncSession, actor: Actor, data: AssetIn) -> As
     asset.search_text = _search_text(asset.title, asset.abstract)
     ASSET.start(asset, "pending" if asset.kind in PATENT_KINDS and asset.grant_date is None else "valid")
     _check_dates(asset, today)
+    return asset
+
+
+async def create_asset(session: AsyncSession, actor: Actor, data: AssetIn) -> Asset:
+    today = await business_date(session)
+    asset = await new_asset(session, actor, data, today)
     await insert_unique(session, asset, AlreadyExists(f"{asset.kind} {asset.number} is already registered"))
     session.add(OwnershipRecord(asset_id=asset.id, owner_org_id=actor.org_id, from_date=today,
                                 via="registration"))
     await audit.record(session, actor, "asset.registered", "asset", asset.id, after=_snapshot(asset))
     return asset
+
+
+async def insert_assets(session: AsyncSession, actor: Actor, assets: Sequence[Asset], today: date) -> set[str]:
+    """Register many assets built by ``new_asset`` in a few statements (bulk imports): the rows, their
+    ownership records and audit records. One whose kind and number got registered meanwhile is skipped
+    (the unique index decides); answers the ids inserted."""
+    table, owners = table_of(Asset), table_of(OwnershipRecord)
+    inserted: set[str] = set()
+    conn = await session.connection()
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    if assets:  # one cached statement; SQLAlchemy batches the rows ("insertmanyvalues") with RETURNING
+        stmt = insert(table).on_conflict_do_nothing(index_elements=["kind", "number"]).returning(table.c.id)
+        rows = [{c.name: getattr(a, c.name) for c in table.columns} for a in assets]
+        inserted = set((await conn.execute(stmt, rows)).scalars())
+    kept = [a for a in assets if a.id in inserted]
+    if not kept:
+        return inserted
+    await conn.execute(sa.insert(owners), [
+        {"id": new_id("own"), "asset_id": a.id, "owner_org_id": a.owner_org_id, "from_date": today,
+         "to_date": None, "via": "registration", "ref_id": None} for a in kept])
+    at = utcnow()
+    await audit.record_bulk(session, [
+        {"id": new_id("aud"), "at": at, "business_date": today, "actor_user_id": actor.user_id,
+         "actor_org_id": actor.org_id, "action": "asset.registered", "object_type": "asset", "object_id": a.id,
+         "before": None, "after": a.model_dump(mode="json", exclude={"search_text", "created_at", "updated_at"})}
+        for a in kept])
+    return inserted
 
 
 def _snapshot(asset: Asset) -> dict[str, Any]:
@@ -208,6 +254,30 @@ async def expire_due(session: AsyncSession, actor: Actor, run_date: date) -> int
     return len(expired)
 
 
+# Patent Law art. 44 and Implementing Rules: an annual fee may be paid up to 6 months late (with a
+# surcharge); after that the patent terminates. 181 days is the shortest 6 months (a cheap SQL pre-filter).
+FEE_GRACE_MONTHS = 6
+
+
+async def lapse_unpaid(session: AsyncSession, actor: Actor, run_date: date) -> int:
+    """Lapse every valid patent whose annual fees are more than 6 months overdue on ``run_date``;
+    valuations and loans hear of it by event (a pledged patent lapsing is a collateral loss)."""
+    stmt = (select(Asset).where(col(Asset.kind).in_(PATENT_KINDS), col(Asset.status).in_(ASSET.sources("lapse")),
+                                col(Asset.fees_paid_until).is_not(None),
+                                col(Asset.fees_paid_until) < run_date - timedelta(days=181))
+            .order_by(Asset.id).with_for_update())
+    lapsing = [a for a in (await session.exec(stmt)).all()
+               if a.fees_paid_until is not None and run_date > add_months(a.fees_paid_until, FEE_GRACE_MONTHS)]
+    for asset in lapsing:
+        await ASSET.apply(session, actor, asset, "lapse", fees_paid_until=asset.fees_paid_until,
+                          reason="annual fees more than 6 months overdue")
+    await session.flush()
+    for asset in lapsing:
+        await events.publish(session, events.ASSET_STATUS_CHANGED,
+                             {"asset_id": asset.id, "before": "valid", "after": "lapsed"})
+    return len(lapsing)
+
+
 def _empty(field: str) -> Any:
     return [] if field in ("ipc_codes", "nice_classes", "family_countries", "awards") else None
 
@@ -321,10 +391,32 @@ async def describe(session: AsyncSession, asset: Asset) -> AssetOut:
     return AssetOut.model_validate({
         **asset.model_dump(exclude={"search_text", "max_pledge_amount", "ipc_subclass"}),
         "display_number": display_number(asset.kind, asset.number),
-        "encumbrances": [e.model_dump() for e in await active_encumbrances(session, asset.id)],
-        "ownership_history": [o.model_dump() for o in await ownership_history(session, asset.id)],
+        **await _encumbrances_and_owners(session, asset.id),
         "high_value": HighValueOut(is_high_value=bool(criteria), criteria=criteria),
     })
+
+
+async def _encumbrances_and_owners(session: AsyncSession, asset_id: str) -> dict[str, list[dict[str, Any]]]:
+    """An asset's active encumbrances and its ownership history in one statement (a read by id stays
+    within three: the caller, the asset, this)."""
+    enc, own = table_of(Encumbrance), table_of(OwnershipRecord)
+    stmt = sa.union_all(
+        sa.select(sa.literal("e").label("src"), enc.c.id, enc.c.kind.label("kind"), enc.c.ref_id,
+                  enc.c.holder_org_id.label("org_id"), enc.c.since.label("start"),
+                  sa.cast(sa.null(), sa.Date).label("end"))
+        .where(enc.c.asset_id == asset_id, enc.c.released_on.is_(None)),
+        sa.select(sa.literal("o"), own.c.id, own.c.via, own.c.ref_id, own.c.owner_org_id, own.c.from_date,
+                  own.c.to_date)
+        .where(own.c.asset_id == asset_id))
+    rows = (await session.exec(stmt)).all()  # type: ignore[call-overload]  # exec() is typed for select()s only
+    encumbrances = sorted((r for r in rows if r.src == "e"), key=lambda r: r.id)
+    owners = sorted((r for r in rows if r.src == "o"), key=lambda r: (r.start, r.id))
+    return {
+        "encumbrances": [{"kind": r.kind, "ref_id": r.ref_id, "since": r.start, "holder_org_id": r.org_id}
+                         for r in encumbrances],
+        "ownership_history": [{"owner_org_id": r.org_id, "from_date": r.start, "to_date": r.end, "via": r.kind,
+                               "ref_id": r.ref_id} for r in owners],
+    }
 
 
 def summarise(asset: Asset) -> AssetSummaryOut:

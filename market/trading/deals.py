@@ -20,7 +20,9 @@ from kernel.actor import Actor
 from kernel.clock import business_date
 from kernel.db import get_or_404, is_unique_violation
 from kernel.errors import Forbidden, InvalidState, ValidationFailed
+from kernel.money import apply_bps
 from kernel.pagination import paginate
+from kernel.settings import get_settings
 from market.assets import consents, encumbrances
 from market.assets.errors import AssetEncumbered
 from market.assets.models import Asset
@@ -82,7 +84,7 @@ async def create_deal(session: AsyncSession, actor: Actor, *, source: str, mode:
                 auction_id=auction.id if auction else None, asset_ids=list(asset_ids),
                 seller_org_id=seller_org_id, buyer_org_id=buyer_org_id, organiser_org_id=organiser_org_id,
                 proceeds_to=proceeds_to, allow_pledged_by=allow_pledged_by, amount=amount, agreed_on=today,
-                **terms)
+                platform_fee=apply_bps(amount, get_settings().deal_fee_bps), **terms)
     session.add(deal)
     session.add_all([DealAsset(deal_id=deal.id, asset_id=a) for a in asset_ids])
     await session.flush()

@@ -114,6 +114,7 @@ class Deal(SQLModel, table=True):
         sa.CheckConstraint(f"status IN {DEAL_STATUSES!r}", name="status"),
         sa.CheckConstraint(f"source IN {DEAL_SOURCES!r}", name="source"),
         sa.CheckConstraint("amount >= 0", name="amount"),
+        sa.CheckConstraint("platform_fee >= 0 AND platform_fee <= amount", name="platform_fee"),
     )
     id: str = Field(default_factory=lambda: new_id("dl"), primary_key=True, max_length=40)
     contract_no: str = Field(max_length=20, unique=True)
@@ -132,6 +133,9 @@ class Deal(SQLModel, table=True):
     # The pledge being enforced by this sale: it does not block recording the assignment.
     allow_pledged_by: str | None = Field(default=None, max_length=40)
     amount: int = money_field()
+    # The platform's service fee (IPM_DEAL_FEE_BPS of the amount, half-up, fixed when agreed), borne by
+    # the seller: kept by the platform when the escrow is paid on at settlement.
+    platform_fee: int = money_field(default=0)
     # Kept as they were when agreed, so the statistics by region and industry do not move when an
     # organisation's profile changes later: the parties' regions and the assets' industry.
     seller_region: str | None = Field(default=None, max_length=12, index=True)

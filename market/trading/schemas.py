@@ -83,6 +83,9 @@ class DealOut(Out):
     mode: str
     status: str
     amount: int
+    # The platform's service fee, borne by the seller, and what the seller's side receives.
+    platform_fee: int = 0
+    seller_proceeds: int = 0
     seller_region: str | None
     buyer_region: str | None
     industry: str | None
@@ -107,6 +110,11 @@ class DealOut(Out):
     recorded_on: date | None
     cancelled_on: date | None
     created_at: datetime
+
+    @model_validator(mode="after")
+    def _net(self) -> DealOut:
+        self.seller_proceeds = self.amount - self.platform_fee
+        return self
 
 
 class AcceptOut(Out):

@@ -84,6 +84,24 @@ async def test_demo_world_has_every_state_and_every_login_works(app, client):
                              headers=who["regulator@demo.ipm"])
     assert stats.status_code == 200 and stats.json()["totals"]["count"] >= 8, stats.text
     assert len((await client.get("/lpr", headers=admin)).json()) == 4
+    # The seeds' other tasks: IP rewards with each item's verdict, the white list, a GI and the indicators.
+    regulator = who["regulator@demo.ipm"]
+    rewards = (await client.get("/subsidy-claims", params={"limit": 100}, headers=regulator)).json()["data"]
+    verdicts = sorted(i["verdict"] for c in rewards for i in c["items"])
+    assert verdicts == ["not_qualifying", "qualifies", "qualifies", "qualifies"], verdicts
+    hv = next(c for c in rewards if len(c["items"]) == 2)
+    assert hv["amount_paid"] == 5_000 * 100 and hv["status"] == "paid"
+    [wl] = (await client.get("/whitelists", headers=who["bank1@demo.ipm"])).json()["data"]
+    entries = (await client.get(f"/whitelists/{wl['id']}", headers=who["bank1@demo.ipm"])).json()["entries"]
+    assert sorted(e["org_name"] for e in entries) == ["太原锂能新材料科技有限公司", "长治光芯半导体材料有限公司"]
+    apps = (await client.get("/loan-applications", params={"limit": 100}, headers=who["bank3@demo.ipm"])).json()
+    assert all(a["whitelisted"] == bool(a["whitelist_ids"]) for a in apps["data"])
+    gis = (await client.get("/assets", params={"kind": "geographical_indication"}, headers=admin)).json()["data"]
+    assert [(g["title"], g["region"]) for g in gis] == [("运城黄芩", "140800")]
+    ind = (await client.get("/stats/indicators", params={"year": 2025}, headers=regulator)).json()
+    rows = {x["indicator"]: x for x in ind["data"]}
+    assert rows["collective_marks"]["figure"] == 1 and rows["pledge_financing_amount"]["target"] == 5.0
+    assert rows["enterprise_ip_index"]["figure"] == 1 + 2 + 3 and rows["whitelisted_loans_count"]["figure"] >= 0
 
     # A second run changes nothing.
     before = await table_counts(app)

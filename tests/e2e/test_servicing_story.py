@@ -1,11 +1,14 @@
 """Servicing stories end to end through HTTP: a pledged patent licensed with the bank's consent, its fee
-going to early repayment of the loan."""
+going to early repayment of the loan; a loan restructured and cured; a margin call (a patent lapsed for
+unpaid fees) cured by a second patent."""
 
 from __future__ import annotations
 
 from datetime import date
 
+from tests.finance.fund import helpers as fh
 from tests.finance.loans import loan_flow as lf
+from tests.finance.servicing import margin_flow as mf
 
 Y = lf.YUAN
 
@@ -92,3 +95,70 @@ async def test_loan_in_difficulty_restructured_cured_and_upgraded_after_observat
         out = await lf.repay(api, c.sme, loan["id"], row["payment"])
         assert out["loan"]["days_past_due"] == 0 and out["loan"]["classification"] == "substandard"
     assert out["loan"]["status"] == "active"
+
+
+async def test_patent_lapses_margin_call_cured_by_a_second_patent(api, client):
+    c = await lf.cast(api)
+    # The first patent's annual fee was due 2025-10-15 and is never paid: it lapses after 2026-04-15.
+    c.assets[0] = await api.asset(c.sme, fees_paid_until="2025-10-15")
+    fund = await api.org("fund")
+    program = await fh.program(api, fund)
+    await fh.agreement(api, fund, program["id"], c.bank)
+    valuation = await mf.certified(api, c.sme, [a["id"] for a in c.assets])
+    amount = valuation["borrowing_base"]
+    application = await lf.apply(api, c, valuation_id=valuation["id"], amount=amount)
+    o = await lf.offer(api, c.bank, application["id"], amount=amount)
+    loan = (await client.post(f"/loan-offers/{o['id']}/accept", headers=c.sme.headers)).json()
+    r = await client.post(f"/loans/{loan['id']}/fund-cover", json={"program_id": program["id"]}, headers=c.bank.headers)
+    assert r.status_code == 201, r.text
+    await lf.register(api, c, loan["id"])
+    assert (await client.post(f"/loans/{loan['id']}/disburse", headers=c.bank.headers)).status_code == 200
+    first = (await lf.schedule(api, c.sme, loan["id"]))[0]
+    await lf.advance_to(api, date.fromisoformat(first["due_on"]))
+    await lf.repay(api, c.sme, loan["id"], first["payment"])
+    await lf.advance_to(api, date(2026, 4, 16))
+    assert (await client.get(f"/assets/{c.assets[0]['id']}", headers=c.sme.headers)).json()["status"] == "valid"
+    await api.advance(1)  # the day-end of 2026-04-16: fees more than 6 months overdue, the patent lapses
+    lapsed = c.assets[0]["id"]
+    assert (await client.get(f"/assets/{lapsed}", headers=c.sme.headers)).json()["status"] == "lapsed"
+    [call] = (await client.get(f"/loans/{loan['id']}/margin-calls", headers=fund.headers)).json()["data"]
+    outstanding = amount - first["principal"]
+    kept = next(p["borrowing_base"] for p in valuation["per_asset"] if p["asset_id"] != lapsed)
+    assert (call["trigger"], call["status"], call["cure_by"]) == ("patent_lapse", "open", "2026-05-16")
+    assert call["shortfall"] == outstanding - kept
+    inbox = (await client.get("/inbox", headers={**c.sme.headers, "Accept-Language": "zh-CN"})).json()["data"]
+    [item] = [i for i in inbox if i["kind"] == "margin_call.open"]
+    assert item["action"] == {"method": "POST", "path": f"/loans/{loan['id']}/collateral"}
+    assert "追加担保" in item["title"] and item["due_on"] == "2026-05-16"
+    fund_events = {e["type"] for e in (await client.get("/events", params={"limit": 100},
+                                                        headers=fund.headers)).json()["data"]}
+    assert "margin_call.issued" in fund_events
+    # The borrower pledges a second patent, appraised and certified; the bank registers the pledge.
+    second = await api.asset(c.sme, title="一种电池热失控预警方法")
+    appraisal = await mf.certified(api, c.sme, [second["id"]])
+    assert appraisal["borrowing_base"] >= call["shortfall"]
+    r = await client.post(f"/loans/{loan['id']}/collateral",
+                          json={"asset_ids": [second["id"]], "valuation_id": appraisal["id"]}, headers=c.sme.headers)
+    assert r.status_code == 201, r.text
+    bank_inbox = (await client.get("/inbox", headers=c.bank.headers)).json()["data"]
+    assert "collateral.to_register" in {i["kind"] for i in bank_inbox}
+    r = await client.post(f"/loans/{loan['id']}/pledge-registration",
+                          json={"registration_no": "Y2026990000456", "registered_on": "2026-04-17"},
+                          headers=c.bank.headers)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["collateral"]["shortfall"] == 0 and got["collateral"]["lost_assets"] == [lapsed]
+    assert got["collateral"]["borrowing_base"] == kept + appraisal["borrowing_base"]
+    [call] = (await client.get(f"/loans/{loan['id']}/margin-calls", headers=c.sme.headers)).json()["data"]
+    assert (call["status"], call["cured_by"], call["cured_on"]) == ("cured", "collateral", "2026-04-17")
+    assert got["classification"] == "normal"
+    fund_events = {e["type"] for e in (await client.get("/events", params={"limit": 100},
+                                                        headers=fund.headers)).json()["data"]}
+    assert {"margin_call.cured", "collateral.added"} <= fund_events
+    inbox = (await client.get("/inbox", headers=c.sme.headers)).json()["data"]
+    assert "margin_call.open" not in {i["kind"] for i in inbox}
+    # Paid off at the next due date: every pledge the loan holds is released, the second patent's too.
+    await lf.advance_to(api, date(2026, 5, 2))
+    quote = (await client.get(f"/loans/{loan['id']}/payoff", headers=c.sme.headers)).json()
+    assert (await lf.repay(api, c.sme, loan["id"], quote["total"]))["loan"]["status"] == "repaid"
+    assert (await client.get(f"/assets/{second['id']}", headers=c.sme.headers)).json()["encumbrances"] == []

@@ -14,7 +14,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from api.app import bootstrap, create_app
 from api.security import create_access_token
@@ -68,4 +72,5 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP).exclude(path="/api
           suppress_health_check=list(HealthCheck))
 def test_no_server_error_and_every_response_matches_its_schema(case, who):
     case.call_and_validate(headers={"Authorization": f"Bearer {TOKENS[who]}"},
-                           checks=[not_a_server_error, response_schema_conformance])
+                           checks=[not_a_server_error, response_schema_conformance, status_code_conformance,
+                                   content_type_conformance])

@@ -1,0 +1,329 @@
+"""Hot HTTP paths on PostgreSQL: the project's server vs a bare FastAPI + asyncpg app (issue #21).
+
+    uv run python -m bench.http_paths      # IPM_BENCH_PG_URL, IPM_BENCH_ASSETS, IPM_BENCH_LOANS, ...
+
+Both servers run as ``uvicorn --workers 2`` (uvloop + httptools) on this machine and are driven by the
+same load generator: ``wrk`` when it is installed (Debian's ``wrk``), otherwise a Python one in its own
+process. Measured paths, each next to its reference:
+
+- ``GET /api/v1/assets/{id}`` (a random one of the seeded assets) vs the bare read by primary key;
+- ``GET /api/v1/listings?q=`` (a word in 1 % of the listings) vs the same bare read;
+- ``POST /api/v1/loans/{id}/repayments`` with a fresh ``Idempotency-Key`` (auth, idempotency, payment,
+  allocation, audit; a random one of the seeded loans) vs the bare five-statement transfer.
+
+Seeding is in SQL, not over HTTP: one asset, listing and loan are made through the services, then cloned
+with ``INSERT … SELECT … generate_series`` (foreign-key triggers off while cloning, ids deterministic so the
+load scripts can pick at random). Each pair runs back to back, ours first then the bare one, alternating
+``IPM_BENCH_PAIRS`` times; the medians are printed with the ratio. wrk counts from its connections being
+open; the Python generator starts its clock once every connection has answered one request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+PG_URL = os.environ.get("IPM_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/ipm_httpbench")
+N_ASSETS = int(os.environ.get("IPM_BENCH_ASSETS", "100000"))
+N_LOANS = int(os.environ.get("IPM_BENCH_LOANS", "20000"))
+SECONDS = int(os.environ.get("IPM_BENCH_SECONDS", "10"))
+PAIRS = int(os.environ.get("IPM_BENCH_PAIRS", "3"))
+CONNECTIONS = int(os.environ.get("IPM_BENCH_CONNECTIONS", "32"))
+WORD = "graphene"  # in 1 % of the listings' titles
+OURS_PORT, BARE_PORT = 18431, 18432
+ROOT = Path(__file__).resolve().parent.parent
+
+os.environ.update({"IPM_DATABASE_URL": PG_URL, "IPM_CLOCK": "manual", "IPM_CLOCK_START": "2026-03-02",
+                   "IPM_PAYMENT_PROVIDER": "local", "IPM_RATE_LIMIT_ENABLED": "false", "IPM_LOG_LEVEL": "WARNING",
+                   "IPM_ENV": "test"})
+
+
+# --- seeding ------------------------------------------------------------------------------------------
+
+async def _seed() -> dict[str, Any]:
+    import httpx
+    import sqlalchemy as sa
+
+    from api.app import bootstrap, create_app
+    from kernel.db import metadata, table_of
+    from kernel.settings import get_settings
+    from tests.finance.loans import loan_flow as lf
+    from tests.helpers import Api
+
+    get_settings.cache_clear()
+    app = create_app(get_settings())
+    async with app.state.engine.begin() as conn:
+        await conn.run_sync(metadata.drop_all)
+        await conn.run_sync(metadata.create_all)
+        await conn.execute(sa.text("DROP TABLE IF EXISTS bench_transfers, bench_accounts"))
+        await conn.execute(sa.text("CREATE TABLE bench_accounts (id int PRIMARY KEY, balance bigint NOT NULL)"))
+        await conn.execute(sa.text("CREATE TABLE bench_transfers (id bigserial PRIMARY KEY, source int, target int,"
+                                   " amount bigint, at timestamptz DEFAULT now())"))
+        await conn.execute(sa.text("INSERT INTO bench_accounts SELECT g, 10000000000 FROM generate_series(1, 1000) g"))
+    await bootstrap(app)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://seed/api/v1") as client:
+        api = Api(client, app)
+        c = await lf.cast(api, n_assets=1)
+        loan = await lf.active_loan(api, c)
+        free = await api.asset(c.sme)  # the template asset: not pledged, so it can be listed
+        r = await client.post("/listings", json={"asset_ids": [free["id"]], "mode": "assignment",
+                                                 "price": 500_000_00, "title": "储能电池 energy storage patent"},
+                              headers=c.sme.headers)
+        assert r.status_code == 201, r.text
+        listing_id = r.json()["id"]
+        token = c.sme.headers["Authorization"]
+    from finance.loans.models import Loan, LoanInstallment
+    from market.assets.models import Asset, OwnershipRecord
+    from market.trading.models import Listing, ListingAsset
+
+    t0 = time.perf_counter()
+    async with app.state.engine.begin() as conn:
+        await conn.execute(sa.text("SET session_replication_role = replica"))  # no FK triggers while cloning
+
+        async def clone(model: Any, where: str, n: int, over: dict[str, str]) -> None:
+            table = table_of(model)
+            cols = [c.name for c in table.columns]
+            exprs = [over.get(c, f't."{c}"') for c in cols]
+            await conn.execute(sa.text(
+                f'INSERT INTO {table.name} ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
+                f'SELECT {", ".join(exprs)} FROM {table.name} t, generate_series(1, {n}) g WHERE {where}'))
+
+        aid = free["id"]
+        await clone(Asset, f"t.id = '{aid}'", N_ASSETS - 1, {
+            "id": "'ast_b' || lpad(g::text, 7, '0')", "number": "t.number || '-' || g",
+            "title": "t.title || ' ' || g"})
+        await clone(OwnershipRecord, f"t.asset_id = '{aid}'", N_ASSETS - 1, {
+            "id": "'own_b' || g || '_' || t.id", "asset_id": "'ast_b' || lpad(g::text, 7, '0')"})
+        word = f"CASE WHEN g % 100 = 0 THEN ' {WORD}' ELSE '' END"
+        await clone(Listing, f"t.id = '{listing_id}'", N_ASSETS - 1, {
+            "id": "'lst_b' || lpad(g::text, 7, '0')", "title": f"t.title || ' ' || g || {word}",
+            "search_text": f"t.search_text || ' ' || g || {word}"})
+        await clone(ListingAsset, f"t.listing_id = '{listing_id}'", N_ASSETS - 1, {
+            "id": "'lsa_b' || g", "listing_id": "'lst_b' || lpad(g::text, 7, '0')",
+            "asset_id": "'ast_b' || lpad(g::text, 7, '0')"} if "id" in table_of(ListingAsset).c else {
+            "listing_id": "'lst_b' || lpad(g::text, 7, '0')", "asset_id": "'ast_b' || lpad(g::text, 7, '0')"})
+        await clone(Loan, f"t.id = '{loan['id']}'", N_LOANS, {
+            "id": "'loan_b' || lpad(g::text, 6, '0')", "application_id": "'lapp_b' || g"})
+        await clone(LoanInstallment, f"t.loan_id = '{loan['id']}'", N_LOANS, {
+            "id": "'ins_b' || g || '_' || t.n", "loan_id": "'loan_b' || lpad(g::text, 6, '0')"})
+        await conn.execute(sa.text("SET session_replication_role = origin"))
+    async with app.state.engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(sa.text("VACUUM ANALYZE"))
+    seeded = time.perf_counter() - t0
+    await app.state.engine.dispose()
+    return {"token": token, "seconds": seeded}
+
+
+# --- servers ------------------------------------------------------------------------------------------
+
+def _wait_port(port: int, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+def _serve(target: str, port: int, extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "uvicorn", target, "--workers", "2", "--port", str(port), "--host", "127.0.0.1",
+           "--loop", "uvloop", "--http", "httptools", "--log-level", "warning", "--no-access-log"]
+    if target.endswith("create_app"):
+        cmd.append("--factory")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **extra_env}, start_new_session=True)
+    try:
+        _wait_port(port)
+    except BaseException:
+        _stop(proc)
+        raise
+    time.sleep(2)  # both workers up
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+# --- load ---------------------------------------------------------------------------------------------
+
+def _lua(kind: str, token: str) -> str:
+    auth = f'wrk.headers["Authorization"] = "{token}"\n'
+    if kind == "asset":
+        return auth + (f'request = function() return wrk.format("GET", string.format('
+                       f'"/api/v1/assets/ast_b%07d", math.random(1, {N_ASSETS - 1}))) end\n')
+    if kind == "listings":
+        return auth + f'wrk.path = "/api/v1/listings?q={WORD}"\n'
+    if kind == "bare_read":
+        return (f'request = function() return wrk.format("GET", string.format('
+                f'"/assets/ast_b%07d", math.random(1, {N_ASSETS - 1}))) end\n')
+    if kind == "repay":
+        return auth + ('wrk.headers["Content-Type"] = "application/json"\nlocal n = 0\n'
+                       'math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))\n'
+                       'request = function() n = n + 1\n'
+                       '  local key = string.format("k%d-%d-%d", os.time(), math.random(1, 1e9), n)\n'
+                       '  return wrk.format("POST", string.format("/api/v1/loans/loan_b%06d/repayments",'
+                       f' math.random(1, {N_LOANS})), {{["Idempotency-Key"] = key}}, \'{{"amount": 100}}\') end\n')
+    if kind == "transfer":
+        return ('wrk.headers["Content-Type"] = "application/json"\n'
+                'request = function() local a = math.random(1, 1000) local b = a % 1000 + 1\n'
+                '  return wrk.format("POST", "/transfer", nil, string.format('
+                '\'{"source": %d, "target": %d, "amount": 1}\', a, b)) end\n')
+    raise ValueError(kind)
+
+
+def _parse_wrk(out: str) -> dict[str, float]:
+    def ms(text: str) -> float:
+        value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]  # wrk's format
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]  # wrk's format
+    p99 = ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]  # wrk's format
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors += sum(int(x) for x in m.groups()) if m else 0
+    return {"rps": rps, "p99": p99, "errors": errors}
+
+
+def _run_load(port: int, kind: str, token: str) -> dict[str, float]:
+    if shutil.which("wrk"):
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+            f.write(_lua(kind, token))
+        out = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", "-s", f.name,
+                              f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
+        os.unlink(f.name)
+        return _parse_wrk(out)
+    out = subprocess.run([sys.executable, "-m", "bench.http_paths", "--load", str(port), kind, token],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]  # our own JSON
+
+
+async def _python_load(port: int, kind: str, token: str) -> dict[str, float]:
+    """The fallback generator: CONNECTIONS keep-alive clients, the clock started once all have answered."""
+    import random
+
+    import httpx
+
+    def request() -> tuple[str, str, dict[str, str], bytes | None]:
+        headers = {} if kind in ("bare_read", "transfer") else {"Authorization": token}
+        if kind == "asset":
+            return "GET", f"/api/v1/assets/ast_b{random.randint(1, N_ASSETS - 1):07d}", headers, None
+        if kind == "listings":
+            return "GET", f"/api/v1/listings?q={WORD}", headers, None
+        if kind == "bare_read":
+            return "GET", f"/assets/ast_b{random.randint(1, N_ASSETS - 1):07d}", headers, None
+        if kind == "repay":
+            headers |= {"Idempotency-Key": f"k{random.getrandbits(64):x}", "Content-Type": "application/json"}
+            return "POST", f"/api/v1/loans/loan_b{random.randint(1, N_LOANS):06d}/repayments", headers, b'{"amount": 100}'
+        a = random.randint(1, 1000)
+        return "POST", "/transfer", {"Content-Type": "application/json"}, json.dumps(
+            {"source": a, "target": a % 1000 + 1, "amount": 1}).encode()
+
+    latencies: list[float] = []
+    errors = 0
+    ready = asyncio.Event()
+    warmed = 0
+    start = end = 0.0
+
+    async def client() -> None:
+        nonlocal errors, warmed
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+            method, path, headers, body = request()
+            await c.request(method, path, headers=headers, content=body)
+            warmed += 1
+            if warmed == CONNECTIONS:
+                ready.set()
+            await ready.wait()
+            while time.perf_counter() < end:
+                method, path, headers, body = request()
+                t = time.perf_counter()
+                r = await c.request(method, path, headers=headers, content=body)
+                latencies.append((time.perf_counter() - t) * 1000)
+                errors += r.status_code >= 400
+
+    async def clock() -> None:
+        nonlocal start, end
+        end = float("inf")
+        await ready.wait()
+        start = time.perf_counter()
+        end = start + SECONDS
+
+    await asyncio.gather(clock(), *(client() for _ in range(CONNECTIONS)))
+    latencies.sort()
+    return {"rps": len(latencies) / (time.perf_counter() - start), "errors": errors,
+            "p99": latencies[int(len(latencies) * 0.99)] if latencies else 0.0}
+
+
+# --- the run ------------------------------------------------------------------------------------------
+
+PATHS = [("GET /assets/{id}", "asset", "bare_read"), ("GET /listings?q=", "listings", "bare_read"),
+         ("POST /loans/{id}/repayments", "repay", "transfer")]
+
+
+def main() -> None:
+    from sqlalchemy.engine import make_url
+
+    print(f"seeding {N_ASSETS:,} assets and listings, {N_LOANS:,} loans ...", flush=True)
+    seeded = asyncio.run(_seed())
+    print(f"seeded in {seeded['seconds']:.1f} s; load: {'wrk' if shutil.which('wrk') else 'python'}, "
+          f"{CONNECTIONS} connections, {SECONDS} s a run, {PAIRS} pairs", flush=True)
+    bare_dsn = make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+    ours = _serve("api.app:create_app", OURS_PORT, {"IPM_EMBEDDED_WORKER": "true"})
+    bare = _serve("bench._bare_http:app", BARE_PORT, {"IPM_BENCH_BARE_DSN": bare_dsn})
+    results: dict[str, dict[str, list[dict[str, float]]]] = {}
+    try:
+        for label, kind, ref in PATHS:
+            for port, k in ((OURS_PORT, kind), (BARE_PORT, ref)):  # warm both
+                _run_load_short(port, k, seeded["token"])
+            runs = results.setdefault(label, {"ours": [], "bare": []})
+            for _ in range(PAIRS):
+                runs["ours"].append(_run_load(OURS_PORT, kind, seeded["token"]))
+                runs["bare"].append(_run_load(BARE_PORT, ref, seeded["token"]))
+                print(f"  {label}: ours {runs['ours'][-1]}  bare {runs['bare'][-1]}", flush=True)
+    finally:
+        _stop(ours)
+        _stop(bare)
+    print(f"\n{'path':32} {'ours req/s':>11} {'bare req/s':>11} {'ratio':>7} {'p99 ours/bare ms':>18} "
+          f"{'p99 ratio':>9} {'errors':>7}")
+    for label, runs in results.items():
+        o_rps = statistics.median(r["rps"] for r in runs["ours"])
+        b_rps = statistics.median(r["rps"] for r in runs["bare"])
+        o_p99 = statistics.median(r["p99"] for r in runs["ours"])
+        b_p99 = statistics.median(r["p99"] for r in runs["bare"])
+        errors = sum(r["errors"] for side in runs.values() for r in side)
+        print(f"{label:32} {o_rps:11.0f} {b_rps:11.0f} {o_rps / b_rps:6.3f}× {o_p99:8.1f} / {b_p99:6.1f}"
+              f" {o_p99 / b_p99:8.2f}× {errors:7d}")
+
+
+def _run_load_short(port: int, kind: str, token: str) -> None:
+    global SECONDS
+    saved, SECONDS = SECONDS, 2
+    try:
+        _run_load(port, kind, token)
+    finally:
+        SECONDS = saved
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "--load":
+        print(json.dumps(asyncio.run(_python_load(int(sys.argv[2]), sys.argv[3], sys.argv[4]))))
+    else:
+        main()

@@ -1,0 +1,100 @@
+"""Hot HTTP paths stay within their SQL statement budgets (issue #21), and a GET takes no write lock.
+
+Statement counts are deterministic, so they are asserted exactly against a bound; no timings here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+import tests.finance.loans.loan_flow as lf
+from tests.conftest import IS_POSTGRES
+
+READ_BUDGET = 3
+REPAYMENT_BUDGET = 15
+
+
+@contextmanager
+def statements(app: Any) -> Iterator[list[str]]:
+    """Every SQL statement the app's engine sends while the block runs (BEGIN/COMMIT excluded)."""
+    seen: list[str] = []
+    engine = app.state.engine.sync_engine
+
+    def before(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+def _real(seen: list[str]) -> list[str]:
+    """Statements that do work: not the transaction bracket SQLite's driver sends as SQL."""
+    return [s for s in seen if s.split(None, 1)[0].upper() not in {"BEGIN", "COMMIT", "ROLLBACK"}]
+
+
+async def test_asset_read_within_budget(api, client, app):
+    sme = await api.org("sme")
+    asset = await api.asset(sme)
+    r = await client.get(f"/assets/{asset['id']}", headers=sme.headers)  # warm: the clock, the caches
+    assert r.status_code == 200
+    with statements(app) as seen:
+        r = await client.get(f"/assets/{asset['id']}", headers=sme.headers)
+    assert r.status_code == 200 and r.json()["id"] == asset["id"]
+    assert len(_real(seen)) <= READ_BUDGET, "\n".join(seen)
+
+
+async def test_listing_search_within_budget(api, client, app):
+    sme = await api.org("sme")
+    for _ in range(3):
+        asset = await api.asset(sme)
+        r = await client.post("/listings", json={"asset_ids": [asset["id"]], "mode": "assignment",
+                                                 "price": 100_000_00, "title": "储能电池专利 battery"},
+                              headers=sme.headers)
+        assert r.status_code == 201, r.text
+    with statements(app) as seen:
+        r = await client.get("/listings", params={"q": "battery"}, headers=sme.headers)
+    assert r.status_code == 200, r.text
+    assert len(r.json()["data"]) == 3
+    assert len(_real(seen)) <= READ_BUDGET, "\n".join(seen)
+
+
+async def _repayment_statements(api: Any, app: Any) -> list[str]:
+    c = await lf.cast(api)
+    loan = await lf.active_loan(api, c)
+    await lf.repay(api, c.sme, loan["id"], 100_00)  # warm
+    with statements(app) as seen:
+        out = await lf.repay(api, c.sme, loan["id"], 200_00, **{"Idempotency-Key": "budget-1"})
+    assert out["loan"]["id"] == loan["id"] and out["amount"] == 200_00
+    return _real(seen)
+
+
+async def test_repayment_reads_the_caller_once(api, app):
+    seen = await _repayment_statements(api, app)
+    assert len([s for s in seen if "FROM users JOIN orgs" in s]) == 1, "\n".join(seen)
+
+
+@pytest.mark.xfail(strict=True, reason="issue #21: the repayment still runs its payment through the outbox "
+                                       "and a provider round in separate transactions (see the report)")
+async def test_repayment_within_budget(api, app):
+    seen = await _repayment_statements(api, app)
+    assert len(seen) <= REPAYMENT_BUDGET, "\n".join(seen)
+
+
+@pytest.mark.skipif(IS_POSTGRES, reason="SQLite's BEGIN IMMEDIATE is the write lock under test")
+async def test_get_opens_no_write_transaction(api, client, app):
+    sme = await api.org("sme")
+    asset = await api.asset(sme)
+    with statements(app) as seen:
+        r = await client.get(f"/assets/{asset['id']}", headers=sme.headers)
+        r2 = await client.get("/listings", headers=sme.headers)
+    assert r.status_code == 200 and r2.status_code == 200
+    assert not [s for s in seen if "IMMEDIATE" in s.upper()], seen
+    assert not [s for s in seen if s.split(None, 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}], seen
