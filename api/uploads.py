@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request, UploadFile
+from fastapi import Depends, Request, UploadFile
 
-from api.deps import current_actor
+from api.deps import SettingsDep, current_actor, oauth2
 from api.security import decode_access_token
 from kernel import storage
 from kernel.actor import Actor
@@ -41,12 +42,21 @@ async def read_limited(file: UploadFile, max_bytes: int) -> bytes:
     return b"".join(parts)
 
 
-async def receive(request: Request, settings: Settings, token: str | None, file: UploadFile, max_bytes: int,
-                  check: Callable[[bytes], str]) -> tuple[Actor, Stored]:
-    """Authenticate, read, check and store ``file``; then the actor (the request's first query)."""
+async def _bearer_token(settings: SettingsDep, token: Annotated[str | None, Depends(oauth2)]) -> str:
+    """The bearer token, checked before the multipart body is read or validated: an anonymous upload is
+    401, never a 422 about its form fields."""
     if not token:
         raise NotAuthenticated("send Authorization: Bearer <access_token>")
     decode_access_token(token, settings)
+    return token
+
+
+BearerToken = Annotated[str, Depends(_bearer_token)]
+
+
+async def receive(request: Request, settings: Settings, token: str, file: UploadFile, max_bytes: int,
+                  check: Callable[[bytes], str]) -> tuple[Actor, Stored]:
+    """Read, check and store ``file`` (the token already checked); then the actor (the request's first query)."""
     data = await read_limited(file, max_bytes)
     checked = check(data)
     sha = await storage.put(data)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, get_args
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from api.deps import CurrentActor, Cursor, Limit, SessionDep, SettingsDep, oauth2
+from api.deps import CurrentActor, Cursor, Limit, SessionDep, SettingsDep
 from api.routing import TransactionalRoute
-from api.uploads import receive
+from api.uploads import BearerToken, receive
 from kernel import documents, storage
 from kernel.pagination import Page
 from kernel.uploads import MAX_DOCUMENT_BYTES, check_upload, download_headers
@@ -45,7 +45,7 @@ def _out(doc: documents.Document) -> DocumentOut:
 @router.post("/documents", status_code=201, response_model=DocumentOut,
              summary="Attach a document to an object the caller is a party of (the same file again: 200)")
 async def upload_document(request: Request, session: SessionDep, settings: SettingsDep,
-                          token: Annotated[str | None, Depends(oauth2)],
+                          token: BearerToken,
                           file: Annotated[UploadFile, File(description="PDF, PNG, JPEG or XLSX, at most 20 MiB")],
                           object_type: Annotated[str, Form(max_length=40)], object_id: ObjectId,
                           kind: Annotated[DocumentKind, Form()]) -> Response:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from api.deps import CurrentActor, Cursor, Limit, SessionDep, SettingsDep, oauth2
+from api.deps import CurrentActor, Cursor, Limit, SessionDep, SettingsDep
 from api.lang import Language, file_response
 from api.routing import TransactionalRoute
-from api.uploads import receive
+from api.uploads import BearerToken, receive
 from kernel import imports
 from kernel.pagination import Page
 
@@ -46,7 +46,7 @@ def _out(job: imports.ImportJob) -> ImportOut:
              summary="Upload a CSV or XLSX to import (assets: SMEs and universities; loans: banks, approved "
                      "by the platform admin); the worker runs it in chunks")
 async def create_import(request: Request, session: SessionDep, settings: SettingsDep,
-                        token: Annotated[str | None, Depends(oauth2)],
+                        token: BearerToken,
                         file: Annotated[UploadFile, File(description="CSV (UTF-8 or GB18030) or XLSX")],
                         kind: Annotated[Literal["assets", "loans"], Form()]) -> ImportOut:
     actor, stored = await receive(request, settings, token, file, settings.max_upload_bytes,

@@ -144,11 +144,12 @@ async def check_outsiders(api, client, app, ids, open_to=OPEN, only=None) -> int
                 assert "not found" not in r.text
                 continue
             # An object the outsider may read (a public asset, listing, programme, or any loan for the
-            # fund) is not hidden from it: acting on it without the right is 403; anything else is 404.
+            # fund) is not hidden from it: acting on it without the right is 403, asking what its state does
+            # not allow is 409 (a draft valuation's report); anything else is 404.
             readable = party.kind in open_to.get(("GET", _object_path(path)), set()) or (
                 party.kind in SEES_BUT_MAY_NOT_ACT and path.startswith("/loans/")) or (
                 party.kind in LEDGER_GATED and path.startswith("/fund/ledger/"))
-            allowed = {403, 404} if readable else {404}
+            allowed = {403, 404, 409} if readable else {404}
             if r.status_code == 403 and not readable and await _gated_by_kind(client, method, path, party, body):
                 allowed = {403}
             if r.status_code not in allowed:
