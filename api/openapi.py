@@ -114,6 +114,7 @@ ENUMS: dict[tuple[str, str], tuple[str | None, str | list[str]]] = {
     ("WriteOffOut", "status"): ("loan", "loans.status"),
     ("AssetRef", "kind"): (None, "assets.kind"), ("OrgPublicOut", "kind"): (None, "orgs.kind"),
     ("ClaimSummary", "status"): ("compensation_claim", "compensation_claims.status"),
+    ("RecoveryOut", "status"): ("fund_recovery", "fund_recoveries.status"),
     ("DisposalSummary", "status"): ("disposal", DISPOSAL_STATES),
     ("DisposalSummary", "auction_status"): ("auction", "auctions.status"),
     ("GuaranteeSummary", "loan_status"): ("loan", "loans.status"),

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from finance.fund.models import CompensationClaim, FundProgram
+from finance.fund.models import CompensationClaim, FundProgram, RecoveryRow
 from finance.loans.models import Loan, LoanApplication, LoanOffer
 from finance.payments.models import Payment
 from finance.subsidies.models import SubsidyClaim, SubsidyPolicy
@@ -63,6 +63,19 @@ async def describe_claims(session: AsyncSession, ids: list[str]) -> dict[str, De
     return {c.id: Described(c.model_dump(), {c.fund_org_id or "", c.bank_org_id, kind("regulator"),
                                              *(s.get("org_id") or "" for s in c.shares)})
             for c in await _rows(session, CompensationClaim, ids)}
+
+
+@describer("fund_recovery")
+async def describe_recoveries(session: AsyncSession, ids: list[str]) -> dict[str, Described]:
+    """A recovery row: its party, the claim's fund and lending bank, regulators."""
+    rows = await _rows(session, RecoveryRow, ids)
+    claims = {c.id: c for c in await _rows(session, CompensationClaim, list({r.claim_id for r in rows}))}
+    out = {}
+    for r in rows:
+        claim = claims.get(r.claim_id)
+        out[r.id] = Described(r.model_dump(), {r.org_id or "", kind("regulator"),
+                                               *((claim.fund_org_id or "", claim.bank_org_id) if claim else ())})
+    return out
 
 
 @describer("subsidy_claim")

@@ -89,6 +89,9 @@ async def run_day_end(factory: async_sessionmaker[AsyncSession], run_date: date)
             await session.commit()
             metrics.DAY_END_SECONDS.labels(handler.name).observe(time.perf_counter() - started)
             ran += 1
+            # Provider calls the step queued (e.g. payouts of queued claims) run now, after its commit and
+            # before the date moves on; a worker takes over any this process does not finish.
+            await outbox.run_now(factory, outbox.take_now(session), get_settings().payment_wait_seconds)
     return ran
 
 

@@ -26,8 +26,8 @@ DEAL_RECORDED = "deal.recorded"
 # A valuation no longer holds (its asset lapsed, was invalidated or changed owner). payload:
 # {"valuation_id", "asset_ids", "reason"}. Loans watch it for collateral shortfall.
 VALUATION_STALE = "valuation.stale"
-# A compensation claim was paid by the fund. payload: {"claim_id", "loan_id", "loss", "shares": [{party, org_id,
-# amount}]}. Loans move the loan to `compensated`.
+# A compensation claim's payout landed (never before: the claim is `paying` until then). payload:
+# {"claim_id", "loan_id", "loss", "shares": [{party, org_id, amount}]}. Loans move the loan to `compensated`.
 COMPENSATION_PAID = "compensation.paid"
 # A loan repayment was applied (its principal may have fallen). payload: {"loan_id", "repayment_id",
 # "prepaid_principal", "outstanding_principal"}. Servicing re-checks the loan's margin call.

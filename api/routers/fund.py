@@ -7,7 +7,8 @@ from fastapi import APIRouter, Depends, Query, Response
 from api.approvals import PENDING_RESPONSE, FourEyes
 from api.deps import CurrentActor, SessionDep, org_kinds
 from api.lang import Language, file_response
-from api.routing import TransactionalRoute
+from api.money import settle_then_read
+from api.routing import SettleDep, TransactionalRoute
 from finance.fund import agreements, claims, monitoring, programmes
 from finance.fund.schemas import (
     AgreementIn,
@@ -102,10 +103,26 @@ async def get_claim(claim_id: str, actor: CurrentActor, session: SessionDep) -> 
 
 
 @router.post("/compensation-claims/{claim_id}/approve", response_model=ClaimOut, responses=PENDING_RESPONSE,
-             summary="Pay a claim once (the programme's fund; the lending bank settles an uncovered loan's; "
-                     "four-eyes when the approver's policy says so)")
-async def approve_claim(claim_id: str, actor: CurrentActor, session: SessionDep, gate: FourEyes) -> ClaimOut:
+             summary="Approve a claim and pay the fund's share once (the programme's fund; the lending bank "
+                     "settles an uncovered loan's; four-eyes when the approver's policy says so): `paid` once the "
+                     "payout has landed, 202 `paying` while the provider has not answered, 402 if it declined")
+async def approve_claim(claim_id: str, actor: CurrentActor, session: SessionDep, gate: FourEyes,
+                        response: Response, settle: SettleDep) -> ClaimOut:
     claim = await claims.get_claim(session, actor, claim_id)  # 404 for a claim the caller may not see
     await gate.check(actor, "compensation_approval", amount=claim.fund_amount, object_type="compensation_claim",
                      object_id=claim_id)
-    return claims.describe_claim(await claims.approve_claim(session, actor, claim_id))
+    claim = await claims.approve_claim(session, actor, claim_id)
+    await settle_then_read(settle, session, response, claim.payment_id if claim.status == "paying" else None,
+                           claim)
+    return claims.describe_claim(claim)
+
+
+@router.post("/compensation-claims/{claim_id}/retry-payout", response_model=ClaimOut,
+             summary="Pay a claim whose payout failed again, with a new payout (the programme's fund): `paid` "
+                     "once it lands, 202 `paying` while the provider has not answered, 402 if declined again")
+async def retry_payout(claim_id: str, actor: FundActor, session: SessionDep, response: Response,
+                       settle: SettleDep) -> ClaimOut:
+    claim = await claims.retry_payout(session, actor, claim_id)
+    await settle_then_read(settle, session, response, claim.payment_id if claim.status == "paying" else None,
+                           claim)
+    return claims.describe_claim(claim)

@@ -58,38 +58,60 @@ async def deposit_to_bank(session: AsyncSession, actor: Actor, program_id: str, 
     return entry.id
 
 
+async def available_cash(session: AsyncSession, program_id: str) -> int:
+    """The cash not yet reserved: posted cash less the pending entries of payouts still under way."""
+    return (await ledger.balance(session, Chart.cash(program_id))).available
+
+
+def _attempt_key(base: str, attempt: int) -> str:
+    """The first attempt keeps the plain key; a retry (a new payout after a failed one) gets its own."""
+    return base if attempt <= 1 else f"{base}:retry{attempt}"
+
+
 async def pay_compensation(session: AsyncSession, actor: Actor, program_id: str, claim_id: str,
-                           fund_org_id: str, bank_org_id: str, amount: int) -> tuple[str, str]:
-    """The fund's share of a loss: ledger entry ``claim:{id}`` and a payout to the lending bank."""
-    entry = await ledger.post(session, actor, idempotency_key=f"claim:{claim_id}",
-                              lines=Recipes.compensation(program_id, amount),
+                           fund_org_id: str, bank_org_id: str, amount: int, attempt: int = 1) -> tuple[str, str]:
+    """The fund's share of a loss: a *pending* ledger entry that reserves the cash, and a payout to the
+    lending bank asked of the provider after commit. ``settle_entry`` or ``void_entry`` resolves the entry
+    when the payout lands or fails."""
+    key = _attempt_key(f"claim:{claim_id}", attempt)
+    entry = await ledger.post(session, actor, idempotency_key=key, lines=Recipes.compensation(program_id, amount),
                               description="Compensation of a defaulted covered loan", kind="fund.compensation",
-                              object_type="compensation_claim", object_id=claim_id)
+                              object_type="compensation_claim", object_id=claim_id, pending=True)
     payment = await payments.payout(session, actor, payee_org_id=bank_org_id, payer_org_id=fund_org_id,
                                     amount=amount, object_type="compensation_claim", object_id=claim_id,
-                                    purpose="compensation", idempotency_key=f"claim:{claim_id}",
-                                    description="Fund compensation")
-    payments.require_success(payment)
+                                    purpose="compensation", idempotency_key=key, description="Fund compensation")
     return entry.id, payment.id
 
 
+async def settle_entry(session: AsyncSession, actor: Actor, entry_id: str, why: str) -> None:
+    """The payout landed: post the pending entry (once)."""
+    await ledger.post_pending(session, actor, entry_id, f"{entry_id}:posted", why)
+
+
+async def void_entry(session: AsyncSession, actor: Actor, entry_id: str, why: str) -> None:
+    """The payout failed: release the reservation; nothing is posted."""
+    await ledger.void_pending(session, actor, entry_id, f"{entry_id}:voided", why)
+
+
 async def recovery_in(session: AsyncSession, actor: Actor, program_id: str, loan_id: str, source_ref: str,
-                      amount: int) -> str:
-    entry = await ledger.post(session, actor, idempotency_key=f"recovery:{source_ref}",
+                      amount: int, attempt: int = 1) -> str:
+    """The fund's part of a recovery: pending until the bank's payment of it reaches the fund."""
+    entry = await ledger.post(session, actor, idempotency_key=_attempt_key(f"recovery:{source_ref}", attempt),
                               lines=Recipes.recovery(program_id, amount),
                               description="Recovery after compensation", kind="fund.recovery",
-                              object_type="loan", object_id=loan_id)
+                              object_type="loan", object_id=loan_id, pending=True)
     return entry.id
 
 
 async def recovery_payout(session: AsyncSession, actor: Actor, *, payer_org_id: str, payee_org_id: str,
-                          amount: int, row_id: str, source_ref: str) -> str | None:
-    """Pay one party its part of the proceeds (nothing when the payer is the payee itself)."""
+                          amount: int, row_id: str, source_ref: str, attempt: int = 1) -> str | None:
+    """Pay one party its part of the proceeds (nothing when the payer is the payee itself); the outcome
+    arrives through the ``fund_recovery`` payment callbacks."""
     if payer_org_id == payee_org_id:
         return None
     payment = await payments.payout(session, actor, payee_org_id=payee_org_id, payer_org_id=payer_org_id,
                                     amount=amount, object_type="fund_recovery", object_id=row_id,
-                                    purpose="recovery", idempotency_key=f"recovery:{source_ref}"[:100],
+                                    purpose="recovery",
+                                    idempotency_key=_attempt_key(f"recovery:{source_ref}"[:88], attempt),
                                     description="Share of recovery proceeds")
-    payments.require_success(payment)
     return payment.id

@@ -17,6 +17,8 @@ from finance.fund.cover import COVER, cover_for_loan, refresh, sharing_rules, su
 from finance.fund.models import CompensationClaim, FundCover, FundProgramVersion
 from finance.fund.programmes import current_version, limit_exceeded, lock_program, year_start
 from finance.fund.schemas import ClaimOut
+from finance.payments import service as payments
+from finance.payments.models import Payment
 from kernel import audit, documents, events
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
@@ -25,12 +27,21 @@ from kernel.db import get_or_404, insert_unique, utcnow
 from kernel.errors import Forbidden, InvalidState, ValidationFailed
 from kernel.workflow import Workflow
 
+# ``approved``: decided, the fund's cash reserved (a pending ledger entry); ``paying``: the payout asked
+# of the provider; ``paid`` only when it lands. A failed payout voids the reservation (``payout_failed``)
+# and the fund may ``retry``. A claim with nothing for the fund to pay is settled when approved.
 CLAIM = Workflow("compensation_claim", {
     ("pending", "queue"): "queued",
-    ("pending", "pay"): "paid",
-    ("queued", "pay"): "paid",
+    ("pending", "approve"): "approved",
+    ("queued", "approve"): "approved",
+    ("approved", "pay"): "paying",
+    ("approved", "settle"): "paid",
+    ("paying", "settle"): "paid",
+    ("paying", "fail_payout"): "payout_failed",
+    ("payout_failed", "retry"): "approved",
 }, initial="pending")
-
+# Claims whose approval is done (asking again returns them as they stand).
+DECIDED = ("approved", "paying", "paid")
 
 
 @dataclass
@@ -143,29 +154,34 @@ async def lock_claim(session: AsyncSession, claim_id: str) -> CompensationClaim:
 
 
 async def approve_claim(session: AsyncSession, actor: Actor, claim_id: str) -> CompensationClaim:
-    """Pay a claim once. The fund approves a covered claim; the lending bank settles an uncovered one.
+    """Approve a claim and ask for its payout, once. The fund approves a covered claim; the lending bank
+    settles an uncovered one.
 
-    Short of cash, the programme refuses (``LimitExceeded``, rule ``cash``) or queues the claim for the
-    day-end, which pays queued claims oldest first as cash allows. Approving a paid claim returns it.
+    Short of cash (what is not reserved by payouts under way), the programme refuses (``LimitExceeded``,
+    rule ``cash``) or queues the claim for the day-end, which pays queued claims oldest first as cash
+    allows. The claim is ``paying`` until the payout lands (``paid``). Approving again returns the claim.
     """
     claim = await get_claim(session, actor, claim_id)
     if claim.program_id is None:
         if actor.org_id != claim.bank_org_id:
             raise Forbidden("an uncovered loan's claim is settled by the lending bank")
         claim = await lock_claim(session, claim_id)
-        if claim.status != "paid":
-            await _settle(session, actor, claim, today=await business_date(session))
+        if claim.status not in DECIDED:
+            await _approve(session, actor, claim)
         return claim
     if actor.org_id != claim.fund_org_id:
         raise Forbidden("only the programme's fund approves compensation")
     program = await lock_program(session, claim.program_id)  # one payer at a time per programme
     claim = await lock_claim(session, claim_id)
-    if claim.status == "paid":
+    if claim.status in DECIDED:
         return claim
+    if claim.status == "payout_failed":
+        raise InvalidState(f"the payout of claim {claim.id} failed; retry it with "
+                           f"POST /compensation-claims/{claim.id}/retry-payout")
     if program.requires_claim_evidence and not await documents.has_document(
             session, "compensation_claim", claim.id, "claim_evidence"):
         raise InvalidState("the programme requires claim evidence before a claim is approved")
-    cash = await books.cash(session, program.id)
+    cash = await books.available_cash(session, program.id)
     # Claims queued before this one are paid first: a later one never jumps the queue.
     queue = (await session.exec(select(CompensationClaim.id).where(
         CompensationClaim.program_id == program.id, CompensationClaim.status == "queued")
@@ -182,29 +198,104 @@ async def approve_claim(session: AsyncSession, actor: Actor, claim_id: str) -> C
                 await CLAIM.apply(session, actor, claim, "queue", queued_at=claim.queued_at)
                 await session.flush()
             return claim
-    await _settle(session, actor, claim, today=await business_date(session))
+    await _approve(session, actor, claim)
     return claim
 
 
-async def _settle(session: AsyncSession, actor: Actor, claim: CompensationClaim, *, today: date) -> None:
-    """Pay the fund's share (ledger + payout), mark the claim paid and tell loans."""
-    entry_id = payment_id = None
-    if claim.program_id is not None and claim.fund_amount > 0:
-        assert claim.fund_org_id is not None
-        entry_id, payment_id = await books.pay_compensation(session, actor, claim.program_id, claim.id,
-                                                            claim.fund_org_id, claim.bank_org_id, claim.fund_amount)
-    claim.paid_on, claim.paid_at, claim.ledger_entry_id, claim.payment_id = today, utcnow(), entry_id, payment_id
-    await CLAIM.apply(session, actor, claim, "pay", paid_on=today, paid_at=claim.paid_at, ledger_entry_id=entry_id,
-                      payment_id=payment_id)
+async def retry_payout(session: AsyncSession, actor: Actor, claim_id: str) -> CompensationClaim:
+    """Pay a claim whose payout failed again: a new reservation and a new payout (new idempotency keys),
+    so the failed attempt can never land twice. Only the programme's fund retries."""
+    claim = await get_claim(session, actor, claim_id)
+    if claim.program_id is None or actor.org_id != claim.fund_org_id:
+        raise Forbidden("only the programme's fund retries a compensation payout")
+    program = await lock_program(session, claim.program_id)
+    claim = await lock_claim(session, claim_id)
+    if claim.status in ("paying", "paid"):
+        return claim  # a retry already under way, or landed
+    if claim.status != "payout_failed":
+        raise InvalidState(f"compensation claim {claim.id} is {claim.status}; only a failed payout is retried",
+                           extra={"current_status": claim.status})
+    cash = await books.available_cash(session, program.id)
+    if cash < claim.fund_amount:
+        raise limit_exceeded("cash", f"the fund's cash {cash} does not cover this claim's {claim.fund_amount}",
+                             cash=cash, fund_amount=claim.fund_amount)
+    await CLAIM.apply(session, actor, claim, "retry", attempt=claim.payout_attempts + 1)
+    await session.flush()
+    await _ask_payout(session, actor, claim)
+    return claim
+
+
+async def _approve(session: AsyncSession, actor: Actor, claim: CompensationClaim) -> None:
+    await CLAIM.apply(session, actor, claim, "approve", fund_amount=claim.fund_amount)
+    await session.flush()
+    await _ask_payout(session, actor, claim)
+
+
+async def _ask_payout(session: AsyncSession, actor: Actor, claim: CompensationClaim) -> None:
+    """From ``approved``: reserve the fund's share and ask for the payout (``paying``), or, with nothing
+    for the fund to pay, settle the claim now."""
+    if claim.program_id is None or claim.fund_amount == 0:
+        await _paid(session, actor, claim, today=await business_date(session))
+        return
+    assert claim.fund_org_id is not None
+    claim.payout_attempts += 1
+    claim.ledger_entry_id, claim.payment_id = await books.pay_compensation(
+        session, actor, claim.program_id, claim.id, claim.fund_org_id, claim.bank_org_id, claim.fund_amount,
+        attempt=claim.payout_attempts)
+    await CLAIM.apply(session, actor, claim, "pay", ledger_entry_id=claim.ledger_entry_id,
+                      payment_id=claim.payment_id, attempt=claim.payout_attempts)
+    await session.flush()
+
+
+async def _paid(session: AsyncSession, actor: Actor, claim: CompensationClaim, *, today: date) -> None:
+    """The money landed (or there was none to move): mark the claim paid and tell loans."""
+    claim.paid_on, claim.paid_at = today, utcnow()
+    await CLAIM.apply(session, actor, claim, "settle", paid_on=today, paid_at=claim.paid_at,
+                      ledger_entry_id=claim.ledger_entry_id, payment_id=claim.payment_id)
     await session.flush()
     await events.publish(session, events.COMPENSATION_PAID,
                          {"claim_id": claim.id, "loan_id": claim.loan_id, "loss": claim.loss,
                           "shares": [dict(s) for s in claim.shares]})
 
 
+async def _claim_of(session: AsyncSession, payment: Payment) -> CompensationClaim | None:
+    """The claim a payout callback is about, locked, if that payout is still its current attempt."""
+    claim = await session.get(CompensationClaim, payment.object_id)
+    if claim is None:
+        return None
+    claim = await lock_claim(session, claim.id)
+    if claim.status != "paying" or claim.payment_id != payment.id:
+        return None  # an earlier attempt's late news, or already handled
+    return claim
+
+
+@payments.on_settled("compensation_claim")
+async def _payout_landed(session: AsyncSession, payment: Payment) -> None:
+    claim = await _claim_of(session, payment)
+    if claim is None:
+        return
+    if claim.ledger_entry_id:
+        await books.settle_entry(session, SYSTEM, claim.ledger_entry_id, "the compensation payout landed")
+    await _paid(session, SYSTEM, claim, today=await business_date(session))
+
+
+@payments.on_failed("compensation_claim")
+async def _payout_failed(session: AsyncSession, payment: Payment) -> None:
+    """The money never left the fund: release the reservation; the loan stays defaulted."""
+    claim = await _claim_of(session, payment)
+    if claim is None:
+        return
+    if claim.ledger_entry_id:
+        await books.void_entry(session, SYSTEM, claim.ledger_entry_id, "the compensation payout failed")
+    await CLAIM.apply(session, SYSTEM, claim, "fail_payout", payment_id=payment.id,
+                      failure_code=payment.failure_code, failure_message=payment.failure_message)
+    await session.flush()
+
+
 @day_end_handler("fund.pay_queued_claims", order=300)
 async def pay_queued_claims(session: AsyncSession, run_date: date) -> None:
-    """Pay queued claims oldest first while each programme's cash allows (the oldest is never skipped)."""
+    """Approve queued claims oldest first while each programme's cash allows (the oldest is never skipped);
+    their payouts run once this step has committed."""
     stmt = (select(CompensationClaim.program_id).where(CompensationClaim.status == "queued").distinct()
             .order_by(col(CompensationClaim.program_id)))
     for program_id in (await session.exec(stmt)).all():
@@ -219,11 +310,11 @@ async def pay_queued_for_program(session: AsyncSession, program_id: str, run_dat
             .order_by(col(CompensationClaim.queued_at), col(CompensationClaim.id))
             .with_for_update().execution_options(populate_existing=True))
     paid = 0
-    cash = await books.cash(session, program.id)
+    cash = await books.available_cash(session, program.id)
     for claim in (await session.exec(stmt)).all():
         if claim.fund_amount > cash:
             break
-        await _settle(session, SYSTEM, claim, today=run_date)
+        await _approve(session, SYSTEM, claim)  # its payout is asked after this day-end step commits
         cash -= claim.fund_amount
         paid += 1
     return paid

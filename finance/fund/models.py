@@ -20,7 +20,10 @@ INSUFFICIENT_CASH = ("refuse", "queue")
 CLASSIFICATIONS = ("normal", "special_mention", "substandard", "doubtful", "loss")
 NON_PERFORMING = ("substandard", "doubtful", "loss")
 COVER_STATUSES = ("active", "claimed", "closed")
-CLAIM_STATUSES = ("pending", "queued", "paid")
+# A claim is ``paid`` only once its payout has landed: approving reserves the fund's cash (a pending
+# ledger entry) and asks for the payout (``paying``); a failed payout voids the reservation.
+CLAIM_STATUSES = ("pending", "queued", "approved", "paying", "paid", "payout_failed")
+RECOVERY_STATUSES = ("paying", "paid", "payout_failed")
 
 
 def _in(values: tuple[str, ...]) -> str:
@@ -169,13 +172,15 @@ class CompensationClaim(SQLModel, table=True):
     # [{"party", "org_id", "amount"}]: sums to ``loss`` exactly.
     shares: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
     fund_amount: int = money_field(default=0)
-    status: str = Field(default="pending", max_length=10)
+    status: str = Field(default="pending", max_length=20)
     opened_on: date
     queued_at: datetime | None = Field(default=None, sa_type=TZDateTime)
     paid_on: date | None = None
     paid_at: datetime | None = Field(default=None, sa_type=TZDateTime)
+    # The pending (two-phase) entry and the payout of the latest attempt; a retry makes new ones.
     ledger_entry_id: str | None = Field(default=None, max_length=40)
     payment_id: str | None = Field(default=None, max_length=40)
+    payout_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = created_at_field()
 
 
@@ -184,7 +189,8 @@ class RecoveryRow(SQLModel, table=True):
 
     __tablename__ = "fund_recoveries"
     __table_args__ = (sa.UniqueConstraint("source_ref", "line_no"),
-                      sa.CheckConstraint("amount >= 0", name="amount"))
+                      sa.CheckConstraint("amount >= 0", name="amount"),
+                      sa.CheckConstraint(f"status IN {_in(RECOVERY_STATUSES)}", name="status"))
     id: str = Field(default_factory=lambda: new_id("frc"), primary_key=True, max_length=40)
     loan_id: str = Field(max_length=40, index=True)
     claim_id: str = Field(foreign_key="compensation_claims.id", index=True, max_length=40)
@@ -194,6 +200,10 @@ class RecoveryRow(SQLModel, table=True):
     org_id: str | None = Field(default=None, max_length=40)
     amount: int = money_field()
     recovered_on: date
+    # ``paying`` until the payout to the party lands (``paid``); the fund's inflow is a pending ledger
+    # entry until then, voided if the payout fails (``payout_failed``, retried by the fund).
+    status: str = Field(default="paying", max_length=20, sa_column_kwargs={"server_default": "paying"})
     ledger_entry_id: str | None = Field(default=None, max_length=40)
     payment_id: str | None = Field(default=None, max_length=40)
+    payout_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = created_at_field()

@@ -16,8 +16,8 @@ from kernel.actor import Actor
 from kernel.clock import business_date
 from kernel.errors import ValidationFailed
 
-CLAIM_STATUSES = {"pending": "待审核", "queued": "排队待付", "paid": "已代偿", "rejected": "已拒绝",
-                  "paying": "支付中", "payout_failed": "付款失败"}
+CLAIM_STATUSES = {"pending": "待审核", "queued": "排队待付", "approved": "已批准", "paying": "支付中",
+                  "paid": "已代偿", "rejected": "已拒绝", "payout_failed": "付款失败"}
 PARTIES = {"fund": "基金", "guarantor": "担保机构", "insurer": "保险机构", "bank": "银行", "borrower": "借款人"}
 
 
@@ -42,7 +42,8 @@ async def monthly_report(session: AsyncSession, actor: Actor, program_id: str, m
     recoveries = (await session.exec(select(RecoveryRow).join(
         CompensationClaim, col(CompensationClaim.id) == col(RecoveryRow.claim_id)).where(
         CompensationClaim.program_id == program.id, col(RecoveryRow.recovered_on) >= starts_on,
-        col(RecoveryRow.recovered_on) <= ends_on).order_by(col(RecoveryRow.recovered_on), col(RecoveryRow.id)))).all()
+        col(RecoveryRow.recovered_on) <= ends_on, RecoveryRow.status == "paid")  # landed only
+        .order_by(col(RecoveryRow.recovered_on), col(RecoveryRow.id)))).all()
     accounts = [a for a in await fund_accounts(session, program.fund_org_id) if program_of(a.code) == program.id]
     balance = await trial_balance(session, accounts, starts_on, ends_on)
     names = await _names(session, {b["bank_org_id"] for b in report["by_bank"]} | {c.bank_org_id for c in claims})

@@ -182,6 +182,7 @@ class RecoveryOut(BaseModel):
     amount: int
     source_ref: str
     recovered_on: date
+    status: str = Field(description="paying until the party's payment lands (paid); payout_failed if it failed")
     payment_id: str | None
 
 

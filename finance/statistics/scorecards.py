@@ -83,7 +83,7 @@ async def scorecards(session: AsyncSession, program: FundProgram, year: int) -> 
     recoveries: dict[str, int] = defaultdict(int)
     for rec in (await session.exec(select(RecoveryRow).where(
             col(RecoveryRow.claim_id).in_([c.id for c in claims.values()]), RecoveryRow.party == "fund",
-            col(RecoveryRow.recovered_on) <= end))).all():
+            RecoveryRow.status == "paid", col(RecoveryRow.recovered_on) <= end))).all():  # landed only
         recoveries[rec.loan_id] += rec.amount
     agreements = {a.bank_org_id: a for a in (await session.exec(select(FundAgreement).where(
         FundAgreement.program_id == program.id))).all()}

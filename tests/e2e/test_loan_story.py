@@ -192,7 +192,8 @@ async def test_story_default_compensation_disposal_recoveries_closed(api, client
     assert_problem(await client.post(f"/loans/{lid}/disposal", json={}, headers=c.bank.headers), 409, "invalid_state")
     assert_problem(await client.post(f"/loans/{lid}/write-off", headers=c.bank.headers), 409, "invalid_state")
     assert_problem(await client.post(f"/deals/{deal_id}/pay", headers=buyer.headers), 409, "invalid_state")
-    await _verify_fund_ledger(client, fund, entries=4)  # capital, deposit, compensation, recovery
+    # capital, deposit, compensation and recovery each two-phase (pending, then posted when the money landed)
+    await _verify_fund_ledger(client, fund, entries=6)
 
 
 async def test_story_collateral_unsold_relisted_then_written_off(api, client):
@@ -236,4 +237,4 @@ async def test_story_collateral_unsold_relisted_then_written_off(api, client):
         got = (await client.get(f"/assets/{a['id']}", headers=c.sme.headers)).json()
         assert got["owner_org_id"] == c.sme.org_id and got["encumbrances"] == []
     assert_problem(await client.post(f"/loans/{lid}/write-off", headers=c.bank.headers), 409, "invalid_state")
-    await _verify_fund_ledger(client, fund, entries=3)  # capital, deposit, compensation: nothing recovered
+    await _verify_fund_ledger(client, fund, entries=4)  # capital, deposit, compensation (pending + posted)

@@ -12,6 +12,7 @@ from finance.fund import books
 from finance.fund.claims import ClaimRequest, Party
 from finance.fund.cover import CoverRequest
 from finance.ledger import service as ledger
+from kernel import outbox
 from kernel.actor import Actor
 from tests.helpers import Api
 from tests.helpers import Party as OrgUser
@@ -27,10 +28,12 @@ def actor(p: OrgUser) -> Actor:
 
 
 async def in_tx(app: Any, fn: Callable[..., Awaitable[T]], *args: Any, **kw: Any) -> T:
-    """Run one service call in its own transaction, committed when it returns (rolled back if it raises)."""
+    """Run one service call in its own transaction, committed when it returns (rolled back if it raises),
+    then the provider calls it queued, as a request does after its commit."""
     async with app.state.session_factory() as session:
         result = await fn(session, *args, **kw)
         await session.commit()
+        await outbox.run_now(app.state.session_factory, outbox.take_now(session))
         return result
 
 

@@ -42,6 +42,7 @@ from finance.fund.models import CompensationClaim, FundAgreement, FundCover
 from finance.fund.schemas import AgreementIn, ProgramIn
 from finance.ledger import service as ledger
 from finance.ledger.models import LedgerEntry
+from kernel import outbox
 from kernel.db import make_engine, make_session_factory, metadata
 from kernel.errors import AlreadyExists, LimitExceeded
 from tests.finance.fund.helpers import WAN, actor, claim_request, cover_request
@@ -106,6 +107,8 @@ class FundMachine(RuleBasedStateMachine):
         async with self.factory() as s:
             result = await fn(s, *args, **kw)
             await s.commit()
+            if await outbox.run_now(self.factory, outbox.take_now(s)) and isinstance(result, CompensationClaim):
+                await s.refresh(result)  # as it stands once the payouts it asked for have landed
             return result
 
     def teardown(self) -> None:

@@ -37,8 +37,9 @@ async def _book(api, client, app):
     req = cover_request(c, sme, 8_000_000, guarantor=g)
     await in_tx(app, cover.request_cover, actor(c), p["id"], req)
     claim = await in_tx(app, claims.open_claim, actor(c), claim_request(req, 6_000_000))
-    paid = await in_tx(app, claims.approve_claim, actor(fund), claim.id)
-    assert paid.status == "paid" and paid.fund_amount == 3_000_000
+    assert (await in_tx(app, claims.approve_claim, actor(fund), claim.id)).status == "paying"
+    paid = await in_tx(app, claims.claim_for_loan, req.loan_id)  # after the payout landed
+    assert paid is not None and paid.status == "paid" and paid.fund_amount == 3_000_000
     await in_tx(app, recovery.distribute_recovery, SYSTEM, req.loan_id, 2_000_000, sme.org_id, "auction:1")
     return fund, p, a.bank, idle, c, g
 
