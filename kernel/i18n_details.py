@@ -71,6 +71,8 @@ EXACT_DETAILS: dict[str, str] = {
     "the programme has no cooperation agreement with this bank": "该基金项目与此银行没有合作协议",
     "only funds, banks with an agreement, regulators and the platform admin list programmes":
         "只有基金、签约银行、监管部门和平台管理员可以查看基金项目列表",
+    "only the programme's fund retries a compensation payout": "只有该项目的基金可以重试代偿付款",
+    "recovery not found": "未找到追偿记录",
     "only a fund organisation runs programmes": "只有基金机构可以设立基金项目",
     "a rate is 0 to 10000 bps": "比率须为 0 到 10000 基点",
     "proceeds must be positive fen": "回收款须为正数（单位：分）",
@@ -243,6 +245,9 @@ TEMPLATE_DETAILS: dict[str, str] = {
     "leverage {v1}× is above the programme's maximum {v2}×": "放大倍数 {v1} 倍超过基金项目上限 {v2} 倍",
     "the deposit {v1} is more than the fund's cash {v2}": "保证金 {v1} 超过基金现金余额 {v2}",
     "the fund's cash {v1} does not cover this claim's {v2}": "基金现金余额 {v1} 不足以支付本次代偿 {v2}",
+    "the payout of claim {v1} failed; retry it with POST /compensation-claims/{v2}/retry-payout":
+        "代偿 {v1} 付款失败，请通过 POST /compensation-claims/{v2}/retry-payout 重试",
+    "compensation claim {v1} is {status}; only a failed payout is retried": "代偿申请 {v1} 当前为“{status}”，只有付款失败的才能重试",
     "IP is {v1} bps of the collateral; the programme requires {v2}": "知识产权占质物价值 {v1} 基点，基金项目要求至少 {v2}",
     "a loan of {v1} is above the programme's top tier ({v2})": "贷款金额 {v1} 超过基金项目最高档（{v2}）",
     "the bank's non-performing ratio this year is {v1} bps, above {v2}: new covers are paused":

@@ -100,10 +100,21 @@ def fingerprint(value: Any) -> str:
     return hashlib.sha256(canonical_json(value).encode()).hexdigest()
 
 
+def entry_digest(entry: dict[str, Any], postings: Sequence[dict[str, Any]]) -> str:
+    """sha256 over the canonical JSON of the entry (without its seq) and its postings (in line order)."""
+    body = {k: v for k, v in entry.items() if k != "seq"}
+    return fingerprint({"entry": body, "postings": sorted(postings, key=lambda p: p["line_no"])})
+
+
+def chain_link(prev_hash: str, seq: int, digest: str) -> str:
+    """The entry's hash: sha256 of ``{prev_hash}:{seq}:{digest}``. Simple on purpose, so PostgreSQL computes the
+    same link inside the append statement (``encode(sha256(...), 'hex')``) while it holds the chain head."""
+    return hashlib.sha256(f"{prev_hash}:{seq}:{digest}".encode()).hexdigest()
+
+
 def entry_hash(entry: dict[str, Any], postings: Sequence[dict[str, Any]], prev_hash: str) -> str:
-    """sha256 over the canonical JSON of the entry, its postings (in line order) and the previous hash."""
-    body = {"entry": entry, "postings": sorted(postings, key=lambda p: p["line_no"]), "prev_hash": prev_hash}
-    return fingerprint(body)
+    """The link over the entry, its postings and the previous hash (``entry["seq"]`` is its place)."""
+    return chain_link(prev_hash, int(entry["seq"]), entry_digest(entry, postings))
 
 
 # --- The chart of accounts other packages post through -------------------------------------------------

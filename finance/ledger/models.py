@@ -113,6 +113,9 @@ class LedgerChainHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     last_seq: int = Field(default=0, sa_type=sa.BigInteger)
     last_hash: str = Field(default=GENESIS_HASH, max_length=64)
+    # The hash before the last one: PostgreSQL's RETURNING shows only new values, and the appended entry
+    # needs its predecessor's hash from the same statement that advances the head.
+    prev_hash: str = Field(default=GENESIS_HASH, max_length=64, sa_column_kwargs={"server_default": GENESIS_HASH})
     updated_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
 
 

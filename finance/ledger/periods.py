@@ -17,7 +17,7 @@ import calendar
 import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel, col, select
@@ -36,6 +36,13 @@ from kernel.ids import new_id
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _PROGRAM_OF = re.compile(r"^fund:([^:]+):|^bank:[^:]+:deposit:([^:]+)$")
+
+
+class _Coded(Protocol):
+    """An account as the poster holds it (an ORM row or its locked snapshot): only the code is read here."""
+
+    @property
+    def code(self) -> str: ...
 
 
 class LedgerPeriod(SQLModel, table=True):
@@ -73,9 +80,21 @@ def program_of(code: str) -> str | None:
     return (m.group(1) or m.group(2)) if m else None
 
 
-async def ensure_open(session: AsyncSession, accounts: Sequence[LedgerAccount], effective: date) -> None:
-    """Refuse an entry dated in a month its fund has closed (or before it)."""
-    programs = {p for p in (program_of(a.code) for a in accounts) if p}
+def programs_of(accounts: Sequence[_Coded]) -> list[str]:
+    """The programmes whose books these accounts are in."""
+    return sorted({p for p in (program_of(a.code) for a in accounts) if p})
+
+
+def closed_error(closed: str, effective: date) -> InvalidState:
+    return InvalidState(f"the books are closed through {closed}: nothing may be dated {effective}; "
+                        "post a correction (a reversal) in the open period",
+                        extra={"closed_through": closed, "effective_date": effective.isoformat()})
+
+
+async def ensure_open(session: AsyncSession, accounts: Sequence[_Coded], effective: date) -> None:
+    """Refuse an entry dated in a month its fund has closed (or before it). The poster runs the same check
+    inside its append statement (``append.py``), after its account locks."""
+    programs = programs_of(accounts)
     if not programs:
         return
     stmt = (select(LedgerPeriod.month).join(FundProgram, col(FundProgram.fund_org_id) == col(LedgerPeriod.fund_org_id))
@@ -83,9 +102,7 @@ async def ensure_open(session: AsyncSession, accounts: Sequence[LedgerAccount], 
             .order_by(col(LedgerPeriod.ends_on).desc()).limit(1))
     closed = (await session.exec(stmt)).first()
     if closed is not None:
-        raise InvalidState(f"the books are closed through {closed}: nothing may be dated {effective}; "
-                           "post a correction (a reversal) in the open period",
-                           extra={"closed_through": closed, "effective_date": effective.isoformat()})
+        raise closed_error(closed, effective)
 
 
 async def fund_accounts(session: AsyncSession, fund_org_id: str, *, lock: bool = False) -> list[LedgerAccount]:
