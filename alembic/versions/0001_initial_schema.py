@@ -87,6 +87,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('last_seq', sa.BigInteger(), nullable=False),
     sa.Column('last_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('prev_hash', sqlmodel.sql.sqltypes.AutoString(length=64), server_default='0000000000000000000000000000000000000000000000000000000000000000', nullable=False),
     sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_chain_head'))
     )
@@ -249,6 +250,10 @@ def upgrade() -> None:
     sa.Column('awards', sa.JSON(), nullable=False),
     sa.Column('industry', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
     sa.Column('strategic_emerging', sa.Boolean(), nullable=False),
+    sa.Column('gi_form', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
+    sa.Column('product', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    sa.Column('region', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=True),
+    sa.Column('registrant', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('owner_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('max_pledge_amount', sa.BigInteger(), nullable=False),
@@ -256,7 +261,8 @@ def upgrade() -> None:
     sa.Column('search_text', sa.Text(), nullable=False),
     sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("kind IN ('invention_patent', 'utility_model', 'design_patent', 'trademark', 'copyright', 'software_copyright', 'trade_secret', 'plant_variety')", name=op.f('ck_assets_kind')),
+    sa.CheckConstraint("gi_form IS NULL OR gi_form IN ('collective_mark', 'certification_mark', 'gi_product')", name=op.f('ck_assets_gi_form')),
+    sa.CheckConstraint("kind IN ('invention_patent', 'utility_model', 'design_patent', 'trademark', 'copyright', 'software_copyright', 'trade_secret', 'plant_variety', 'geographical_indication')", name=op.f('ck_assets_kind')),
     sa.CheckConstraint("status IN ('pending', 'valid', 'lapsed', 'expired', 'invalidated')", name=op.f('ck_assets_status')),
     sa.CheckConstraint('claims_count IS NULL OR claims_count >= 0', name=op.f('ck_assets_claims_count')),
     sa.ForeignKeyConstraint(['owner_org_id'], ['orgs.id'], name=op.f('fk_assets_owner_org_id_orgs')),
@@ -268,6 +274,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_assets_ipc_subclass'), ['ipc_subclass'], unique=False)
         batch_op.create_index(batch_op.f('ix_assets_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_assets_owner_org_id'), ['owner_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_assets_region'), ['region'], unique=False)
         batch_op.create_index(batch_op.f('ix_assets_updated_at'), ['updated_at'], unique=False)
 
     op.create_table('auctions',
@@ -322,6 +329,7 @@ def upgrade() -> None:
     sa.Column('proceeds_to', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True),
     sa.Column('allow_pledged_by', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('platform_fee', sa.BigInteger(), nullable=False),
     sa.Column('seller_region', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=True),
     sa.Column('buyer_region', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=True),
     sa.Column('industry', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
@@ -343,6 +351,7 @@ def upgrade() -> None:
     sa.CheckConstraint("source IN ('listing', 'auction', 'open_license')", name=op.f('ck_deals_source')),
     sa.CheckConstraint("status IN ('awaiting_payment', 'paid', 'recorded', 'cancelled')", name=op.f('ck_deals_status')),
     sa.CheckConstraint('amount >= 0', name=op.f('ck_deals_amount')),
+    sa.CheckConstraint('platform_fee >= 0 AND platform_fee <= amount', name=op.f('ck_deals_platform_fee')),
     sa.ForeignKeyConstraint(['buyer_org_id'], ['orgs.id'], name=op.f('fk_deals_buyer_org_id_orgs')),
     sa.ForeignKeyConstraint(['seller_org_id'], ['orgs.id'], name=op.f('fk_deals_seller_org_id_orgs')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_deals')),
@@ -361,6 +370,28 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_deals_seller_region'), ['seller_region'], unique=False)
         batch_op.create_index(batch_op.f('ix_deals_status'), ['status'], unique=False)
 
+    op.create_table('documents',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('object_type', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('object_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('content_type', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('filename', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('user_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('deleted_at', kernel.db.TZDateTime(timezone=True), nullable=True),
+    sa.Column('deleted_by_user_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.CheckConstraint("kind IN ('appraisal_report', 'pledge_registration', 'loan_contract', 'pledge_contract', 'license_contract', 'claim_evidence', 'other')", name=op.f('ck_documents_kind')),
+    sa.ForeignKeyConstraint(['org_id'], ['orgs.id'], name=op.f('fk_documents_org_id_orgs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_documents'))
+    )
+    with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.create_index('ix_documents_object', ['object_type', 'object_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_documents_sha256'), ['sha256'], unique=False)
+
     op.create_table('event_audiences',
     sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('audience', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
@@ -378,6 +409,7 @@ def upgrade() -> None:
     sa.Column('current_version', sa.Integer(), nullable=False),
     sa.Column('provision_rates_bps', sa.JSON(), server_default='{}', nullable=False),
     sa.Column('auto_close_periods', sa.Boolean(), server_default=sa.false(), nullable=False),
+    sa.Column('requires_claim_evidence', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('capital >= 0', name=op.f('ck_fund_programs_capital_not_negative')),
     sa.CheckConstraint('current_version >= 1', name=op.f('ck_fund_programs_current_version')),
@@ -386,6 +418,37 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('fund_programs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_fund_programs_fund_org_id'), ['fund_org_id'], unique=False)
+
+    op.create_table('import_jobs',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('org_kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('user_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('filename', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('file_format', sqlmodel.sql.sqltypes.AutoString(length=4), nullable=False),
+    sa.Column('file_sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('file_size', sa.Integer(), nullable=False),
+    sa.Column('chunk_rows', sa.Integer(), nullable=False),
+    sa.Column('chunks', sa.JSON(), nullable=True),
+    sa.Column('next_chunk', sa.Integer(), nullable=False),
+    sa.Column('total_rows', sa.Integer(), nullable=True),
+    sa.Column('processed_rows', sa.Integer(), nullable=False),
+    sa.Column('imported', sa.Integer(), nullable=False),
+    sa.Column('duplicates', sa.Integer(), nullable=False),
+    sa.Column('rejected', sa.Integer(), nullable=False),
+    sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', kernel.db.TZDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['org_id'], ['orgs.id'], name=op.f('fk_import_jobs_org_id_orgs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_import_jobs'))
+    )
+    with op.batch_alter_table('import_jobs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_import_jobs_org_id'), ['org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_import_jobs_status'), ['status'], unique=False)
 
     op.create_table('ledger_accounts',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -539,6 +602,7 @@ def upgrade() -> None:
     sa.Column('provider_reference', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
     sa.Column('escrow', sa.Boolean(), nullable=False),
+    sa.Column('platform_fee', sa.BigInteger(), nullable=False),
     sa.Column('escrow_state', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=True),
     sa.Column('transfer_reference', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
     sa.Column('refund_reference', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
@@ -561,7 +625,9 @@ def upgrade() -> None:
     sa.CheckConstraint("status IN ('processing', 'succeeded', 'failed', 'canceled', 'refunded')", name=op.f('ck_payments_status')),
     sa.CheckConstraint('amount > 0', name=op.f('ck_payments_amount_positive')),
     sa.CheckConstraint('escrow OR escrow_state IS NULL', name=op.f('ck_payments_escrow_only_when_escrowed')),
+    sa.CheckConstraint('escrow OR platform_fee = 0', name=op.f('ck_payments_fee_only_when_escrowed')),
     sa.CheckConstraint('payer_org_id <> payee_org_id', name=op.f('ck_payments_distinct_parties')),
+    sa.CheckConstraint('platform_fee >= 0 AND platform_fee < amount', name=op.f('ck_payments_platform_fee')),
     sa.ForeignKeyConstraint(['payee_org_id'], ['orgs.id'], name=op.f('fk_payments_payee_org_id_orgs')),
     sa.ForeignKeyConstraint(['payer_org_id'], ['orgs.id'], name=op.f('fk_payments_payer_org_id_orgs')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_payments')),
@@ -604,28 +670,31 @@ def upgrade() -> None:
     op.create_table('subsidy_policies',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('rate_bps', sa.Integer(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('rate_bps', sa.Integer(), nullable=True),
     sa.Column('guaranteed_rate_bps', sa.Integer(), nullable=True),
     sa.Column('basis', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('max_months', sa.Integer(), nullable=True),
-    sa.Column('cap_per_org_year', sa.BigInteger(), nullable=False),
+    sa.Column('cap_per_org_year', sa.BigInteger(), nullable=True),
     sa.Column('cap_per_loan', sa.BigInteger(), nullable=True),
     sa.Column('budget', sa.BigInteger(), nullable=False),
     sa.Column('paid_total', sa.BigInteger(), nullable=False),
     sa.Column('over_budget', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('amount_per_item', sa.BigInteger(), nullable=True),
+    sa.Column('terms', sa.JSON(), nullable=False),
     sa.Column('period', sa.Integer(), nullable=False),
     sa.Column('conditions', sa.JSON(), nullable=False),
     sa.Column('regulator_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('funding_entry_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('created_on', sa.Date(), nullable=False),
     sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("basis IN ('interest_paid', 'lpr_principal', 'fee')", name=op.f('ck_subsidy_policies_basis')),
-    sa.CheckConstraint("kind IN ('interest', 'appraisal_fee', 'insurance_premium', 'guarantee_fee')", name=op.f('ck_subsidy_policies_kind')),
+    sa.CheckConstraint("basis IN ('interest_paid', 'lpr_principal', 'fee', 'per_item')", name=op.f('ck_subsidy_policies_basis')),
+    sa.CheckConstraint("kind IN ('interest', 'appraisal_fee', 'insurance_premium', 'guarantee_fee', 'high_value_patent', 'foreign_patent', 'gi_mark', 'madrid_mark', 'ip_management_certification', 'patent_portfolio')", name=op.f('ck_subsidy_policies_kind')),
     sa.CheckConstraint("over_budget IN ('refuse', 'prorate')", name=op.f('ck_subsidy_policies_over_budget')),
+    sa.CheckConstraint('amount_per_item IS NULL OR amount_per_item > 0', name=op.f('ck_subsidy_policies_amount_per_item')),
     sa.CheckConstraint('budget > 0', name=op.f('ck_subsidy_policies_budget_positive')),
     sa.CheckConstraint('paid_total >= 0 AND paid_total <= budget', name=op.f('ck_subsidy_policies_within_budget')),
-    sa.CheckConstraint('rate_bps > 0 AND rate_bps <= 10000', name=op.f('ck_subsidy_policies_rate')),
+    sa.CheckConstraint('rate_bps IS NULL OR (rate_bps > 0 AND rate_bps <= 10000)', name=op.f('ck_subsidy_policies_rate')),
     sa.ForeignKeyConstraint(['regulator_org_id'], ['orgs.id'], name=op.f('fk_subsidy_policies_regulator_org_id_orgs')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subsidy_policies'))
     )
@@ -740,6 +809,38 @@ def upgrade() -> None:
     with op.batch_alter_table('webhook_endpoints', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_webhook_endpoints_org_id'), ['org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_webhook_endpoints_status'), ['status'], unique=False)
+
+    op.create_table('whitelist_consents',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('given_on', sa.Date(), nullable=False),
+    sa.Column('given_by_user_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("status IN ('given', 'withdrawn')", name=op.f('ck_whitelist_consents_status')),
+    sa.ForeignKeyConstraint(['org_id'], ['orgs.id'], name=op.f('fk_whitelist_consents_org_id_orgs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_whitelist_consents'))
+    )
+    with op.batch_alter_table('whitelist_consents', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_whitelist_consents_org_id'), ['org_id'], unique=False)
+
+    op.create_table('whitelists',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('regulator_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('published_on', sa.Date(), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("status IN ('published', 'withdrawn')", name=op.f('ck_whitelists_status')),
+    sa.ForeignKeyConstraint(['regulator_org_id'], ['orgs.id'], name=op.f('fk_whitelists_regulator_org_id_orgs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_whitelists'))
+    )
+    with op.batch_alter_table('whitelists', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_whitelists_regulator_org_id'), ['regulator_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_whitelists_year'), ['year'], unique=False)
 
     op.create_table('approval_requests',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -861,6 +962,9 @@ def upgrade() -> None:
     sa.Column('default_days', sa.Integer(), nullable=False),
     sa.Column('min_ip_share_bps', sa.Integer(), nullable=False),
     sa.Column('insufficient_cash', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('restructured_leave_cover', sa.Boolean(), server_default=sa.false(), nullable=False),
+    sa.Column('max_annual_rate_bps', sa.Integer(), nullable=True),
+    sa.Column('collateral_margin_bps', sa.Integer(), server_default='0', nullable=False),
     sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("insufficient_cash IN ('refuse', 'queue')", name=op.f('ck_fund_program_versions_insufficient_cash')),
     sa.CheckConstraint('fund_bps >= 0 AND guarantor_bps >= 0 AND insurer_bps >= 0', name=op.f('ck_fund_program_versions_shares')),
@@ -885,6 +989,21 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_fund_provisions')),
     sa.UniqueConstraint('program_id', 'as_of', name=op.f('uq_fund_provisions_program_id_as_of'))
     )
+    op.create_table('import_row_errors',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('import_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('row', sa.Integer(), nullable=False),
+    sa.Column('column', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('value', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('error_type', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=True),
+    sa.Column('ctx', sa.JSON(), nullable=True),
+    sa.ForeignKeyConstraint(['import_id'], ['import_jobs.id'], name=op.f('fk_import_row_errors_import_id_import_jobs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_import_row_errors'))
+    )
+    with op.batch_alter_table('import_row_errors', schema=None) as batch_op:
+        batch_op.create_index('ix_import_row_errors_job_row', ['import_id', 'row'], unique=False)
+
     op.create_table('ledger_postings',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('entry_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -1157,6 +1276,22 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_deliveries')),
     sa.UniqueConstraint('endpoint_id', 'event_id', name=op.f('uq_webhook_deliveries_endpoint_id_event_id'))
     )
+    op.create_table('whitelist_entries',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('whitelist_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('consent_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('indicators', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['consent_id'], ['whitelist_consents.id'], name=op.f('fk_whitelist_entries_consent_id_whitelist_consents')),
+    sa.ForeignKeyConstraint(['org_id'], ['orgs.id'], name=op.f('fk_whitelist_entries_org_id_orgs')),
+    sa.ForeignKeyConstraint(['whitelist_id'], ['whitelists.id'], name=op.f('fk_whitelist_entries_whitelist_id_whitelists')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_whitelist_entries')),
+    sa.UniqueConstraint('whitelist_id', 'org_id', name=op.f('uq_whitelist_entries_whitelist_id_org_id'))
+    )
+    with op.batch_alter_table('whitelist_entries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_whitelist_entries_org_id'), ['org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_whitelist_entries_whitelist_id'), ['whitelist_id'], unique=False)
+
     op.create_table('fund_covers',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -1281,15 +1416,16 @@ def upgrade() -> None:
     sa.Column('loss', sa.BigInteger(), nullable=False),
     sa.Column('shares', sa.JSON(), nullable=False),
     sa.Column('fund_amount', sa.BigInteger(), nullable=False),
-    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('opened_on', sa.Date(), nullable=False),
     sa.Column('queued_at', kernel.db.TZDateTime(timezone=True), nullable=True),
     sa.Column('paid_on', sa.Date(), nullable=True),
     sa.Column('paid_at', kernel.db.TZDateTime(timezone=True), nullable=True),
     sa.Column('ledger_entry_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('payment_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('payout_attempts', sa.Integer(), server_default='0', nullable=False),
     sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("status IN ('pending', 'queued', 'paid')", name=op.f('ck_compensation_claims_status')),
+    sa.CheckConstraint("status IN ('pending', 'queued', 'approved', 'paying', 'paid', 'payout_failed')", name=op.f('ck_compensation_claims_status')),
     sa.CheckConstraint('loss > 0 AND fund_amount >= 0 AND fund_amount <= loss', name=op.f('ck_compensation_claims_amounts')),
     sa.ForeignKeyConstraint(['cover_id'], ['fund_covers.id'], name=op.f('fk_compensation_claims_cover_id_fund_covers')),
     sa.ForeignKeyConstraint(['program_id'], ['fund_programs.id'], name=op.f('fk_compensation_claims_program_id_fund_programs')),
@@ -1300,6 +1436,17 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_compensation_claims_bank_org_id'), ['bank_org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_compensation_claims_program_id'), ['program_id'], unique=False)
 
+    op.create_table('imported_loans',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('bank_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('contract_no', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['bank_org_id'], ['orgs.id'], name=op.f('fk_imported_loans_bank_org_id_orgs')),
+    sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_imported_loans_loan_id_loans')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_imported_loans')),
+    sa.UniqueConstraint('bank_org_id', 'contract_no', name=op.f('uq_imported_loans_bank_org_id_contract_no'))
+    )
     op.create_table('loan_charges',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -1341,6 +1488,7 @@ def upgrade() -> None:
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('asset_ids', sa.JSON(), nullable=False),
+    sa.Column('valuation_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
     sa.Column('requested_on', sa.Date(), nullable=False),
     sa.Column('registered_on', sa.Date(), nullable=True),
@@ -1379,6 +1527,7 @@ def upgrade() -> None:
     sa.Column('requested_on', sa.Date(), nullable=False),
     sa.Column('decided_on', sa.Date(), nullable=True),
     sa.Column('remaining_borrowing_base', sa.BigInteger(), nullable=True),
+    sa.Column('decision_note', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', kernel.db.TZDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_loan_collateral_releases_loan_id_loans')),
@@ -1386,6 +1535,30 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('loan_collateral_releases', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_loan_collateral_releases_loan_id'), ['loan_id'], unique=False)
+
+    op.create_table('loan_collateral_valuations',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('ref_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('valuation_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('margin_bps', sa.Integer(), nullable=False),
+    sa.Column('borrowing_base_before', sa.BigInteger(), nullable=False),
+    sa.Column('borrowing_base', sa.BigInteger(), nullable=False),
+    sa.Column('outstanding_principal', sa.BigInteger(), nullable=False),
+    sa.Column('margin_call_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('on', sa.Date(), nullable=False),
+    sa.Column('by_user_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("source IN ('revaluation', 'addition', 'substitution')", name=op.f('ck_loan_collateral_valuations_source')),
+    sa.CheckConstraint('margin_bps >= 0', name=op.f('ck_loan_collateral_valuations_margin')),
+    sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_loan_collateral_valuations_loan_id_loans')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_collateral_valuations')),
+    sa.UniqueConstraint('loan_id', 'seq', name=op.f('uq_loan_collateral_valuations_loan_id_seq'))
+    )
+    with op.batch_alter_table('loan_collateral_valuations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_loan_collateral_valuations_loan_id'), ['loan_id'], unique=False)
 
     op.create_table('loan_disposals',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -1623,9 +1796,10 @@ def upgrade() -> None:
     op.create_table('subsidy_claims',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('policy_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('loan_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('claimant_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('claimant_role', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('items', sa.JSON(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('basis_amount', sa.BigInteger(), nullable=False),
     sa.Column('amount', sa.BigInteger(), nullable=False),
@@ -1665,9 +1839,12 @@ def upgrade() -> None:
     sa.Column('org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('amount', sa.BigInteger(), nullable=False),
     sa.Column('recovered_on', sa.Date(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), server_default='paying', nullable=False),
     sa.Column('ledger_entry_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('payment_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('payout_attempts', sa.Integer(), server_default='0', nullable=False),
     sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("status IN ('paying', 'paid', 'payout_failed')", name=op.f('ck_fund_recoveries_status')),
     sa.CheckConstraint('amount >= 0', name=op.f('ck_fund_recoveries_amount')),
     sa.ForeignKeyConstraint(['claim_id'], ['compensation_claims.id'], name=op.f('fk_fund_recoveries_claim_id_compensation_claims')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_fund_recoveries')),
@@ -1677,11 +1854,38 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_fund_recoveries_claim_id'), ['claim_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_fund_recoveries_loan_id'), ['loan_id'], unique=False)
 
+    op.create_table('subsidy_reward_items',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('claim_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('policy_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('subject', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('claimant_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('period', sa.Integer(), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('bonus', sa.BigInteger(), nullable=False),
+    sa.Column('reward_key', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True),
+    sa.CheckConstraint('amount >= 0 AND bonus >= 0', name=op.f('ck_subsidy_reward_items_amounts')),
+    sa.ForeignKeyConstraint(['claim_id'], ['subsidy_claims.id'], name=op.f('fk_subsidy_reward_items_claim_id_subsidy_claims')),
+    sa.ForeignKeyConstraint(['claimant_org_id'], ['orgs.id'], name=op.f('fk_subsidy_reward_items_claimant_org_id_orgs')),
+    sa.ForeignKeyConstraint(['policy_id'], ['subsidy_policies.id'], name=op.f('fk_subsidy_reward_items_policy_id_subsidy_policies')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_subsidy_reward_items')),
+    sa.UniqueConstraint('reward_key', name=op.f('uq_subsidy_reward_items_reward_key'))
+    )
+    with op.batch_alter_table('subsidy_reward_items', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_subsidy_reward_items_claim_id'), ['claim_id'], unique=False)
+        batch_op.create_index('ix_subsidy_reward_items_org', ['kind', 'claimant_org_id', 'period'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('subsidy_reward_items', schema=None) as batch_op:
+        batch_op.drop_index('ix_subsidy_reward_items_org')
+        batch_op.drop_index(batch_op.f('ix_subsidy_reward_items_claim_id'))
+
+    op.drop_table('subsidy_reward_items')
     with op.batch_alter_table('fund_recoveries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_fund_recoveries_loan_id'))
         batch_op.drop_index(batch_op.f('ix_fund_recoveries_claim_id'))
@@ -1742,6 +1946,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_loan_disposals_auction_id'))
 
     op.drop_table('loan_disposals')
+    with op.batch_alter_table('loan_collateral_valuations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_loan_collateral_valuations_loan_id'))
+
+    op.drop_table('loan_collateral_valuations')
     with op.batch_alter_table('loan_collateral_releases', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_loan_collateral_releases_loan_id'))
 
@@ -1762,6 +1970,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_loan_charges_loan_id'))
 
     op.drop_table('loan_charges')
+    op.drop_table('imported_loans')
     with op.batch_alter_table('compensation_claims', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_compensation_claims_program_id'))
         batch_op.drop_index(batch_op.f('ix_compensation_claims_bank_org_id'))
@@ -1783,6 +1992,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_fund_covers_agreement_id'))
 
     op.drop_table('fund_covers')
+    with op.batch_alter_table('whitelist_entries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_whitelist_entries_whitelist_id'))
+        batch_op.drop_index(batch_op.f('ix_whitelist_entries_org_id'))
+
+    op.drop_table('whitelist_entries')
     op.drop_table('webhook_deliveries')
     with op.batch_alter_table('valuation_comparables', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_valuation_comparables_recorded_on'))
@@ -1846,6 +2060,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_ledger_postings_account_date')
 
     op.drop_table('ledger_postings')
+    with op.batch_alter_table('import_row_errors', schema=None) as batch_op:
+        batch_op.drop_index('ix_import_row_errors_job_row')
+
+    op.drop_table('import_row_errors')
     op.drop_table('fund_provisions')
     with op.batch_alter_table('fund_program_versions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_fund_program_versions_program_id'))
@@ -1877,6 +2095,15 @@ def downgrade() -> None:
         batch_op.drop_index('ix_approval_requests_org_status')
 
     op.drop_table('approval_requests')
+    with op.batch_alter_table('whitelists', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_whitelists_year'))
+        batch_op.drop_index(batch_op.f('ix_whitelists_regulator_org_id'))
+
+    op.drop_table('whitelists')
+    with op.batch_alter_table('whitelist_consents', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_whitelist_consents_org_id'))
+
+    op.drop_table('whitelist_consents')
     with op.batch_alter_table('webhook_endpoints', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_webhook_endpoints_status'))
         batch_op.drop_index(batch_op.f('ix_webhook_endpoints_org_id'))
@@ -1942,6 +2169,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_ledger_accounts_owner_org_id'))
 
     op.drop_table('ledger_accounts')
+    with op.batch_alter_table('import_jobs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_import_jobs_status'))
+        batch_op.drop_index(batch_op.f('ix_import_jobs_org_id'))
+
+    op.drop_table('import_jobs')
     with op.batch_alter_table('fund_programs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_fund_programs_fund_org_id'))
 
@@ -1950,6 +2182,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_event_audiences_audience_event')
 
     op.drop_table('event_audiences')
+    with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_documents_sha256'))
+        batch_op.drop_index('ix_documents_object')
+
+    op.drop_table('documents')
     with op.batch_alter_table('deals', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_deals_status'))
         batch_op.drop_index(batch_op.f('ix_deals_seller_region'))
@@ -1973,6 +2210,7 @@ def downgrade() -> None:
     op.drop_table('auctions')
     with op.batch_alter_table('assets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_assets_updated_at'))
+        batch_op.drop_index(batch_op.f('ix_assets_region'))
         batch_op.drop_index(batch_op.f('ix_assets_owner_org_id'))
         batch_op.drop_index(batch_op.f('ix_assets_kind'))
         batch_op.drop_index(batch_op.f('ix_assets_ipc_subclass'))
