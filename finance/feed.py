@@ -24,9 +24,9 @@ async def _rows(session: AsyncSession, model: Any, ids: list[str]) -> list[Any]:
 async def fund_orgs(session: AsyncSession, program_ids: set[str]) -> dict[str, str]:
     if not program_ids:
         return {}
-    rows = await session.exec(sa.select(FundProgram.id, FundProgram.fund_org_id)
+    rows = await (await session.connection()).execute(sa.select(col(FundProgram.id), col(FundProgram.fund_org_id))
                               .where(col(FundProgram.id).in_(program_ids)))
-    return dict(rows.all())  # type: ignore[arg-type]  # rows are (key, value) pairs
+    return {k: v for k, v in rows.all()}
 
 
 def loan_parties(loan: Loan, funds: dict[str, str]) -> set[str]:
@@ -52,8 +52,8 @@ async def describe_applications(session: AsyncSession, ids: list[str]) -> dict[s
 @describer("loan_offer")
 async def describe_offers(session: AsyncSession, ids: list[str]) -> dict[str, Described]:
     offers = await _rows(session, LoanOffer, ids)
-    applicants = dict((await session.exec(sa.select(LoanApplication.id, LoanApplication.applicant_org_id).where(
-        col(LoanApplication.id).in_({o.application_id for o in offers})))).all())  # type: ignore[arg-type]  # rows are (key, value) pairs
+    applicants = dict((await (await session.connection()).execute(sa.select(col(LoanApplication.id), col(LoanApplication.applicant_org_id)).where(
+        col(LoanApplication.id).in_({o.application_id for o in offers})))).tuples().all())
     # A bank never hears of a competitor's offer.
     return {o.id: Described(o.model_dump(), {o.bank_org_id, applicants.get(o.application_id, "")}) for o in offers}
 
@@ -81,8 +81,8 @@ async def describe_recoveries(session: AsyncSession, ids: list[str]) -> dict[str
 @describer("subsidy_claim")
 async def describe_subsidy_claims(session: AsyncSession, ids: list[str]) -> dict[str, Described]:
     claims = await _rows(session, SubsidyClaim, ids)
-    regulators = dict((await session.exec(sa.select(SubsidyPolicy.id, SubsidyPolicy.regulator_org_id).where(
-        col(SubsidyPolicy.id).in_({c.policy_id for c in claims})))).all())  # type: ignore[arg-type]  # rows are (key, value) pairs
+    regulators = dict((await (await session.connection()).execute(sa.select(col(SubsidyPolicy.id), col(SubsidyPolicy.regulator_org_id)).where(
+        col(SubsidyPolicy.id).in_({c.policy_id for c in claims})))).tuples().all())
     return {c.id: Described(c.model_dump(), {c.claimant_org_id, regulators.get(c.policy_id, "")}) for c in claims}
 
 

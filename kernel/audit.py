@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kernel import event_log
 from kernel.actor import Actor
 from kernel.clock import business_date
-from kernel.db import TZDateTime, utcnow
+from kernel.db import TZDateTime, table_of, utcnow
 from kernel.ids import new_id
 
 
@@ -62,6 +62,6 @@ async def record_bulk(session: AsyncSession, rows: list[dict[str, Any]]) -> None
     Each row has every column of ``audit_events``."""
     if not rows:
         return
-    await (await session.connection()).execute(sa.insert(AuditEvent.__table__), rows)
+    await (await session.connection()).execute(sa.insert(table_of(AuditEvent)), rows)
     await event_log.record(session, [event_log.Change(r["action"], r["object_type"], r["object_id"], r["before"])
                                      for r in rows])

@@ -172,7 +172,8 @@ async def record(session: AsyncSession, changes: Iterable[Change]) -> list[dict[
             found = await _describers[object_type](session, list(dict.fromkeys(ids[i:i + 1000])))
             described.update({(object_type, k): v for k, v in found.items()})
     now = utcnow()
-    rows, audiences = [], []
+    rows: list[dict[str, Any]] = []
+    audiences: list[dict[str, Any]] = []
     audience_of: dict[str, set[str]] = {}
     for c in wanted:
         view = described.get((c.object_type, c.object_id))

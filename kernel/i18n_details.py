@@ -13,9 +13,6 @@ EXACT_DETAILS: dict[str, str] = {
     # accounts
     "not a role an organisation gives": "不是机构可授予的角色",
     "only the organisation's admin manages its users": "只有本机构管理员可以管理用户",
-    # fund payouts
-    "only the programme's fund retries a compensation payout": "只有该计划的基金可以重试代偿付款",
-    "recovery not found": "未找到追偿记录",
     "the current password is wrong": "当前密码错误",
     "the new password must differ from the current one": "新密码不能与当前密码相同",
     "the organisation's last active admin cannot be demoted or disabled": "机构最后一位有效管理员不能被降级或停用",
@@ -374,10 +371,6 @@ TEMPLATE_DETAILS: dict[str, str] = {
     "ends_on must be between today and {v1} days on": "ends_on 须在今天到 {v1} 天之后之间",
     "an open license is already declared ({v1})": "已声明开放许可（{v1}）",
     "you already hold license {v1} under this declaration": "您已根据该声明取得许可 {v1}",
-    "the payout of claim {v1} failed; retry it with POST /compensation-claims/{v2}/retry-payout":
-        "代偿申请 {v1} 的付款失败；请通过 POST /compensation-claims/{v2}/retry-payout 重试",
-    "compensation claim {v1} is {status}; only a failed payout is retried":
-        "代偿申请 {v1} 当前为“{status}”，只有付款失败的申请可以重试",
     "the period must lie within the license term {v1}–{v2}": "期间须在许可期限 {v1}–{v2} 之内",
     "asset {v1} is no longer owned by the seller": "资产 {v1} 已不属于卖方",
     "only a paid deal can be recorded; this one is {v1}": "只有已支付的交易可以备案；该交易当前为 {v1}",

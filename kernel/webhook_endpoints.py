@@ -197,7 +197,7 @@ async def list_deliveries(session: AsyncSession, actor: Actor, endpoint_id: str,
                                limit)
     log: dict[str, list[AttemptOut]] = {r.id: [] for r in rows}
     if rows:
-        for a in (await session.exec(sa.select(ATTEMPTS).where(ATTEMPTS.c.delivery_id.in_(list(log)))
+        for a in (await (await session.connection()).execute(sa.select(ATTEMPTS).where(ATTEMPTS.c.delivery_id.in_(list(log)))
                                      .order_by(ATTEMPTS.c.id))).all():
             log[a.delivery_id].append(AttemptOut.model_validate(dict(a._mapping)))
     return [DeliveryOut(**r._mapping, attempt_log=log[r.id]) for r in rows], more, nxt
@@ -213,14 +213,14 @@ async def retry_delivery(session: AsyncSession, actor: Actor, delivery_id: str) 
         raise InvalidState(f"webhook endpoint {ep.id} is disabled; enable it before retrying deliveries")
     if delivery.status == "pending":
         raise InvalidState(f"webhook delivery {delivery.id} is still being attempted")
-    event = (await session.exec(sa.select(EVENTS.c.object_type, EVENTS.c.object_id)
+    event = (await (await session.connection()).execute(sa.select(EVENTS.c.object_type, EVENTS.c.object_id)
                                 .where(EVENTS.c.id == delivery.event_id))).one()
     delivery.next_attempt_at = utcnow()
     await WEBHOOK_DELIVERY.apply(session, actor, delivery, "retry", audit_action="webhook_delivery.retried")
     await session.flush()
     await outbox.enqueue(session, DELIVER, {"delivery_id": delivery.id},
                          ordering_key=ordering_key(ep.id, event.object_type, event.object_id))
-    attempts = (await session.exec(sa.select(ATTEMPTS).where(ATTEMPTS.c.delivery_id == delivery.id)
+    attempts = (await (await session.connection()).execute(sa.select(ATTEMPTS).where(ATTEMPTS.c.delivery_id == delivery.id)
                                    .order_by(ATTEMPTS.c.id))).all()
     return DeliveryOut(**delivery.model_dump(),
                        attempt_log=[AttemptOut.model_validate(dict(a._mapping)) for a in attempts])

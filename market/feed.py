@@ -24,7 +24,7 @@ async def describe_auctions(session: AsyncSession, ids: list[str]) -> dict[str, 
     rows = (await session.exec(select(Auction).where(col(Auction.id).in_(ids))
                                .execution_options(populate_existing=True))).all()
     bidders: dict[str, set[str]] = {}
-    for auction_id, org_id in (await session.exec(sa.select(Bid.auction_id, Bid.bidder_org_id).distinct()
+    for auction_id, org_id in (await (await session.connection()).execute(sa.select(col(Bid.auction_id), col(Bid.bidder_org_id)).distinct()
                                                   .where(col(Bid.auction_id).in_(ids)))).all():
         bidders.setdefault(auction_id, set()).add(org_id)
     # The reserve stays hidden from bidders, in the feed too.

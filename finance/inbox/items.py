@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.approvals import pending_for_inbox
@@ -29,11 +30,12 @@ from finance.loans.models import (
 )
 from finance.subsidies.models import SubsidyClaim, SubsidyPolicy
 from kernel.actor import Actor
+from kernel.db import table_of
 from market.licensing.models import License, RoyaltyReport
 from valuation.models import Valuation
 
-L, APP, OFF, INST = Loan.__table__, LoanApplication.__table__, LoanOffer.__table__, LoanInstallment.__table__
-ALERT, CLAIM = LoanCollateralAlert.__table__, CompensationClaim.__table__
+L, APP, OFF, INST = table_of(Loan), table_of(LoanApplication), table_of(LoanOffer), table_of(LoanInstallment)
+ALERT, CLAIM = table_of(LoanCollateralAlert), table_of(CompensationClaim)
 Borrower, BankOrg = aliased(Org, name="borrower"), aliased(Org, name="bank")
 PER_SOURCE = 100
 SOON = timedelta(days=7)
@@ -81,7 +83,7 @@ def _short(object_id: str) -> str:
 
 async def applications_to_answer(x: Ctx) -> list[InboxItem]:
     answered = sa.select(OFF.c.application_id).where(OFF.c.bank_org_id == x.actor.org_id)
-    rows = await x.rows(sa.select(APP.c.id, APP.c.amount, Borrower.name).join(Borrower, Borrower.id ==
+    rows = await x.rows(sa.select(APP.c.id, APP.c.amount, col(Borrower.name)).join(Borrower, col(Borrower.id) ==
                                                                                APP.c.applicant_org_id)
                         .where(APP.c.status == "submitted", APP.c.id.not_in(answered)).order_by(APP.c.id.desc()))
     return [x.item("application.to_answer", "loan_application", r.id, "POST", f"/loan-applications/{r.id}/offers",
@@ -97,8 +99,8 @@ async def offers_expiring(x: Ctx) -> list[InboxItem]:
 
 
 def _bank_loans(x: Ctx) -> Any:
-    return (sa.select(L.c.id, L.c.days_past_due, L.c.next_due_on, Borrower.name.label("borrower"))
-            .join(Borrower, Borrower.id == L.c.borrower_org_id).where(L.c.bank_org_id == x.actor.org_id))
+    return (sa.select(L.c.id, L.c.days_past_due, L.c.next_due_on, col(Borrower.name).label("borrower"))
+            .join(Borrower, col(Borrower.id) == L.c.borrower_org_id).where(L.c.bank_org_id == x.actor.org_id))
 
 
 async def bank_loans(x: Ctx) -> list[InboxItem]:
@@ -129,8 +131,8 @@ async def collateral_alerts(x: Ctx) -> list[InboxItem]:
 
 async def offers_received(x: Ctx) -> list[InboxItem]:
     rows = await x.rows(sa.select(OFF.c.id, OFF.c.amount, OFF.c.annual_rate_bps, OFF.c.expires_on,
-                                  BankOrg.name.label("bank"))
-                        .join(APP, APP.c.id == OFF.c.application_id).join(BankOrg, BankOrg.id == OFF.c.bank_org_id)
+                                  col(BankOrg.name).label("bank"))
+                        .join(APP, APP.c.id == OFF.c.application_id).join(BankOrg, col(BankOrg.id) == OFF.c.bank_org_id)
                         .where(APP.c.applicant_org_id == x.actor.org_id, APP.c.status == "submitted",
                                OFF.c.status == "pending", OFF.c.expires_on >= x.today).order_by(OFF.c.expires_on))
     return [x.item("offer.received", "loan_offer", r.id, "POST", f"/loan-offers/{r.id}/accept", due_on=r.expires_on,
@@ -152,7 +154,7 @@ async def installments_due(x: Ctx) -> list[InboxItem]:
 
 
 async def royalties(x: Ctx) -> list[InboxItem]:
-    R, LIC = RoyaltyReport.__table__, License.__table__
+    R, LIC = table_of(RoyaltyReport), table_of(License)
     base = (sa.select(R.c.id, R.c.license_id, R.c.royalty_due, R.c.due_on).join(LIC, LIC.c.id == R.c.license_id)
             .where(R.c.status.in_(("due", "overdue")), R.c.royalty_due > 0).order_by(R.c.due_on))
     out = [x.item("royalty.to_pay", "royalty_report", r.id, "GET", f"/licenses/{r.license_id}/royalty-reports",
@@ -176,8 +178,8 @@ async def claims_sharing(x: Ctx) -> list[InboxItem]:
 
 
 async def fund_claims(x: Ctx) -> list[InboxItem]:
-    stmt = (sa.select(CLAIM.c.id, CLAIM.c.fund_amount, CLAIM.c.status, BankOrg.name.label("bank"))
-            .join(BankOrg, BankOrg.id == CLAIM.c.bank_org_id).where(CLAIM.c.fund_org_id == x.actor.org_id))
+    stmt = (sa.select(CLAIM.c.id, CLAIM.c.fund_amount, CLAIM.c.status, col(BankOrg.name).label("bank"))
+            .join(BankOrg, col(BankOrg.id) == CLAIM.c.bank_org_id).where(CLAIM.c.fund_org_id == x.actor.org_id))
     out = [x.item("claim.to_approve", "compensation_claim", r.id, "POST", f"/compensation-claims/{r.id}/approve",
                   bank=r.bank, amount=yuan(r.fund_amount))
            for r in await x.rows(stmt.where(CLAIM.c.status == "pending"))]
@@ -189,14 +191,14 @@ async def fund_claims(x: Ctx) -> list[InboxItem]:
 
 
 async def fund_banks(x: Ctx) -> list[InboxItem]:
-    P, V, AG, CV = (FundProgram.__table__, FundProgramVersion.__table__, FundAgreement.__table__,
-                    FundCover.__table__)
+    P, V, AG, CV = (table_of(FundProgram), table_of(FundProgramVersion), table_of(FundAgreement),
+                    table_of(FundCover))
     used = (sa.select(CV.c.agreement_id, sa.func.sum(CV.c.covered_outstanding).label("used"))
             .where(CV.c.status == "active").group_by(CV.c.agreement_id).subquery())
     rows = await x.rows(sa.select(AG.c.id, AG.c.program_id, AG.c.bank_org_id, AG.c.deposit, AG.c.leverage,
-                                  P.c.name.label("program"), BankOrg.name.label("bank"), V.c.npl_pause_bps,
+                                  P.c.name.label("program"), col(BankOrg.name).label("bank"), V.c.npl_pause_bps,
                                   sa.func.coalesce(used.c.used, 0).label("used"))
-                        .join(P, P.c.id == AG.c.program_id).join(BankOrg, BankOrg.id == AG.c.bank_org_id)
+                        .join(P, P.c.id == AG.c.program_id).join(BankOrg, col(BankOrg.id) == AG.c.bank_org_id)
                         .join(V, sa.and_(V.c.program_id == P.c.id, V.c.version == P.c.current_version))
                         .outerjoin(used, used.c.agreement_id == AG.c.id)
                         .where(P.c.fund_org_id == x.actor.org_id))
@@ -221,16 +223,16 @@ async def fund_banks(x: Ctx) -> list[InboxItem]:
 # --- regulators and evaluators -----------------------------------------------------------------------------
 
 async def subsidy_claims(x: Ctx) -> list[InboxItem]:
-    C, P = SubsidyClaim.__table__, SubsidyPolicy.__table__
-    rows = await x.rows(sa.select(C.c.id, C.c.amount, Org.name).join(P, P.c.id == C.c.policy_id)
-                        .join(Org, Org.id == C.c.claimant_org_id)
+    C, P = table_of(SubsidyClaim), table_of(SubsidyPolicy)
+    rows = await x.rows(sa.select(C.c.id, C.c.amount, col(Org.name)).join(P, P.c.id == C.c.policy_id)
+                        .join(Org, col(Org.id) == C.c.claimant_org_id)
                         .where(P.c.regulator_org_id == x.actor.org_id, C.c.status == "pending"))
     return [x.item("subsidy_claim.to_decide", "subsidy_claim", r.id, "POST", f"/subsidy-claims/{r.id}/approve",
                    claimant=r.name, amount=yuan(r.amount)) for r in rows]
 
 
 async def valuations_to_certify(x: Ctx) -> list[InboxItem]:
-    V = Valuation.__table__
+    V = table_of(Valuation)
     # Drafts a loan application relies on come first: a bank is waiting for the report.
     cited = sa.select(APP.c.valuation_id).where(APP.c.status == "submitted", APP.c.valuation_id.is_not(None))
     rows = await x.rows(sa.select(V.c.id, V.c.value).where(V.c.status == "draft", V.c.scenario == "financing",
@@ -240,9 +242,9 @@ async def valuations_to_certify(x: Ctx) -> list[InboxItem]:
 
 
 async def invitations(x: Ctx) -> list[InboxItem]:
-    inv = LoanInvitation.__table__
-    rows = await x.rows(sa.select(inv.c.loan_id, inv.c.kind, Borrower.name.label("borrower"))
-                        .join(L, L.c.id == inv.c.loan_id).join(Borrower, Borrower.id == L.c.borrower_org_id)
+    inv = table_of(LoanInvitation)
+    rows = await x.rows(sa.select(inv.c.loan_id, inv.c.kind, col(Borrower.name).label("borrower"))
+                        .join(L, L.c.id == inv.c.loan_id).join(Borrower, col(Borrower.id) == L.c.borrower_org_id)
                         .where(inv.c.org_id == x.actor.org_id, inv.c.status == "pending").order_by(inv.c.id))
     return [x.item("invitation.open", "loan", r.loan_id, "POST", f"/loans/{r.loan_id}/{r.kind}",
                    loan=_short(r.loan_id), borrower=r.borrower, cover=r.kind) for r in rows]

@@ -68,9 +68,9 @@ async def sync(factory: async_sessionmaker[AsyncSession], payment_id: str) -> Pa
 
 def _stale(settings: Settings) -> Any:
     cutoff = utcnow() - timedelta(seconds=settings.payment_reconcile_after_seconds)
-    processing = sa.and_(Payment.status == "processing", col(Payment.updated_at) < cutoff)
-    release = sa.and_(Payment.escrow_state == "held", col(Payment.release_requested_at) < cutoff)
-    refund = sa.and_(Payment.status == "succeeded", col(Payment.refund_requested_at) < cutoff,
+    processing = sa.and_(col(Payment.status) == "processing", col(Payment.updated_at) < cutoff)
+    release = sa.and_(col(Payment.escrow_state) == "held", col(Payment.release_requested_at) < cutoff)
+    refund = sa.and_(col(Payment.status) == "succeeded", col(Payment.refund_requested_at) < cutoff,
                      col(Payment.refund_reference).is_(None))
     return or_(processing, release, refund)
 
@@ -89,9 +89,7 @@ async def stuck(session: AsyncSession, settings: Settings, limit: int = RECONCIL
 
 async def redrive(session: AsyncSession, payment: Payment, slot: str) -> bool:
     """Queue the next provider call of a stuck payment unless one is already queued or running."""
-    busy = (await session.exec(select(sa.func.count()).select_from(outbox.jobs).where(  # type: ignore[call-overload]  # sqlmodel types only its own select
-        outbox.jobs.c.ordering_key == f"payment:{payment.id}",
-        outbox.jobs.c.status.in_((outbox.QUEUED, outbox.RUNNING))))).one()
+    busy = await service.provider_call_in_flight(session, payment.id)
     if busy:
         return False
     op = next_op(payment)

@@ -4,7 +4,7 @@ disclosed, paid with repayments after penalty and before interest (``finance.loa
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from finance.loans import access
@@ -50,7 +50,7 @@ async def levy(session: AsyncSession, actor: Actor, loan_id: str, data: ChargeIn
 
 async def list_for(session: AsyncSession, actor: Actor, loan_id: str) -> list[LoanCharge]:
     loan = await access.get_loan(session, actor, loan_id)
-    stmt = select(LoanCharge).where(LoanCharge.loan_id == loan.id).order_by(LoanCharge.due_on, LoanCharge.id)
+    stmt = select(LoanCharge).where(LoanCharge.loan_id == loan.id).order_by(col(LoanCharge.due_on), col(LoanCharge.id))
     return list((await session.exec(stmt)).all())
 
 

@@ -27,7 +27,7 @@ from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
 from kernel.dates import add_months
 from kernel.day_end import day_end_handler
-from kernel.db import get_or_404
+from kernel.db import get_or_404, table_of
 from kernel.errors import Forbidden, InvalidState, LimitExceeded, ValidationFailed
 
 OBSERVATION_MONTHS = 12
@@ -192,8 +192,8 @@ async def decline(session: AsyncSession, actor: Actor, restructure_id: str, acti
 @day_end_handler("finance.servicing.observation", order=55)
 async def observation_day_end(session: AsyncSession, run_date: date) -> None:
     """After the loans' ageing (order 50): note lateness under observation; lift or renew floors."""
-    T = LoanRestructure.__table__
-    L = Loan.__table__
+    T = table_of(LoanRestructure)
+    L = table_of(Loan)
     in_period = sa.and_(T.c.status == "accepted", T.c.observation_until > run_date)
     conn = await session.connection()
     await conn.execute(sa.update(T).where(in_period, ~T.c.paid_late, T.c.loan_id.in_(
