@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
@@ -34,6 +35,8 @@ class FakeSession:
 
     def __init__(self) -> None:
         self.added: list[object] = []
+        # What kernel.clock reads of the sync session: no clock row held, nothing cached.
+        self.sync_session = SimpleNamespace(identity_map={}, info={})
 
     def add(self, obj: object) -> None:
         self.added.append(obj)
