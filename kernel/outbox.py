@@ -1,4 +1,6 @@
 """The transactional outbox: work that must happen after a commit, written in the same transaction.
+(One module over 400 lines on purpose: enqueue, claim, lease, run and retry share one table and one set
+of invariants, and read best together.)
 
 A service calls ``await outbox.enqueue(session, "kind", {...})`` next to the change that causes the work;
 the row commits or rolls back with it, so a rolled-back request never triggers work and committed work is
