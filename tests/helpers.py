@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import itertools
+import os
 import random
+import shutil
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -141,3 +145,17 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     assert body["status"] == status
     assert {"type", "title", "detail"} <= body.keys()
     return body
+
+
+# --- browser tests: Debian's chromium driven by Playwright for Python (tests/docs, tests/console) -----------
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+needs_browser = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM) and not os.environ.get("IPM_REQUIRE_BROWSER"),
+    reason="Debian's chromium is not installed (.ci/run installs it)")
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now, for a test server."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

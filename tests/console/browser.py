@@ -8,34 +8,20 @@ offline. Screenshots of the main pages go to ``bench/out/console/`` (CI artefact
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import uvicorn
 
 from tests.console.helpers import PASSWORD
-from tests.helpers import Party
+from tests.helpers import CHROMIUM, Party, free_port
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "bench" / "out" / "console"
-needs_browser = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM) and not os.environ.get("IPM_REQUIRE_BROWSER"),
-    reason="Debian's chromium is not installed (.ci/run installs it)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def serve(app: Any) -> AsyncIterator[str]:
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
     task = asyncio.create_task(server.serve())
     for _ in range(400):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.console.browser import Browser, needs_browser, serve, shot
-from tests.helpers import patent_number
+from tests.console.browser import Browser, serve, shot
+from tests.helpers import needs_browser, patent_number
 
 pytestmark = needs_browser
 

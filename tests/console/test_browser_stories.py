@@ -8,9 +8,10 @@ from datetime import date
 
 import pytest
 
-from tests.console.browser import Browser, needs_browser, serve, shot
+from tests.console.browser import Browser, serve, shot
 from tests.console.scenes import overdue_90_days, programme
 from tests.finance.loans import loan_flow as lf
+from tests.helpers import needs_browser
 
 pytestmark = needs_browser
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 import threading
 from collections.abc import Iterator
 
@@ -14,23 +11,15 @@ import uvicorn
 
 from api.app import create_app
 from kernel.settings import get_settings
+from tests.helpers import CHROMIUM, free_port, needs_browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM) and not os.environ.get("IPM_REQUIRE_BROWSER"),
-    reason="Debian's chromium is not installed (.ci/run installs it)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+pytestmark = needs_browser
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     """The app served by uvicorn on a loopback port (docs need no database: no lifespan)."""
-    port = _free_port()
+    port = free_port()
     app = create_app(get_settings())
     app.openapi()  # built once up front, as the lifespan does (it takes seconds on a busy machine)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off",
