@@ -63,7 +63,7 @@ def is_multiline_field(name: str | None) -> bool:
 
 
 def control_character(value: str, multiline: bool = False) -> str | None:
-    """The first refused control character in ``value`` as ``U+XXXX``, or None."""
+    """The first refused control character in ``value`` as its code point (e.g. ``U+0000``), or None."""
     found = (_CONTROL if multiline else _CONTROL_OR_BREAK).search(value)
     return f"U+{ord(found.group()):04X}" if found else None
 

@@ -3,23 +3,10 @@ field first), and reads the console in English; everything loads from the app al
 
 from __future__ import annotations
 
-import pytest
-
-from tests.console.browser import Browser, serve, shot
+from tests.console.browser import shot
 from tests.helpers import needs_browser, patent_number
 
 pytestmark = needs_browser
-
-
-@pytest.fixture(scope="module")
-async def chromium(app):
-    async for base in serve(app):
-        b = Browser(base)
-        await b.start()
-        try:
-            yield b
-        finally:
-            await b.stop()
 
 
 async def test_sme_registers_an_asset_after_a_check_digit_refusal(api, chromium):

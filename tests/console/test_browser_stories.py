@@ -6,25 +6,12 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
-
-from tests.console.browser import Browser, serve, shot
+from tests.console.browser import shot
 from tests.console.scenes import overdue_90_days, programme
 from tests.finance.loans import loan_flow as lf
 from tests.helpers import needs_browser
 
 pytestmark = needs_browser
-
-
-@pytest.fixture(scope="module")
-async def chromium(app):
-    async for base in serve(app):
-        b = Browser(base)
-        await b.start()
-        try:
-            yield b
-        finally:
-            await b.stop()
 
 
 def yuan_text(fen: int) -> str:
