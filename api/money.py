@@ -21,7 +21,7 @@ async def settle_then_read(settle: Settle, session: AsyncSession, response: Resp
     """Commit the first phase, let the provider answer (up to IPM_PAYMENT_WAIT_SECONDS), re-read
     ``objects`` as they now stand, and return the payment: 402 ``payment_failed`` if it was declined,
     202 on ``response`` while the provider has not answered."""
-    if await settle() and payment_id is not None:
+    if await settle() and payment_id is not None and not settle.ran_own_work:
         await _wait_for_provider(settle, session, payment_id)
     for obj in objects:
         await session.refresh(obj)
@@ -36,8 +36,8 @@ async def settle_then_read(settle: Settle, session: AsyncSession, response: Resp
 
 
 async def _wait_for_provider(settle: Settle, session: AsyncSession, payment_id: str) -> None:
-    """When this request did not make the provider call itself, another request for the same domain action
-    (or the worker) is making it. Wait for that answer as long as the caller would wait for its own,
+    """This request queued no provider call of its own: another request for the same domain action (or the
+    worker) may be making it. Wait for that answer as long as the caller would wait for its own,
     looking in short reads that hold nothing, so both requests answer alike."""
     deadline = time.monotonic() + settle.request.app.state.settings.payment_wait_seconds
     while await payments.provider_call_in_flight(session, payment_id):

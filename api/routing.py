@@ -141,6 +141,7 @@ class Settle:
 
     def __init__(self, request: Request) -> None:
         self.request = request
+        self.ran_own_work = False  # whether this request queued work of its own (False: a duplicate)
 
     async def __call__(self) -> bool:
         state = self.request.state
@@ -148,8 +149,9 @@ class Settle:
         await session.commit()
         state.phase_one_committed = True
         settings: Settings = self.request.app.state.settings
-        return await outbox.run_now(self.request.app.state.session_factory, outbox.take_now(session),
-                                    settings.payment_wait_seconds)
+        jobs = outbox.take_now(session)
+        self.ran_own_work = bool(jobs)
+        return await outbox.run_now(self.request.app.state.session_factory, jobs, settings.payment_wait_seconds)
 
 
 async def _settle(request: Request) -> Settle:  # a class as a dependency would run in the thread pool
