@@ -213,9 +213,10 @@ class TransactionalRoute(APIRoute):
                 except ApprovalPending as pending:  # held for a checker: keep the stored request
                     response = JSONResponse(pending.body, status_code=202)
                 except BaseException:
+                    record_id = record.id if record is not None else None  # read before the rollback expires it
                     await session.rollback()
-                    if record is not None and request.state.phase_one_committed:
-                        await _forget_key(session, record)
+                    if record_id is not None and request.state.phase_one_committed:
+                        await _forget_key(session, record_id)
                     raise
                 if response.status_code >= 400:
                     await session.rollback()
@@ -243,7 +244,7 @@ class TransactionalRoute(APIRoute):
         request.state.session = replay.session
         return await endpoint(request)
 
-async def _forget_key(session: AsyncSession, record: IdempotencyRecord) -> None:
+async def _forget_key(session: AsyncSession, record_id: str) -> None:
     """An endpoint failed after its first phase committed: free the key so a retry runs it again."""
-    await session.exec(delete(IdempotencyRecord).where(col(IdempotencyRecord.id) == record.id))
+    await session.exec(delete(IdempotencyRecord).where(col(IdempotencyRecord.id) == record_id))
     await session.commit()

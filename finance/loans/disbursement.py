@@ -8,6 +8,7 @@ from finance.loans import outbound, position, states
 from finance.loans.access import lending_bank_loan
 from finance.loans.models import Loan, LoanClassification
 from finance.loans.security import require_guarantee
+from finance.payments import service as payments
 from kernel.actor import Actor
 from kernel.clock import business_date
 from kernel.errors import InvalidState
@@ -21,9 +22,13 @@ async def disburse(session: AsyncSession, actor: Actor, loan_id: str) -> Loan:
     if loan.disbursement_payment_id is not None:
         raise InvalidState(f"loan {loan.id} is already being disbursed")
     await require_guarantee(session, loan, "disbursement")
+    # One payment per attempt: after a decline (which clears disbursement_payment_id) the bank's next try is
+    # a new payment, not a replay of the declined one.
+    tried = sum(p.purpose == "disbursement" for p in await payments.payments_for(session, outbound.LOAN_OBJECT,
+                                                                                 loan.id))
     payment = await outbound.pay(session, actor, purpose="disbursement", payer_org_id=loan.bank_org_id,
                                  payee_org_id=loan.borrower_org_id, amount=loan.principal, loan_id=loan.id,
-                                 key="disbursement")
+                                 key="disbursement" if not tried else f"disbursement:{tried + 1}")
     loan.disbursement_payment_id = payment.id
     session.add(loan)
     await session.flush()

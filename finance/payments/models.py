@@ -95,6 +95,8 @@ class Payment(SQLModel, table=True):
     # Asked of the provider after commit (outbox jobs); set when requested, cleared if the provider refuses.
     release_requested_at: datetime | None = Field(default=None, sa_type=TZDateTime)
     refund_requested_at: datetime | None = Field(default=None, sa_type=TZDateTime)
+    # Refunds asked so far: one asked again after the provider refused the last is a new request (its own key).
+    refund_attempts: int = 0
     released_at: datetime | None = Field(default=None, sa_type=TZDateTime)
     refunded_at: datetime | None = Field(default=None, sa_type=TZDateTime)
 

@@ -328,6 +328,7 @@ async def refund(session: AsyncSession, payment: Payment, actor: Actor = SYSTEM)
         raise InvalidState(f"a {payment.status} {payment.method} cannot be refunded")
     if payment.escrow_state == "released" or payment.release_requested_at is not None:
         raise InvalidState("the escrow was already released to the payee")
+    payment.refund_attempts += 1
     await _request(session, actor, payment, "refund", "refund_requested_at", "payment.refund_requested")
     return payment
 
@@ -346,7 +347,13 @@ async def _request(session: AsyncSession, actor: Actor, payment: Payment, op: st
 async def ask_provider(session: AsyncSession, payment: Payment, op: str, *, attempt: str = "") -> None:
     """Queue the provider call ``op`` for after commit, in order per payment (charge before release)."""
     await outbox.enqueue(session, CALL, {"payment_id": payment.id, "op": op},
-                         key=f"payment:{payment.id}:{op}{attempt}", ordering_key=_calls_of(payment.id), now=True)
+                         key=f"payment:{payment.id}:{_op_key(payment, op)}{attempt}",
+                         ordering_key=_calls_of(payment.id), now=True)
+
+
+def _op_key(payment: Payment, op: str) -> str:
+    """``op`` as named in its keys: a refund asked again after a refusal is a new call, not a repeat."""
+    return f"{op}{payment.refund_attempts}" if op == "refund" and payment.refund_attempts > 1 else op
 
 
 def _calls_of(payment_id: str) -> str:
@@ -392,7 +399,7 @@ async def call_gateway(payment: Payment, op: str) -> gw.GatewayResult:
             source_payment_intent=payment.provider_reference, metadata=meta))
     if op == "refund":
         return await gateway.refund(gw.RefundRequest(
-            key=f"{key}_refund", payment_intent=payment.provider_reference, amount=payment.amount, metadata=meta))
+            key=f"{key}_{_op_key(payment, op)}", payment_intent=payment.provider_reference, amount=payment.amount, metadata=meta))
     if payment.method == "payout":
         return gw.GatewayResult(await gateway.retrieve_payout(payment.provider_reference))
     return gw.GatewayResult(await gateway.retrieve_intent(payment.provider_reference))

@@ -4,12 +4,11 @@ paid that was not paid, the ledger balances (posted and pending), and a retry mo
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import select, update
+from sqlmodel import select
 
 from finance.fund import books
 from finance.fund import claims as fund_claims
@@ -17,9 +16,7 @@ from finance.fund import cover as fund_cover
 from finance.fund.models import CompensationClaim, RecoveryRow
 from finance.ledger.models import LedgerEntry
 from finance.payments.models import Payment
-from kernel import events, outbox
-from kernel.db import utcnow
-from kernel.outbox import OutboxJob
+from kernel import events
 from tests.finance.fund.helpers import (
     WAN,
     actor,
@@ -30,9 +27,9 @@ from tests.finance.fund.helpers import (
     program,
     verify_ledger,
 )
+from tests.finance.payments.scenarios import SCENARIOS, mock, retry_due
 from tests.helpers import assert_problem
 
-SCENARIOS = ("success", "decline", "timeout_then_success", "timeout_forever", "5xx")
 paid_claims: list[str] = []
 
 
@@ -41,47 +38,14 @@ async def _paid(_session: Any, payload: dict[str, Any]) -> None:
     paid_claims.append(payload["claim_id"])
 
 
-def _payout(request: httpx.Request, status: str = "paid") -> httpx.Response:
-    """The provider's answer, its id derived from the Idempotency-Key as a real provider's stored one is."""
-    key = request.headers["Idempotency-Key"]
-    body: dict[str, Any] = {"id": "po_" + hashlib.sha256(key.encode()).hexdigest()[:16], "object": "payout",
-                            "status": status}
-    if status == "failed":
-        body.update(failure_code="account_closed", failure_message="收款账户已销户")
-    return httpx.Response(200, json=body)
-
-
-def answers(scenario: str) -> Any:
-    """A respx side effect for POST /v1/payouts in ``scenario`` (the gateway tries 3 times per job)."""
-    if scenario == "success":
-        return _payout
-    if scenario == "decline":
-        return lambda request: _payout(request, "failed")
-    if scenario == "timeout_then_success":
-        calls = iter([httpx.ReadTimeout("slow")])
-        return lambda request: _raise(next(calls, None)) or _payout(request)
-    if scenario == "timeout_forever":
-        return httpx.ReadTimeout("slow")
-    return lambda request: httpx.Response(503, json={"error": {"type": "api_error"}})
-
-
-def _raise(exc: Exception | None) -> None:
-    if exc is not None:
-        raise exc
-
-
 async def _posted_and_available(app: Any, program_id: str) -> tuple[int, int]:
     return await in_tx(app, books.cash, program_id), await in_tx(app, books.available_cash, program_id)
 
 
 async def _recover(app: Any, provider: Any) -> dict[str, int]:
     """The provider is back: the outbox's retry (made due now) settles what was left processing."""
-    provider.post("/v1/payouts").mock(side_effect=_payout)
-    async with app.state.session_factory() as s:
-        await s.exec(update(OutboxJob).where(OutboxJob.status == outbox.QUEUED)  # type: ignore[call-overload]  # sqlmodel types only its own select
-                     .values(run_after=utcnow()))
-        await s.commit()
-    return await outbox.drain(app.state.session_factory)
+    mock(provider, "payout")
+    return await retry_due(app)
 
 
 async def _claim(api: Any, app: Any, fund_amount_wan: int = 50) -> tuple[Any, Any, dict[str, Any], CompensationClaim]:
@@ -110,7 +74,7 @@ async def test_compensation_payout(api, app, provider, scenario):
     fund, bank, p, claim = await _claim(api, app)
     amount = claim.fund_amount
     before, _ = await _posted_and_available(app, p["id"])
-    route = provider.post("/v1/payouts").mock(side_effect=answers(scenario))
+    route = mock(provider, "payout", scenario)
     r = await api.client.post(f"/compensation-claims/{claim.id}/approve", headers=fund.headers)
     got, pays, entries = await _state(app, claim.id)
     if scenario in ("success", "timeout_then_success"):
@@ -126,7 +90,7 @@ async def test_compensation_payout(api, app, provider, scenario):
         assert await _posted_and_available(app, p["id"]) == (before, before)  # the fund's cash unchanged
         assert claim.id not in paid_claims
         # The fund retries: a new payout (a new provider key) lands, and the money moves once.
-        provider.post("/v1/payouts").mock(side_effect=_payout)
+        mock(provider, "payout")
         r = await api.client.post(f"/compensation-claims/{claim.id}/retry-payout", headers=fund.headers)
         assert r.status_code == 200 and r.json()["status"] == "paid", r.text
         got, pays, entries = await _state(app, claim.id)
@@ -192,10 +156,10 @@ async def _rows(app: Any, claim_id: str) -> list[RecoveryRow]:
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 async def test_recovery_payment(api, app, provider, scenario):
-    provider.post("/v1/payouts").mock(side_effect=_payout)
+    mock(provider, "payout")
     fund, bank, p, claim = await _paid_claim_for_recovery(api, app)
     before, _ = await _posted_and_available(app, p["id"])
-    route = provider.post("/v1/payouts").mock(side_effect=answers(scenario))
+    route = mock(provider, "payout", scenario)
     first = len(route.calls)  # the compensation payout went through the same route
     r = await api.client.post(f"/compensation-claims/{claim.id}/recoveries",
                               json={"amount": 30 * WAN, "source_ref": "court-2026-001"}, headers=fund.headers)
@@ -210,7 +174,7 @@ async def test_recovery_payment(api, app, provider, scenario):
     elif scenario == "decline":
         assert fund_row.status == "payout_failed"
         assert await _posted_and_available(app, p["id"]) == (before, before)  # the inflow was voided
-        provider.post("/v1/payouts").mock(side_effect=_payout)
+        mock(provider, "payout")
         assert_problem(await api.client.post(f"/recoveries/{fund_row.id}/retry-payout",
                                              headers=(await api.org("fund")).headers), 404, "not_found")
         r = await api.client.post(f"/recoveries/{fund_row.id}/retry-payout", headers=bank.headers)
