@@ -167,6 +167,28 @@ L: dict[str, tuple[str, str]] = {
     # the white list
     "whitelisted": ("白名单", "White-listed"),
     "whitelisted_hint": ("申请人在监管部门发布的推荐白名单上", "The applicant is on the regulator's white list"),
+    # fund ledger, stress, regulator, imports (consolea)
+    "nav_ledger": ("基金账簿", "Fund ledger"), "nav_fund_risk": ("拨备与压力测试", "Provisions and stress"),
+    "nav_indicators": ("发展指标", "Indicators"), "nav_whitelists": ("白名单", "White lists"),
+    "nav_imports": ("批量导入", "Imports"),
+    "ledger": ("基金账簿", "Fund ledger"), "ledger_entries": ("记账凭证", "Journal entries"),
+    "ledger_balances": ("科目余额", "Account balances"), "ledger_as_of": ("截至日期（空为最新）", "As of (blank: now)"),
+    "ledger_account": ("科目", "Account"), "ledger_debits": ("借方", "Debits"), "ledger_credits": ("贷方", "Credits"),
+    "ledger_balance": ("余额", "Balance"), "ledger_kind": ("凭证类型", "Entry kind"),
+    "ledger_seq": ("序号", "No."), "ledger_effective": ("记账日", "Effective"),
+    "ledger_description": ("摘要", "Description"), "ledger_postings": ("分录", "Postings"),
+    "ledger_debit": ("借", "Dr"), "ledger_credit": ("贷", "Cr"),
+    "ledger_next_page": ("下一页", "Next page"), "ledger_first_page": ("第一页", "First page"),
+    "ledger_verify": ("核验账簿", "Verify the books"), "ledger_verify_result": ("账簿核验结果", "Verification of the books"),
+    "ledger_verified": ("核验通过：借贷平衡，余额与分录一致，哈希链完整",
+                        "Verified: debits equal credits, balances match their postings, the chain is intact"),
+    "ledger_not_verified": ("核验未通过，问题如下", "Not verified: the problems are listed below"),
+    "ledger_balanced": ("借贷平衡", "Balanced"), "ledger_chain": ("哈希链完整", "Chain intact"),
+    "ledger_entries_checked": ("已核验凭证", "Entries checked"), "ledger_accounts_checked": ("已核验科目", "Accounts checked"),
+    "ledger_pending": ("待定借方 / 贷方", "Pending debits / credits"),
+    "ledger_periods": ("已结账期间", "Closed periods"), "ledger_trial_balance": ("试算平衡表", "Trial balance"),
+    "ledger_closed_at": ("结账时间", "Closed at"), "ledger_opening": ("期初", "Opening"), "ledger_closing": ("期末", "Closing"),
+    "ledger_no_periods": ("尚无已结账的月份", "No month has been closed yet"),
 }
 
 
