@@ -97,7 +97,7 @@ L: dict[str, tuple[str, str]] = {
     "claims": ("代偿申请", "Compensation claims"), "claim": ("代偿申请", "Compensation claim"),
     "loss": ("损失", "Loss"), "fund_amount": ("基金代偿", "Fund pays"), "shares": ("损失分担", "Loss shares"),
     "party": ("分担方", "Party"), "opened_on": ("申请日", "Opened"), "paid_on_claim": ("代偿日", "Paid on"),
-    "approve_claim": ("批准代偿", "Approve the claim"), "party_fund": ("风险补偿基金", "Fund"),
+    "approve_claim": ("批准代偿", "Approve the claim"), "reject_claim": ("拒绝代偿", "Reject the claim"), "party_fund": ("风险补偿基金", "Fund"),
     "party_bank": ("银行", "Bank"), "party_guarantor": ("担保机构", "Guarantor"), "party_insurer": ("保险机构", "Insurer"),
     "party_borrower": ("借款人", "Borrower"), "programme": ("基金项目", "Programme"),
     "approval": ("复核请求", "Approval request"), "maker": ("经办人", "Requested by"),
