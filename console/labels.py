@@ -256,7 +256,6 @@ L: dict[str, tuple[str, str]] = {
     "invite_cover": ("邀请担保或保险机构", "Invite a guarantor or insurer"), "invitee": ("受邀机构", "Invited organisation"),
     "cover_kind": ("方式", "Cover"), "cover_guarantee": ("担保", "Guarantee"), "cover_insurance": ("保险", "Insurance"),
     "invite": ("发出邀请", "Send the invitation"), "invited_notice": ("邀请已发出", "The invitation is sent"),
-    "invited_on": ("邀请时间", "Invited"), "no_cover_orgs": ("平台上还没有担保或保险机构", "No guarantor or insurer is on the platform yet"),
     "nav_cover": ("我的承保", "My cover"), "cover": ("担保与承保", "Guarantees and insurance"),
     "invitations": ("待答复的邀请", "Invitations to answer"), "answer": ("答复", "Answer"),
     "loans_covered": ("我方担保或承保的贷款", "Loans we cover"), "claims_sharing": ("我方分担损失的代偿", "Claims where we bear a share"),
