@@ -42,7 +42,7 @@ async def list_assets(
 
 @router.get("/assets/{asset_id}", response_model=AssetOut, summary="One asset in full (any user)")
 async def get_asset(asset_id: str, _: CurrentActor, session: SessionDep) -> AssetOut:
-    return await service.describe(session, await service.get_asset(session, asset_id))
+    return await service.read_asset(session, asset_id)
 
 
 @router.patch("/assets/{asset_id}", response_model=AssetOut, summary="Update an asset's facts (owner)")
