@@ -42,7 +42,8 @@ SECONDS = int(os.environ.get("IPM_BENCH_SECONDS", "10"))
 PAIRS = int(os.environ.get("IPM_BENCH_PAIRS", "3"))
 CONNECTIONS = int(os.environ.get("IPM_BENCH_CONNECTIONS", "32"))
 WORD = "graphene"  # in 1 % of the listings' titles
-OURS_PORT, BARE_PORT = 18431, 18432
+OURS_PORT = int(os.environ.get("IPM_BENCH_PORT", "18431"))  # the bare app listens on the next one
+BARE_PORT = OURS_PORT + 1
 ROOT = Path(__file__).resolve().parent.parent
 
 os.environ.update({"IPM_DATABASE_URL": PG_URL, "IPM_CLOCK": "manual", "IPM_CLOCK_START": "2026-03-02",

@@ -2,16 +2,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from api.deps import CurrentActor, Cursor, Limit, SessionDep, org_kinds
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from kernel.actor import Actor
 from kernel.pagination import Page
 from market.assets import service
 from market.assets.schemas import AssetIn, AssetKind, AssetOut, AssetPatch, AssetStatus, AssetSummaryOut
 
-router = APIRouter(tags=["assets"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["assets"], route_class=TransactionalRoute)
 AssetOwner = Annotated[Actor, Depends(org_kinds(*service.ASSET_OWNER_KINDS))]
 
 
