@@ -63,6 +63,7 @@ CATALOGUE: dict[str, str] = {
     "compensation_claim.settle": "compensation_claim.paid",
     "compensation_claim.payout_failed": "compensation_claim.payout_failed",
     "compensation_claim.fail_payout": "compensation_claim.payout_failed",
+    "compensation_claim.reject": "compensation_claim.rejected",
     # A party's part of a recovery: paid when its payment landed, or failed (the fund or bank retries).
     "fund_recovery.settle": "recovery.paid",
     "fund_recovery.fail_payout": "recovery.payout_failed",

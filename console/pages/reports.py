@@ -17,9 +17,10 @@ from console.web import Ctx, context, names, not_found, render
 router = APIRouter()
 # Only these read-only API reports may be fetched through the console, in these formats.
 FILES = (re.compile(r"^stats/(pledge-financing|transactions|high-value-patents)$"),
-         re.compile(r"^fund/programs/[A-Za-z0-9_-]+/exposure$"))
+         re.compile(r"^fund/programs/[A-Za-z0-9_-]+/(exposure|scorecards)$"),
+         re.compile(r"^stats/indicators$"), re.compile(r"^imports/[A-Za-z0-9_-]+/errors$"))
 FORMATS = {"csv", "xlsx", "svg", "png"}
-PASSED = ("group_by", "from", "to", "region")
+PASSED = ("group_by", "from", "to", "region", "year")
 MONEY_COLUMNS = re.compile(r"(amount|outstanding|exposure|quota|deposit|capital|cash|paid|recovered)$")
 GROUPS = {"stats/pledge-financing": ("month", "region", "industry", "bank"),
           "stats/transactions": ("month", "region", "industry")}
