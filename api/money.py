@@ -44,8 +44,10 @@ async def _reread(session: AsyncSession, payment_id: str | None, objects: tuple[
         where.extend(c == v for c, v in zip(state.mapper.primary_key, state.identity, strict=True))
     if not entities:
         return None
-    row = (await session.execute(sa.select(*entities).where(*where)
-                                 .execution_options(populate_existing=True))).first()
+    stmt = sa.select(*entities).select_from(entities[0])
+    for entity in entities[1:]:  # joined on true: each side is one row by its key (no cartesian warning)
+        stmt = stmt.join(entity, sa.true())
+    row = (await session.execute(stmt.where(*where).execution_options(populate_existing=True))).first()
     if row is None:  # one of them is gone: say which, as a refresh does
         for obj in objects:
             await session.refresh(obj)
