@@ -44,9 +44,9 @@ async def _loan_payment_settled(session: AsyncSession, payment: Payment) -> None
             repayment.payment_id = payment.id
             await apply_repayment(session, SYSTEM, loan, repayment)
         return
-    loan = await _loan(session, payment.object_id)
-    if loan is not None and payment.purpose == "disbursement" and loan.status == "secured":
-        await activate(session, SYSTEM, loan)
+    disbursed = await _loan(session, payment.object_id)
+    if disbursed is not None and payment.purpose == "disbursement" and disbursed.status == "secured":
+        await activate(session, SYSTEM, disbursed)
 
 
 @payments.on_failed(outbound.LOAN_OBJECT)
