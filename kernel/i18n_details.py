@@ -69,6 +69,7 @@ EXACT_DETAILS: dict[str, str] = {
     "only funds, banks with an agreement, regulators and the platform admin list programmes":
         "只有基金、签约银行、监管部门和平台管理员可以查看基金项目列表",
     "only the programme's fund retries a compensation payout": "只有该项目的基金可以重试代偿付款",
+    "only the programme's fund rejects a compensation claim": "只有该项目的基金可以拒绝代偿申请",
     "recovery not found": "未找到追偿记录",
     "only a fund organisation runs programmes": "只有基金机构可以设立基金项目",
     "a rate is 0 to 10000 bps": "比率须为 0 到 10000 基点",
@@ -245,6 +246,8 @@ TEMPLATE_DETAILS: dict[str, str] = {
     "the payout of claim {v1} failed; retry it with POST /compensation-claims/{v2}/retry-payout":
         "代偿 {v1} 付款失败，请通过 POST /compensation-claims/{v2}/retry-payout 重试",
     "compensation claim {v1} is {status}; only a failed payout is retried": "代偿申请 {v1} 当前为“{status}”，只有付款失败的才能重试",
+    "compensation claim {v1} is {status}; only a claim not yet approved can be rejected":
+        "代偿申请 {v1} 当前为“{status}”，只有尚未批准的申请可以拒绝",
     "IP is {v1} bps of the collateral; the programme requires {v2}": "知识产权占质物价值 {v1} 基点，基金项目要求至少 {v2}",
     "a loan of {v1} is above the programme's top tier ({v2})": "贷款金额 {v1} 超过基金项目最高档（{v2}）",
     "the bank's non-performing ratio this year is {v1} bps, above {v2}: new covers are paused":

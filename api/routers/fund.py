@@ -15,6 +15,7 @@ from finance.fund.schemas import (
     AgreementOut,
     CapitalIn,
     ClaimOut,
+    ClaimRejectIn,
     ExposureOut,
     ProgramIn,
     ProgramOut,
@@ -115,6 +116,13 @@ async def approve_claim(claim_id: str, actor: CurrentActor, session: SessionDep,
     await settle_then_read(settle, session, response, claim.payment_id if claim.status == "paying" else None,
                            claim)
     return claims.describe_claim(claim)
+
+
+@router.post("/compensation-claims/{claim_id}/reject", response_model=ClaimOut,
+             summary="Refuse a claim not yet approved, with the reason (the programme's fund): `rejected`, nothing "
+                     "paid, the loan stays defaulted; rejecting again returns the claim")
+async def reject_claim(claim_id: str, body: ClaimRejectIn, actor: CurrentActor, session: SessionDep) -> ClaimOut:
+    return claims.describe_claim(await claims.reject_claim(session, actor, claim_id, body.reason))
 
 
 @router.post("/compensation-claims/{claim_id}/retry-payout", response_model=ClaimOut,

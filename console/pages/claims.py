@@ -30,8 +30,10 @@ async def _claim_page(ctx: Ctx, claim_id: str, status_code: int = 200, **values:
     parties = await names(ctx, {s["org_id"] for s in claim.body["shares"] if s.get("org_id")}
                           | {claim.body["bank_org_id"]})
     can_approve = ctx.kind in ("fund", "bank") and claim.body["status"] == "pending"
+    # Only the programme's fund refuses a claim, and only before approving it (the API says so too).
+    can_reject = ctx.kind == "fund" and claim.body["status"] in ("pending", "queued")
     return render(ctx, "claim.html", status_code=status_code, claim=claim.body, history=history.data,
-                  parties=parties, can_approve=can_approve, **values)
+                  parties=parties, can_approve=can_approve, can_reject=can_reject, **values)
 
 
 @router.get("/claims/{claim_id}")
@@ -50,6 +52,16 @@ async def approve(request: Request, claim_id: str) -> Response:
         return await _claim_page(ctx, claim_id, status_code=answer.status, error=answer.problem())
     notice = "approval_pending" if answer.status == 202 else "done_notice"
     return redirect(ctx, f"{PREFIX}/claims/{claim_id}?notice={notice}")
+
+
+@router.post("/claims/{claim_id}/reject")
+async def reject(request: Request, claim_id: str) -> Response:
+    ctx = await context(request)
+    data = await form(request)
+    answer = await ctx.api.post(f"/compensation-claims/{claim_id}/reject", {"reason": data.get("reason", "")})
+    if not answer.ok:
+        return await _claim_page(ctx, claim_id, status_code=answer.status, error=answer.problem())
+    return redirect(ctx, f"{PREFIX}/claims/{claim_id}?notice=done_notice")
 
 
 @router.get("/approvals/{request_id}")

@@ -29,7 +29,8 @@ from kernel.workflow import Workflow
 
 # ``approved``: decided, the fund's cash reserved (a pending ledger entry); ``paying``: the payout asked
 # of the provider; ``paid`` only when it lands. A failed payout voids the reservation (``payout_failed``)
-# and the fund may ``retry``. A claim with nothing for the fund to pay is settled when approved.
+# and the fund may ``retry``. A claim with nothing for the fund to pay is settled when approved. The fund
+# may ``reject`` a claim it has not approved: nothing is paid and the loan stays defaulted.
 CLAIM = Workflow("compensation_claim", {
     ("pending", "queue"): "queued",
     ("pending", "approve"): "approved",
@@ -39,6 +40,8 @@ CLAIM = Workflow("compensation_claim", {
     ("paying", "settle"): "paid",
     ("paying", "fail_payout"): "payout_failed",
     ("payout_failed", "retry"): "approved",
+    ("pending", "reject"): "rejected",
+    ("queued", "reject"): "rejected",
 }, initial="pending")
 # Claims whose approval is done (asking again returns them as they stand).
 DECIDED = ("approved", "paying", "paid")
@@ -62,8 +65,9 @@ class ClaimRequest:
 
 
 async def _caps_used(session: AsyncSession, program_id: str, borrower_org_id: str, today: date) -> sharing.CapsUsed:
-    """The fund's compensation already claimed this year (pending, queued or paid)."""
-    this_year = (CompensationClaim.program_id == program_id, col(CompensationClaim.opened_on) >= year_start(today))
+    """The fund's compensation already claimed this year (every claim but a rejected one)."""
+    this_year = (CompensationClaim.program_id == program_id, col(CompensationClaim.opened_on) >= year_start(today),
+                 CompensationClaim.status != "rejected")
     borrower = await sum_of(session, CompensationClaim.fund_amount, *this_year,
                           CompensationClaim.borrower_org_id == borrower_org_id)
     total = await sum_of(session, CompensationClaim.fund_amount, *this_year)
@@ -225,6 +229,26 @@ async def retry_payout(session: AsyncSession, actor: Actor, claim_id: str) -> Co
     return claim
 
 
+async def reject_claim(session: AsyncSession, actor: Actor, claim_id: str, reason: str) -> CompensationClaim:
+    """Refuse a claim the fund has not approved (pending or queued), with the reason the bank will read.
+    Nothing is reserved or paid; the claim stays on record (one per loan), the loan stays defaulted.
+    Rejecting a rejected claim again returns it as it stands."""
+    claim = await get_claim(session, actor, claim_id)
+    if claim.program_id is None or actor.org_id != claim.fund_org_id:
+        raise Forbidden("only the programme's fund rejects a compensation claim")
+    await lock_program(session, claim.program_id)  # the same order as approval: no race with a payer
+    claim = await lock_claim(session, claim_id)
+    if claim.status == "rejected":
+        return claim
+    if claim.status not in ("pending", "queued"):
+        raise InvalidState(f"compensation claim {claim.id} is {claim.status}; only a claim not yet approved "
+                           "can be rejected", extra={"current_status": claim.status})
+    claim.reject_reason, claim.rejected_on = reason, await business_date(session)
+    await CLAIM.apply(session, actor, claim, "reject", reason=reason, rejected_on=claim.rejected_on)
+    await session.flush()
+    return claim
+
+
 async def _approve(session: AsyncSession, actor: Actor, claim: CompensationClaim) -> None:
     await CLAIM.apply(session, actor, claim, "approve", fund_amount=claim.fund_amount)
     await session.flush()
@@ -324,4 +348,5 @@ def describe_claim(claim: CompensationClaim) -> ClaimOut:
     return ClaimOut.model_validate({"id": claim.id, "loan_id": claim.loan_id, "program_id": claim.program_id,
             "bank_org_id": claim.bank_org_id, "loss": claim.loss, "shares": claim.shares,
             "fund_amount": claim.fund_amount, "status": claim.status, "opened_on": claim.opened_on,
-            "paid_on": claim.paid_on, "ledger_entry_id": claim.ledger_entry_id, "payment_id": claim.payment_id})
+            "paid_on": claim.paid_on, "ledger_entry_id": claim.ledger_entry_id, "payment_id": claim.payment_id,
+            "reject_reason": claim.reject_reason, "rejected_on": claim.rejected_on})

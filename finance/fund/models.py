@@ -22,7 +22,7 @@ NON_PERFORMING = ("substandard", "doubtful", "loss")
 COVER_STATUSES = ("active", "claimed", "closed")
 # A claim is ``paid`` only once its payout has landed: approving reserves the fund's cash (a pending
 # ledger entry) and asks for the payout (``paying``); a failed payout voids the reservation.
-CLAIM_STATUSES = ("pending", "queued", "approved", "paying", "paid", "payout_failed")
+CLAIM_STATUSES = ("pending", "queued", "approved", "paying", "paid", "payout_failed", "rejected")
 RECOVERY_STATUSES = ("paying", "paid", "payout_failed")
 
 
@@ -181,6 +181,9 @@ class CompensationClaim(SQLModel, table=True):
     ledger_entry_id: str | None = Field(default=None, max_length=40)
     payment_id: str | None = Field(default=None, max_length=40)
     payout_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Why the fund refused the claim (``rejected``), and on which business date.
+    reject_reason: str | None = Field(default=None, max_length=500)
+    rejected_on: date | None = None
     created_at: datetime = created_at_field()
 
 

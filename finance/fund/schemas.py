@@ -172,6 +172,8 @@ class ClaimOut(BaseModel):
     paid_on: date | None
     ledger_entry_id: str | None
     payment_id: str | None
+    reject_reason: str | None = None
+    rejected_on: date | None = None
 
 
 class RecoveryOut(BaseModel):
@@ -227,6 +229,12 @@ class ExposureOut(BaseModel):
     recovered: int
     compensation_rate_bps: int
     recovery_rate_bps: int
+
+
+class ClaimRejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] = Field(
+        description="Why the fund refuses the claim; the lending bank reads it")
 
 
 class StressIn(BaseModel):

@@ -83,4 +83,5 @@ class Browser:
 
 async def shot(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.evaluate("document.fonts.ready.then(() => true)")  # the app's CJK font, not empty boxes
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)

@@ -4,8 +4,11 @@ dashboard; the regulator's statistics and their files."""
 
 from __future__ import annotations
 
+from finance.fund import claims as fund_claims
+from finance.fund import cover as fund_cover
 from tests.console.helpers import browser, post_form, sign_in
 from tests.console.scenes import four_eyes, overdue_90_days, programme
+from tests.finance.fund.helpers import WAN, actor, agreement, claim_request, cover_request, in_tx, program
 from tests.finance.loans import loan_flow as lf
 
 
@@ -82,3 +85,25 @@ async def test_regulator_reads_statistics_with_files(api, app):
         await sign_in(other, sme)
         assert (await other.get("/console/stats")).status_code in (403, 404)
         assert (await other.get("/console/files/stats/transactions?format=csv")).status_code == 404
+
+
+async def test_the_fund_rejects_a_claim_with_its_reason(api, app):
+    fund, bank, sme = await api.org("fund"), await api.org("bank"), await api.org("sme")
+    p = await program(api, fund, npl_pause_bps=10000)
+    await agreement(api, fund, p["id"], bank)
+    req = cover_request(bank, sme, 100 * WAN)
+    await in_tx(app, fund_cover.request_cover, actor(bank), p["id"], req)
+    claim = await in_tx(app, fund_claims.open_claim, actor(bank), claim_request(req, 50 * WAN))
+    path = f"/console/claims/{claim.id}"
+    async with browser(app) as admin, browser(app) as officer:
+        await sign_in(admin, fund)
+        await sign_in(officer, bank)
+        assert 'data-testid="reject-claim"' in (await admin.get(path)).text
+        assert 'data-testid="reject-claim"' not in (await officer.get(path)).text  # the bank cannot refuse
+        r = await post_form(admin, path, f"{path}/reject", {"reason": " "})
+        assert r.status_code == 422 and 'data-testid="form-error"' in r.text
+        r = await post_form(admin, path, f"{path}/reject", {"reason": "贷后管理未按协议执行"})
+        assert r.status_code == 303, r.text
+        page = (await officer.get(path)).text
+        assert "已拒绝" in page and "贷后管理未按协议执行" in page
+        assert 'data-testid="reject-claim"' not in (await admin.get(path)).text

@@ -253,3 +253,63 @@ async def test_approving_again_pays_the_head_of_the_queue_only(api, app):
     r = await api.client.post(f"/compensation-claims/{behind['id']}/approve", headers=fund.headers)
     assert r.json()["status"] == "paid"
     assert await cash(app, p["id"]) == 0
+
+
+async def test_fund_rejects_a_pending_claim_and_nothing_moves(api, app):
+    fund, other_fund, bank = await api.org("fund"), await api.org("fund"), await api.org("bank")
+    p = await program(api, fund, npl_pause_bps=10000)
+    await agreement(api, fund, p["id"], bank, deposit=900 * WAN)
+    before = await cash(app, p["id"])
+    claim = await _covered_claim(api, app, fund, bank, p, 100 * WAN, 50 * WAN)
+    url = f"/compensation-claims/{claim['id']}"
+    reason = {"reason": "贷后管理未按协议执行"}
+    assert_problem(await api.client.post(f"{url}/reject", json=reason, headers=bank.headers), 403, "forbidden")
+    assert_problem(await api.client.post(f"{url}/reject", json=reason, headers=other_fund.headers), 404, "not_found")
+    assert_problem(await api.client.post(f"{url}/reject", json={"reason": " "}, headers=fund.headers), 422,
+                   "validation_error")
+    r = await api.client.post(f"{url}/reject", json=reason, headers=fund.headers)
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["reject_reason"], r.json()["rejected_on"]) == \
+        ("rejected", "贷后管理未按协议执行", "2026-03-02")
+    again = await api.client.post(f"{url}/reject", json={"reason": "another"}, headers=fund.headers)
+    assert again.json()["reject_reason"] == "贷后管理未按协议执行"  # the first decision stands
+    assert (await api.client.get(url, headers=bank.headers)).json()["status"] == "rejected"
+    # A rejected claim is never paid afterwards.
+    assert_problem(await api.client.post(f"{url}/approve", headers=fund.headers), 409, "invalid_state")
+    assert await cash(app, p["id"]) == before
+    assert await _entries(app, f"claim:{claim['id']}") == []
+    r = await api.client.get("/compensation-claims?status=rejected", headers=fund.headers)
+    assert [c["id"] for c in r.json()["data"]] == [claim["id"]]
+    await verify_ledger(app)
+
+
+async def test_a_paid_claim_cannot_be_rejected(api, app):
+    fund, bank = await api.org("fund"), await api.org("bank")
+    p = await program(api, fund, npl_pause_bps=10000)
+    await agreement(api, fund, p["id"], bank)
+    claim = await _covered_claim(api, app, fund, bank, p, 100 * WAN, 50 * WAN)
+    url = f"/compensation-claims/{claim['id']}"
+    assert (await api.client.post(f"{url}/approve", headers=fund.headers)).json()["status"] == "paid"
+    r = await api.client.post(f"{url}/reject", json={"reason": "too late"},
+                              headers={**fund.headers, "Accept-Language": "zh-CN"})
+    body = assert_problem(r, 409, "invalid_state")
+    assert "只有尚未批准的申请可以拒绝" in body["detail"]
+    assert (await api.client.get(url, headers=fund.headers)).json()["status"] == "paid"
+
+
+async def test_rejecting_the_head_of_the_queue_lets_the_next_be_paid(api, app):
+    fund, bank = await api.org("fund"), await api.org("bank")
+    p = await program(api, fund, capital=1000 * WAN, insufficient_cash="queue", npl_pause_bps=10000)
+    await agreement(api, fund, p["id"], bank, deposit=900 * WAN)  # cash ¥1m
+    head = await _covered_claim(api, app, fund, bank, p, 500 * WAN, 500 * WAN)  # ¥2.5m: waits
+    behind = await _covered_claim(api, app, fund, bank, p, 100 * WAN, 100 * WAN)  # ¥0.5m
+    for c in (head, behind):
+        r = await api.client.post(f"/compensation-claims/{c['id']}/approve", headers=fund.headers)
+        assert r.json()["status"] == "queued"
+    r = await api.client.post(f"/compensation-claims/{head['id']}/reject", json={"reason": "材料不全"},
+                              headers=fund.headers)
+    assert r.json()["status"] == "rejected"
+    await api.advance(1)
+    r = await api.client.get(f"/compensation-claims/{behind['id']}", headers=fund.headers)
+    assert r.json()["status"] == "paid"
+    assert await cash(app, p["id"]) == 50 * WAN
