@@ -13,13 +13,14 @@ pytestmark = needs_browser
 
 
 async def test_bank_filters_its_loan_book_and_opens_a_loan(api, chromium):
-    c, late, fresh = await book(api)
+    c, late, _ = await book(api)
     page = await chromium.sign_in(c.bank)
     await page.get_by_role("navigation").get_by_role("link", name="贷款", exact=True).click()
     await page.get_by_role("heading", name="贷款台账").wait_for()
     rows = page.get_by_test_id("loans").locator("tbody tr")
     assert await rows.count() == 2
     assert await rows.first.get_attribute("data-status") == "overdue"  # overdue first
+    assert late["id"] in await rows.first.get_by_role("link").get_attribute("href")
     await page.get_by_label("仅看逾期").check()
     await page.get_by_role("button", name="筛选").click()
     await page.wait_for_url("**overdue=1**")
