@@ -34,7 +34,7 @@ from starlette.types import Scope
 
 from api.approvals import ApprovalPending, Replay, replay_of
 from api.security import decode_access_token
-from kernel import outbox
+from kernel import clock, outbox
 from kernel.db import insert_if_absent, is_dead_connection, utcnow
 from kernel.errors import IdempotencyConflict, NotAuthenticated, ValidationFailed
 from kernel.idempotency import IdempotencyRecord, request_fingerprint
@@ -181,7 +181,8 @@ class Settle:
         settings: Settings = self.request.app.state.settings
         jobs = outbox.take_now(session)
         self.ran_own_work = bool(jobs)
-        return await outbox.run_now(self.request.app.state.session_factory, jobs, settings.payment_wait_seconds)
+        return await outbox.run_now(self.request.app.state.session_factory, jobs, settings.payment_wait_seconds,
+                                    clock.pinned(session))
 
 
 async def _settle(request: Request) -> Settle:  # a class as a dependency would run in the thread pool

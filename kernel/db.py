@@ -162,7 +162,8 @@ async def insert_if_absent(session: AsyncSession, obj: SQLModel) -> bool:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
-    result = await session.exec(stmt)
+    # On the session's connection: a Core statement that needs no autoflush of the ORM's pending changes.
+    result = await (await session.connection()).execute(stmt)
     return bool(result.rowcount)
 
 

@@ -163,9 +163,8 @@ async def disburse(loan_id: str, actor: CurrentActor, session: SessionDep, gate:
              summary="Repay through the gateway: penalty, then interest, then principal, oldest first (borrower)")
 async def repay(loan_id: str, body: RepaymentIn, actor: CurrentActor, session: SessionDep, response: Response,
                 settle: SettleDep) -> RepaymentOut:
-    repayment = await repayments.repay(session, actor, loan_id, body.amount, body.prepayment)
-    await settle_then_read(settle, session, response, repayment.payment_id, repayment)
-    loan = await access.get_loan(session, actor, loan_id)
+    loan, repayment = await repayments.repay(session, actor, loan_id, body.amount, body.prepayment)
+    await settle_then_read(settle, session, response, repayment.payment_id, repayment, loan)
     return RepaymentOut(id=repayment.id, amount=repayment.amount, status=repayment.status,
                         allocation=AllocationOut(penalty=repayment.penalty, charges=repayment.charges,
                                                  interest=repayment.interest, principal=repayment.principal,
