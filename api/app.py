@@ -150,10 +150,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(RateLimit, settings=settings)
     app.add_middleware(RequestContext)  # outermost: every answer, even a 413, carries the request id
     app.include_router(metrics_router)
-    v1 = APIRouter(prefix=API_PREFIX)
-    for router in _discover_routers():
-        v1.include_router(router)
-    app.include_router(v1)
+    for router in _discover_routers():  # each straight into the app: one level of routers to try, not two
+        app.include_router(router, prefix=API_PREFIX)
     install_console(app)
     openapi.install(app)
     return app

@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,16 +24,35 @@ async def settle_then_read(settle: Settle, session: AsyncSession, response: Resp
     202 on ``response`` while the provider has not answered."""
     if await settle() and payment_id is not None and not settle.ran_own_work:
         await _wait_for_provider(settle, session, payment_id)
-    for obj in objects:
-        await session.refresh(obj)
-    if payment_id is None:
+    payment = await _reread(session, payment_id, objects)
+    if payment is None:
         return None
-    payment = await session.get(Payment, payment_id, populate_existing=True)
-    assert payment is not None
     payments.require_success(payment)
     if payment.status == "processing":
         response.status_code = 202
     return payment
+
+
+async def _reread(session: AsyncSession, payment_id: str | None, objects: tuple[Any, ...]) -> Payment | None:
+    """The payment and ``objects`` as they now stand, in one SELECT: each is one row by primary key, so
+    their cross join is one row and ``populate_existing`` refreshes the instances the endpoint holds."""
+    entities: list[Any] = [Payment] if payment_id is not None else []
+    where: list[Any] = [Payment.id == payment_id] if payment_id is not None else []
+    for obj in objects:
+        state = sa.inspect(obj)
+        entities.append(type(obj))
+        where.extend(c == v for c, v in zip(state.mapper.primary_key, state.identity, strict=True))
+    if not entities:
+        return None
+    stmt = sa.select(*entities).select_from(entities[0])
+    for entity in entities[1:]:  # joined on true: each side is one row by its key (no cartesian warning)
+        stmt = stmt.join(entity, sa.true())
+    row = (await session.execute(stmt.where(*where).execution_options(populate_existing=True))).first()
+    if row is None:  # one of them is gone: say which, as a refresh does
+        for obj in objects:
+            await session.refresh(obj)
+        raise LookupError(f"payment {payment_id} not found")
+    return row[0] if payment_id is not None else None
 
 
 async def _wait_for_provider(settle: Settle, session: AsyncSession, payment_id: str) -> None:

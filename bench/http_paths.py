@@ -1,6 +1,6 @@
 """Hot HTTP paths on PostgreSQL: the project's server vs a bare FastAPI + asyncpg app (issue #21).
 
-    uv run python -m bench.http_paths      # IPM_BENCH_PG_URL, IPM_BENCH_ASSETS, IPM_BENCH_LOANS, ...
+    uv run python -m bench.http_paths      # IPM_BENCH_PG_URL, IPM_BENCH_ASSETS, IPM_BENCH_LOANS, IPM_BENCH_PATHS, ...
 
 Both servers run as ``uvicorn --workers 2`` (uvloop + httptools) on this machine and are driven by the
 same load generator: ``wrk`` when it is installed (Debian's ``wrk``), otherwise a Python one in its own
@@ -42,7 +42,8 @@ SECONDS = int(os.environ.get("IPM_BENCH_SECONDS", "10"))
 PAIRS = int(os.environ.get("IPM_BENCH_PAIRS", "3"))
 CONNECTIONS = int(os.environ.get("IPM_BENCH_CONNECTIONS", "32"))
 WORD = "graphene"  # in 1 % of the listings' titles
-OURS_PORT, BARE_PORT = 18431, 18432
+OURS_PORT = int(os.environ.get("IPM_BENCH_PORT", "18431"))  # the bare app listens on the next one
+BARE_PORT = OURS_PORT + 1
 ROOT = Path(__file__).resolve().parent.parent
 
 os.environ.update({"IPM_DATABASE_URL": PG_URL, "IPM_CLOCK": "manual", "IPM_CLOCK_START": "2026-03-02",
@@ -276,6 +277,8 @@ async def _python_load(port: int, kind: str, token: str) -> dict[str, float]:
 
 PATHS = [("GET /assets/{id}", "asset", "bare_read"), ("GET /listings?q=", "listings", "bare_read"),
          ("POST /loans/{id}/repayments", "repay", "transfer")]
+# IPM_BENCH_PATHS=repay (comma-separated kinds: asset, listings, repay) measures only those paths.
+ONLY = {k for k in os.environ.get("IPM_BENCH_PATHS", "").split(",") if k}
 
 
 def main() -> None:
@@ -290,7 +293,7 @@ def main() -> None:
     bare = _serve("bench._bare_http:app", BARE_PORT, {"IPM_BENCH_BARE_DSN": bare_dsn})
     results: dict[str, dict[str, list[dict[str, float]]]] = {}
     try:
-        for label, kind, ref in PATHS:
+        for label, kind, ref in [p for p in PATHS if not ONLY or p[1] in ONLY]:
             for port, k in ((OURS_PORT, kind), (BARE_PORT, ref)):  # warm both
                 _run_load_short(port, k, seeded["token"])
             runs = results.setdefault(label, {"ours": [], "bare": []})

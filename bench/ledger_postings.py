@@ -4,7 +4,9 @@
 
 Ours: each posting is a full ``finance.ledger.service.post`` in its own transaction: two lines (a transfer
 between two limited asset accounts), accounts locked in id order, idempotency key, limit check, cached
-balances, hash-chained entry, audit row, commit. Peers on the same database, same clients, same accounts:
+balances, entry, audit row, commit; the hash chain is linked after commit by the sealer, which runs in
+the first client process during the run (every 0.5 s, as the worker's ``ledger.seal`` job would, only more
+often), and seals the rest before the final verify. Peers on the same database, same clients, same accounts:
 
 - pgbench running ``bench/pgbench_ledger_transfer.sql`` (lock and update both balances in id order, append
   the entry: the floor a ledger transfer can reach through PostgreSQL);
@@ -84,6 +86,9 @@ async def _verify() -> dict:
     engine = _engine(1)
     try:
         async with make_session_factory(engine)() as s:
+            await service.seal(s)
+            await s.commit()
+        async with make_session_factory(engine)() as s:
             return await service.verify(s)
     finally:
         await engine.dispose()
@@ -108,8 +113,16 @@ async def _worker(factory, codes: list[str], t0: float, seed: int, stats: dict) 
     stats["end"] = max(stats.get("end", 0.0), time.perf_counter() - t0)
 
 
-async def _client(codes: list[str], seeds: list[int], barrier) -> dict:  # type: ignore[no-untyped-def]
-    engine = _engine(len(seeds))
+async def _sealer(factory, t0: float, stats: dict) -> None:  # type: ignore[no-untyped-def]
+    while time.perf_counter() - t0 < SECONDS:
+        async with factory() as s:
+            stats["sealed"] += await service.seal(s)
+            await s.commit()
+        await asyncio.sleep(0.5)
+
+
+async def _client(codes: list[str], seeds: list[int], barrier, sealer: bool) -> dict:  # type: ignore[no-untyped-def]
+    engine = _engine(len(seeds) + sealer)
     factory = make_session_factory(engine)
 
     async def connect() -> None:
@@ -118,9 +131,10 @@ async def _client(codes: list[str], seeds: list[int], barrier) -> dict:  # type:
             await asyncio.sleep(0.2)  # hold it, so every worker's connection is opened
     await asyncio.gather(*[connect() for _ in seeds])
     await asyncio.to_thread(barrier.wait)  # every client of every process is connected
-    stats: dict = {"ok": 0, "errors": 0}
+    stats: dict = {"ok": 0, "errors": 0, "sealed": 0}
     t0 = time.perf_counter()
-    await asyncio.gather(*[_worker(factory, codes, t0, seed, stats) for seed in seeds])
+    await asyncio.gather(*[_worker(factory, codes, t0, seed, stats) for seed in seeds],
+                         *([_sealer(factory, t0, stats)] if sealer else []))
     await engine.dispose()
     return stats
 
@@ -136,13 +150,14 @@ def run_ours(n_accounts: int) -> dict:
     with ctx.Manager() as manager:
         barrier = manager.Barrier(PROCESSES)
         with ctx.Pool(PROCESSES) as pool:
-            parts = pool.map(_client_process, [(codes, s, barrier) for s in seeds])
+            parts = pool.map(_client_process, [(codes, s, barrier, i == 0) for i, s in enumerate(seeds)])
     elapsed = max(p["end"] for p in parts)
     report = asyncio.run(_verify())
     errors = [p["first_error"] for p in parts if "first_error" in p]
     return {"entries_per_s": sum(p["ok"] for p in parts) / elapsed, "errors": sum(p["errors"] for p in parts),
             "first_error": errors[0] if errors else None,
-            "verified": report["balanced"] and report["chain_intact"]}
+            "verified": report["balanced"] and report["chain_intact"] and report["entries_unsealed"] == 0,
+            "sealed_in_run": sum(p["sealed"] for p in parts) / max(1, sum(p["ok"] for p in parts))}
 
 
 def _pg_args() -> tuple[list[str], dict[str, str]]:

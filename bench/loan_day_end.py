@@ -38,9 +38,9 @@ SETUP = [
     " SELECT 'lap_' || g, 'org_bench_sme', '[]', 100000000, 12, 'bench', 'equal_installment', 'accepted',"
     " DATE '2026-02-20', now(), now() FROM generate_series(1, :n) g",
     "INSERT INTO loan_offers (id, application_id, bank_org_id, amount, annual_rate_bps, term_months,"
-    " repayment_method, penalty_markup_bps, requires_guarantee, requires_certified_valuation, expires_on, status,"
-    " created_at) SELECT 'lof_' || g, 'lap_' || g, 'org_bench_bank', 100000000, 435, 12, 'equal_installment',"
-    " 5000, false, false, DATE '2026-03-30', 'accepted', now() FROM generate_series(1, :n) g",
+    " repayment_method, penalty_markup_bps, requires_guarantee, requires_certified_valuation, disclosed_charges,"
+    " expires_on, status, created_at) SELECT 'lof_' || g, 'lap_' || g, 'org_bench_bank', 100000000, 435, 12,"
+    " 'equal_installment', 5000, false, false, '{}', DATE '2026-03-30', 'accepted', now() FROM generate_series(1, :n) g",
     "INSERT INTO loans (id, application_id, offer_id, borrower_org_id, bank_org_id, asset_ids, principal,"
     " outstanding_principal, annual_rate_bps, penalty_markup_bps, term_months, repayment_method,"
     " requires_guarantee, status, classification, days_past_due, next_due_on, disbursed_on, created_at, updated_at)"
@@ -51,11 +51,11 @@ SETUP = [
     " CASE WHEN g % 50 = 0 THEN 100 ELSE 0 END, DATE '2026-04-02', DATE '2026-03-02', now(), now()"
     " FROM generate_series(1, :n) g",
     "INSERT INTO loan_installments (id, loan_id, n, due_on, payment, principal, interest, balance_after,"
-    " paid_principal, paid_interest, paid_penalty, overdue_fen_days, status)"
+    " paid_principal, paid_interest, paid_penalty, overdue_fen_days, carried_interest, status)"
     " SELECT 'lin_' || g || '_' || k, 'loan_' || lpad(g::text, 7, '0'), k,"
     " (DATE '2026-03-02' + make_interval(months => k))::date, 8530990, 8168490, 362500, 100000000 - 8168490 * k,"
     " CASE WHEN k = 1 AND g % 10 <> 0 AND g % 50 <> 0 THEN 8168490 ELSE 0 END,"
-    " CASE WHEN k = 1 AND g % 10 <> 0 AND g % 50 <> 0 THEN 362500 ELSE 0 END, 0, 0,"
+    " CASE WHEN k = 1 AND g % 10 <> 0 AND g % 50 <> 0 THEN 362500 ELSE 0 END, 0, 0, 0,"
     " CASE WHEN k = 1 AND g % 10 <> 0 AND g % 50 <> 0 THEN 'paid' ELSE 'pending' END"
     " FROM generate_series(1, :n) g, generate_series(1, 12) k",
     # The 2% long overdue: an older instalment 100 days late.

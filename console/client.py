@@ -63,6 +63,7 @@ class ApiClient:
 
     async def _send(self, method: str, path: str, *, token: str | None, json: Any = None,
                     data: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
+                    files: dict[str, tuple[str, bytes]] | None = None,
                     idempotency_key: str | None = None) -> httpx.Response:
         headers = {"Accept-Language": self.lang}
         if token:
@@ -71,7 +72,8 @@ class ApiClient:
             headers["Idempotency-Key"] = idempotency_key
         params = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         async with httpx.AsyncClient(transport=self._transport(), base_url="http://console.internal") as c:
-            return await c.request(method, API + path, json=json, data=data, params=params, headers=headers)
+            return await c.request(method, API + path, json=json, data=data, params=params, files=files,
+                                   headers=headers)
 
     async def call(self, method: str, path: str, **kw: Any) -> Answer:
         current = self.renewed or self.session
@@ -93,6 +95,10 @@ class ApiClient:
     async def post(self, path: str, json: Any = None, *, idempotency_key: str | None = None) -> Answer:
         return await self.call("POST", path, json=json if json is not None else {},
                                idempotency_key=idempotency_key)
+
+    async def upload(self, path: str, name: str, content: bytes, **fields: str) -> Answer:
+        """A multipart upload (a file and its form fields), as the API's upload endpoints take it."""
+        return await self.call("POST", path, data=fields, files={"file": (name, content)})
 
     async def sign_in(self, email: str, password: str) -> Answer:
         return _answer(await self._send("POST", "/auth/token", token=None,

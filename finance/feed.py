@@ -13,7 +13,10 @@ from finance.fund.models import CompensationClaim, FundProgram, RecoveryRow
 from finance.loans.models import Loan, LoanApplication, LoanOffer
 from finance.payments.models import Payment
 from finance.subsidies.models import SubsidyClaim, SubsidyPolicy
+from kernel.db import table_of
 from kernel.event_log import Described, describer, kind
+
+LOANS = table_of(Loan)
 
 
 async def _rows(session: AsyncSession, model: Any, ids: list[str]) -> list[Any]:
@@ -29,7 +32,7 @@ async def fund_orgs(session: AsyncSession, program_ids: set[str]) -> dict[str, s
     return {k: v for k, v in rows.all()}
 
 
-def loan_parties(loan: Loan, funds: dict[str, str]) -> set[str]:
+def loan_parties(loan: Loan | sa.Row[Any], funds: dict[str, str]) -> set[str]:
     """The loan's parties and the fund of the programme covering it."""
     return {loan.borrower_org_id, loan.bank_org_id, loan.guarantor_org_id or "", loan.insurer_org_id or "",
             funds.get(loan.fund_program_id or "", "")}
@@ -37,9 +40,12 @@ def loan_parties(loan: Loan, funds: dict[str, str]) -> set[str]:
 
 @describer("loan")
 async def describe_loans(session: AsyncSession, ids: list[str]) -> dict[str, Described]:
-    loans = await _rows(session, Loan, ids)
-    funds = await fund_orgs(session, {x.fund_program_id for x in loans if x.fund_program_id})
-    return {x.id: Described(x.model_dump(), loan_parties(x, funds)) for x in loans}
+    # Plain rows, not ORM objects: the day-end describes thousands of loans at once. The flush first makes
+    # the rows what an ORM read (which autoflushes) would have seen.
+    await session.flush()
+    rows = (await (await session.connection()).execute(sa.select(LOANS).where(LOANS.c.id.in_(ids)))).all()
+    funds = await fund_orgs(session, {x.fund_program_id for x in rows if x.fund_program_id})
+    return {x.id: Described(dict(x._mapping), loan_parties(x, funds)) for x in rows}
 
 
 @describer("loan_application")

@@ -2,7 +2,7 @@
 
     python -m ipm admin ensure|reset-password       the platform admin (IPM_ADMIN_EMAIL / IPM_ADMIN_PASSWORD)
     python -m ipm day-end run|replay --date D       the day-end of a business date
-    python -m ipm ledger verify                     prove the ledger (posted and pending); 1 if it does not hold
+    python -m ipm ledger verify                     seal, then prove the ledger (posted and pending); 1 if it does not hold
     python -m ipm outbox list|retry|run             outbox jobs: list stuck/dead ones, retry one, run due ones
     python -m ipm payments stuck|redrive            payments left processing; ask the provider again
     python -m ipm report trial-balance --out F.csv  export the trial balance (posted and pending)
@@ -150,9 +150,13 @@ def day_end_replay(on: Annotated[str, typer.Option("--date", help="business date
 
 @ledger_app.command("verify")
 def ledger_verify() -> None:
-    """Re-derive every balance (posted and pending) and the hash chain; exit 1 if anything is off."""
+    """Seal what is committed, then re-derive every balance (posted and pending) and the hash chain; exit 1
+    if anything is off."""
 
     async def work(f: Factory) -> dict[str, Any]:
+        async with f() as s:
+            await ledger.seal(s)
+            await s.commit()
         async with f() as s:
             return await ledger.verify(s)
 

@@ -33,12 +33,23 @@ def calendar_today(settings: Settings | None = None) -> date:
 # The manual clock's date, read once per transaction: kept in ``session.info`` until the transaction
 # ends (or the session changes a ClockState row), so a request's services can all ask for it.
 _CACHE_KEY = "ipm.business_date"
+# A request's date, read with its caller: kept for the request's whole session, across the commits of a
+# two-phase money request, so one request works on one business date (the clock is shared by processes,
+# so nothing longer-lived than a request may keep it).
+_REQUEST_KEY = "ipm.request_business_date"
 
 
 def remember_business_date(session: AsyncSession, value: date | None) -> None:
-    """Prime the cache with a date read alongside other columns (the caller's identity, api/deps.py)."""
+    """Pin the request's date, read alongside other columns (the caller's identity, api/deps.py)."""
     if value is not None:
-        session.sync_session.info[_CACHE_KEY] = value
+        session.sync_session.info[_CACHE_KEY] = session.sync_session.info[_REQUEST_KEY] = value
+
+
+def pinned(session: AsyncSession) -> dict[str, Any]:
+    """The request's pinned date as ``session.info`` entries, to carry into the sessions of work the
+    request runs itself (its provider call's settlement), so that work uses the request's date too."""
+    value = session.sync_session.info.get(_REQUEST_KEY)
+    return {_REQUEST_KEY: value} if value is not None else {}
 
 
 async def business_date(session: AsyncSession, settings: Settings | None = None) -> date:
@@ -48,7 +59,8 @@ async def business_date(session: AsyncSession, settings: Settings | None = None)
     held = session.sync_session.identity_map.get(identity_key(ClockState, 1))
     if held is not None:  # this session holds (maybe just changed) the row: it is the truth
         return held.business_date
-    cached = session.sync_session.info.get(_CACHE_KEY)
+    info = session.sync_session.info
+    cached = info.get(_CACHE_KEY, info.get(_REQUEST_KEY))
     if cached is not None:
         return cached
     state = await session.get(ClockState, 1)
@@ -68,6 +80,7 @@ def _forget_date(session: Session, transaction: SessionTransaction) -> None:
 def _forget_changed_date(session: Session, _ctx: Any, _instances: Any) -> None:
     if any(isinstance(o, ClockState) for o in (*session.new, *session.dirty)):
         session.info.pop(_CACHE_KEY, None)
+        session.info.pop(_REQUEST_KEY, None)
 
 
 async def ensure_clock_state(session: AsyncSession, settings: Settings) -> None:

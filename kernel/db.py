@@ -6,7 +6,7 @@ Alembic migrations make the schema; ``create_all`` is used only by the tests.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -162,7 +162,8 @@ async def insert_if_absent(session: AsyncSession, obj: SQLModel) -> bool:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
-    result = await session.exec(stmt)
+    # On the session's connection: a Core statement that needs no autoflush of the ORM's pending changes.
+    result = await (await session.connection()).execute(stmt)
     return bool(result.rowcount)
 
 
@@ -198,6 +199,28 @@ async def get_or_404(session: AsyncSession, model: type[M], obj_id: str, *, lock
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     row = (await session.exec(stmt)).one_or_none()
     if row is None or (callable(visible) and not visible(row)):
-        name = label or table_of(model).name.rstrip("s").replace("_", " ")
-        raise NotFound(f"{name} {obj_id} not found")
+        raise NotFound(_not_found(model, obj_id, label))
+    return row
+
+
+def _not_found(model: type[SQLModel], obj_id: str, label: str | None) -> str:
+    return f"{label or table_of(model).name.rstrip('s').replace('_', ' ')} {obj_id} not found"
+
+
+_ROW_STATEMENTS: dict[tuple[type[SQLModel], tuple[sa.Column[Any], ...]], sa.Select[Any]] = {}
+
+
+async def row_or_404(session: AsyncSession, model: type[SQLModel], obj_id: str, columns: Sequence[sa.Column[Any]],
+                     *, label: str | None = None) -> sa.Row[Any]:
+    """``get_or_404`` for a read that only shows the row: these columns of it as a Core row, no ORM object
+    (nothing to track, so nothing of the identity map's work; a read endpoint's hot path)."""
+    from kernel.errors import NotFound  # as in get_or_404
+
+    key = (model, tuple(columns))
+    stmt = _ROW_STATEMENTS.get(key)
+    if stmt is None:  # built once: SQLAlchemy then finds its compiled form by the memoised cache key
+        stmt = _ROW_STATEMENTS[key] = sa.select(*columns).where(table_of(model).c.id == sa.bindparam("obj_id"))
+    row = (await session.execute(stmt, {"obj_id": obj_id})).first()
+    if row is None:
+        raise NotFound(_not_found(model, obj_id, label))
     return row

@@ -258,24 +258,23 @@ async def claim(factory: async_sessionmaker[AsyncSession], worker_id: str, *, li
     settings = get_settings()
     lease = lease_seconds if lease_seconds is not None else settings.outbox_lease_seconds
     now = utcnow()
+    token = secrets.token_hex(8)
     async with factory() as session:
         cond = _claimable(now, kinds)
         if ids is not None:
             cond = sa.and_(cond, jobs.c.id.in_(ids))
-        ids_stmt = (sa.select(jobs.c.id).where(cond).order_by(jobs.c.id).limit(limit)
-                    .with_for_update(skip_locked=True, of=jobs))
-        taken = list((await _x(session, ids_stmt)).scalars())
+        # One round trip: pick (skipping rows other workers hold; a CTE, so it runs once), lease, read back.
+        pick = (sa.select(jobs.c.id).where(cond).order_by(jobs.c.id).limit(limit)
+                .with_for_update(skip_locked=True, of=jobs).cte("picked"))
+        taken = (await _x(session, sa.update(jobs).where(jobs.c.id.in_(sa.select(pick.c.id))).values(
+            status=RUNNING, attempts=jobs.c.attempts + 1, locked_by=worker_id, lease_token=token,
+            locked_until=now + timedelta(seconds=lease)).returning(
+            jobs.c.id, jobs.c.kind, jobs.c.payload, jobs.c.attempts, jobs.c.max_attempts))).all()
         if not taken:
             await session.rollback()
             return []
-        token = secrets.token_hex(8)
-        await _x(session, sa.update(jobs).where(jobs.c.id.in_(taken)).values(
-            status=RUNNING, attempts=jobs.c.attempts + 1, locked_by=worker_id, lease_token=token,
-            locked_until=now + timedelta(seconds=lease)))
-        rows = (await _x(session, sa.select(jobs.c.id, jobs.c.kind, jobs.c.payload, jobs.c.attempts,
-                                                jobs.c.max_attempts).where(jobs.c.id.in_(taken))
-                                      .order_by(jobs.c.id))).all()
         await session.commit()
+    rows = sorted(taken, key=lambda r: r.id)
     return [Claimed(r.id, r.kind, dict(r.payload or {}), r.attempts, r.max_attempts, token) for r in rows]
 
 
@@ -318,7 +317,8 @@ async def _keep_lease(factory: async_sessionmaker[AsyncSession], job: Claimed, l
             continue
 
 
-async def execute(factory: async_sessionmaker[AsyncSession], job: Claimed) -> str:
+async def execute(factory: async_sessionmaker[AsyncSession], job: Claimed,
+                  session_info: dict[str, Any] | None = None) -> str:
     """Run one claimed job; returns its new status (``done``, ``queued`` for a retry, ``dead``, or
     ``lost`` when its lease went to another worker before it finished, so its writes were rolled back)."""
     registered = _handlers.get(job.kind)
@@ -326,7 +326,7 @@ async def execute(factory: async_sessionmaker[AsyncSession], job: Claimed) -> st
         return await _failed(factory, job, f"no handler registered for {job.kind!r}", None)
     renew = asyncio.create_task(_keep_lease(factory, job, get_settings().outbox_lease_seconds))
     try:
-        outcome = await _run(factory, job, registered)
+        outcome = await _run(factory, job, registered, session_info or {})
         metrics.OUTBOX_RUNS.labels(job.kind, outcome).inc()
         return outcome
     finally:
@@ -335,9 +335,11 @@ async def execute(factory: async_sessionmaker[AsyncSession], job: Claimed) -> st
             await renew
 
 
-async def _run(factory: async_sessionmaker[AsyncSession], job: Claimed, registered: _Registered) -> str:
+async def _run(factory: async_sessionmaker[AsyncSession], job: Claimed, registered: _Registered,
+               session_info: dict[str, Any]) -> str:
     try:
         async with factory() as session:
+            session.sync_session.info.update(session_info)
             ctx = JobContext(job.id, job.kind, job.attempts, session, factory, get_settings())
             await registered.fn(ctx, job.payload)
             done = await _x(session, sa.update(jobs).where(_mine(job)).values(
@@ -380,16 +382,17 @@ _background: set[asyncio.Task[Any]] = set()
 
 
 async def run_now(factory: async_sessionmaker[AsyncSession], job_ids: list[int],
-                  wait_seconds: float | None = None) -> bool:
+                  wait_seconds: float | None = None, session_info: dict[str, Any] | None = None) -> bool:
     """Run these (just committed) jobs in this process at once, waiting up to ``wait_seconds`` (None:
     until done). True when every one finished in time; the others go on in the background (their leases
-    renewed), and a job another worker holds, or one waiting behind its ordering key, is left to it."""
+    renewed), and a job another worker holds, or one waiting behind its ordering key, is left to it.
+    ``session_info`` seeds each job session's ``info`` (a request's pinned business date)."""
     if not job_ids:
         return True
     batch = await claim(factory, "now:" + new_worker_id(), limit=len(job_ids), ids=job_ids)
     if not batch:
         return False
-    tasks = [asyncio.create_task(execute(factory, job)) for job in batch]
+    tasks = [asyncio.create_task(execute(factory, job, session_info)) for job in batch]
     done, pending = await asyncio.wait(tasks, timeout=wait_seconds)
     for task in pending:
         _background.add(task)

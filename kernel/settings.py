@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     # longer than this, every ``payment_reconcile_every_seconds``, with the same provider idempotency key.
     payment_reconcile_after_seconds: float = Field(default=300.0, ge=0)
     payment_reconcile_every_seconds: float = Field(default=60.0, gt=0)
+    # The workers link committed ledger entries into the hash chain this often (finance/ledger/sealing.py).
+    ledger_seal_every_seconds: float = Field(default=10.0, gt=0)
 
     # The outbox and its workers (kernel/outbox.py, ``python -m worker``).
     embedded_worker: bool = True  # the API process runs one worker too (the one-machine default)

@@ -21,6 +21,9 @@ from kernel.db import utcnow
 from kernel.errors import InvalidState
 from kernel.ids import new_id
 
+# Ids per set-based UPDATE: well under the bound-parameter limits of SQLite and asyncpg (32,766).
+IDS_PER_STATEMENT = 5000
+
 
 class Stateful(Protocol):
     id: str
@@ -107,27 +110,34 @@ class Workflow:
         return to
 
     async def apply_bulk(self, session: AsyncSession, actor: Actor, rows: Iterable[tuple[str, str]],
-                         action: str, *, table: sa.Table, business_date: date, **details: Any) -> int:
-        """``apply`` for many rows at once (the day-end): one batched UPDATE guarded by the old status and
-        one batched INSERT of the audit records. ``rows`` are (id, current status). Returns rows moved."""
-        moves = [{"b_id": obj_id, "b_from": status, "b_to": self.target(status, action, obj_id)}
-                 for obj_id, status in rows]
+                         action: str, *, table: sa.Table, business_date: date,
+                         also_set: Mapping[str, Any] | None = None, **details: Any) -> int:
+        """``apply`` for many rows at once (the day-end): one UPDATE per (old, new status) and chunk of ids,
+        guarded by the old status, and one batched INSERT of the audit records. ``rows`` are (id, current
+        status); ``also_set`` are more column values (or SQL expressions) the same UPDATE writes, so a row
+        is written once. Returns rows moved."""
+        moves = [(obj_id, status, self.target(status, action, obj_id)) for obj_id, status in rows]
         if not moves:
             return 0
         column = table.c[self.field]
-        values: dict[str, Any] = {self.field: sa.bindparam("b_to")}
+        values: dict[str, Any] = dict(also_set or {})
         if "updated_at" in table.c:
             values["updated_at"] = utcnow()
-        stmt = (sa.update(table).where(table.c.id == sa.bindparam("b_id"), column == sa.bindparam("b_from"))
-                .values(**values))
+        groups: dict[tuple[str, str], list[str]] = {}
+        for obj_id, before, to in moves:
+            groups.setdefault((before, to), []).append(obj_id)
         conn = await session.connection()
-        await conn.execute(stmt, moves)
+        for (before, to), ids in groups.items():
+            for i in range(0, len(ids), IDS_PER_STATEMENT):
+                await conn.execute(sa.update(table)
+                                   .where(table.c.id.in_(ids[i:i + IDS_PER_STATEMENT]), column == before)
+                                   .values({**values, self.field: to}))
         at = utcnow()
         events = [{"id": new_id("aud"), "at": at, "business_date": business_date,
                    "actor_user_id": actor.user_id, "actor_org_id": actor.org_id,
-                   "action": f"{self.name}.{action}", "object_type": self.name, "object_id": m["b_id"],
-                   "before": {self.field: m["b_from"]}, "after": {self.field: m["b_to"], **details}}
-                  for m in moves]
+                   "action": f"{self.name}.{action}", "object_type": self.name, "object_id": obj_id,
+                   "before": {self.field: before}, "after": {self.field: to, **details}}
+                  for obj_id, before, to in moves]
         await audit.record_bulk(session, events)
         return len(moves)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from accounts import service, tokens
@@ -22,15 +22,15 @@ from accounts.schemas import (
     UserOut,
 )
 from api.deps import AdminActor, CurrentActor, SessionDep, org_kinds
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from api.security import create_access_token
 from kernel.actor import Actor
 from kernel.errors import DomainError
 from kernel.settings import Settings
 
-router = APIRouter(tags=["accounts"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["accounts"], route_class=TransactionalRoute)
 # The token endpoint keeps its own transaction: failed attempts must be remembered although it answers 401.
-token_router = APIRouter(tags=["accounts"])
+token_router = AreaRouter(tags=["accounts"])
 
 
 def _user_out(user: object) -> UserOut:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import Body, Query, Request, Response
 
 from accounts import approvals
 from accounts.schemas import ApprovalRequestOut, DecisionIn
 from api.approvals import APPROVAL_HEADER, replay
 from api.deps import CurrentActor, Cursor, Limit, SessionDep
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from kernel.pagination import Page
 
-router = APIRouter(tags=["approvals"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["approvals"], route_class=TransactionalRoute)
 Status = Literal["pending", "approved", "rejected", "expired"]
 
 

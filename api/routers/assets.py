@@ -2,16 +2,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from api.deps import CurrentActor, Cursor, Limit, SessionDep, org_kinds
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from kernel.actor import Actor
 from kernel.pagination import Page
 from market.assets import service
 from market.assets.schemas import AssetIn, AssetKind, AssetOut, AssetPatch, AssetStatus, AssetSummaryOut
 
-router = APIRouter(tags=["assets"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["assets"], route_class=TransactionalRoute)
 AssetOwner = Annotated[Actor, Depends(org_kinds(*service.ASSET_OWNER_KINDS))]
 
 
@@ -42,7 +42,7 @@ async def list_assets(
 
 @router.get("/assets/{asset_id}", response_model=AssetOut, summary="One asset in full (any user)")
 async def get_asset(asset_id: str, _: CurrentActor, session: SessionDep) -> AssetOut:
-    return await service.describe(session, await service.get_asset(session, asset_id))
+    return await service.read_asset(session, asset_id)
 
 
 @router.patch("/assets/{asset_id}", response_model=AssetOut, summary="Update an asset's facts (owner)")

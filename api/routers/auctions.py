@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from api.deps import CurrentActor, Cursor, Limit, SessionDep
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from kernel.pagination import Page
 from market.auctions import service
 from market.auctions.schemas import (
@@ -18,7 +16,7 @@ from market.auctions.schemas import (
     RelistIn,
 )
 
-router = APIRouter(tags=["market"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["market"], route_class=TransactionalRoute)
 
 
 @router.post("/auctions", status_code=201, response_model=AuctionOut, summary="Auction assets (owner)")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api.deps import CurrentActor, Cursor, Limit, Order, SessionDep
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from finance.fund import claims as fund_claims
 from finance.loans import access as loan_access
 from kernel import audit_trail
@@ -18,7 +18,7 @@ from kernel.pagination import Page
 from market.assets.service import get_asset
 from market.trading.deals import get_deal
 
-router = APIRouter(tags=["audit"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["audit"], route_class=TransactionalRoute)
 OptId = Annotated[str | None, Query(max_length=40)]
 
 

@@ -3,10 +3,8 @@ substitution (api-contract "Servicing")."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from api.deps import CurrentActor, SessionDep
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from finance.servicing import margin, pledged
 from finance.servicing.schemas import (
     CollateralAdditionOut,
@@ -20,7 +18,7 @@ from finance.servicing.schemas import (
 )
 from kernel.pagination import Page
 
-router = APIRouter(tags=["servicing"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["servicing"], route_class=TransactionalRoute)
 
 
 @router.post("/loans/{loan_id}/revaluations", status_code=201, response_model=RevaluationOut,

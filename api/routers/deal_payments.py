@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import Header, Response
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from api.deps import CurrentActor, SessionDep
 from api.money import settle_then_read
-from api.routing import SettleDep, TransactionalRoute
+from api.routing import AreaRouter, SettleDep, TransactionalRoute
 from finance import deal_payments
 from finance.payments.schemas import PaymentOut
 from market.trading.schemas import DealOut
 
-router = APIRouter(tags=["deals"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["deals"], route_class=TransactionalRoute)
 
 
 class DealPaymentOut(BaseModel):

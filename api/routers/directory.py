@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from accounts import directory
 from accounts.models import ORG_KINDS
 from accounts.schemas import OrgOut, OrgPublicOut, PasswordChangeIn, UserOut, UserPatch
 from api.deps import CurrentActor, Cursor, Limit, Order, SessionDep
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from kernel.errors import ValidationFailed
 from kernel.pagination import Page
 
-router = APIRouter(tags=["accounts"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["accounts"], route_class=TransactionalRoute)
 
 
 @router.get("/orgs", response_model=Page[OrgOut | OrgPublicOut],

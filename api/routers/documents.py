@@ -5,18 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, get_args
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from api.deps import CurrentActor, Cursor, Limit, SessionDep, SettingsDep
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from api.uploads import BearerToken, receive
 from kernel import documents, storage
 from kernel.pagination import Page
 from kernel.uploads import MAX_DOCUMENT_BYTES, check_upload, download_headers
 
-router = APIRouter(tags=["documents"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["documents"], route_class=TransactionalRoute)
 ObjectId = Annotated[str, Form(min_length=1, max_length=40)]
 DocumentKind = Literal["appraisal_report", "pledge_registration", "loan_contract", "pledge_contract",
                        "license_contract", "claim_evidence", "other"]

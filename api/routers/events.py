@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from api.deps import CurrentActor, Cursor, Limit, SessionDep
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from kernel import webhook_endpoints as service
 from kernel.pagination import Page
 from kernel.webhook_endpoints import (
@@ -19,7 +19,7 @@ from kernel.webhook_endpoints import (
     EventOut,
 )
 
-router = APIRouter(tags=["events"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["events"], route_class=TransactionalRoute)
 
 
 @router.get("/events", response_model=Page[EventOut],

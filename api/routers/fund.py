@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 
 from api.approvals import PENDING_RESPONSE, FourEyes
 from api.deps import CurrentActor, SessionDep, org_kinds
 from api.lang import Language, file_response
 from api.money import settle_then_read
-from api.routing import SettleDep, TransactionalRoute
+from api.routing import AreaRouter, SettleDep, TransactionalRoute
 from finance.fund import agreements, claims, monitoring, programmes
 from finance.fund.schemas import (
     AgreementIn,
@@ -26,7 +26,7 @@ from finance.fund.schemas import (
 from kernel import tabular
 from kernel.actor import Actor
 
-router = APIRouter(tags=["fund"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["fund"], route_class=TransactionalRoute)
 FundActor = Annotated[Actor, Depends(org_kinds(*programmes.FUND_KINDS))]
 FundOrAdmin = Annotated[Actor, Depends(org_kinds(*programmes.FUND_KINDS, admin=True))]
 Monitor = Annotated[Actor, Depends(org_kinds(*programmes.MONITOR_KINDS, admin=True))]

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 
 from api.approvals import PENDING_RESPONSE, FourEyes
 from api.deps import SessionDep, org_kinds
 from api.lang import Language, file_response
 from api.money import settle_then_read
-from api.routing import SettleDep, TransactionalRoute
+from api.routing import AreaRouter, SettleDep, TransactionalRoute
 from finance.fund import claims, controls, monitoring, provisions, recovery
 from finance.fund.schemas import ControlsIn, ControlsOut, ProvisionsOut, RecoveryIn, RecoveryOut
 from finance.loans.schemas import RecoveriesOut
@@ -20,7 +20,7 @@ from kernel import tabular
 from kernel.actor import Actor
 from kernel.errors import Forbidden, InvalidState
 
-router = APIRouter(tags=["fund"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["fund"], route_class=TransactionalRoute)
 FundActor = Annotated[Actor, Depends(org_kinds("fund"))]
 Monitor = Annotated[Actor, Depends(org_kinds("fund", "regulator", admin=True))]
 Party = Annotated[Actor, Depends(org_kinds("fund", "bank"))]

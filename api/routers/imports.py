@@ -5,18 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from api.deps import CurrentActor, Cursor, Limit, SessionDep, SettingsDep
 from api.lang import Language, file_response
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from api.uploads import BearerToken, receive
 from kernel import imports
 from kernel.pagination import Page
 
-router = APIRouter(tags=["imports"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["imports"], route_class=TransactionalRoute)
 
 
 class ImportOut(BaseModel):

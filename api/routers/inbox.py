@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import Header
 
 from api.deps import CurrentActor, SessionDep
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from finance.inbox.items import InboxItem, inbox
 from finance.inbox.messages import language
 from kernel.clock import business_date
 from kernel.pagination import Page
 
-router = APIRouter(tags=["inbox"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["inbox"], route_class=TransactionalRoute)
 
 
 @router.get("/inbox", response_model=Page[InboxItem],

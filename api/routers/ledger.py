@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import Depends, Header, Query
 from sqlmodel import select
 
 from api.approvals import PENDING_RESPONSE, FourEyes
 from api.deps import Cursor, Limit, SessionDep, org_kinds
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from finance.fund.models import FundProgram
 from finance.ledger import scope as ledger_scopes
 from finance.ledger import service
@@ -21,7 +21,7 @@ from kernel.actor import ORG_ADMIN, Actor
 from kernel.errors import Forbidden, ValidationFailed
 from kernel.pagination import Page
 
-router = APIRouter(prefix="/fund/ledger", tags=["fund ledger"], route_class=TransactionalRoute)
+router = AreaRouter(prefix="/fund/ledger", tags=["fund ledger"], route_class=TransactionalRoute)
 LedgerReader = Annotated[Actor, Depends(org_kinds("fund", "regulator"))]
 FundActor = Annotated[Actor, Depends(org_kinds("fund"))]
 

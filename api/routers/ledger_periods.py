@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from api.approvals import PENDING_RESPONSE, FourEyes
 from api.deps import SessionDep, org_kinds
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from finance.ledger import periods
 from finance.ledger.schemas import PeriodOut
 from kernel.actor import ORG_ADMIN, Actor
 from kernel.errors import Forbidden
 
-router = APIRouter(prefix="/fund/ledger", tags=["fund ledger"], route_class=TransactionalRoute)
+router = AreaRouter(prefix="/fund/ledger", tags=["fund ledger"], route_class=TransactionalRoute)
 Reader = Annotated[Actor, Depends(org_kinds("fund", "regulator"))]
 FundActor = Annotated[Actor, Depends(org_kinds("fund"))]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api.deps import CurrentActor, Cursor, Limit, SessionDep
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from kernel.pagination import Page
 from market.licensing import open_license, service
 from market.licensing.schemas import (
@@ -20,7 +20,7 @@ from market.licensing.schemas import (
     RoyaltyReportOut,
 )
 
-router = APIRouter(tags=["market"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["market"], route_class=TransactionalRoute)
 
 
 @router.get("/licenses", response_model=Page[LicenseOut], summary="Licenses the caller granted or holds")

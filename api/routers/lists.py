@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api.deps import CurrentActor, Cursor, Limit, Order, SessionDep
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from finance.fund import lists as fund_lists
 from finance.fund.lists import ClaimSummary, ProgramSummary
 from finance.loans import lists as loan_lists
@@ -25,7 +25,7 @@ from kernel.pagination import Page
 from valuation import lists as valuation_lists
 from valuation.lists import ValuationSummary
 
-router = APIRouter(tags=["lists"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["lists"], route_class=TransactionalRoute)
 OptId = Annotated[str | None, Query(max_length=40)]
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from api.approvals import PENDING_RESPONSE, FourEyes
 from api.deps import CurrentActor, Cursor, Limit, SessionDep
 from api.money import settle_then_read
-from api.routing import SettleDep, TransactionalRoute
+from api.routing import AreaRouter, SettleDep, TransactionalRoute
 from finance.fund import claims as fund_claims
 from finance.fund.schemas import ClaimOut
 from finance.loans import access, applications, default, disbursement, disposal, repayments, security, views
@@ -38,7 +38,7 @@ from finance.loans.schemas import (
 from finance.servicing import pledged
 from kernel.pagination import Page
 
-router = APIRouter(tags=["loans"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["loans"], route_class=TransactionalRoute)
 
 
 @router.post("/loan-applications", status_code=201, response_model=ApplicationOut,
@@ -163,9 +163,8 @@ async def disburse(loan_id: str, actor: CurrentActor, session: SessionDep, gate:
              summary="Repay through the gateway: penalty, then interest, then principal, oldest first (borrower)")
 async def repay(loan_id: str, body: RepaymentIn, actor: CurrentActor, session: SessionDep, response: Response,
                 settle: SettleDep) -> RepaymentOut:
-    repayment = await repayments.repay(session, actor, loan_id, body.amount, body.prepayment)
-    await settle_then_read(settle, session, response, repayment.payment_id, repayment)
-    loan = await access.get_loan(session, actor, loan_id)
+    loan, repayment = await repayments.repay(session, actor, loan_id, body.amount, body.prepayment)
+    await settle_then_read(settle, session, response, repayment.payment_id, repayment, loan)
     return RepaymentOut(id=repayment.id, amount=repayment.amount, status=repayment.status,
                         allocation=AllocationOut(penalty=repayment.penalty, charges=repayment.charges,
                                                  interest=repayment.interest, principal=repayment.principal,

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api.deps import CurrentActor, Cursor, Limit, SessionDep
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from kernel.pagination import Page
 from market.matching import service
 from market.matching.schemas import AssetMatchOut, FeedbackIn, FeedbackOut, NeedIn, NeedMatchOut, NeedOut
 
-router = APIRouter(tags=["market"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["market"], route_class=TransactionalRoute)
 
 
 @router.post("/tech-needs", status_code=201, response_model=NeedOut, summary="Post a technology need (SME)")

@@ -2,17 +2,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from api.deps import AdminActor, CurrentActor, Cursor, Limit, SessionDep, SettingsDep
 from api.money import settle_then_read
-from api.routing import SettleDep, TransactionalRoute
+from api.routing import AreaRouter, SettleDep, TransactionalRoute
 from finance.payments import driver, service, webhooks
 from finance.payments.models import Payment
 from finance.payments.schemas import PaymentOut, PayoutIn, Purpose, Status, WebhookAck
 from kernel.pagination import Page
 
-router = APIRouter(tags=["payments"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["payments"], route_class=TransactionalRoute)
 
 
 @router.post("/payments/webhook", response_model=WebhookAck,

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import Depends, Path
 from fastapi.responses import Response
 
 from api.deps import CurrentActor, SessionDep, org_kinds
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from finance.fund import programmes
 from finance.fund.report_pdf import monthly_report
 from finance.loans.schedule_pdf import schedule_report
@@ -18,7 +18,7 @@ from kernel.actor import Actor
 from kernel.uploads import download_headers
 from valuation.report_pdf import appraisal_report
 
-router = APIRouter(tags=["documents"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["documents"], route_class=TransactionalRoute)
 Monitor = Annotated[Actor, Depends(org_kinds(*programmes.MONITOR_KINDS, admin=True))]
 PDF_RESPONSE = {200: {"content": {pdf.PDF_MEDIA_TYPE: {}}, "description": "The PDF"}}
 

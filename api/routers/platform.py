@@ -4,17 +4,17 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminActor, CurrentActor, SessionDep
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from kernel import clock, day_end, outbox
 from kernel.db import utcnow
 from kernel.workflow import all_workflows
 
-router = APIRouter(tags=["platform"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["platform"], route_class=TransactionalRoute)
 
 
 class HealthOut(BaseModel):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api.deps import CurrentActor, SessionDep
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from finance.loans import access, repayments
 from finance.servicing import charges, consents, restructures
 from finance.servicing.schemas import (
@@ -26,7 +26,7 @@ from finance.servicing.schemas import (
 from kernel.clock import business_date
 from kernel.errors import ValidationFailed
 
-router = APIRouter(tags=["servicing"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["servicing"], route_class=TransactionalRoute)
 
 
 @router.get("/loans/{loan_id}/payoff", response_model=PayoffOut,

@@ -3,12 +3,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import AdminActor, CurrentActor, SessionDep, org_kinds
 from api.lang import Language, file_response
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from finance.charts import MEDIA_TYPES
 from finance.rates import service as lpr
 from finance.rates.schemas import LprIn, LprOut
@@ -16,7 +16,7 @@ from finance.statistics import indicators, service
 from finance.statistics.report import Report
 from kernel.actor import Actor
 
-router = APIRouter(tags=["statistics"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["statistics"], route_class=TransactionalRoute)
 StatsReader = Annotated[Actor, Depends(org_kinds("regulator", "fund", admin=True))]
 Format = Annotated[Literal["json", "csv", "xlsx", "png", "svg"],
                    Query(description="json, a csv or xlsx file (money in 元), or a png/svg chart")]

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body, Response
+from fastapi import Body, Response
 
 from api.approvals import PENDING_RESPONSE, FourEyes
 from api.deps import CurrentActor, Cursor, Limit, SessionDep
 from api.money import settle_then_read
-from api.routing import SettleDep, TransactionalRoute
+from api.routing import AreaRouter, SettleDep, TransactionalRoute
 from finance.subsidies import claims, policies
 from finance.subsidies.schemas import ClaimIn, ClaimOut, Kind, PolicyIn, PolicyOut, RejectIn
 from kernel.pagination import Page
 
-router = APIRouter(tags=["subsidies"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["subsidies"], route_class=TransactionalRoute)
 
 
 @router.post("/subsidy-policies", status_code=201, response_model=PolicyOut,

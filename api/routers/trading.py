@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api.deps import CurrentActor, Cursor, Limit, SessionDep
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from kernel.pagination import Page
 from market.trading import deals, service
 from market.trading.schemas import (
@@ -22,7 +22,7 @@ from market.trading.schemas import (
     OfferOut,
 )
 
-router = APIRouter(tags=["market"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["market"], route_class=TransactionalRoute)
 
 
 @router.post("/listings", status_code=201, response_model=ListingOut,

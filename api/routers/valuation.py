@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import Body, Query
 
 from api.deps import CurrentActor, SessionDep
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from valuation import scores, service
 from valuation.schemas import AssetScoreOut, CertifyIn, Scenario, ValuationIn, ValuationOut
 
-router = APIRouter(tags=["valuation"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["valuation"], route_class=TransactionalRoute)
 
 
 @router.post("/valuations", status_code=201, response_model=ValuationOut,

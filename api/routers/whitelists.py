@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 
 from api.deps import CurrentActor, Cursor, Limit, SessionDep, org_kinds
-from api.routing import TransactionalRoute
+from api.routing import AreaRouter, TransactionalRoute
 from finance.whitelists import service
 from finance.whitelists.schemas import WhitelistConsentOut, WhitelistIn, WhitelistOut
 from kernel.actor import Actor
 from kernel.pagination import Page
 
-router = APIRouter(tags=["whitelists"], route_class=TransactionalRoute)
+router = AreaRouter(tags=["whitelists"], route_class=TransactionalRoute)
 Reader = Annotated[Actor, Depends(org_kinds(*service.READER_KINDS, admin=True))]
 
 

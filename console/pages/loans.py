@@ -32,16 +32,19 @@ async def next_actions(ctx: Ctx, workflow: str, status: str) -> list[str]:
 
 
 @router.get("/loans")
-async def loans(request: Request, status: str = "", classification: str = "") -> Response:
+async def loans(request: Request, status: str = "", classification: str = "", overdue: str = "") -> Response:
+    """The loan book: filtered by status, classification and overdue as the API filters, overdue first."""
     ctx = await context(request)
-    answer = await ctx.api.get("/loans", limit=100, status=status or None, classification=classification or None)
+    answer = await ctx.api.get("/loans", limit=100, status=status or None, classification=classification or None,
+                               overdue="true" if overdue else None)
+    filters: dict[str, Any] = {"statuses": LOAN_STATUSES, "classifications": CLASSIFICATIONS, "status": status,
+               "classification": classification, "overdue": bool(overdue)}
     if not answer.ok:
         return render(ctx, "loans.html", status_code=answer.status, loans=[], error=answer.problem(),
-                      statuses=LOAN_STATUSES, classifications=CLASSIFICATIONS, status=status,
-                      classification=classification)
+                      total_outstanding=0, **filters)
     rows = sorted(answer.data, key=lambda r: -int(r["days_past_due"]))  # overdue first, most overdue on top
-    return render(ctx, "loans.html", loans=rows, statuses=LOAN_STATUSES, classifications=CLASSIFICATIONS,
-                  status=status, classification=classification, error=None)
+    return render(ctx, "loans.html", loans=rows, error=None,
+                  total_outstanding=sum(int(r["outstanding_principal"]) for r in rows), **filters)
 
 
 async def _loan_page(ctx: Ctx, loan_id: str, status_code: int = 200, **values: Any) -> Response:
@@ -62,9 +65,15 @@ async def _loan_page(ctx: Ctx, loan_id: str, status_code: int = 200, **values: A
         programmes = [p for p in listed.data if p.get("agreement")]
     cover = {"guarantor": "guarantee", "insurer": "insurance"}.get(ctx.kind)
     can_join = cover if cover and body.get(cover) is None and body["status"] in ("pending_security", "secured") else None
+    invitations = await ctx.api.get(f"/loans/{loan_id}/invitations")
+    can_invite = is_bank and body["status"] in ("pending_security", "secured")
+    cover_orgs = {k: (await ctx.api.get("/orgs", kind=k, limit=100)).data if can_invite else []
+                  for k in ("guarantor", "insurer")}
+    who.update(await names(ctx, {i["org_id"] for i in invitations.data}))
     values.setdefault("errors", {})
     values.setdefault("values", {"registered_on": ctx.today or ""})
     return render(ctx, "loan.html", status_code=status_code, loan=body, programmes=programmes, can_join=can_join,
+                  invitations=invitations.data, can_invite=can_invite, cover_orgs=cover_orgs,
                   schedule=schedule.body.get("installments", []) if schedule.ok else [],
                   history=history.data, who=who, next_actions=actions, steps=steps, step_labels=STEP_LABELS,
                   can_repay=is_borrower and body["status"] in ("active", "overdue"), **values)
@@ -100,6 +109,19 @@ async def fund_cover(request: Request, loan_id: str) -> Response:
     if not answer.ok:
         return await _loan_page(ctx, loan_id, status_code=answer.status, error=answer.problem())
     return redirect(ctx, f"{PREFIX}/loans/{loan_id}?notice=done_notice")
+
+
+@router.post("/loans/{loan_id}/invitations")
+async def invite(request: Request, loan_id: str) -> Response:
+    """The lending bank invites a guarantor or an insurer; only the invited may then join the loan."""
+    ctx = await context(request)
+    data = await form(request)
+    answer = await ctx.api.post(f"/loans/{loan_id}/invitations",
+                                {"org_id": data.get("org_id", ""), "kind": data.get("kind", "")})
+    if not answer.ok:
+        return await _loan_page(ctx, loan_id, status_code=answer.status, values=data,
+                                errors=answer.field_errors(), error=answer.problem())
+    return redirect(ctx, f"{PREFIX}/loans/{loan_id}?notice=invited_notice")
 
 
 @router.post("/loans/{loan_id}/join/{cover}")

@@ -37,14 +37,14 @@ async def files(request: Request, path: str, format: str) -> Response:
     if format not in FORMATS or not any(p.match(path) for p in FILES):
         return not_found(ctx)
     params = {k: v for k, v in request.query_params.items() if k in PASSED}
-    answer = await _raw(ctx, f"/{path}", {**params, "format": format})
+    answer = await raw_get(ctx, f"/{path}", {**params, "format": format})
     if answer.status_code >= 400:
         return not_found(ctx)
     headers = {k: v for k, v in answer.headers.items() if k.lower() in ("content-disposition", "content-language")}
     return Response(answer.content, status_code=200, media_type=answer.headers.get("content-type"), headers=headers)
 
 
-async def _raw(ctx: Ctx, path: str, params: dict[str, str]) -> httpx.Response:
+async def raw_get(ctx: Ctx, path: str, params: dict[str, str]) -> httpx.Response:
     session = ctx.api.renewed or ctx.api.session
     token = session.access_token if session else ""
     transport = httpx.ASGITransport(app=ctx.request.app)

@@ -1,31 +1,27 @@
-"""Appending one entry: cached balances, the entry and its postings, the audit row and the chain link.
+"""Appending one entry: cached balances, the entry and its postings, and the audit row.
 
 On PostgreSQL this is one statement of data-modifying CTEs, run after the account locks. It checks the
 idempotency key first (the statement's snapshot is newer than the locks, so a poster of the same key, which
 took the same locks, has committed and is seen) and the fund's closed periods (likewise: a close locks the
-fund's accounts), and writes nothing when the key is known or the date closed; it advances the
-chain head, the last lock every poster takes, held only for this statement and the commit, and computes the
-link there (``core.chain_link`` in SQL); foreign keys are checked at the end of the statement, after every
-insert. The statement text is built once per shape (accounts × lines), so the driver prepares it once per
-connection. On SQLite (one writer at a time) the same steps run as separate Core statements.
+fund's accounts), and writes nothing when the key is known or the date closed; foreign keys are checked at
+the end of the statement, after every insert. The entry is written unsealed (``seq``/``hash`` NULL, its
+``digest`` set): the hash chain is linked after commit by ``sealing.py``, so posters share no lock but
+their accounts'. The statement text is built once per shape (accounts × lines), so the driver prepares it
+once per connection. On SQLite (one writer at a time) the same steps run as separate Core statements.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from finance.fund.models import FundProgram
-from finance.ledger.core import GENESIS_HASH, chain_link
-from finance.ledger.models import LedgerAccount, LedgerChainHead, LedgerEntry, LedgerPosting
+from finance.ledger.models import LedgerAccount, LedgerEntry, LedgerPosting
 from finance.ledger.periods import LedgerPeriod
 from kernel.audit import AuditEvent
 from kernel.db import table_of
@@ -33,7 +29,6 @@ from kernel.db import table_of
 _accounts = table_of(LedgerAccount)
 _entries = table_of(LedgerEntry)
 _postings = table_of(LedgerPosting)
-_head = table_of(LedgerChainHead)
 _audit = table_of(AuditEvent)
 _ENTRY_COLUMNS = [c.name for c in _entries.columns if c.name not in ("seq", "prev_hash", "hash")]
 _POSTING_COLUMNS = ("id", "line_no", "account_id", "side", "amount")
@@ -43,40 +38,29 @@ _PG_TYPES = {"effective_date": "DATE", "created_at": "TIMESTAMPTZ"}
 
 @dataclass(slots=True)
 class Append:
-    entry: dict[str, Any]  # ledger_entries' columns but seq, prev_hash and hash (the chain gives those)
+    entry: dict[str, Any]  # ledger_entries' columns but seq, prev_hash and hash (the sealer gives those)
     postings: list[dict[str, Any]]  # id, line_no, account_id, side, amount
     pending: bool  # the postings' flag
     deltas: list[tuple[str, int, int, int, int]]  # account id, +debits, +credits, +debits pending, +credits pending
     audit: dict[str, Any]  # audit_events' columns
-    digest: str  # core.entry_digest of the entry and its postings
     programs: list[str]  # the fund programmes whose closed periods the entry must not be dated in
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What the append did: linked the entry (seq, prev_hash, hash), or wrote nothing because the key is
-    used (``replay``) or the books are closed through ``closed_through`` (the key check comes first)."""
+    """What the append did: wrote the entry, or wrote nothing because the key is used (``replay``) or the
+    books are closed through ``closed_through`` (the key check comes first)."""
 
-    linked: tuple[int, str, str] | None = None
+    written: bool = False
     replay: bool = False
     closed_through: str | None = None
 
 
 async def append(conn: AsyncConnection, a: Append) -> Outcome:
     """Write the entry, unless its key is used or its date is in a closed period (then nothing is written)."""
-    run = _append_postgres if conn.dialect.name == "postgresql" else _append_sqlite
-    for _ in range(2):
-        outcome = await run(conn, a)
-        if outcome is not None:
-            return outcome
-        await _create_head(conn, a.entry["created_at"])  # the very first entry: no head yet
-    raise RuntimeError("ledger chain head missing after creating it")
-
-
-async def _create_head(conn: AsyncConnection, now: datetime) -> None:
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    await conn.execute(insert(_head).values(id=1, last_seq=0, last_hash=GENESIS_HASH, prev_hash=GENESIS_HASH,
-                                            updated_at=now).on_conflict_do_nothing(index_elements=["id"]))
+    if conn.dialect.name == "postgresql":
+        return await _append_postgres(conn, a)
+    return await _append_sqlite(conn, a)
 
 
 @lru_cache(maxsize=64)
@@ -100,13 +84,8 @@ def _pg_statement(n_accounts: int, n_lines: int, n_programs: int) -> sa.TextClau
     sql = f"""
 WITH k AS (SELECT id, request_hash FROM ledger_entries WHERE idempotency_key = CAST(:e_idempotency_key AS VARCHAR)),
 {closed}
-h AS (UPDATE ledger_chain_head SET last_seq = last_seq + 1, prev_hash = last_hash,
-             last_hash = encode(sha256(convert_to(last_hash || ':' || CAST(last_seq + 1 AS TEXT) || ':' ||
-                                                  CAST(:digest AS TEXT), 'UTF8')), 'hex'),
-             updated_at = CAST(:e_created_at AS TIMESTAMPTZ)
-      WHERE id = 1 AND NOT EXISTS (SELECT 1 FROM k) AND NOT EXISTS (SELECT 1 FROM c) RETURNING last_seq, prev_hash, last_hash),
-e AS (INSERT INTO ledger_entries ({", ".join(_ENTRY_COLUMNS)}, seq, prev_hash, hash)
-      SELECT {entry_values}, h.last_seq, h.prev_hash, h.last_hash FROM h RETURNING id),
+h AS (INSERT INTO ledger_entries ({", ".join(_ENTRY_COLUMNS)})
+      SELECT {entry_values} WHERE NOT EXISTS (SELECT 1 FROM k) AND NOT EXISTS (SELECT 1 FROM c) RETURNING id),
 p AS (INSERT INTO ledger_postings (entry_id, pending, effective_date, {", ".join(_POSTING_COLUMNS)})
       SELECT CAST(:e_id AS VARCHAR), CAST(:pending AS BOOLEAN), CAST(:e_effective_date AS DATE), v.*
       FROM (VALUES {postings}) AS v({", ".join(_POSTING_COLUMNS)}) WHERE EXISTS (SELECT 1 FROM h) RETURNING id),
@@ -115,15 +94,14 @@ a AS (UPDATE ledger_accounts AS t SET debits_posted = t.debits_posted + v.d, cre
              version = t.version + 1, updated_at = CAST(:e_created_at AS TIMESTAMPTZ)
       FROM (VALUES {deltas}) AS v(id, d, c, dp, cp) WHERE t.id = v.id AND EXISTS (SELECT 1 FROM h) RETURNING t.id),
 au AS (INSERT INTO audit_events ({", ".join(audit_columns)}) SELECT {audit_values} FROM h RETURNING id)
-SELECT (SELECT last_seq FROM h), (SELECT prev_hash FROM h), (SELECT last_hash FROM h), (SELECT id FROM k),
-       (SELECT month FROM c)
+SELECT (SELECT id FROM h), (SELECT id FROM k), (SELECT month FROM c)
 """
     return sa.text(" ".join(sql.split()))
 
 
-async def _append_postgres(conn: AsyncConnection, a: Append) -> Outcome | None:
+async def _append_postgres(conn: AsyncConnection, a: Append) -> Outcome:
     params: dict[str, Any] = {f"e_{k}": v for k, v in a.entry.items()}
-    params.update(digest=a.digest, pending=a.pending)
+    params["pending"] = a.pending
     params.update({f"pr{i}": p for i, p in enumerate(a.programs)})
     for i, p in enumerate(a.postings):
         params.update({f"p{i}_{k}": p[k] for k in _POSTING_COLUMNS})
@@ -132,13 +110,12 @@ async def _append_postgres(conn: AsyncConnection, a: Append) -> Outcome | None:
     params.update({f"au_{k}": (json.dumps(v) if k in ("before", "after") and v is not None else v)
                    for k, v in a.audit.items()})
     row = (await conn.execute(_pg_statement(len(a.deltas), len(a.postings), len(a.programs)), params)).one()
-    if row[3] is not None:
+    if row[1] is not None:
         return Outcome(replay=True)
-    if row[4] is not None:
-        return Outcome(closed_through=str(row[4]))
-    if row[0] is None:
-        return None  # no head row yet
-    return Outcome(linked=(int(row[0]), str(row[1]), str(row[2])))
+    if row[2] is not None:
+        return Outcome(closed_through=str(row[2]))
+    assert row[0] is not None
+    return Outcome(written=True)
 
 
 _SQLITE_BALANCES = (
@@ -155,12 +132,9 @@ _SQLITE_CLOSED = (sa.select(_periods.c.month).join(_programs, _programs.c.fund_o
                   .where(_programs.c.id.in_(sa.bindparam("programs", expanding=True)),
                          _periods.c.ends_on >= sa.bindparam("effective", type_=sa.Date))
                   .order_by(_periods.c.ends_on.desc()).limit(1))
-_SQLITE_HEAD = (sa.update(_head).where(_head.c.id == 1)
-                .values(last_seq=_head.c.last_seq + 1, updated_at=sa.bindparam("now", type_=_head.c.updated_at.type))
-                .returning(_head.c.last_seq, _head.c.last_hash))
 
 
-async def _append_sqlite(conn: AsyncConnection, a: Append) -> Outcome | None:
+async def _append_sqlite(conn: AsyncConnection, a: Append) -> Outcome:
     if (await conn.execute(_SQLITE_KEY, {"key": a.entry["idempotency_key"]})).first() is not None:
         return Outcome(replay=True)
     if a.programs:
@@ -169,17 +143,11 @@ async def _append_sqlite(conn: AsyncConnection, a: Append) -> Outcome | None:
         if closed is not None:
             return Outcome(closed_through=str(closed[0]))
     now = a.entry["created_at"]
-    head = (await conn.execute(_SQLITE_HEAD, {"now": now})).first()
-    if head is None:
-        return None
-    seq, prev = int(head[0]), str(head[1])
-    link = chain_link(prev, seq, a.digest)
-    await conn.execute(sa.update(_head).where(_head.c.id == 1).values(last_hash=link, prev_hash=prev))
-    await conn.execute(sa.insert(_entries), [{**a.entry, "seq": seq, "prev_hash": prev, "hash": link}])
+    await conn.execute(sa.insert(_entries), [a.entry])
     await conn.execute(sa.insert(_postings), [
         {**p, "entry_id": a.entry["id"], "pending": a.pending, "effective_date": a.entry["effective_date"]}
         for p in a.postings])
     await conn.execute(_SQLITE_BALANCES, [{"b_id": i, "b_d": d, "b_c": c, "b_dp": dp, "b_cp": cp, "b_now": now}
                                           for i, d, c, dp, cp in a.deltas])
     await conn.execute(sa.insert(_audit), [a.audit])
-    return Outcome(linked=(seq, prev, link))
+    return Outcome(written=True)

@@ -1,7 +1,9 @@
 """Ledger tables: accounts with cached balances, append-only entries and postings, and the chain head.
 
 Entries and postings are never updated or deleted (a correction is a reversal entry); on PostgreSQL a
-row trigger refuses UPDATE and DELETE. TRUNCATE is not a row event, so test clean-up still works.
+row trigger refuses UPDATE and DELETE, but for the one sealing update of an entry (``seq``, ``prev_hash``
+and ``hash`` from NULL to values, once, nothing else changed; ``sealing.py``). TRUNCATE is not a row event,
+so test clean-up still works.
 """
 
 from __future__ import annotations
@@ -50,18 +52,25 @@ class LedgerAccount(SQLModel, table=True):
 
 
 class LedgerEntry(SQLModel, table=True):
-    """A journal entry. ``seq`` is its place in the hash chain (1, 2, 3 … with no gaps)."""
+    """A journal entry. ``seq`` is its place in the hash chain (1, 2, 3 … with no gaps), given with ``prev_hash``
+    and ``hash`` when the sealer links it after commit; until then the three are NULL (unsealed)."""
 
     __tablename__ = "ledger_entries"
     __table_args__ = (
         sa.CheckConstraint("length(hash) = 64 AND length(prev_hash) = 64", name="hash_length"),
+        sa.CheckConstraint("(seq IS NULL) = (hash IS NULL) AND (seq IS NULL) = (prev_hash IS NULL)",
+                           name="sealed_whole"),
+        sa.CheckConstraint("length(digest) = 64", name="digest_length"),
+        # The sealer's queue: unsealed entries in the order it links them.
+        sa.Index("ix_ledger_entries_unsealed", "created_at", "id", postgresql_where=sa.text("seq IS NULL"),
+                 sqlite_where=sa.text("seq IS NULL")),
         sa.Index("ix_ledger_entries_object", "object_type", "object_id"),
         sa.CheckConstraint("phase IN ('posted', 'pending', 'post_pending', 'void_pending')", name="phase"),
         sa.CheckConstraint("(phase IN ('post_pending', 'void_pending')) = (pending_entry_id IS NOT NULL)",
                            name="resolves_a_pending_entry"),
     )
     id: str = Field(default_factory=lambda: new_id("lje"), primary_key=True, max_length=40)
-    seq: int = Field(sa_type=sa.BigInteger, unique=True)
+    seq: int | None = Field(default=None, sa_type=sa.BigInteger, unique=True)
     idempotency_key: str = Field(max_length=255, unique=True)
     # sha256 of what was asked for: a replay with the same key must ask for the same thing.
     request_hash: str = Field(max_length=64)
@@ -78,8 +87,11 @@ class LedgerEntry(SQLModel, table=True):
     # Unique: a pending entry is posted or voided at most once.
     pending_entry_id: str | None = Field(default=None, foreign_key="ledger_entries.id", unique=True,
                                          max_length=40)
-    prev_hash: str = Field(max_length=64)
-    hash: str = Field(max_length=64)
+    # core.entry_digest of the entry and its postings, fixed at posting: the sealer links it without reading
+    # the postings, and verify recomputes it, so an unsealed entry edited before sealing is caught too.
+    digest: str = Field(max_length=64)
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str | None = Field(default=None, max_length=64)
     created_at: datetime = created_at_field()
     created_by_org_id: str = Field(max_length=40)
     created_by_user_id: str = Field(max_length=40)
@@ -107,14 +119,14 @@ class LedgerPosting(SQLModel, table=True):
 
 
 class LedgerChainHead(SQLModel, table=True):
-    """One row: the last entry's seq and hash. Locking it makes the chain linear under concurrency."""
+    """One row: the last sealed entry's seq and hash. Only the sealer locks it (posters never touch it), which
+    makes the chain linear when sealers run concurrently."""
 
     __tablename__ = "ledger_chain_head"
     id: int = Field(default=1, primary_key=True)
     last_seq: int = Field(default=0, sa_type=sa.BigInteger)
     last_hash: str = Field(default=GENESIS_HASH, max_length=64)
-    # The hash before the last one: PostgreSQL's RETURNING shows only new values, and the appended entry
-    # needs its predecessor's hash from the same statement that advances the head.
+    # The hash before the last one (kept for the head's own consistency check).
     prev_hash: str = Field(default=GENESIS_HASH, max_length=64, sa_column_kwargs={"server_default": GENESIS_HASH})
     updated_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
 
@@ -130,22 +142,41 @@ BEGIN
 END;
 $$
 """.strip()
+# Entries: the sealing update alone passes (the chain fields from NULL to values, every other column equal);
+# a sealed entry is never updated again, and nothing is ever deleted.
+_SEAL_FUNCTION = """
+CREATE OR REPLACE FUNCTION ledger_entries_seal_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        IF OLD.seq IS NULL AND OLD.prev_hash IS NULL AND OLD.hash IS NULL
+           AND NEW.seq IS NOT NULL AND NEW.prev_hash IS NOT NULL AND NEW.hash IS NOT NULL
+           AND (to_jsonb(NEW) - 'seq' - 'prev_hash' - 'hash') = (to_jsonb(OLD) - 'seq' - 'prev_hash' - 'hash') THEN
+            RETURN NEW;
+        END IF;
+    END IF;
+    RAISE EXCEPTION USING ERRCODE = 'restrict_violation',
+        MESSAGE = 'ledger is append-only, ' || TG_OP || ' on ' || TG_TABLE_NAME || ' refused (post a reversal)';
+END;
+$$
+""".strip()
 _TRIGGER = ("CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()")
+            "FOR EACH ROW EXECUTE FUNCTION {function}()")
 APPEND_ONLY_STATEMENTS: tuple[str, ...] = (
     _FUNCTION,
-    _TRIGGER.format(table="ledger_entries"),
-    _TRIGGER.format(table="ledger_postings"),
+    _SEAL_FUNCTION,
+    _TRIGGER.format(table="ledger_entries", function="ledger_entries_seal_only"),
+    _TRIGGER.format(table="ledger_postings", function="ledger_refuse_change"),
 )
 APPEND_ONLY_SQL = ";\n".join(APPEND_ONLY_STATEMENTS) + ";\n"
 APPEND_ONLY_DROP_STATEMENTS: tuple[str, ...] = (
     "DROP TRIGGER IF EXISTS ledger_postings_append_only ON ledger_postings",
     "DROP TRIGGER IF EXISTS ledger_entries_append_only ON ledger_entries",
+    "DROP FUNCTION IF EXISTS ledger_entries_seal_only()",
     "DROP FUNCTION IF EXISTS ledger_refuse_change()",
 )
 
 _entries = table_of(LedgerEntry)
 _postings = table_of(LedgerPosting)
-event.listen(_entries, "after_create", DDL(APPEND_ONLY_STATEMENTS[0]).execute_if(dialect="postgresql"))
-event.listen(_entries, "after_create", DDL(APPEND_ONLY_STATEMENTS[1]).execute_if(dialect="postgresql"))
-event.listen(_postings, "after_create", DDL(APPEND_ONLY_STATEMENTS[2]).execute_if(dialect="postgresql"))
+for _statement in APPEND_ONLY_STATEMENTS[:3]:
+    event.listen(_entries, "after_create", DDL(_statement).execute_if(dialect="postgresql"))
+event.listen(_postings, "after_create", DDL(APPEND_ONLY_STATEMENTS[3]).execute_if(dialect="postgresql"))

@@ -26,6 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from finance.fund.models import FundProgram
 from finance.ledger.core import CREDIT, DEBIT, signed_balance
 from finance.ledger.models import LedgerAccount, LedgerPosting
+from finance.ledger.sealing import seal
 from kernel import audit
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
@@ -172,6 +173,7 @@ async def close(session: AsyncSession, actor: Actor, fund_org_id: str, month: st
     if last is not None and _next_month(last.month) != month:
         raise InvalidState(f"close {_next_month(last.month)} first: months close in order",
                            extra={"closed_through": last.month})
+    await seal(session)  # the closed month's entries are in the chain when the close commits
     rows = await trial_balance(session, accounts, starts_on, ends_on)
     period = LedgerPeriod(fund_org_id=fund_org_id, month=month, starts_on=starts_on, ends_on=ends_on,
                           closed_by_user_id=actor.user_id, trial_balance=rows,

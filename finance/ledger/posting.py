@@ -6,9 +6,9 @@ their own making (e.g. ``claim:{id}:payout``), inside their request's transactio
 In order: validate the lines (pure); resolve and lock the accounts in id order (one statement, Core rows,
 no ORM objects); check dates, closed periods and limits against the locked balances; then one append
 (``append.py``: on PostgreSQL a single statement that checks the key, updates the balances, writes the entry,
-its postings and the audit row and links it into the hash chain, whose head it locks last and holds only
-until commit). A known key replays the original entry, also when a check would now fail. Services only
-flush; the caller commits (and rolls back on any error).
+its postings and the audit row). The entry is written unsealed: ``sealing.py`` links it into the hash
+chain after commit, so posters of different accounts share no lock. A known key replays the original
+entry, also when a check would now fail. Services only flush; the caller commits (and rolls back on any error).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from finance.ledger import periods
 from finance.ledger.append import Append, append
 from finance.ledger.core import (
     DEBIT,
-    GENESIS_HASH,
     Line,
     available,
     entry_digest,
@@ -116,7 +115,7 @@ async def _resolve_pending(session: AsyncSession, actor: Actor, pending_entry_id
     lines = [Line(p.account_id, p.side, p.amount) for p in postings[original.id]]
     verb = "Post" if phase == "post_pending" else "Void"
     return await _post(session, actor, idempotency_key=idempotency_key, lines=lines,
-                       description=f"{verb} of pending entry #{original.seq}: {text}"[:500], kind=original.kind,
+                       description=f"{verb} of pending entry {original.id}: {text}"[:500], kind=original.kind,
                        effective_date=None, object_type=original.object_type, object_id=original.object_id,
                        reverses_entry_id=None, phase=phase, pending_entry_id=original.id)
 
@@ -134,7 +133,7 @@ async def reverse(session: AsyncSession, actor: Actor, entry_id: str, idempotenc
     postings = await _postings_of(session, [original.id])
     lines = mirror([Line(p.account_id, p.side, p.amount) for p in postings[original.id]])
     return await _post(session, actor, idempotency_key=idempotency_key, lines=lines,
-                       description=f"Reversal of entry #{original.seq}: {reason}"[:500], kind="reversal",
+                       description=f"Reversal of entry {original.id}: {reason}"[:500], kind="reversal",
                        effective_date=None, object_type=original.object_type, object_id=original.object_id,
                        reverses_entry_id=original.id)
 
@@ -183,17 +182,17 @@ async def _post(session: AsyncSession, actor: Actor, *, idempotency_key: str,
         raise
 
     now = utcnow()
-    entry = LedgerEntry(seq=0, idempotency_key=idempotency_key, request_hash=request_hash,
+    entry = LedgerEntry(idempotency_key=idempotency_key, request_hash=request_hash,
                         effective_date=effective, description=description, kind=kind,
                         reverses_entry_id=reverses_entry_id, object_type=object_type, object_id=object_id,
-                        phase=phase, pending_entry_id=pending_entry_id,
-                        prev_hash=GENESIS_HASH, hash=GENESIS_HASH, created_at=now,
-                        created_by_org_id=actor.org_id, created_by_user_id=actor.user_id)
+                        phase=phase, pending_entry_id=pending_entry_id, created_at=now,
+                        created_by_org_id=actor.org_id, created_by_user_id=actor.user_id, digest="")
     pending = phase in ("pending", "void_pending")
     postings: list[dict[str, Any]] = [{"id": new_id("ljp"), "line_no": i, "account_id": x.account, "side": x.side, "amount": x.amount}
                 for i, x in enumerate(resolved, start=1)]
-    digest = entry_digest(hashed_entry(entry), [hashed_posting_fields(p["id"], p["line_no"], p["account_id"], p["side"],
-                                                               p["amount"], effective, pending) for p in postings])
+    # Fixed now, over the entry's hashed fields (the digest is not one of them): the sealer links it later.
+    entry.digest = entry_digest(hashed_entry(entry), [hashed_posting_fields(
+        p["id"], p["line_no"], p["account_id"], p["side"], p["amount"], effective, pending) for p in postings])
     after = _jsonable({"kind": kind, "effective_date": effective, "reverses_entry_id": reverses_entry_id,
                        "phase": phase, "pending_entry_id": pending_entry_id, "object_type": object_type,
                        "object_id": object_id,
@@ -203,7 +202,7 @@ async def _post(session: AsyncSession, actor: Actor, *, idempotency_key: str,
                  "actor_org_id": actor.org_id, "action": "ledger.entry_posted", "object_type": "ledger_entry",
                  "object_id": entry.id, "before": None, "after": after}
     job = Append(entry={c: getattr(entry, c) for c in _ENTRY_FIELDS}, postings=postings, pending=pending,
-                 deltas=[(a.id, *_four(deltas[a.id])) for a in accounts], audit=audit_row, digest=digest,
+                 deltas=[(a.id, *_four(deltas[a.id])) for a in accounts], audit=audit_row,
                  programs=periods.programs_of(accounts))  # closed periods: checked in the append, after the locks
     try:
         outcome = await append(await session.connection(), job)
@@ -222,8 +221,7 @@ async def _post(session: AsyncSession, actor: Actor, *, idempotency_key: str,
         return _replay(existing, request_hash)
     if outcome.closed_through is not None:
         raise periods.closed_error(outcome.closed_through, effective)
-    assert outcome.linked is not None
-    entry.seq, entry.prev_hash, entry.hash = outcome.linked
+    assert outcome.written
     # Written without the unit of work: attach the entry as persistent, so the session sees it without a
     # query, and bring any account object the session holds up to date (unflagged: the row has it).
     make_transient_to_detached(entry)

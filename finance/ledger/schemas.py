@@ -71,7 +71,7 @@ class PostingOut(BaseModel):
 
 class EntryOut(BaseModel):
     id: str
-    seq: int
+    seq: int | None = Field(description="its place in the hash chain; null until the sealer links it")
     idempotency_key: str
     effective_date: date
     description: str
@@ -82,8 +82,8 @@ class EntryOut(BaseModel):
     pending_entry_id: str | None
     object_type: str | None
     object_id: str | None
-    prev_hash: str
-    hash: str
+    prev_hash: str | None = Field(description="null until sealed")
+    hash: str | None = Field(description="null until sealed")
     created_at: datetime
     created_by_org_id: str
     created_by_user_id: str
@@ -116,7 +116,10 @@ class BalancesOut(BaseModel):
 class VerifyOut(BaseModel):
     balanced: bool
     chain_intact: bool
-    entries_checked: int
+    entries_checked: int = Field(description="every entry: the sealed and the unsealed")
+    entries_sealed: int = Field(0, description="the chain's length (proved link by link)")
+    entries_unsealed: int = Field(0, description="committed, not yet linked by the sealer (checked against "
+                                                 "their digests and balanced)")
     accounts_checked: int
     pending_debits: int
     pending_credits: int

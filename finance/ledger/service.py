@@ -6,7 +6,8 @@ Other packages move money only through ``post`` (or ``reverse``, or the two-phas
 
 Split by concern: ``accounts`` (opening and finding accounts), ``posting`` (the posting path, lock order
 and replay), ``append`` (the append statement and the hash chain's head), ``reading`` (balances and
-entries), ``verification`` (what a hash covers, and ``verify``).
+entries), ``sealing`` (linking committed entries into the hash chain, after commit), ``verification``
+(what a hash covers, and ``verify``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from finance.ledger.reading import (
     list_entries,
     reversed_by,
 )
+from finance.ledger.sealing import seal
 from finance.ledger.verification import MAX_PROBLEMS_SHOWN, VERIFY_BATCH, verify
 from finance.ledger.verification import hashed_entry as _hashed_entry
 from finance.ledger.verification import hashed_posting as _hashed_posting
@@ -38,5 +40,5 @@ __all__ = [
     "MAX_PROBLEMS_SHOWN", "VERIFY_BATCH", "Balance", "_entry_by_key", "_hashed_entry", "_hashed_posting",
     "_postings_of", "balance", "balances", "describe_account", "describe_entries", "ensure_account",
     "ensure_accounts", "ensure_program_accounts", "get_account", "get_entry", "list_accounts", "list_entries",
-    "post", "post_pending", "reverse", "reversed_by", "verify", "void_pending",
+    "post", "post_pending", "reverse", "reversed_by", "seal", "verify", "void_pending",
 ]

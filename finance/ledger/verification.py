@@ -14,7 +14,8 @@ from finance.ledger.core import (
     GENESIS_HASH,
     SIDES,
     available,
-    entry_hash,
+    chain_link,
+    entry_digest,
     signed_balance,
     violates_limit,
 )
@@ -50,11 +51,14 @@ def hashed_posting_fields(id: str, line_no: int, account_id: str, side: str, amo
 async def verify(session: AsyncSession) -> dict[str, Any]:
     """Re-derive everything: each entry balances, each cached balance equals its postings, the chain holds.
 
+    The chain is proved over the sealed prefix (seq 1, 2, 3 …); the unsealed tail, which the sealer has not
+    linked yet, is counted (``entries_unsealed``) and each of its entries is checked against the digest
+    fixed when it was posted. Seal first (``sealing.seal``) to prove everything committed so far.
     Reads refresh the session's objects (``populate_existing``): the proof is about the rows, not a cache.
     """
     problems: list[dict[str, Any]] = []
     chain_ok = balanced = True
-    prev_hash, expected_seq, checked = GENESIS_HASH, 1, 0
+    prev_hash, expected_seq, sealed = GENESIS_HASH, 1, 0
     last_seq = 0
     while True:
         batch = list((await session.exec(select(LedgerEntry).where(col(LedgerEntry.seq) > last_seq)
@@ -64,7 +68,8 @@ async def verify(session: AsyncSession) -> dict[str, Any]:
             break
         postings = await _postings_of(session, [e.id for e in batch])
         for e in batch:
-            checked += 1
+            assert e.seq is not None and e.hash is not None
+            sealed += 1
             last_seq = e.seq
             ps = postings[e.id]
             if e.seq != expected_seq:
@@ -74,16 +79,27 @@ async def verify(session: AsyncSession) -> dict[str, Any]:
             if e.prev_hash != prev_hash:
                 chain_ok = False
                 problems.append({"entry_id": e.id, "problem": "chain_broken", "seq": e.seq})
-            if entry_hash(hashed_entry(e), [hashed_posting(p) for p in ps], e.prev_hash) != e.hash:
+            if chain_link(e.prev_hash or "", e.seq, _digest(e, ps)) != e.hash:
                 chain_ok = False
                 problems.append({"entry_id": e.id, "problem": "hash_mismatch", "seq": e.seq})
-            debits = sum(p.amount for p in ps if p.side == DEBIT)
-            credits = sum(p.amount for p in ps if p.side == CREDIT)
-            if len(ps) < 2 or debits != credits or any(p.amount <= 0 or p.side not in SIDES for p in ps):
-                balanced = False
-                problems.append({"entry_id": e.id, "problem": "unbalanced", "seq": e.seq, "debits": debits,
-                                 "credits": credits, "postings": len(ps)})
+            balanced = _balance_problem(e, ps, problems) and balanced
             prev_hash, expected_seq = e.hash, e.seq + 1
+    unsealed, last_id = 0, ""
+    while True:
+        tail = list((await session.exec(select(LedgerEntry).where(col(LedgerEntry.seq).is_(None),
+                                                                  col(LedgerEntry.id) > last_id)
+                                         .order_by(col(LedgerEntry.id)).limit(VERIFY_BATCH)
+                                         .execution_options(populate_existing=True))).all())
+        if not tail:
+            break
+        postings = await _postings_of(session, [e.id for e in tail])
+        for e in tail:
+            unsealed += 1
+            last_id = e.id
+            if _digest(e, postings[e.id]) != e.digest:
+                chain_ok = False
+                problems.append({"entry_id": e.id, "problem": "digest_mismatch", "seq": None})
+            balanced = _balance_problem(e, postings[e.id], problems) and balanced
     head = await session.get(LedgerChainHead, 1, populate_existing=True)
     head_seq, head_hash = (head.last_seq, head.last_hash) if head else (0, GENESIS_HASH)
     if (head_seq, head_hash) != (last_seq, prev_hash):
@@ -124,10 +140,26 @@ async def verify(session: AsyncSession) -> dict[str, Any]:
         problems.append({"problem": "pending_trial_balance_off", "debits": pending_d, "credits": pending_c})
     problems.extend(await _resolution_problems(session))
     balanced = balanced and not any(p["problem"] == "resolution_mismatch" for p in problems)
-    return {"balanced": balanced, "chain_intact": chain_ok, "entries_checked": checked,
+    return {"balanced": balanced, "chain_intact": chain_ok, "entries_checked": sealed + unsealed,
+            "entries_sealed": sealed, "entries_unsealed": unsealed,
             "pending_debits": pending_d, "pending_credits": pending_c,
             "accounts_checked": len(accounts), "problems_total": len(problems),
             "problems": problems[:MAX_PROBLEMS_SHOWN]}
+
+
+def _digest(e: LedgerEntry, ps: list[LedgerPosting]) -> str:
+    return entry_digest(hashed_entry(e), [hashed_posting(p) for p in ps])
+
+
+def _balance_problem(e: LedgerEntry, ps: list[LedgerPosting], problems: list[dict[str, Any]]) -> bool:
+    """False (and a problem noted) when the entry's postings do not balance."""
+    debits = sum(p.amount for p in ps if p.side == DEBIT)
+    credits = sum(p.amount for p in ps if p.side == CREDIT)
+    if len(ps) < 2 or debits != credits or any(p.amount <= 0 or p.side not in SIDES for p in ps):
+        problems.append({"entry_id": e.id, "problem": "unbalanced", "seq": e.seq, "debits": debits,
+                         "credits": credits, "postings": len(ps)})
+        return False
+    return True
 
 
 async def _resolution_problems(session: AsyncSession) -> list[dict[str, Any]]:

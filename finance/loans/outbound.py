@@ -114,10 +114,11 @@ LOAN_OBJECT = "loan"
 
 
 async def pay(session: AsyncSession, actor: Actor, *, purpose: str, payer_org_id: str, payee_org_id: str,
-              amount: int, loan_id: str, key: str) -> Payment:
-    """Move money for a loan through the gateway; a declined payment answers 402 and changes nothing."""
+              amount: int, loan_id: str, key: str, fresh_key: bool = False) -> Payment:
+    """Move money for a loan through the gateway; a declined payment answers 402 and changes nothing.
+    ``fresh_key``: ``key`` is the id of a row being inserted now (see ``payments.charge``)."""
     payment = await payments.charge(session, actor, purpose=purpose, payer_org_id=payer_org_id,
                                     payee_org_id=payee_org_id, amount=amount, object_type=LOAN_OBJECT,
                                     object_id=loan_id, idempotency_key=key,
-                                    description=f"{purpose} of loan {loan_id}")
+                                    description=f"{purpose} of loan {loan_id}", fresh_key=fresh_key)
     return payments.require_success(payment)

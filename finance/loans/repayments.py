@@ -35,7 +35,8 @@ async def payoff_on(session: AsyncSession, loan: Loan, on: date, *, lock: bool =
 
 
 async def repay(session: AsyncSession, actor: Actor, loan_id: str, amount: int,
-                prepayment: str = early.Prepayment.REDUCE_PAYMENT) -> LoanRepayment:
+                prepayment: str = early.Prepayment.REDUCE_PAYMENT) -> tuple[Loan, LoanRepayment]:
+    """Record the repayment and its payment (the first phase); returns the loan (access checked) with it."""
     # Who may see the loan first (404 to everyone else, whatever the verb), then who may repay it.
     loan = await access.get_loan(session, actor, loan_id, lock=True)
     if not actor.is_kind(*BORROWER_KINDS) or loan.borrower_org_id != actor.org_id:
@@ -52,16 +53,17 @@ async def repay(session: AsyncSession, actor: Actor, loan_id: str, amount: int,
                                   f"repays the loan in full today")
     repayment = LoanRepayment(loan_id=loan.id, amount=amount, paid_on=today, prepayment=str(prepayment))
     states.REPAYMENT.start(repayment)
-    session.add(repayment)
-    await session.flush()
+    # The repayment's new id keys its payment: no earlier payment can hold it, and the loan names both
+    # parties. The row goes in with its payment id (one INSERT, no UPDATE after it).
     payment = await outbound.pay(session, actor, purpose="repayment", payer_org_id=loan.borrower_org_id,
-                                 payee_org_id=loan.bank_org_id, amount=amount, loan_id=loan.id, key=repayment.id)
+                                 payee_org_id=loan.bank_org_id, amount=amount, loan_id=loan.id, key=repayment.id,
+                                 fresh_key=True)
     repayment.payment_id = payment.id
     session.add(repayment)
     await session.flush()
     if payment.status == "succeeded" and repayment.status == "processing":
         await apply_repayment(session, actor, loan, repayment)
-    return repayment
+    return loan, repayment
 
 
 async def apply_repayment(session: AsyncSession, actor: Actor, loan: Loan, repayment: LoanRepayment) -> None:

@@ -30,9 +30,12 @@ def _check_shares(loan: Loan, guarantee: LoanGuarantee | None, insurance: LoanIn
 
 
 async def security_of(session: AsyncSession, loan_id: str) -> tuple[LoanGuarantee | None, LoanInsurance | None]:
-    g = (await session.exec(select(LoanGuarantee).where(LoanGuarantee.loan_id == loan_id))).first()
-    i = (await session.exec(select(LoanInsurance).where(LoanInsurance.loan_id == loan_id))).first()
-    return g, i
+    # One of each at most per loan (unique loan_id): both in one read, outer-joined to the loan.
+    stmt = (select(Loan.id, LoanGuarantee, LoanInsurance).select_from(Loan)
+            .outerjoin(LoanGuarantee, col(LoanGuarantee.loan_id) == Loan.id)
+            .outerjoin(LoanInsurance, col(LoanInsurance.loan_id) == Loan.id).where(Loan.id == loan_id))
+    row = (await session.exec(stmt)).first()
+    return (row[1], row[2]) if row is not None else (None, None)
 
 
 async def _joinable_loan(session: AsyncSession, actor: Actor, loan_id: str,

@@ -31,16 +31,22 @@ async def _loan(session: AsyncSession, loan_id: str) -> Loan | None:
 
 @payments.on_settled(outbound.LOAN_OBJECT)
 async def _loan_payment_settled(session: AsyncSession, payment: Payment) -> None:
-    loan = await _loan(session, payment.object_id)
-    if loan is None:
-        return
-    if payment.purpose == "disbursement" and loan.status == "secured":
-        await activate(session, SYSTEM, loan)
-    elif payment.purpose == "repayment":
-        repayment = await session.get(LoanRepayment, payment.idempotency_key)
-        if repayment is not None and repayment.status == "processing" and loan.status in states.PERFORMING:
+    if payment.purpose == "repayment":
+        # The loan (locked) and the repayment its payment is keyed by, in one read.
+        stmt = (select(Loan, LoanRepayment).join(LoanRepayment, col(LoanRepayment.loan_id) == Loan.id)
+                .where(Loan.id == payment.object_id, LoanRepayment.id == payment.idempotency_key)
+                .with_for_update(of=Loan).execution_options(populate_existing=True))
+        found = (await session.exec(stmt)).first()
+        if found is None:
+            return
+        loan, repayment = found
+        if repayment.status == "processing" and loan.status in states.PERFORMING:
             repayment.payment_id = payment.id
             await apply_repayment(session, SYSTEM, loan, repayment)
+        return
+    disbursed = await _loan(session, payment.object_id)
+    if disbursed is not None and payment.purpose == "disbursement" and disbursed.status == "secured":
+        await activate(session, SYSTEM, disbursed)
 
 
 @payments.on_failed(outbound.LOAN_OBJECT)

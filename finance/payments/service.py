@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,7 +19,7 @@ from finance.payments import providers
 from finance.payments.models import ACTION_TO, ESCROW, PAYMENT, PURPOSES, Payment, PaymentEvent
 from kernel import audit, outbox
 from kernel.actor import SYSTEM, Actor
-from kernel.db import get_or_404, insert_unique, table_of, utcnow
+from kernel.db import get_or_404, insert_if_absent, insert_unique, table_of, utcnow
 from kernel.errors import DomainError, IdempotencyConflict, InvalidState, NotFound, ValidationFailed
 from kernel.pagination import paginate
 
@@ -238,11 +239,14 @@ async def _insert_once(session: AsyncSession, payment: Payment) -> tuple[Payment
 
 async def _open(session: AsyncSession, actor: Actor, *, method: str, purpose: str, payer_org_id: str,
                 payee_org_id: str, amount: int, object_type: str, object_id: str, escrow: bool,
-                idempotency_key: str, description: str | None,
-                platform_fee: int = 0) -> tuple[Payment, bool, gw.PaymentGateway]:
-    """Validate and record a payment once per domain action: (payment, newly created?, the gateway)."""
+                idempotency_key: str, description: str | None, platform_fee: int = 0,
+                fresh_key: bool = False) -> tuple[Payment, bool, gw.PaymentGateway]:
+    """Validate and record a payment once per domain action: (payment, newly created?, the gateway).
+    ``fresh_key``: the caller made the key for this call (a row id it is inserting) from a row that names
+    both parties, so no payment can hold the key yet and both organisations exist: no reads first."""
     _check_request(purpose, amount, payer_org_id, payee_org_id, object_type, object_id, idempotency_key)
-    await _ensure_orgs(session, payer_org_id, payee_org_id)
+    if not fresh_key:
+        await _ensure_orgs(session, payer_org_id, payee_org_id)
     gateway = providers.get_gateway()
     wanted = Payment(method=method, purpose=purpose, payer_org_id=payer_org_id, payee_org_id=payee_org_id,
                      object_type=object_type, object_id=object_id, idempotency_key=idempotency_key,
@@ -251,7 +255,11 @@ async def _open(session: AsyncSession, actor: Actor, *, method: str, purpose: st
                      provider_key=gw.provider_key(purpose, object_type, object_id, idempotency_key),
                      created_by=actor.user_id)
     PAYMENT.start(wanted)
-    payment, created = await _insert_once(session, wanted)
+    if fresh_key:
+        session.add(wanted)  # inserted with the caller's next flush; the unique index still guards the key
+        payment, created = wanted, True
+    else:
+        payment, created = await _insert_once(session, wanted)
     if created:
         await audit.record(session, actor, "payment.created", "payment", payment.id, after=snapshot(payment))
     return payment, created, gateway
@@ -260,7 +268,7 @@ async def _open(session: AsyncSession, actor: Actor, *, method: str, purpose: st
 async def charge(session: AsyncSession, actor: Actor, *, purpose: str, payer_org_id: str, payee_org_id: str,
                  amount: int, object_type: str, object_id: str, escrow: bool = False,
                  idempotency_key: str = "default", description: str | None = None,
-                 platform_fee: int = 0) -> Payment:
+                 platform_fee: int = 0, fresh_key: bool = False) -> Payment:
     """Take ``amount`` fen from the payer for the payee (or into escrow), once per domain action.
 
     Records the payment ``processing`` with an outbox job that asks the provider after commit (never
@@ -272,7 +280,8 @@ async def charge(session: AsyncSession, actor: Actor, *, purpose: str, payer_org
     payment, created, _ = await _open(
         session, actor, method="charge", purpose=purpose, payer_org_id=payer_org_id, payee_org_id=payee_org_id,
         amount=amount, object_type=object_type, object_id=object_id, escrow=escrow,
-        idempotency_key=idempotency_key, description=description, platform_fee=platform_fee)
+        idempotency_key=idempotency_key, description=description, platform_fee=platform_fee,
+        fresh_key=fresh_key)
     if created:
         await ask_provider(session, payment, "charge")
     return payment
@@ -412,9 +421,8 @@ async def settle_call(session: AsyncSession, payment_id: str, op: str, result: g
     if op in ("charge", "payout", "sync"):
         status = gw.payout_status(obj) if payment.method == "payout" else gw.intent_status(obj)
         if payment.provider_reference is None and obj.get("id"):
-            payment.provider_reference = obj.get("id")
+            payment.provider_reference = obj.get("id")  # written with the status change that follows
             session.add(payment)
-            await session.flush()
         await _advance(session, payment, status, SYSTEM, failure=gw.failure_of(obj))
     elif op == "release" and payment.escrow_state == "held":
         payment.transfer_reference = obj.get("id")
@@ -426,7 +434,7 @@ async def settle_call(session: AsyncSession, payment_id: str, op: str, result: g
             await fn(session, payment)
     elif op == "refund" and payment.refund_reference is None and payment.status == "succeeded":
         await _refund_answered(session, payment, obj)
-    await _handle_local_events(session, result)
+    await _handle_local_events(session, result, payment)
     return payment
 
 
@@ -501,30 +509,36 @@ def _parse_event(event: Any) -> tuple[str, str, dict[str, Any]]:
     return event_id, kind, obj
 
 
-async def handle_event(session: AsyncSession, event: Any, *, source: str = "webhook") -> str:
+async def handle_event(session: AsyncSession, event: Any, *, source: str = "webhook",
+                       locked: Payment | None = None) -> str:
     """Apply a provider event once per event id. Returns the outcome: applied, ignored, stale,
-    unknown_object, conflict, or duplicate (seen before: nothing recorded or done again)."""
+    unknown_object, conflict, or duplicate (seen before: nothing recorded or done again). ``locked``: a
+    payment this transaction already holds under its lock, used as is when the event names it."""
     event_id, kind, obj = _parse_event(event)
     ref = _event_reference(obj)
     row = PaymentEvent(event_id=event_id, type=kind, source=source, provider_object_id=ref, payload=event)
-    try:
-        await insert_unique(session, row, _Duplicate())
-    except _Duplicate:
+    # ON CONFLICT DO NOTHING on the event id: a repeat, or a concurrent delivery (waited for at the unique
+    # index), inserts nothing, and no savepoint is needed around it.
+    if not await insert_if_absent(session, row):
         return "duplicate"
+    make_transient_to_detached(row)  # the row exists now: its outcome below is an UPDATE
+    session.add(row)
     target = EVENT_TARGETS.get(kind)
     if kind == "refund.updated" and obj.get("status") != "succeeded":
         target = None
         if obj.get("status") in ("failed", "canceled") and ref:
             await _refund_failed(session, ref, obj, row)
     if target is not None:
-        stmt = (select(Payment).where(Payment.provider_reference == ref).with_for_update()
-                .execution_options(populate_existing=True))
-        payment = (await session.exec(stmt)).first() if ref else None
+        payment = locked if locked is not None and ref and locked.provider_reference == ref else None
+        if payment is None and ref:
+            stmt = (select(Payment).where(Payment.provider_reference == ref).with_for_update()
+                    .execution_options(populate_existing=True))
+            payment = (await session.exec(stmt)).first()
         if payment is None:
             row.outcome = "unknown_object"
         else:
-            row.payment_id = payment.id
-            row.outcome = await _advance(session, payment, target, SYSTEM, failure=gw.failure_of(obj))
+            outcome = await _advance(session, payment, target, SYSTEM, failure=gw.failure_of(obj))
+            row.payment_id, row.outcome = payment.id, outcome  # one UPDATE of the event row
     session.add(row)
     await session.flush()
     return row.outcome
@@ -547,6 +561,6 @@ async def _refund_failed(session: AsyncSession, ref: str, obj: dict[str, Any], r
     row.payment_id, row.outcome = payment.id, "applied"
 
 
-async def _handle_local_events(session: AsyncSession, result: gw.GatewayResult) -> None:
+async def _handle_local_events(session: AsyncSession, result: gw.GatewayResult, payment: Payment) -> None:
     for event in result.events:
-        await handle_event(session, event, source="local")
+        await handle_event(session, event, source="local", locked=payment)

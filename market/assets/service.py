@@ -21,7 +21,7 @@ from kernel import audit, events
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
 from kernel.dates import add_months
-from kernel.db import get_or_404, insert_unique, table_of, utcnow
+from kernel.db import get_or_404, insert_unique, row_or_404, table_of, utcnow
 from kernel.errors import AlreadyExists, Forbidden, InvalidState, NotFound, ValidationFailed
 from kernel.ids import new_id
 from kernel.pagination import paginate
@@ -345,8 +345,9 @@ async def active_encumbrances(session: AsyncSession, asset_id: str) -> list[Encu
     return list((await session.exec(stmt)).all())
 
 
-def high_value(asset: Asset, today: date, pledge_threshold: int | None = None) -> list[str]:
-    """Which of the five high-value criteria (001_… note to table 1) an invention patent meets."""
+def high_value(asset: Asset | sa.Row[Any], today: date, pledge_threshold: int | None = None) -> list[str]:
+    """Which of the five high-value criteria (001_… note to table 1) an invention patent meets (of the
+    asset or a Core row of its columns)."""
     if asset.kind != "invention_patent":
         return []
     threshold = get_settings().high_value_pledge_threshold if pledge_threshold is None else pledge_threshold
@@ -387,31 +388,49 @@ def _add_years(d: date, years: int) -> date:
         return d.replace(year=d.year + years, day=28)
 
 
+# What the full view leaves out of an asset's columns (max_pledge_amount only feeds the high-value verdict).
+_NOT_SHOWN = frozenset({"search_text", "max_pledge_amount", "ipc_subclass"})
+_READ_COLUMNS = [c for c in table_of(Asset).c if c.name not in _NOT_SHOWN - {"max_pledge_amount"}]
+
+
 async def describe(session: AsyncSession, asset: Asset) -> AssetOut:
     """The full view of an asset: facts, active encumbrances, ownership history, high-value verdict."""
-    today = await business_date(session)
-    criteria = high_value(asset, today)
+    return await _full_view(session, asset, asset.model_dump(exclude=set(_NOT_SHOWN)))
+
+
+async def read_asset(session: AsyncSession, asset_id: str) -> AssetOut:
+    """``describe(get_asset(…))`` for a read: the asset as one Core row, no ORM object."""
+    row = await row_or_404(session, Asset, asset_id, _READ_COLUMNS)
+    facts = row._asdict()
+    del facts["max_pledge_amount"]
+    return await _full_view(session, row, facts)
+
+
+async def _full_view(session: AsyncSession, asset: Asset | sa.Row[Any], facts: dict[str, Any]) -> AssetOut:
+    criteria = high_value(asset, await business_date(session))
     return AssetOut.model_validate({
-        **asset.model_dump(exclude={"search_text", "max_pledge_amount", "ipc_subclass"}),
+        **facts,
         "display_number": display_number(asset.kind, asset.number),
         **await _encumbrances_and_owners(session, asset.id),
         "high_value": HighValueOut(is_high_value=bool(criteria), criteria=criteria),
     })
 
 
+_enc, _own = table_of(Encumbrance), table_of(OwnershipRecord)
+# An asset's active encumbrances and its ownership history in one statement (a read by id stays within
+# three: the caller, the asset, this); built once.
+_ENCUMBRANCES_AND_OWNERS = sa.union_all(
+    sa.select(sa.literal("e").label("src"), _enc.c.id, _enc.c.kind.label("kind"), _enc.c.ref_id,
+              _enc.c.holder_org_id.label("org_id"), _enc.c.since.label("start"),
+              sa.cast(sa.null(), sa.Date).label("end"))
+    .where(_enc.c.asset_id == sa.bindparam("asset_id"), _enc.c.released_on.is_(None)),
+    sa.select(sa.literal("o"), _own.c.id, _own.c.via, _own.c.ref_id, _own.c.owner_org_id, _own.c.from_date,
+              _own.c.to_date)
+    .where(_own.c.asset_id == sa.bindparam("asset_id")))
+
+
 async def _encumbrances_and_owners(session: AsyncSession, asset_id: str) -> dict[str, list[dict[str, Any]]]:
-    """An asset's active encumbrances and its ownership history in one statement (a read by id stays
-    within three: the caller, the asset, this)."""
-    enc, own = table_of(Encumbrance), table_of(OwnershipRecord)
-    stmt = sa.union_all(
-        sa.select(sa.literal("e").label("src"), enc.c.id, enc.c.kind.label("kind"), enc.c.ref_id,
-                  enc.c.holder_org_id.label("org_id"), enc.c.since.label("start"),
-                  sa.cast(sa.null(), sa.Date).label("end"))
-        .where(enc.c.asset_id == asset_id, enc.c.released_on.is_(None)),
-        sa.select(sa.literal("o"), own.c.id, own.c.via, own.c.ref_id, own.c.owner_org_id, own.c.from_date,
-                  own.c.to_date)
-        .where(own.c.asset_id == asset_id))
-    rows = (await session.exec(stmt)).all()  # type: ignore[call-overload]  # exec() is typed for select()s only
+    rows = (await session.execute(_ENCUMBRANCES_AND_OWNERS, {"asset_id": asset_id})).all()
     encumbrances = sorted((r for r in rows if r.src == "e"), key=lambda r: r.id)
     owners = sorted((r for r in rows if r.src == "o"), key=lambda r: (r.start, r.id))
     return {

@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from sqlalchemy import DDL, event
 from sqlmodel import Field, SQLModel
 
-from kernel.db import TZDateTime, created_at_field, money_field, utcnow
+from kernel.db import TZDateTime, created_at_field, money_field, table_of, utcnow
 from kernel.ids import new_id
 from kernel.workflow import Workflow
 
@@ -74,6 +75,18 @@ class Listing(SQLModel, table=True):
     deal_id: str | None = Field(default=None, max_length=40)
     created_at: datetime = created_at_field()
     updated_at: datetime = Field(default_factory=utcnow, sa_type=TZDateTime)
+
+
+# Listing search on PostgreSQL: a pg_trgm GIN index serves ``q``'s LIKE conditions (a scan of every listing
+# otherwise). SQLite scans. The Alembic migration runs these too; see market.assets.models.SEARCH_DDL.
+LISTING_SEARCH_DDL = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE INDEX IF NOT EXISTS ix_listings_search_text_trgm ON listings USING gin (search_text gin_trgm_ops)",
+]
+for _stmt in LISTING_SEARCH_DDL:
+    event.listen(table_of(Listing), "after_create", DDL(_stmt).execute_if(dialect="postgresql"))
+event.listen(table_of(Listing), "before_drop",
+             DDL("DROP INDEX IF EXISTS ix_listings_search_text_trgm").execute_if(dialect="postgresql"))
 
 
 class ListingAsset(SQLModel, table=True):

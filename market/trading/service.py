@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kernel import audit
 from kernel.actor import Actor
 from kernel.clock import business_date
-from kernel.db import get_or_404
+from kernel.db import get_or_404, table_of
 from kernel.errors import Forbidden, InvalidState, ValidationFailed
-from kernel.pagination import paginate
+from kernel.pagination import cut_page, page_window, paginate
 from kernel.text import normalise, query_parts
 from market.assets import encumbrances
 from market.assets.models import Asset
@@ -22,7 +24,7 @@ from market.licensing.service import check_licensee_region
 from market.trading import inflight
 from market.trading.deals import close_listing, create_deal
 from market.trading.models import LISTING, OFFER, Deal, Listing, ListingAsset, Offer
-from market.trading.schemas import ListingIn
+from market.trading.schemas import ListingIn, ListingOut
 
 # Listing mode -> the encumbrance action it needs.
 ACTION_FOR_MODE = {"assignment": "assign", "exclusive_license": "exclusive_license",
@@ -91,23 +93,30 @@ class ListingFilters:
     asset_id: str | None = None
 
 
+_listings, _listing_assets = table_of(Listing), table_of(ListingAsset)
+# What a listing shows (schemas.ListingOut): a search reads these as Core rows, no ORM object per listing.
+_SHOWN = [c for c in _listings.c if c.name in ListingOut.model_fields]
+
+
 async def list_listings(session: AsyncSession, f: ListingFilters, limit: int,
-                        cursor: str | None) -> tuple[list[Listing], bool, str | None]:
-    stmt = select(Listing)
+                        cursor: str | None) -> tuple[list[sa.Row[Any]], bool, str | None]:
+    c = _listings.c
+    stmt = sa.select(*_SHOWN)
     for part in query_parts(f.q or ""):
-        stmt = stmt.where(col(Listing.search_text).like(like(part), escape="\\"))
+        stmt = stmt.where(c.search_text.like(like(part), escape="\\"))
     if f.mode:
-        stmt = stmt.where(Listing.mode == f.mode)
+        stmt = stmt.where(c.mode == f.mode)
     if f.ipc:
-        stmt = stmt.where(col(Listing.ipc_text).like(like(" ".join(f.ipc.upper().split())), escape="\\"))
+        stmt = stmt.where(c.ipc_text.like(like(" ".join(f.ipc.upper().split())), escape="\\"))
     if f.status:
-        stmt = stmt.where(Listing.status == f.status)
+        stmt = stmt.where(c.status == f.status)
     if f.seller_org_id:
-        stmt = stmt.where(Listing.seller_org_id == f.seller_org_id)
+        stmt = stmt.where(c.seller_org_id == f.seller_org_id)
     if f.asset_id:
-        stmt = stmt.where(col(Listing.id).in_(select(ListingAsset.listing_id)
-                                              .where(ListingAsset.asset_id == f.asset_id)))
-    return await paginate(session, stmt, Listing.id, limit, cursor)
+        stmt = stmt.where(c.id.in_(sa.select(_listing_assets.c.listing_id)
+                                   .where(_listing_assets.c.asset_id == f.asset_id)))
+    stmt = page_window(stmt, c.id, limit, cursor)
+    return cut_page(list((await session.execute(stmt)).all()), limit)
 
 
 async def get_listing(session: AsyncSession, listing_id: str) -> Listing:

@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from accounts.models import LoginThrottle, Org, User
+from api import security
 from api.security import create_access_token
 from kernel.audit import AuditEvent
 from kernel.db import utcnow
@@ -158,6 +159,19 @@ async def test_expired_forged_and_orphaned_tokens_are_401(api, client, app):
     assert (await client.get("/me", headers=sme.headers)).status_code == 200
     await execute(app, sa.delete(User).where(User.id == sme.user_id))
     assert_problem(await client.get("/me", headers=sme.headers), 401, "not_authenticated")
+
+
+async def test_a_remembered_token_still_expires_and_is_still_revocable(api, client, app, monkeypatch):
+    sme = await api.org("sme")
+    assert (await client.get("/me", headers=sme.headers)).status_code == 200  # verified once, remembered
+    claims = security.decode_access_token(sme.headers["Authorization"].removeprefix("Bearer "), app.state.settings)
+    # Revocation is read from the database on every request, remembered token or not.
+    await execute(app, sa.update(User).where(User.id == sme.user_id).values(disabled=True))
+    assert "revoked" in assert_problem(await client.get("/me", headers=sme.headers), 401, "not_authenticated")["detail"]
+    await execute(app, sa.update(User).where(User.id == sme.user_id).values(disabled=False))
+    assert (await client.get("/me", headers=sme.headers)).status_code == 200
+    monkeypatch.setattr(security.time, "time", lambda: claims["exp"] + 1)
+    assert "expired" in assert_problem(await client.get("/me", headers=sme.headers), 401, "not_authenticated")["detail"]
 
 
 async def test_repeated_failed_logins_lock_the_account(api, client, app):

@@ -17,6 +17,7 @@ from tests.conftest import IS_POSTGRES
 
 READ_BUDGET = 3
 REPAYMENT_BUDGET = 15
+REPAYMENT_TODAY = 34  # lower it as statements go; the budget is the goal
 
 
 @contextmanager
@@ -81,8 +82,24 @@ async def test_repayment_reads_the_caller_once(api, app):
     assert len([s for s in seen if "FROM users JOIN orgs" in s]) == 1, "\n".join(seen)
 
 
-@pytest.mark.xfail(strict=True, reason="issue #21: the repayment still runs its payment through the outbox "
-                                       "and a provider round in separate transactions (see the report)")
+async def test_repayment_reads_the_clock_once_and_takes_no_savepoint(api, app):
+    """The business date comes with the caller and holds for the whole request, the provider's settlement
+    included; the payment, its event and the claim of its outbox job need no savepoint."""
+    seen = await _repayment_statements(api, app)
+    assert not [s for s in seen if "FROM clock_state" in s and "FROM users JOIN orgs" not in s], "\n".join(seen)
+    assert not [s for s in seen if s.split(None, 1)[0].upper() in {"SAVEPOINT", "RELEASE"}], "\n".join(seen)
+    assert len([s for s in seen if "outbox_jobs" in s]) == 3, "\n".join(seen)  # enqueue, claim, done
+
+
+async def test_repayment_no_worse_than_today(api, app):
+    """The ratchet on the way to the budget below: 54 statements before issue #21's first pass."""
+    seen = await _repayment_statements(api, app)
+    assert len(seen) <= REPAYMENT_TODAY, "\n".join(seen)
+
+
+@pytest.mark.xfail(strict=True, reason="issue #21: the settlement runs in the outbox job's own session, so "
+                                       "it re-reads the payment, loan, instalments and charges, and the "
+                                       "answer re-reads them again (34 statements; see the report)")
 async def test_repayment_within_budget(api, app):
     seen = await _repayment_statements(api, app)
     assert len(seen) <= REPAYMENT_BUDGET, "\n".join(seen)

@@ -147,7 +147,7 @@ class FundMachine(RuleBasedStateMachine):
             async with self.factory() as s:
                 rows = (await s.exec(select(LedgerEntry.id).where(
                     LedgerEntry.kind == "fund.capital", LedgerEntry.object_id == program)
-                    .order_by(col(LedgerEntry.seq)))).all()
+                    .order_by(col(LedgerEntry.created_at), col(LedgerEntry.id)))).all()
                 return [(r, await books.capital_amount(s, program, r)) for r in rows]
 
         candidates = [(e, a) for e, a in self.run(entries()) if e not in m.reversed]

@@ -64,7 +64,7 @@ async def _state(app: Any, claim_id: str) -> tuple[CompensationClaim, list[Payme
         claim = await s.get(CompensationClaim, claim_id)
         pays = list((await s.exec(select(Payment).where(Payment.object_id == claim_id).order_by(Payment.id))).all())
         entries = list((await s.exec(select(LedgerEntry).where(LedgerEntry.object_id == claim_id)
-                                     .order_by(LedgerEntry.seq))).all())
+                                     .order_by(LedgerEntry.created_at, LedgerEntry.id))).all())
     assert claim is not None
     return claim, pays, entries
 
