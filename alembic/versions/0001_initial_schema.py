@@ -93,7 +93,7 @@ def upgrade() -> None:
     )
     op.create_table('ledger_entries',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('seq', sa.BigInteger(), nullable=False),
+    sa.Column('seq', sa.BigInteger(), nullable=True),
     sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
     sa.Column('request_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('effective_date', sa.Date(), nullable=False),
@@ -104,13 +104,16 @@ def upgrade() -> None:
     sa.Column('object_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('phase', sqlmodel.sql.sqltypes.AutoString(length=12), server_default='posted', nullable=False),
     sa.Column('pending_entry_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
-    sa.Column('prev_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('digest', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('prev_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
     sa.Column('created_by_org_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('created_by_user_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.CheckConstraint("(phase IN ('post_pending', 'void_pending')) = (pending_entry_id IS NOT NULL)", name=op.f('ck_ledger_entries_resolves_a_pending_entry')),
     sa.CheckConstraint("phase IN ('posted', 'pending', 'post_pending', 'void_pending')", name=op.f('ck_ledger_entries_phase')),
+    sa.CheckConstraint('(seq IS NULL) = (hash IS NULL) AND (seq IS NULL) = (prev_hash IS NULL)', name=op.f('ck_ledger_entries_sealed_whole')),
+    sa.CheckConstraint('length(digest) = 64', name=op.f('ck_ledger_entries_digest_length')),
     sa.CheckConstraint('length(hash) = 64 AND length(prev_hash) = 64', name=op.f('ck_ledger_entries_hash_length')),
     sa.ForeignKeyConstraint(['pending_entry_id'], ['ledger_entries.id'], name=op.f('fk_ledger_entries_pending_entry_id_ledger_entries')),
     sa.ForeignKeyConstraint(['reverses_entry_id'], ['ledger_entries.id'], name=op.f('fk_ledger_entries_reverses_entry_id_ledger_entries')),
@@ -124,6 +127,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_ledger_entries_effective_date'), ['effective_date'], unique=False)
         batch_op.create_index(batch_op.f('ix_ledger_entries_kind'), ['kind'], unique=False)
         batch_op.create_index('ix_ledger_entries_object', ['object_type', 'object_id'], unique=False)
+        batch_op.create_index('ix_ledger_entries_unsealed', ['created_at', 'id'], unique=False, postgresql_where=sa.text('seq IS NULL'), sqlite_where=sa.text('seq IS NULL'))
 
     op.create_table('login_throttles',
     sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
@@ -615,6 +619,7 @@ def upgrade() -> None:
     sa.Column('settled_at', kernel.db.TZDateTime(timezone=True), nullable=True),
     sa.Column('release_requested_at', kernel.db.TZDateTime(timezone=True), nullable=True),
     sa.Column('refund_requested_at', kernel.db.TZDateTime(timezone=True), nullable=True),
+    sa.Column('refund_attempts', sa.Integer(), server_default='0', nullable=False),
     sa.Column('released_at', kernel.db.TZDateTime(timezone=True), nullable=True),
     sa.Column('refunded_at', kernel.db.TZDateTime(timezone=True), nullable=True),
     sa.CheckConstraint("currency = 'CNY'", name=op.f('ck_payments_currency')),
@@ -1424,8 +1429,10 @@ def upgrade() -> None:
     sa.Column('ledger_entry_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('payment_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('payout_attempts', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('reject_reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.Column('rejected_on', sa.Date(), nullable=True),
     sa.Column('created_at', kernel.db.TZDateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("status IN ('pending', 'queued', 'approved', 'paying', 'paid', 'payout_failed')", name=op.f('ck_compensation_claims_status')),
+    sa.CheckConstraint("status IN ('pending', 'queued', 'approved', 'paying', 'paid', 'payout_failed', 'rejected')", name=op.f('ck_compensation_claims_status')),
     sa.CheckConstraint('loss > 0 AND fund_amount >= 0 AND fund_amount <= loss', name=op.f('ck_compensation_claims_amounts')),
     sa.ForeignKeyConstraint(['cover_id'], ['fund_covers.id'], name=op.f('fk_compensation_claims_cover_id_fund_covers')),
     sa.ForeignKeyConstraint(['program_id'], ['fund_programs.id'], name=op.f('fk_compensation_claims_program_id_fund_programs')),
@@ -2241,6 +2248,7 @@ def downgrade() -> None:
     op.drop_table('lpr_rates')
     op.drop_table('login_throttles')
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
+        batch_op.drop_index('ix_ledger_entries_unsealed', postgresql_where=sa.text('seq IS NULL'), sqlite_where=sa.text('seq IS NULL'))
         batch_op.drop_index('ix_ledger_entries_object')
         batch_op.drop_index(batch_op.f('ix_ledger_entries_kind'))
         batch_op.drop_index(batch_op.f('ix_ledger_entries_effective_date'))

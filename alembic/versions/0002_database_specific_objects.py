@@ -1,11 +1,13 @@
 """Objects the models cannot express, per database.
 
 - PostgreSQL: the fund ledger is append-only (a trigger refuses UPDATE and DELETE on entries and
-  postings; corrections are reversals), and a pg_trgm GIN index serves asset search.
+  postings; corrections are reversals; the one update allowed is the sealer's, which fills an entry's
+  empty seq, prev_hash and hash once and changes nothing else); pg_trgm GIN indexes serve asset and
+  listing search.
 - SQLite: an FTS5 trigram table kept in step with assets by triggers serves asset search.
 
-The same SQL is attached to the tables for create_all in finance/ledger/models.py and
-market/assets/models.py; keep them equal. alembic/env.py leaves these objects out of `alembic check`.
+The same SQL is attached to the tables for create_all in finance/ledger/models.py,
+market/assets/models.py and market/trading/models.py; keep them equal. alembic/env.py leaves these objects out of `alembic check`.
 
 Revision ID: 0002
 Revises: 0001
@@ -29,8 +31,23 @@ BEGIN
 END;
 $$
 """.strip(),
+    """
+CREATE OR REPLACE FUNCTION ledger_entries_seal_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        IF OLD.seq IS NULL AND OLD.prev_hash IS NULL AND OLD.hash IS NULL
+           AND NEW.seq IS NOT NULL AND NEW.prev_hash IS NOT NULL AND NEW.hash IS NOT NULL
+           AND (to_jsonb(NEW) - 'seq' - 'prev_hash' - 'hash') = (to_jsonb(OLD) - 'seq' - 'prev_hash' - 'hash') THEN
+            RETURN NEW;
+        END IF;
+    END IF;
+    RAISE EXCEPTION USING ERRCODE = 'restrict_violation',
+        MESSAGE = 'ledger is append-only, ' || TG_OP || ' on ' || TG_TABLE_NAME || ' refused (post a reversal)';
+END;
+$$
+""".strip(),
     "CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries "
-    "FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()",
+    "FOR EACH ROW EXECUTE FUNCTION ledger_entries_seal_only()",
     "CREATE TRIGGER ledger_postings_append_only BEFORE UPDATE OR DELETE ON ledger_postings "
     "FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()",
 )
@@ -39,6 +56,7 @@ UPGRADE = {
         *LEDGER_UPGRADE,
         "CREATE EXTENSION IF NOT EXISTS pg_trgm",
         "CREATE INDEX IF NOT EXISTS ix_assets_search_text_trgm ON assets USING gin (search_text gin_trgm_ops)",
+        "CREATE INDEX IF NOT EXISTS ix_listings_search_text_trgm ON listings USING gin (search_text gin_trgm_ops)",
     ),
     "sqlite": (
         "CREATE VIRTUAL TABLE IF NOT EXISTS assets_fts USING fts5("
@@ -55,9 +73,11 @@ UPGRADE = {
 }
 DOWNGRADE = {
     "postgresql": (
+        "DROP INDEX IF EXISTS ix_listings_search_text_trgm",
         "DROP INDEX IF EXISTS ix_assets_search_text_trgm",
         "DROP TRIGGER IF EXISTS ledger_postings_append_only ON ledger_postings",
         "DROP TRIGGER IF EXISTS ledger_entries_append_only ON ledger_entries",
+        "DROP FUNCTION IF EXISTS ledger_entries_seal_only()",
         "DROP FUNCTION IF EXISTS ledger_refuse_change()",
     ),
     "sqlite": (

@@ -96,7 +96,7 @@ class Payment(SQLModel, table=True):
     release_requested_at: datetime | None = Field(default=None, sa_type=TZDateTime)
     refund_requested_at: datetime | None = Field(default=None, sa_type=TZDateTime)
     # Refunds asked so far: one asked again after the provider refused the last is a new request (its own key).
-    refund_attempts: int = 0
+    refund_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     released_at: datetime | None = Field(default=None, sa_type=TZDateTime)
     refunded_at: datetime | None = Field(default=None, sa_type=TZDateTime)
 
