@@ -104,6 +104,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                                 "max_rate_lpr_multiple_bps": 14000}},
     "ClaimIn": {"policy_id": "spo_01HZX3R2", "loan_id": "loan_01HZX3S5"},
     "RejectIn": {"reason": "贷款未按期还款，不符合贴息条件。"},
+    "ClaimRejectIn": {"reason": "贷后管理未按合作协议执行，不予代偿。"},
     "WhitelistIn": {"name": "2026年度知识产权质押融资推荐企业白名单", "year": 2026,
                     "org_ids": ["org_01HZX3A1", "org_01HZX3B2"]},
     "AccountDecisionIn": {"reason": "放款金额与审批额度一致，复核通过。"},

@@ -36,7 +36,8 @@ MONEY_SUFFIXES = ("_fen", "_amount", "_price", "_fee", "_fees", "_cap", "_princi
                   "_exposure", "_paid", "_premium", "_balance", "_proceeds", "_loss", "_due")
 NOT_MONEY = frozenset({
     "accounts_checked", "bid_count", "chargeable_days", "claims_count", "count", "current_version", "days",
-    "days_past_due", "default_days", "entries_checked", "expires_in", "extension_days", "forward_citations",
+    "days_past_due", "default_days", "entries_checked", "entries_sealed", "entries_unsealed", "expires_in",
+    "extension_days", "forward_citations",
     "free_months", "leverage", "leverage_max", "line_no", "loans", "max_months", "n", "period", "population",
     "processed_days", "remaining_life_years", "scenarios", "seed", "seq", "term_months", "valid_days",
     "version", "year", "legal", "technical", "economic", "score", "index", "total_rows", "processed_rows",

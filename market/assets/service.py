@@ -17,7 +17,7 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accounts.models import Org
-from kernel import audit, events
+from kernel import audit, events, outbox
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
 from kernel.dates import add_months
@@ -35,6 +35,16 @@ from market.numbers import PATENT_KINDS, display_number, normalise_number
 ASSET_OWNER_KINDS = ("sme", "university")
 
 HIGH_VALUE_AWARDS = {"national_sci_tech_award", "china_patent_award"}
+
+
+# The outbox job that brings the matching index up to date after an asset's text changed (its handler is
+# market.matching.index's, which this package cannot import). Run right after the commit by whoever
+# commits, with the workers as the safety net: the match queries themselves only read.
+MATCH_INDEX_JOB = "matching.refresh"
+
+
+async def _reindex_after_commit(session: AsyncSession) -> None:
+    await outbox.enqueue(session, MATCH_INDEX_JOB, now=True)
 
 
 def _search_text(title: str, abstract: str | None) -> str:
@@ -96,6 +106,7 @@ async def create_asset(session: AsyncSession, actor: Actor, data: AssetIn) -> As
     session.add(OwnershipRecord(asset_id=asset.id, owner_org_id=actor.org_id, from_date=today,
                                 via="registration"))
     await audit.record(session, actor, "asset.registered", "asset", asset.id, after=_snapshot(asset))
+    await _reindex_after_commit(session)
     return asset
 
 
@@ -123,6 +134,7 @@ async def insert_assets(session: AsyncSession, actor: Actor, assets: Sequence[As
          "actor_org_id": actor.org_id, "action": "asset.registered", "object_type": "asset", "object_id": a.id,
          "before": None, "after": a.model_dump(mode="json", exclude={"search_text", "created_at", "updated_at"})}
         for a in kept])
+    await _reindex_after_commit(session)
     return inserted
 
 
@@ -237,6 +249,7 @@ async def update_asset(session: AsyncSession, actor: Actor, asset_id: str, patch
     session.add(asset)
     await session.flush()
     await audit.record(session, actor, "asset.updated", "asset", asset.id, before=before, after=_snapshot(asset))
+    await _reindex_after_commit(session)
     if before["status"] != asset.status:
         await events.publish(session, events.ASSET_STATUS_CHANGED,
                              {"asset_id": asset.id, "before": before["status"], "after": asset.status})

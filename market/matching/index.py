@@ -1,9 +1,9 @@
 """The matching index: per-document term counts, an inverted index of postings and document frequencies.
 
-Needs are indexed when posted. Assets are indexed lazily: an asset with no index row, or whose
-``updated_at`` differs from the one it was indexed at, is (re)indexed in a batch by the next match
-query, and the day-end re-indexes everything stale (and recomputes frequencies and vector lengths
-exactly) so that queries rarely pay. Indexing is serialised (an advisory lock on PostgreSQL; SQLite
+Needs are indexed when posted. Assets are indexed after commit: an asset with no index row, or whose
+``updated_at`` differs from the one it was indexed at, is (re)indexed in a batch by the outbox job its
+write enqueued (``market.matching.day_end``), and the day-end re-indexes everything stale (and recomputes
+frequencies and vector lengths exactly). Match queries only read. Indexing is serialised (an advisory lock on PostgreSQL; SQLite
 serialises writers anyway) so two requests never index one document twice.
 """
 
@@ -171,7 +171,7 @@ async def _reindex_stale(session: AsyncSession, *conditions: Any) -> int:
 
 
 async def refresh_recent_assets(session: AsyncSession) -> int:
-    """Query time: (re)index assets changed since the index was last brought up to date.
+    """After a write: (re)index assets changed since the index was last brought up to date.
 
     Every asset is indexed (not only today's pool), so an asset entering the pool — listed, declared
     open, turning dormant — is already there; only a change to its row (``updated_at``) makes it stale.

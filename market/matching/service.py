@@ -99,7 +99,6 @@ async def matches_for_need(session: AsyncSession, actor: Actor, need_id: str, li
     if need.org_id != actor.org_id:
         raise Forbidden("only the need's owner sees its matches")
     today = await business_date(session)
-    await index.refresh_recent_assets(session)
     rows = await _feedback_for_need(session, need.id)
     query = Query(text=f"{need.title}\n{need.description}", ipc_codes=need.ipc_codes, industry=need.industry,
                   not_relevant={f.asset_id for f in rows if f.verdict == "not_relevant"},
@@ -131,7 +130,6 @@ async def matches_for_asset(session: AsyncSession, actor: Actor, asset_id: str, 
     asset = await get_asset(session, asset_id)
     if asset.owner_org_id != actor.org_id:
         raise Forbidden("only the asset's owner sees its matches")
-    await index.refresh_needs(session)
     verdicts = {f.need_id: f.verdict for f in (await session.exec(
         select(MatchFeedback).where(MatchFeedback.asset_id == asset.id))).all()}
     query = Query(text=f"{asset.title}\n{asset.abstract or ''}", ipc_codes=asset.ipc_codes, industry=asset.industry,

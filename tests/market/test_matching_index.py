@@ -1,4 +1,5 @@
-"""The matching index: rankings equal to the engine's, lazy re-indexing after an edit, the day-end refresh."""
+"""The matching index: rankings equal to the engine's, re-indexing after an edit (an outbox job run after the
+commit; match queries only read), the day-end refresh."""
 
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ async def test_indexed_ranking_equals_the_engine_over_the_whole_pool(api, client
         (r["id"], r["score"], r["reasons"]) for r in exact]
 
 
-async def test_editing_an_asset_reindexes_it_at_the_next_query(api, client, app):
+async def test_editing_an_asset_reindexes_it_after_the_commit(api, client, app):
     uni = await api.org("university")
     a = await api.asset(uni, title="太阳能电池减反射涂层", abstract="光伏 coating", ipc_codes=["H01L 31/0216"])
     b = await api.asset(uni, title="一种中药提取方法", abstract="黄芪多糖的提取工艺", ipc_codes=["A61K 36/481"])
@@ -104,43 +105,54 @@ async def test_editing_an_asset_reindexes_it_at_the_next_query(api, client, app)
     assert dfs["黄芪"] == 2 and dfs.get("光伏", 0) == 0  # ... and the frequencies moved with them
 
 
-async def test_day_end_indexes_everything_stale(api, client, app):
+async def _forget(app, doc_type):
+    """Drop a document type from the index, as if its documents were loaded in bulk before it existed."""
+    async with open_session(app) as session:
+        for table in (MatchTerm, MatchDoc, MatchDf):
+            await session.exec(sa.delete(table).where(table.doc_type == doc_type))
+        await session.commit()
+
+
+async def test_day_end_indexes_everything_stale_and_a_query_writes_nothing(api, client, app):
     uni = await api.org("university")
     a = await api.asset(uni, title="燃料电池双极板", abstract="金属双极板 冲压成型", ipc_codes=["H01M 8/0206"])
     b = await api.asset(uni, title="固态电解质膜", abstract="硫化物 电解质 battery", ipc_codes=["H01M 10/0562"])
     sme = await api.org("sme")
     need = await _post_need(client, sme, title="固态电池", description="硫化物固态电解质 battery")
     docs, _, _, _ = await _index_rows(app, "asset")
-    assert docs == {}  # assets wait for a query or the day-end; the need was indexed when posted
-    assert list((await _index_rows(app, "need"))[0]) == [need["id"]]
+    assert set(docs) == {a["id"], b["id"]}  # indexed by the job each registration queued
+    assert list((await _index_rows(app, "need"))[0]) == [need["id"]]  # a need is indexed when posted
+    await _forget(app, "asset")
+    assert await _matches(client, sme, need["id"]) == []  # the query reads the index as it is ...
+    assert (await _index_rows(app, "asset"))[0] == {}  # ... and writes nothing
     await api.advance(1)
     docs, dfs, postings, updated = await _index_rows(app, "asset")
     assert set(docs) == {a["id"], b["id"]}
     assert all(docs[i].source_updated_at == updated[i] for i in docs)
     assert dfs == postings  # exact frequencies from the postings
-    # An edit is picked up by the next day-end without any query.
     r = await client.patch(f"/assets/{b['id']}", json={"title": "氧化物固态电解质"}, headers=uni.headers)
     assert r.status_code == 200
     await api.advance(1)
     docs, dfs, postings, updated = await _index_rows(app, "asset")
     assert docs[b["id"]].source_updated_at == updated[b["id"]] and "氧化" in docs[b["id"]].counts
     assert dfs == postings and "质膜" not in dfs  # the old title's bigram
-    async with open_session(app) as session:  # nothing left for a query to do
+    async with open_session(app) as session:  # nothing left for a job to do
         assert await index.refresh_recent_assets(session) == 0
         assert await index.refresh_all_assets(session) == 0
     ranked = await _matches(client, sme, need["id"])
     assert ranked[0]["asset_id"] == b["id"]
 
 
-async def test_needs_missing_from_the_index_are_indexed_by_the_asset_query(api, client, app):
+async def test_needs_missing_from_the_index_are_indexed_by_the_next_job(api, client, app):
     uni = await api.org("university")
     a = await api.asset(uni, title="锂电池热管理", abstract="液冷 battery thermal", ipc_codes=["H01M 10/613"])
     sme = await api.org("sme")
     need = await _post_need(client, sme, title="锂电池液冷", description="battery thermal 液冷板")
-    async with open_session(app) as session:  # as if posted before the index existed
-        for table in (MatchTerm, MatchDoc, MatchDf):
-            await session.exec(sa.delete(table).where(table.doc_type == "need"))
-        await session.commit()
+    await _forget(app, "need")  # as if posted before the index existed
+    r = await client.get(f"/assets/{a['id']}/matches", headers=uni.headers)
+    assert r.json() == [] and (await _index_rows(app, "need"))[0] == {}  # the query writes nothing
+    r = await client.patch(f"/assets/{a['id']}", json={"abstract": "液冷 battery thermal 热管理"}, headers=uni.headers)
+    assert r.status_code == 200  # any asset write queues the index job, which also picks up missing needs
     r = await client.get(f"/assets/{a['id']}/matches", headers=uni.headers)
     assert [m["need_id"] for m in r.json()] == [need["id"]]
     docs, dfs, postings, _ = await _index_rows(app, "need")
