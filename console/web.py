@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -89,6 +89,18 @@ async def form(request: Request) -> dict[str, str]:
     return fields
 
 
+def page_address(request: Request) -> str:
+    """The console address of the page on screen, for the language switch to come back to. A page drawn
+    in answer to a form post (a refusal shown at its field) is the page the form was on, its Referer:
+    the post's own address cannot be opened."""
+    if request.method == "GET":
+        return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc == request.url.netloc and referer.path.startswith(PREFIX):
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return PREFIX
+
+
 def render(ctx: Ctx, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     lang = ctx.lang
     response = templates.TemplateResponse(ctx.request, template, status_code=status_code, context={
@@ -97,7 +109,7 @@ def render(ctx: Ctx, template: str, status_code: int = 200, **values: Any) -> HT
         "wan": lambda v: labels.wan(v, lang), "rate": lambda v: labels.rate(v, lang),
         "st": lambda v: labels.status(v, lang), "col": lambda k: i18n.column(k, lang),
         "csrf": session.csrf_token(ctx.request), "csrf_field": session.CSRF_FIELD, "new_key": new_key,
-        "path": ctx.request.url.path, "colon": "：" if lang == i18n.ZH else ": ",
+        "path": page_address(ctx.request), "colon": "：" if lang == i18n.ZH else ": ",
         "lp": "（" if lang == i18n.ZH else " (", "rp": "）" if lang == i18n.ZH else ")", **values})
     finish(ctx, response)
     return response

@@ -37,7 +37,9 @@ async def sign_in(c: httpx.AsyncClient, party: Party, lang: str | None = None) -
 
 
 async def post_form(c: httpx.AsyncClient, page_path: str, action: str, data: dict[str, str]) -> httpx.Response:
-    """Open ``page_path``, then submit ``data`` to ``action`` with the page's CSRF token."""
+    """Open ``page_path``, then submit ``data`` to ``action`` with the page's CSRF token (and, as a browser
+    does, the page as the Referer)."""
     page = await c.get(page_path)
     assert page.status_code == 200, page.text[:500]
-    return await c.post(action, data={"csrf_token": csrf_of(page), **data})
+    return await c.post(action, data={"csrf_token": csrf_of(page), **data},
+                        headers={"referer": f"{c.base_url}".rstrip("/") + page_path})

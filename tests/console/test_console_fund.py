@@ -102,6 +102,7 @@ async def test_the_fund_rejects_a_claim_with_its_reason(api, app):
         assert 'data-testid="reject-claim"' not in (await officer.get(path)).text  # the bank cannot refuse
         r = await post_form(admin, path, f"{path}/reject", {"reason": " "})
         assert r.status_code == 422 and 'data-testid="form-error"' in r.text
+        assert f'name="next" value="{path}"' in r.text  # the language switch returns to the claim's page
         r = await post_form(admin, path, f"{path}/reject", {"reason": "贷后管理未按协议执行"})
         assert r.status_code == 303, r.text
         page = (await officer.get(path)).text
