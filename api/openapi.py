@@ -102,6 +102,7 @@ ENUMS: dict[tuple[str, str], tuple[str | None, str | list[str]]] = {
     ("DisposalRowOut", "auction_status"): ("auction", "auctions.status"),
     ("InstallmentOut", "status"): (None, "loan_installments.status"),
     ("RepaymentOut", "status"): ("repayment", "loan_repayments.status"),
+    ("RepaymentRecordOut", "status"): ("repayment", "loan_repayments.status"),
     ("CompensationClaimOut", "status"): ("compensation_claim", "compensation_claims.status"),
     ("SubsidyClaimOut", "status"): ("subsidy_claim", "subsidy_claims.status"),
     ("PolicyOut", "kind"): (None, "subsidy_policies.kind"), ("PolicyOut", "basis"): (None, "subsidy_policies.basis"),

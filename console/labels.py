@@ -270,6 +270,11 @@ L: dict[str, tuple[str, str]] = {
     "loans_covered": ("我方担保或承保的贷款", "Loans we cover"), "claims_sharing": ("我方分担损失的代偿", "Claims where we bear a share"),
     "our_share": ("我方分担", "Our share"), "fee": ("担保费", "Fee"), "premium": ("保费", "Premium"),
     "joined_on": ("加入日", "Joined"),
+    # a loan's repayments
+    "repayments": ("还款记录", "Repayments"), "penalty": ("罚息", "Penalty interest"),
+    "charges_paid": ("费用", "Charges"), "prepaid_principal": ("提前还本", "Prepaid principal"),
+    "source_borrower": ("借款人还款", "By the borrower"), "source_deal": ("处置/交易价款", "Deal proceeds"),
+    "source_import": ("导入", "Imported"),
 }
 
 

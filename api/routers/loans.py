@@ -32,6 +32,7 @@ from finance.loans.schemas import (
     RecoveriesOut,
     RepaymentIn,
     RepaymentOut,
+    RepaymentRecordOut,
     ScheduleOut,
     WriteOffOut,
 )
@@ -170,6 +171,16 @@ async def repay(loan_id: str, body: RepaymentIn, actor: CurrentActor, session: S
                                                  interest=repayment.interest, principal=repayment.principal,
                                                  prepaid_principal=repayment.prepaid_principal),
                         loan=await views.describe_loan(session, loan))
+
+
+@router.get("/loans/{loan_id}/repayments", response_model=list[RepaymentRecordOut],
+            summary="A loan's repayments, oldest first, each with its allocation (the loan's parties)")
+async def list_repayments(loan_id: str, actor: CurrentActor, session: SessionDep) -> list[RepaymentRecordOut]:
+    return [RepaymentRecordOut(id=r.id, amount=r.amount, status=r.status, prepayment=r.prepayment, source=r.source,
+                               deal_id=r.deal_id, paid_on=r.paid_on, payment_id=r.payment_id,
+                               allocation=AllocationOut(penalty=r.penalty, charges=r.charges, interest=r.interest,
+                                                        principal=r.principal, prepaid_principal=r.prepaid_principal))
+            for r in await repayments.list_for(session, actor, loan_id)]
 
 
 @router.post("/loans/{loan_id}/default", response_model=LoanOut,

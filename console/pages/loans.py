@@ -54,6 +54,7 @@ async def _loan_page(ctx: Ctx, loan_id: str, status_code: int = 200, **values: A
     body = loan.body
     schedule = await ctx.api.get(f"/loans/{loan_id}/schedule")
     history = await ctx.api.get(f"/loans/{loan_id}/history")
+    paid = await ctx.api.get(f"/loans/{loan_id}/repayments")
     who = await names(ctx, {body["borrower_org_id"], body["bank_org_id"]})
     actions = await next_actions(ctx, "loan", body["status"])
     is_bank = ctx.me is not None and ctx.me["org"]["id"] == body["bank_org_id"]
@@ -75,7 +76,7 @@ async def _loan_page(ctx: Ctx, loan_id: str, status_code: int = 200, **values: A
     return render(ctx, "loan.html", status_code=status_code, loan=body, programmes=programmes, can_join=can_join,
                   invitations=invitations.data, can_invite=can_invite, cover_orgs=cover_orgs,
                   schedule=schedule.body.get("installments", []) if schedule.ok else [],
-                  history=history.data, who=who, next_actions=actions, steps=steps, step_labels=STEP_LABELS,
+                  history=history.data, repayments=paid.body if paid.ok else [], who=who, next_actions=actions, steps=steps, step_labels=STEP_LABELS,
                   can_repay=is_borrower and body["status"] in ("active", "overdue"), **values)
 
 

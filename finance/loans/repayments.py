@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from finance.loans import access, accrual, early, outbound, payoff, position, states
@@ -32,6 +32,13 @@ async def payoff_on(session: AsyncSession, loan: Loan, on: date, *, lock: bool =
     today = await business_date(session)
     rows = await installments(session, loan.id, lock=lock)
     return payoff.payoff(loan, rows, await owed_charges(session, loan.id, lock=lock), today, on)
+
+
+async def list_for(session: AsyncSession, actor: Actor, loan_id: str) -> list[LoanRepayment]:
+    """A loan's repayments, oldest first, for whoever may see the loan (404 for anyone else)."""
+    loan = await access.get_loan(session, actor, loan_id)
+    return list((await session.exec(select(LoanRepayment).where(LoanRepayment.loan_id == loan.id)
+                                    .order_by(col(LoanRepayment.paid_on), col(LoanRepayment.created_at)))).all())
 
 
 async def repay(session: AsyncSession, actor: Actor, loan_id: str, amount: int,

@@ -320,6 +320,20 @@ class RepaymentOut(BaseModel):
     loan: LoanOut
 
 
+class RepaymentRecordOut(BaseModel):
+    """One payment towards a loan: ``processing`` until the gateway settles it; its allocation is made then."""
+    id: str
+    amount: int
+    status: str
+    allocation: AllocationOut
+    prepayment: str
+    source: str = Field(description="borrower; deal: the proceeds of a consented sale of the collateral; "
+                                    "import: a paid instalment of an imported loan book")
+    deal_id: str | None
+    paid_on: date
+    payment_id: str | None
+
+
 class RecoveriesOut(BaseModel):
     loan_id: str
     proceeds: int

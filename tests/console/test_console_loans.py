@@ -75,9 +75,13 @@ async def test_loan_story_through_the_console(api, app):
         amount = f"{first // 100}.{first % 100:02d}"
         r = await post_form(sme, loan_path, f"{loan_path}/repay", {"amount": amount})
         assert r.status_code == 303, r.text
-        assert "还款已入账" in (await sme.get(r.headers["location"])).text
+        paid_page = (await sme.get(r.headers["location"])).text
+        assert "还款已入账" in paid_page
         schedule = await lf.schedule(api, c.sme, loan_id)
         assert schedule[0]["status"] == "paid"
+        # The payment is listed with its allocation on the loan's page.
+        listed = paid_page.split('data-testid="repayments"')[1].split("</table>")[0]
+        assert f"{first // 100:,}.{first % 100:02d} 元" in listed and "借款人还款" in listed and "已成功" in listed
 
 
 async def test_a_repayment_form_submitted_twice_pays_once(api, app):

@@ -122,6 +122,16 @@ async def test_partial_repayment_goes_penalty_interest_principal(api, client):
     row = (await lf.schedule(api, c.sme, loan["id"]))[0]
     assert row["paid_interest"] == 1000 and row["status"] == "overdue"
     assert out["loan"]["overdue_amount"] == first["payment"] - 1000
+    second = await lf.repay(api, c.sme, loan["id"], 2000)
+    # The loan's repayments, oldest first with their allocations, for its parties; 404 to anyone else.
+    r = await client.get(f"/loans/{loan['id']}/repayments", headers=c.bank.headers)
+    assert r.status_code == 200, r.text
+    assert [(p["id"], p["amount"], p["status"], p["source"], p["paid_on"]) for p in r.json()] == [
+        (out["id"], 16462, "succeeded", "borrower", "2026-04-12"), (second["id"], 2000, "succeeded", "borrower",
+                                                                    "2026-04-12")]
+    assert r.json()[0]["allocation"] == out["allocation"]
+    stranger = await api.org("bank")
+    assert_problem(await client.get(f"/loans/{loan['id']}/repayments", headers=stranger.headers), 404, "not_found")
 
 
 async def test_early_repayment_shrinks_the_rest_over_the_same_term(api, client):
