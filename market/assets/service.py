@@ -248,8 +248,10 @@ async def update_asset(session: AsyncSession, actor: Actor, asset_id: str, patch
     asset.updated_at = utcnow()
     session.add(asset)
     await session.flush()
-    await audit.record(session, actor, "asset.updated", "asset", asset.id, before=before, after=_snapshot(asset))
-    await _reindex_after_commit(session)
+    after = _snapshot(asset)
+    await audit.record(session, actor, "asset.updated", "asset", asset.id, before=before, after=after)
+    if any(before[f] != after[f] for f in ("title", "abstract", "ipc_codes")):  # what the matching index holds
+        await _reindex_after_commit(session)
     if before["status"] != asset.status:
         await events.publish(session, events.ASSET_STATUS_CHANGED,
                              {"asset_id": asset.id, "before": before["status"], "after": asset.status})
