@@ -284,11 +284,8 @@ async def _paid(session: AsyncSession, actor: Actor, claim: CompensationClaim, *
 
 async def _claim_of(session: AsyncSession, payment: Payment) -> CompensationClaim | None:
     """The claim a payout callback is about, locked, if that payout is still its current attempt."""
-    claim = await session.get(CompensationClaim, payment.object_id)
-    if claim is None:
-        return None
-    claim = await lock_claim(session, claim.id)
-    if claim.status != "paying" or claim.payment_id != payment.id:
+    claim = await session.get(CompensationClaim, payment.object_id, with_for_update=True, populate_existing=True)
+    if claim is None or claim.status != "paying" or claim.payment_id != payment.id:
         return None  # an earlier attempt's late news, or already handled
     return claim
 
