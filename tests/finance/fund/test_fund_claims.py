@@ -3,6 +3,7 @@ cash is short, uncovered loans."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -267,8 +268,13 @@ async def test_fund_rejects_a_pending_claim_and_nothing_moves(api, app):
     assert_problem(await api.client.post(f"{url}/reject", json=reason, headers=other_fund.headers), 404, "not_found")
     assert_problem(await api.client.post(f"{url}/reject", json={"reason": " "}, headers=fund.headers), 422,
                    "validation_error")
+    async def claimed_this_year() -> int:
+        return (await in_tx(app, fund_claims._caps_used, p["id"], "org_nobody", date(2026, 3, 2))).annual
+
+    assert await claimed_this_year() == claim["fund_amount"] > 0
     r = await api.client.post(f"{url}/reject", json=reason, headers=fund.headers)
     assert r.status_code == 200, r.text
+    assert await claimed_this_year() == 0  # a rejected claim no longer uses the year's caps
     assert (r.json()["status"], r.json()["reject_reason"], r.json()["rejected_on"]) == \
         ("rejected", "贷后管理未按协议执行", "2026-03-02")
     again = await api.client.post(f"{url}/reject", json={"reason": "another"}, headers=fund.headers)
