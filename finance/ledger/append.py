@@ -66,19 +66,21 @@ _HAS_POST_FUNCTION = ("SELECT to_regprocedure('ledger_post_entry(text[], text[],
 _post_function_in: dict[str, bool] = {}  # database URL -> whether it has ledger_post_entry (asked once)
 
 
-async def post_in_one(conn: AsyncConnection, a: Append, codes: Sequence[str], check_limit: bool) -> str | None:
-    """On PostgreSQL: lock ``a.deltas``' accounts (in id order, each still known by its code in ``codes``)
-    and append, unless a check fails. Returns 'written', or why nothing was written: 'replay' (the key is
-    used), 'stale' (an account id or code is not what the caller knows), 'refused' (a limit of
-    ``check_limit`` or a closed period: the full path under the same locks gives the reason). None when the
-    database cannot do it (SQLite, or not migrated to the function yet)."""
+async def can_post_in_one(conn: AsyncConnection) -> bool:
+    """Whether the database has ``ledger_post_entry``: PostgreSQL, migrated (asked once per database)."""
     if conn.dialect.name != "postgresql":
-        return None
+        return False
     url = str(conn.engine.url)
     if url not in _post_function_in:
         _post_function_in[url] = bool((await conn.exec_driver_sql(_HAS_POST_FUNCTION)).scalar())
-    if not _post_function_in[url]:
-        return None
+    return _post_function_in[url]
+
+
+async def post_in_one(conn: AsyncConnection, a: Append, codes: Sequence[str], check_limit: bool) -> str:
+    """Lock ``a.deltas``' accounts (in id order, each still known by its code in ``codes``) and append,
+    unless a check fails (``can_post_in_one`` first). Returns 'written', or why nothing was written:
+    'replay' (the key is used), 'stale' (an account id or code is not what the caller knows), 'refused' (a
+    limit of ``check_limit`` or a closed period: the full path under the same locks gives the reason)."""
     entry_id, effective = a.entry["id"], a.entry["effective_date"]
     rows = {"entry": a.entry, "audit": a.audit,
             "postings": [{**p, "entry_id": entry_id, "pending": a.pending, "effective_date": effective}

@@ -31,7 +31,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from finance.ledger import periods
-from finance.ledger.append import Append, append, post_in_one
+from finance.ledger.append import Append, append, can_post_in_one, post_in_one
 from finance.ledger.core import (
     DEBIT,
     Line,
@@ -243,11 +243,13 @@ async def _post_in_one(session: AsyncSession, ask: _Ask, checked: list[Line], to
     identity_map = session.sync_session.identity_map
     if any(identity_key(LedgerAccount, k.id) in identity_map for k in by_ref.values()):
         return None  # the session holds an account object: the full path brings it up to date
+    conn = await session.connection()
+    if not await can_post_in_one(conn):
+        return None
     draft = _draft(ask, checked, by_ref, today, today)
     code_of = {k.id: k.code for k in by_ref.values()}
     try:
-        done = await post_in_one(await session.connection(), draft.job, [code_of[i] for i in draft.deltas],
-                                 check_limit=True)
+        done = await post_in_one(conn, draft.job, [code_of[i] for i in draft.deltas], check_limit=True)
     except sa.exc.IntegrityError as exc:
         if not is_unique_violation(exc):
             raise

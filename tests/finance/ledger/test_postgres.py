@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from finance.fund.models import FundProgram
-from finance.ledger import posting, service
+from finance.ledger import append, posting, service
 from finance.ledger.core import Chart, Recipes
 from finance.ledger.models import LedgerEntry
 from kernel.actor import SYSTEM
@@ -155,5 +155,16 @@ async def test_an_account_known_by_a_stale_id_takes_the_full_path(app, session, 
     await _post(app, "claim-1", Recipes.compensation(PROGRAM, 300))
     assert len(seen) > 1 and seen[0].startswith("SELECT ledger_post_entry")  # tried, then the full path
     assert posting._known[CASH].id == chart[CASH].id
+    async with app.state.session_factory() as s:
+        assert (await service.balance(s, CASH)).balance == 700
+
+
+async def test_a_database_without_the_function_posts_through_the_full_path(app, session, chart, monkeypatch):
+    await fund_capital(session, 1_000)
+    await _post(app, "claim-0", Recipes.compensation(PROGRAM, 100))
+    monkeypatch.setitem(append._post_function_in, str(app.state.engine.url), False)  # not migrated yet
+    seen = _statements(app)
+    await _post(app, "claim-1", Recipes.compensation(PROGRAM, 200))
+    assert seen and not any("ledger_post_entry" in s for s in seen)
     async with app.state.session_factory() as s:
         assert (await service.balance(s, CASH)).balance == 700
