@@ -13,7 +13,11 @@ process. Measured paths, each next to its reference:
 
 Seeding is in SQL, not over HTTP: one asset, listing and loan are made through the services, then cloned
 with ``INSERT … SELECT … generate_series`` (foreign-key triggers off while cloning, ids deterministic so the
-load scripts can pick at random). Each pair runs back to back, ours first then the bare one, alternating
+load scripts can pick at random; the trigram indexes are dropped while cloning and built once after), ~10 s
+for the default sizes. The seeded database is reused by the next run when its sizes and schema are the same
+(the ``bench_http_seed`` marker table; ``IPM_BENCH_RESEED=1`` seeds afresh). Statements per request are
+counted in-process on the same database before the load runs (SQL statements, then the BEGIN/COMMIT asyncpg
+sends around them). Each pair runs back to back, ours first then the bare one, alternating
 ``IPM_BENCH_PAIRS`` times; the medians are printed with the ratio. wrk counts from its connections being
 open; the Python generator starts its clock once every connection has answered one request.
 """
