@@ -15,7 +15,7 @@ from api.approvals import replay_of
 from api.security import decode_access_token
 from kernel.actor import Actor
 from kernel.clock import ClockState, remember_business_date
-from kernel.db import table_of
+from kernel.db import read_rows, table_of
 from kernel.errors import Forbidden, NotAuthenticated
 from kernel.settings import Settings
 
@@ -56,7 +56,8 @@ async def current_actor(request: Request, session: SessionDep, settings: Setting
     if not token:
         raise NotAuthenticated("send Authorization: Bearer <access_token>")
     claims = decode_access_token(token, settings)
-    row = (await session.exec(_ACTOR_ROW, params={"user_id": claims["sub"]})).first()  # type: ignore[call-overload]
+    rows = await read_rows(session, _ACTOR_ROW, {"user_id": claims["sub"]})
+    row = rows[0] if rows else None
     if row is None or row.org_id != claims["org"]:
         raise NotAuthenticated("the access token's user no longer exists")
     if row.disabled or row.token_version != claims["ver"]:

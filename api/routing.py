@@ -35,7 +35,7 @@ from starlette.types import Scope
 from api.approvals import ApprovalPending, Replay, replay_of
 from api.security import decode_access_token
 from kernel import clock, outbox
-from kernel.db import insert_if_absent, is_dead_connection, utcnow
+from kernel.db import AUTOCOMMITS, insert_if_absent, is_dead_connection, utcnow
 from kernel.errors import IdempotencyConflict, NotAuthenticated, ValidationFailed
 from kernel.idempotency import IdempotencyRecord, request_fingerprint
 from kernel.settings import Settings
@@ -259,7 +259,8 @@ class TransactionalRoute(APIRoute):
                     return response
                 if record is not None:
                     await _store_response(session, record, response)
-                await session.commit()
+                if not _nothing_to_commit(session):
+                    await session.commit()
                 # Work queued to run now by an endpoint that did not wait for it.
                 await outbox.run_now(request.app.state.session_factory, outbox.take_now(session),
                                      settings.payment_wait_seconds)
@@ -274,6 +275,13 @@ class TransactionalRoute(APIRoute):
         and its own Idempotency-Key claim already covers the maker's key."""
         request.state.session = replay.session
         return await endpoint(request)
+
+def _nothing_to_commit(session: AsyncSession) -> bool:
+    """A read in autocommit (PostgreSQL) took effect statement by statement: a commit would only walk the
+    session's machinery. Anything pending in the session (objects, queued work) still commits."""
+    return (bool(session.info.get(AUTOCOMMITS)) and not (session.new or session.dirty or session.deleted)
+            and not outbox.has_queued(session))
+
 
 async def _forget_key(session: AsyncSession, record_id: str) -> None:
     """An endpoint failed after its first phase committed: free the key so a retry runs it again."""

@@ -206,6 +206,12 @@ def take_now(session: AsyncSession) -> list[int]:
     return list(dict.fromkeys(session.sync_session.info.pop("outbox_now", [])))
 
 
+def has_queued(session: AsyncSession) -> bool:
+    """Whether this session enqueued work its commit should announce."""
+    info = session.sync_session.info
+    return "outbox_enqueued" in info or "outbox_now" in info
+
+
 # Wakes the in-process worker as soon as a transaction that enqueued work commits (no poll delay).
 wakeup = asyncio.Event()
 

@@ -7,6 +7,7 @@ import binascii
 import re
 from typing import Any, Generic, TypeVar
 
+import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -45,15 +46,33 @@ def decode_cursor(cursor: str) -> str:
     return value
 
 
+def _check_limit(limit: int) -> None:
+    if not 1 <= limit <= 100:
+        raise ValidationFailed.at(["query", "limit"], "limit must be between 1 and 100")
+
+
 def page_window(stmt: Any, id_column: Any, limit: int, cursor: str | None, *, oldest_first: bool = False) -> Any:
     """``stmt`` narrowed to one page (plus one row, to know whether more follow), newest first unless asked.
     Works on any select whose rows carry the id as ``id`` (ORM rows or Core rows)."""
-    if not 1 <= limit <= 100:
-        raise ValidationFailed.at(["query", "limit"], "limit must be between 1 and 100")
+    _check_limit(limit)
     if cursor:
         last = decode_cursor(cursor)
         stmt = stmt.where(id_column > last if oldest_first else id_column < last)
     return stmt.order_by(id_column.asc() if oldest_first else id_column.desc()).limit(limit + 1)
+
+
+def page_window_template(stmt: Any, id_column: Any, *, after_cursor: bool) -> Any:
+    """``page_window`` (newest first) with the cursor and the limit left as parameters, for a statement
+    built once and run with ``page_params``: a hot list builds no statement per request."""
+    if after_cursor:
+        stmt = stmt.where(id_column < sa.bindparam("page_last", type_=id_column.type))
+    return stmt.order_by(id_column.desc()).limit(sa.bindparam("page_limit", type_=sa.Integer))
+
+
+def page_params(limit: int, cursor: str | None) -> dict[str, Any]:
+    """The parameters of a ``page_window_template`` statement (``after_cursor`` is ``bool(cursor)``)."""
+    _check_limit(limit)
+    return {"page_limit": limit + 1, **({"page_last": decode_cursor(cursor)} if cursor else {})}
 
 
 def cut_page(rows: list[Item], limit: int) -> tuple[list[Item], bool, str | None]:

@@ -13,9 +13,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kernel import audit
 from kernel.actor import Actor
 from kernel.clock import business_date
-from kernel.db import get_or_404, table_of
+from kernel.db import get_or_404, read_rows, table_of
 from kernel.errors import Forbidden, InvalidState, ValidationFailed
-from kernel.pagination import cut_page, page_window, paginate
+from kernel.pagination import cut_page, page_params, page_window_template, paginate
 from kernel.text import normalise, query_parts
 from market.assets import encumbrances
 from market.assets.models import Asset
@@ -99,24 +99,50 @@ _SHOWN = [c for c in _listings.c if c.name in ListingOut.model_fields]
 
 
 async def list_listings(session: AsyncSession, f: ListingFilters, limit: int,
-                        cursor: str | None) -> tuple[list[sa.Row[Any]], bool, str | None]:
+                        cursor: str | None) -> tuple[list[Any], bool, str | None]:
+    parts = query_parts(f.q or "")
+    params: dict[str, Any] = {f"q{i}": like(part) for i, part in enumerate(parts)}
+    if f.mode:
+        params["mode"] = f.mode
+    if f.ipc:
+        params["ipc"] = like(" ".join(f.ipc.upper().split()))
+    if f.status:
+        params["status"] = f.status
+    if f.seller_org_id:
+        params["seller_org_id"] = f.seller_org_id
+    if f.asset_id:
+        params["asset_id"] = f.asset_id
+    params.update(page_params(limit, cursor))
+    shape = (len(parts), *(name in params for name in _FILTERS), "page_last" in params)
+    stmt = _SEARCHES.get(shape)
+    if stmt is None:
+        stmt = _SEARCHES[shape] = _search_statement(len(parts), frozenset(params), "page_last" in params)
+    return cut_page(await read_rows(session, stmt, params), limit)
+
+
+_FILTERS = ("mode", "ipc", "status", "seller_org_id", "asset_id")
+# One statement per shape of search (how many words, which filters, a cursor or not), built once: at most
+# 11 × 2⁶ of them. The values are its parameters.
+_SEARCHES: dict[tuple[Any, ...], sa.Select[Any]] = {}
+
+
+def _search_statement(n_parts: int, given: frozenset[str], after_cursor: bool) -> sa.Select[Any]:
     c = _listings.c
     stmt = sa.select(*_SHOWN)
-    for part in query_parts(f.q or ""):
-        stmt = stmt.where(c.search_text.like(like(part), escape="\\"))
-    if f.mode:
-        stmt = stmt.where(c.mode == f.mode)
-    if f.ipc:
-        stmt = stmt.where(c.ipc_text.like(like(" ".join(f.ipc.upper().split())), escape="\\"))
-    if f.status:
-        stmt = stmt.where(c.status == f.status)
-    if f.seller_org_id:
-        stmt = stmt.where(c.seller_org_id == f.seller_org_id)
-    if f.asset_id:
+    for i in range(n_parts):
+        stmt = stmt.where(c.search_text.like(sa.bindparam(f"q{i}"), escape="\\"))
+    if "mode" in given:
+        stmt = stmt.where(c.mode == sa.bindparam("mode"))
+    if "ipc" in given:
+        stmt = stmt.where(c.ipc_text.like(sa.bindparam("ipc"), escape="\\"))
+    if "status" in given:
+        stmt = stmt.where(c.status == sa.bindparam("status"))
+    if "seller_org_id" in given:
+        stmt = stmt.where(c.seller_org_id == sa.bindparam("seller_org_id"))
+    if "asset_id" in given:
         stmt = stmt.where(c.id.in_(sa.select(_listing_assets.c.listing_id)
-                                   .where(_listing_assets.c.asset_id == f.asset_id)))
-    stmt = page_window(stmt, c.id, limit, cursor)
-    return cut_page(list((await session.execute(stmt)).all()), limit)
+                                   .where(_listing_assets.c.asset_id == sa.bindparam("asset_id"))))
+    return page_window_template(stmt, c.id, after_cursor=after_cursor)
 
 
 async def get_listing(session: AsyncSession, listing_id: str) -> Listing:

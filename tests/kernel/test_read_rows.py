@@ -1,0 +1,72 @@
+"""``kernel.db.read_rows``: on PostgreSQL a read-only session runs hot reads on the asyncpg connection
+itself; its rows must be SQLAlchemy's, name for name and value for value, and a dead connection must
+still be retried as SQLAlchemy's own errors are."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from api.deps import _ACTOR_ROW
+from kernel.db import read_rows
+from market.assets.service import _READ_WITH_HISTORY
+from market.trading.service import ListingFilters, list_listings
+from tests.conftest import IS_POSTGRES
+
+
+async def _both(app, stmt, params):
+    async with app.state.read_session_factory() as session:
+        ours = await read_rows(session, stmt, params)
+        theirs = (await session.execute(stmt, params)).all()
+    return ours, theirs
+
+
+async def test_rows_are_sqlalchemys(api, client, app):
+    sme = await api.org("sme")
+    asset = await api.asset(sme)  # dates, JSON (IPC codes), money, an ownership record
+    ours, theirs = await _both(app, _READ_WITH_HISTORY, {"asset_id": asset["id"]})
+    assert len(ours) == len(theirs) >= 1
+    assert [tuple(r) for r in ours] == [tuple(r) for r in theirs]
+    assert all(type(a) is type(b) for r, t in zip(ours, theirs, strict=True) for a, b in zip(r, t, strict=True))
+    assert ours[0]._fields == tuple(theirs[0]._fields)
+    assert (type(ours[0]) is sa.Row) is not IS_POSTGRES  # the driver's path on PostgreSQL only
+    ours, theirs = await _both(app, _ACTOR_ROW, {"user_id": sme.user_id})
+    assert [tuple(r) for r in ours] == [tuple(r) for r in theirs] and ours[0].business_date is not None
+
+
+async def test_listing_search_shapes(api, app):
+    """Statements built once per shape of search: each filter and the cursor still narrow the rows."""
+    sme = await api.org("sme")
+    ids = []
+    for title in ("graphene anode", "graphene sheet", "perovskite anode"):
+        asset = await api.asset(sme)
+        r = await api.client.post("/listings", json={"asset_ids": [asset["id"]], "mode": "assignment",
+                                                     "price": 100_000_00, "title": title}, headers=sme.headers)
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    async with app.state.read_session_factory() as session:
+        async def search(limit=20, cursor=None, **f):
+            rows, more, nxt = await list_listings(session, ListingFilters(**f), limit, cursor)
+            return [r.id for r in rows], more, nxt
+
+        assert await search(q="graphene", status="open") == ([ids[1], ids[0]], False, None)
+        assert await search(q="anode graphene") == ([ids[0]], False, None)
+        assert await search(q="anode", mode="license") == ([], False, None)
+        first, more, nxt = await search(limit=1, q="anode", seller_org_id=sme.org_id)
+        assert first == [ids[2]] and more and nxt
+        assert (await search(limit=1, cursor=nxt, q="anode", seller_org_id=sme.org_id))[:2] == ([ids[0]], False)
+        assert await search(q="50%_off") == ([], False, None)  # LIKE's wildcards are the text's own
+
+
+async def test_dead_connection_is_retried(api, client, app):
+    """A pooled connection the server dropped fails at its first statement (no pre-ping); the request
+    runs again on a fresh one."""
+    sme = await api.org("sme")
+    asset = await api.asset(sme)
+    assert (await client.get(f"/assets/{asset['id']}", headers=sme.headers)).status_code == 200
+    if not IS_POSTGRES:
+        return
+    async with app.state.engine.connect() as conn:
+        await conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                   "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    r = await client.get(f"/assets/{asset['id']}", headers=sme.headers)
+    assert r.status_code == 200 and r.json()["id"] == asset["id"]
