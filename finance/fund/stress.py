@@ -122,13 +122,15 @@ def simulate_losses(exposures: ArrayLike, pd_bps: ArrayLike, lgd_bps: ArrayLike,
         losses[start:start + size] = defaults.astype(np.float64) @ weights
 
     pool_size = workers or min(len(starts), os.cpu_count() or 1, 4)
-    if pool_size <= 1:
-        with threadpool_limits(1):  # OpenBLAS would otherwise start its own threads for the product
+    # Each worker is one thread, BLAS included: OpenBLAS would otherwise start its own threads for every
+    # product, so "1 worker" would use every core and a pool would oversubscribe them.
+    with threadpool_limits(1):
+        if pool_size <= 1:
             for k in range(len(starts)):
                 run(k)
-    else:
-        with ThreadPoolExecutor(max_workers=pool_size) as pool:
-            list(pool.map(run, range(len(starts))))
+        else:
+            with ThreadPoolExecutor(max_workers=pool_size) as pool:
+                list(pool.map(run, range(len(starts))))
     return losses[:, 0], losses[:, 1]
 
 

@@ -96,3 +96,25 @@ def test_bad_inputs_are_refused(bad: dict) -> None:
             "fund_share_bps": 0, "scenarios": 10, "fund_cash": 0, **bad}
     with pytest.raises(ValueError):
         stress_test(**args)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_each_worker_is_one_thread_blas_included(workers: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # OpenBLAS starts a thread per core for each product unless limited: "1 worker" would use every core.
+    import contextlib
+
+    from threadpoolctl import threadpool_info, threadpool_limits  # type: ignore[import-untyped]  # no stubs
+
+    import finance.fund.stress as stress
+
+    seen: list[list[int]] = []
+
+    @contextlib.contextmanager
+    def recording_limits(limit: int):  # type: ignore[no-untyped-def]  # wraps an untyped library call
+        with threadpool_limits(limit):
+            seen.append([pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"])
+            yield
+
+    monkeypatch.setattr(stress, "threadpool_limits", recording_limits)
+    simulate_losses(**book(50), correlation_bps=1000, scenarios=200, seed=1, chunk_elements=1_000, workers=workers)
+    assert seen and all(threads == 1 for pools in seen for threads in pools)
