@@ -155,7 +155,8 @@ async def disburse(loan_id: str, actor: CurrentActor, session: SessionDep, gate:
 
     await gate.check(actor, "disbursement", amount=principal, object_type="loan", object_id=loan_id)
     loan = await disbursement.disburse(session, actor, loan_id)
-    await settle_then_read(settle, session, response, loan.disbursement_payment_id, loan)
+    # The settlement reads the loan afresh, locked (finance.loans.subscribers).
+    await settle_then_read(settle, session, response, loan.disbursement_payment_id, loan, loaded_by_settlement=True)
     return await views.describe_loan(session, loan)
 
 

@@ -437,6 +437,7 @@ async def call_gateway(payment: Payment, op: str) -> gw.GatewayResult:
 async def settle_call(session: AsyncSession, payment_id: str, op: str, result: gw.GatewayResult) -> Payment:
     """Apply the provider's answer to ``op`` under the payment's lock (callbacks run here)."""
     payment = await lock(session, payment_id)
+    was = payment.status
     obj = result.object
     if op in ("charge", "payout", "sync"):
         status = gw.payout_status(obj) if payment.method == "payout" else gw.intent_status(obj)
@@ -455,7 +456,8 @@ async def settle_call(session: AsyncSession, payment_id: str, op: str, result: g
     elif op == "refund" and payment.refund_reference is None and payment.status == "succeeded":
         await _refund_answered(session, payment, obj)
     await _handle_local_events(session, result, payment)
-    hold(session, payment)
+    if payment.status != was:  # moved here, its callbacks ran here: what they loaded is current
+        hold(session, payment)
     return payment
 
 
