@@ -24,6 +24,7 @@ from kernel.clock import business_date
 from kernel.day_end import day_end_handler
 from kernel.db import TZDateTime, created_at_field, get_or_404, money_field, table_of, utcnow
 from kernel.errors import Forbidden, InvalidState, ValidationFailed
+from kernel.event_log import Described, describer
 from kernel.ids import new_id
 from kernel.pagination import paginate
 from kernel.workflow import Workflow
@@ -189,13 +190,18 @@ async def maker_of(session: AsyncSession, req: ApprovalRequest) -> Actor:
     return Actor(user_id=user.id, org_id=org.id, org_kind=org.kind, role=user.role)
 
 
-async def approved(session: AsyncSession, checker: Actor, req: ApprovalRequest, result_status: int,
-                   result_body: str) -> None:
+async def approve(session: AsyncSession, checker: Actor, req: ApprovalRequest) -> None:
+    """Record the decision before the action runs: a money action commits its first phase on the way, and the
+    decision must commit with it, so an approval waiting on this request's lock then finds it decided."""
     req.decided_by, req.decided_at = checker.user_id, utcnow()
-    req.result_status, req.result_body = result_status, result_body
     await APPROVAL.apply(session, checker, req, "approve", protected_action=req.action, maker=req.requested_by,
-                         checker=checker.user_id, result_status=result_status,
-                         object_type=req.object_type, object_id=req.object_id)
+                         checker=checker.user_id, object_type=req.object_type, object_id=req.object_id)
+    await session.flush()
+
+
+def record_result(session: AsyncSession, req: ApprovalRequest, result_status: int, result_body: str) -> None:
+    req.result_status, req.result_body = result_status, result_body
+    session.add(req)
 
 
 async def reject(session: AsyncSession, checker: Actor, request_id: str, reason: str | None) -> ApprovalRequest:
@@ -233,6 +239,14 @@ def describe(req: ApprovalRequest, emails: dict[str, str] | None = None) -> dict
             "expires_on": req.expires_on, "decided_by": req.decided_by, "decided_at": req.decided_at,
             "reason": req.reason, "result_status": req.result_status, "result": parsed(req.result_body),
             "created_at": req.created_at}
+
+
+@describer("approval_request")
+async def describe_for_feed(session: AsyncSession, ids: list[str]) -> dict[str, Described]:
+    """``approval_request.created`` in the event feed: the request, for its own organisation only."""
+    rows = list((await session.exec(select(ApprovalRequest).where(col(ApprovalRequest.id).in_(ids)))).all())
+    emails = await emails_of(session, rows)
+    return {r.id: Described(describe(r, emails), {r.org_id}) for r in rows}
 
 
 async def emails_of(session: AsyncSession, reqs: list[ApprovalRequest]) -> dict[str, str]:

@@ -7,9 +7,12 @@ answers 202 ``{"approval_request": {...}}`` and commits (the maker's Idempotency
 
 ``POST /approval-requests/{id}/approve`` locks the request and ``replay``s it through the application
 itself — same routing, validation, dependencies and service code — inside the approver's transaction,
-with the maker as the actor and the maker's Idempotency-Key header. The gate lets a replay through, so
-the action runs exactly once, and its answer becomes the approval's answer. If the action fails, the
-approval fails with it and nothing changes (the request stays pending until rejected or expired).
+with the maker as the actor and the maker's Idempotency-Key header. The decision is recorded before the
+replay (a money action commits its first phase, and the decision with it, before the provider call), and
+the gate lets a replay through, so the action runs exactly once, and its answer becomes the approval's
+answer. If the action fails before committing anything, the approval fails with it and nothing changes
+(the request stays pending until rejected or expired); if it failed after its first phase committed (a
+declined payment), the request stays approved with that answer, as the action's own retry path expects.
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ class Replayed:
     status_code: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
+    committed: bool = False  # whether the action committed a first phase (a money action, api/routing.py)
 
     @property
     def media_type(self) -> str:
@@ -141,4 +145,5 @@ async def replay(request: Request, session: AsyncSession, req: ApprovalRequest, 
             out.body += message.get("body", b"")
 
     await request.app(scope, receive, send)
+    out.committed = bool(scope["state"].get("phase_one_committed"))
     return out

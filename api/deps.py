@@ -19,7 +19,8 @@ from kernel.db import table_of
 from kernel.errors import Forbidden, NotAuthenticated
 from kernel.settings import Settings
 
-oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+TOKEN_URL = "/api/v1/auth/token"
+oauth2 = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 
 
 # Dependencies are ``async def``: FastAPI runs a plain ``def`` one in a thread pool, a costly hop for
@@ -64,7 +65,18 @@ async def current_actor(request: Request, session: SessionDep, settings: Setting
     return Actor(user_id=claims["sub"], org_id=row.org_id, org_kind=row.kind, role=row.role)
 
 
-CurrentActor = Annotated[Actor, Depends(current_actor)]
+class _ActorScheme(OAuth2PasswordBearer):
+    """The bearer scheme and ``current_actor`` as one dependency: every authenticated endpoint depends on it,
+    and FastAPI solves each dependency layer per request (the session, the settings and the token were three
+    more). The OpenAPI document is the same: the same scheme under the same name."""
+
+    async def __call__(self, request: Request) -> Actor:  # type: ignore[override]  # the actor, not the token
+        token = await super().__call__(request)
+        return await current_actor(request, request.state.session, request.app.state.settings, token)
+
+
+CurrentActor = Annotated[Actor, Depends(_ActorScheme(tokenUrl=TOKEN_URL, scheme_name=oauth2.scheme_name,
+                                                      auto_error=False))]
 
 
 def org_kinds(*kinds: str, admin: bool = False) -> Callable[[Actor], Awaitable[Actor]]:

@@ -13,6 +13,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,6 +25,8 @@ INT64 = 2**63 - 1
 # body with one of these is parsed and walked.
 _SUSPECT = re.compile(rb"\\u00[0189][0-9a-fA-F]|\\u007[fF]|\\[bfnrt]|\x7f|\xc2[\x80-\x9f]|[0-9]{19,}")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# A query string of only these bytes has nothing percent-encoded, so no control character in it: not parsed.
+_PLAIN_QUERY = re.compile(rb"[A-Za-z0-9._~=&+*\-]*")
 
 Error = dict[str, Any]
 
@@ -84,12 +87,16 @@ class InputGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-        error = _string_error(scope.get("path", ""), ["path"], None) or pairs_error(query, "query")
-        content_type = dict(scope.get("headers") or []).get(b"content-type", b"").split(b";")[0].strip().lower()
-        is_json = content_type == b"application/json" or content_type.endswith(b"+json")
-        is_form = content_type == b"application/x-www-form-urlencoded"
-        if error is None and scope.get("method") in _BODY_METHODS and (is_json or is_form):
+        error = _string_error(scope.get("path", ""), ["path"], None)
+        raw_query = scope.get("query_string", b"")
+        if error is None and raw_query and not _PLAIN_QUERY.fullmatch(raw_query):
+            error = pairs_error(parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True), "query")
+        is_json = is_form = False
+        if error is None and scope.get("method") in _BODY_METHODS:
+            content_type = Headers(scope=scope).get("content-type", "").split(";")[0].strip().lower()
+            is_json = content_type == "application/json" or content_type.endswith("+json")
+            is_form = content_type == "application/x-www-form-urlencoded"
+        if is_json or is_form:
             try:
                 body = await _read_body(receive)
             except StarletteHTTPException as exc:  # the body outgrew IPM_MAX_BODY_BYTES while streaming

@@ -13,32 +13,41 @@ import re
 import time
 import uuid
 from contextvars import ContextVar
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from finance.payments.models import Payment
 from kernel import metrics, outbox
 
 HEADER = "x-request-id"
+_HEADER_BYTES = HEADER.encode()
 _SANE = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 log = structlog.get_logger("ipm.request")
 
 
 class RequestContext:
-    def __init__(self, app: ASGIApp) -> None:
+    """Pure ASGI, and little per request: one header looked up, the metric series of a (method, route,
+    status) resolved once, the request line built only when the log level keeps it."""
+
+    def __init__(self, app: ASGIApp, log_requests: bool = True) -> None:
         self.app = app
+        self.log_requests = log_requests
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope.get("headers") or []).get(HEADER.encode(), b"").decode("latin-1")
+        given = Headers(scope=scope).get(HEADER, "")
         rid = given if _SANE.match(given) else uuid.uuid4().hex
+        rid_header = (_HEADER_BYTES, rid.encode())
         token = request_id_var.set(rid)
         structlog.contextvars.bind_contextvars(request_id=rid)
         status = 500
@@ -48,8 +57,7 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (HEADER.encode(), rid.encode())]
+                message["headers"] = [*message.get("headers", ()), rid_header]
             await send(message)
 
         try:
@@ -59,10 +67,16 @@ class RequestContext:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "")
-            metrics.HTTP_REQUESTS.labels(method, template, str(status)).inc()
-            metrics.HTTP_LATENCY.labels(method, template).observe(elapsed)
-            log.info("request", method=method, route=template, path=scope.get("path"), status=status,
-                     ms=round(elapsed * 1000, 1))
+            key = (method, template, status)
+            series = self._series.get(key)
+            if series is None:
+                series = self._series[key] = (metrics.HTTP_REQUESTS.labels(method, template, str(status)),
+                                              metrics.HTTP_LATENCY.labels(method, template))
+            series[0].inc()
+            series[1].observe(elapsed)
+            if self.log_requests:
+                log.info("request", method=method, route=template, path=scope.get("path"), status=status,
+                         ms=round(elapsed * 1000, 1))
             structlog.contextvars.unbind_contextvars("request_id")
             request_id_var.reset(token)
 

@@ -110,8 +110,13 @@ def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession
 
 
 def read_only_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions for requests that only read (GET, HEAD): no write transaction on SQLite."""
-    return make_session_factory(engine.execution_options(**{READ_ONLY: True}))
+    """Sessions for requests that only read (GET, HEAD): no write transaction on SQLite; on PostgreSQL no
+    transaction at all (autocommit), so a read sends no BEGIN and COMMIT around its statements. Under READ
+    COMMITTED each statement takes its own snapshot either way, so the reads see the same thing."""
+    options: dict[str, Any] = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "AUTOCOMMIT"
+    return make_session_factory(engine.execution_options(**options))
 
 
 def is_dead_connection(exc: BaseException) -> bool:

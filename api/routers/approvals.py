@@ -43,14 +43,21 @@ async def get_request(request_id: str, actor: CurrentActor, session: SessionDep)
 async def approve(request_id: str, request: Request, actor: CurrentActor, session: SessionDep) -> Response:
     req = await approvals.lock_for_decision(session, actor, request_id, "approve")
     maker = await approvals.maker_of(session, req)
+    await approvals.approve(session, actor, req)
     result = await replay(request, session, req, maker)
     # A money action commits and ends its transactions on the way (api/money.py), expiring every row the
-    # session holds: read the request again before recording the decision (no lazy load in async).
+    # session holds: read the request again before recording the answer (no lazy load in async).
     await session.refresh(req)
-    headers = {APPROVAL_HEADER: req.id}
-    if result.status_code < 400:  # an error answer rolls this transaction back: nothing happened
-        await approvals.approved(session, actor, req, result.status_code, result.body.decode())
-    return Response(result.body, status_code=result.status_code, media_type=result.media_type, headers=headers)
+    approvals.record_result(session, req, result.status_code, result.body.decode())
+    if result.committed:
+        # The decision committed with the action's first phase: an error answer now is part of what happened
+        # (the route stores it for this request's own key instead of forgetting it).
+        request.state.phase_one_committed = True
+        if result.status_code >= 400:
+            await session.commit()  # the route rolls an error answer back: keep the answer on the request
+    # Otherwise an error answer rolls this transaction back, decision included: nothing happened.
+    return Response(result.body, status_code=result.status_code, media_type=result.media_type,
+                    headers={APPROVAL_HEADER: req.id})
 
 
 @router.post("/approval-requests/{request_id}/reject", response_model=ApprovalRequestOut,

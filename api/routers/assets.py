@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Response
 
 from api.deps import CurrentActor, Cursor, Limit, SessionDep, org_kinds
+from api.responses import model_json
 from api.routing import AreaRouter, TransactionalRoute
 from kernel.actor import Actor
 from kernel.pagination import Page
@@ -33,16 +34,17 @@ async def list_assets(
     status: AssetStatus | None = None,
     region: Annotated[str | None, Query(pattern=r"^\d{6}$", description="geographical indications of this "
                                         "region or inside it (GB/T 2260 code)")] = None,
-) -> Page[AssetSummaryOut]:
+) -> Response:
     filters = service.AssetFilters(q=q, kind=kind, ipc=ipc, owner_org_id=owner_org_id, dormant=dormant,
                                    status=status, region=region)
     rows, has_more, next_cursor = await service.list_assets(session, filters, limit, cursor)
-    return Page[AssetSummaryOut](data=[service.summarise(a) for a in rows], has_more=has_more, next_cursor=next_cursor)
+    return model_json(Page[AssetSummaryOut](data=[service.summarise(a) for a in rows], has_more=has_more,
+                                            next_cursor=next_cursor))
 
 
 @router.get("/assets/{asset_id}", response_model=AssetOut, summary="One asset in full (any user)")
-async def get_asset(asset_id: str, _: CurrentActor, session: SessionDep) -> AssetOut:
-    return await service.read_asset(session, asset_id)
+async def get_asset(asset_id: str, _: CurrentActor, session: SessionDep) -> Response:
+    return model_json(await service.read_asset(session, asset_id))
 
 
 @router.patch("/assets/{asset_id}", response_model=AssetOut, summary="Update an asset's facts (owner)")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Query, Response
 
 from api.deps import CurrentActor, Cursor, Limit, SessionDep
+from api.responses import model_json
 from api.routing import AreaRouter, TransactionalRoute
 from kernel.pagination import Page
 from market.trading import deals, service
@@ -41,17 +42,18 @@ async def list_listings(
     status: ListingStatus | None = "open",
     seller_org_id: Annotated[str | None, Query(max_length=40)] = None,
     asset_id: Annotated[str | None, Query(max_length=40)] = None,
-) -> Page[ListingOut]:
+) -> Response:
     filters = service.ListingFilters(q=q, mode=mode, ipc=ipc, status=status, seller_org_id=seller_org_id,
                                      asset_id=asset_id)
     rows, has_more, next_cursor = await service.list_listings(session, filters, limit, cursor)
-    return Page[ListingOut](data=[ListingOut.model_validate(r) for r in rows], has_more=has_more,
-                            next_cursor=next_cursor)
+    # The page validated in one call (pydantic's core walks the rows), not one model_validate per row.
+    return model_json(Page[ListingOut].model_validate({"data": rows, "has_more": has_more, "next_cursor": next_cursor},
+                                                      from_attributes=True))
 
 
 @router.get("/listings/{listing_id}", response_model=ListingOut, summary="One listing (any user)")
-async def get_listing(listing_id: str, _: CurrentActor, session: SessionDep) -> ListingOut:
-    return ListingOut.model_validate(await service.get_listing(session, listing_id))
+async def get_listing(listing_id: str, _: CurrentActor, session: SessionDep) -> Response:
+    return model_json(ListingOut.model_validate(await service.get_listing(session, listing_id)))
 
 
 @router.post("/listings/{listing_id}/withdraw", response_model=ListingOut, summary="Withdraw a listing (seller)")

@@ -13,7 +13,9 @@ once per connection. On SQLite (one writer at a time) the same steps run as sepa
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -54,6 +56,42 @@ class Outcome:
     written: bool = False
     replay: bool = False
     closed_through: str | None = None
+
+
+# ``models.POSTING_STATEMENTS``: lock, checks and append in one round trip (positional, so SQLAlchemy compiles
+# nothing and the driver prepares it once per connection).
+_POST_IN_ONE = "SELECT ledger_post_entry($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+_HAS_POST_FUNCTION = ("SELECT to_regprocedure('ledger_post_entry(text[], text[], bigint[], bigint[], bigint[], "
+                      "bigint[], boolean, text[], json)') IS NOT NULL")
+_post_function_in: dict[str, bool] = {}  # database URL -> whether it has ledger_post_entry (asked once)
+
+
+async def can_post_in_one(conn: AsyncConnection) -> bool:
+    """Whether the database has ``ledger_post_entry``: PostgreSQL, migrated (asked once per database)."""
+    if conn.dialect.name != "postgresql":
+        return False
+    url = str(conn.engine.url)
+    if url not in _post_function_in:
+        _post_function_in[url] = bool((await conn.exec_driver_sql(_HAS_POST_FUNCTION)).scalar())
+    return _post_function_in[url]
+
+
+async def post_in_one(conn: AsyncConnection, a: Append, codes: Sequence[str], check_limit: bool) -> str:
+    """Lock ``a.deltas``' accounts (in id order, each still known by its code in ``codes``) and append,
+    unless a check fails (``can_post_in_one`` first). Returns 'written', or why nothing was written:
+    'replay' (the key is used), 'stale' (an account id or code is not what the caller knows), 'refused' (a
+    limit of ``check_limit`` or a closed period: the full path under the same locks gives the reason)."""
+    entry_id, effective = a.entry["id"], a.entry["effective_date"]
+    rows = {"entry": a.entry, "audit": a.audit,
+            "postings": [{**p, "entry_id": entry_id, "pending": a.pending, "effective_date": effective}
+                         for p in a.postings]}
+    ids, d, c, dp, cp = (list(x) for x in zip(*a.deltas, strict=True))
+    params = (ids, list(codes), d, c, dp, cp, check_limit, a.programs, json.dumps(rows, default=_iso))
+    return str((await conn.exec_driver_sql(_POST_IN_ONE, params)).scalar())
+
+
+def _iso(value: date | datetime) -> str:
+    return value.isoformat()
 
 
 async def append(conn: AsyncConnection, a: Append) -> Outcome:

@@ -175,8 +175,66 @@ APPEND_ONLY_DROP_STATEMENTS: tuple[str, ...] = (
     "DROP FUNCTION IF EXISTS ledger_refuse_change()",
 )
 
+# The posting's one round trip on PostgreSQL (``append.post_in_one``): lock the accounts in id order (each must
+# still carry the code the poster knows it by), then, unless the key is known, a limit would break or the
+# date is closed, write the entry, its postings, the balances and the audit row. Any answer but 'written'
+# wrote nothing: 'replay' (the key is used), 'stale' (an id or code moved), 'refused' (the full path gives
+# the reason). The rows come as JSON in their tables' own shapes, so new columns need no change here.
+_POST_FUNCTION = """
+CREATE OR REPLACE FUNCTION ledger_post_entry(p_ids text[], p_codes text[], p_d bigint[], p_c bigint[],
+    p_dp bigint[], p_cp bigint[], p_check_limit boolean, p_programs text[], p_rows json)
+RETURNS text LANGUAGE plpgsql
+-- Plan each statement once per connection: custom plans (re-planned on every call) cost more than the work.
+SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    locked integer;
+    entry json := p_rows -> 'entry';
+BEGIN
+    -- By primary key (= ANY), not a join with unnest, which the generic plan would make a scan.
+    SELECT count(*) INTO locked FROM (
+        SELECT a.id FROM ledger_accounts AS a
+        WHERE a.id = ANY (p_ids) AND a.code = p_codes[array_position(p_ids, a.id)]
+        ORDER BY a.id FOR UPDATE) AS l;
+    IF locked <> cardinality(p_ids) THEN
+        RETURN 'stale';
+    END IF;
+    IF EXISTS (SELECT 1 FROM ledger_entries WHERE idempotency_key = entry ->> 'idempotency_key') THEN
+        RETURN 'replay';
+    END IF;
+    IF p_check_limit AND EXISTS (
+        SELECT 1 FROM ledger_accounts AS a CROSS JOIN LATERAL (SELECT array_position(p_ids, a.id) AS i) AS v
+        WHERE a.id = ANY (p_ids) AND a.limit_rule = 'no_negative' AND CASE WHEN a.normal_side = 'debit'
+            THEN a.debits_posted + p_d[v.i] - a.credits_posted - p_c[v.i] - a.credits_pending - p_cp[v.i]
+            ELSE a.credits_posted + p_c[v.i] - a.debits_posted - p_d[v.i] - a.debits_pending - p_dp[v.i] END < 0) THEN
+        RETURN 'refused';
+    END IF;
+    IF cardinality(p_programs) > 0 AND EXISTS (
+        SELECT 1 FROM ledger_periods AS lp JOIN fund_programs AS fp ON fp.fund_org_id = lp.fund_org_id
+        WHERE fp.id = ANY (p_programs) AND lp.ends_on >= CAST(entry ->> 'effective_date' AS date)) THEN
+        RETURN 'refused';
+    END IF;
+    INSERT INTO ledger_entries SELECT * FROM json_populate_record(CAST(NULL AS ledger_entries), entry);
+    INSERT INTO ledger_postings SELECT * FROM json_populate_recordset(CAST(NULL AS ledger_postings), p_rows -> 'postings');
+    UPDATE ledger_accounts AS t SET debits_posted = t.debits_posted + p_d[array_position(p_ids, t.id)],
+        credits_posted = t.credits_posted + p_c[array_position(p_ids, t.id)],
+        debits_pending = t.debits_pending + p_dp[array_position(p_ids, t.id)],
+        credits_pending = t.credits_pending + p_cp[array_position(p_ids, t.id)],
+        version = t.version + 1, updated_at = CAST(entry ->> 'created_at' AS timestamptz)
+    WHERE t.id = ANY (p_ids);
+    INSERT INTO audit_events SELECT * FROM json_populate_record(CAST(NULL AS audit_events), p_rows -> 'audit');
+    RETURN 'written';
+END;
+$$
+""".strip()
+POSTING_STATEMENTS: tuple[str, ...] = (_POST_FUNCTION,)
+POSTING_DROP_STATEMENTS: tuple[str, ...] = (
+    "DROP FUNCTION IF EXISTS ledger_post_entry(text[], text[], bigint[], bigint[], bigint[], bigint[], boolean, "
+    "text[], json)",
+)
+
 _entries = table_of(LedgerEntry)
 _postings = table_of(LedgerPosting)
+event.listen(_entries, "after_create", DDL(_POST_FUNCTION).execute_if(dialect="postgresql"))
 for _statement in APPEND_ONLY_STATEMENTS[:3]:
     event.listen(_entries, "after_create", DDL(_statement).execute_if(dialect="postgresql"))
 event.listen(_postings, "after_create", DDL(APPEND_ONLY_STATEMENTS[3]).execute_if(dialect="postgresql"))

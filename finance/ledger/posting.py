@@ -6,7 +6,10 @@ their own making (e.g. ``claim:{id}:payout``), inside their request's transactio
 In order: validate the lines (pure); resolve and lock the accounts in id order (one statement, Core rows,
 no ORM objects); check dates, closed periods and limits against the locked balances; then one append
 (``append.py``: on PostgreSQL a single statement that checks the key, updates the balances, writes the entry,
-its postings and the audit row). The entry is written unsealed: ``sealing.py`` links it into the hash
+its postings and the audit row). The common case on PostgreSQL (accounts this process has resolved before,
+dated today, not a reversal nor a resolution) is one round trip instead: ``ledger_post_entry`` locks, checks
+the key, limits and closed periods, and appends; when it refuses, the full path runs under the same locks
+and says why. The entry is written unsealed: ``sealing.py`` links it into the hash
 chain after commit, so posters of different accounts share no lock. A known key replays the original
 entry, also when a check would now fail. Services only flush; the caller commits (and rolls back on any error).
 """
@@ -14,7 +17,7 @@ entry, also when a check would now fail. Services only flush; the caller commits
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -22,12 +25,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.base import instance_state
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from finance.ledger import periods
-from finance.ledger.append import Append, append
+from finance.ledger.append import Append, append, can_post_in_one, post_in_one
 from finance.ledger.core import (
     DEBIT,
     Line,
@@ -43,7 +47,6 @@ from finance.ledger.reading import _postings_of
 from finance.ledger.verification import hashed_entry, hashed_posting_fields
 from kernel import event_log, metrics
 from kernel.actor import Actor
-from kernel.audit import _jsonable
 from kernel.clock import business_date
 from kernel.db import is_unique_violation, table_of, utcnow
 from kernel.errors import IdempotencyConflict, InvalidState, LimitExceeded, NotFound, ValidationFailed
@@ -148,20 +151,135 @@ async def _post(session: AsyncSession, actor: Actor, *, idempotency_key: str,
     checked = validate_lines(lines)
     if session.new or session.dirty or session.deleted:
         await session.flush()  # the caller's own changes are written first, before any ledger lock
+    ask = _Ask(actor, idempotency_key, description, kind, effective_date, object_type, object_id,
+               reverses_entry_id, phase, pending_entry_id)
+    today = await business_date(session)
+    effective = effective_date or today
+    if phase in ("posted", "pending") and reverses_entry_id is None and effective == today:
+        done = await _post_in_one(session, ask, checked, today)
+        if done is not None:
+            return done
     # Resolving the accounts also locks them, in id order (one round trip): a retry takes the same locks as
     # the original poster, so it has committed (and is visible to the append) or waits for us.
     by_ref = await _lock(session, checked)
+    draft = _draft(ask, checked, by_ref, effective, today)
+    accounts = [by_ref[i] for i in draft.deltas]
+    try:
+        await _check(session, accounts, draft.deltas, phase, effective, today, reverses_entry_id, pending_entry_id)
+    except (InvalidState, LimitExceeded, ValidationFailed):
+        # The key is authoritative: a replay of what was posted returns it, even if it could not post now.
+        existing = await _entry_by_key(session, idempotency_key)
+        if existing is not None:
+            return _replay(existing, draft.request_hash)
+        raise
+    try:
+        outcome = await append(await session.connection(), draft.job)
+    except sa.exc.IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        raise _refusal(exc, ask) from exc
+    if outcome.replay:  # the key is known (seen under our locks): nothing was written
+        existing = await _entry_by_key(session, idempotency_key)
+        assert existing is not None
+        return _replay(existing, draft.request_hash)
+    if outcome.closed_through is not None:
+        raise periods.closed_error(outcome.closed_through, effective)
+    assert outcome.written
+    # Bring any account object the session holds up to date (unflagged: the row has it).
+    _refresh_loaded(session, accounts, draft.deltas, draft.entry.created_at)
+    return await _written(session, draft)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    """What the poster asked for, but the lines."""
+
+    actor: Actor
+    idempotency_key: str
+    description: str
+    kind: str
+    effective_date: date | None
+    object_type: str | None
+    object_id: str | None
+    reverses_entry_id: str | None
+    phase: str
+    pending_entry_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """An account as a poster names it: its id and code (both never change)."""
+
+    id: str
+    code: str
+
+
+@dataclass(slots=True)
+class _Draft:
+    request_hash: str
+    entry: LedgerEntry
+    # Per account, in id order: [debits posted, credits posted, debits pending, credits pending] this entry adds.
+    deltas: dict[str, list[int]]
+    job: Append
+
+
+# Account refs (codes or ids) this process has resolved. Accounts are never deleted and ids never reused, so
+# an entry goes stale only when a table is emptied and refilled (tests): the one round trip locks by id and
+# checks the code, and a stale one is only a detour through the full path.
+_known: dict[str, _Known] = {}
+_KNOWN_MAX = 100_000
+
+
+async def _post_in_one(session: AsyncSession, ask: _Ask, checked: list[Line], today: date) -> LedgerEntry | None:
+    """The common case in one round trip on PostgreSQL (an entry dated today, neither a reversal nor the
+    resolution of a pending one): the entry, or None when the full path must run (nothing was written; the
+    locks taken stay, and the full path takes them again)."""
+    by_ref: dict[str, _Known] = {}
+    for x in checked:
+        known = _known.get(x.account)
+        if known is None:
+            return None
+        by_ref[x.account] = known
+    identity_map = session.sync_session.identity_map
+    if any(identity_key(LedgerAccount, k.id) in identity_map for k in by_ref.values()):
+        return None  # the session holds an account object: the full path brings it up to date
+    conn = await session.connection()
+    if not await can_post_in_one(conn):
+        return None
+    draft = _draft(ask, checked, by_ref, today, today)
+    code_of = {k.id: k.code for k in by_ref.values()}
+    try:
+        done = await post_in_one(conn, draft.job, [code_of[i] for i in draft.deltas], check_limit=True)
+    except sa.exc.IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        raise _refusal(exc, ask) from exc
+    if done == "written":
+        return await _written(session, draft)
+    if done == "replay":
+        existing = await _entry_by_key(session, ask.idempotency_key)
+        assert existing is not None
+        return _replay(existing, draft.request_hash)
+    if done == "stale":
+        for x in checked:
+            _known.pop(x.account, None)
+    return None
+
+
+def _draft(ask: _Ask, checked: list[Line], by_ref: Mapping[str, _Known | Locked], effective: date,
+           today: date) -> _Draft:
+    """The entry, its postings, balance changes and audit row, as the append writes them."""
     # Validate again on ids: a code and an id of one account must not sit on both sides.
     resolved = validate_lines([Line(by_ref[x.account].id, x.side, x.amount) for x in checked])
-    request = {"lines": [[x.account, x.side, x.amount] for x in resolved], "description": description,
-               "kind": kind, "effective_date": effective_date.isoformat() if effective_date else None,
-               "object_type": object_type, "object_id": object_id, "reverses_entry_id": reverses_entry_id}
+    phase = ask.phase
+    request = {"lines": [[x.account, x.side, x.amount] for x in resolved], "description": ask.description,
+               "kind": ask.kind, "effective_date": ask.effective_date.isoformat() if ask.effective_date else None,
+               "object_type": ask.object_type, "object_id": ask.object_id,
+               "reverses_entry_id": ask.reverses_entry_id}
     if phase != "posted":  # one-phase requests keep the fingerprint they always had
-        request |= {"phase": phase, "pending_entry_id": pending_entry_id}
+        request |= {"phase": phase, "pending_entry_id": ask.pending_entry_id}
     request_hash = fingerprint(request)
-    accounts = sorted({a.id: a for a in by_ref.values()}.values(), key=lambda a: a.id)
-    # Per account: [debits posted, credits posted, debits pending, credits pending] this entry adds.
-    deltas: dict[str, list[int]] = {a.id: [0, 0, 0, 0] for a in accounts}
+    deltas: dict[str, list[int]] = {i: [0, 0, 0, 0] for i in sorted({x.account for x in resolved})}
     for x in resolved:
         side = 0 if x.side == DEBIT else 1
         if phase in ("posted", "post_pending"):
@@ -170,67 +288,68 @@ async def _post(session: AsyncSession, actor: Actor, *, idempotency_key: str,
             deltas[x.account][2 + side] += x.amount
         elif phase in ("post_pending", "void_pending"):
             deltas[x.account][2 + side] -= x.amount
-    today = await business_date(session)
-    effective = effective_date or today
-    try:
-        await _check(session, accounts, deltas, phase, effective, today, reverses_entry_id, pending_entry_id)
-    except (InvalidState, LimitExceeded, ValidationFailed):
-        # The key is authoritative: a replay of what was posted returns it, even if it could not post now.
-        existing = await _entry_by_key(session, idempotency_key)
-        if existing is not None:
-            return _replay(existing, request_hash)
-        raise
-
     now = utcnow()
-    entry = LedgerEntry(idempotency_key=idempotency_key, request_hash=request_hash,
-                        effective_date=effective, description=description, kind=kind,
-                        reverses_entry_id=reverses_entry_id, object_type=object_type, object_id=object_id,
-                        phase=phase, pending_entry_id=pending_entry_id, created_at=now,
-                        created_by_org_id=actor.org_id, created_by_user_id=actor.user_id, digest="")
+    fields: dict[str, Any] = {
+        "id": new_id("lje"), "idempotency_key": ask.idempotency_key, "request_hash": request_hash,
+        "effective_date": effective, "description": ask.description, "kind": ask.kind,
+        "reverses_entry_id": ask.reverses_entry_id, "object_type": ask.object_type, "object_id": ask.object_id,
+        "phase": phase, "pending_entry_id": ask.pending_entry_id, "digest": "", "created_at": now,
+        "created_by_org_id": ask.actor.org_id, "created_by_user_id": ask.actor.user_id}
+    entry = _entry_object(fields)
     pending = phase in ("pending", "void_pending")
-    postings: list[dict[str, Any]] = [{"id": new_id("ljp"), "line_no": i, "account_id": x.account, "side": x.side, "amount": x.amount}
-                for i, x in enumerate(resolved, start=1)]
+    postings: list[dict[str, Any]] = [
+        {"id": new_id("ljp"), "line_no": i, "account_id": x.account, "side": x.side, "amount": x.amount}
+        for i, x in enumerate(resolved, start=1)]
     # Fixed now, over the entry's hashed fields (the digest is not one of them): the sealer links it later.
-    entry.digest = entry_digest(hashed_entry(entry), [hashed_posting_fields(
-        p["id"], p["line_no"], p["account_id"], p["side"], p["amount"], effective, pending) for p in postings])
-    after = _jsonable({"kind": kind, "effective_date": effective, "reverses_entry_id": reverses_entry_id,
-                       "phase": phase, "pending_entry_id": pending_entry_id, "object_type": object_type,
-                       "object_id": object_id,
-                       "lines": [{"account": by_ref[x.account].code, "side": x.side, "amount": x.amount}
-                                 for x in checked]})
-    audit_row = {"id": new_id("aud"), "at": now, "business_date": today, "actor_user_id": actor.user_id,
-                 "actor_org_id": actor.org_id, "action": "ledger.entry_posted", "object_type": "ledger_entry",
+    fields["digest"] = instance_state(entry).dict["digest"] = entry_digest(hashed_entry(entry), [
+        hashed_posting_fields(p["id"], p["line_no"], p["account_id"], p["side"], p["amount"], effective, pending)
+        for p in postings])
+    after = {"kind": ask.kind, "effective_date": effective.isoformat(), "reverses_entry_id": ask.reverses_entry_id,
+             "phase": phase, "pending_entry_id": ask.pending_entry_id, "object_type": ask.object_type,
+             "object_id": ask.object_id,
+             "lines": [{"account": by_ref[x.account].code, "side": x.side, "amount": x.amount} for x in checked]}
+    audit_row = {"id": new_id("aud"), "at": now, "business_date": today, "actor_user_id": ask.actor.user_id,
+                 "actor_org_id": ask.actor.org_id, "action": "ledger.entry_posted", "object_type": "ledger_entry",
                  "object_id": entry.id, "before": None, "after": after}
-    job = Append(entry={c: getattr(entry, c) for c in _ENTRY_FIELDS}, postings=postings, pending=pending,
-                 deltas=[(a.id, *_four(deltas[a.id])) for a in accounts], audit=audit_row,
-                 programs=periods.programs_of(accounts))  # closed periods: checked in the append, after the locks
-    try:
-        outcome = await append(await session.connection(), job)
-    except sa.exc.IntegrityError as exc:
-        # The transaction is now unusable; the caller rolls back, as on any error.
-        if not is_unique_violation(exc):
-            raise
-        if "reverses_entry_id" in str(exc.orig):
-            raise InvalidState(f"entry {reverses_entry_id} was already reversed") from exc
-        if "pending_entry_id" in str(exc.orig):
-            raise InvalidState(f"pending entry {pending_entry_id} was already resolved") from exc
-        raise IdempotencyConflict(f"idempotency key {idempotency_key} was used for a different entry") from exc
-    if outcome.replay:  # the key is known (seen under our locks): nothing was written
-        existing = await _entry_by_key(session, idempotency_key)
-        assert existing is not None
-        return _replay(existing, request_hash)
-    if outcome.closed_through is not None:
-        raise periods.closed_error(outcome.closed_through, effective)
-    assert outcome.written
-    # Written without the unit of work: attach the entry as persistent, so the session sees it without a
-    # query, and bring any account object the session holds up to date (unflagged: the row has it).
+    accounts = {a.id: a for a in by_ref.values()}
+    job = Append(entry={c: fields[c] for c in _ENTRY_FIELDS}, postings=postings, pending=pending,
+                 deltas=[(i, *_four(d)) for i, d in deltas.items()], audit=audit_row,
+                 # closed periods: checked in the append, after the locks
+                 programs=periods.programs_of([accounts[i] for i in deltas]))
+    return _Draft(request_hash, entry, deltas, job)
+
+
+_entry_manager = LedgerEntry.__mapper__.class_manager  # type: ignore[attr-defined]
+
+
+def _entry_object(fields: dict[str, Any]) -> LedgerEntry:
+    """The entry as the ORM would load it, without model validation (the fields are checked and the row is
+    written by the append): a twentieth of the constructor's cost on the hot path."""
+    entry: LedgerEntry = _entry_manager.new_instance()
+    instance_state(entry).dict.update(fields, seq=None, prev_hash=None, hash=None)
+    return entry
+
+
+async def _written(session: AsyncSession, draft: _Draft) -> LedgerEntry:
+    """Written without the unit of work: attach the entry as persistent, so the session sees it without a
+    query."""
+    entry = draft.entry
     make_transient_to_detached(entry)
     session.add(entry)
-    _refresh_loaded(session, accounts, deltas, now)
     await event_log.record(session, [event_log.Change("ledger.entry_posted", "ledger_entry", entry.id, None)])
-    metrics.LEDGER_ENTRIES.labels(kind, phase).inc()
-    metrics.LEDGER_POSTINGS.labels(phase).inc(len(postings))
+    metrics.LEDGER_ENTRIES.labels(entry.kind, entry.phase).inc()
+    metrics.LEDGER_POSTINGS.labels(entry.phase).inc(len(draft.job.postings))
     return entry
+
+
+def _refusal(exc: sa.exc.IntegrityError, ask: _Ask) -> Exception:
+    """What a unique violation of the append means (the transaction is now unusable; the caller rolls back,
+    as on any error)."""
+    if "reverses_entry_id" in str(exc.orig):
+        return InvalidState(f"entry {ask.reverses_entry_id} was already reversed")
+    if "pending_entry_id" in str(exc.orig):
+        return InvalidState(f"pending entry {ask.pending_entry_id} was already resolved")
+    return IdempotencyConflict(f"idempotency key {ask.idempotency_key} was used for a different entry")
 
 
 def _four(d: list[int]) -> tuple[int, int, int, int]:
@@ -278,10 +397,13 @@ async def _lock(session: AsyncSession, lines: Sequence[Line]) -> dict[str, Locke
     refs = sorted({x.account for x in lines})
     rows = (await (await session.connection()).execute(_LOCK, {"refs": refs})).all()
     found: dict[str, Locked] = {}
+    if len(_known) > _KNOWN_MAX:
+        _known.clear()
     for row in rows:
         account = Locked(*row)
         found[account.id] = account
         found[account.code] = account
+        _known[account.id] = _known[account.code] = _Known(account.id, account.code)
     for i, x in enumerate(lines):
         if x.account not in found:
             raise ValidationFailed.at(["lines", i, "account"], f"ledger account {x.account} does not exist")

@@ -21,7 +21,7 @@ from kernel import audit, events, outbox
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
 from kernel.dates import add_months
-from kernel.db import get_or_404, insert_unique, row_or_404, table_of, utcnow
+from kernel.db import get_or_404, insert_unique, table_of, utcnow
 from kernel.errors import AlreadyExists, Forbidden, InvalidState, NotFound, ValidationFailed
 from kernel.ids import new_id
 from kernel.pagination import paginate
@@ -410,49 +410,58 @@ _READ_COLUMNS = [c for c in table_of(Asset).c if c.name not in _NOT_SHOWN - {"ma
 
 async def describe(session: AsyncSession, asset: Asset) -> AssetOut:
     """The full view of an asset: facts, active encumbrances, ownership history, high-value verdict."""
-    return await _full_view(session, asset, asset.model_dump(exclude=set(_NOT_SHOWN)))
+    history = (await session.execute(_HISTORY_OF, {"asset_id": asset.id})).all()
+    return await _full_view(session, asset, asset.model_dump(exclude=set(_NOT_SHOWN)), history)
 
 
 async def read_asset(session: AsyncSession, asset_id: str) -> AssetOut:
-    """``describe(get_asset(…))`` for a read: the asset as one Core row, no ORM object."""
-    row = await row_or_404(session, Asset, asset_id, _READ_COLUMNS)
-    facts = row._asdict()
-    del facts["max_pledge_amount"]
-    return await _full_view(session, row, facts)
+    """``describe(get_asset(…))`` for a read, in one statement: the asset's columns as Core rows (no ORM
+    object), one per entry of its history (a read by id stays within two: the caller, this)."""
+    rows = (await session.execute(_READ_WITH_HISTORY, {"asset_id": asset_id})).all()
+    if not rows:
+        raise NotFound(f"asset {asset_id} not found")
+    facts = {name: getattr(rows[0], name) for name in _READ_NAMES if name != "max_pledge_amount"}
+    history = [r for r in rows if r.src is not None]  # no history: the outer join's one empty row
+    return await _full_view(session, rows[0], facts, history)
 
 
-async def _full_view(session: AsyncSession, asset: Asset | sa.Row[Any], facts: dict[str, Any]) -> AssetOut:
+async def _full_view(session: AsyncSession, asset: Asset | sa.Row[Any], facts: dict[str, Any],
+                     history: Sequence[sa.Row[Any]]) -> AssetOut:
     criteria = high_value(asset, await business_date(session))
     return AssetOut.model_validate({
         **facts,
         "display_number": display_number(asset.kind, asset.number),
-        **await _encumbrances_and_owners(session, asset.id),
+        **_encumbrances_and_owners(history),
         "high_value": HighValueOut(is_high_value=bool(criteria), criteria=criteria),
     })
 
 
-_enc, _own = table_of(Encumbrance), table_of(OwnershipRecord)
-# An asset's active encumbrances and its ownership history in one statement (a read by id stays within
-# three: the caller, the asset, this); built once.
-_ENCUMBRANCES_AND_OWNERS = sa.union_all(
-    sa.select(sa.literal("e").label("src"), _enc.c.id, _enc.c.kind.label("kind"), _enc.c.ref_id,
-              _enc.c.holder_org_id.label("org_id"), _enc.c.since.label("start"),
-              sa.cast(sa.null(), sa.Date).label("end"))
+_enc, _own, _assets = table_of(Encumbrance), table_of(OwnershipRecord), table_of(Asset)
+# An asset's active encumbrances and its ownership history, one row each; statements built once.
+_HISTORY = sa.union_all(
+    sa.select(_enc.c.asset_id, sa.literal("e").label("src"), _enc.c.id.label("entry_id"),
+              _enc.c.kind.label("entry_kind"), _enc.c.ref_id, _enc.c.holder_org_id.label("org_id"),
+              _enc.c.since.label("start"), sa.cast(sa.null(), sa.Date).label("end"))
     .where(_enc.c.asset_id == sa.bindparam("asset_id"), _enc.c.released_on.is_(None)),
-    sa.select(sa.literal("o"), _own.c.id, _own.c.via, _own.c.ref_id, _own.c.owner_org_id, _own.c.from_date,
-              _own.c.to_date)
-    .where(_own.c.asset_id == sa.bindparam("asset_id")))
+    sa.select(_own.c.asset_id, sa.literal("o"), _own.c.id, _own.c.via, _own.c.ref_id, _own.c.owner_org_id,
+              _own.c.from_date, _own.c.to_date)
+    .where(_own.c.asset_id == sa.bindparam("asset_id"))).subquery("history")
+_HISTORY_COLUMNS = [c for c in _HISTORY.c if c.name != "asset_id"]
+_HISTORY_OF = sa.select(*_HISTORY_COLUMNS)
+_READ_NAMES = [c.name for c in _READ_COLUMNS]
+_READ_WITH_HISTORY = (sa.select(*_READ_COLUMNS, *_HISTORY_COLUMNS)
+                      .select_from(_assets.outerjoin(_HISTORY, _HISTORY.c.asset_id == _assets.c.id))
+                      .where(_assets.c.id == sa.bindparam("asset_id")))
 
 
-async def _encumbrances_and_owners(session: AsyncSession, asset_id: str) -> dict[str, list[dict[str, Any]]]:
-    rows = (await session.execute(_ENCUMBRANCES_AND_OWNERS, {"asset_id": asset_id})).all()
-    encumbrances = sorted((r for r in rows if r.src == "e"), key=lambda r: r.id)
-    owners = sorted((r for r in rows if r.src == "o"), key=lambda r: (r.start, r.id))
+def _encumbrances_and_owners(rows: Sequence[sa.Row[Any]]) -> dict[str, list[dict[str, Any]]]:
+    encumbrances = sorted((r for r in rows if r.src == "e"), key=lambda r: r.entry_id)
+    owners = sorted((r for r in rows if r.src == "o"), key=lambda r: (r.start, r.entry_id))
     return {
-        "encumbrances": [{"kind": r.kind, "ref_id": r.ref_id, "since": r.start, "holder_org_id": r.org_id}
+        "encumbrances": [{"kind": r.entry_kind, "ref_id": r.ref_id, "since": r.start, "holder_org_id": r.org_id}
                          for r in encumbrances],
-        "ownership_history": [{"owner_org_id": r.org_id, "from_date": r.start, "to_date": r.end, "via": r.kind,
-                               "ref_id": r.ref_id} for r in owners],
+        "ownership_history": [{"owner_org_id": r.org_id, "from_date": r.start, "to_date": r.end,
+                               "via": r.entry_kind, "ref_id": r.ref_id} for r in owners],
     }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accounts import approvals
 from finance.fund.models import FundProgram
@@ -88,6 +88,9 @@ async def test_maker_checker_runs_the_entry_once_as_the_maker(api, client, fund,
     assert again.status_code == 202 and again.json()["approval_request"]["id"] == req["id"]
     listed = await client.get("/approval-requests", params={"status": "pending"}, headers=member.headers)
     assert [x["id"] for x in listed.json()["data"]] == [req["id"]]
+    events = (await client.get("/events", params={"type": "approval_request.created"}, headers=checker.headers)).json()
+    assert [(e["data"]["object"]["id"], e["data"]["object"]["requested_by"]) for e in events["data"]] == [
+        (req["id"], maker.user_id)]
 
     path = f"/approval-requests/{req['id']}/approve"
     assert_problem(await client.post(path, headers=maker.headers), 403, "forbidden")  # never one's own
@@ -95,6 +98,8 @@ async def test_maker_checker_runs_the_entry_once_as_the_maker(api, client, fund,
     stranger = await api.org("fund")
     assert_problem(await client.post(path, headers=stranger.headers), 404, "not_found")
     assert_problem(await client.get(f"/approval-requests/{req['id']}", headers=stranger.headers), 404, "not_found")
+    assert (await client.get("/events", params={"type": "approval_request.created"},
+                             headers=stranger.headers)).json()["data"] == []
 
     r = await client.post(path, headers=checker.headers)
     assert r.status_code == 201, r.text
@@ -130,7 +135,7 @@ async def test_the_maker_key_keeps_its_meaning_after_approval(client, fund):
     assert await _cash(client, maker) == 1_000_000 - 500
 
 
-async def test_reject_and_expiry_change_nothing(api, client, fund):
+async def test_reject_and_expiry_change_nothing(api, client, fund, app):
     maker, checker = fund["maker"], fund["checker"]
     one = await _request(client, maker, "r-1")
     assert_problem(await client.post(f"/approval-requests/{one['id']}/reject", headers=maker.headers), 403,
@@ -148,6 +153,35 @@ async def test_reject_and_expiry_change_nothing(api, client, fund):
     assert got["status"] == "expired"
     assert_problem(await client.post(f"/approval-requests/{two['id']}/approve", headers=checker.headers), 409,
                    "invalid_state")
+    assert await _cash(client, maker) == 1_000_000
+    async with app.state.session_factory() as s:  # every decision is audited, the expiry by the day-end
+        events = (await s.exec(select(AuditEvent).where(col(AuditEvent.object_id).in_([one["id"], two["id"]]))
+                               .order_by(AuditEvent.at))).all()
+        assert sorted((e.object_id, e.action, e.actor_user_id) for e in events) == sorted([
+            (one["id"], "approval_request.created", maker.user_id),
+            (one["id"], "approval_request.reject", checker.user_id),
+            (two["id"], "approval_request.created", maker.user_id),
+            (two["id"], "approval_request.expire", "system")])
+
+
+async def test_a_reversal_waits_for_a_checker(client, fund):
+    maker, checker = fund["maker"], fund["checker"]
+    first = await _request(client, maker, "adj")
+    entry = (await client.post(f"/approval-requests/{first['id']}/approve", headers=checker.headers)).json()
+    assert await _cash(client, maker) == 1_000_000 - 500
+    r = await client.post(f"/fund/ledger/entries/{entry['id']}/reverse", json={"reason": "written down twice"},
+                          headers={**maker.headers, "Idempotency-Key": "rev"})
+    assert r.status_code == 202, r.text
+    req = r.json()["approval_request"]
+    assert (req["action"], req["object_type"], req["object_id"]) == ("ledger_reversal", "ledger_entry", entry["id"])
+    assert await _cash(client, maker) == 1_000_000 - 500
+    path = f"/approval-requests/{req['id']}/approve"
+    assert_problem(await client.post(path, headers=maker.headers), 403, "forbidden")
+    r = await client.post(path, headers=checker.headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["reverses_entry_id"] == entry["id"] and r.json()["created_by_user_id"] == maker.user_id
+    assert await _cash(client, maker) == 1_000_000
+    assert_problem(await client.post(path, headers=checker.headers), 409, "invalid_state")
     assert await _cash(client, maker) == 1_000_000
 
 

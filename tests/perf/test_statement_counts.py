@@ -129,3 +129,28 @@ async def test_get_opens_no_write_transaction(api, client, app):
     assert r.status_code == 200 and r2.status_code == 200
     assert not [s for s in seen if "IMMEDIATE" in s.upper()], seen
     assert not [s for s in seen if s.split(None, 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}], seen
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="PostgreSQL's reads run in autocommit; SQLite's begin deferred (above)")
+async def test_get_sends_no_transaction_bracket(api, client, app, monkeypatch):
+    """A read's statements run in autocommit: no BEGIN, no COMMIT, while a write still has its transaction."""
+    import asyncpg
+
+    started: list[str] = []
+    start = asyncpg.transaction.Transaction.start
+
+    async def counting_start(self: Any) -> None:
+        started.append("BEGIN")
+        await start(self)
+
+    monkeypatch.setattr(asyncpg.transaction.Transaction, "start", counting_start)
+    sme = await api.org("sme")
+    asset = await api.asset(sme)
+    assert started, "a write begins a transaction"
+    started.clear()
+    with statements(app) as seen:
+        r = await client.get(f"/assets/{asset['id']}", headers=sme.headers)
+        r2 = await client.get("/listings", params={"q": "battery"}, headers=sme.headers)
+    assert r.status_code == 200 and r2.status_code == 200
+    assert len(seen) == 4, "\n".join(seen)  # the caller and the asset with its history; the caller and the page
+    assert started == []

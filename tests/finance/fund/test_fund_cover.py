@@ -9,6 +9,8 @@ from finance.fund import cover as fund_cover
 from finance.fund.models import FundCover
 from kernel.errors import Forbidden, InvalidState, LimitExceeded, ValidationFailed
 from tests.finance.fund.helpers import WAN, actor, agreement, claim_request, cover_request, in_tx, program
+from tests.finance.loans.loan_flow import accepted_loan, cast
+from tests.helpers import assert_problem
 
 
 async def _cover(app, bank, program_id, req):
@@ -56,6 +58,30 @@ async def test_quota_caps_the_covered_principal_and_frees_on_repayment(api, app)
     [row] = r.json()["by_bank"]
     assert (row["covered_outstanding"], row["fund_exposure"], row["quota"], row["quota_available"],
             row["quota_use_bps"]) == (1000 * WAN, 500 * WAN, 1000 * WAN, 0, 10000)
+
+
+async def test_quota_through_http_answers_limit_exceeded_quota(api, client):
+    """POST /loans/{id}/fund-cover with the same worked numbers, one tenth the size: a ¥100,000 deposit at 10×
+    lets the bank carry ¥1,000,000 of covered principal; ¥600,000 + ¥400,000 fill it, the next loan is refused
+    naming the quota, and the exposure shows the principal carried and the fund's half of it."""
+    fund, c = await api.org("fund"), await cast(api)
+    p = await program(api, fund, capital=1000 * WAN, shares_bps={"fund": 5000})
+    await agreement(api, fund, p["id"], c.bank, deposit=10 * WAN, leverage=10)
+    for amount in (60 * WAN, 40 * WAN):
+        made = await accepted_loan(api, c, amount=amount)
+        r = await client.post(f"/loans/{made['id']}/fund-cover", json={"program_id": p["id"]},
+                              headers=c.bank.headers)
+        assert r.status_code == 201, r.text
+    made = await accepted_loan(api, c, amount=1 * WAN)
+    r = await client.post(f"/loans/{made['id']}/fund-cover", json={"program_id": p["id"]}, headers=c.bank.headers)
+    body = assert_problem(r, 409, "limit_exceeded")
+    assert (body["rule"], body["quota"], body["covered_outstanding"], body["fund_exposure"], body["requested"]) == (
+        "quota", 100 * WAN, 100 * WAN, 50 * WAN, 1 * WAN)
+    r = await client.get(f"/fund/programs/{p['id']}/exposure", headers=fund.headers)
+    [row] = r.json()["by_bank"]
+    assert (row["covered_outstanding"], row["fund_exposure"], row["quota"], row["quota_available"]) == (
+        100 * WAN, 50 * WAN, 100 * WAN, 0)
+    assert r.json()["committed_exposure"] == 50 * WAN and r.json()["covered_outstanding"] == 100 * WAN
 
 
 async def test_refusals_agreement_actor_duplicate_and_bad_input(api, app):

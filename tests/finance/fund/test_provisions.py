@@ -54,12 +54,16 @@ async def test_provisions_by_class_posted_at_month_end(api, client, app):
     assert r.status_code == 200, r.text
     assert r.json()["basis"] == "current" and _rows(r.json()) == EXPECTED and r.json()["total"] == TOTAL
     assert r.json()["allowance"] == 0
+    dashboard = (await client.get(f"/fund/programs/{p['id']}/exposure", headers=fund.headers)).json()
+    assert (dashboard["provisions_required"], dashboard["provisions_allowance"]) == (TOTAL, 0)
 
     await api.advance(30)  # the day-end of 2026-03-31 books March's provisions; today is 2026-04-01
     allowance = provisions.allowance_account(p["id"], None).code
     expense = provisions.expense_account(p["id"], None).code
     assert (await in_tx(app, ledger.balance, allowance)).balance == TOTAL
     assert (await in_tx(app, ledger.balance, expense)).balance == TOTAL
+    dashboard = (await client.get(f"/fund/programs/{p['id']}/exposure", headers=fund.headers)).json()
+    assert (dashboard["provisions_required"], dashboard["provisions_allowance"]) == (TOTAL, TOTAL)
     async with app.state.session_factory() as s:
         entries = (await s.exec(select(LedgerEntry).where(LedgerEntry.kind == "fund.provision"))).all()
         assert [(e.effective_date, e.object_type) for e in entries] == [(date(2026, 3, 31), "fund_provision")]

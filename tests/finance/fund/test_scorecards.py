@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date, timedelta
 
 import openpyxl
 
@@ -13,7 +14,7 @@ from finance.fund import claims, cover, recovery
 from kernel import i18n
 from kernel.actor import SYSTEM
 from tests.finance.fund.helpers import actor, agreement, claim_request, cover_request, in_tx, program
-from tests.finance.loans.loan_flow import accepted_loan, cast
+from tests.finance.loans.loan_flow import accepted_loan, advance_to, cast, register, schedule
 from tests.helpers import assert_problem
 
 
@@ -105,3 +106,44 @@ async def test_scorecards_by_hand(api, client, app):
                                     headers=other.headers), 404, "not_found")
     assert_problem(await client.get(f"/fund/programs/{p['id']}/scorecards", params={"year": 2027},
                                     headers=fund.headers), 422, "validation_error")
+
+
+async def test_days_from_default_to_claim_and_to_payment_on_a_real_loan(api, client):
+    """A loan made, defaulted on day D, claimed on D+5 and paid on D+8: 5.0 and 3.0 days; the whole book is
+    non-performing and the fund paid half of the ¥1,000,000 principal lost."""
+    admin = await api.admin()
+    r = await client.post("/lpr", json={"effective_on": "2026-01-20", "one_year_bps": 310, "five_year_bps": 360},
+                          headers=admin.headers)
+    assert r.status_code == 201, r.text
+    fund = await api.org("fund")
+    p = await program(api, fund, capital=100_000_000_00, default_days=1, npl_pause_bps=10000)
+    c = await cast(api)
+    await agreement(api, fund, p["id"], c.bank, deposit=10_000_000, leverage=10)  # quota ¥1,000,000
+    made = await accepted_loan(api, c, amount=100_000_000, annual_rate_bps=435)
+    r = await client.post(f"/loans/{made['id']}/fund-cover", json={"program_id": p["id"]}, headers=c.bank.headers)
+    assert r.status_code == 201, r.text
+    await register(api, c, made["id"])
+    assert (await client.post(f"/loans/{made['id']}/disburse", headers=c.bank.headers)).status_code == 200
+    first_due = date.fromisoformat((await schedule(api, c.sme, made["id"]))[0]["due_on"])
+    await advance_to(api, first_due + timedelta(days=2))
+    r = await client.post(f"/loans/{made['id']}/default", headers=c.bank.headers)
+    assert r.status_code == 200 and r.json()["status"] == "defaulted", r.text
+    await api.advance(5)
+    r = await client.post(f"/loans/{made['id']}/compensation-claims", headers=c.bank.headers)
+    assert r.status_code == 201, r.text
+    claim = r.json()
+    assert claim["fund_amount"] == 50_000_000  # half of the principal outstanding at default
+    await api.advance(3)
+    r = await client.post(f"/compensation-claims/{claim['id']}/approve", headers=fund.headers)
+    assert r.status_code == 200 and r.json()["status"] == "paid", r.text
+
+    r = await client.get(f"/fund/programs/{p['id']}/scorecards", params={"year": 2026}, headers=fund.headers)
+    [row] = r.json()["data"]
+    assert row["org_id"] == c.bank.org_id and row["loans_covered"] == 1 and row["covered_amount"] == 100_000_000
+    assert (row["leverage_achieved_bps"], row["below_committed_leverage"]) == (100_000, False)  # 10× of 10×
+    assert (row["quota"], row["quota_used"]) == (100_000_000, 0)  # the claimed loan left the quota
+    assert (row["average_rate_bps"], row["average_lpr_bps"], row["average_spread_bps"]) == (435, 310, 125)
+    assert row["npl_ratio_bps"] == 10_000
+    assert (row["compensated"], row["compensation_rate_bps"]) == (50_000_000, 5_000)  # 0.5m ÷ 1m
+    assert (row["recovered"], row["recovery_rate_bps"]) == (0, 0)
+    assert (row["avg_days_default_to_claim"], row["avg_days_claim_to_payment"]) == ("5.0", "3.0")

@@ -91,17 +91,27 @@ async def test_each_fund_closes_its_own_books_and_only_its_admin(api, client):
 async def test_closing_under_four_eyes(api, client):
     fund = await api.org("fund")
     checker = await api.user(fund.org_id, "fund", role="checker")
-    await program(api, fund, capital=1_000)
+    p = await program(api, fund, capital=1_000)
     await client.patch(f"/orgs/{fund.org_id}", json={"approval_policy": {"period_close": True}}, headers=fund.headers)
     r = await client.post("/fund/ledger/periods/2026-02/close", headers=fund.headers)
     assert r.status_code == 202, r.text
     req = r.json()["approval_request"]
     assert req["action"] == "period_close" and req["object_id"] == "2026-02"
     assert (await client.get("/fund/ledger/periods", headers=fund.headers)).json() == []
+    assert_problem(await client.post(f"/approval-requests/{req['id']}/approve", headers=fund.headers), 403,
+                   "forbidden")  # never one's own
+    r = await client.post(f"/approval-requests/{req['id']}/reject", headers=checker.headers)
+    assert r.status_code == 200 and r.json()["status"] == "rejected"
+    assert (await client.get("/fund/ledger/periods", headers=fund.headers)).json() == []
+    # February stays open: an entry may still be dated in it.
+    assert (await _post(client, fund, _injection(p["id"], 100, "2026-02-10"), "feb")).status_code == 201
+    r = await client.post("/fund/ledger/periods/2026-02/close", headers=fund.headers)
+    req = r.json()["approval_request"]
     r = await client.post(f"/approval-requests/{req['id']}/approve", headers=checker.headers)
     assert r.status_code == 201, r.text
     assert r.json()["month"] == "2026-02" and r.json()["closed_by_user_id"] == fund.user_id
     assert [x["month"] for x in (await client.get("/fund/ledger/periods", headers=fund.headers)).json()] == ["2026-02"]
+    assert_problem(await _post(client, fund, _injection(p["id"], 100, "2026-02-11"), "feb-2"), 409, "invalid_state")
 
 
 async def test_the_day_end_closes_the_previous_month_when_the_programme_says_so(api, client):

@@ -7,11 +7,11 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from finance.fund.models import FundProgram
-from finance.ledger import service
+from finance.ledger import append, posting, service
 from finance.ledger.core import Chart, Recipes
 from finance.ledger.models import LedgerEntry
 from kernel.actor import SYSTEM
-from kernel.errors import LimitExceeded
+from kernel.errors import IdempotencyConflict, LimitExceeded
 from tests.finance.ledger.conftest import PROGRAM, fund_capital
 
 pytestmark = pytest.mark.postgres
@@ -97,3 +97,74 @@ async def test_the_trigger_refuses_update_and_delete(app, session, chart):
     async with app.state.session_factory() as s:
         assert (await service.verify(s))["balanced"] is True
         assert (await service.balance(s, CASH)).balance == 1_000
+
+
+# --- The posting's one round trip (models.POSTING_STATEMENTS) ---------------------------------------------
+
+
+def _statements(app) -> list[str]:
+    """The ledger's statements from now on (the business date's read aside)."""
+    seen: list[str] = []
+    sa.event.listen(app.state.engine.sync_engine, "before_cursor_execute",
+                    lambda _c, _cur, statement, *_: "clock_state" in statement or seen.append(statement))
+    return seen
+
+
+async def _post(app, key: str, lines) -> LedgerEntry:
+    async with app.state.session_factory() as s:
+        entry = await service.post(s, SYSTEM, idempotency_key=key, lines=lines, description="claim",
+                                   kind="compensation")
+        await s.commit()
+        return entry
+
+
+async def test_a_posting_to_known_accounts_is_one_statement(app, session, chart):
+    await fund_capital(session, 1_000)
+    await _post(app, "claim-0", Recipes.compensation(PROGRAM, 100))  # both accounts are known from here on
+    seen = _statements(app)
+    entry = await _post(app, "claim-1", Recipes.compensation(PROGRAM, 200))
+    assert seen == ["SELECT ledger_post_entry($1, $2, $3, $4, $5, $6, $7, $8, $9)"]
+    async with app.state.session_factory() as s:
+        assert (await service.balance(s, CASH)).balance == 700
+        assert (await service.get_entry(s, entry.id)).digest == entry.digest
+        await service.seal(s)
+        await s.commit()
+        report = await service.verify(s)
+        assert report["balanced"] and report["chain_intact"] and report["entries_unsealed"] == 0
+
+
+async def test_the_one_round_trip_refuses_what_the_full_path_refuses(app, session, chart):
+    await fund_capital(session, 1_000)
+    first = await _post(app, "claim-1", Recipes.compensation(PROGRAM, 600))
+    seen = _statements(app)
+    with pytest.raises(LimitExceeded, match="may not go below zero: available 400"):
+        await _post(app, "claim-2", Recipes.compensation(PROGRAM, 600))
+    assert (await _post(app, "claim-1", Recipes.compensation(PROGRAM, 600))).id == first.id  # a replay
+    with pytest.raises(IdempotencyConflict):
+        await _post(app, "claim-1", Recipes.compensation(PROGRAM, 500))
+    assert seen[0].startswith("SELECT ledger_post_entry")  # the refusal was found in the one round trip
+    async with app.state.session_factory() as s:
+        assert (await service.balance(s, CASH)).balance == 400
+        assert (await s.exec(select(sa.func.count()).select_from(LedgerEntry))).one() == 2
+
+
+async def test_an_account_known_by_a_stale_id_takes_the_full_path(app, session, chart):
+    await fund_capital(session, 1_000)
+    posting._known[CASH] = posting._Known("lac_gone", CASH)  # e.g. the table was emptied and refilled
+    seen = _statements(app)
+    await _post(app, "claim-1", Recipes.compensation(PROGRAM, 300))
+    assert len(seen) > 1 and seen[0].startswith("SELECT ledger_post_entry")  # tried, then the full path
+    assert posting._known[CASH].id == chart[CASH].id
+    async with app.state.session_factory() as s:
+        assert (await service.balance(s, CASH)).balance == 700
+
+
+async def test_a_database_without_the_function_posts_through_the_full_path(app, session, chart, monkeypatch):
+    await fund_capital(session, 1_000)
+    await _post(app, "claim-0", Recipes.compensation(PROGRAM, 100))
+    monkeypatch.setitem(append._post_function_in, str(app.state.engine.url), False)  # not migrated yet
+    seen = _statements(app)
+    await _post(app, "claim-1", Recipes.compensation(PROGRAM, 200))
+    assert seen and not any("ledger_post_entry" in s for s in seen)
+    async with app.state.session_factory() as s:
+        assert (await service.balance(s, CASH)).balance == 700
