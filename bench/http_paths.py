@@ -416,7 +416,10 @@ def main() -> None:
     paths = [p for p in PATHS if not ONLY or p[1] in ONLY]
     statements = asyncio.run(_count_statements([kind for _, kind, _ in paths], seeded["token"]))
     bare_dsn = make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
-    ours = _serve("api.app:create_app", OURS_PORT, {"IPM_EMBEDDED_WORKER": "true"})
+    # The pool as the bare app's (16 a worker, what 32 connections over 2 workers use) and a few for the
+    # embedded worker: the default 20 + 10 a worker can run a shared PostgreSQL out of connections.
+    ours = _serve("api.app:create_app", OURS_PORT, {"IPM_EMBEDDED_WORKER": "true", "IPM_DB_POOL_SIZE": "16",
+                                                    "IPM_DB_MAX_OVERFLOW": "4"})
     bare = _serve("bench._bare_http:app", BARE_PORT, {"IPM_BENCH_BARE_DSN": bare_dsn})
     results: dict[str, dict[str, list[dict[str, float]]]] = {}
     try:

@@ -38,6 +38,13 @@ def loan_parties(loan: Loan | sa.Row[Any], funds: dict[str, str]) -> set[str]:
             funds.get(loan.fund_program_id or "", "")}
 
 
+def loan_parties_sql(loans: sa.FromClause) -> list[sa.ColumnElement[str | None]]:
+    """``loan_parties`` as SQL over a loans row (the day-end's set-based events); may be NULL or empty."""
+    fund_org = (sa.select(col(FundProgram.fund_org_id)).where(col(FundProgram.id) == loans.c.fund_program_id)
+                .scalar_subquery())
+    return [loans.c.borrower_org_id, loans.c.bank_org_id, loans.c.guarantor_org_id, loans.c.insurer_org_id, fund_org]
+
+
 @describer("loan")
 async def describe_loans(session: AsyncSession, ids: list[str]) -> dict[str, Described]:
     # Plain rows, not ORM objects: the day-end describes thousands of loans at once. The flush first makes

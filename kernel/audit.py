@@ -13,7 +13,7 @@ from kernel import event_log
 from kernel.actor import Actor
 from kernel.clock import business_date
 from kernel.db import TZDateTime, table_of, utcnow
-from kernel.ids import new_id
+from kernel.ids import new_id, new_id_sql
 
 
 class AuditEvent(SQLModel, table=True):
@@ -65,3 +65,19 @@ async def record_bulk(session: AsyncSession, rows: list[dict[str, Any]]) -> None
     await (await session.connection()).execute(sa.insert(table_of(AuditEvent)), rows)
     await event_log.record(session, [event_log.Change(r["action"], r["object_type"], r["object_id"], r["before"])
                                      for r in rows])
+
+
+async def record_select(session: AsyncSession, actor: Actor, business_date: date, records: sa.Select[Any]) -> int:
+    """``record_bulk`` for records a query makes (the day-end's set-based moves): ``records`` gives
+    (action, object_type, object_id, before, after), the JSON built by the database
+    (``event_log.json_object_sql``). The caller writes the events these actions make
+    (``event_log.record_select``). Returns the records written."""
+    conn = await session.connection()
+    made = records.subquery()
+    result = await conn.execute(sa.insert(table_of(AuditEvent)).from_select(
+        ["id", "at", "business_date", "actor_user_id", "actor_org_id", "action", "object_type", "object_id",
+         "before", "after"],
+        sa.select(new_id_sql("aud", conn.dialect.name), sa.literal(utcnow(), TZDateTime),
+                  sa.literal(business_date, sa.Date), sa.literal(actor.user_id, sa.String),
+                  sa.literal(actor.org_id, sa.String), *made.c)))
+    return result.rowcount

@@ -9,13 +9,14 @@ day-end moves thousands of loans in one statement)::
     @event_log.describer("loan")
     async def describe_loans(session, ids) -> dict[str, Described]: ...
 
-``GET /events`` reads the feed by audience; ``kernel.webhooks`` fans each event out to the matching
-endpoints through the outbox, in the same transaction.
+A set-based writer (the day-end) makes the same rows with ``record_select``, the snapshot built by the
+database (``row_json_sql``). ``GET /events`` reads the feed by audience; ``kernel.webhooks`` fans each
+event out to the matching endpoints through the outbox, in the same transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -200,6 +201,74 @@ async def record(session: AsyncSession, changes: Iterable[Change]) -> list[dict[
 
     await webhooks.fan_out(session, rows, audience_of)
     return rows
+
+
+# -- the same, made by the database (the day-end's set-based moves) -------------------------------------
+
+def json_object_sql(dialect: str, pairs: Mapping[str, Any]) -> sa.ColumnElement[Any]:
+    """A JSON object built by the database from SQL expressions (or plain values)."""
+    args = [a for k, v in pairs.items()
+            for a in (sa.literal(k, sa.String), v if isinstance(v, sa.ColumnElement) else sa.literal(v))]
+    if dialect == "postgresql":
+        return sa.func.json_build_object(*args, type_=sa.JSON)
+    return sa.func.json_object(*args, type_=sa.JSON)
+
+
+def _json_value(dialect: str, column: sa.ColumnElement[Any], value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """``value`` as ``jsonable`` renders the Python value of a column of this type."""
+    kind = column.type
+    if isinstance(kind, TZDateTime):  # datetime.isoformat() of the UTC value: no fraction when it is zero
+        if dialect == "postgresql":
+            utc = sa.func.timezone("UTC", value, type_=sa.DateTime)
+            fraction = sa.case((sa.extract("microseconds", utc) % 1_000_000 == 0, ""),
+                               else_=sa.func.to_char(utc, ".US", type_=sa.String))
+            return sa.func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS', type_=sa.String) + fraction + "+00:00"
+        # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" (UTC)
+        return sa.func.replace(sa.func.replace(value, " ", "T", type_=sa.String), ".000000", "",
+                               type_=sa.String) + "+00:00"
+    if isinstance(kind, sa.DateTime | sa.Float | sa.Numeric):
+        raise NotImplementedError(f"no SQL snapshot for {column.name} ({kind})")
+    if dialect == "postgresql":
+        return value
+    if isinstance(kind, sa.Boolean):  # SQLite keeps 0/1
+        return sa.func.json(sa.case((value == sa.true(), "true"), (value == sa.false(), "false")))
+    if isinstance(kind, sa.JSON):  # kept as text: nest it, do not quote it
+        return sa.func.json(value)
+    return value
+
+
+def row_json_sql(dialect: str, table: sa.FromClause, overrides: Mapping[str, Any] | None = None
+                 ) -> sa.ColumnElement[Any]:
+    """What ``jsonable(dict(row))`` makes of a row of ``table`` (a describer's snapshot), built by the
+    database; ``overrides`` give some columns other values (SQL expressions of the same type)."""
+    overrides = overrides or {}
+    return json_object_sql(dialect, {c.name: _json_value(dialect, c, overrides.get(c.name, c)) for c in table.c})
+
+
+async def record_select(session: AsyncSession, events: sa.Select[Any] | sa.CompoundSelect[Any],
+                        audiences: sa.Select[Any] | sa.CompoundSelect[Any]) -> None:
+    """``record`` for events a query makes: ``events`` gives (id, type, object_type, object_id, data) and
+    ``audiences`` (event_id, audience) pairs of the same ids (so the ids are made before, e.g. staged), the
+    rows a describer would have given. Handed to the webhooks as ``record`` does."""
+    from kernel import webhooks  # webhooks reads this module's tables
+
+    conn = await session.connection()
+    fan_out = await webhooks.any_enabled(session)  # else nothing is read back
+    *identity, data = events.subquery().c  # id, type, object_type, object_id; data
+    insert = sa.insert(EVENTS).from_select(["id", "type", "object_type", "object_id", "created_at", "data"],
+                                           sa.select(*identity, sa.literal(utcnow(), TZDateTime), data))
+    add_audiences = sa.insert(AUDIENCES).from_select(["event_id", "audience"], audiences)
+    if not fan_out:
+        await conn.execute(insert)
+        await conn.execute(add_audiences)
+        return
+    # In the order of their ids (an object's events reach an endpoint in the order they happened)
+    rows = sorted((dict(r._mapping) for r in await conn.execute(insert.returning(
+        EVENTS.c.id, EVENTS.c.type, EVENTS.c.object_type, EVENTS.c.object_id))), key=lambda r: r["id"])
+    audience_of: dict[str, set[str]] = {r["id"]: set() for r in rows}
+    for event_id, audience in await conn.execute(add_audiences.returning(AUDIENCES.c.event_id, AUDIENCES.c.audience)):
+        audience_of[event_id].add(audience)
+    await webhooks.fan_out(session, rows, audience_of)
 
 
 def visible_to(org_id: str, org_kind: str, *, everything: bool = False) -> Any:

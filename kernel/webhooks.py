@@ -145,6 +145,13 @@ def ordering_key(endpoint_id: str, object_type: str, object_id: str) -> str:
     return f"webhook:{endpoint_id}:{object_type}:{object_id}"
 
 
+async def any_enabled(session: AsyncSession) -> bool:
+    """Whether any endpoint could receive an event at all (a set-based writer skips the fan-out if not)."""
+    return (await (await session.connection()).execute(
+        sa.select(ENDPOINTS.c.id).where(ENDPOINTS.c.status == "enabled", ENDPOINTS.c.deleted_at.is_(None)).limit(1)
+    )).first() is not None
+
+
 async def fan_out(session: AsyncSession, events: list[dict[str, Any]], audience_of: dict[str, set[str]]) -> int:
     everyone = set().union(*audience_of.values()) if audience_of else set()
     org_ids = [a for a in everyone if not a.startswith("kind:")]

@@ -1,8 +1,8 @@
 """One state-machine type for every workflow: a table of ``(status, action) → status`` and ``apply``.
 
-Every status change in the platform goes through ``Workflow.apply`` (one row) or ``Workflow.apply_bulk``
-(the day-end), so the rule, the ``updated_at`` stamp and the audit record (``<workflow>.<action>``) can
-never be skipped. ``tests/kernel/test_workflow_gate.py`` fails on a ``.status =`` written anywhere else.
+Every status change in the platform goes through ``Workflow.apply`` (one row) or, set-based (the
+day-end), ``apply_bulk``, ``apply_where`` and ``apply_staged``, so the rule, the ``updated_at`` stamp and
+the audit record (``<workflow>.<action>``) can never be skipped. ``tests/kernel/test_workflow_gate.py`` fails on a ``.status =`` written anywhere else.
 Every workflow registers itself by name, and ``GET /workflows`` shows them all.
 """
 
@@ -15,9 +15,9 @@ from typing import Any, ClassVar, Protocol
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from kernel import audit
+from kernel import audit, event_log
 from kernel.actor import Actor
-from kernel.db import utcnow
+from kernel.db import TZDateTime, utcnow
 from kernel.errors import InvalidState
 from kernel.ids import new_id
 
@@ -83,6 +83,13 @@ class Workflow:
     def ensure(self, obj: Any, action: str) -> str:
         return self.target(getattr(obj, self.field), action, getattr(obj, "id", ""))
 
+    def target_sql(self, status: sa.ColumnElement[str], action: sa.ColumnElement[str] | str
+                   ) -> sa.ColumnElement[str]:
+        """``target`` as SQL: the status ``action`` leads to from ``status``, NULL where it is not allowed."""
+        if isinstance(action, str):
+            return sa.case(*((status == s, self.moves[(s, action)]) for s in self.sources(action)))
+        return sa.case(*((sa.and_(status == s, action == a), t) for (s, a), t in self.moves.items()))
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "field": self.field, "initial": list(self.initial), "states": self.states,
                 "terminal": self.terminal,
@@ -140,6 +147,53 @@ class Workflow:
                   for obj_id, before, to in moves]
         await audit.record_bulk(session, events)
         return len(moves)
+
+    def _records(self, dialect: str, obj_id: sa.ColumnElement[str], status: sa.ColumnElement[str],
+                 action: sa.ColumnElement[str] | str, details: Mapping[str, Any]) -> list[sa.ColumnElement[Any]]:
+        """The audit columns ``apply`` writes, as SQL (``audit.record_select``)."""
+        name = (sa.literal(f"{self.name}.{action}", sa.String) if isinstance(action, str)
+                else sa.literal(f"{self.name}.", sa.String) + action)
+        return [name, sa.literal(self.name, sa.String),
+                obj_id, event_log.json_object_sql(dialect, {self.field: status}),
+                event_log.json_object_sql(dialect, {self.field: self.target_sql(status, action), **details})]
+
+    async def apply_where(self, session: AsyncSession, actor: Actor, where: sa.ColumnElement[bool], action: str,
+                          *, table: sa.Table, business_date: date, also_set: Mapping[str, Any] | None = None,
+                          **details: Any) -> int:
+        """``apply_bulk`` for the rows ``where`` picks, all in SQL: one INSERT … SELECT of their audit
+        records, then one UPDATE (only rows ``action`` is allowed from). For actions that make no events
+        (``apply_staged`` is for those that do). Returns rows moved."""
+        if f"{self.name}.{action}" in event_log.CATALOGUE:
+            raise ValueError(f"{self.name}.{action} makes events: use apply_staged and write them")
+        conn = await session.connection()
+        column = table.c[self.field]
+        picked = sa.and_(where, column.in_(self.sources(action)))
+        await audit.record_select(session, actor, business_date, sa.select(
+            *self._records(conn.dialect.name, table.c.id, column, action, details)).where(picked))
+        values: dict[str, Any] = {**(also_set or {}), self.field: self.target_sql(column, action)}
+        if "updated_at" in table.c:
+            values["updated_at"] = utcnow()
+        return (await conn.execute(sa.update(table).where(picked).values(values))).rowcount
+
+    async def apply_staged(self, session: AsyncSession, actor: Actor, staged: sa.Table, *, table: sa.Table,
+                           business_date: date, also_set: Mapping[str, Any] | None = None, **details: Any) -> int:
+        """The set-based move of rows staged in a table of (id, <field> as it is, action or NULL): their
+        audit records in one INSERT … SELECT, then one UPDATE of every staged row, which also writes
+        ``also_set`` (SQL over ``staged`` too), so a row is written once even when it does not move. The
+        caller writes the events the moves make (``event_log.record_select``). Returns rows moved."""
+        conn = await session.connection()
+        moving = self.target_sql(staged.c[self.field], staged.c.action).is_not(None)  # only allowed moves
+        await audit.record_select(session, actor, business_date, sa.select(
+            *self._records(conn.dialect.name, staged.c.id, staged.c[self.field], staged.c.action, details))
+            .where(moving))
+        column = table.c[self.field]
+        to = self.target_sql(column, staged.c.action)
+        values: dict[str, Any] = {**(also_set or {}), self.field: sa.func.coalesce(to, column)}
+        if "updated_at" in table.c:
+            values["updated_at"] = sa.case((to.is_not(None), sa.literal(utcnow(), TZDateTime)),
+                                          else_=table.c.updated_at)
+        await conn.execute(sa.update(table).where(table.c.id == staged.c.id).values(values))
+        return (await conn.execute(sa.select(sa.func.count()).select_from(staged).where(moving))).scalar_one()
 
 
 def all_workflows() -> list[dict[str, Any]]:

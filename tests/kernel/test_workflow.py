@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date
 from types import SimpleNamespace
@@ -113,3 +114,53 @@ async def test_apply_bulk_moves_many_rows_and_audits_each(app, door):
     finally:
         async with app.state.engine.begin() as conn:
             await conn.run_sync(table.metadata.drop_all)
+
+
+async def test_set_based_moves_audit_what_apply_bulk_audits(app, door):
+    """``apply_where`` (rows a condition picks) and ``apply_staged`` (rows staged with their action) move
+    only what the table allows, and write the records ``apply_bulk`` writes: same action, before, after."""
+    meta = sa.MetaData()
+    table = sa.Table("test_doors", meta, sa.Column("id", sa.String(40), primary_key=True),
+                     sa.Column("status", sa.String(20), nullable=False), sa.Column("n", sa.Integer, nullable=False))
+    staged = sa.Table("test_door_moves", meta, sa.Column("id", sa.String(40), primary_key=True),
+                      sa.Column("status", sa.String(20), nullable=False), sa.Column("action", sa.String(20)),
+                      sa.Column("n", sa.Integer))
+    day = date(2026, 3, 2)
+    async with app.state.engine.begin() as conn:
+        await conn.run_sync(meta.create_all)
+        await conn.execute(sa.insert(table), [{"id": f"d{i}", "status": s, "n": 0} for i, s in
+                                              enumerate(("closed", "closed", "open", "locked", "closed"), 1)])
+        await conn.execute(sa.insert(staged), [{"id": "d2", "status": "closed", "action": "open", "n": 1},
+                                               {"id": "d3", "status": "open", "action": "lock", "n": 2},  # refused
+                                               {"id": "d4", "status": "locked", "action": "break", "n": 3},
+                                               {"id": "d5", "status": "closed", "action": None, "n": 4}])
+    try:
+        async with open_session(app) as session:
+            with pytest.raises(ValueError):  # a move that makes events needs its events written too
+                await Workflow.registry["loan"].apply_where(session, SYSTEM, sa.true(), "fall_overdue",
+                                                            table=table, business_date=day)
+            # d3 is open: lock is not allowed from there, so only d1 moves.
+            assert await door.apply_where(session, SYSTEM, table.c.id.in_(["d1", "d3"]), "lock", table=table,
+                                          business_date=day, also_set={"n": table.c.n + 10}, reason="night") == 1
+            assert await door.apply_staged(session, SYSTEM, staged, table=table, business_date=day,
+                                           also_set={"n": staged.c.n}) == 2
+            await session.commit()
+        async with app.state.engine.connect() as conn:
+            rows = {r.id: (r.status, r.n) for r in await conn.execute(sa.select(table))}
+            audits = (await conn.execute(sa.select(AuditEvent).where(AuditEvent.object_type == "test_door")
+                                         .order_by(AuditEvent.object_id))).all()
+        # Every staged row is written (``also_set``), whether it moves or not; a refused move keeps its status.
+        assert rows == {"d1": ("locked", 10), "d2": ("open", 1), "d3": ("open", 2), "d4": ("broken", 3),
+                        "d5": ("closed", 4)}
+        assert [(a.action, a.object_id, a.before, a.after) for a in audits] == [
+            ("test_door.lock", "d1", {"status": "closed"}, {"status": "locked", "reason": "night"}),
+            ("test_door.open", "d2", {"status": "closed"}, {"status": "open"}),
+            ("test_door.break", "d4", {"status": "locked"}, {"status": "broken"})]
+        assert {(a.business_date, a.actor_user_id, a.actor_org_id) for a in audits} == {
+            (day, SYSTEM.user_id, SYSTEM.org_id)}
+        # Ids as ``new_id`` makes them, and a later statement's sort after an earlier one's.
+        assert all(re.fullmatch(r"aud_[0-9a-f]{23}", a.id) for a in audits)
+        assert audits[0].id < min(audits[1].id, audits[2].id)
+    finally:
+        async with app.state.engine.begin() as conn:
+            await conn.run_sync(meta.drop_all)

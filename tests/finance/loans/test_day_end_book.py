@@ -4,17 +4,22 @@ audit records and events it writes — none for a loan or instalment that does n
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import select
 
 from accounts.models import Org
+from finance import feed
 from finance.loans import accrual, day_end
 from finance.loans.models import Loan, LoanApplication, LoanClassification, LoanInstallment, LoanOffer
+from kernel import event_log
 from kernel.audit import AuditEvent
-from kernel.event_log import Event, jsonable
+from kernel.db import table_of
+from kernel.event_log import AUDIENCES, Event, jsonable
+from kernel.outbox import OutboxJob
+from kernel.webhooks import DELIVERIES, WebhookEndpoint, ordering_key
 from tests.helpers import open_session
 
 D = date(2026, 4, 2)  # the day closed
@@ -28,6 +33,7 @@ BOOK: dict[str, tuple[str, str, str | None, int, list[tuple[date, str, int, int]
     "partial_today": ("active", "normal", None, 0, [(D, "partial", 400_000, 0)]),
     "long_overdue": ("overdue", "substandard", None, 100, [(D - timedelta(99), "overdue", 0, UNPAID * 99),
                                                            (D, "pending", 0, 0)]),
+    "still_overdue": ("overdue", "special_mention", None, 5, [(D - timedelta(5), "overdue", 0, UNPAID * 5)]),
     "crossing_90": ("overdue", "special_mention", None, 90, [(D - timedelta(90), "overdue", 0, UNPAID * 90)]),
     "cured": ("overdue", "special_mention", None, 5, [(D - timedelta(4), "paid", 900_000, UNPAID * 4)]),
     "floored_on_time": ("active", "substandard", "substandard", 0, [(D, "paid", 900_000, 0)]),
@@ -54,7 +60,10 @@ async def _make_book(app: Any) -> None:
             await session.flush()
             # As the bench's book: the next due date stays on today's until a repayment moves it on.
             unpaid_dues = [due for due, st, _, _ in rows if st != "paid"]
-            session.add(Loan(id=f"loan_{name}", application_id=f"lap_{name}", offer_id=f"lof_{name}",
+            # One loan has a guarantor, and its bank insures it too: each party sees its events once.
+            extra = {"guarantor_org_id": "org_book_guarantor", "insurer_org_id": "org_book_bank"} \
+                if name == "unpaid_today" else {}
+            session.add(Loan(id=f"loan_{name}", application_id=f"lap_{name}", offer_id=f"lof_{name}", **extra,
                              borrower_org_id="org_book_sme", bank_org_id="org_book_bank", principal=10_000_000,
                              outstanding_principal=10_000_000, annual_rate_bps=435, penalty_markup_bps=5000,
                              term_months=12, repayment_method="equal_installment", status=status,
@@ -138,3 +147,77 @@ async def test_day_end_over_a_mixed_book_matches_the_rules_loan_by_loan(app):
             assert data["object"] == {**final, "status": before[k]["status"],
                                       "updated_at": jsonable(before[k]["updated_at"])}
             assert data["previous_attributes"] == {"classification": before[k]["classification"]}
+
+
+async def test_the_database_snapshots_a_loan_as_the_describer_does(app):
+    """The day-end's events are built by the database: every kind of value as ``jsonable`` renders the
+    describer's row (booleans, JSON lists, dates, NULLs, timestamps with and without a fraction)."""
+    await _make_book(app)
+    loans = table_of(Loan)
+    async with open_session(app) as session:
+        conn = await session.connection()
+        await conn.execute(sa.update(loans).where(loans.c.id == "loan_on_time").values(
+            requires_guarantee=True, asset_ids=["ast_1", "ast_2"], signed_on=D, lpr_bps=345,
+            updated_at=datetime(2026, 4, 2, 10, 0, 0, tzinfo=UTC)))
+        await conn.execute(sa.update(loans).where(loans.c.id == "loan_cured").values(
+            updated_at=datetime(2026, 4, 2, 10, 0, 0, 120000, tzinfo=UTC)))
+        described = await feed.describe_loans(session, [f"loan_{name}" for name in BOOK])
+        got = dict((await conn.execute(sa.select(loans.c.id, event_log.row_json_sql(conn.dialect.name, loans)))).all())
+    assert len(got) == len(BOOK)
+    assert got == {k: jsonable(v.data) for k, v in described.items()}
+    assert got["loan_on_time"]["updated_at"] == "2026-04-02T10:00:00+00:00"
+    assert got["loan_cured"]["updated_at"] == "2026-04-02T10:00:00.120000+00:00"
+
+
+async def test_day_end_events_reach_their_parties_and_webhooks_as_the_per_loan_path_sent_them(app):
+    await _make_book(app)
+    async with open_session(app) as session:
+        session.add(WebhookEndpoint(id="whe_book_bank", org_id="org_book_bank", org_kind="bank",
+                                    url="https://bank.example/hooks", event_types=["*"], secret="s"))
+        await session.commit()
+    async with open_session(app) as session:
+        await day_end.accrue_and_age(session, D)
+        await session.commit()
+    async with open_session(app) as session:
+        conn = await session.connection()
+        events = (await conn.execute(sa.select(Event.id, Event.type, Event.object_id, Event.data)
+                                     .order_by(Event.id))).all()
+        audiences: dict[str, set[str]] = {}
+        for event_id, audience in await conn.execute(sa.select(AUDIENCES.c.event_id, AUDIENCES.c.audience)):
+            audiences.setdefault(event_id, set()).add(audience)
+        deliveries = {d.event_id: d for d in await conn.execute(sa.select(DELIVERIES))}
+        jobs = {j.payload["delivery_id"]: j for j in (await session.exec(select(OutboxJob))).all()}
+        described = await feed.describe_loans(session, [e.object_id for e in events])
+    assert len(events) == 8  # 5 classification moves, 3 falling overdue (the first test checks which)
+    for e in events:
+        # The parties, as the describer gives them: the guarantor too, the bank once.
+        assert audiences[e.id] == {a for a in described[e.object_id].audience if a}
+        if e.type == "loan.overdue":
+            assert e.data["object"] == jsonable(described[e.object_id].data)
+        delivery = deliveries[e.id]
+        assert (delivery.endpoint_id, delivery.event_type, delivery.status) == ("whe_book_bank", e.type, "pending")
+        assert jobs[delivery.id].ordering_key == ordering_key("whe_book_bank", "loan", e.object_id)
+    assert audiences[next(e.id for e in events if e.object_id == "loan_unpaid_today")] == {
+        "org_book_sme", "org_book_bank", "org_book_guarantor"}
+    # A loan's classification event comes before its status event, in the feed and to the endpoint.
+    for k in {e.object_id for e in events if e.type == "loan.overdue"}:
+        first, then = [e for e in events if e.object_id == k]
+        assert (first.type, then.type) == ("loan.classification_changed", "loan.overdue")
+        assert jobs[deliveries[first.id].id].id < jobs[deliveries[then.id].id].id
+
+
+async def test_a_day_that_moves_no_loan_still_ages_the_overdue_ones(app):
+    await _make_book(app)
+    async with open_session(app) as session:
+        await day_end.accrue_and_age(session, D)
+        # The one instalment due the next day is paid on time: that day no loan changes class or status.
+        await (await session.connection()).execute(
+            sa.update(LoanInstallment).where(sa.column("id") == "lin_nothing_due_1")
+            .values(status="paid", paid_principal=900_000, paid_interest=100_000))
+        await session.commit()
+    async with open_session(app) as session:
+        assert await day_end.accrue_and_age(session, NEXT) == 0
+        await session.commit()
+    async with open_session(app) as session:
+        dpd = {x.id: x.days_past_due for x in (await session.exec(select(Loan))).all()}
+    assert (dpd["loan_still_overdue"], dpd["loan_long_overdue"], dpd["loan_unpaid_today"]) == (7, 101, 2)
