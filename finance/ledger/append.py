@@ -60,9 +60,11 @@ class Outcome:
 
 # ``models.POSTING_STATEMENTS``: lock, checks and append in one round trip (positional, so SQLAlchemy compiles
 # nothing and the driver prepares it once per connection).
-_POST_IN_ONE = "SELECT ledger_post_entry($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+_POST_IN_ONE = ("SELECT ledger_post_entry(CAST($1 AS TEXT[]), CAST($2 AS TEXT[]), CAST($3 AS BIGINT[]), "
+                "CAST($4 AS BIGINT[]), CAST($5 AS BIGINT[]), CAST($6 AS BIGINT[]), CAST($7 AS BOOLEAN), "
+                "CAST($8 AS TEXT[]), CAST($9 AS JSONB))")
 _HAS_POST_FUNCTION = ("SELECT to_regprocedure('ledger_post_entry(text[], text[], bigint[], bigint[], bigint[], "
-                      "bigint[], boolean, text[], json)') IS NOT NULL")
+                      "bigint[], boolean, text[], jsonb)') IS NOT NULL")
 _post_function_in: dict[str, bool] = {}  # database URL -> whether it has ledger_post_entry (asked once)
 
 

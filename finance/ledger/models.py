@@ -179,33 +179,34 @@ APPEND_ONLY_DROP_STATEMENTS: tuple[str, ...] = (
 # still carry the code the poster knows it by), then, unless the key is known, a limit would break or the
 # date is closed, write the entry, its postings, the balances and the audit row. Any answer but 'written'
 # wrote nothing: 'replay' (the key is used), 'stale' (an id or code moved), 'refused' (the full path gives
-# the reason). The rows come as JSON in their tables' own shapes, so new columns need no change here.
+# the reason). The rows come as JSON (jsonb: parsed once) in their tables' own shapes, so new columns need no
+# change here.
 _POST_FUNCTION = """
 CREATE OR REPLACE FUNCTION ledger_post_entry(p_ids text[], p_codes text[], p_d bigint[], p_c bigint[],
-    p_dp bigint[], p_cp bigint[], p_check_limit boolean, p_programs text[], p_rows json)
-RETURNS text LANGUAGE plpgsql
--- Plan each statement once per connection: custom plans (re-planned on every call) cost more than the work.
-SET plan_cache_mode = force_generic_plan AS $$
+    p_dp bigint[], p_cp bigint[], p_check_limit boolean, p_programs text[], p_rows jsonb)
+RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     locked integer;
-    entry json := p_rows -> 'entry';
+    short integer;
+    entry jsonb := p_rows -> 'entry';
 BEGIN
-    -- By primary key (= ANY), not a join with unnest, which the generic plan would make a scan.
-    SELECT count(*) INTO locked FROM (
-        SELECT a.id FROM ledger_accounts AS a
-        WHERE a.id = ANY (p_ids) AND a.code = p_codes[array_position(p_ids, a.id)]
-        ORDER BY a.id FOR UPDATE) AS l;
+    -- By primary key (= ANY), not a join with unnest, which the generic plan would make a scan. The rows a
+    -- lock returns are their latest versions, so the limit is checked on the balances as locked.
+    SELECT count(*), count(*) FILTER (WHERE p_check_limit AND l.limit_rule = 'no_negative' AND CASE
+            WHEN l.normal_side = 'debit'
+            THEN l.debits_posted + p_d[l.i] - l.credits_posted - p_c[l.i] - l.credits_pending - p_cp[l.i]
+            ELSE l.credits_posted + p_c[l.i] - l.debits_posted - p_d[l.i] - l.debits_pending - p_dp[l.i] END < 0)
+        INTO locked, short
+    FROM (SELECT a.*, array_position(p_ids, a.id) AS i FROM ledger_accounts AS a
+          WHERE a.id = ANY (p_ids) AND a.code = p_codes[array_position(p_ids, a.id)]
+          ORDER BY a.id FOR UPDATE) AS l;
     IF locked <> cardinality(p_ids) THEN
         RETURN 'stale';
     END IF;
     IF EXISTS (SELECT 1 FROM ledger_entries WHERE idempotency_key = entry ->> 'idempotency_key') THEN
         RETURN 'replay';
     END IF;
-    IF p_check_limit AND EXISTS (
-        SELECT 1 FROM ledger_accounts AS a CROSS JOIN LATERAL (SELECT array_position(p_ids, a.id) AS i) AS v
-        WHERE a.id = ANY (p_ids) AND a.limit_rule = 'no_negative' AND CASE WHEN a.normal_side = 'debit'
-            THEN a.debits_posted + p_d[v.i] - a.credits_posted - p_c[v.i] - a.credits_pending - p_cp[v.i]
-            ELSE a.credits_posted + p_c[v.i] - a.debits_posted - p_d[v.i] - a.debits_pending - p_dp[v.i] END < 0) THEN
+    IF short > 0 THEN
         RETURN 'refused';
     END IF;
     IF cardinality(p_programs) > 0 AND EXISTS (
@@ -213,15 +214,15 @@ BEGIN
         WHERE fp.id = ANY (p_programs) AND lp.ends_on >= CAST(entry ->> 'effective_date' AS date)) THEN
         RETURN 'refused';
     END IF;
-    INSERT INTO ledger_entries SELECT * FROM json_populate_record(CAST(NULL AS ledger_entries), entry);
-    INSERT INTO ledger_postings SELECT * FROM json_populate_recordset(CAST(NULL AS ledger_postings), p_rows -> 'postings');
+    INSERT INTO ledger_entries SELECT * FROM jsonb_populate_record(CAST(NULL AS ledger_entries), entry);
+    INSERT INTO ledger_postings SELECT * FROM jsonb_populate_recordset(CAST(NULL AS ledger_postings), p_rows -> 'postings');
     UPDATE ledger_accounts AS t SET debits_posted = t.debits_posted + p_d[array_position(p_ids, t.id)],
         credits_posted = t.credits_posted + p_c[array_position(p_ids, t.id)],
         debits_pending = t.debits_pending + p_dp[array_position(p_ids, t.id)],
         credits_pending = t.credits_pending + p_cp[array_position(p_ids, t.id)],
         version = t.version + 1, updated_at = CAST(entry ->> 'created_at' AS timestamptz)
     WHERE t.id = ANY (p_ids);
-    INSERT INTO audit_events SELECT * FROM json_populate_record(CAST(NULL AS audit_events), p_rows -> 'audit');
+    INSERT INTO audit_events SELECT * FROM jsonb_populate_record(CAST(NULL AS audit_events), p_rows -> 'audit');
     RETURN 'written';
 END;
 $$
@@ -229,7 +230,7 @@ $$
 POSTING_STATEMENTS: tuple[str, ...] = (_POST_FUNCTION,)
 POSTING_DROP_STATEMENTS: tuple[str, ...] = (
     "DROP FUNCTION IF EXISTS ledger_post_entry(text[], text[], bigint[], bigint[], bigint[], bigint[], boolean, "
-    "text[], json)",
+    "text[], jsonb)",
 )
 
 _entries = table_of(LedgerEntry)

@@ -123,7 +123,7 @@ async def test_a_posting_to_known_accounts_is_one_statement(app, session, chart)
     await _post(app, "claim-0", Recipes.compensation(PROGRAM, 100))  # both accounts are known from here on
     seen = _statements(app)
     entry = await _post(app, "claim-1", Recipes.compensation(PROGRAM, 200))
-    assert seen == ["SELECT ledger_post_entry($1, $2, $3, $4, $5, $6, $7, $8, $9)"]
+    assert seen == [append._POST_IN_ONE]
     async with app.state.session_factory() as s:
         assert (await service.balance(s, CASH)).balance == 700
         assert (await service.get_entry(s, entry.id)).digest == entry.digest
