@@ -18,13 +18,19 @@ POLL_SECONDS = 0.05
 
 
 async def settle_then_read(settle: Settle, session: AsyncSession, response: Response, payment_id: str | None,
-                           *objects: Any) -> Payment | None:
+                           *objects: Any, loaded_by_settlement: bool = False) -> Payment | None:
     """Commit the first phase, let the provider answer (up to IPM_PAYMENT_WAIT_SECONDS), re-read
     ``objects`` as they now stand, and return the payment: 402 ``payment_failed`` if it was declined,
-    202 on ``response`` while the provider has not answered."""
+    202 on ``response`` while the provider has not answered. ``loaded_by_settlement``: the payment's
+    settlement loads every one of ``objects`` afresh (under its lock), so when it ran in this session
+    they are current and are not read again."""
     if await settle() and payment_id is not None and not settle.ran_own_work:
         await _wait_for_provider(settle, session, payment_id)
-    payment = await _reread(session, payment_id, objects)
+    held = payments.held(session, payment_id) if payment_id else None
+    if settle.settled_here and loaded_by_settlement and held is not None:
+        payment: Payment | None = held  # settle_call locked and refreshed it in this session
+    else:
+        payment = await _reread(session, payment_id, objects)
     if payment is None:
         return None
     payments.require_success(payment)

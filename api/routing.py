@@ -9,7 +9,8 @@ records the payment and an outbox job (``now=True``), and the endpoint calls ``a
 ``Settle`` dependency), which commits that first phase, runs the job (the provider call, with no
 transaction open, then the settlement in a new one) and waits up to ``IPM_PAYMENT_WAIT_SECONDS``. The
 endpoint then reads the settled state in the session's next transaction and answers (202 when the provider
-has not answered yet). The idempotency key is committed with the first phase, marked in progress, and its
+has not answered yet); when the provider answered in time the settlement runs in the request's own
+session (its next transaction), so what it loaded is current for the answer. The idempotency key is committed with the first phase, marked in progress, and its
 response stored once the endpoint has answered; a retry meanwhile waits for it and replays it. Jobs queued to run now by a
 route that does not wait for them run right after its commit.
 """
@@ -172,6 +173,9 @@ class Settle:
     def __init__(self, request: Request) -> None:
         self.request = request
         self.ran_own_work = False  # whether this request queued work of its own (False: a duplicate)
+        # Whether the provider's answer was settled (and committed) through the request's own session,
+        # so the objects that settlement loaded there are current without reading them again.
+        self.settled_here = False
 
     async def __call__(self) -> bool:
         state = self.request.state
@@ -179,10 +183,11 @@ class Settle:
         await session.commit()
         state.phase_one_committed = True
         settings: Settings = self.request.app.state.settings
-        jobs = outbox.take_now(session)
+        jobs = outbox.take_now_jobs(session)
         self.ran_own_work = bool(jobs)
-        return await outbox.run_now(self.request.app.state.session_factory, jobs, settings.payment_wait_seconds,
-                                    clock.pinned(session))
+        done, self.settled_here = await outbox.run_here(session, self.request.app.state.session_factory, jobs,
+                                                        settings.payment_wait_seconds, clock.pinned(session))
+        return done
 
 
 async def _settle(request: Request) -> Settle:  # a class as a dependency would run in the thread pool

@@ -30,7 +30,8 @@ VALUATION_STALE = "valuation.stale"
 # {"claim_id", "loan_id", "loss", "shares": [{party, org_id, amount}]}. Loans move the loan to `compensated`.
 COMPENSATION_PAID = "compensation.paid"
 # A loan repayment was applied (its principal may have fallen). payload: {"loan_id", "repayment_id",
-# "prepaid_principal", "outstanding_principal"}. Servicing re-checks the loan's margin call.
+# "prepaid_principal", "principal_repaid" (fen, scheduled and prepaid), "status" (the loan's, after it),
+# "outstanding_principal"}. Servicing re-checks the loan's margin call.
 LOAN_REPAYMENT_APPLIED = "loan.repayment_applied"
 
 

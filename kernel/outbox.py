@@ -31,8 +31,9 @@ import logging
 import os
 import secrets
 import socket
+import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -127,6 +128,11 @@ class _Periodic:
 
 _handlers: dict[str, _Registered] = {}
 _periodic: dict[str, _Periodic] = {}
+# Apply = the transactional half of a split job (see ``split``); Prepare = its half with no transaction open.
+Apply = Callable[[AsyncSession], Awaitable[None]]
+Prepare = Callable[[AsyncSession | None, async_sessionmaker[AsyncSession], dict[str, Any]],
+                   Coroutine[Any, Any, Apply | None]]
+_splits: dict[str, Prepare] = {}
 
 
 def handler(kind: str, *, max_attempts: int | None = None) -> Callable[[Handler], Handler]:
@@ -153,6 +159,20 @@ def periodic(kind: str, every: float | Callable[[Settings], float],
     return register
 
 
+def split(kind: str) -> Callable[[Prepare], Prepare]:
+    """Register the two halves of an already registered ``kind``, for ``run_here``: ``prepare(held,
+    factory, payload)`` does the slow part with no transaction open (a provider call; ``held`` is the
+    session that enqueued the job, whose objects it may use instead of reading them) and returns
+    ``apply(session)``, the writes, or None when there is nothing to write. The handler itself should be
+    ``prepare`` then ``apply`` in ``ctx.session``, so both paths do the same work."""
+
+    def register(fn: Prepare) -> Prepare:
+        _splits[kind] = fn
+        return fn
+
+    return register
+
+
 def registered_kinds() -> list[str]:
     return sorted(_handlers)
 
@@ -175,49 +195,87 @@ async def _x(session: AsyncSession, stmt: Any) -> sa.CursorResult:
 async def enqueue(session: AsyncSession, kind: str, payload: dict[str, Any] | None = None, *,
                   key: str | None = None, run_after: datetime | None = None,
                   ordering_key: str | None = None, max_attempts: int | None = None,
-                  now: bool = False) -> int:
+                  now: bool = False, first_of_its_order: bool = False) -> int:
     """Add a job in the caller's transaction; returns its id. ``key``: at most one job per key (a repeat
     does nothing and returns the first job's id). ``now``: whoever commits this session runs the job right
     after the commit (``take_now`` / ``run_now``: a request waits for its provider call this way); the
-    workers remain the safety net if that process dies first."""
+    workers remain the safety net if that process dies first. ``first_of_its_order`` (with ``now``): no
+    job can hold ``ordering_key`` yet (it names a row this transaction creates), so the job goes in
+    already claimed by this process, under a lease: ``run_now`` runs it without a claim of its own, and
+    should this process die, the lease lapses and a worker takes the job over."""
     registered = _handlers.get(kind)
     attempts = max_attempts or (registered.max_attempts if registered else None) or \
         get_settings().outbox_max_attempts
     values = {"kind": kind, "payload": payload or {}, "key": key, "ordering_key": ordering_key,
               "status": QUEUED, "attempts": 0, "max_attempts": attempts,
               "run_after": run_after or utcnow(), "created_at": utcnow()}
+    lease: Claimed | None = None
+    if now and first_of_its_order and run_after is None:
+        lease = Claimed(0, kind, payload or {}, 1, attempts, secrets.token_hex(8))
+        values.update(status=RUNNING, attempts=1, locked_by="now:" + new_worker_id(), lease_token=lease.lease_token,
+                      locked_until=utcnow() + timedelta(seconds=get_settings().outbox_lease_seconds))
     stmt: Any = sa.insert(jobs).values(**values)
     if key is not None:
         dialect = (await session.connection()).dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         stmt = insert(jobs).values(**values).on_conflict_do_nothing(index_elements=["key"])
     job_id = (await _x(session, stmt.returning(jobs.c.id))).scalar()
+    info = session.sync_session.info
     if job_id is None:  # the key was there already
         job_id = (await _x(session, sa.select(jobs.c.id).where(jobs.c.key == key))).scalar_one()
-    info = session.sync_session.info
+    elif lease is not None:
+        lease.id = int(job_id)
+        info.setdefault("outbox_leased", []).append(lease)
     info["outbox_enqueued"] = True
     if now:
         info.setdefault("outbox_now", []).append(int(job_id))
+        info.setdefault("outbox_now_kinds", {})[int(job_id)] = (kind, payload or {})
     return int(job_id)
 
 
 def take_now(session: AsyncSession) -> list[int]:
     """The ids of the ``now`` jobs this session enqueued (and forgets them): run them after commit."""
+    session.sync_session.info.pop("outbox_now_kinds", None)
     return list(dict.fromkeys(session.sync_session.info.pop("outbox_now", [])))
+
+
+@dataclass(frozen=True)
+class NowJob:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+
+
+def take_now_jobs(session: AsyncSession) -> list[NowJob]:
+    """``take_now`` with each job's kind and payload (a job enqueued again under its key has the first's)."""
+    kinds = session.sync_session.info.get("outbox_now_kinds", {})
+    return [NowJob(i, *kinds.get(i, ("", {}))) for i in take_now(session)]
 
 
 def has_queued(session: AsyncSession) -> bool:
     """Whether this session enqueued work its commit should announce."""
     info = session.sync_session.info
-    return "outbox_enqueued" in info or "outbox_now" in info
+    return not info.keys().isdisjoint(("outbox_enqueued", "outbox_now", "outbox_leased"))
 
 
 # Wakes the in-process worker as soon as a transaction that enqueued work commits (no poll delay).
 wakeup = asyncio.Event()
 
 
+# Jobs this process committed already claimed (``first_of_its_order``), until it runs them; an entry
+# whose lease lapsed is the workers' now (the process forgot to run it).
+_leased: dict[int, tuple[Claimed, float]] = {}
+
+
 @event.listens_for(Session, "after_commit")
 def _wake_after_commit(session: Session) -> None:
+    leased = session.info.pop("outbox_leased", [])
+    if leased:
+        clock = time.monotonic()
+        for job_id in [i for i, (_, until) in _leased.items() if until < clock]:
+            del _leased[job_id]
+        until = clock + get_settings().outbox_lease_seconds
+        _leased.update((job.id, (job, until)) for job in leased)
     if session.info.pop("outbox_enqueued", False):
         wakeup.set()
 
@@ -226,6 +284,16 @@ def _wake_after_commit(session: Session) -> None:
 def _forget_after_rollback(session: Session) -> None:
     session.info.pop("outbox_enqueued", None)
     session.info.pop("outbox_now", None)
+    session.info.pop("outbox_now_kinds", None)
+    session.info.pop("outbox_leased", None)
+
+
+async def _take(factory: async_sessionmaker[AsyncSession], job_ids: list[int]) -> list[Claimed]:
+    """The jobs of ``job_ids`` this process may run now: those it committed already claimed, and those
+    ``claim`` gives it."""
+    mine = [_leased.pop(i)[0] for i in job_ids if i in _leased]
+    rest = [i for i in job_ids if i not in {j.id for j in mine}]
+    return mine + (await claim(factory, "now:" + new_worker_id(), limit=len(rest), ids=rest) if rest else [])
 
 
 # --- claiming and running ------------------------------------------------------------------------------
@@ -395,7 +463,7 @@ async def run_now(factory: async_sessionmaker[AsyncSession], job_ids: list[int],
     ``session_info`` seeds each job session's ``info`` (a request's pinned business date)."""
     if not job_ids:
         return True
-    batch = await claim(factory, "now:" + new_worker_id(), limit=len(job_ids), ids=job_ids)
+    batch = await _take(factory, job_ids)
     if not batch:
         return False
     tasks = [asyncio.create_task(execute(factory, job, session_info)) for job in batch]
@@ -404,6 +472,90 @@ async def run_now(factory: async_sessionmaker[AsyncSession], job_ids: list[int],
         _background.add(task)
         task.add_done_callback(_background.discard)
     return not pending and len(batch) == len(job_ids) and all(t.result() == DONE for t in done)
+
+
+async def run_here(session: AsyncSession, factory: async_sessionmaker[AsyncSession], jobs: list[NowJob],
+                   wait_seconds: float, session_info: dict[str, Any] | None = None) -> tuple[bool, bool]:
+    """``run_now`` for the just committed ``jobs`` of ``session``, except that the first one of a ``split``
+    kind is run by this process in two halves: its slow half with no transaction open, and, when that
+    answers within ``wait_seconds``, its writes and its "done" mark in ``session``'s next transaction,
+    committed here. The caller then holds the objects the writes loaded, current, without reading them
+    again. Returns (every job finished in time, the split job's writes committed through ``session`` with
+    no further work chained after them)."""
+    here = next((j for j in jobs if j.kind in _splits), None)
+    others = [j.id for j in jobs if j is not here]
+    if here is None:
+        return await run_now(factory, others, wait_seconds, session_info), False
+    rest = asyncio.create_task(run_now(factory, others, wait_seconds, session_info)) if others else None
+    batch = await _take(factory, [here.id])
+    ok, current = (await _run_split(session, factory, batch[0], wait_seconds, session_info or {})
+                   if batch else (False, False))
+    if rest is not None:
+        ok = await rest and ok
+    return ok, current
+
+
+async def _run_split(session: AsyncSession, factory: async_sessionmaker[AsyncSession], job: Claimed,
+                     wait_seconds: float, session_info: dict[str, Any]) -> tuple[bool, bool]:
+    renew = asyncio.create_task(_keep_lease(factory, job, get_settings().outbox_lease_seconds))
+    prepared: asyncio.Task[Apply | None] = asyncio.create_task(_splits[job.kind](session, factory, job.payload))
+    await asyncio.wait({prepared}, timeout=wait_seconds)
+    if not prepared.done():  # the caller stops waiting: the rest goes on in its own transaction
+        task = asyncio.create_task(_finish_split(factory, job, prepared, renew, session_info))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+        return False, False
+    outcome = await _finish_split(factory, job, prepared, renew, session_info, session)
+    chained = take_now(session) if outcome == DONE else []
+    if chained:  # work its writes asked to run at once: the caller's objects may not be current after it
+        await run_now(factory, chained)
+    return outcome == DONE, outcome == DONE and not chained
+
+
+async def _finish_split(factory: async_sessionmaker[AsyncSession], job: Claimed,
+                        prepared: asyncio.Task[Apply | None],
+                        renew: asyncio.Task[None], session_info: dict[str, Any],
+                        session: AsyncSession | None = None) -> str:
+    """Apply a split job's prepared half in ``session`` (or its own), as ``_run`` runs a handler."""
+    try:
+        try:
+            apply: Apply | None = await prepared
+        finally:
+            renew.cancel()  # SQLite: the lease's writer would wait on the write lock the writes take
+            with contextlib.suppress(asyncio.CancelledError):
+                await renew
+        own = session is None
+        async with (factory() if own else contextlib.nullcontext(session)) as s:
+            assert s is not None
+            if own:
+                s.sync_session.info.update(session_info)
+            if apply is not None:
+                await apply(s)
+            done = await _x(s, sa.update(jobs).where(_mine(job)).values(
+                status=DONE, finished_at=utcnow(), locked_by=None, lease_token=None, locked_until=None,
+                last_error=None))
+            if done.rowcount != 1:
+                await s.rollback()
+                log.warning("outbox job %s lost its lease; its work was rolled back", job.id)
+                outcome = "lost"
+            else:
+                await s.commit()
+                outcome = DONE
+            chained = take_now(s) if own else []
+        if chained:
+            await run_now(factory, chained)
+    except RetryLater as exc:
+        if session is not None:
+            await session.rollback()
+        outcome = await _failed(factory, job, str(exc), exc.delay)
+    except Exception:
+        if session is not None:
+            await session.rollback()
+        log.exception("outbox job %s (%s) failed, attempt %s/%s", job.id, job.kind, job.attempts,
+                      job.max_attempts)
+        outcome = await _failed(factory, job, traceback.format_exc(), None)
+    metrics.OUTBOX_RUNS.labels(job.kind, outcome).inc()
+    return outcome
 
 
 # --- the operator's view -------------------------------------------------------------------------------

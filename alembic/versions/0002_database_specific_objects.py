@@ -1,6 +1,6 @@
 """Objects the models cannot express, per database.
 
-- PostgreSQL: the fund ledger is append-only (a trigger refuses UPDATE and DELETE on entries and
+- PostgreSQL: the ledger's posting function (one round trip for the common posting); the fund ledger is append-only (a trigger refuses UPDATE and DELETE on entries and
   postings; corrections are reversals; the one update allowed is the sealer's, which fills an entry's
   empty seq, prev_hash and hash once and changes nothing else); pg_trgm GIN indexes serve asset and
   listing search.
@@ -51,9 +51,59 @@ $$
     "CREATE TRIGGER ledger_postings_append_only BEFORE UPDATE OR DELETE ON ledger_postings "
     "FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()",
 )
+# The posting's one round trip (finance/ledger/append.py post_in_one): lock, checks and append in one call.
+LEDGER_POSTING = (
+    """
+CREATE OR REPLACE FUNCTION ledger_post_entry(p_ids text[], p_codes text[], p_d bigint[], p_c bigint[],
+    p_dp bigint[], p_cp bigint[], p_check_limit boolean, p_programs text[], p_rows jsonb)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    locked integer;
+    short integer;
+    entry jsonb := p_rows -> 'entry';
+BEGIN
+    -- By primary key (= ANY), not a join with unnest, which the generic plan would make a scan. The rows a
+    -- lock returns are their latest versions, so the limit is checked on the balances as locked.
+    SELECT count(*), count(*) FILTER (WHERE p_check_limit AND l.limit_rule = 'no_negative' AND CASE
+            WHEN l.normal_side = 'debit'
+            THEN l.debits_posted + p_d[l.i] - l.credits_posted - p_c[l.i] - l.credits_pending - p_cp[l.i]
+            ELSE l.credits_posted + p_c[l.i] - l.debits_posted - p_d[l.i] - l.debits_pending - p_dp[l.i] END < 0)
+        INTO locked, short
+    FROM (SELECT a.*, array_position(p_ids, a.id) AS i FROM ledger_accounts AS a
+          WHERE a.id = ANY (p_ids) AND a.code = p_codes[array_position(p_ids, a.id)]
+          ORDER BY a.id FOR UPDATE) AS l;
+    IF locked <> cardinality(p_ids) THEN
+        RETURN 'stale';
+    END IF;
+    IF EXISTS (SELECT 1 FROM ledger_entries WHERE idempotency_key = entry ->> 'idempotency_key') THEN
+        RETURN 'replay';
+    END IF;
+    IF short > 0 THEN
+        RETURN 'refused';
+    END IF;
+    IF cardinality(p_programs) > 0 AND EXISTS (
+        SELECT 1 FROM ledger_periods AS lp JOIN fund_programs AS fp ON fp.fund_org_id = lp.fund_org_id
+        WHERE fp.id = ANY (p_programs) AND lp.ends_on >= CAST(entry ->> 'effective_date' AS date)) THEN
+        RETURN 'refused';
+    END IF;
+    INSERT INTO ledger_entries SELECT * FROM jsonb_populate_record(CAST(NULL AS ledger_entries), entry);
+    INSERT INTO ledger_postings SELECT * FROM jsonb_populate_recordset(CAST(NULL AS ledger_postings), p_rows -> 'postings');
+    UPDATE ledger_accounts AS t SET debits_posted = t.debits_posted + p_d[array_position(p_ids, t.id)],
+        credits_posted = t.credits_posted + p_c[array_position(p_ids, t.id)],
+        debits_pending = t.debits_pending + p_dp[array_position(p_ids, t.id)],
+        credits_pending = t.credits_pending + p_cp[array_position(p_ids, t.id)],
+        version = t.version + 1, updated_at = CAST(entry ->> 'created_at' AS timestamptz)
+    WHERE t.id = ANY (p_ids);
+    INSERT INTO audit_events SELECT * FROM jsonb_populate_record(CAST(NULL AS audit_events), p_rows -> 'audit');
+    RETURN 'written';
+END;
+$$
+""".strip(),
+)
 UPGRADE = {
     "postgresql": (
         *LEDGER_UPGRADE,
+        *LEDGER_POSTING,
         "CREATE EXTENSION IF NOT EXISTS pg_trgm",
         "CREATE INDEX IF NOT EXISTS ix_assets_search_text_trgm ON assets USING gin (search_text gin_trgm_ops)",
         "CREATE INDEX IF NOT EXISTS ix_listings_search_text_trgm ON listings USING gin (search_text gin_trgm_ops)",
@@ -73,6 +123,8 @@ UPGRADE = {
 }
 DOWNGRADE = {
     "postgresql": (
+        "DROP FUNCTION IF EXISTS ledger_post_entry(text[], text[], bigint[], bigint[], bigint[], bigint[], boolean, "
+        "text[], jsonb)",
         "DROP INDEX IF EXISTS ix_listings_search_text_trgm",
         "DROP INDEX IF EXISTS ix_assets_search_text_trgm",
         "DROP TRIGGER IF EXISTS ledger_postings_append_only ON ledger_postings",

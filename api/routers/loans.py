@@ -155,7 +155,8 @@ async def disburse(loan_id: str, actor: CurrentActor, session: SessionDep, gate:
 
     await gate.check(actor, "disbursement", amount=principal, object_type="loan", object_id=loan_id)
     loan = await disbursement.disburse(session, actor, loan_id)
-    await settle_then_read(settle, session, response, loan.disbursement_payment_id, loan)
+    # The settlement reads the loan afresh, locked (finance.loans.subscribers).
+    await settle_then_read(settle, session, response, loan.disbursement_payment_id, loan, loaded_by_settlement=True)
     return await views.describe_loan(session, loan)
 
 
@@ -165,7 +166,9 @@ async def disburse(loan_id: str, actor: CurrentActor, session: SessionDep, gate:
 async def repay(loan_id: str, body: RepaymentIn, actor: CurrentActor, session: SessionDep, response: Response,
                 settle: SettleDep) -> RepaymentOut:
     loan, repayment = await repayments.repay(session, actor, loan_id, body.amount, body.prepayment)
-    await settle_then_read(settle, session, response, repayment.payment_id, repayment, loan)
+    # The settlement reads the loan and the repayment afresh, locked (finance.loans.subscribers).
+    await settle_then_read(settle, session, response, repayment.payment_id, repayment, loan,
+                           loaded_by_settlement=True)
     return RepaymentOut(id=repayment.id, amount=repayment.amount, status=repayment.status,
                         allocation=AllocationOut(penalty=repayment.penalty, charges=repayment.charges,
                                                  interest=repayment.interest, principal=repayment.principal,

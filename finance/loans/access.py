@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -59,3 +64,23 @@ async def installments(session: AsyncSession, loan_id: str, *, lock: bool = Fals
         # populate_existing: the day-end may have moved them with a set-based UPDATE since they were loaded.
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return list((await session.exec(stmt)).all())
+
+
+_LEFT = "loans.left"
+
+
+def leave(session: AsyncSession, loan_id: str, rows: Sequence[LoanInstallment], charges: Sequence[Any]) -> None:
+    """Keep the instalments and charges a service just wrote (read under the loan's lock) with the session,
+    for the answer describing the loan (``left``), so it does not read them again."""
+    session.sync_session.info.setdefault(_LEFT, {})[loan_id] = (list(rows), list(charges))
+
+
+def left(session: AsyncSession, loan_id: str) -> tuple[list[LoanInstallment], list[Any]] | None:
+    """What ``leave`` kept for the loan (once): as this session wrote them, committed unless rolled back."""
+    found: tuple[list[LoanInstallment], list[Any]] | None = session.sync_session.info.get(_LEFT, {}).pop(loan_id, None)
+    return found
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_left(session: Session) -> None:
+    session.info.pop(_LEFT, None)  # what was left was never committed

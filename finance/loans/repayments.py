@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -41,6 +42,21 @@ async def list_for(session: AsyncSession, actor: Actor, loan_id: str) -> list[Lo
                                     .order_by(col(LoanRepayment.paid_on), col(LoanRepayment.created_at)))).all())
 
 
+async def _rows_and_in_flight(session: AsyncSession, loan_id: str) -> tuple[list[LoanInstallment], int]:
+    """The loan's instalments, locked, and what its repayments still processing amount to, in one read.
+    Read after the loan's lock is granted, it counts every repayment committed before that."""
+    processing = (select(sa.func.coalesce(sa.func.sum(LoanRepayment.amount), 0))
+                  .where(LoanRepayment.loan_id == loan_id, LoanRepayment.status == "processing").scalar_subquery())
+    stmt = (select(LoanInstallment, processing).where(LoanInstallment.loan_id == loan_id)
+            .order_by(col(LoanInstallment.n)).with_for_update(of=LoanInstallment)
+            .execution_options(populate_existing=True))
+    found = (await session.exec(stmt)).all()
+    if found:
+        return [row for row, _ in found], int(found[0][1])
+    return [], sum((await session.exec(select(LoanRepayment.amount).where(
+        LoanRepayment.loan_id == loan_id, LoanRepayment.status == "processing"))).all())
+
+
 async def repay(session: AsyncSession, actor: Actor, loan_id: str, amount: int,
                 prepayment: str = early.Prepayment.REDUCE_PAYMENT) -> tuple[Loan, LoanRepayment]:
     """Record the repayment and its payment (the first phase); returns the loan (access checked) with it."""
@@ -51,9 +67,8 @@ async def repay(session: AsyncSession, actor: Actor, loan_id: str, amount: int,
     if loan.status not in PERFORMING:
         raise InvalidState(f"loan {loan.id} is {loan.status}; it takes no repayments")
     today = await business_date(session)
-    total = (await payoff_on(session, loan, today, lock=True)).total
-    in_flight = sum((await session.exec(select(LoanRepayment.amount).where(
-        LoanRepayment.loan_id == loan.id, LoanRepayment.status == "processing"))).all())
+    rows, in_flight = await _rows_and_in_flight(session, loan.id)
+    total = payoff.payoff(loan, rows, await owed_charges(session, loan.id, lock=True), today, today).total
     if amount + in_flight > total:
         raise ValidationFailed.at(["body", "amount"],
                                   f"{amount} is more than the {total - in_flight} that "
@@ -117,9 +132,11 @@ async def apply_repayment(session: AsyncSession, actor: Actor, loan: Loan, repay
         await states.LOAN.apply(session, actor, loan, "repay_in_full", repayment_id=repayment.id)
         await encumbrances.release(session, actor, loan.id, "pledge")
     await session.flush()
+    access.leave(session, loan.id, rows, charges)
     await outbound.update_fund(session, loan)
     await events.publish(session, events.LOAN_REPAYMENT_APPLIED, {
         "loan_id": loan.id, "repayment_id": repayment.id, "prepaid_principal": repayment.prepaid_principal,
+        "principal_repaid": repayment.principal + repayment.prepaid_principal, "status": loan.status,
         "outstanding_principal": loan.outstanding_principal})
 
 

@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from finance.fund import recovery as fund_recovery
 from finance.loans import payoff, position
-from finance.loans.access import installments
+from finance.loans.access import installments, left
 from finance.loans.models import Loan, LoanClassification, LoanCollateralAlert
 from finance.loans.schemas import LoanOut, RecoveriesOut, ScheduleOut
 from finance.loans.security import security_of
@@ -39,15 +39,19 @@ async def _charges(session: AsyncSession, loan_id: str) -> list[LoanCharge]:
 
 async def describe_loan(session: AsyncSession, loan: Loan) -> LoanOut:
     today = await business_date(session)
-    rows = await installments(session, loan.id)
+    kept = left(session, loan.id)  # the rows a repayment of this request just settled
+    rows = kept[0] if kept is not None else await installments(session, loan.id)
     pos = position.position(loan, rows, today)
-    guarantee, insurance = await security_of(session, loan.id)
+    # A guarantee or an insurance is joined with its party on the loan (finance.loans.security).
+    guarantee, insurance = (await security_of(session, loan.id) if loan.guarantor_org_id or loan.insurer_org_id
+                            else (None, None))
     out = loan.model_dump()
     out.update(
         next_due=({"n": pos.next_due.n, "due_on": pos.next_due.due_on, "amount": pos.next_due_amount}
                   if pos.next_due and loan.status in PERFORMING else None),
         overdue_amount=pos.overdue_amount, penalty_outstanding=pos.penalty_outstanding,
-        payoff_amount=(payoff.payoff(loan, rows, await _charges(session, loan.id), today, today).total
+        payoff_amount=(payoff.payoff(loan, rows, kept[1] if kept is not None else await _charges(session, loan.id),
+                                     today, today).total
                        if loan.status in PERFORMING else 0),
         pledge=({"registration_no": loan.pledge_registration_no, "registered_on": loan.pledge_registered_on}
                 if loan.pledge_registration_no else None),

@@ -44,12 +44,29 @@ async def _read(factory: async_sessionmaker[AsyncSession], payment_id: str) -> P
 
 @outbox.handler(service.CALL)
 async def call_provider(ctx: outbox.JobContext, payload: dict[str, Any]) -> None:
-    op = payload["op"]
-    payment = await _read(ctx.session_factory, payload["payment_id"])
+    apply = await ask(None, ctx.session_factory, payload)
+    if apply is not None:
+        await apply(ctx.session)
+
+
+@outbox.split(service.CALL)
+async def ask(held: AsyncSession | None, factory: async_sessionmaker[AsyncSession],
+              payload: dict[str, Any]) -> outbox.Apply | None:
+    """Call the provider with no transaction open; returns the settlement to apply under the lock. ``held``:
+    the session that just recorded the payment (the request making the call), whose copy needs no read:
+    were it stale, the call repeats under the same key and ``settle_call`` judges the locked row."""
+    op, payment_id = payload["op"], payload["payment_id"]
+    payment = service.held(held, payment_id) if held is not None else None
+    if payment is None:
+        payment = await _read(factory, payment_id)
     if payment is None or not service.needs_call(payment, op):
-        return
+        return None
     result = await service.call_gateway(payment, op)  # no transaction, no lock
-    await service.settle_call(ctx.session, payment.id, op, result)
+
+    async def settle(session: AsyncSession) -> None:
+        await service.settle_call(session, payment_id, op, result)
+
+    return settle
 
 
 async def sync(factory: async_sessionmaker[AsyncSession], payment_id: str) -> Payment | None:

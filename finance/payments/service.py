@@ -283,7 +283,7 @@ async def charge(session: AsyncSession, actor: Actor, *, purpose: str, payer_org
         idempotency_key=idempotency_key, description=description, platform_fee=platform_fee,
         fresh_key=fresh_key)
     if created:
-        await ask_provider(session, payment, "charge")
+        await ask_provider(session, payment, "charge", first=True)
     return payment
 
 
@@ -298,7 +298,7 @@ async def payout(session: AsyncSession, actor: Actor, *, payee_org_id: str, amou
         amount=amount, object_type=object_type, object_id=object_id, escrow=False,
         idempotency_key=idempotency_key, description=description)
     if created:
-        await ask_provider(session, payment, "payout")
+        await ask_provider(session, payment, "payout", first=True)
     return payment
 
 
@@ -353,11 +353,31 @@ async def _request(session: AsyncSession, actor: Actor, payment: Payment, op: st
     await ask_provider(session, payment, op)
 
 
-async def ask_provider(session: AsyncSession, payment: Payment, op: str, *, attempt: str = "") -> None:
-    """Queue the provider call ``op`` for after commit, in order per payment (charge before release)."""
+_HELD = "payments.held"
+
+
+def hold(session: AsyncSession, payment: Payment) -> None:
+    """Keep ``payment`` with ``session`` (the session's identity map holds its objects only weakly): the
+    request that recorded it calls the provider with it, and the one that settled it answers with it."""
+    session.sync_session.info.setdefault(_HELD, {})[payment.id] = payment
+
+
+def held(session: AsyncSession, payment_id: str) -> Payment | None:
+    """The payment ``hold`` kept with ``session`` (and forgets it), if its loaded state is whole."""
+    payment = session.sync_session.info.get(_HELD, {}).pop(payment_id, None)
+    if payment is None or not sa.inspect(payment).persistent or sa.inspect(payment).expired_attributes:
+        return None
+    return payment
+
+
+async def ask_provider(session: AsyncSession, payment: Payment, op: str, *, attempt: str = "",
+                       first: bool = False) -> None:
+    """Queue the provider call ``op`` for after commit, in order per payment (charge before release).
+    ``first``: the payment is being created, so no call of it can be queued yet."""
+    hold(session, payment)
     await outbox.enqueue(session, CALL, {"payment_id": payment.id, "op": op},
                          key=f"payment:{payment.id}:{_op_key(payment, op)}{attempt}",
-                         ordering_key=_calls_of(payment.id), now=True)
+                         ordering_key=_calls_of(payment.id), now=True, first_of_its_order=first)
 
 
 def _op_key(payment: Payment, op: str) -> str:
@@ -417,6 +437,7 @@ async def call_gateway(payment: Payment, op: str) -> gw.GatewayResult:
 async def settle_call(session: AsyncSession, payment_id: str, op: str, result: gw.GatewayResult) -> Payment:
     """Apply the provider's answer to ``op`` under the payment's lock (callbacks run here)."""
     payment = await lock(session, payment_id)
+    was = payment.status
     obj = result.object
     if op in ("charge", "payout", "sync"):
         status = gw.payout_status(obj) if payment.method == "payout" else gw.intent_status(obj)
@@ -435,6 +456,8 @@ async def settle_call(session: AsyncSession, payment_id: str, op: str, result: g
     elif op == "refund" and payment.refund_reference is None and payment.status == "succeeded":
         await _refund_answered(session, payment, obj)
     await _handle_local_events(session, result, payment)
+    if payment.status != was:  # moved here, its callbacks ran here: what they loaded is current
+        hold(session, payment)
     return payment
 
 
@@ -517,13 +540,20 @@ async def handle_event(session: AsyncSession, event: Any, *, source: str = "webh
     event_id, kind, obj = _parse_event(event)
     ref = _event_reference(obj)
     row = PaymentEvent(event_id=event_id, type=kind, source=source, provider_object_id=ref, payload=event)
+    target = EVENT_TARGETS.get(kind)
+    if locked is not None and ref and locked.provider_reference == ref and kind != "refund.updated" and \
+            target in ACTION_TO and PAYMENT.can(locked.status, ACTION_TO[target]):
+        # An event that moves the payment this transaction holds locked cannot have been recorded before
+        # (it would have moved it then), so it is applied first and recorded with its outcome in one INSERT.
+        row.payment_id = locked.id
+        row.outcome = await _advance(session, locked, target, SYSTEM, failure=gw.failure_of(obj))
+        return row.outcome if await insert_if_absent(session, row) else "duplicate"
     # ON CONFLICT DO NOTHING on the event id: a repeat, or a concurrent delivery (waited for at the unique
     # index), inserts nothing, and no savepoint is needed around it.
     if not await insert_if_absent(session, row):
         return "duplicate"
     make_transient_to_detached(row)  # the row exists now: its outcome below is an UPDATE
     session.add(row)
-    target = EVENT_TARGETS.get(kind)
     if kind == "refund.updated" and obj.get("status") != "succeeded":
         target = None
         if obj.get("status") in ("failed", "canceled") and ref:

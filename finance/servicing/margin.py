@@ -164,6 +164,8 @@ async def get_call(session: AsyncSession, actor: Actor, call_id: str) -> MarginC
 @events.subscribe(events.LOAN_REPAYMENT_APPLIED)
 async def _repaid(session: AsyncSession, payload: dict[str, Any]) -> None:
     """A repayment lowered the outstanding principal: a call it covers is cured."""
+    if not payload.get("principal_repaid", 1) and payload.get("status") != "repaid":
+        return  # penalty, interest or charges only: the shortfall is where it was
     if await uncured_call(session, payload["loan_id"]) is None:
         return
     loan = await access.lock_loan(session, payload["loan_id"])

@@ -129,6 +129,37 @@ async def test_a_lapsed_lease_is_taken_over_and_the_first_worker_cannot_finish(a
     assert await _audit_ids(app) == ["5"]
 
 
+async def test_a_job_first_of_its_order_goes_in_claimed_and_its_committer_runs_it(app, handlers):
+    """No claim after the commit: the row is already running under this process's lease, so no worker
+    takes it meanwhile, and run_now runs it as it is."""
+    factory = app.state.session_factory
+    async with factory() as s:
+        job_id = await outbox.enqueue(s, "test.audit", {"n": 6}, ordering_key="fresh:6", now=True,
+                                      first_of_its_order=True)
+        await s.commit()
+        ids = outbox.take_now(s)
+    job = await _job(app, id=job_id)
+    assert (job.status, job.attempts) == ("running", 1) and job.lease_token and job.locked_until > utcnow()
+    assert await outbox.claim(factory, "other-worker") == []  # leased: not the workers' to take
+    assert await outbox.run_now(factory, ids)
+    assert (await _job(app, id=job_id)).status == "done" and await _audit_ids(app) == ["6"]
+
+
+async def test_a_claimed_job_whose_committer_died_is_taken_over_when_its_lease_lapses(app, handlers):
+    factory = app.state.session_factory
+    async with factory() as s:
+        job_id = await outbox.enqueue(s, "test.audit", {"n": 8}, ordering_key="fresh:8", now=True,
+                                      first_of_its_order=True)
+        await s.commit()  # and the process dies before it runs the job
+    async with factory() as s:
+        await s.execute(sa.update(jobs).where(jobs.c.id == job_id).values(locked_until=utcnow() - timedelta(seconds=1)))
+        await s.commit()
+    assert await outbox.drain(factory) == {"done": 1}
+    assert await _audit_ids(app) == ["8"]
+    assert await outbox.run_now(factory, [job_id]) is False  # the old lease is spent: nothing runs twice
+    assert await _audit_ids(app) == ["8"]
+
+
 async def test_worker_runs_jobs_beats_and_enqueues_periodic_jobs_once_per_slot(app, handlers, client):
     seen: list[int] = []
 
