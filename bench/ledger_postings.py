@@ -2,11 +2,15 @@
 
     uv run python -m bench.ledger_postings            # IPM_BENCH_PG_URL overrides the database
 
-Ours: each posting is a full ``finance.ledger.service.post`` in its own transaction: two lines (a transfer
-between two limited asset accounts), accounts locked in id order, idempotency key, limit check, cached
-balances, entry, audit row, commit; the hash chain is linked after commit by the sealer, which runs in
-the first client process during the run (every 0.5 s, as the worker's ``ledger.seal`` job would, only more
-often), and seals the rest before the final verify. Peers on the same database, same clients, same accounts:
+Ours: each posting is ``finance.ledger.service.post_alone``, a posting that is the whole of its transaction:
+two lines (a transfer between two limited asset accounts). On PostgreSQL that is one statement in autocommit
+(its own transaction, no BEGIN nor COMMIT round trip): ``ledger_post_entry`` locks both accounts in id order,
+checks the idempotency key, the limits and closed periods, and writes the cached balances, the entry, its
+postings and the audit row; a refusal would run the full ``post`` in a transaction. Like each peer's, every
+transfer is one committed transaction (pgbench's script BEGIN…END, hordak's ``transfer_to`` in ``atomic``).
+The hash chain is linked after commit by the sealer, which runs in the first client process during the run
+(every 0.5 s, as the worker's ``ledger.seal`` job would, only more often), and seals the rest before the
+final verify. Peers on the same database, same clients, same accounts:
 
 - pgbench running ``bench/pgbench_ledger_transfer.sql`` (lock and update both balances in id order, append
   the entry: the floor a ledger transfer can reach through PostgreSQL);
@@ -101,11 +105,9 @@ async def _worker(factory, codes: list[str], t0: float, seed: int, stats: dict) 
         a, b = rng.sample(codes, 2)
         n += 1
         try:
-            async with factory() as s:
-                await service.post(s, SYSTEM, idempotency_key=f"w{seed}-{n}",
-                                   lines=[(b, "debit", (amount := rng.randint(1, 10_000))), (a, "credit", amount)],
-                                   description="bench transfer", kind="transfer")
-                await s.commit()
+            await service.post_alone(factory, SYSTEM, idempotency_key=f"w{seed}-{n}",
+                                     lines=[(b, "debit", (amount := rng.randint(1, 10_000))), (a, "credit", amount)],
+                                     description="bench transfer", kind="transfer")
             stats["ok"] += 1
         except sa.exc.DBAPIError as exc:  # a deadlock or serialisation failure would show here
             stats["errors"] += 1

@@ -23,6 +23,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.base import instance_state
@@ -52,6 +53,7 @@ from kernel.db import is_unique_violation, table_of, utcnow
 from kernel.errors import IdempotencyConflict, InvalidState, LimitExceeded, NotFound, ValidationFailed
 from kernel.ids import new_id
 
+_POSTED = "ledger.entry_posted"  # the audit action of every entry
 _KIND = re.compile(r"^[a-z][a-z0-9_.]{0,39}$")
 _accounts = table_of(LedgerAccount)
 _LOCK = (sa.select(_accounts.c.id, _accounts.c.code, _accounts.c.normal_side, _accounts.c.limit_rule,
@@ -92,6 +94,40 @@ async def post(session: AsyncSession, actor: Actor, *, idempotency_key: str,
     return await _post(session, actor, idempotency_key=idempotency_key, lines=lines, description=description,
                        kind=kind, effective_date=effective_date, object_type=object_type, object_id=object_id,
                        reverses_entry_id=None, phase="pending" if pending else "posted")
+
+
+async def post_alone(factory: async_sessionmaker[AsyncSession], actor: Actor, *, idempotency_key: str,
+                     lines: Sequence[Line | tuple[str, str, int]], description: str, kind: str,
+                     effective_date: date | None = None, object_type: str | None = None,
+                     object_id: str | None = None, pending: bool = False) -> LedgerEntry:
+    """``post`` as the whole of its own transaction, committed on return (same arguments, answers and errors).
+
+    On PostgreSQL the common case (see ``_post_in_one``) is one statement in autocommit: a statement alone is
+    its own transaction, so no BEGIN nor COMMIT round trip, and the account locks are held only while
+    ``ledger_post_entry`` runs. A replay is read back on the same connection; any other answer wrote nothing,
+    and ``post`` runs in a transaction of its own and says why. Elsewhere it is ``post`` and a commit.
+    """
+    kw: dict[str, Any] = {"idempotency_key": idempotency_key, "lines": lines, "description": description,
+                          "kind": kind, "effective_date": effective_date, "object_type": object_type,
+                          "object_id": object_id, "pending": pending}
+    async with factory() as session:
+        # Only while posting writes nothing but the function's rows (an event would need the transaction).
+        if session.bind is not None and session.bind.dialect.name == "postgresql" \
+                and _POSTED not in event_log.CATALOGUE:
+            _check_text(idempotency_key, description, kind, object_type, object_id)
+            checked = validate_lines(lines)
+            conn = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            today = await business_date(session)
+            if (effective_date or today) == today and await can_post_in_one(conn):
+                ask = _Ask(actor, idempotency_key, description, kind, effective_date, object_type, object_id,
+                           None, "pending" if pending else "posted", None)
+                done = await _post_in_one(session, ask, checked, today)
+                if done is not None:
+                    return done
+    async with factory() as session:
+        entry = await post(session, actor, **kw)
+        await session.commit()
+        return entry
 
 
 async def post_pending(session: AsyncSession, actor: Actor, pending_entry_id: str, idempotency_key: str,
@@ -309,7 +345,7 @@ def _draft(ask: _Ask, checked: list[Line], by_ref: Mapping[str, _Known | Locked]
              "object_id": ask.object_id,
              "lines": [{"account": by_ref[x.account].code, "side": x.side, "amount": x.amount} for x in checked]}
     audit_row = {"id": new_id("aud"), "at": now, "business_date": today, "actor_user_id": ask.actor.user_id,
-                 "actor_org_id": ask.actor.org_id, "action": "ledger.entry_posted", "object_type": "ledger_entry",
+                 "actor_org_id": ask.actor.org_id, "action": _POSTED, "object_type": "ledger_entry",
                  "object_id": entry.id, "before": None, "after": after}
     accounts = {a.id: a for a in by_ref.values()}
     job = Append(entry={c: fields[c] for c in _ENTRY_FIELDS}, postings=postings, pending=pending,
@@ -336,7 +372,7 @@ async def _written(session: AsyncSession, draft: _Draft) -> LedgerEntry:
     entry = draft.entry
     make_transient_to_detached(entry)
     session.add(entry)
-    await event_log.record(session, [event_log.Change("ledger.entry_posted", "ledger_entry", entry.id, None)])
+    await event_log.record(session, [event_log.Change(_POSTED, "ledger_entry", entry.id, None)])
     metrics.LEDGER_ENTRIES.labels(entry.kind, entry.phase).inc()
     metrics.LEDGER_POSTINGS.labels(entry.phase).inc(len(draft.job.postings))
     return entry

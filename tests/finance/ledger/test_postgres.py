@@ -1,6 +1,7 @@
 """Real concurrency on PostgreSQL: limits, idempotency and the append-only trigger under load."""
 
 import asyncio
+import random
 
 import pytest
 import sqlalchemy as sa
@@ -168,3 +169,79 @@ async def test_a_database_without_the_function_posts_through_the_full_path(app, 
     assert seen and not any("ledger_post_entry" in s for s in seen)
     async with app.state.session_factory() as s:
         assert (await service.balance(s, CASH)).balance == 700
+
+
+# --- A posting alone in its transaction: one statement in autocommit (``service.post_alone``) -------------
+
+
+def _transactions(monkeypatch) -> list[str]:
+    """Every BEGIN the driver sends from now on (asyncpg's adapter starts a transaction as its own query)."""
+    from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection as Adapted
+
+    begun: list[str] = []
+    start = Adapted._start_transaction
+
+    async def counted(self):  # type: ignore[no-untyped-def]
+        if self.isolation_level != "autocommit":
+            begun.append(self.isolation_level)
+        await start(self)
+
+    monkeypatch.setattr(Adapted, "_start_transaction", counted)
+    return begun
+
+
+async def _alone(app, key: str, lines) -> LedgerEntry:
+    return await service.post_alone(app.state.session_factory, SYSTEM, idempotency_key=key, lines=lines,
+                                    description="claim", kind="compensation")
+
+
+async def test_a_posting_alone_is_one_statement_and_no_transaction(app, session, chart, monkeypatch):
+    await fund_capital(session, 1_000)
+    await _alone(app, "claim-0", Recipes.compensation(PROGRAM, 100))  # both accounts are known from here on
+    seen, begun = _statements(app), _transactions(monkeypatch)
+    entry = await _alone(app, "claim-1", Recipes.compensation(PROGRAM, 200))
+    assert seen == [append._POST_IN_ONE] and begun == []
+    replay = await _alone(app, "claim-1", Recipes.compensation(PROGRAM, 200))
+    assert replay.id == entry.id and begun == []  # read back on the same connection
+    with pytest.raises(LimitExceeded, match="may not go below zero: available 700"):
+        await _alone(app, "claim-2", Recipes.compensation(PROGRAM, 800))
+    assert begun  # the refusal's reason came from the full path, in a transaction
+    async with app.state.session_factory() as s:
+        assert (await service.balance(s, CASH)).balance == 700
+        assert (await s.exec(select(sa.func.count()).select_from(LedgerEntry))).one() == 3
+
+
+async def test_concurrent_postings_alone_on_hot_accounts_keep_balances_exact(app, session):
+    codes = [f"hot:{i}" for i in range(4)]
+    for code in codes:
+        await service.ensure_account(session, code, code, "asset", limit="no_negative")
+    await service.ensure_account(session, "hot:equity", "Equity", "equity")
+    await service.post(session, SYSTEM, idempotency_key="seed", lines=[
+        *[(c, "debit", 1_000) for c in codes], ("hot:equity", "credit", 4_000)], description="seed",
+        kind="capital_in")
+    await session.commit()
+    rng = random.Random(21)
+    moves = [(*rng.sample(codes, 2), rng.randint(100, 900)) for _ in range(60)]
+    clients = asyncio.Semaphore(6)  # the database's connections are shared with other tests' servers
+
+    async def move(i: int, src: str, dst: str, amount: int) -> tuple[str, str, int] | None:
+        async with clients:
+            try:
+                await _alone(app, f"move-{i}", [(dst, "debit", amount), (src, "credit", amount)])
+            except LimitExceeded:
+                return None
+        return src, dst, amount
+
+    done = [m for m in await asyncio.gather(*[move(i, *m) for i, m in enumerate(moves)]) if m is not None]
+    assert 0 < len(done) < len(moves)  # some moved, some were refused for want of money
+    expected = dict.fromkeys(codes, 1_000)
+    for src, dst, amount in done:
+        expected[src] -= amount
+        expected[dst] += amount
+    async with app.state.session_factory() as s:
+        assert {c: (await service.balance(s, c)).balance for c in codes} == expected
+        assert (await s.exec(select(sa.func.count()).select_from(LedgerEntry))).one() == 1 + len(done)
+        await service.seal(s)
+        await s.commit()
+        report = await service.verify(s)
+        assert report["balanced"] and report["chain_intact"] and report["entries_unsealed"] == 0

@@ -330,3 +330,34 @@ async def test_a_posting_is_few_statements_and_never_touches_the_chain_head(sess
     assert (await service.balance(session, CASH)).balance == 100_000 - 7
     report = await service.verify(session)
     assert report["balanced"] and report["chain_intact"], report
+
+
+# --- A posting alone in its transaction (``post_alone``: one statement in autocommit on PostgreSQL) --------
+
+
+async def test_a_posting_alone_commits_replays_and_refuses_like_post(app, session, chart):
+    await fund_capital(session, 1_000)
+    factory = app.state.session_factory
+
+    async def claim(key: str, amount: int):
+        return await service.post_alone(factory, SYSTEM, idempotency_key=key, lines=Recipes.compensation(
+            PROGRAM, amount), description="claim", kind="compensation")
+
+    first = await claim("claim-1", 600)
+    async with factory() as s:  # committed: another session sees it
+        assert (await service.balance(s, CASH)).balance == 400
+        assert (await service.get_entry(s, first.id)).digest == first.digest
+    assert (await claim("claim-1", 600)).id == first.id  # a replay returns the first entry
+    with pytest.raises(IdempotencyConflict):
+        await claim("claim-1", 500)
+    with pytest.raises(LimitExceeded, match="may not go below zero: available 400"):
+        await claim("claim-2", 600)
+    async with factory() as s:
+        assert (await service.balance(s, CASH)).balance == 400
+        assert await _count(s, LedgerEntry) == 2 and await _count(s, LedgerPosting) == 4
+        assert (await s.exec(select(sa.func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "ledger.entry_posted"))).one() == 2
+        await service.seal(s)
+        await s.commit()
+        report = await service.verify(s)
+        assert report["balanced"] and report["chain_intact"] and report["entries_unsealed"] == 0
