@@ -197,6 +197,8 @@ async def test_the_trigger_allows_the_sealing_update_only(app, session, chart):
         "UPDATE ledger_entries SET description = 'x' WHERE id = :e",
         # sealing with anything else changed
         "UPDATE ledger_entries SET seq = 1, prev_hash = digest, hash = digest, description = 'x' WHERE id = :e",
+        "UPDATE ledger_entries SET seq = 1, prev_hash = digest, hash = digest, "
+        "created_at = created_at + interval '1 microsecond' WHERE id = :e",
         # half a seal
         "UPDATE ledger_entries SET seq = 1 WHERE id = :e",
         "DELETE FROM ledger_entries WHERE id = :e",
