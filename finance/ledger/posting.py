@@ -355,7 +355,7 @@ def _draft(ask: _Ask, checked: list[Line], by_ref: Mapping[str, _Known | Locked]
     return _Draft(request_hash, entry, deltas, job)
 
 
-_entry_manager = LedgerEntry.__mapper__.class_manager  # type: ignore[attr-defined]
+_entry_manager = LedgerEntry.__mapper__.class_manager  # type: ignore[attr-defined]  # the mapper is set on the class at runtime
 
 
 def _entry_object(fields: dict[str, Any]) -> LedgerEntry:
