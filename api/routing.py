@@ -10,9 +10,10 @@ records the payment and an outbox job (``now=True``), and the endpoint calls ``a
 transaction open, then the settlement in a new one) and waits up to ``IPM_PAYMENT_WAIT_SECONDS``. The
 endpoint then reads the settled state in the session's next transaction and answers (202 when the provider
 has not answered yet); when the provider answered in time the settlement runs in the request's own
-session (its next transaction), so what it loaded is current for the answer. The idempotency key is committed with the first phase, marked in progress, and its
-response stored once the endpoint has answered; a retry meanwhile waits for it and replays it. Jobs queued to run now by a
-route that does not wait for them run right after its commit.
+session (its next transaction), so what it loaded is current for the answer. The idempotency key is
+committed with the first phase, marked in progress, and its response stored once the endpoint has
+answered; a retry meanwhile waits for it and replays it. Jobs queued to run now by a route that does not
+wait for them run right after its commit.
 """
 
 from __future__ import annotations
@@ -280,6 +281,7 @@ class TransactionalRoute(APIRoute):
         and its own Idempotency-Key claim already covers the maker's key."""
         request.state.session = replay.session
         return await endpoint(request)
+
 
 def _nothing_to_commit(session: AsyncSession) -> bool:
     """A read in autocommit (PostgreSQL) took effect statement by statement: a commit would only walk the
