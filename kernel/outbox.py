@@ -409,6 +409,18 @@ async def execute(factory: async_sessionmaker[AsyncSession], job: Claimed,
             await renew
 
 
+async def _commit_done(session: AsyncSession, job: Claimed) -> str:
+    """Mark the job done with its work and commit both, or roll both back if its lease was lost meanwhile."""
+    done = await _x(session, sa.update(jobs).where(_mine(job)).values(
+        status=DONE, finished_at=utcnow(), locked_by=None, lease_token=None, locked_until=None, last_error=None))
+    if done.rowcount != 1:
+        await session.rollback()
+        log.warning("outbox job %s lost its lease; its work was rolled back", job.id)
+        return "lost"
+    await session.commit()
+    return DONE
+
+
 async def _run(factory: async_sessionmaker[AsyncSession], job: Claimed, registered: _Registered,
                session_info: dict[str, Any]) -> str:
     try:
@@ -416,14 +428,8 @@ async def _run(factory: async_sessionmaker[AsyncSession], job: Claimed, register
             session.sync_session.info.update(session_info)
             ctx = JobContext(job.id, job.kind, job.attempts, session, factory, get_settings())
             await registered.fn(ctx, job.payload)
-            done = await _x(session, sa.update(jobs).where(_mine(job)).values(
-                status=DONE, finished_at=utcnow(), locked_by=None, lease_token=None, locked_until=None,
-                last_error=None))
-            if done.rowcount != 1:
-                await session.rollback()
-                log.warning("outbox job %s lost its lease; its work was rolled back", job.id)
+            if await _commit_done(session, job) != DONE:
                 return "lost"
-            await session.commit()
             chained = take_now(session)
         if chained:  # work the job itself asked to run at once (e.g. a settled payment releases escrow)
             await run_now(factory, chained)
@@ -531,16 +537,7 @@ async def _finish_split(factory: async_sessionmaker[AsyncSession], job: Claimed,
                 s.sync_session.info.update(session_info)
             if apply is not None:
                 await apply(s)
-            done = await _x(s, sa.update(jobs).where(_mine(job)).values(
-                status=DONE, finished_at=utcnow(), locked_by=None, lease_token=None, locked_until=None,
-                last_error=None))
-            if done.rowcount != 1:
-                await s.rollback()
-                log.warning("outbox job %s lost its lease; its work was rolled back", job.id)
-                outcome = "lost"
-            else:
-                await s.commit()
-                outcome = DONE
+            outcome = await _commit_done(s, job)
             chained = take_now(s) if own else []
         if chained:
             await run_now(factory, chained)
