@@ -37,6 +37,15 @@ async def _approve(client, checker, request_id: str):
     return await client.post(f"/approval-requests/{request_id}/approve", headers=checker.headers)
 
 
+async def _claim_on_a_covered_loan(api, app, fund, bank, sme):
+    """A programme with ¥10m of capital, the bank's agreement, a ¥1m covered loan and its ¥800k claim."""
+    p = await program(api, fund, capital=1000 * WAN)
+    await agreement(api, fund, p["id"], bank, deposit=100 * WAN)
+    req = cover_request(bank, sme, 100 * WAN)
+    await in_tx(app, cover.request_cover, actor(bank), p["id"], req)
+    return p, await in_tx(app, claims.open_claim, actor(bank), claim_request(req, 80 * WAN))
+
+
 async def test_disbursement_over_the_amount_waits_for_a_checker(api, client):
     c = await cast(api)
     checker = await api.user(c.bank.org_id, "bank", role="checker")
@@ -77,11 +86,7 @@ async def test_disbursement_over_the_amount_waits_for_a_checker(api, client):
 async def test_compensation_approval_waits_for_a_checker(api, client, app):
     fund, bank, sme = await api.org("fund"), await api.org("bank"), await api.org("sme")
     checker = await api.user(fund.org_id, "fund", role="checker")
-    p = await program(api, fund, capital=1000 * WAN)
-    await agreement(api, fund, p["id"], bank, deposit=100 * WAN)
-    req = cover_request(bank, sme, 100 * WAN)
-    await in_tx(app, cover.request_cover, actor(bank), p["id"], req)
-    claim = await in_tx(app, claims.open_claim, actor(bank), claim_request(req, 80 * WAN))
+    p, claim = await _claim_on_a_covered_loan(api, app, fund, bank, sme)
     await _policy(client, fund, compensation_approval=True)
     before = await cash(app, p["id"])
     r = await client.post(f"/compensation-claims/{claim.id}/approve", headers=fund.headers)
@@ -170,11 +175,7 @@ async def test_concurrent_approvals_of_money_actions_run_once(api, client, app):
     fund, bank, sme = await api.org("fund"), await api.org("bank"), await api.org("sme")
     checkers = [await api.user(fund.org_id, "fund", role="checker"),
                 await api.user(fund.org_id, "fund", role="org_admin")]
-    p = await program(api, fund, capital=1000 * WAN)
-    await agreement(api, fund, p["id"], bank, deposit=100 * WAN)
-    req = cover_request(bank, sme, 100 * WAN)
-    await in_tx(app, cover.request_cover, actor(bank), p["id"], req)
-    claim = await in_tx(app, claims.open_claim, actor(bank), claim_request(req, 80 * WAN))
+    p, claim = await _claim_on_a_covered_loan(api, app, fund, bank, sme)
     await _policy(client, fund, compensation_approval=True, recovery_distribution=True)
     before = await cash(app, p["id"])
     r = await client.post(f"/compensation-claims/{claim.id}/approve", headers=fund.headers)
@@ -207,11 +208,7 @@ async def test_an_approved_payout_the_provider_declines_stays_approved_with_its_
     again; the claim's own retry path pays it."""
     fund, bank, sme = await api.org("fund"), await api.org("bank"), await api.org("sme")
     checker = await api.user(fund.org_id, "fund", role="checker")
-    p = await program(api, fund, capital=1000 * WAN)
-    await agreement(api, fund, p["id"], bank, deposit=100 * WAN)
-    req = cover_request(bank, sme, 100 * WAN)
-    await in_tx(app, cover.request_cover, actor(bank), p["id"], req)
-    claim = await in_tx(app, claims.open_claim, actor(bank), claim_request(req, 80 * WAN))
+    p, claim = await _claim_on_a_covered_loan(api, app, fund, bank, sme)
     await _policy(client, fund, compensation_approval=True)
     before = await cash(app, p["id"])
     r = await client.post(f"/compensation-claims/{claim.id}/approve", headers=fund.headers)
