@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
@@ -221,3 +222,14 @@ async def test_a_day_that_moves_no_loan_still_ages_the_overdue_ones(app):
     async with open_session(app) as session:
         dpd = {x.id: x.days_past_due for x in (await session.exec(select(Loan))).all()}
     assert (dpd["loan_still_overdue"], dpd["loan_long_overdue"], dpd["loan_unpaid_today"]) == (7, 101, 2)
+
+
+def test_a_row_snapshot_refuses_the_column_types_it_cannot_render_alike():
+    # Floats and naive timestamps would read differently from the database and from jsonable: refused up front.
+    table = sa.Table("snapshot_probe", sa.MetaData(), sa.Column("id", sa.String, primary_key=True),
+                     sa.Column("weight", sa.Float))
+    for dialect in ("postgresql", "sqlite"):
+        with pytest.raises(TypeError, match="weight"):
+            event_log.row_json_sql(dialect, table)
+    assert event_log.row_json_sql("sqlite", sa.Table("plain", sa.MetaData(), sa.Column("id", sa.String))) is not None
+
