@@ -2,7 +2,8 @@
 
 Every status change in the platform goes through ``Workflow.apply`` (one row) or, set-based (the
 day-end), ``apply_bulk``, ``apply_where`` and ``apply_staged``, so the rule, the ``updated_at`` stamp and
-the audit record (``<workflow>.<action>``) can never be skipped. ``tests/kernel/test_workflow_gate.py`` fails on a ``.status =`` written anywhere else.
+the audit record (``<workflow>.<action>``) can never be skipped. ``tests/kernel/test_workflow_gate.py``
+fails on a ``.status =`` written anywhere else.
 Every workflow registers itself by name, and ``GET /workflows`` shows them all.
 """
 
