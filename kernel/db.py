@@ -287,20 +287,3 @@ def _not_found(model: type[SQLModel], obj_id: str, label: str | None) -> str:
     return f"{label or table_of(model).name.rstrip('s').replace('_', ' ')} {obj_id} not found"
 
 
-_ROW_STATEMENTS: dict[tuple[type[SQLModel], tuple[sa.Column[Any], ...]], sa.Select[Any]] = {}
-
-
-async def row_or_404(session: AsyncSession, model: type[SQLModel], obj_id: str, columns: Sequence[sa.Column[Any]],
-                     *, label: str | None = None) -> sa.Row[Any]:
-    """``get_or_404`` for a read that only shows the row: these columns of it as a Core row, no ORM object
-    (nothing to track, so nothing of the identity map's work; a read endpoint's hot path)."""
-    from kernel.errors import NotFound  # as in get_or_404
-
-    key = (model, tuple(columns))
-    stmt = _ROW_STATEMENTS.get(key)
-    if stmt is None:  # built once: SQLAlchemy then finds its compiled form by the memoised cache key
-        stmt = _ROW_STATEMENTS[key] = sa.select(*columns).where(table_of(model).c.id == sa.bindparam("obj_id"))
-    row = (await session.execute(stmt, {"obj_id": obj_id})).first()
-    if row is None:
-        raise NotFound(_not_found(model, obj_id, label))
-    return row
