@@ -117,4 +117,4 @@ def test_each_worker_is_one_thread_blas_included(workers: int, monkeypatch: pyte
 
     monkeypatch.setattr(stress, "threadpool_limits", recording_limits)
     simulate_losses(**book(50), correlation_bps=1000, scenarios=200, seed=1, chunk_elements=1_000, workers=workers)
-    assert seen and all(threads == 1 for pools in seen for threads in pools)
+    assert seen and all(pools and set(pools) == {1} for pools in seen)  # a BLAS was found, limited to one
