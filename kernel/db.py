@@ -183,7 +183,11 @@ async def read_rows(session: AsyncSession, stmt: sa.Select[Any], params: dict[st
     driver: Any = raw.driver_connection
     try:
         records = await driver.fetch(prepared.sql, *args)
-    except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as exc:
+    except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.InternalClientError) as exc:
+        # asyncpg can also report a backend that died between statements as an InternalClientError (its
+        # protocol still in the state of the statement it was preparing); only a closed connection is dead.
+        if isinstance(exc, asyncpg.InternalClientError) and not driver.is_closed():
+            raise
         # As SQLAlchemy does on a disconnect: every pooled connection as old as this one is replaced, this
         # one is dropped, and the error says so (TransactionalRoute retries the request).
         sync_conn.engine.pool._invalidate(raw, exc, _checkin=False)
