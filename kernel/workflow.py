@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kernel import audit, event_log
 from kernel.actor import Actor
-from kernel.db import TZDateTime, utcnow
+from kernel.db import TZDateTime, table_of, utcnow
 from kernel.errors import InvalidState
 from kernel.ids import new_id
 
@@ -116,6 +116,30 @@ class Workflow:
         await audit.record(session, actor, audit_action or f"{self.name}.{action}", self.name, obj.id,
                            before={self.field: before}, after={self.field: to, **details})
         return to
+
+    async def apply_returning(self, session: AsyncSession, actor: Actor, model: Any, obj_id: str, action: str, *,
+                              where: sa.ColumnElement[bool] | None = None, values: Mapping[str, Any] | None = None,
+                              **details: Any) -> Any | None:
+        """``apply`` to the row ``obj_id`` of ``model`` as one ``UPDATE … RETURNING`` guarded by the one
+        status ``action`` is allowed from (and ``where``): the row's lock and its write in one statement,
+        ``values`` written with it. Returns the row as it now stands (refreshed in the session), or None
+        when it was not in that status (nothing written, nothing audited)."""
+        (before,) = self.sources(action)
+        to = self.moves[(before, action)]
+        table = table_of(model)
+        written: dict[str, Any] = {**(values or {}), self.field: to}
+        if "updated_at" in table.c:
+            written["updated_at"] = utcnow()
+        stmt = (sa.update(model).where(table.c.id == obj_id, table.c[self.field] == before,
+                                       where if where is not None else sa.true())
+                .values(written).returning(model))
+        obj = (await session.execute(stmt, execution_options={"populate_existing": True,
+                                                              "synchronize_session": False})).scalars().first()
+        if obj is None:
+            return None
+        await audit.record(session, actor, f"{self.name}.{action}", self.name, obj_id,
+                           before={self.field: before}, after={self.field: to, **details})
+        return obj
 
     async def apply_bulk(self, session: AsyncSession, actor: Actor, rows: Iterable[tuple[str, str]],
                          action: str, *, table: sa.Table, business_date: date,

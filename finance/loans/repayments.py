@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -42,19 +44,33 @@ async def list_for(session: AsyncSession, actor: Actor, loan_id: str) -> list[Lo
                                     .order_by(col(LoanRepayment.paid_on), col(LoanRepayment.created_at)))).all())
 
 
-async def _rows_and_in_flight(session: AsyncSession, loan_id: str) -> tuple[list[LoanInstallment], int]:
-    """The loan's instalments, locked, and what its repayments still processing amount to, in one read.
-    Read after the loan's lock is granted, it counts every repayment committed before that."""
-    processing = (select(sa.func.coalesce(sa.func.sum(LoanRepayment.amount), 0))
-                  .where(LoanRepayment.loan_id == loan_id, LoanRepayment.status == "processing").scalar_subquery())
-    stmt = (select(LoanInstallment, processing).where(LoanInstallment.loan_id == loan_id)
-            .order_by(col(LoanInstallment.n)).with_for_update(of=LoanInstallment)
-            .execution_options(populate_existing=True))
-    found = (await session.exec(stmt)).all()
-    if found:
-        return [row for row, _ in found], int(found[0][1])
-    return [], sum((await session.exec(select(LoanRepayment.amount).where(
-        LoanRepayment.loan_id == loan_id, LoanRepayment.status == "processing"))).all())
+def _processing(loan_id: str) -> sa.ScalarSelect[Any]:
+    """What the loan's repayments still processing amount to."""
+    return (select(sa.func.coalesce(sa.func.sum(LoanRepayment.amount), 0))
+            .where(LoanRepayment.loan_id == loan_id, LoanRepayment.status == "processing").scalar_subquery())
+
+
+async def rows_and_charges(session: AsyncSession, loan_id: str, *, in_flight: bool = False
+                           ) -> tuple[list[LoanInstallment], list[LoanCharge], int]:
+    """The loan's instalments (locked: the day-end moves them by set-based UPDATE without the loan's lock)
+    and charges, refreshed, in one read, and with ``in_flight`` what its repayments still processing
+    amount to. Read after the loan's lock is granted (a statement of its own, so this one's snapshot
+    comes after it), it sees every row committed before that; charges are only written under the loan's
+    lock (levy, waive, a repayment), so holding it is enough for them. Each charge comes once, on the
+    first instalment's row."""
+    first = aliased(LoanInstallment)
+    first_n = sa.select(sa.func.min(first.n)).where(first.loan_id == loan_id).scalar_subquery()
+    stmt = (sa.select(LoanInstallment, LoanCharge, _processing(loan_id) if in_flight else sa.null())
+            .outerjoin(LoanCharge, sa.and_(col(LoanCharge.loan_id) == loan_id, col(LoanInstallment.n) == first_n))
+            .where(LoanInstallment.loan_id == loan_id).order_by(col(LoanInstallment.n), col(LoanCharge.id))
+            .with_for_update(of=LoanInstallment).execution_options(populate_existing=True))
+    found = (await session.execute(stmt)).all()
+    if not found:  # no schedule: the charges and what is in flight on their own
+        charges = await owed_charges(session, loan_id, lock=True)
+        return [], charges, (sum((await session.exec(select(LoanRepayment.amount).where(
+            LoanRepayment.loan_id == loan_id, LoanRepayment.status == "processing"))).all()) if in_flight else 0)
+    return ([row[0] for row in found], [row[1] for row in found if row[1] is not None],
+            int(found[0][2]) if in_flight else 0)
 
 
 async def repay(session: AsyncSession, actor: Actor, loan_id: str, amount: int,
@@ -67,8 +83,8 @@ async def repay(session: AsyncSession, actor: Actor, loan_id: str, amount: int,
     if loan.status not in PERFORMING:
         raise InvalidState(f"loan {loan.id} is {loan.status}; it takes no repayments")
     today = await business_date(session)
-    rows, in_flight = await _rows_and_in_flight(session, loan.id)
-    total = payoff.payoff(loan, rows, await owed_charges(session, loan.id, lock=True), today, today).total
+    rows, charges, in_flight = await rows_and_charges(session, loan.id, in_flight=True)
+    total = payoff.payoff(loan, rows, charges, today, today).total
     if amount + in_flight > total:
         raise ValidationFailed.at(["body", "amount"],
                                   f"{amount} is more than the {total - in_flight} that "
@@ -84,15 +100,17 @@ async def repay(session: AsyncSession, actor: Actor, loan_id: str, amount: int,
     session.add(repayment)
     await session.flush()
     if payment.status == "succeeded" and repayment.status == "processing":
-        await apply_repayment(session, actor, loan, repayment)
+        await apply_repayment(session, actor, loan, repayment, rows, charges)
     return loan, repayment
 
 
-async def apply_repayment(session: AsyncSession, actor: Actor, loan: Loan, repayment: LoanRepayment) -> None:
-    """The borrower's payment settled: allocate it, update the loan, and close it when nothing is owed."""
+async def apply_repayment(session: AsyncSession, actor: Actor, loan: Loan, repayment: LoanRepayment,
+                          rows: list[LoanInstallment] | None = None, charges: list[LoanCharge] | None = None) -> None:
+    """The borrower's payment settled: allocate it, update the loan, and close it when nothing is owed.
+    ``rows`` and ``charges``: the loan's, read under its lock in this transaction (else read here)."""
     today = await business_date(session)
-    rows = await installments(session, loan.id, lock=True)
-    charges = await owed_charges(session, loan.id, lock=True)
+    if rows is None or charges is None:
+        rows, charges, _ = await rows_and_charges(session, loan.id)
     amount = min(repayment.amount, payoff.payoff(loan, rows, charges, today, today).total)  # never over-applies
     before = versions.rows_json(rows)
     landing = payoff.land(loan, rows, charges, amount, today, repayment.prepayment)

@@ -12,7 +12,7 @@ from finance.loans import outbound, states
 from finance.loans.default import compensated
 from finance.loans.disbursement import activate
 from finance.loans.models import Loan, LoanCollateralAlert, LoanRepayment
-from finance.loans.repayments import apply_repayment
+from finance.loans.repayments import apply_repayment, rows_and_charges
 from finance.payments import service as payments
 from finance.payments.models import Payment
 from kernel import audit, events
@@ -29,24 +29,29 @@ async def _loan(session: AsyncSession, loan_id: str) -> Loan | None:
     return (await session.exec(stmt)).first()
 
 
-@payments.on_settled(outbound.LOAN_OBJECT)
+@payments.on_settled(outbound.LOAN_OBJECT, flushes=True)
 async def _loan_payment_settled(session: AsyncSession, payment: Payment) -> None:
     if payment.purpose == "repayment":
         # The loan (locked) and the repayment its payment is keyed by, in one read.
         stmt = (select(Loan, LoanRepayment).join(LoanRepayment, col(LoanRepayment.loan_id) == Loan.id)
                 .where(Loan.id == payment.object_id, LoanRepayment.id == payment.idempotency_key)
                 .with_for_update(of=Loan).execution_options(populate_existing=True))
-        found = (await session.exec(stmt)).first()
-        if found is None:
-            return
-        loan, repayment = found
-        if repayment.status == "processing" and loan.status in states.PERFORMING:
-            repayment.payment_id = payment.id
-            await apply_repayment(session, SYSTEM, loan, repayment)
+        # No autoflush: the payment's move and its audit row go with the repayment's writes in one flush
+        # (one INSERT of the audit rows).
+        with session.no_autoflush:
+            found = (await session.exec(stmt)).first()
+            if found is None or found[1].status != "processing" or found[0].status not in states.PERFORMING:
+                await session.flush()
+                return
+            loan, repayment = found
+            rows, charges, _ = await rows_and_charges(session, loan.id)
+        repayment.payment_id = payment.id
+        await apply_repayment(session, SYSTEM, loan, repayment, rows, charges)
         return
     disbursed = await _loan(session, payment.object_id)
     if disbursed is not None and payment.purpose == "disbursement" and disbursed.status == "secured":
         await activate(session, SYSTEM, disbursed)
+    await session.flush()
 
 
 @payments.on_failed(outbound.LOAN_OBJECT)

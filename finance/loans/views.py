@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -11,14 +16,58 @@ from finance.fund import recovery as fund_recovery
 from finance.loans import payoff, position
 from finance.loans.access import installments, left
 from finance.loans.models import Loan, LoanClassification, LoanCollateralAlert
-from finance.loans.schemas import LoanOut, RecoveriesOut, ScheduleOut
+from finance.loans.schemas import ClassificationOut, CollateralAlertOut, LoanOut, RecoveriesOut, ScheduleOut
 from finance.loans.security import security_of
 from finance.loans.states import PERFORMING
 from finance.servicing import collateral, versions
-from finance.servicing.models import LoanCharge
+from finance.servicing.models import LoanCharge, LoanCollateralValuation
+from kernel import event_log
 from kernel.clock import business_date
+from kernel.db import table_of
 from kernel.errors import NotFound
 from market.assets.models import Asset
+
+
+def _rows_json(dialect: str, pairs: dict[str, Any], where: Any, order_by: Sequence[Any]) -> Any:
+    """The rows ``where`` picks, as a JSON array of objects of ``pairs``, ordered by ``order_by``, built by
+    the database (NULL on PostgreSQL when there are none)."""
+    obj = event_log.json_object_sql(dialect, pairs)
+    if dialect == "postgresql":
+        return sa.select(sa.func.json_agg(aggregate_order_by(obj, *order_by), type_=sa.JSON)).where(where)
+    ordered = sa.select(obj.label("o")).where(where).order_by(*order_by).subquery()
+    return sa.select(sa.func.json_group_array(sa.func.json(ordered.c.o), type_=sa.JSON))
+
+
+@dataclass
+class Extras:
+    """What the answer about a loan shows besides its own row and schedule: its alerts, the valuations
+    recorded after it was made and its assets' statuses (its collateral), its classification history."""
+
+    alerts: list[dict[str, Any]]
+    later: list[SimpleNamespace]
+    statuses: dict[str, str]
+    history: list[dict[str, Any]]
+
+
+async def extras(session: AsyncSession, loan: Loan) -> Extras:
+    """``Extras`` in one statement (the database builds each list as JSON)."""
+    dialect = session.get_bind().dialect.name
+    A, C, V, S = (table_of(m).c for m in (LoanCollateralAlert, LoanClassification,  # noqa: N806
+                                          LoanCollateralValuation, Asset))
+    stmt = sa.select(
+        _rows_json(dialect, {k: A[k] for k in ALERT_FIELDS}, A.loan_id == loan.id, [A.id]).scalar_subquery(),
+        _rows_json(dialect, {k: V[k] for k in ("valuation_id", "source", "margin_bps")}, V.loan_id == loan.id,
+                   [V.seq]).scalar_subquery(),
+        _rows_json(dialect, {"id": S.id, "status": S.status}, S.id.in_(loan.asset_ids), [S.id]).scalar_subquery(),
+        _rows_json(dialect, {k: C[k] for k in HISTORY_FIELDS}, C.loan_id == loan.id,
+                   [C.business_date, C.created_at, C.id]).scalar_subquery())
+    alerts, later, assets, history = (await session.execute(stmt)).one()
+    return Extras(alerts or [], [SimpleNamespace(**v) for v in later or []],
+                  {a["id"]: a["status"] for a in assets or []}, history or [])
+
+
+ALERT_FIELDS = tuple(CollateralAlertOut.model_fields)
+HISTORY_FIELDS = tuple(ClassificationOut.model_fields)
 
 
 async def open_alerts(session: AsyncSession, loan_id: str) -> list[LoanCollateralAlert]:
@@ -45,6 +94,7 @@ async def describe_loan(session: AsyncSession, loan: Loan) -> LoanOut:
     # A guarantee or an insurance is joined with its party on the loan (finance.loans.security).
     guarantee, insurance = (await security_of(session, loan.id) if loan.guarantor_org_id or loan.insurer_org_id
                             else (None, None))
+    more = await extras(session, loan)
     out = loan.model_dump()
     out.update(
         next_due=({"n": pos.next_due.n, "due_on": pos.next_due.due_on, "amount": pos.next_due_amount}
@@ -59,9 +109,9 @@ async def describe_loan(session: AsyncSession, loan: Loan) -> LoanOut:
         insurance=insurance.model_dump(exclude={"created_at"}) if insurance else None,
         fund_cover=({"program_id": loan.fund_program_id, "cover_id": loan.fund_cover_id}
                     if loan.fund_cover_id else None),
-        collateral_alerts=[a.model_dump() for a in await open_alerts(session, loan.id)],
-        collateral=await collateral.position(session, loan),
-        classification_history=[h.model_dump() for h in await classification_history(session, loan.id)],
+        collateral_alerts=more.alerts,
+        collateral=await collateral.position(session, loan, later=more.later, statuses=more.statuses),
+        classification_history=more.history,
     )
     return LoanOut.model_validate(out)
 

@@ -57,8 +57,16 @@ def _register(outcome: str, object_type: str) -> Callable[[Callback], Callback]:
     return register
 
 
-def on_settled(object_type: str) -> Callable[[Callback], Callback]:
-    """``@on_settled("deal")``: ``fn(session, payment)`` runs when a payment for a deal reaches succeeded."""
+# Object types whose settled callbacks write the payment's move with their own rows (one flush).
+_flushes_on_settled: set[str] = set()
+
+
+def on_settled(object_type: str, *, flushes: bool = False) -> Callable[[Callback], Callback]:
+    """``@on_settled("deal")``: ``fn(session, payment)`` runs when a payment for a deal reaches succeeded.
+    ``flushes``: the callback flushes the session before it returns and reads nothing that needs the
+    payment's move flushed first, so the move (and its audit row) is written with the callback's rows."""
+    if flushes:
+        _flushes_on_settled.add(object_type)
     return _register("succeeded", object_type)
 
 
@@ -109,11 +117,17 @@ async def _transition(session: AsyncSession, payment: Payment, target: str, acto
     elif target == "refunded":
         payment.refunded_at = details["refunded_at"] = utcnow()
     await PAYMENT.apply(session, actor, payment, action, **details)
+    await _moved(session, payment, target, actor)
+
+
+async def _moved(session: AsyncSession, payment: Payment, target: str, actor: Actor) -> None:
+    """What follows a status change: its escrow consequence, the flush and the domain callbacks."""
     if target == "succeeded" and payment.escrow:
         ESCROW.start(payment)
     elif target == "refunded" and payment.escrow_state == "held":
         await ESCROW.apply(session, actor, payment, "refund")
-    await session.flush()
+    if target != "succeeded" or payment.object_type not in _flushes_on_settled:
+        await session.flush()
     await _notify(session, payment)
 
 
@@ -436,6 +450,9 @@ async def call_gateway(payment: Payment, op: str) -> gw.GatewayResult:
 
 async def settle_call(session: AsyncSession, payment_id: str, op: str, result: gw.GatewayResult) -> Payment:
     """Apply the provider's answer to ``op`` under the payment's lock (callbacks run here)."""
+    moved = await _succeeded_at_once(session, payment_id, op, result) if op in ("charge", "payout") else None
+    if moved is not None:
+        return moved
     payment = await lock(session, payment_id)
     was = payment.status
     obj = result.object
@@ -458,6 +475,56 @@ async def settle_call(session: AsyncSession, payment_id: str, op: str, result: g
     await _handle_local_events(session, result, payment)
     if payment.status != was:  # moved here, its callbacks ran here: what they loaded is current
         hold(session, payment)
+    return payment
+
+
+def _moves_to_success(event: Any, reference: str | None) -> bool:
+    """Whether a provider event reports the success of the object ``reference``."""
+    try:
+        _, kind, obj = _parse_event(event)
+    except InvalidPayload:
+        return False
+    return bool(reference) and kind != "refund.updated" and EVENT_TARGETS.get(kind) == "succeeded" and \
+        _event_reference(obj) == reference
+
+
+async def _succeeded_at_once(session: AsyncSession, payment_id: str, op: str,
+                             result: gw.GatewayResult) -> Payment | None:
+    """A charge or payout the provider says succeeded (in its answer, or in the first event it hands back,
+    as the local provider does), moved on from processing by one UPDATE … RETURNING (its lock and its
+    write), audited and followed as ``_transition`` does, its events recorded as ``handle_event`` would;
+    None when it is no such answer or the payment is not processing under that reference (nothing
+    written: the caller locks and judges it)."""
+    obj, events = result.object, list(result.events)
+    reference = obj.get("id")
+    status = gw.payout_status(obj) if op == "payout" else gw.intent_status(obj)
+    moving = None
+    if status == "processing" and events and _moves_to_success(events[0], reference):
+        moving = events.pop(0)
+    elif status != "succeeded":
+        return None
+    table = table_of(Payment)
+    settled_at = utcnow()
+    values: dict[str, Any] = {"settled_at": settled_at}
+    where = table.c.method == "payout" if op == "payout" else table.c.method != "payout"
+    if reference:  # kept when the payment has one already; an event must name the one it ends up with
+        values["provider_reference"] = sa.func.coalesce(table.c.provider_reference, reference)
+        if moving is not None:
+            where = sa.and_(where, sa.or_(table.c.provider_reference.is_(None),
+                                          table.c.provider_reference == reference))
+    payment: Payment | None = await PAYMENT.apply_returning(session, SYSTEM, Payment, payment_id, "succeed",
+                                                            where=where, values=values, settled_at=settled_at)
+    if payment is None:
+        return None
+    await _moved(session, payment, "succeeded", SYSTEM)
+    if moving is not None:  # as handle_event records an event that moved the payment it holds locked
+        event_id, kind, _ = _parse_event(moving)
+        await insert_if_absent(session, PaymentEvent(event_id=event_id, type=kind, source="local",
+                                                     provider_object_id=reference, payload=moving,
+                                                     payment_id=payment.id, outcome="applied"))
+    for event in events:
+        await handle_event(session, event, source="local", locked=payment)
+    hold(session, payment)  # moved here, its callbacks ran here: what they loaded is current
     return payment
 
 

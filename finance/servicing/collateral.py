@@ -13,8 +13,9 @@ whichever is more; below that a margin call is due (``margin``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -96,10 +97,14 @@ async def valuation_parts(session: AsyncSession, valuation_ids: Sequence[str]) -
 
 
 async def cover(session: AsyncSession, loan: Loan, *, drop: Iterable[str] = (),
-                add: Sequence[ValuationAsset] = ()) -> Cover:
+                add: Sequence[ValuationAsset] = (), later: Sequence[Any] | None = None,
+                statuses: Mapping[str, str] | None = None) -> Cover:
     """The loan's cover now; ``drop`` and ``add`` ask what it would be with those assets released or
-    those valued assets pledged (a release or substitution before it is approved)."""
-    later = await later_valuations(session, loan.id)
+    those valued assets pledged (a release or substitution before it is approved). ``later`` (the
+    loan's later valuations, by seq: their valuation_id, source, margin_bps) and ``statuses`` (of the
+    loan's assets) when the caller has read them already."""
+    if later is None:
+        later = await later_valuations(session, loan.id)
     order = [v for v in [loan.valuation_id, *(r.valuation_id for r in later)] if v]
     rank = {v: i for i, v in enumerate(order)}  # a valuation cited twice ranks at its latest citation
     dropped = set(drop)
@@ -111,8 +116,9 @@ async def cover(session: AsyncSession, loan: Loan, *, drop: Iterable[str] = (),
         if held is None or rank[part.valuation_id] > rank[held.valuation_id]:
             best[part.asset_id] = part
     best.update({p.asset_id: p for p in add})
-    statuses = dict((await session.exec(select(Asset.id, Asset.status).where(
-        col(Asset.id).in_(asset_ids)))).all())
+    if statuses is None or not set(asset_ids) <= set(statuses):
+        statuses = dict((await session.exec(select(Asset.id, Asset.status).where(
+            col(Asset.id).in_(asset_ids)))).all())
     parts = [Part(a, best[a].valuation_id if a in best else None, best[a].value if a in best else 0,
                   best[a].ltv_bps if a in best else 0, statuses.get(a, "unknown")) for a in asset_ids]
     # The bank's margin (its latest revaluation's) or the covering programme's, whichever is more.
@@ -123,9 +129,11 @@ async def cover(session: AsyncSession, loan: Loan, *, drop: Iterable[str] = (),
     return Cover(parts, loan.outstanding_principal, margin, latest, order, bank_margin)
 
 
-async def position(session: AsyncSession, loan: Loan) -> CollateralOut | None:
-    """The loan's collateral as ``GET /loans/{id}`` shows it; None while no valuation values it."""
-    c = await cover(session, loan)
+async def position(session: AsyncSession, loan: Loan, *, later: Sequence[Any] | None = None,
+                   statuses: Mapping[str, str] | None = None) -> CollateralOut | None:
+    """The loan's collateral as ``GET /loans/{id}`` shows it; None while no valuation values it
+    (``later``, ``statuses``: as ``cover`` takes them)."""
+    c = await cover(session, loan, later=later, statuses=statuses)
     if c.valuation_id is None:
         return None
     valuation = await session.get(Valuation, c.valuation_id)
