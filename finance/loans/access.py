@@ -69,15 +69,18 @@ async def installments(session: AsyncSession, loan_id: str, *, lock: bool = Fals
 _LEFT = "loans.left"
 
 
-def leave(session: AsyncSession, loan_id: str, rows: Sequence[LoanInstallment], charges: Sequence[Any]) -> None:
+def leave(session: AsyncSession, loan_id: str, rows: Sequence[LoanInstallment], charges: Sequence[Any],
+          extras: Any = None) -> None:
     """Keep the instalments and charges a service just wrote (read under the loan's lock) with the session,
-    for the answer describing the loan (``left``), so it does not read them again."""
-    session.sync_session.info.setdefault(_LEFT, {})[loan_id] = (list(rows), list(charges))
+    for the answer describing the loan (``left``), so it does not read them again; ``extras``: the loan's
+    ``views.Extras`` read with them, when nothing since changed them."""
+    session.sync_session.info.setdefault(_LEFT, {})[loan_id] = (list(rows), list(charges), extras)
 
 
-def left(session: AsyncSession, loan_id: str) -> tuple[list[LoanInstallment], list[Any]] | None:
+def left(session: AsyncSession, loan_id: str) -> tuple[list[LoanInstallment], list[Any], Any] | None:
     """What ``leave`` kept for the loan (once): as this session wrote them, committed unless rolled back."""
-    found: tuple[list[LoanInstallment], list[Any]] | None = session.sync_session.info.get(_LEFT, {}).pop(loan_id, None)
+    found: tuple[list[LoanInstallment], list[Any], Any] | None = \
+        session.sync_session.info.get(_LEFT, {}).pop(loan_id, None)
     return found
 
 

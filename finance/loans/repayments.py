@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from finance.loans import access, accrual, early, outbound, payoff, position, states
+from finance.loans import access, accrual, early, outbound, payoff, position, states, views
 from finance.loans.access import BORROWER_KINDS, installments
 from finance.loans.models import Loan, LoanClassification, LoanInstallment, LoanRepayment
 from finance.loans.states import PERFORMING
@@ -50,27 +51,38 @@ def _processing(loan_id: str) -> sa.ScalarSelect[Any]:
             .where(LoanRepayment.loan_id == loan_id, LoanRepayment.status == "processing").scalar_subquery())
 
 
-async def rows_and_charges(session: AsyncSession, loan_id: str, *, in_flight: bool = False
-                           ) -> tuple[list[LoanInstallment], list[LoanCharge], int]:
+@dataclass
+class Held:
+    """What a repayment reads of a loan under its lock (``rows_and_charges``)."""
+
+    rows: list[LoanInstallment]
+    charges: list[LoanCharge]
+    in_flight: int = 0
+    extras: views.Extras | None = None
+
+
+async def rows_and_charges(session: AsyncSession, loan_id: str, *, in_flight: bool = False,
+                           extras_of: Loan | None = None) -> Held:
     """The loan's instalments (locked: the day-end moves them by set-based UPDATE without the loan's lock)
     and charges, refreshed, in one read, and with ``in_flight`` what its repayments still processing
     amount to. Read after the loan's lock is granted (a statement of its own, so this one's snapshot
     comes after it), it sees every row committed before that; charges are only written under the loan's
     lock (levy, waive, a repayment), so holding it is enough for them. Each charge comes once, on the
-    first instalment's row."""
+    first instalment's row. ``extras_of``: the loan's ``views.Extras`` come with them (for the answer)."""
     first = aliased(LoanInstallment)
-    first_n = sa.select(sa.func.min(first.n)).where(first.loan_id == loan_id).scalar_subquery()
-    stmt = (sa.select(LoanInstallment, LoanCharge, _processing(loan_id) if in_flight else sa.null())
+    first_n = sa.select(sa.func.min(first.n)).where(col(first.loan_id) == loan_id).scalar_subquery()
+    more = views.extras_columns(session.get_bind().dialect.name, extras_of) if extras_of is not None else []
+    stmt = (sa.select(LoanInstallment, LoanCharge, _processing(loan_id) if in_flight else sa.null(), *more)
             .outerjoin(LoanCharge, sa.and_(col(LoanCharge.loan_id) == loan_id, col(LoanInstallment.n) == first_n))
-            .where(LoanInstallment.loan_id == loan_id).order_by(col(LoanInstallment.n), col(LoanCharge.id))
+            .where(col(LoanInstallment.loan_id) == loan_id).order_by(col(LoanInstallment.n), col(LoanCharge.id))
             .with_for_update(of=LoanInstallment).execution_options(populate_existing=True))
     found = (await session.execute(stmt)).all()
     if not found:  # no schedule: the charges and what is in flight on their own
         charges = await owed_charges(session, loan_id, lock=True)
-        return [], charges, (sum((await session.exec(select(LoanRepayment.amount).where(
-            LoanRepayment.loan_id == loan_id, LoanRepayment.status == "processing"))).all()) if in_flight else 0)
-    return ([row[0] for row in found], [row[1] for row in found if row[1] is not None],
-            int(found[0][2]) if in_flight else 0)
+        return Held([], charges, (sum((await session.exec(select(LoanRepayment.amount).where(
+            LoanRepayment.loan_id == loan_id, LoanRepayment.status == "processing"))).all()) if in_flight else 0))
+    return Held([row[0] for row in found], [row[1] for row in found if row[1] is not None],
+                int(found[0][2]) if in_flight else 0, views.extras_of(found[0][3:]) if more else None)
 
 
 async def repay(session: AsyncSession, actor: Actor, loan_id: str, amount: int,
@@ -83,7 +95,8 @@ async def repay(session: AsyncSession, actor: Actor, loan_id: str, amount: int,
     if loan.status not in PERFORMING:
         raise InvalidState(f"loan {loan.id} is {loan.status}; it takes no repayments")
     today = await business_date(session)
-    rows, charges, in_flight = await rows_and_charges(session, loan.id, in_flight=True)
+    held = await rows_and_charges(session, loan.id, in_flight=True)
+    rows, charges, in_flight = held.rows, held.charges, held.in_flight
     total = payoff.payoff(loan, rows, charges, today, today).total
     if amount + in_flight > total:
         raise ValidationFailed.at(["body", "amount"],
@@ -100,17 +113,18 @@ async def repay(session: AsyncSession, actor: Actor, loan_id: str, amount: int,
     session.add(repayment)
     await session.flush()
     if payment.status == "succeeded" and repayment.status == "processing":
-        await apply_repayment(session, actor, loan, repayment, rows, charges)
+        await apply_repayment(session, actor, loan, repayment, held)
     return loan, repayment
 
 
 async def apply_repayment(session: AsyncSession, actor: Actor, loan: Loan, repayment: LoanRepayment,
-                          rows: list[LoanInstallment] | None = None, charges: list[LoanCharge] | None = None) -> None:
+                          held: Held | None = None) -> None:
     """The borrower's payment settled: allocate it, update the loan, and close it when nothing is owed.
-    ``rows`` and ``charges``: the loan's, read under its lock in this transaction (else read here)."""
+    ``held``: the loan's rows read under its lock in this transaction (else read here)."""
     today = await business_date(session)
-    if rows is None or charges is None:
-        rows, charges, _ = await rows_and_charges(session, loan.id)
+    if held is None:
+        held = await rows_and_charges(session, loan.id)
+    rows, charges, classification = held.rows, held.charges, loan.classification
     amount = min(repayment.amount, payoff.payoff(loan, rows, charges, today, today).total)  # never over-applies
     before = versions.rows_json(rows)
     landing = payoff.land(loan, rows, charges, amount, today, repayment.prepayment)
@@ -150,7 +164,9 @@ async def apply_repayment(session: AsyncSession, actor: Actor, loan: Loan, repay
         await states.LOAN.apply(session, actor, loan, "repay_in_full", repayment_id=repayment.id)
         await encumbrances.release(session, actor, loan.id, "pledge")
     await session.flush()
-    access.leave(session, loan.id, rows, charges)
+    # The extras read with the rows still hold unless the classification moved or the pledge was released.
+    unchanged = loan.classification == classification and loan.closed_on is None
+    access.leave(session, loan.id, rows, charges, held.extras if unchanged else None)
     await outbound.update_fund(session, loan)
     await events.publish(session, events.LOAN_REPAYMENT_APPLIED, {
         "loan_id": loan.id, "repayment_id": repayment.id, "prepaid_principal": repayment.prepaid_principal,

@@ -44,9 +44,10 @@ async def _loan_payment_settled(session: AsyncSession, payment: Payment) -> None
                 await session.flush()
                 return
             loan, repayment = found
-            rows, charges, _ = await rows_and_charges(session, loan.id)
+            # The loan's extras come with its rows for the answer of a request settling here.
+            held = await rows_and_charges(session, loan.id, extras_of=loan)
         repayment.payment_id = payment.id
-        await apply_repayment(session, SYSTEM, loan, repayment, rows, charges)
+        await apply_repayment(session, SYSTEM, loan, repayment, held)
         return
     disbursed = await _loan(session, payment.object_id)
     if disbursed is not None and payment.purpose == "disbursement" and disbursed.status == "secured":

@@ -49,21 +49,29 @@ class Extras:
     history: list[dict[str, Any]]
 
 
-async def extras(session: AsyncSession, loan: Loan) -> Extras:
-    """``Extras`` in one statement (the database builds each list as JSON)."""
-    dialect = session.get_bind().dialect.name
-    A, C, V, S = (table_of(m).c for m in (LoanCollateralAlert, LoanClassification,  # noqa: N806
+def extras_columns(dialect: str, loan: Loan) -> list[Any]:
+    """The columns that read ``Extras`` (each list as JSON the database builds), for any statement."""
+    A, C, V, S = (table_of(m).c for m in (LoanCollateralAlert, LoanClassification,
                                           LoanCollateralValuation, Asset))
-    stmt = sa.select(
+    return [
         _rows_json(dialect, {k: A[k] for k in ALERT_FIELDS}, A.loan_id == loan.id, [A.id]).scalar_subquery(),
         _rows_json(dialect, {k: V[k] for k in ("valuation_id", "source", "margin_bps")}, V.loan_id == loan.id,
                    [V.seq]).scalar_subquery(),
         _rows_json(dialect, {"id": S.id, "status": S.status}, S.id.in_(loan.asset_ids), [S.id]).scalar_subquery(),
         _rows_json(dialect, {k: C[k] for k in HISTORY_FIELDS}, C.loan_id == loan.id,
-                   [C.business_date, C.created_at, C.id]).scalar_subquery())
-    alerts, later, assets, history = (await session.execute(stmt)).one()
+                   [C.business_date, C.created_at, C.id]).scalar_subquery()]
+
+
+def extras_of(values: Sequence[Any]) -> Extras:
+    """``Extras`` from the values of ``extras_columns``."""
+    alerts, later, assets, history = values
     return Extras(alerts or [], [SimpleNamespace(**v) for v in later or []],
                   {a["id"]: a["status"] for a in assets or []}, history or [])
+
+
+async def extras(session: AsyncSession, loan: Loan) -> Extras:
+    """``Extras`` in one statement."""
+    return extras_of((await session.execute(sa.select(*extras_columns(session.get_bind().dialect.name, loan)))).one())
 
 
 ALERT_FIELDS = tuple(CollateralAlertOut.model_fields)
@@ -94,7 +102,7 @@ async def describe_loan(session: AsyncSession, loan: Loan) -> LoanOut:
     # A guarantee or an insurance is joined with its party on the loan (finance.loans.security).
     guarantee, insurance = (await security_of(session, loan.id) if loan.guarantor_org_id or loan.insurer_org_id
                             else (None, None))
-    more = await extras(session, loan)
+    more = kept[2] if kept is not None and kept[2] is not None else await extras(session, loan)
     out = loan.model_dump()
     out.update(
         next_due=({"n": pos.next_due.n, "due_on": pos.next_due.due_on, "amount": pos.next_due_amount}
