@@ -45,10 +45,29 @@ async def list_for(session: AsyncSession, actor: Actor, loan_id: str) -> list[Lo
                                     .order_by(col(LoanRepayment.paid_on), col(LoanRepayment.created_at)))).all())
 
 
-def _processing(loan_id: str) -> sa.ScalarSelect[Any]:
+def _processing(loan_id: Any) -> sa.ScalarSelect[Any]:
     """What the loan's repayments still processing amount to."""
     return (select(sa.func.coalesce(sa.func.sum(LoanRepayment.amount), 0))
             .where(LoanRepayment.loan_id == loan_id, LoanRepayment.status == "processing").scalar_subquery())
+
+
+_ROWS: dict[tuple[str, bool, bool], Any] = {}  # rows_and_charges' statements, built once
+
+
+def _rows_statement(dialect: str, in_flight: bool, extras: bool) -> Any:
+    stmt = _ROWS.get((dialect, in_flight, extras))
+    if stmt is not None:
+        return stmt
+    loan_id = sa.bindparam("loan_id", type_=sa.String)
+    first = aliased(LoanInstallment)
+    first_n = sa.select(sa.func.min(first.n)).where(col(first.loan_id) == loan_id).scalar_subquery()
+    more = views.extras_columns(dialect, loan_id, sa.bindparam("asset_ids", expanding=True)) if extras else []
+    stmt = _ROWS[(dialect, in_flight, extras)] = (
+        sa.select(LoanInstallment, LoanCharge, _processing(loan_id) if in_flight else sa.null(), *more)
+        .outerjoin(LoanCharge, sa.and_(col(LoanCharge.loan_id) == loan_id, col(LoanInstallment.n) == first_n))
+        .where(col(LoanInstallment.loan_id) == loan_id).order_by(col(LoanInstallment.n), col(LoanCharge.id))
+        .with_for_update(of=LoanInstallment).execution_options(populate_existing=True))
+    return stmt
 
 
 @dataclass
@@ -69,14 +88,11 @@ async def rows_and_charges(session: AsyncSession, loan_id: str, *, in_flight: bo
     comes after it), it sees every row committed before that; charges are only written under the loan's
     lock (levy, waive, a repayment), so holding it is enough for them. Each charge comes once, on the
     first instalment's row. ``extras_of``: the loan's ``views.Extras`` come with them (for the answer)."""
-    first = aliased(LoanInstallment)
-    first_n = sa.select(sa.func.min(first.n)).where(col(first.loan_id) == loan_id).scalar_subquery()
-    more = views.extras_columns(session.get_bind().dialect.name, extras_of) if extras_of is not None else []
-    stmt = (sa.select(LoanInstallment, LoanCharge, _processing(loan_id) if in_flight else sa.null(), *more)
-            .outerjoin(LoanCharge, sa.and_(col(LoanCharge.loan_id) == loan_id, col(LoanInstallment.n) == first_n))
-            .where(col(LoanInstallment.loan_id) == loan_id).order_by(col(LoanInstallment.n), col(LoanCharge.id))
-            .with_for_update(of=LoanInstallment).execution_options(populate_existing=True))
-    found = (await session.execute(stmt)).all()
+    dialect = session.get_bind().dialect.name
+    stmt = _rows_statement(dialect, in_flight, extras_of is not None)
+    params = views.extras_params(extras_of) if extras_of is not None else {}
+    found = (await session.execute(stmt, {**params, "loan_id": loan_id})).all()
+    more = extras_of is not None
     if not found:  # no schedule: the charges and what is in flight on their own
         charges = await owed_charges(session, loan_id, lock=True)
         return Held([], charges, (sum((await session.exec(select(LoanRepayment.amount).where(

@@ -49,17 +49,23 @@ class Extras:
     history: list[dict[str, Any]]
 
 
-def extras_columns(dialect: str, loan: Loan) -> list[Any]:
-    """The columns that read ``Extras`` (each list as JSON the database builds), for any statement."""
+def extras_columns(dialect: str, loan_id: Any, asset_ids: Any) -> list[Any]:
+    """The columns that read ``Extras`` of a loan (each list as JSON the database builds), for any
+    statement; ``loan_id`` and ``asset_ids`` are values or bind parameters (``asset_ids`` expanding)."""
     A, C, V, S = (table_of(m).c for m in (LoanCollateralAlert, LoanClassification,
                                           LoanCollateralValuation, Asset))
     return [
-        _rows_json(dialect, {k: A[k] for k in ALERT_FIELDS}, A.loan_id == loan.id, [A.id]).scalar_subquery(),
-        _rows_json(dialect, {k: V[k] for k in ("valuation_id", "source", "margin_bps")}, V.loan_id == loan.id,
+        _rows_json(dialect, {k: A[k] for k in ALERT_FIELDS}, A.loan_id == loan_id, [A.id]).scalar_subquery(),
+        _rows_json(dialect, {k: V[k] for k in ("valuation_id", "source", "margin_bps")}, V.loan_id == loan_id,
                    [V.seq]).scalar_subquery(),
-        _rows_json(dialect, {"id": S.id, "status": S.status}, S.id.in_(loan.asset_ids), [S.id]).scalar_subquery(),
-        _rows_json(dialect, {k: C[k] for k in HISTORY_FIELDS}, C.loan_id == loan.id,
+        _rows_json(dialect, {"id": S.id, "status": S.status}, S.id.in_(asset_ids), [S.id]).scalar_subquery(),
+        _rows_json(dialect, {k: C[k] for k in HISTORY_FIELDS}, C.loan_id == loan_id,
                    [C.business_date, C.created_at, C.id]).scalar_subquery()]
+
+
+def extras_params(loan: Loan) -> dict[str, Any]:
+    """The parameters of ``extras_columns`` built over ``bindparam("loan_id")`` and ``"asset_ids"``."""
+    return {"loan_id": loan.id, "asset_ids": list(loan.asset_ids)}
 
 
 def extras_of(values: Sequence[Any]) -> Extras:
@@ -69,9 +75,17 @@ def extras_of(values: Sequence[Any]) -> Extras:
                   {a["id"]: a["status"] for a in assets or []}, history or [])
 
 
+_EXTRAS: dict[str, Any] = {}  # the statement per dialect, built once
+
+
 async def extras(session: AsyncSession, loan: Loan) -> Extras:
     """``Extras`` in one statement."""
-    return extras_of((await session.execute(sa.select(*extras_columns(session.get_bind().dialect.name, loan)))).one())
+    dialect = session.get_bind().dialect.name
+    stmt = _EXTRAS.get(dialect)
+    if stmt is None:
+        stmt = _EXTRAS[dialect] = sa.select(*extras_columns(dialect, sa.bindparam("loan_id", type_=sa.String),
+                                                            sa.bindparam("asset_ids", expanding=True)))
+    return extras_of((await session.execute(stmt, extras_params(loan))).one())
 
 
 ALERT_FIELDS = tuple(CollateralAlertOut.model_fields)
