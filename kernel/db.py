@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import zlib
 from collections import namedtuple
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -15,6 +16,7 @@ import asyncpg  # type: ignore[import-untyped]  # no stubs
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.util import greenlet_spawn
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -183,19 +185,75 @@ async def read_rows(session: AsyncSession, stmt: sa.Select[Any], params: dict[st
     driver: Any = raw.driver_connection
     try:
         records = await driver.fetch(prepared.sql, *args)
-    except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.InternalClientError) as exc:
-        # asyncpg can also report a backend that died between statements as an InternalClientError (its
-        # protocol still in the state of the statement it was preparing); only a closed connection is dead.
-        if isinstance(exc, asyncpg.InternalClientError) and not driver.is_closed():
+    except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError, asyncpg.InternalClientError) as exc:
+        dead = _is_dead(exc, driver)
+        if dead:  # as SQLAlchemy does: every pooled connection as old as this one is replaced, this one dropped
+            sync_conn.engine.pool._invalidate(raw, exc, _checkin=False)
+            await conn.invalidate(exc)
+        elif not isinstance(exc, asyncpg.PostgresError):
             raise
-        # As SQLAlchemy does on a disconnect: every pooled connection as old as this one is replaced, this
-        # one is dropped, and the error says so (TransactionalRoute retries the request).
-        sync_conn.engine.pool._invalidate(raw, exc, _checkin=False)
-        await conn.invalidate(exc)
-        raise sa.exc.DBAPIError(prepared.sql, args, exc, connection_invalidated=True) from exc
-    except asyncpg.PostgresError as exc:
-        raise sa.exc.DBAPIError(prepared.sql, args, exc) from exc
+        raise _dbapi_error(exc, dead, prepared.sql, args) from exc
     return prepared.rows(records)
+
+
+_DEAD = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.InternalClientError)
+
+
+def _is_dead(exc: BaseException, driver: Any) -> bool:
+    # asyncpg can also report a backend that died between statements as an InternalClientError (its
+    # protocol still in the state of the statement it was preparing); only a closed connection is dead.
+    return isinstance(exc, _DEAD) and not (isinstance(exc, asyncpg.InternalClientError) and not driver.is_closed())
+
+
+def _dbapi_error(exc: BaseException, dead: bool, sql: str, args: Sequence[Any]) -> Exception:
+    """The error SQLAlchemy would raise for a dead connection (marked invalidated: ``TransactionalRoute``
+    retries the request) or a PostgreSQL error (``IntegrityError`` for a broken constraint)."""
+    if dead:
+        return sa.exc.DBAPIError(sql, args, exc, connection_invalidated=True)
+    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+        return sa.exc.IntegrityError(sql, args, exc)
+    return sa.exc.DBAPIError(sql, args, exc)
+
+
+class Driver:
+    """A pooled asyncpg connection (``driver_connection``) for statements that are each their own
+    transaction: asyncpg sends no BEGIN unless asked, so each commits as it runs. They skip SQLAlchemy's
+    execution machinery but stay observable as its statements are (``before_cursor_execute``, with no
+    connection object), raise its errors (``_dbapi_error``) and retire a dead connection as it does."""
+
+    __slots__ = ("_dispatch", "_pool", "_raw", "driver")
+
+    def __init__(self, engine: sa.Engine, raw: Any) -> None:
+        self._dispatch = engine.dispatch
+        self._pool = engine.pool
+        self._raw = raw
+        self.driver: Any = raw.driver_connection
+
+    async def fetchval(self, sql: str, args: Sequence[Any]) -> Any:
+        """The first column of the first row; prepared once per connection by asyncpg's statement cache."""
+        if self._dispatch.before_cursor_execute:
+            self._dispatch.before_cursor_execute(None, None, sql, args, None, False)  # no Connection here
+        try:
+            return await self.driver.fetchval(sql, *args)
+        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError, asyncpg.InternalClientError) as exc:
+            dead = _is_dead(exc, self.driver)
+            if dead:  # as SQLAlchemy does: this and every older pooled connection are replaced
+                await greenlet_spawn(self._pool._invalidate, self._raw, exc)
+            elif not isinstance(exc, asyncpg.PostgresError):
+                raise
+            raise _dbapi_error(exc, dead, sql, args) from exc
+
+
+@asynccontextmanager
+async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Driver]:
+    """A connection of ``engine``'s pool at driver level (PostgreSQL), given back on exit. The pool's reset
+    on return has nothing to roll back: no statement here opens a transaction."""
+    sync_engine = engine.sync_engine
+    raw = await greenlet_spawn(sync_engine.raw_connection)
+    try:
+        yield Driver(sync_engine, raw)
+    finally:
+        await greenlet_spawn(raw.close)
 
 
 def is_dead_connection(exc: BaseException) -> bool:
