@@ -32,7 +32,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from finance.ledger import periods
-from finance.ledger.append import Append, append, can_post_in_one, has_post_function, post_alone_in_one, post_in_one
+from finance.ledger.append import (
+    Append,
+    append,
+    can_post_in_one,
+    has_post_function,
+    post_alone_in_one,
+    post_in_one,
+)
 from finance.ledger.core import (
     DEBIT,
     Line,
