@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import zlib
 from collections import namedtuple
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -161,6 +162,8 @@ class _DriverStatement:
 
 
 _DRIVER: dict[sa.Select[Any], _DriverStatement] = {}
+# ``read_rows`` or a function of its signature that runs the statement in its own way (api.deps.Caller.read).
+RowReader = Callable[[AsyncSession, sa.Select[Any], dict[str, Any]], Awaitable[list[Any]]]
 
 
 async def read_rows(session: AsyncSession, stmt: sa.Select[Any], params: dict[str, Any]) -> list[Any]:
@@ -214,6 +217,51 @@ async def _fetch(fairy: Any, stmt: sa.Select[Any], params: dict[str, Any], engin
     except asyncpg.PostgresError as exc:
         raise sa.exc.DBAPIError(prepared.sql, args, exc) from exc
     return prepared.rows(records)
+
+
+class Driver:
+    """A pooled asyncpg connection (``driver_connection``) for statements that are each their own
+    transaction: asyncpg sends no BEGIN unless asked, so each commits as it runs. They skip SQLAlchemy's
+    execution machinery but stay observable as its statements are (``before_cursor_execute``, with no
+    connection object), raise its errors and retire a dead connection as it does (as ``_fetch``)."""
+
+    __slots__ = ("_engine", "_fairy", "driver")
+
+    def __init__(self, engine: sa.Engine, fairy: Any) -> None:
+        self._engine = engine
+        self._fairy = fairy
+        self.driver: Any = fairy.driver_connection
+
+    async def fetchval(self, sql: str, args: Sequence[Any]) -> Any:
+        """The first column of the first row; prepared once per connection by asyncpg's statement cache."""
+        if self._engine.dispatch.before_cursor_execute:
+            self._engine.dispatch.before_cursor_execute(None, None, sql, args, None, False)
+        try:
+            return await self.driver.fetchval(sql, *args)
+        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.InternalClientError) as exc:
+            if isinstance(exc, asyncpg.InternalClientError) and not self.driver.is_closed():
+                raise
+            self._engine.pool._invalidate(self._fairy, exc, _checkin=False)
+            await greenlet_spawn(self._fairy.invalidate, exc)
+            raise sa.exc.DBAPIError(sql, args, exc, connection_invalidated=True) from exc
+        except asyncpg.IntegrityConstraintViolationError as exc:  # SQLAlchemy's class for it (a unique key)
+            raise sa.exc.IntegrityError(sql, args, exc) from exc
+        except asyncpg.PostgresError as exc:
+            raise sa.exc.DBAPIError(sql, args, exc) from exc
+
+
+@asynccontextmanager
+async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Driver]:
+    """A connection of ``engine``'s pool at driver level (PostgreSQL), given back on exit."""
+    fairy = await engine.raw_connection()
+    try:
+        yield Driver(engine.sync_engine, fairy)
+    except BaseException as exc:
+        if not isinstance(exc, Exception):  # cancelled mid-statement: not fit to go back to the pool
+            fairy.invalidate(exc)  # outside a greenlet this terminates the connection at once
+        raise
+    finally:
+        fairy.close()  # back to the pool; no transaction was begun, so its reset sends nothing
 
 
 def is_dead_connection(exc: BaseException) -> bool:

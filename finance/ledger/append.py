@@ -20,13 +20,13 @@ from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from finance.fund.models import FundProgram
 from finance.ledger.models import LedgerAccount, LedgerEntry, LedgerPosting
 from finance.ledger.periods import LedgerPeriod
 from kernel.audit import AuditEvent
-from kernel.db import table_of
+from kernel.db import Driver, table_of
 
 _accounts = table_of(LedgerAccount)
 _entries = table_of(LedgerEntry)
@@ -83,13 +83,30 @@ async def post_in_one(conn: AsyncConnection, a: Append, codes: Sequence[str], ch
     unless a check fails (``can_post_in_one`` first). Returns 'written', or why nothing was written:
     'replay' (the key is used), 'stale' (an account id or code is not what the caller knows), 'refused' (a
     limit of ``check_limit`` or a closed period: the full path under the same locks gives the reason)."""
+    return str((await conn.exec_driver_sql(_POST_IN_ONE, post_in_one_args(a, codes, check_limit))).scalar())
+
+
+async def has_post_function(engine: AsyncEngine, d: Driver) -> bool:
+    """``can_post_in_one`` on a driver-level connection (asked once per database)."""
+    url = str(engine.url)
+    if url not in _post_function_in:
+        _post_function_in[url] = bool(await d.fetchval(_HAS_POST_FUNCTION, ()))
+    return _post_function_in[url]
+
+
+async def post_alone_in_one(d: Driver, a: Append, codes: Sequence[str]) -> str:
+    """``post_in_one`` as a statement alone on a driver-level connection (its own transaction), limits
+    checked (``has_post_function`` first)."""
+    return str(await d.fetchval(_POST_IN_ONE, post_in_one_args(a, codes, True)))
+
+
+def post_in_one_args(a: Append, codes: Sequence[str], check_limit: bool) -> tuple[Any, ...]:
     entry_id, effective = a.entry["id"], a.entry["effective_date"]
     rows = {"entry": a.entry, "audit": a.audit,
             "postings": [{**p, "entry_id": entry_id, "pending": a.pending, "effective_date": effective}
                          for p in a.postings]}
     ids, d, c, dp, cp = (list(x) for x in zip(*a.deltas, strict=True))
-    params = (ids, list(codes), d, c, dp, cp, check_limit, a.programs, json.dumps(rows, default=_iso))
-    return str((await conn.exec_driver_sql(_POST_IN_ONE, params)).scalar())
+    return ids, list(codes), d, c, dp, cp, check_limit, a.programs, json.dumps(rows, default=_iso)
 
 
 def _iso(value: date | datetime) -> str:
