@@ -162,6 +162,8 @@ class _DriverStatement:
 
 
 _DRIVER: dict[sa.Select[Any], _DriverStatement] = {}
+# ``read_rows`` or a function of its signature that runs the statement in its own way (api.deps.Caller.read).
+RowReader = Callable[[AsyncSession, sa.Select[Any], dict[str, Any]], Awaitable[list[Any]]]
 
 
 async def read_rows(session: AsyncSession, stmt: sa.Select[Any], params: dict[str, Any]) -> list[Any]:
