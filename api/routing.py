@@ -231,8 +231,8 @@ class TransactionalRoute(APIRoute):
                 request.state.session = session
                 request.state.phase_one_committed = False
                 record = None
-                key = request.headers.get("idempotency-key")
-                if request.method == "POST" and key is not None:
+                key = request.headers.get("idempotency-key") if request.method == "POST" else None
+                if key is not None:
                     if not 1 <= len(key) <= 255:
                         raise ValidationFailed.at(["header", "Idempotency-Key"], "must be 1 to 255 characters")
                     fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
