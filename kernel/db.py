@@ -190,7 +190,9 @@ async def read_rows(session: AsyncSession, stmt: sa.Select[Any], params: dict[st
             fairy.invalidate(exc)  # outside a greenlet this terminates the connection at once
         raise
     finally:
-        fairy.close()  # back to the pool; no transaction was begun, so its reset sends nothing
+        # Back to the pool (no transaction was begun, so its reset sends nothing); in a greenlet, because a
+        # pool already full closes an overflow connection instead, and that close awaits the driver.
+        await greenlet_spawn(fairy.close)
 
 
 async def _fetch(fairy: Any, stmt: sa.Select[Any], params: dict[str, Any], engine: sa.Engine,
@@ -261,7 +263,9 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Driver]:
             fairy.invalidate(exc)  # outside a greenlet this terminates the connection at once
         raise
     finally:
-        fairy.close()  # back to the pool; no transaction was begun, so its reset sends nothing
+        # Back to the pool (no transaction was begun, so its reset sends nothing); in a greenlet, because a
+        # pool already full closes an overflow connection instead, and that close awaits the driver.
+        await greenlet_spawn(fairy.close)
 
 
 def is_dead_connection(exc: BaseException) -> bool:

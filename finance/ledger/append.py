@@ -13,6 +13,7 @@ once per connection. On SQLite (one writer at a time) the same steps run as sepa
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -66,6 +67,7 @@ _POST_IN_ONE = ("SELECT ledger_post_entry(CAST($1 AS TEXT[]), CAST($2 AS TEXT[])
 _HAS_POST_FUNCTION = ("SELECT to_regprocedure('ledger_post_entry(text[], text[], bigint[], bigint[], bigint[], "
                       "bigint[], boolean, text[], jsonb)') IS NOT NULL")
 _post_function_in: dict[str, bool] = {}  # database URL -> whether it has ledger_post_entry (asked once)
+_url_of: weakref.WeakKeyDictionary[sa.Engine, str] = weakref.WeakKeyDictionary()
 
 
 async def can_post_in_one(conn: AsyncConnection) -> bool:
@@ -88,7 +90,9 @@ async def post_in_one(conn: AsyncConnection, a: Append, codes: Sequence[str], ch
 
 async def has_post_function(engine: AsyncEngine, d: Driver) -> bool:
     """``can_post_in_one`` on a driver-level connection (asked once per database)."""
-    url = str(engine.url)
+    url = _url_of.get(engine.sync_engine)
+    if url is None:  # rendering a URL costs more than a posting's other checks together
+        url = _url_of[engine.sync_engine] = str(engine.url)
     if url not in _post_function_in:
         _post_function_in[url] = bool(await d.fetchval(_HAS_POST_FUNCTION, ()))
     return _post_function_in[url]

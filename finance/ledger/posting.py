@@ -412,8 +412,16 @@ def _written_alone(draft: _Draft) -> LedgerEntry:
 
 
 def _count(draft: _Draft) -> None:
-    metrics.LEDGER_ENTRIES.labels(draft.entry.kind, draft.entry.phase).inc()
-    metrics.LEDGER_POSTINGS.labels(draft.entry.phase).inc(len(draft.job.postings))
+    kind, phase = draft.job.entry["kind"], draft.job.entry["phase"]
+    counters = _counters.get((kind, phase))
+    if counters is None:  # a child per label set, found once (``labels`` costs a lock and a lookup each time)
+        counters = _counters[kind, phase] = (metrics.LEDGER_ENTRIES.labels(kind, phase),
+                                             metrics.LEDGER_POSTINGS.labels(phase))
+    counters[0].inc()
+    counters[1].inc(len(draft.job.postings))
+
+
+_counters: dict[tuple[str, str], tuple[Any, Any]] = {}
 
 
 async def _written(session: AsyncSession, draft: _Draft) -> LedgerEntry:

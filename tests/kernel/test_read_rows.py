@@ -115,3 +115,27 @@ async def test_listing_json_is_pydantics(api, client, app):
         assert got.text == want
         assert len(got.json()["data"]) == limit if limit == 1 else 2
     assert [d["ipc_codes"] for d in got.json()["data"]] == [['a", "b', "H01M"], ["储能", 'q"x', "H01M"]]
+
+
+async def test_an_overflow_connection_goes_back_cleanly(api, app, caplog):
+    """Reads beyond the pool's size take overflow connections; giving one back to a full pool closes it,
+    which awaits the driver: nothing may fail there, and no connection stays counted as out."""
+    import asyncio
+
+    from kernel.db import make_engine, read_only_factory
+
+    sme = await api.org("sme")
+    engine = make_engine(app.state.settings.database_url, pool_size=1, max_overflow=3)
+    factory = read_only_factory(engine)
+    try:
+        async def read() -> list:
+            async with factory() as session:
+                return await read_rows(session, _ACTOR_ROW, {"user_id": sme.user_id})
+
+        for _ in range(3):
+            assert all(len(rows) == 1 for rows in await asyncio.gather(*(read() for _ in range(4))))
+        assert engine.sync_engine.pool.checkedout() == 0
+        assert not [r for r in caplog.records if r.levelname in ("ERROR", "WARNING") and "pool" in r.name], \
+            [r.getMessage() for r in caplog.records]
+    finally:
+        await engine.dispose()
