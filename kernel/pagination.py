@@ -105,18 +105,22 @@ def _json_text_sql(column: Any) -> Any:
     from kernel.db import TZDateTime
 
     kind = column.type
-    if isinstance(kind, TZDateTime):
+    if isinstance(kind, TZDateTime):  # pydantic: microseconds only when there are any, "Z" for UTC
         utc = sa.func.timezone(_sql("UTC"), column, type_=sa.DateTime)
-        fraction = sa.case((sa.extract("microseconds", utc) % _sql(1_000_000) == _sql(0), _sql("")),
-                           else_=sa.func.to_char(utc, _sql(".US"), type_=sa.String))
-        text: Any = sa.func.concat(_sql('"'), sa.func.to_char(utc, _sql('YYYY-MM-DD"T"HH24:MI:SS'), type_=sa.String),
-                                   fraction, _sql('Z"'), type_=sa.String)
-    elif isinstance(kind, sa.JSON):  # a list of strings, stored as Python's json.dumps wrote it ("a", "b")
+        stamp = sa.func.to_char(utc, _sql('\\"YYYY-MM-DD"T"HH24:MI:SS.US"Z"\\"'), type_=sa.String)  # \" a quote
+        text: Any = sa.func.replace(stamp, _sql('.000000Z"'), _sql('Z"'), type_=sa.String)
+    elif isinstance(kind, sa.JSON):
+        # A list of strings as Python's json.dumps stored it: its ", " separators closed up (a quote inside
+        # a string is escaped, so ", " is only ever a separator); with a \u escape (ensure_ascii), each
+        # element decoded and written again, since pydantic writes such characters as they are.
+        stored = column.cast(sa.Text)
         elements = (sa.func.json_array_elements_text(column).table_valued("value", with_ordinality="n")
                     .render_derived())
-        text = (sa.select(sa.func.concat(_sql("["), sa.func.string_agg(
+        rewritten = (sa.select(sa.func.concat(_sql("["), sa.func.string_agg(
             sa.func.to_json(elements.c.value).cast(sa.Text), sa.literal_column("',' ORDER BY n")), _sql("]")))
             .select_from(elements).scalar_subquery())
+        text = sa.case((sa.func.strpos(stored, _sql("\\u")) == _sql(0),
+                        sa.func.replace(stored, _sql('", "'), _sql('","'))), else_=rewritten)
     elif isinstance(kind.impl if isinstance(kind, sa.TypeDecorator) else kind, sa.Integer | sa.String | sa.Date):
         text = sa.func.to_json(column).cast(sa.Text)
     else:

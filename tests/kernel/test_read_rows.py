@@ -4,6 +4,8 @@ still be retried as SQLAlchemy's own errors are."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import sqlalchemy as sa
 
@@ -97,6 +99,10 @@ async def test_listing_json_is_pydantics(api, client, app):
         await conn.execute(sa.text("UPDATE listings SET created_at = '2026-03-02 01:02:03+00', "
                                    "expires_on = '2027-01-31', title = title || :odd WHERE id = :id"),
                            {"id": r.json()["id"], "odd": " \x01\x1f\x7f\x85 \\u0000"})
+        # Lists as json.dumps stores them: a quoted ", " inside an element; non-ASCII (\u escapes)
+        for codes, title in ((['a", "b', "H01M"], "plain%"), (["储能", 'q"x', "H01M"], '"quote%')):
+            await conn.execute(sa.text("UPDATE listings SET ipc_codes = :codes WHERE title LIKE :title"),
+                               {"codes": json.dumps(codes), "title": title})
     for limit in (1, 20):
         got = await client.get("/listings", params={"q": "graphene", "limit": limit}, headers=sme.headers)
         assert got.status_code == 200
@@ -108,6 +114,7 @@ async def test_listing_json_is_pydantics(api, client, app):
                                                from_attributes=True).model_dump_json(by_alias=True)
         assert got.text == want
         assert len(got.json()["data"]) == limit if limit == 1 else 2
+    assert [d["ipc_codes"] for d in got.json()["data"]] == [['a", "b', "H01M"], ["储能", 'q"x', "H01M"]]
 
 
 async def test_an_overflow_connection_goes_back_cleanly(api, app, caplog):
