@@ -227,12 +227,12 @@ class TransactionalRoute(APIRoute):
             # A read opens no write transaction (SQLite: deferred BEGIN instead of BEGIN IMMEDIATE).
             factory = (request.app.state.read_session_factory if request.method in _READ_METHODS
                        else request.app.state.session_factory)
-            async with factory() as session:
+            async with _Closing(factory()) as session:
                 request.state.session = session
                 request.state.phase_one_committed = False
                 record = None
-                key = request.headers.get("idempotency-key")
-                if request.method == "POST" and key is not None:
+                key = request.headers.get("idempotency-key") if request.method == "POST" else None
+                if key is not None:
                     if not 1 <= len(key) <= 255:
                         raise ValidationFailed.at(["header", "Idempotency-Key"], "must be 1 to 255 characters")
                     fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
@@ -281,6 +281,25 @@ class TransactionalRoute(APIRoute):
         and its own Idempotency-Key claim already covers the maker's key."""
         request.state.session = replay.session
         return await endpoint(request)
+
+
+class _Closing:
+    """``async with session`` that skips the close of a session that holds nothing: AsyncSession closes in a
+    shielded task of its own (a trip through the event loop), and a read whose statements ran through
+    ``read_rows`` on PostgreSQL never gave its session a connection or an object."""
+
+    __slots__ = ("session",)
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def __aenter__(self) -> AsyncSession:
+        return self.session
+
+    async def __aexit__(self, *exc: object) -> None:
+        session = self.session
+        if session.in_transaction() or session.sync_session.identity_map or session.new:
+            await session.__aexit__(*exc)
 
 
 def _nothing_to_commit(session: AsyncSession) -> bool:

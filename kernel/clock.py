@@ -7,7 +7,7 @@ database and moves it only through ``kernel.day_end.advance``, which closes each
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import event
@@ -17,6 +17,9 @@ from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kernel.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from kernel.db import Driver
 
 
 class ClockState(SQLModel, table=True):
@@ -68,6 +71,18 @@ async def business_date(session: AsyncSession, settings: Settings | None = None)
         return settings.clock_start or calendar_today(settings)
     session.sync_session.info[_CACHE_KEY] = state.business_date
     return state.business_date
+
+
+_STATE = "SELECT business_date FROM clock_state WHERE id = 1"
+
+
+async def business_date_on(driver: Driver, settings: Settings | None = None) -> date:
+    """``business_date`` for work that runs outside a session, on a driver-level connection."""
+    settings = settings or get_settings()
+    if settings.clock == "system":
+        return calendar_today(settings)
+    stored: date | None = await driver.fetchval(_STATE, ())
+    return stored if stored is not None else settings.clock_start or calendar_today(settings)
 
 
 @event.listens_for(Session, "after_transaction_end")

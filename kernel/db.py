@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import zlib
 from collections import namedtuple
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -15,6 +16,7 @@ import asyncpg  # type: ignore[import-untyped]  # no stubs
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.util import greenlet_spawn
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -160,27 +162,48 @@ class _DriverStatement:
 
 
 _DRIVER: dict[sa.Select[Any], _DriverStatement] = {}
+# ``read_rows`` or a function of its signature that runs the statement in its own way (api.deps.Caller.read).
+RowReader = Callable[[AsyncSession, sa.Select[Any], dict[str, Any]], Awaitable[list[Any]]]
 
 
 async def read_rows(session: AsyncSession, stmt: sa.Select[Any], params: dict[str, Any]) -> list[Any]:
     """``(await session.execute(stmt, params)).all()`` for a hot read. In a read-only session on
-    PostgreSQL (autocommit: no transaction for the statement to join) the statement runs on the asyncpg
+    PostgreSQL (autocommit: no transaction for the statement to join) the statement runs on an asyncpg
     connection itself, prepared once per connection by asyncpg's statement cache, without SQLAlchemy's
     execution and result machinery (a third of a read's CPU); the rows carry the same names and values.
-    Elsewhere (SQLite, a write session) it is the ordinary execute."""
-    conn = await session.connection()
-    sync_conn = conn.sync_connection
-    assert sync_conn is not None  # a session's connection is open
-    if conn.dialect.name != "postgresql" or not sync_conn.get_execution_options().get(READ_ONLY):
+    While the session holds no connection of its own, the connection is checked out of the pool for this
+    statement alone, without a session transaction or a ``Connection`` around it (together another
+    quarter of a read's CPU). Elsewhere (SQLite, a write session) it is the ordinary execute."""
+    if not session.info.get(AUTOCOMMITS):
         return list((await session.execute(stmt, params)).all())
+    bind = session.bind
+    assert isinstance(bind, AsyncEngine)  # a read-only session is bound to its engine
+    if session.in_transaction():  # the session already has its connection: use it
+        conn = await session.connection()
+        return await _fetch(await conn.get_raw_connection(), stmt, params, bind.sync_engine, conn.invalidate)
+    fairy = await bind.raw_connection()
+    try:
+        return await _fetch(fairy, stmt, params, bind.sync_engine,
+                            lambda exc: greenlet_spawn(fairy.invalidate, exc))
+    except BaseException as exc:
+        if not isinstance(exc, Exception):  # cancelled mid-statement: not fit to go back to the pool
+            fairy.invalidate(exc)  # outside a greenlet this terminates the connection at once
+        raise
+    finally:
+        # Back to the pool (no transaction was begun, so its reset sends nothing); in a greenlet, because a
+        # pool already full closes an overflow connection instead, and that close awaits the driver.
+        await greenlet_spawn(fairy.close)
+
+
+async def _fetch(fairy: Any, stmt: sa.Select[Any], params: dict[str, Any], engine: sa.Engine,
+                 invalidate: Callable[[BaseException], Awaitable[Any]]) -> list[Any]:
     prepared = _DRIVER.get(stmt)
     if prepared is None:
-        prepared = _DRIVER[stmt] = _DriverStatement(stmt, conn.dialect)
+        prepared = _DRIVER[stmt] = _DriverStatement(stmt, engine.dialect)
     args = prepared.args(params)
-    if sync_conn.dispatch.before_cursor_execute:  # the statement is observable as SQLAlchemy's are
-        sync_conn.dispatch.before_cursor_execute(sync_conn, None, prepared.sql, args, None, False)
-    raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection
+    if engine.dispatch.before_cursor_execute:  # the statement is observable as SQLAlchemy's are
+        engine.dispatch.before_cursor_execute(None, None, prepared.sql, args, None, False)
+    driver: Any = fairy.driver_connection
     try:
         records = await driver.fetch(prepared.sql, *args)
     except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.InternalClientError) as exc:
@@ -190,12 +213,59 @@ async def read_rows(session: AsyncSession, stmt: sa.Select[Any], params: dict[st
             raise
         # As SQLAlchemy does on a disconnect: every pooled connection as old as this one is replaced, this
         # one is dropped, and the error says so (TransactionalRoute retries the request).
-        sync_conn.engine.pool._invalidate(raw, exc, _checkin=False)
-        await conn.invalidate(exc)
+        engine.pool._invalidate(fairy, exc, _checkin=False)
+        await invalidate(exc)
         raise sa.exc.DBAPIError(prepared.sql, args, exc, connection_invalidated=True) from exc
     except asyncpg.PostgresError as exc:
         raise sa.exc.DBAPIError(prepared.sql, args, exc) from exc
     return prepared.rows(records)
+
+
+class Driver:
+    """A pooled asyncpg connection (``driver_connection``) for statements that are each their own
+    transaction: asyncpg sends no BEGIN unless asked, so each commits as it runs. They skip SQLAlchemy's
+    execution machinery but stay observable as its statements are (``before_cursor_execute``, with no
+    connection object), raise its errors and retire a dead connection as it does (as ``_fetch``)."""
+
+    __slots__ = ("_engine", "_fairy", "driver")
+
+    def __init__(self, engine: sa.Engine, fairy: Any) -> None:
+        self._engine = engine
+        self._fairy = fairy
+        self.driver: Any = fairy.driver_connection
+
+    async def fetchval(self, sql: str, args: Sequence[Any]) -> Any:
+        """The first column of the first row; prepared once per connection by asyncpg's statement cache."""
+        if self._engine.dispatch.before_cursor_execute:
+            self._engine.dispatch.before_cursor_execute(None, None, sql, args, None, False)
+        try:
+            return await self.driver.fetchval(sql, *args)
+        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.InternalClientError) as exc:
+            if isinstance(exc, asyncpg.InternalClientError) and not self.driver.is_closed():
+                raise
+            self._engine.pool._invalidate(self._fairy, exc, _checkin=False)
+            await greenlet_spawn(self._fairy.invalidate, exc)
+            raise sa.exc.DBAPIError(sql, args, exc, connection_invalidated=True) from exc
+        except asyncpg.IntegrityConstraintViolationError as exc:  # SQLAlchemy's class for it (a unique key)
+            raise sa.exc.IntegrityError(sql, args, exc) from exc
+        except asyncpg.PostgresError as exc:
+            raise sa.exc.DBAPIError(sql, args, exc) from exc
+
+
+@asynccontextmanager
+async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Driver]:
+    """A connection of ``engine``'s pool at driver level (PostgreSQL), given back on exit."""
+    fairy = await engine.raw_connection()
+    try:
+        yield Driver(engine.sync_engine, fairy)
+    except BaseException as exc:
+        if not isinstance(exc, Exception):  # cancelled mid-statement: not fit to go back to the pool
+            fairy.invalidate(exc)  # outside a greenlet this terminates the connection at once
+        raise
+    finally:
+        # Back to the pool (no transaction was begun, so its reset sends nothing); in a greenlet, because a
+        # pool already full closes an overflow connection instead, and that close awaits the driver.
+        await greenlet_spawn(fairy.close)
 
 
 def is_dead_connection(exc: BaseException) -> bool:

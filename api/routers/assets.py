@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Response
+from fastapi import Depends, Query, Request, Response
 
-from api.deps import CurrentActor, Cursor, Limit, SessionDep, org_kinds
+from api.deps import CallerDep, CurrentActor, Cursor, Limit, SessionDep, org_kinds
 from api.responses import model_json
 from api.routing import AreaRouter, TransactionalRoute
 from kernel.actor import Actor
@@ -43,8 +43,9 @@ async def list_assets(
 
 
 @router.get("/assets/{asset_id}", response_model=AssetOut, summary="One asset in full (any user)")
-async def get_asset(asset_id: str, _: CurrentActor, session: SessionDep) -> Response:
-    return model_json(await service.read_asset(session, asset_id))
+async def get_asset(asset_id: str, caller: CallerDep, request: Request) -> Response:
+    # The request's session from the request itself: a dependency fewer for FastAPI to solve on a hot read.
+    return model_json(await service.read_asset(request.state.session, asset_id, caller.read))
 
 
 @router.patch("/assets/{asset_id}", response_model=AssetOut, summary="Update an asset's facts (owner)")

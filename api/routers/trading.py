@@ -9,7 +9,7 @@ from fastapi import Query, Response
 from api.deps import CurrentActor, Cursor, Limit, SessionDep
 from api.responses import model_json
 from api.routing import AreaRouter, TransactionalRoute
-from kernel.pagination import Page
+from kernel.pagination import Page, page_json
 from market.trading import deals, service
 from market.trading.schemas import (
     AcceptOut,
@@ -45,7 +45,9 @@ async def list_listings(
 ) -> Response:
     filters = service.ListingFilters(q=q, mode=mode, ipc=ipc, status=status, seller_org_id=seller_org_id,
                                      asset_id=asset_id)
-    rows, has_more, next_cursor = await service.list_listings(session, filters, limit, cursor)
+    rows, has_more, next_cursor = await service.list_listings(session, filters, limit, cursor, as_json=True)
+    if rows and hasattr(rows[0], "row_json"):  # PostgreSQL wrote each listing's JSON
+        return Response(page_json([r.row_json for r in rows], has_more, next_cursor), media_type="application/json")
     # The page validated in one call (pydantic's core walks the rows), not one model_validate per row.
     return model_json(Page[ListingOut].model_validate({"data": rows, "has_more": has_more, "next_cursor": next_cursor},
                                                       from_attributes=True))

@@ -13,6 +13,7 @@ once per connection. On SQLite (one writer at a time) the same steps run as sepa
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,13 +21,13 @@ from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from finance.fund.models import FundProgram
 from finance.ledger.models import LedgerAccount, LedgerEntry, LedgerPosting
 from finance.ledger.periods import LedgerPeriod
 from kernel.audit import AuditEvent
-from kernel.db import table_of
+from kernel.db import Driver, table_of
 
 _accounts = table_of(LedgerAccount)
 _entries = table_of(LedgerEntry)
@@ -66,6 +67,7 @@ _POST_IN_ONE = ("SELECT ledger_post_entry(CAST($1 AS TEXT[]), CAST($2 AS TEXT[])
 _HAS_POST_FUNCTION = ("SELECT to_regprocedure('ledger_post_entry(text[], text[], bigint[], bigint[], bigint[], "
                       "bigint[], boolean, text[], jsonb)') IS NOT NULL")
 _post_function_in: dict[str, bool] = {}  # database URL -> whether it has ledger_post_entry (asked once)
+_url_of: weakref.WeakKeyDictionary[sa.Engine, str] = weakref.WeakKeyDictionary()
 
 
 async def can_post_in_one(conn: AsyncConnection) -> bool:
@@ -83,13 +85,32 @@ async def post_in_one(conn: AsyncConnection, a: Append, codes: Sequence[str], ch
     unless a check fails (``can_post_in_one`` first). Returns 'written', or why nothing was written:
     'replay' (the key is used), 'stale' (an account id or code is not what the caller knows), 'refused' (a
     limit of ``check_limit`` or a closed period: the full path under the same locks gives the reason)."""
+    return str((await conn.exec_driver_sql(_POST_IN_ONE, post_in_one_args(a, codes, check_limit))).scalar())
+
+
+async def has_post_function(engine: AsyncEngine, d: Driver) -> bool:
+    """``can_post_in_one`` on a driver-level connection (asked once per database)."""
+    url = _url_of.get(engine.sync_engine)
+    if url is None:  # rendering a URL costs more than a posting's other checks together
+        url = _url_of[engine.sync_engine] = str(engine.url)
+    if url not in _post_function_in:
+        _post_function_in[url] = bool(await d.fetchval(_HAS_POST_FUNCTION, ()))
+    return _post_function_in[url]
+
+
+async def post_alone_in_one(d: Driver, a: Append, codes: Sequence[str]) -> str:
+    """``post_in_one`` as a statement alone on a driver-level connection (its own transaction), limits
+    checked (``has_post_function`` first)."""
+    return str(await d.fetchval(_POST_IN_ONE, post_in_one_args(a, codes, True)))
+
+
+def post_in_one_args(a: Append, codes: Sequence[str], check_limit: bool) -> tuple[Any, ...]:
     entry_id, effective = a.entry["id"], a.entry["effective_date"]
     rows = {"entry": a.entry, "audit": a.audit,
             "postings": [{**p, "entry_id": entry_id, "pending": a.pending, "effective_date": effective}
                          for p in a.postings]}
     ids, d, c, dp, cp = (list(x) for x in zip(*a.deltas, strict=True))
-    params = (ids, list(codes), d, c, dp, cp, check_limit, a.programs, json.dumps(rows, default=_iso))
-    return str((await conn.exec_driver_sql(_POST_IN_ONE, params)).scalar())
+    return ids, list(codes), d, c, dp, cp, check_limit, a.programs, json.dumps(rows, default=_iso)
 
 
 def _iso(value: date | datetime) -> str:

@@ -23,7 +23,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.base import instance_state
@@ -32,7 +32,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from finance.ledger import periods
-from finance.ledger.append import Append, append, can_post_in_one, post_in_one
+from finance.ledger.append import (
+    Append,
+    append,
+    can_post_in_one,
+    has_post_function,
+    post_alone_in_one,
+    post_in_one,
+)
 from finance.ledger.core import (
     DEBIT,
     Line,
@@ -48,8 +55,8 @@ from finance.ledger.reading import _postings_of
 from finance.ledger.verification import hashed_entry, hashed_posting_fields
 from kernel import event_log, metrics
 from kernel.actor import Actor
-from kernel.clock import business_date
-from kernel.db import is_unique_violation, table_of, utcnow
+from kernel.clock import business_date, business_date_on
+from kernel.db import driver_connection, is_unique_violation, table_of, utcnow
 from kernel.errors import IdempotencyConflict, InvalidState, LimitExceeded, NotFound, ValidationFailed
 from kernel.ids import new_id
 
@@ -102,28 +109,45 @@ async def post_alone(factory: async_sessionmaker[AsyncSession], actor: Actor, *,
                      object_id: str | None = None, pending: bool = False) -> LedgerEntry:
     """``post`` as the whole of its own transaction, committed on return (same arguments, answers and errors).
 
-    On PostgreSQL the common case (see ``_post_in_one``) is one statement in autocommit: a statement alone is
+    On PostgreSQL the common case (see ``_post_in_one``) is one statement in autocommit on a pooled
+    connection at driver level (no session: nothing of the ORM is needed to write it): a statement alone is
     its own transaction, so no BEGIN nor COMMIT round trip, and the account locks are held only while
-    ``ledger_post_entry`` runs. A replay is read back on the same connection; any other answer wrote nothing,
+    ``ledger_post_entry`` runs. A replay is read back without a transaction; any other answer wrote nothing,
     and ``post`` runs in a transaction of its own and says why. Elsewhere it is ``post`` and a commit.
     """
     kw: dict[str, Any] = {"idempotency_key": idempotency_key, "lines": lines, "description": description,
                           "kind": kind, "effective_date": effective_date, "object_type": object_type,
                           "object_id": object_id, "pending": pending}
-    async with factory() as session:
-        # Only while posting writes nothing but the function's rows (an event would need the transaction).
-        if session.bind is not None and session.bind.dialect.name == "postgresql" \
-                and _POSTED not in event_log.CATALOGUE:
-            _check_text(idempotency_key, description, kind, object_type, object_id)
-            checked = validate_lines(lines)
-            conn = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            today = await business_date(session)
-            if (effective_date or today) == today and await can_post_in_one(conn):
-                ask = _Ask(actor, idempotency_key, description, kind, effective_date, object_type, object_id,
-                           None, "pending" if pending else "posted", None)
-                done = await _post_in_one(session, ask, checked, today)
-                if done is not None:
-                    return done
+    engine = factory.kw.get("bind")
+    # Only while posting writes nothing but the function's rows (an event would need the transaction).
+    if isinstance(engine, AsyncEngine) and engine.dialect.name == "postgresql" and _POSTED not in event_log.CATALOGUE:
+        _check_text(idempotency_key, description, kind, object_type, object_id)
+        checked = validate_lines(lines)
+        ask = _Ask(actor, idempotency_key, description, kind, effective_date, object_type, object_id, None,
+                   "pending" if pending else "posted", None)
+        done = None
+        async with driver_connection(engine) as d:
+            today = await business_date_on(d)
+            by_ref = _known_refs(checked)
+            if (effective_date or today) == today and await has_post_function(engine, d) and by_ref is not None:
+                draft = _draft(ask, checked, by_ref, today, today)
+                code_of = {k.id: k.code for k in by_ref.values()}
+                try:
+                    done = await post_alone_in_one(d, draft.job, [code_of[i] for i in draft.deltas])
+                except sa.exc.IntegrityError as exc:
+                    if not is_unique_violation(exc):
+                        raise
+                    raise _refusal(exc, ask) from exc
+        if done == "written":
+            return _written_alone(draft)
+        if done == "replay":
+            async with factory() as session:
+                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                existing = await _entry_by_key(session, idempotency_key)
+            assert existing is not None
+            return _replay(existing, draft.request_hash)
+        if done == "stale":
+            _forget(checked)
     async with factory() as session:
         entry = await post(session, actor, **kw)
         await session.commit()
@@ -270,12 +294,9 @@ async def _post_in_one(session: AsyncSession, ask: _Ask, checked: list[Line], to
     """The common case in one round trip on PostgreSQL (an entry dated today, neither a reversal nor the
     resolution of a pending one): the entry, or None when the full path must run (nothing was written; the
     locks taken stay, and the full path takes them again)."""
-    by_ref: dict[str, _Known] = {}
-    for x in checked:
-        known = _known.get(x.account)
-        if known is None:
-            return None
-        by_ref[x.account] = known
+    by_ref = _known_refs(checked)
+    if by_ref is None:
+        return None
     identity_map = session.sync_session.identity_map
     if any(identity_key(LedgerAccount, k.id) in identity_map for k in by_ref.values()):
         return None  # the session holds an account object: the full path brings it up to date
@@ -297,9 +318,24 @@ async def _post_in_one(session: AsyncSession, ask: _Ask, checked: list[Line], to
         assert existing is not None
         return _replay(existing, draft.request_hash)
     if done == "stale":
-        for x in checked:
-            _known.pop(x.account, None)
+        _forget(checked)
     return None
+
+
+def _known_refs(checked: list[Line]) -> dict[str, _Known] | None:
+    """The lines' accounts as this process has resolved them, or None if one is new to it."""
+    by_ref: dict[str, _Known] = {}
+    for x in checked:
+        known = _known.get(x.account)
+        if known is None:
+            return None
+        by_ref[x.account] = known
+    return by_ref
+
+
+def _forget(checked: list[Line]) -> None:
+    for x in checked:
+        _known.pop(x.account, None)
 
 
 def _draft(ask: _Ask, checked: list[Line], by_ref: Mapping[str, _Known | Locked], effective: date,
@@ -366,6 +402,28 @@ def _entry_object(fields: dict[str, Any]) -> LedgerEntry:
     return entry
 
 
+def _written_alone(draft: _Draft) -> LedgerEntry:
+    """Written and committed outside any session: the entry as a detached object, as a closed session
+    leaves it."""
+    entry = draft.entry
+    make_transient_to_detached(entry)
+    _count(draft)
+    return entry
+
+
+def _count(draft: _Draft) -> None:
+    kind, phase = draft.job.entry["kind"], draft.job.entry["phase"]
+    counters = _counters.get((kind, phase))
+    if counters is None:  # a child per label set, found once (``labels`` costs a lock and a lookup each time)
+        counters = _counters[kind, phase] = (metrics.LEDGER_ENTRIES.labels(kind, phase),
+                                             metrics.LEDGER_POSTINGS.labels(phase))
+    counters[0].inc()
+    counters[1].inc(len(draft.job.postings))
+
+
+_counters: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+
 async def _written(session: AsyncSession, draft: _Draft) -> LedgerEntry:
     """Written without the unit of work: attach the entry as persistent, so the session sees it without a
     query."""
@@ -373,8 +431,7 @@ async def _written(session: AsyncSession, draft: _Draft) -> LedgerEntry:
     make_transient_to_detached(entry)
     session.add(entry)
     await event_log.record(session, [event_log.Change(_POSTED, "ledger_entry", entry.id, None)])
-    metrics.LEDGER_ENTRIES.labels(entry.kind, entry.phase).inc()
-    metrics.LEDGER_POSTINGS.labels(entry.phase).inc(len(draft.job.postings))
+    _count(draft)
     return entry
 
 

@@ -21,7 +21,7 @@ from kernel import audit, events, outbox
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
 from kernel.dates import add_months
-from kernel.db import get_or_404, insert_unique, read_rows, table_of, utcnow
+from kernel.db import RowReader, get_or_404, insert_unique, read_rows, table_of, utcnow
 from kernel.errors import AlreadyExists, Forbidden, InvalidState, NotFound, ValidationFailed
 from kernel.ids import new_id
 from kernel.pagination import paginate
@@ -414,10 +414,10 @@ async def describe(session: AsyncSession, asset: Asset) -> AssetOut:
     return await _full_view(session, asset, asset.model_dump(exclude=set(_NOT_SHOWN)), history)
 
 
-async def read_asset(session: AsyncSession, asset_id: str) -> AssetOut:
+async def read_asset(session: AsyncSession, asset_id: str, read: RowReader = read_rows) -> AssetOut:
     """``describe(get_asset(…))`` for a read, in one statement: the asset's columns as Core rows (no ORM
-    object), one per entry of its history (a read by id stays within two: the caller, this)."""
-    rows = await read_rows(session, _READ_WITH_HISTORY, {"asset_id": asset_id})
+    object), one per entry of its history. ``read`` runs it (the API's checks the caller in it too)."""
+    rows = await read(session, _READ_WITH_HISTORY, {"asset_id": asset_id})
     if not rows:
         raise NotFound(f"asset {asset_id} not found")
     facts = {name: getattr(rows[0], name) for name in _READ_NAMES if name != "max_pledge_amount"}

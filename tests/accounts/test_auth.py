@@ -258,3 +258,25 @@ async def test_failed_logins_lockout_and_reset_are_audited(api, client, app):
     assert locked.actor_org_id == sme.org_id and locked.actor_user_id == "login"
     assert locked.after["locked_until"] is not None and locked.after["failed_logins"] == 0
     assert rows[1].before == {"failed_logins": 0, "locked_until": None} and rows[1].after["failed_logins"] == 1
+
+
+async def test_the_asset_read_checks_its_caller_in_its_own_statement(api, client, app):
+    """``GET /assets/{id}`` checks the token in the asset's statement (api.deps.Caller): the same 401s as
+    every endpoint's, before the asset's own 404, and an asset without history is still found."""
+    sme = await api.org("sme")
+    asset = await api.asset(sme)
+    path = f"/assets/{asset['id']}"
+    assert (await client.get(path, headers=sme.headers)).json()["id"] == asset["id"]
+    assert_problem(await client.get("/assets/ast_missing", headers=sme.headers), 404, "not_found")
+    assert_problem(await client.get(path), 401, "not_authenticated")
+    assert_problem(await client.get(path, headers={"Authorization": "Bearer garbage"}), 401, "not_authenticated")
+    await execute(app, sa.update(User).where(User.id == sme.user_id).values(disabled=True))
+    for p in (path, "/assets/ast_missing"):
+        assert "revoked" in assert_problem(await client.get(p, headers=sme.headers), 401, "not_authenticated")["detail"]
+    await execute(app, sa.update(User).where(User.id == sme.user_id).values(disabled=False, token_version=User.token_version + 1))
+    assert "revoked" in assert_problem(await client.get(path, headers=sme.headers), 401, "not_authenticated")["detail"]
+    other = create_access_token(sme.user_id, "org_other", app.state.settings)
+    assert_problem(await client.get(path, headers={"Authorization": f"Bearer {other}"}), 401, "not_authenticated")
+    await execute(app, sa.delete(User).where(User.id == sme.user_id))
+    assert "no longer exists" in assert_problem(await client.get("/assets/ast_missing", headers=sme.headers),
+                                                401, "not_authenticated")["detail"]

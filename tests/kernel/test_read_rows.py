@@ -4,6 +4,9 @@ still be retried as SQLAlchemy's own errors are."""
 
 from __future__ import annotations
 
+import json
+
+import pytest
 import sqlalchemy as sa
 
 from api.deps import _ACTOR_ROW
@@ -33,8 +36,14 @@ async def test_rows_are_sqlalchemys(api, client, app):
     assert [tuple(r) for r in ours] == [tuple(r) for r in theirs] and ours[0].business_date is not None
 
 
-async def test_listing_search_shapes(api, app):
-    """Statements built once per shape of search: each filter and the cursor still narrow the rows."""
+@pytest.mark.parametrize("window", [1, 200])
+async def test_listing_search_shapes(api, app, monkeypatch, window):
+    """Statements built once per shape of search: each filter and the cursor still narrow the rows. On
+    PostgreSQL a search looks through a window of the newest listings first; a window of one row per row of
+    the page (plus one) is too short for most of these, so the full search answers them."""
+    from market.trading import service
+
+    monkeypatch.setattr(service, "WINDOW_ROWS_PER_ROW", window)
     sme = await api.org("sme")
     ids = []
     for title in ("graphene anode", "graphene sheet", "perovskite anode"):
@@ -70,3 +79,63 @@ async def test_dead_connection_is_retried(api, client, app):
                                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
     r = await client.get(f"/assets/{asset['id']}", headers=sme.headers)
     assert r.status_code == 200 and r.json()["id"] == asset["id"]
+
+
+async def test_listing_json_is_pydantics(api, client, app):
+    """On PostgreSQL the search's page is written by the database: byte for byte what pydantic writes."""
+    from kernel.pagination import Page
+    from market.trading.schemas import ListingOut
+
+    sme = await api.org("sme")
+    assets = [await api.asset(sme) for _ in range(3)]
+    for i, body in enumerate([{"title": '"quote" back\\slash é 储能 \u2028 😀 graphene',
+                               "description": "tab\ttwo\r\nlines", "asset_ids": [a["id"] for a in assets[:2]]},
+                              {"title": "plain graphene", "asset_ids": [assets[2]["id"]], "mode": "nonexclusive_license",
+                               "term_months": 12, "rate_bps": 250, "free_months": 0, "minimum_annual": 1_000_00}]):
+        r = await client.post("/listings", json={"mode": "assignment", "price": 100_000_00 + i, **body},
+                              headers=sme.headers)
+        assert r.status_code == 201, r.text
+    async with app.state.engine.begin() as conn:  # a whole second, an expiry date, controls the API refuses
+        await conn.execute(sa.text("UPDATE listings SET created_at = '2026-03-02 01:02:03+00', "
+                                   "expires_on = '2027-01-31', title = title || :odd WHERE id = :id"),
+                           {"id": r.json()["id"], "odd": " \x01\x1f\x7f\x85 \\u0000"})
+        # Lists as json.dumps stores them: a quoted ", " inside an element; non-ASCII (\u escapes)
+        for codes, title in ((['a", "b', "H01M"], "plain%"), (["储能", 'q"x', "H01M"], '"quote%')):
+            await conn.execute(sa.text("UPDATE listings SET ipc_codes = :codes WHERE title LIKE :title"),
+                               {"codes": json.dumps(codes), "title": title})
+    for limit in (1, 20):
+        got = await client.get("/listings", params={"q": "graphene", "limit": limit}, headers=sme.headers)
+        assert got.status_code == 200
+        async with app.state.read_session_factory() as session:
+            rows, more, nxt = await list_listings(session, ListingFilters(q="graphene"), limit, None)
+            as_json = await list_listings(session, ListingFilters(q="graphene"), limit, None, as_json=True)
+        assert hasattr(as_json[0][0], "row_json") is IS_POSTGRES  # SQLite's answer is pydantic's own
+        want = Page[ListingOut].model_validate({"data": rows, "has_more": more, "next_cursor": nxt},
+                                               from_attributes=True).model_dump_json(by_alias=True)
+        assert got.text == want
+        assert len(got.json()["data"]) == limit if limit == 1 else 2
+    assert [d["ipc_codes"] for d in got.json()["data"]] == [['a", "b', "H01M"], ["储能", 'q"x', "H01M"]]
+
+
+async def test_an_overflow_connection_goes_back_cleanly(api, app, caplog):
+    """Reads beyond the pool's size take overflow connections; giving one back to a full pool closes it,
+    which awaits the driver: nothing may fail there, and no connection stays counted as out."""
+    import asyncio
+
+    from kernel.db import make_engine, read_only_factory
+
+    sme = await api.org("sme")
+    engine = make_engine(app.state.settings.database_url, pool_size=1, max_overflow=3)
+    factory = read_only_factory(engine)
+    try:
+        async def read() -> list:
+            async with factory() as session:
+                return await read_rows(session, _ACTOR_ROW, {"user_id": sme.user_id})
+
+        for _ in range(3):
+            assert all(len(rows) == 1 for rows in await asyncio.gather(*(read() for _ in range(4))))
+        assert engine.sync_engine.pool.checkedout() == 0
+        assert not [r for r in caplog.records if r.levelname in ("ERROR", "WARNING") and "pool" in r.name], \
+            [r.getMessage() for r in caplog.records]
+    finally:
+        await engine.dispose()

@@ -211,6 +211,28 @@ async def test_a_posting_alone_is_one_statement_and_no_transaction(app, session,
         assert (await s.exec(select(sa.func.count()).select_from(LedgerEntry))).one() == 3
 
 
+async def test_a_posting_alone_on_a_dead_connection_fails_as_sqlalchemys_and_the_next_reconnects(app, session, chart):
+    """The driver-level statement keeps SQLAlchemy's handling of a connection the server dropped: the error
+    says the connection was invalidated (nothing was written), and the pool hands out fresh ones after."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    await fund_capital(session, 1_000)
+    await _alone(app, "claim-0", Recipes.compensation(PROGRAM, 100))
+    killer = create_async_engine(app.state.engine.url, poolclass=sa.pool.NullPool)
+    async with killer.connect() as conn:  # every connection of the app's pool, none of its own
+        await conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                   "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    await killer.dispose()
+    await asyncio.sleep(0.1)
+    with pytest.raises(sa.exc.DBAPIError) as failed:
+        await _alone(app, "claim-1", Recipes.compensation(PROGRAM, 200))
+    assert failed.value.connection_invalidated
+    entry = await _alone(app, "claim-1", Recipes.compensation(PROGRAM, 200))
+    async with app.state.session_factory() as s:
+        assert (await service.balance(s, CASH)).balance == 700
+        assert (await service.get_entry(s, entry.id)).digest == entry.digest
+
+
 async def test_concurrent_postings_alone_on_hot_accounts_keep_balances_exact(app, session):
     codes = [f"hot:{i}" for i in range(4)]
     for code in codes:
