@@ -181,10 +181,16 @@ async def read_rows(session: AsyncSession, stmt: sa.Select[Any], params: dict[st
     if session.in_transaction():  # the session already has its connection: use it
         conn = await session.connection()
         return await _fetch(await conn.get_raw_connection(), stmt, params, bind.sync_engine, conn.invalidate)
-    fairy = await bind.raw_connection()
+    async with _pooled(bind) as fairy:
+        return await _fetch(fairy, stmt, params, bind.sync_engine, lambda exc: greenlet_spawn(fairy.invalidate, exc))
+
+
+@asynccontextmanager
+async def _pooled(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """A connection of ``engine``'s pool, bare (no ``Connection``, no transaction), given back on exit."""
+    fairy = await engine.raw_connection()
     try:
-        return await _fetch(fairy, stmt, params, bind.sync_engine,
-                            lambda exc: greenlet_spawn(fairy.invalidate, exc))
+        yield fairy
     except BaseException as exc:
         if not isinstance(exc, Exception):  # cancelled mid-statement: not fit to go back to the pool
             fairy.invalidate(exc)  # outside a greenlet this terminates the connection at once
@@ -201,11 +207,20 @@ async def _fetch(fairy: Any, stmt: sa.Select[Any], params: dict[str, Any], engin
     if prepared is None:
         prepared = _DRIVER[stmt] = _DriverStatement(stmt, engine.dialect)
     args = prepared.args(params)
-    if engine.dispatch.before_cursor_execute:  # the statement is observable as SQLAlchemy's are
-        engine.dispatch.before_cursor_execute(None, None, prepared.sql, args, None, False)
+    records = await _on_driver(engine, fairy, invalidate, prepared.sql, args,
+                               lambda driver: driver.fetch(prepared.sql, *args))
+    return prepared.rows(records)
+
+
+async def _on_driver(engine: sa.Engine, fairy: Any, invalidate: Callable[[BaseException], Awaitable[Any]],
+                     sql: str, args: Sequence[Any], run: Callable[[Any], Awaitable[Any]]) -> Any:
+    """``run(driver)``, one statement on the asyncpg connection, observable as SQLAlchemy's statements are
+    (``before_cursor_execute``, with no connection object) and failing with its errors."""
+    if engine.dispatch.before_cursor_execute:
+        engine.dispatch.before_cursor_execute(None, None, sql, args, None, False)
     driver: Any = fairy.driver_connection
     try:
-        records = await driver.fetch(prepared.sql, *args)
+        return await run(driver)
     except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.InternalClientError) as exc:
         # asyncpg can also report a backend that died between statements as an InternalClientError (its
         # protocol still in the state of the statement it was preparing); only a closed connection is dead.
@@ -215,10 +230,11 @@ async def _fetch(fairy: Any, stmt: sa.Select[Any], params: dict[str, Any], engin
         # one is dropped, and the error says so (TransactionalRoute retries the request).
         engine.pool._invalidate(fairy, exc, _checkin=False)
         await invalidate(exc)
-        raise sa.exc.DBAPIError(prepared.sql, args, exc, connection_invalidated=True) from exc
+        raise sa.exc.DBAPIError(sql, args, exc, connection_invalidated=True) from exc
+    except asyncpg.IntegrityConstraintViolationError as exc:  # SQLAlchemy's class for it (a unique key)
+        raise sa.exc.IntegrityError(sql, args, exc) from exc
     except asyncpg.PostgresError as exc:
-        raise sa.exc.DBAPIError(prepared.sql, args, exc) from exc
-    return prepared.rows(records)
+        raise sa.exc.DBAPIError(sql, args, exc) from exc
 
 
 class Driver:
@@ -227,45 +243,23 @@ class Driver:
     execution machinery but stay observable as its statements are (``before_cursor_execute``, with no
     connection object), raise its errors and retire a dead connection as it does (as ``_fetch``)."""
 
-    __slots__ = ("_engine", "_fairy", "driver")
+    __slots__ = ("_engine", "_fairy")
 
     def __init__(self, engine: sa.Engine, fairy: Any) -> None:
         self._engine = engine
         self._fairy = fairy
-        self.driver: Any = fairy.driver_connection
 
     async def fetchval(self, sql: str, args: Sequence[Any]) -> Any:
         """The first column of the first row; prepared once per connection by asyncpg's statement cache."""
-        if self._engine.dispatch.before_cursor_execute:
-            self._engine.dispatch.before_cursor_execute(None, None, sql, args, None, False)
-        try:
-            return await self.driver.fetchval(sql, *args)
-        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.InternalClientError) as exc:
-            if isinstance(exc, asyncpg.InternalClientError) and not self.driver.is_closed():
-                raise
-            self._engine.pool._invalidate(self._fairy, exc, _checkin=False)
-            await greenlet_spawn(self._fairy.invalidate, exc)
-            raise sa.exc.DBAPIError(sql, args, exc, connection_invalidated=True) from exc
-        except asyncpg.IntegrityConstraintViolationError as exc:  # SQLAlchemy's class for it (a unique key)
-            raise sa.exc.IntegrityError(sql, args, exc) from exc
-        except asyncpg.PostgresError as exc:
-            raise sa.exc.DBAPIError(sql, args, exc) from exc
+        return await _on_driver(self._engine, self._fairy, lambda exc: greenlet_spawn(self._fairy.invalidate, exc),
+                                sql, args, lambda driver: driver.fetchval(sql, *args))
 
 
 @asynccontextmanager
 async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Driver]:
     """A connection of ``engine``'s pool at driver level (PostgreSQL), given back on exit."""
-    fairy = await engine.raw_connection()
-    try:
+    async with _pooled(engine) as fairy:
         yield Driver(engine.sync_engine, fairy)
-    except BaseException as exc:
-        if not isinstance(exc, Exception):  # cancelled mid-statement: not fit to go back to the pool
-            fairy.invalidate(exc)  # outside a greenlet this terminates the connection at once
-        raise
-    finally:
-        # Back to the pool (no transaction was begun, so its reset sends nothing); in a greenlet, because a
-        # pool already full closes an overflow connection instead, and that close awaits the driver.
-        await greenlet_spawn(fairy.close)
 
 
 def is_dead_connection(exc: BaseException) -> bool:
