@@ -116,18 +116,8 @@ async def list_listings(session: AsyncSession, f: ListingFilters, limit: int, cu
     if f.asset_id:
         params["asset_id"] = f.asset_id
     params.update(page_params(limit, cursor))
-    postgres = session.get_bind().dialect.name == "postgresql"
-    shown = _JSON if as_json and postgres else _SHOWN
+    shown = _JSON if as_json and session.get_bind().dialect.name == "postgresql" else _SHOWN
     shape = (len(parts), *(name in params for name in _FILTERS), "page_last" in params, shown is _JSON)
-    if parts and postgres:
-        window = _WINDOWS.get(shape)
-        if window is None:
-            window = _WINDOWS[shape] = _window_statement(shown, len(parts), frozenset(params), "page_last" in params)
-        found = await read_rows(session, window, {**params, **{f"r{i}": p for i, p in enumerate(parts)},
-                                                  "page_window": params["page_limit"] * WINDOW_ROWS_PER_ROW})
-        rows = [r for r in found if not r.cut]
-        if len(rows) == len(found):
-            return cut_page(rows, limit)
     stmt = _SEARCHES.get(shape)
     if stmt is None:
         stmt = _SEARCHES[shape] = _search_statement(shown, len(parts), frozenset(params), "page_last" in params)
@@ -138,15 +128,14 @@ _FILTERS = ("mode", "ipc", "status", "seller_org_id", "asset_id")
 # One statement per shape of search (how many words, which filters, a cursor or not), built once: at most
 # 11 × 2⁶ of them. The values are its parameters.
 _SEARCHES: dict[tuple[Any, ...], sa.Select[Any]] = {}
-_WINDOWS: dict[tuple[Any, ...], sa.Select[Any]] = {}
-# The window a search on PostgreSQL looks through first, in rows per row of the page: words in at least
-# ~1/200 of the listings are found there.
-WINDOW_ROWS_PER_ROW = 200
 
 
-def _filtered(stmt: sa.Select[Any], given: frozenset[str], after_cursor: bool) -> sa.Select[Any]:
-    """``stmt`` narrowed by every filter but the words, and by the cursor."""
+def _search_statement(shown: list[Any], n_parts: int, given: frozenset[str], after_cursor: bool
+                      ) -> sa.Select[Any]:
     c = _listings.c
+    stmt = sa.select(*shown)
+    for i in range(n_parts):
+        stmt = stmt.where(c.search_text.like(sa.bindparam(f"q{i}"), escape="\\"))
     if "mode" in given:
         stmt = stmt.where(c.mode == sa.bindparam("mode"))
     if "ipc" in given:
@@ -158,46 +147,7 @@ def _filtered(stmt: sa.Select[Any], given: frozenset[str], after_cursor: bool) -
     if "asset_id" in given:
         stmt = stmt.where(c.id.in_(sa.select(_listing_assets.c.listing_id)
                                    .where(_listing_assets.c.asset_id == sa.bindparam("asset_id"))))
-    if after_cursor:
-        stmt = stmt.where(c.id < sa.bindparam("page_last", type_=c.id.type))
-    return stmt
-
-
-def _search_statement(shown: list[Any], n_parts: int, given: frozenset[str], after_cursor: bool
-                      ) -> sa.Select[Any]:
-    c = _listings.c
-    stmt = sa.select(*shown)
-    for i in range(n_parts):
-        stmt = stmt.where(c.search_text.like(sa.bindparam(f"q{i}"), escape="\\"))
-    return page_window_template(_filtered(stmt, given, False), c.id, after_cursor=after_cursor)
-
-
-def _window_statement(shown: list[Any], n_parts: int, given: frozenset[str], after_cursor: bool
-                      ) -> sa.Select[Any]:
-    """The words looked for in the newest ``page_window`` listings the other filters let through, in
-    listing order, the page's rows fetched by id afterwards: for a word in more than a few listings this
-    is far cheaper on PostgreSQL than the trigram index, which hands over every match for a sort. When the
-    window holds too few matches and is full (there are older listings), one more row says so (``cut``)
-    and the caller runs the ordinary search. ``strpos`` is LIKE on the escaped word (``like``) and, not
-    being a pattern, never tempts the planner to the trigram index; the plan stays the same for every word."""
-    c = _listings.c
-    limit = sa.bindparam("page_limit", type_=sa.Integer)
-    size = sa.bindparam("page_window", type_=sa.Integer)
-    newest = _filtered(sa.select(c.id, c.search_text), given, after_cursor).order_by(c.id.desc())
-    window = newest.limit(size).subquery("w")
-    hits = sa.select(window.c.id)
-    for i in range(n_parts):
-        hits = hits.where(sa.func.strpos(window.c.search_text, sa.bindparam(f"r{i}", type_=sa.String)) > 0)
-    hits_q = hits.order_by(window.c.id.desc()).limit(limit).subquery("m")
-    page = sa.select(*shown).join_from(_listings, hits_q, hits_q.c.id == c.id).cte("page")
-    full = sa.exists(newest.with_only_columns(c.id).offset(size - 1).limit(1))
-    # CASE: the window's size is looked at only when the page came out short (PostgreSQL orders ANDed
-    # conditions by cost, and the count is the cheap one).
-    short = sa.select(sa.func.count()).select_from(page).scalar_subquery() < limit
-    more = sa.select(*(sa.null().label(col.name) for col in page.c), sa.true().label("cut")).where(
-        sa.case((short, full), else_=sa.false()))
-    both = sa.union_all(sa.select(*page.c, sa.false().label("cut")), more).subquery("u")
-    return sa.select(*both.c).order_by(both.c.cut, both.c.id.desc())
+    return page_window_template(stmt, c.id, after_cursor=after_cursor)
 
 
 async def get_listing(session: AsyncSession, listing_id: str) -> Listing:
