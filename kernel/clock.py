@@ -68,9 +68,14 @@ async def business_date(session: AsyncSession, settings: Settings | None = None)
         return cached
     state = await session.get(ClockState, 1)
     if state is None:
-        return settings.clock_start or calendar_today(settings)
+        return _never_moved(settings)
     session.sync_session.info[_CACHE_KEY] = state.business_date
     return state.business_date
+
+
+def _never_moved(settings: Settings) -> date:
+    """The business date before the clock's row is first written."""
+    return settings.clock_start or calendar_today(settings)
 
 
 _STATE = "SELECT business_date FROM clock_state WHERE id = 1"
@@ -82,7 +87,7 @@ async def business_date_on(driver: Driver, settings: Settings | None = None) -> 
     if settings.clock == "system":
         return calendar_today(settings)
     stored: date | None = await driver.fetchval(_STATE, ())
-    return stored if stored is not None else settings.clock_start or calendar_today(settings)
+    return stored if stored is not None else _never_moved(settings)
 
 
 @event.listens_for(Session, "after_transaction_end")
