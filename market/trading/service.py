@@ -126,10 +126,13 @@ async def list_listings(session: AsyncSession, f: ListingFilters, limit: int, cu
     answers (kernel.text.index_lookup: a word, a CJK word) drives the search through ``listing_terms``:
     newest first per matching term, stopping after a page, where the trigram index would fetch and sort
     every match; the other parts and filters are checked on each listing it names. Other parts (mixed,
-    one character) go to the trigram index, and SQLite scans newest first."""
+    one character) and searches with a selective filter go to the trigram index; SQLite scans newest
+    first."""
     parts = query_parts(f.q or "")
     postgres = session.get_bind().dialect.name == "postgresql"
-    lookup = _driving_lookup(parts) if postgres else None
+    # With an ipc, seller or asset filter the page may be sparse among a term's listings: the walk would
+    # check most of them one by one, where the trigram index (and the filter's own) fetch them in bulk.
+    lookup = _driving_lookup(parts) if postgres and not (f.ipc or f.seller_org_id or f.asset_id) else None
     drive = lookup[0] if lookup else None
     params: dict[str, Any]
     if lookup is None:
