@@ -301,18 +301,28 @@ async def insert_if_absent(session: AsyncSession, obj: SQLModel) -> bool:
     fails and none needs a savepoint. ``obj`` itself is not added to the session.
     """
     table = table_of(obj)
-    values = {c.name: getattr(obj, c.name) for c in table.columns}
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(table).values(**values).on_conflict_do_nothing()
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
+    stmt = _insert_or_nothing(session, table).values(**{c.name: getattr(obj, c.name) for c in table.columns})
     # On the session's connection: a Core statement that needs no autoflush of the ORM's pending changes.
     result = await (await session.connection()).execute(stmt)
     return bool(result.rowcount)
+
+
+async def insert_absent(session: AsyncSession, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """``INSERT … ON CONFLICT DO NOTHING`` of many rows of ``table`` (both dialects), in the order given:
+    rows that writers may insert at once should come sorted, so that two of them never wait on each
+    other's rows in opposite orders (a deadlock)."""
+    if rows:
+        await (await session.connection()).execute(_insert_or_nothing(session, table), rows)
+
+
+def _insert_or_nothing(session: AsyncSession, table: sa.Table) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()
 
 
 async def serialise(session: AsyncSession, name: str) -> None:
