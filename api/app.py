@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import api.registry
 import api.routers
 from accounts.service import ensure_platform_admin
-from api import docs, openapi, problems
+from api import dispatch, docs, openapi, problems
 from api.input_guard import InputGuard
 from api.observe import RequestContext, metrics_router
 from api.ratelimit import RateLimit
@@ -140,6 +140,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings)
     app = FastAPI(title="IP Pledge Market", version="1.0.0", lifespan=lifespan,
                   openapi_url="/openapi.json", docs_url=None, redoc_url=None,
+                  # Request metrics, logs and ids are api/observe's (Prometheus, structlog); FastAPI's own
+                  # OpenTelemetry hooks would otherwise look up the global providers on every request.
+                  telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
                   description="Marketplace for IP transfer and licensing, IP-pledge loans and the risk fund. "
                               "Money is integer fen; rates and shares are integer basis points.")
     app.state.settings = settings
@@ -161,4 +164,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     install_console(app)
     openapi.install(app)
+    dispatch.install(app.router)  # one match per request instead of FastAPI's two linear passes
     return app
