@@ -25,8 +25,8 @@ from kernel.db import make_engine, make_session_factory, metadata
 from kernel.ids import new_id
 from kernel.text import normalise
 from market.assets.models import Asset
-from market.trading.models import Listing, ListingAsset
-from market.trading.service import ListingFilters, ipc_text, list_listings
+from market.trading.models import Listing, ListingAsset, ListingTerm, ListingWord
+from market.trading.service import ListingFilters, ipc_text, list_listings, listing_index_rows
 
 N = int(os.environ.get("IPM_BENCH_N", "100000"))
 BATCH = 5000
@@ -64,6 +64,7 @@ async def populate(engine: Any, n: int, *, listings: bool = True, seed: int = 7)
     async with engine.begin() as conn:
         await conn.execute(Org.__table__.insert(), orgs)
     now = date(2026, 3, 2)
+    words: set[str] = set()
     for start in range(0, n, BATCH):
         assets, rows, links = [], [], []
         for i in range(start, min(n, start + BATCH)):
@@ -91,6 +92,13 @@ async def populate(engine: Any, n: int, *, listings: bool = True, seed: int = 7)
             if listings:
                 await conn.execute(Listing.__table__.insert(), rows)
                 await conn.execute(ListingAsset.__table__.insert(), links)
+                # Search's inverted index, as create_listing writes it (new words once, at the end).
+                index = [listing_index_rows(r["id"], r["search_text"]) for r in rows]
+                await conn.execute(ListingTerm.__table__.insert(), [t for terms, _ in index for t in terms])
+                words.update(w["term"] for _, ws in index for w in ws)
+    if words:
+        async with engine.begin() as conn:
+            await conn.execute(ListingWord.__table__.insert(), [{"term": w} for w in sorted(words)])
     async with engine.begin() as conn:  # planner statistics after a bulk load, as autovacuum would later
         await conn.execute(sa.text("ANALYZE"))
     return {"universities": unis, "smes": [o["id"] for o in orgs if o["kind"] == "sme"]}

@@ -444,6 +444,24 @@ def _one_statement(sync: Session) -> _Plan | None:
     return inserts, updates
 
 
+async def insert_absent(session: AsyncSession, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """``INSERT … ON CONFLICT DO NOTHING`` of many rows of ``table`` (both dialects), in the order given:
+    rows that writers may insert at once should come sorted, so that two of them never wait on each
+    other's rows in opposite orders (a deadlock)."""
+    if rows:
+        await (await session.connection()).execute(_insert_or_nothing(session, table), rows)
+
+
+def _insert_or_nothing(session: AsyncSession, table: sa.Table) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()
+
+
 async def serialise(session: AsyncSession, name: str) -> None:
     """Hold a database-wide lock named ``name`` until the session's transaction ends, so work that
     every process does at start-up runs one process at a time. PostgreSQL: an advisory transaction lock;

@@ -22,18 +22,59 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text or "").lower()
 
 
+def _bigrams(run: str) -> list[str]:
+    return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
 def terms(text: str) -> list[str]:
     """Search terms of a text, in order, with repeats (callers count or dedupe as they need)."""
     out: list[str] = []
     for run in _TOKEN.findall(normalise(text)):
         if _IS_CJK.match(run):
-            if len(run) == 1:
-                out.append(run)
-            else:
-                out.extend(run[i : i + 2] for i in range(len(run) - 1))
+            out.extend([run] if len(run) == 1 else _bigrams(run))
         elif len(run) > 1 or run.isdigit():
             out.append(run)
     return out
+
+
+# --- Terms for an inverted index of a stored (normalised) text -----------------------------------
+# A query part made only of [a-z0-9] occurs in a normalised text exactly when it occurs inside one of the
+# text's maximal runs of those characters ("words"), so an index of the words, looked up by substring in
+# their vocabulary, answers such a part exactly; a part of two CJK characters occurs exactly when it is a
+# bigram of one of the text's CJK runs. A longer CJK part needs every one of its bigrams: the index names
+# the candidates, LIKE decides. Words of fewer than WORD_MIN characters are not indexed (a vocabulary
+# lookup needs a trigram); a word longer than 2 × WORD_PART_MAX is indexed as overlapping pieces of that
+# length, WORD_PART_MAX apart, so that every part of up to WORD_PART_MAX characters lies inside a piece.
+WORD_MIN = 3
+WORD_PART_MAX = 200
+_WORD_PART = re.compile(rf"[a-z0-9]{{{WORD_MIN},{WORD_PART_MAX}}}")
+_CJK_PART = re.compile(rf"[{_CJK}]{{2,{WORD_PART_MAX}}}")
+
+
+def index_terms(normalised: str) -> tuple[list[str], list[str]]:
+    """The distinct words and CJK bigrams of an already normalised text (``normalise``'s output, as
+    stored for LIKE), in order of first occurrence: what an inverted index of the text holds."""
+    words: dict[str, None] = {}
+    bigrams: dict[str, None] = {}
+    for run in _TOKEN.findall(normalised):
+        if _IS_CJK.match(run):
+            bigrams.update(dict.fromkeys(_bigrams(run)))
+        elif len(run) >= WORD_MIN:
+            for start in range(0, max(len(run) - WORD_PART_MAX, 1), WORD_PART_MAX):
+                words[run[start : start + 2 * WORD_PART_MAX]] = None
+    return list(words), list(bigrams)
+
+
+def index_lookup(part: str) -> tuple[str, str] | None:
+    """How the index of ``index_terms`` answers one query part (``query_parts``' output): ``("word",
+    part)``, every word containing it; ``("bigram", b)``, the texts with bigram ``b`` (exact for a part
+    of two CJK characters, candidates for a longer one); None, not at all (the part mixes kinds of
+    characters, or is too short or too long)."""
+    if _WORD_PART.fullmatch(part):
+        return "word", part
+    if _CJK_PART.fullmatch(part):
+        return "bigram", part[:2]
+    return None
 
 
 def is_cjk(text: str) -> bool:

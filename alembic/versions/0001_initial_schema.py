@@ -1038,6 +1038,17 @@ def upgrade() -> None:
     with op.batch_alter_table('listing_assets', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_listing_assets_asset_id'), ['asset_id'], unique=False)
 
+    op.create_table('listing_terms',
+    sa.Column('term', sqlmodel.sql.sqltypes.AutoString(length=400), nullable=False),
+    sa.Column('listing_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.ForeignKeyConstraint(['listing_id'], ['listings.id'], name=op.f('fk_listing_terms_listing_id_listings')),
+    sa.PrimaryKeyConstraint('term', 'listing_id', name=op.f('pk_listing_terms'))
+    )
+    op.create_table('listing_words',
+    sa.Column('term', sqlmodel.sql.sqltypes.AutoString(length=400), nullable=False),
+    sa.PrimaryKeyConstraint('term', name=op.f('pk_listing_words'))
+    )
+
     op.create_table('loan_offers',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('application_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -2059,6 +2070,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_loan_offers_application_id'))
 
     op.drop_table('loan_offers')
+    op.drop_table('listing_words')
+    op.drop_table('listing_terms')
     with op.batch_alter_table('listing_assets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_listing_assets_asset_id'))
 

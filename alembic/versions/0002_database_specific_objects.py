@@ -3,7 +3,7 @@
 - PostgreSQL: the ledger's posting function (one round trip for the common posting); the fund ledger is append-only (a trigger refuses UPDATE and DELETE on entries and
   postings; corrections are reversals; the one update allowed is the sealer's, which fills an entry's
   empty seq, prev_hash and hash once and changes nothing else); pg_trgm GIN indexes serve asset and
-  listing search.
+  listing search (and the lookup of a query word in listing_words).
 - SQLite: an FTS5 trigram table kept in step with assets by triggers serves asset search.
 
 The same SQL is attached to the tables for create_all in finance/ledger/models.py,
@@ -114,6 +114,7 @@ UPGRADE = {
         "CREATE EXTENSION IF NOT EXISTS pg_trgm",
         "CREATE INDEX IF NOT EXISTS ix_assets_search_text_trgm ON assets USING gin (search_text gin_trgm_ops)",
         "CREATE INDEX IF NOT EXISTS ix_listings_search_text_trgm ON listings USING gin (search_text gin_trgm_ops)",
+        "CREATE INDEX IF NOT EXISTS ix_listing_words_term_trgm ON listing_words USING gin (term gin_trgm_ops)",
     ),
     "sqlite": (
         "CREATE VIRTUAL TABLE IF NOT EXISTS assets_fts USING fts5("
@@ -132,6 +133,7 @@ DOWNGRADE = {
     "postgresql": (
         "DROP FUNCTION IF EXISTS ledger_post_entry(text[], text[], bigint[], bigint[], bigint[], bigint[], boolean, "
         "text[], jsonb)",
+        "DROP INDEX IF EXISTS ix_listing_words_term_trgm",
         "DROP INDEX IF EXISTS ix_listings_search_text_trgm",
         "DROP INDEX IF EXISTS ix_assets_search_text_trgm",
         "DROP TRIGGER IF EXISTS ledger_postings_append_only ON ledger_postings",

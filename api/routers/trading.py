@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Query, Response
 
-from api.deps import CurrentActor, Cursor, Limit, SessionDep
+from api.deps import CallerDep, CurrentActor, Cursor, Limit, SessionDep
 from api.responses import model_json
 from api.routing import AreaRouter, TransactionalRoute
 from kernel.pagination import Page, page_json
@@ -35,7 +35,7 @@ async def create_listing(body: ListingIn, actor: CurrentActor, session: SessionD
 @router.get("/listings", response_model=Page[ListingOut],
             summary="Search listings (any user); status defaults to open")
 async def list_listings(
-    session: SessionDep, _: CurrentActor, limit: Limit = 20, cursor: Cursor = None,
+    session: SessionDep, caller: CallerDep, limit: Limit = 20, cursor: Cursor = None,
     q: Annotated[str | None, Query(max_length=200, description="Chinese or English words")] = None,
     mode: ListingMode | None = None,
     ipc: Annotated[str | None, Query(max_length=20, description="IPC subclass (H01M) or code")] = None,
@@ -45,7 +45,8 @@ async def list_listings(
 ) -> Response:
     filters = service.ListingFilters(q=q, mode=mode, ipc=ipc, status=status, seller_org_id=seller_org_id,
                                      asset_id=asset_id)
-    rows, has_more, next_cursor = await service.list_listings(session, filters, limit, cursor, as_json=True)
+    rows, has_more, next_cursor = await service.list_listings(session, filters, limit, cursor, as_json=True,
+                                                              read=caller.read_page)
     if rows and hasattr(rows[0], "row_json"):  # PostgreSQL wrote each listing's JSON
         return Response(page_json([r.row_json for r in rows], has_more, next_cursor), media_type="application/json")
     # The page validated in one call (pydantic's core walks the rows), not one model_validate per row.

@@ -131,7 +131,8 @@ SEARCH_DROP_DDL: dict[str, list[str]] = {
 }
 # Objects the migration makes by hand, which autogenerate must not compare (alembic/env.py).
 SEARCH_OBJECT_PREFIXES = ("assets_fts", "ix_assets_search_text_trgm",
-                          "ix_listings_search_text_trgm")  # market.trading.models.LISTING_SEARCH_DDL
+                          "ix_listings_search_text_trgm",  # market.trading.models.LISTING_SEARCH_DDL
+                          "ix_listing_words_term_trgm")  # and LISTING_WORDS_DDL
 
 for _dialect, _statements in SEARCH_DDL.items():
     for _stmt in _statements:

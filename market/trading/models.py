@@ -8,6 +8,7 @@ from sqlmodel import Field, SQLModel
 
 from kernel.db import TZDateTime, created_at_field, money_field, table_of, utcnow
 from kernel.ids import new_id
+from kernel.text import WORD_PART_MAX
 from kernel.workflow import Workflow
 
 LISTING_MODES = ("assignment", "exclusive_license", "sole_license", "nonexclusive_license")
@@ -87,6 +88,35 @@ for _stmt in LISTING_SEARCH_DDL:
     event.listen(table_of(Listing), "after_create", DDL(_stmt).execute_if(dialect="postgresql"))
 event.listen(table_of(Listing), "before_drop",
              DDL("DROP INDEX IF EXISTS ix_listings_search_text_trgm").execute_if(dialect="postgresql"))
+
+
+class ListingTerm(SQLModel, table=True):
+    """Listing search's inverted index on PostgreSQL (see market.trading.service.list_listings): each
+    listing's words and CJK bigrams (kernel.text.index_terms of its search_text), written with the
+    listing (its search_text never changes). Ordered by term then listing, so a search walks one term's
+    listings newest first and stops after a page."""
+
+    __tablename__ = "listing_terms"
+    term: str = Field(primary_key=True, max_length=2 * WORD_PART_MAX)
+    listing_id: str = Field(foreign_key="listings.id", primary_key=True, max_length=40)
+
+
+class ListingWord(SQLModel, table=True):
+    """Every word of ``listing_terms`` once (no CJK bigrams): a query word is looked up in them by
+    substring, through the trigram index of LISTING_WORDS_DDL; a word stays when its listings close."""
+
+    __tablename__ = "listing_words"
+    term: str = Field(primary_key=True, max_length=2 * WORD_PART_MAX)
+
+
+LISTING_WORDS_DDL = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE INDEX IF NOT EXISTS ix_listing_words_term_trgm ON listing_words USING gin (term gin_trgm_ops)",
+]
+for _stmt in LISTING_WORDS_DDL:
+    event.listen(table_of(ListingWord), "after_create", DDL(_stmt).execute_if(dialect="postgresql"))
+event.listen(table_of(ListingWord), "before_drop",
+             DDL("DROP INDEX IF EXISTS ix_listing_words_term_trgm").execute_if(dialect="postgresql"))
 
 
 class ListingAsset(SQLModel, table=True):

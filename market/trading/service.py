@@ -13,17 +13,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kernel import audit
 from kernel.actor import Actor
 from kernel.clock import business_date
-from kernel.db import get_or_404, read_rows, table_of
+from kernel.db import RowReader, get_or_404, insert_absent, read_rows, table_of
 from kernel.errors import Forbidden, InvalidState, ValidationFailed
 from kernel.pagination import cut_page, page_params, page_window_template, paginate, row_json_text
-from kernel.text import normalise, query_parts
+from kernel.text import index_lookup, index_terms, normalise, query_parts
 from market.assets import encumbrances
 from market.assets.models import Asset
 from market.assets.service import ASSET_OWNER_KINDS, lock_assets
 from market.licensing.service import check_licensee_region
 from market.trading import inflight
 from market.trading.deals import close_listing, create_deal
-from market.trading.models import LISTING, OFFER, Deal, Listing, ListingAsset, Offer
+from market.trading.models import LISTING, OFFER, Deal, Listing, ListingAsset, ListingTerm, ListingWord, Offer
 from market.trading.schemas import ListingIn, ListingOut
 
 # Listing mode -> the encumbrance action it needs.
@@ -78,9 +78,25 @@ async def create_listing(session: AsyncSession, actor: Actor, data: ListingIn) -
     session.add(listing)
     session.add_all([ListingAsset(listing_id=listing.id, asset_id=a.id) for a in assets])
     await session.flush()
+    await index_listing(session, listing.id, listing.search_text)
     await audit.record(session, actor, "listing.opened", "listing", listing.id,
                        after=listing.model_dump(exclude={"search_text", "ipc_text"}))
     return listing
+
+
+def listing_index_rows(listing_id: str, search_text: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The rows of ``listing_terms`` and of ``listing_words`` (sorted) for a listing's ``search_text``."""
+    words, bigrams = index_terms(search_text)
+    return ([{"term": t, "listing_id": listing_id} for t in (*words, *bigrams)],
+            [{"term": w} for w in sorted(words)])
+
+
+async def index_listing(session: AsyncSession, listing_id: str, search_text: str) -> None:
+    """A new listing into search's inverted index (its search_text is written once, at creation)."""
+    terms, words = listing_index_rows(listing_id, search_text)
+    if terms:
+        await (await session.connection()).execute(sa.insert(_terms), terms)
+    await insert_absent(session, _words, words)  # sorted: concurrent listings never deadlock on a new word
 
 
 @dataclass
@@ -94,17 +110,36 @@ class ListingFilters:
 
 
 _listings, _listing_assets = table_of(Listing), table_of(ListingAsset)
+_terms, _words = table_of(ListingTerm), table_of(ListingWord)
 # What a listing shows (schemas.ListingOut): a search reads these as Core rows, no ORM object per listing.
 _SHOWN = [c for c in _listings.c if c.name in ListingOut.model_fields]
 _JSON = [_listings.c.id, row_json_text([_listings.c[name] for name in ListingOut.model_fields]).label("row_json")]
 
 
 async def list_listings(session: AsyncSession, f: ListingFilters, limit: int, cursor: str | None, *,
-                        as_json: bool = False) -> tuple[list[Any], bool, str | None]:
+                        as_json: bool = False, read: RowReader = read_rows) -> tuple[list[Any], bool, str | None]:
     """A page of listings, newest first: rows with ListingOut's fields or, with ``as_json`` on PostgreSQL,
-    rows of ``id`` and ``row_json`` (the listing as ListingOut's JSON, made by the database)."""
+    rows of ``id`` and ``row_json`` (the listing as ListingOut's JSON, made by the database). ``read`` runs
+    the one statement (the API's checks the caller in it too).
+
+    ``q``: every part must occur in the listing's text (LIKE). On PostgreSQL a part the inverted index
+    answers (kernel.text.index_lookup: a word, a CJK word) drives the search through ``listing_terms``:
+    newest first per matching term, stopping after a page, where the trigram index would fetch and sort
+    every match; the other parts and filters are checked on each listing it names. Other parts (mixed,
+    one character) and searches with a selective filter go to the trigram index; SQLite scans newest
+    first."""
     parts = query_parts(f.q or "")
-    params: dict[str, Any] = {f"q{i}": like(part) for i, part in enumerate(parts)}
+    postgres = session.get_bind().dialect.name == "postgresql"
+    # With an ipc, seller or asset filter the page may be sparse among a term's listings: the walk would
+    # check most of them one by one, where the trigram index (and the filter's own) fetch them in bulk.
+    lookup = _driving_lookup(parts) if postgres and not (f.ipc or f.seller_org_id or f.asset_id) else None
+    drive = lookup[0] if lookup else None
+    params: dict[str, Any]
+    if lookup is None:
+        params = {f"q{i}": like(part) for i, part in enumerate(parts)}
+    else:  # the parts as they are, for strpos (see _conditions)
+        params = {f"p{i}": part for i, part in enumerate(parts)}
+        params["drive"] = like(lookup[1]) if drive == "word" else lookup[1]
     if f.mode:
         params["mode"] = f.mode
     if f.ipc:
@@ -116,38 +151,80 @@ async def list_listings(session: AsyncSession, f: ListingFilters, limit: int, cu
     if f.asset_id:
         params["asset_id"] = f.asset_id
     params.update(page_params(limit, cursor))
-    shown = _JSON if as_json and session.get_bind().dialect.name == "postgresql" else _SHOWN
-    shape = (len(parts), *(name in params for name in _FILTERS), "page_last" in params, shown is _JSON)
+    shown = _JSON if as_json and postgres else _SHOWN
+    shape = (len(parts), *(name in params for name in _FILTERS), "page_last" in params, shown is _JSON, drive)
     stmt = _SEARCHES.get(shape)
     if stmt is None:
-        stmt = _SEARCHES[shape] = _search_statement(shown, len(parts), frozenset(params), "page_last" in params)
-    return cut_page(await read_rows(session, stmt, params), limit)
+        stmt = _SEARCHES[shape] = _search_statement(shown, len(parts), frozenset(params), "page_last" in params,
+                                                    drive)
+    return cut_page(await read(session, stmt, params), limit)
+
+
+def _driving_lookup(parts: list[str]) -> tuple[str, str] | None:
+    """The index lookup of the part that drives a search: a word before a CJK one (a word is answered
+    exactly, a CJK part longer than two characters only narrowed), the longest first (the rarest,
+    as a rule). Any of them gives the same rows; the choice only sets how many the search walks."""
+    lookups = [(lookup, part) for part in parts if (lookup := index_lookup(part)) is not None]
+    if not lookups:
+        return None
+    return max(lookups, key=lambda lp: (lp[0][0] == "word", len(lp[1])))[0]
 
 
 _FILTERS = ("mode", "ipc", "status", "seller_org_id", "asset_id")
-# One statement per shape of search (how many words, which filters, a cursor or not), built once: at most
-# 11 × 2⁶ of them. The values are its parameters.
+# One statement per shape of search (how many words, which filters, a cursor or not, the JSON or the
+# columns, how the index drives it), built once. The values are its parameters.
 _SEARCHES: dict[tuple[Any, ...], sa.Select[Any]] = {}
 
 
-def _search_statement(shown: list[Any], n_parts: int, given: frozenset[str], after_cursor: bool
-                      ) -> sa.Select[Any]:
-    c = _listings.c
-    stmt = sa.select(*shown)
-    for i in range(n_parts):
-        stmt = stmt.where(c.search_text.like(sa.bindparam(f"q{i}"), escape="\\"))
+def _conditions(t: Any, n_parts: int, given: frozenset[str], *, indexed: bool = True) -> list[Any]:
+    """What a listing of table (or alias) ``t`` must satisfy: every query part and every filter given.
+    Without ``indexed`` the parts are tested with ``strpos`` (PostgreSQL's, the same test as the LIKE
+    of ``like``), which no index serves: the planner then cannot trade a search's walk of the inverted
+    index, which stops after a page, for the trigram index, which fetches every match."""
+    if indexed:
+        out = [t.c.search_text.like(sa.bindparam(f"q{i}"), escape="\\") for i in range(n_parts)]
+    else:
+        out = [sa.func.strpos(t.c.search_text, sa.bindparam(f"p{i}", type_=sa.Text)) > 0 for i in range(n_parts)]
     if "mode" in given:
-        stmt = stmt.where(c.mode == sa.bindparam("mode"))
+        out.append(t.c.mode == sa.bindparam("mode"))
     if "ipc" in given:
-        stmt = stmt.where(c.ipc_text.like(sa.bindparam("ipc"), escape="\\"))
+        out.append(t.c.ipc_text.like(sa.bindparam("ipc"), escape="\\"))
     if "status" in given:
-        stmt = stmt.where(c.status == sa.bindparam("status"))
+        out.append(t.c.status == sa.bindparam("status"))
     if "seller_org_id" in given:
-        stmt = stmt.where(c.seller_org_id == sa.bindparam("seller_org_id"))
+        out.append(t.c.seller_org_id == sa.bindparam("seller_org_id"))
     if "asset_id" in given:
-        stmt = stmt.where(c.id.in_(sa.select(_listing_assets.c.listing_id)
-                                   .where(_listing_assets.c.asset_id == sa.bindparam("asset_id"))))
-    return page_window_template(stmt, c.id, after_cursor=after_cursor)
+        out.append(t.c.id.in_(sa.select(_listing_assets.c.listing_id)
+                              .where(_listing_assets.c.asset_id == sa.bindparam("asset_id"))))
+    return out
+
+
+def _search_statement(shown: list[Any], n_parts: int, given: frozenset[str], after_cursor: bool,
+                      drive: str | None) -> sa.Select[Any]:
+    c = _listings.c
+    if drive is None:
+        return page_window_template(sa.select(*shown).where(*_conditions(_listings, n_parts, given)), c.id,
+                                    after_cursor=after_cursor)
+    # The terms of the driving part: the words containing it, or the one bigram.
+    if drive == "word":
+        matched = sa.select(_words.c.term).where(_words.c.term.like(sa.bindparam("drive"), escape="\\"))
+    else:
+        matched = sa.select(sa.bindparam("drive", type_=_terms.c.term.type).label("term"))
+    found = matched.subquery("matched")
+    # Per term, its newest listings that satisfy everything (a backward walk of listing_terms' primary
+    # key from the cursor, each listing checked by its own key), a page of them at most; of those, the
+    # newest page. A listing with two matching words comes once.
+    listing = _listings.alias("listing")
+    newest = (sa.select(_terms.c.listing_id)
+              .join(listing, listing.c.id == _terms.c.listing_id)
+              .where(_terms.c.term == found.c.term, *_conditions(listing, n_parts, given, indexed=False),
+                     *([_terms.c.listing_id < sa.bindparam("page_last")] if after_cursor else []))
+              .order_by(_terms.c.listing_id.desc())
+              .limit(sa.bindparam("page_limit")).lateral("newest"))
+    page = (sa.select(newest.c.listing_id).distinct().select_from(found).join(newest, sa.true())
+            .order_by(newest.c.listing_id.desc()).limit(sa.bindparam("page_limit")).subquery("page"))
+    return (sa.select(*shown).select_from(page.join(_listings, c.id == page.c.listing_id))
+            .order_by(c.id.desc()))
 
 
 async def get_listing(session: AsyncSession, listing_id: str) -> Listing:
