@@ -118,16 +118,16 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['pending_entry_id'], ['ledger_entries.id'], name=op.f('fk_ledger_entries_pending_entry_id_ledger_entries')),
     sa.ForeignKeyConstraint(['reverses_entry_id'], ['ledger_entries.id'], name=op.f('fk_ledger_entries_reverses_entry_id_ledger_entries')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_entries')),
-    sa.UniqueConstraint('idempotency_key', name=op.f('uq_ledger_entries_idempotency_key')),
-    sa.UniqueConstraint('pending_entry_id', name=op.f('uq_ledger_entries_pending_entry_id')),
-    sa.UniqueConstraint('reverses_entry_id', name=op.f('uq_ledger_entries_reverses_entry_id')),
-    sa.UniqueConstraint('seq', name=op.f('uq_ledger_entries_seq'))
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_ledger_entries_idempotency_key'))
     )
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ledger_entries_effective_date'), ['effective_date'], unique=False)
         batch_op.create_index(batch_op.f('ix_ledger_entries_kind'), ['kind'], unique=False)
         batch_op.create_index('ix_ledger_entries_object', ['object_type', 'object_id'], unique=False)
         batch_op.create_index('ix_ledger_entries_unsealed', ['created_at', 'id'], unique=False, postgresql_where=sa.text('seq IS NULL'), sqlite_where=sa.text('seq IS NULL'))
+        batch_op.create_index('uq_ledger_entries_pending_entry_id', ['pending_entry_id'], unique=True, postgresql_where=sa.text('pending_entry_id IS NOT NULL'), sqlite_where=sa.text('pending_entry_id IS NOT NULL'))
+        batch_op.create_index('uq_ledger_entries_reverses_entry_id', ['reverses_entry_id'], unique=True, postgresql_where=sa.text('reverses_entry_id IS NOT NULL'), sqlite_where=sa.text('reverses_entry_id IS NOT NULL'))
+        batch_op.create_index('uq_ledger_entries_seq', ['seq'], unique=True, postgresql_where=sa.text('seq IS NOT NULL'), sqlite_where=sa.text('seq IS NOT NULL'))
 
     op.create_table('login_throttles',
     sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
@@ -2261,6 +2261,9 @@ def downgrade() -> None:
     op.drop_table('lpr_rates')
     op.drop_table('login_throttles')
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
+        batch_op.drop_index('uq_ledger_entries_seq', postgresql_where=sa.text('seq IS NOT NULL'), sqlite_where=sa.text('seq IS NOT NULL'))
+        batch_op.drop_index('uq_ledger_entries_reverses_entry_id', postgresql_where=sa.text('reverses_entry_id IS NOT NULL'), sqlite_where=sa.text('reverses_entry_id IS NOT NULL'))
+        batch_op.drop_index('uq_ledger_entries_pending_entry_id', postgresql_where=sa.text('pending_entry_id IS NOT NULL'), sqlite_where=sa.text('pending_entry_id IS NOT NULL'))
         batch_op.drop_index('ix_ledger_entries_unsealed', postgresql_where=sa.text('seq IS NULL'), sqlite_where=sa.text('seq IS NULL'))
         batch_op.drop_index('ix_ledger_entries_object')
         batch_op.drop_index(batch_op.f('ix_ledger_entries_kind'))

@@ -65,42 +65,52 @@ CREATE OR REPLACE FUNCTION ledger_post_entry(p_ids text[], p_codes text[], p_d b
     p_dp bigint[], p_cp bigint[], p_check_limit boolean, p_programs text[], p_rows jsonb)
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
-    locked integer;
-    short integer;
     entry jsonb := p_rows -> 'entry';
+    at timestamptz := CAST(entry ->> 'created_at' AS timestamptz);
+    held integer := 0;
+    answer text;
 BEGIN
-    -- By primary key (= ANY), not a join with unnest, which the generic plan would make a scan. The rows a
-    -- lock returns are their latest versions, so the limit is checked on the balances as locked.
-    SELECT count(*), count(*) FILTER (WHERE p_check_limit AND l.limit_rule = 'no_negative' AND CASE
-            WHEN l.normal_side = 'debit'
-            THEN l.debits_posted + p_d[l.i] - l.credits_posted - p_c[l.i] - l.credits_pending - p_cp[l.i]
-            ELSE l.credits_posted + p_c[l.i] - l.debits_posted - p_d[l.i] - l.debits_pending - p_dp[l.i] END < 0)
-        INTO locked, short
-    FROM (SELECT a.*, array_position(p_ids, a.id) AS i FROM ledger_accounts AS a
-          WHERE a.id = ANY (p_ids) AND a.code = p_codes[array_position(p_ids, a.id)]
-          ORDER BY a.id FOR UPDATE) AS l;
-    IF locked <> cardinality(p_ids) THEN
-        RETURN 'stale';
+    -- Each account is locked by its own balance update, in id order (p_ids comes sorted), by primary key:
+    -- with a scalar key the cached generic plan is an index scan, so no call plans afresh (= ANY of an
+    -- array is planned at every call). The update takes the row only if its code still matches and, on the
+    -- row as locked (its latest version), the limit holds; otherwise it writes and locks nothing.
+    FOR k IN 1 .. cardinality(p_ids) LOOP
+        UPDATE ledger_accounts AS t SET debits_posted = t.debits_posted + p_d[k],
+            credits_posted = t.credits_posted + p_c[k], debits_pending = t.debits_pending + p_dp[k],
+            credits_pending = t.credits_pending + p_cp[k], version = t.version + 1, updated_at = at
+        WHERE t.id = p_ids[k] AND t.code = p_codes[k] AND (NOT p_check_limit OR t.limit_rule <> 'no_negative'
+            OR CASE WHEN t.normal_side = 'debit'
+                THEN t.debits_posted + p_d[k] - t.credits_posted - p_c[k] - t.credits_pending - p_cp[k]
+                ELSE t.credits_posted + p_c[k] - t.debits_posted - p_d[k] - t.debits_pending - p_dp[k] END >= 0);
+        IF NOT FOUND THEN
+            answer := CASE WHEN EXISTS (SELECT 1 FROM ledger_accounts WHERE id = p_ids[k] AND code = p_codes[k])
+                           THEN 'refused' ELSE 'stale' END;
+            EXIT;
+        END IF;
+        held := k;
+    END LOOP;
+    -- Under the locks, a poster of the same key (it took the same locks) has committed and is seen.
+    IF answer IS NULL AND EXISTS (SELECT 1 FROM ledger_entries WHERE idempotency_key = entry ->> 'idempotency_key') THEN
+        answer := 'replay';
     END IF;
-    IF EXISTS (SELECT 1 FROM ledger_entries WHERE idempotency_key = entry ->> 'idempotency_key') THEN
-        RETURN 'replay';
-    END IF;
-    IF short > 0 THEN
-        RETURN 'refused';
-    END IF;
-    IF cardinality(p_programs) > 0 AND EXISTS (
+    IF answer IS NULL AND cardinality(p_programs) > 0 AND EXISTS (
         SELECT 1 FROM ledger_periods AS lp JOIN fund_programs AS fp ON fp.fund_org_id = lp.fund_org_id
         WHERE fp.id = ANY (p_programs) AND lp.ends_on >= CAST(entry ->> 'effective_date' AS date)) THEN
-        RETURN 'refused';
+        answer := 'refused';
+    END IF;
+    IF answer IS NOT NULL THEN
+        -- Nothing is written: the balances and versions updated so far are put back (their locks stay, in id
+        -- order, for the full path that follows), so a caller's transaction goes on unharmed.
+        FOR k IN 1 .. held LOOP
+            UPDATE ledger_accounts AS t SET debits_posted = t.debits_posted - p_d[k],
+                credits_posted = t.credits_posted - p_c[k], debits_pending = t.debits_pending - p_dp[k],
+                credits_pending = t.credits_pending - p_cp[k], version = t.version - 1
+            WHERE t.id = p_ids[k];
+        END LOOP;
+        RETURN answer;
     END IF;
     INSERT INTO ledger_entries SELECT * FROM jsonb_populate_record(CAST(NULL AS ledger_entries), entry);
     INSERT INTO ledger_postings SELECT * FROM jsonb_populate_recordset(CAST(NULL AS ledger_postings), p_rows -> 'postings');
-    UPDATE ledger_accounts AS t SET debits_posted = t.debits_posted + p_d[array_position(p_ids, t.id)],
-        credits_posted = t.credits_posted + p_c[array_position(p_ids, t.id)],
-        debits_pending = t.debits_pending + p_dp[array_position(p_ids, t.id)],
-        credits_pending = t.credits_pending + p_cp[array_position(p_ids, t.id)],
-        version = t.version + 1, updated_at = CAST(entry ->> 'created_at' AS timestamptz)
-    WHERE t.id = ANY (p_ids);
     INSERT INTO audit_events SELECT * FROM jsonb_populate_record(CAST(NULL AS audit_events), p_rows -> 'audit');
     RETURN 'written';
 END;

@@ -44,7 +44,8 @@ class Append:
     entry: dict[str, Any]  # ledger_entries' columns but seq, prev_hash and hash (the sealer gives those)
     postings: list[dict[str, Any]]  # id, line_no, account_id, side, amount
     pending: bool  # the postings' flag
-    deltas: list[tuple[str, int, int, int, int]]  # account id, +debits, +credits, +debits pending, +credits pending
+    # In id order (the order the accounts are locked in): account id, +debits, +credits, +debits/credits pending
+    deltas: list[tuple[str, int, int, int, int]]
     audit: dict[str, Any]  # audit_events' columns
     programs: list[str]  # the fund programmes whose closed periods the entry must not be dated in
 

@@ -65,28 +65,30 @@ class LedgerEntry(SQLModel, table=True):
         sa.Index("ix_ledger_entries_unsealed", "created_at", "id", postgresql_where=sa.text("seq IS NULL"),
                  sqlite_where=sa.text("seq IS NULL")),
         sa.Index("ix_ledger_entries_object", "object_type", "object_id"),
+        # Unique among the rows that have one: partial, so an entry with none (every posting until sealed;
+        # nearly every entry for the other two) adds nothing to these indexes.
+        *(sa.Index(f"uq_ledger_entries_{c}", c, unique=True, postgresql_where=sa.text(f"{c} IS NOT NULL"),
+                   sqlite_where=sa.text(f"{c} IS NOT NULL")) for c in ("seq", "reverses_entry_id", "pending_entry_id")),
         sa.CheckConstraint("phase IN ('posted', 'pending', 'post_pending', 'void_pending')", name="phase"),
         sa.CheckConstraint("(phase IN ('post_pending', 'void_pending')) = (pending_entry_id IS NOT NULL)",
                            name="resolves_a_pending_entry"),
     )
     id: str = Field(default_factory=lambda: new_id("lje"), primary_key=True, max_length=40)
-    seq: int | None = Field(default=None, sa_type=sa.BigInteger, unique=True)
+    seq: int | None = Field(default=None, sa_type=sa.BigInteger)  # unique (a partial index)
     idempotency_key: str = Field(max_length=255, unique=True)
     # sha256 of what was asked for: a replay with the same key must ask for the same thing.
     request_hash: str = Field(max_length=64)
     effective_date: date = Field(index=True)
     description: str = Field(max_length=500)
     kind: str = Field(max_length=40, index=True)
-    # Unique: an entry is reversed at most once (the database holds this even under races).
-    reverses_entry_id: str | None = Field(default=None, foreign_key="ledger_entries.id", unique=True,
-                                          max_length=40)
+    # Unique (a partial index): an entry is reversed at most once (the database holds this even under races).
+    reverses_entry_id: str | None = Field(default=None, foreign_key="ledger_entries.id", max_length=40)
     object_type: str | None = Field(default=None, max_length=40)
     object_id: str | None = Field(default=None, max_length=40)
     # posted (one phase) | pending (reserves) | post_pending / void_pending (resolve ``pending_entry_id``).
     phase: str = Field(default="posted", max_length=12, sa_column_kwargs={"server_default": "posted"})
-    # Unique: a pending entry is posted or voided at most once.
-    pending_entry_id: str | None = Field(default=None, foreign_key="ledger_entries.id", unique=True,
-                                         max_length=40)
+    # Unique (a partial index): a pending entry is posted or voided at most once.
+    pending_entry_id: str | None = Field(default=None, foreign_key="ledger_entries.id", max_length=40)
     # core.entry_digest of the entry and its postings, fixed at posting: the sealer links it without reading
     # the postings, and verify recomputes it, so an unsealed entry edited before sealing is caught too.
     digest: str = Field(max_length=64)
@@ -182,53 +184,63 @@ APPEND_ONLY_DROP_STATEMENTS: tuple[str, ...] = (
     "DROP FUNCTION IF EXISTS ledger_refuse_change()",
 )
 
-# The posting's one round trip on PostgreSQL (``append.post_in_one``): lock the accounts in id order (each must
-# still carry the code the poster knows it by), then, unless the key is known, a limit would break or the
-# date is closed, write the entry, its postings, the balances and the audit row. Any answer but 'written'
-# wrote nothing: 'replay' (the key is used), 'stale' (an id or code moved), 'refused' (the full path gives
-# the reason). The rows come as JSON (jsonb: parsed once) in their tables' own shapes, so new columns need no
+# The posting's one round trip on PostgreSQL (``append.post_in_one``): lock each account in id order by its
+# balance update (each must still carry the code the poster knows it by, and keep its limit), then, unless
+# the key is known or the date is closed, write the entry, its postings and the audit row. Any answer but
+# 'written' wrote nothing (the balances updated before the refusal are put back): 'replay' (the key is
+# used), 'stale' (an id or code moved), 'refused' (the full path gives the reason). The rows come as JSON (jsonb: parsed once) in their tables' own shapes, so new columns need no
 # change here.
 _POST_FUNCTION = """
 CREATE OR REPLACE FUNCTION ledger_post_entry(p_ids text[], p_codes text[], p_d bigint[], p_c bigint[],
     p_dp bigint[], p_cp bigint[], p_check_limit boolean, p_programs text[], p_rows jsonb)
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
-    locked integer;
-    short integer;
     entry jsonb := p_rows -> 'entry';
+    at timestamptz := CAST(entry ->> 'created_at' AS timestamptz);
+    held integer := 0;
+    answer text;
 BEGIN
-    -- By primary key (= ANY), not a join with unnest, which the generic plan would make a scan. The rows a
-    -- lock returns are their latest versions, so the limit is checked on the balances as locked.
-    SELECT count(*), count(*) FILTER (WHERE p_check_limit AND l.limit_rule = 'no_negative' AND CASE
-            WHEN l.normal_side = 'debit'
-            THEN l.debits_posted + p_d[l.i] - l.credits_posted - p_c[l.i] - l.credits_pending - p_cp[l.i]
-            ELSE l.credits_posted + p_c[l.i] - l.debits_posted - p_d[l.i] - l.debits_pending - p_dp[l.i] END < 0)
-        INTO locked, short
-    FROM (SELECT a.*, array_position(p_ids, a.id) AS i FROM ledger_accounts AS a
-          WHERE a.id = ANY (p_ids) AND a.code = p_codes[array_position(p_ids, a.id)]
-          ORDER BY a.id FOR UPDATE) AS l;
-    IF locked <> cardinality(p_ids) THEN
-        RETURN 'stale';
+    -- Each account is locked by its own balance update, in id order (p_ids comes sorted), by primary key:
+    -- with a scalar key the cached generic plan is an index scan, so no call plans afresh (= ANY of an
+    -- array is planned at every call). The update takes the row only if its code still matches and, on the
+    -- row as locked (its latest version), the limit holds; otherwise it writes and locks nothing.
+    FOR k IN 1 .. cardinality(p_ids) LOOP
+        UPDATE ledger_accounts AS t SET debits_posted = t.debits_posted + p_d[k],
+            credits_posted = t.credits_posted + p_c[k], debits_pending = t.debits_pending + p_dp[k],
+            credits_pending = t.credits_pending + p_cp[k], version = t.version + 1, updated_at = at
+        WHERE t.id = p_ids[k] AND t.code = p_codes[k] AND (NOT p_check_limit OR t.limit_rule <> 'no_negative'
+            OR CASE WHEN t.normal_side = 'debit'
+                THEN t.debits_posted + p_d[k] - t.credits_posted - p_c[k] - t.credits_pending - p_cp[k]
+                ELSE t.credits_posted + p_c[k] - t.debits_posted - p_d[k] - t.debits_pending - p_dp[k] END >= 0);
+        IF NOT FOUND THEN
+            answer := CASE WHEN EXISTS (SELECT 1 FROM ledger_accounts WHERE id = p_ids[k] AND code = p_codes[k])
+                           THEN 'refused' ELSE 'stale' END;
+            EXIT;
+        END IF;
+        held := k;
+    END LOOP;
+    -- Under the locks, a poster of the same key (it took the same locks) has committed and is seen.
+    IF answer IS NULL AND EXISTS (SELECT 1 FROM ledger_entries WHERE idempotency_key = entry ->> 'idempotency_key') THEN
+        answer := 'replay';
     END IF;
-    IF EXISTS (SELECT 1 FROM ledger_entries WHERE idempotency_key = entry ->> 'idempotency_key') THEN
-        RETURN 'replay';
-    END IF;
-    IF short > 0 THEN
-        RETURN 'refused';
-    END IF;
-    IF cardinality(p_programs) > 0 AND EXISTS (
+    IF answer IS NULL AND cardinality(p_programs) > 0 AND EXISTS (
         SELECT 1 FROM ledger_periods AS lp JOIN fund_programs AS fp ON fp.fund_org_id = lp.fund_org_id
         WHERE fp.id = ANY (p_programs) AND lp.ends_on >= CAST(entry ->> 'effective_date' AS date)) THEN
-        RETURN 'refused';
+        answer := 'refused';
+    END IF;
+    IF answer IS NOT NULL THEN
+        -- Nothing is written: the balances and versions updated so far are put back (their locks stay, in id
+        -- order, for the full path that follows), so a caller's transaction goes on unharmed.
+        FOR k IN 1 .. held LOOP
+            UPDATE ledger_accounts AS t SET debits_posted = t.debits_posted - p_d[k],
+                credits_posted = t.credits_posted - p_c[k], debits_pending = t.debits_pending - p_dp[k],
+                credits_pending = t.credits_pending - p_cp[k], version = t.version - 1
+            WHERE t.id = p_ids[k];
+        END LOOP;
+        RETURN answer;
     END IF;
     INSERT INTO ledger_entries SELECT * FROM jsonb_populate_record(CAST(NULL AS ledger_entries), entry);
     INSERT INTO ledger_postings SELECT * FROM jsonb_populate_recordset(CAST(NULL AS ledger_postings), p_rows -> 'postings');
-    UPDATE ledger_accounts AS t SET debits_posted = t.debits_posted + p_d[array_position(p_ids, t.id)],
-        credits_posted = t.credits_posted + p_c[array_position(p_ids, t.id)],
-        debits_pending = t.debits_pending + p_dp[array_position(p_ids, t.id)],
-        credits_pending = t.credits_pending + p_cp[array_position(p_ids, t.id)],
-        version = t.version + 1, updated_at = CAST(entry ->> 'created_at' AS timestamptz)
-    WHERE t.id = ANY (p_ids);
     INSERT INTO audit_events SELECT * FROM jsonb_populate_record(CAST(NULL AS audit_events), p_rows -> 'audit');
     RETURN 'written';
 END;

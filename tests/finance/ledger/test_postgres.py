@@ -149,6 +149,45 @@ async def test_the_one_round_trip_refuses_what_the_full_path_refuses(app, sessio
         assert (await s.exec(select(sa.func.count()).select_from(LedgerEntry))).one() == 2
 
 
+async def test_a_refusal_in_the_one_round_trip_puts_back_the_balances_it_had_updated(app, session):
+    """The function locks each account by its balance update, in id order: when a later account refuses (its
+    limit) or the key is known, the updates already made are undone in the same statement, so the caller's
+    transaction goes on with every balance and version as they were."""
+    for code in ("undo:a", "undo:b"):
+        await service.ensure_account(session, code, code, "asset", limit="no_negative")
+    await service.ensure_account(session, "undo:equity", "Equity", "equity")
+    await service.post(session, SYSTEM, idempotency_key="seed", lines=[
+        ("undo:a", "debit", 100), ("undo:b", "debit", 100), ("undo:equity", "credit", 200)], description="seed",
+        kind="capital_in")
+    await session.commit()
+    first, last = sorted([await service.get_account(session, c) for c in ("undo:a", "undo:b")], key=lambda a: a.id)
+
+    async def state() -> list[tuple[int, int, int]]:
+        async with app.state.session_factory() as s:
+            rows = (await s.exec(sa.text("SELECT debits_posted, credits_posted, version FROM ledger_accounts "
+                                         "WHERE id IN (:a, :b) ORDER BY id").bindparams(a=first.id, b=last.id))).all()
+            return [tuple(r) for r in rows]
+
+    before = await state()
+    seen = _statements(app)
+    async with app.state.session_factory() as s:  # the later account (by id) is short: the earlier one is put back
+        with pytest.raises(LimitExceeded, match=f"account {last.code} may not go below zero"):
+            await service.post(s, SYSTEM, idempotency_key="short", lines=[
+                (first.code, "debit", 150), (last.code, "credit", 150)], description="move", kind="transfer")
+        assert any(q.startswith("SELECT ledger_post_entry") for q in seen)
+        rows = (await s.exec(sa.text("SELECT debits_posted, credits_posted, version FROM ledger_accounts "
+                                     "WHERE id IN (:a, :b) ORDER BY id").bindparams(a=first.id, b=last.id))).all()
+        assert [tuple(r) for r in rows] == before  # seen inside the transaction that tried
+        await s.commit()
+    moved = await _post(app, "fits", [(first.code, "debit", 40), (last.code, "credit", 40)])
+    after = await state()
+    del seen[:]
+    replay = await _post(app, "fits", [(first.code, "debit", 40), (last.code, "credit", 40)])
+    assert replay.id == moved.id and seen[0] == append._POST_IN_ONE  # both updated, then undone
+    assert await state() == after == [(before[0][0] + 40, before[0][1], before[0][2] + 1),
+                                      (before[1][0], before[1][1] + 40, before[1][2] + 1)]
+
+
 async def test_an_account_known_by_a_stale_id_takes_the_full_path(app, session, chart):
     await fund_capital(session, 1_000)
     posting._known[CASH] = posting._Known("lac_gone", CASH)  # e.g. the table was emptied and refilled
