@@ -19,6 +19,7 @@ wait for them run right after its commit.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -37,7 +38,7 @@ from starlette.types import Scope
 from api.approvals import ApprovalPending, Replay, replay_of
 from api.security import decode_access_token
 from kernel import clock, outbox
-from kernel.db import AUTOCOMMITS, insert_if_absent, is_dead_connection, utcnow
+from kernel.db import AUTOCOMMITS, driver_connection, insert_if_absent, is_dead_connection, table_of, utcnow
 from kernel.errors import IdempotencyConflict, NotAuthenticated, ValidationFailed
 from kernel.idempotency import IdempotencyRecord, request_fingerprint
 from kernel.settings import Settings
@@ -205,6 +206,25 @@ async def _store_response(session: AsyncSession, record: IdempotencyRecord, resp
     session.add(record)
 
 
+_STORE_ALONE = (f"UPDATE {table_of(IdempotencyRecord).name} SET response_status = $1, response_body = $2, "
+                "response_headers = $3::json WHERE id = $4 RETURNING id")
+
+
+async def _stored_alone(request: Request, session: AsyncSession, record: IdempotencyRecord,
+                        response: Response) -> bool:
+    """On PostgreSQL, store the answer of a request whose work is all committed (its phases) in one
+    statement that is its own transaction: no BEGIN and COMMIT around it, no flush. False (nothing done)
+    when the session still has anything of its own to commit, or on SQLite."""
+    if not request.state.phase_one_committed or session.get_bind().dialect.name != "postgresql" or \
+            session.in_transaction() or session.new or session.dirty or session.deleted or outbox.has_queued(session):
+        return False
+    headers = json.dumps({"content-type": response.headers.get("content-type", "")})
+    async with driver_connection(request.app.state.engine) as driver:
+        stored = await driver.fetchval(_STORE_ALONE, [response.status_code, bytes(response.body).decode(),
+                                                      headers, record.id])
+    return stored is not None
+
+
 class TransactionalRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         endpoint = super().get_route_handler()
@@ -263,7 +283,7 @@ class TransactionalRoute(APIRoute):
                         await _store_response(session, record, response)
                         await session.commit()
                     return response
-                if record is not None:
+                if record is not None and not await _stored_alone(request, session, record, response):
                     await _store_response(session, record, response)
                 if not _nothing_to_commit(session):
                     await session.commit()

@@ -16,6 +16,9 @@ import asyncpg  # type: ignore[import-untyped]  # no stubs
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import ColumnProperty, Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.base import NO_VALUE
 from sqlalchemy.util import greenlet_spawn
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -294,6 +297,26 @@ def table_of(model: type[SQLModel] | SQLModel) -> sa.Table:
     return table
 
 
+_INSERT_IF_ABSENT: dict[tuple[str, str], Any] = {}  # (table, dialect) -> its statement, built once
+
+
+def _insert_if_absent_statement(table: sa.Table, dialect: str) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` of ``table``, its values bound at execution: one statement
+    object per table, so neither building it nor its compiled-cache key is paid per row."""
+    stmt = _INSERT_IF_ABSENT.get((table.name, dialect))
+    if stmt is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt = pg_insert(table).on_conflict_do_nothing()
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(table).on_conflict_do_nothing()
+        _INSERT_IF_ABSENT[(table.name, dialect)] = stmt
+    return stmt
+
+
 async def insert_if_absent(session: AsyncSession, obj: SQLModel) -> bool:
     """``INSERT … ON CONFLICT DO NOTHING`` of ``obj``'s row (both dialects); True if it was inserted.
 
@@ -301,10 +324,124 @@ async def insert_if_absent(session: AsyncSession, obj: SQLModel) -> bool:
     fails and none needs a savepoint. ``obj`` itself is not added to the session.
     """
     table = table_of(obj)
-    stmt = _insert_or_nothing(session, table).values(**{c.name: getattr(obj, c.name) for c in table.columns})
+    values = {c.name: getattr(obj, c.name) for c in table.columns}
     # On the session's connection: a Core statement that needs no autoflush of the ORM's pending changes.
-    result = await (await session.connection()).execute(stmt)
+    conn = await session.connection()
+    result = await conn.execute(_insert_if_absent_statement(table, conn.dialect.name), values)
     return bool(result.rowcount)
+
+
+async def flush_as_one(session: AsyncSession) -> None:
+    """``session.flush()``; on PostgreSQL in one statement when all the session holds is new rows and
+    changed columns of loaded rows (nothing deleted, no value left for a default or the database to
+    fill in): its INSERTs and UPDATEs as data-modifying CTEs, so a write that touches several tables is
+    one round trip, without the unit of work's per-object bookkeeping. Foreign keys hold: PostgreSQL
+    checks them at the end of the statement. The rows end as a flush leaves them (persistent, clean),
+    and an UPDATE that matched no row raises ``StaleDataError`` as the flush does."""
+    sync = session.sync_session
+    if session.get_bind().dialect.name != "postgresql" or not (sync.new or sync.dirty or sync.deleted):
+        await session.flush()
+        return
+    sync.dispatch.before_flush(sync, None, None)  # as the flush does, before it looks at what is pending
+    plan = _one_statement(sync)
+    if plan is None:
+        await session.flush()
+        return
+    inserts, updates = plan
+    if not inserts and not updates:
+        return
+    params: dict[str, Any] = {}
+    for i, (_, row) in enumerate(inserts):
+        params.update((f"i{i}_{k}", v) for k, v in row.items())
+    for i, (_, _, key, changes) in enumerate(updates):
+        params.update((f"u{i}_{k}", v) for k, v in changes.items())
+        params.update((f"u{i}_pk{n}", v) for n, v in enumerate(key))
+    stmt = _one_statement_sql(tuple(inserts), tuple(updates))
+    matched = (await (await session.connection()).execute(stmt, params)).one()
+    if updates and any(n != 1 for n in matched):
+        raise sa.orm.exc.StaleDataError("an UPDATE of the one-statement flush matched no row")
+    for obj, _ in inserts:
+        sync.expunge(obj)
+        make_transient_to_detached(obj)  # the row exists now: as a flush leaves it, persistent and clean
+        sync.add(obj)
+    for obj, _, _, _ in updates:
+        state = sa.inspect(obj)
+        for attr in list(state.committed_state):
+            set_committed_value(obj, attr, state.dict.get(attr))
+
+
+_ONE_STATEMENT: dict[tuple[Any, ...], Any] = {}  # the shape of a one-statement flush -> its statement
+
+
+def _one_statement_sql(inserts: tuple[tuple[Any, dict[str, Any]], ...],
+                       updates: tuple[tuple[Any, sa.Table, tuple[Any, ...], dict[str, Any]], ...]) -> Any:
+    """The statement of a flush of this shape (which tables take rows, which columns change), built
+    once, its values bound by name (``i<n>_<column>``, ``u<n>_<column>``, ``u<n>_pk<k>``)."""
+    shape = (tuple(sa.inspect(obj).mapper.local_table.name for obj, _ in inserts),
+             tuple((table.name, tuple(changes)) for _, table, _, changes in updates))
+    stmt = _ONE_STATEMENT.get(shape)
+    if stmt is not None:
+        return stmt
+    ctes: list[Any] = []
+    for i, (obj, row) in enumerate(inserts):
+        table = sa.inspect(obj).mapper.local_table
+        ctes.append(sa.insert(table).values({k: sa.bindparam(f"i{i}_{k}", type_=table.c[k].type) for k in row})
+                    .cte(f"ins_{i}"))
+    counts: list[Any] = []
+    for i, (obj, table, _, changes) in enumerate(updates):
+        keys = sa.inspect(obj).mapper.primary_key
+        cte = (sa.update(table).where(*(c == sa.bindparam(f"u{i}_pk{n}", type_=c.type) for n, c in enumerate(keys)))
+               .values({k: sa.bindparam(f"u{i}_{k}", type_=table.c[k].type) for k in changes})
+               .returning(sa.literal(1)).cte(f"upd_{i}"))
+        ctes.append(cte)
+        counts.append(sa.select(sa.func.count()).select_from(cte).scalar_subquery())
+    stmt = _ONE_STATEMENT[shape] = (sa.select(*counts) if counts else sa.select(sa.literal(1))).add_cte(*ctes)
+    return stmt
+
+
+_Plan = tuple[list[tuple[Any, dict[str, Any]]], list[tuple[Any, sa.Table, tuple[Any, ...], dict[str, Any]]]]
+
+
+def _one_statement(sync: Session) -> _Plan | None:
+    """What ``flush_as_one`` writes: the new rows (in the order they were added, every column), and each
+    changed row's table, key and changed columns; None when a flush must do it."""
+    if sync.deleted:
+        return None
+    inserts: list[tuple[Any, dict[str, Any]]] = []
+    for state in sorted((sa.inspect(o) for o in sync.new), key=lambda st: st.insert_order):
+        mapper = state.mapper
+        if len(mapper.tables) != 1:
+            return None
+        row = {}
+        for prop in mapper.column_attrs:
+            column = prop.columns[0]
+            value = state.dict.get(prop.key)
+            if value is None and (column.primary_key or column.default is not None
+                                  or column.server_default is not None):
+                return None
+            row[column.key] = value
+        inserts.append((state.obj(), row))
+    updates: list[tuple[Any, sa.Table, tuple[Any, ...], dict[str, Any]]] = []
+    for obj in sync.dirty:
+        state = sa.inspect(obj)
+        mapper = state.mapper
+        if len(mapper.tables) != 1 or mapper.version_id_col is not None or state.key is None:
+            return None
+        changes: dict[str, Any] = {}
+        for attr, old in state.committed_state.items():
+            prop = mapper.attrs.get(attr)
+            if not isinstance(prop, ColumnProperty) or prop.columns[0].primary_key:
+                return None
+            value = state.dict.get(attr)
+            if old is NO_VALUE or old != value:
+                changes[prop.columns[0].key] = value
+        if not changes:
+            continue
+        table = mapper.local_table
+        if any(c.onupdate is not None or c.server_onupdate is not None for c in table.c):
+            return None
+        updates.append((obj, table, tuple(state.key[1]), changes))
+    return inserts, updates
 
 
 async def insert_absent(session: AsyncSession, table: sa.Table, rows: list[dict[str, Any]]) -> None:

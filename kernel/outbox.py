@@ -190,6 +190,23 @@ async def _x(session: AsyncSession, stmt: Any) -> sa.CursorResult:
     return await (await session.connection()).execute(stmt)
 
 
+_ENQUEUE: dict[str | None, Any] = {}  # dialect of a keyed insert (None: no key) -> its statement, built once
+
+
+def _enqueue_statement(keyed_dialect: str | None) -> Any:
+    """The job's INSERT … RETURNING id, its values bound at execution; a keyed one does nothing on a
+    repeat of its key (``ON CONFLICT (key) DO NOTHING``)."""
+    stmt = _ENQUEUE.get(keyed_dialect)
+    if stmt is None:
+        if keyed_dialect is None:
+            stmt = sa.insert(jobs)
+        else:
+            insert = postgresql.insert if keyed_dialect == "postgresql" else sqlite.insert
+            stmt = insert(jobs).on_conflict_do_nothing(index_elements=["key"])
+        stmt = _ENQUEUE[keyed_dialect] = stmt.returning(jobs.c.id)
+    return stmt
+
+
 # --- enqueueing ----------------------------------------------------------------------------------------
 
 async def enqueue(session: AsyncSession, kind: str, payload: dict[str, Any] | None = None, *,
@@ -214,12 +231,9 @@ async def enqueue(session: AsyncSession, kind: str, payload: dict[str, Any] | No
         lease = Claimed(0, kind, payload or {}, 1, attempts, secrets.token_hex(8))
         values.update(status=RUNNING, attempts=1, locked_by="now:" + new_worker_id(), lease_token=lease.lease_token,
                       locked_until=utcnow() + timedelta(seconds=get_settings().outbox_lease_seconds))
-    stmt: Any = sa.insert(jobs).values(**values)
-    if key is not None:
-        dialect = (await session.connection()).dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert(jobs).values(**values).on_conflict_do_nothing(index_elements=["key"])
-    job_id = (await _x(session, stmt.returning(jobs.c.id))).scalar()
+    conn = await session.connection()
+    job_id = (await conn.execute(_enqueue_statement(conn.dialect.name if key is not None else None),
+                                 values)).scalar()
     info = session.sync_session.info
     if job_id is None:  # the key was there already
         job_id = (await _x(session, sa.select(jobs.c.id).where(jobs.c.key == key))).scalar_one()

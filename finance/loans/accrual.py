@@ -44,6 +44,8 @@ def exact_penalty(fen_days: int, annual_rate_bps: int, markup_bps: int) -> Decim
 
 def charge_penalty(fen_days: int, annual_rate_bps: int, markup_bps: int) -> int:
     """The penalty accrued so far, rounded half-up to the fen once."""
+    if fen_days == 0 and annual_rate_bps >= 0 and markup_bps >= 0:
+        return 0  # nothing accrued (most rows on most days): no Decimal arithmetic
     return to_fen(exact_penalty(fen_days, annual_rate_bps, markup_bps))
 
 

@@ -21,6 +21,7 @@ from finance.servicing.models import CHARGE, LoanCharge
 from kernel import audit, events
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
+from kernel.db import flush_as_one
 from kernel.errors import Forbidden, InvalidState, ValidationFailed
 from market.assets import encumbrances
 
@@ -127,7 +128,7 @@ async def repay(session: AsyncSession, actor: Actor, loan_id: str, amount: int,
                                  fresh_key=True)
     repayment.payment_id = payment.id
     session.add(repayment)
-    await session.flush()
+    await flush_as_one(session)  # the repayment, its payment and the payment's audit row: one statement
     if payment.status == "succeeded" and repayment.status == "processing":
         await apply_repayment(session, actor, loan, repayment, held)
     return loan, repayment
@@ -179,7 +180,7 @@ async def apply_repayment(session: AsyncSession, actor: Actor, loan: Loan, repay
         loan.closed_on = today
         await states.LOAN.apply(session, actor, loan, "repay_in_full", repayment_id=repayment.id)
         await encumbrances.release(session, actor, loan.id, "pledge")
-    await session.flush()
+    await flush_as_one(session)  # the rows, the repayment, the loan and the audit rows: one statement
     # The extras read with the rows still hold unless the classification moved or the pledge was released.
     unchanged = loan.classification == classification and loan.closed_on is None
     access.leave(session, loan.id, rows, charges, held.extras if unchanged else None)
