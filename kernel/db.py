@@ -449,17 +449,8 @@ async def insert_absent(session: AsyncSession, table: sa.Table, rows: list[dict[
     rows that writers may insert at once should come sorted, so that two of them never wait on each
     other's rows in opposite orders (a deadlock)."""
     if rows:
-        await (await session.connection()).execute(_insert_or_nothing(session, table), rows)
-
-
-def _insert_or_nothing(session: AsyncSession, table: sa.Table) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table).on_conflict_do_nothing()
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table).on_conflict_do_nothing()
+        conn = await session.connection()
+        await conn.execute(_insert_if_absent_statement(table, conn.dialect.name), rows)
 
 
 async def serialise(session: AsyncSession, name: str) -> None:
