@@ -199,10 +199,13 @@ async def _settle(request: Request) -> Settle:  # a class as a dependency would 
 SettleDep = Annotated[Settle, Depends(_settle)]
 
 
+def _kept(response: Response) -> tuple[int, str, dict[str, str]]:
+    """What an Idempotency-Key keeps of its answer, to replay it: status, body, headers."""
+    return response.status_code, bytes(response.body).decode(), {"content-type": response.headers.get("content-type", "")}
+
+
 async def _store_response(session: AsyncSession, record: IdempotencyRecord, response: Response) -> None:
-    record.response_status = response.status_code
-    record.response_body = bytes(response.body).decode()
-    record.response_headers = {"content-type": response.headers.get("content-type", "")}
+    record.response_status, record.response_body, record.response_headers = _kept(response)
     session.add(record)
 
 
@@ -218,10 +221,9 @@ async def _stored_alone(request: Request, session: AsyncSession, record: Idempot
     if not request.state.phase_one_committed or session.get_bind().dialect.name != "postgresql" or \
             session.in_transaction() or session.new or session.dirty or session.deleted or outbox.has_queued(session):
         return False
-    headers = json.dumps({"content-type": response.headers.get("content-type", "")})
+    status, body, headers = _kept(response)
     async with driver_connection(request.app.state.engine) as driver:
-        stored = await driver.fetchval(_STORE_ALONE, [response.status_code, bytes(response.body).decode(),
-                                                      headers, record.id])
+        stored = await driver.fetchval(_STORE_ALONE, [status, body, json.dumps(headers), record.id])
     return stored is not None
 
 

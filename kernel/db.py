@@ -342,7 +342,10 @@ async def flush_as_one(session: AsyncSession) -> None:
     if session.get_bind().dialect.name != "postgresql" or not (sync.new or sync.dirty or sync.deleted):
         await session.flush()
         return
-    sync.dispatch.before_flush(sync, None, None)  # as the flush does, before it looks at what is pending
+    # As the flush does, before it looks at what is pending. On the fallback below the flush dispatches it
+    # again: before_flush listeners must bear running twice (the project's one, kernel.clock's, forgets a
+    # cached date).
+    sync.dispatch.before_flush(sync, None, None)
     plan = _one_statement(sync)
     if plan is None:
         await session.flush()

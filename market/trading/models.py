@@ -80,14 +80,19 @@ class Listing(SQLModel, table=True):
 
 # Listing search on PostgreSQL: a pg_trgm GIN index serves ``q``'s LIKE conditions (a scan of every listing
 # otherwise). SQLite scans. The Alembic migration runs these too; see market.assets.models.SEARCH_DDL.
-LISTING_SEARCH_DDL = [
-    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    "CREATE INDEX IF NOT EXISTS ix_listings_search_text_trgm ON listings USING gin (search_text gin_trgm_ops)",
-]
-for _stmt in LISTING_SEARCH_DDL:
-    event.listen(table_of(Listing), "after_create", DDL(_stmt).execute_if(dialect="postgresql"))
-event.listen(table_of(Listing), "before_drop",
-             DDL("DROP INDEX IF EXISTS ix_listings_search_text_trgm").execute_if(dialect="postgresql"))
+def _trigram_index(model: type[SQLModel], name: str, column: str) -> list[str]:
+    """The DDL of a pg_trgm GIN index on ``model``'s ``column``, attached to create_all and drop_all on
+    PostgreSQL (the migration runs the same statements)."""
+    table = table_of(model)
+    ddl = ["CREATE EXTENSION IF NOT EXISTS pg_trgm",
+           f"CREATE INDEX IF NOT EXISTS {name} ON {table.name} USING gin ({column} gin_trgm_ops)"]
+    for stmt in ddl:
+        event.listen(table, "after_create", DDL(stmt).execute_if(dialect="postgresql"))
+    event.listen(table, "before_drop", DDL(f"DROP INDEX IF EXISTS {name}").execute_if(dialect="postgresql"))
+    return ddl
+
+
+LISTING_SEARCH_DDL = _trigram_index(Listing, "ix_listings_search_text_trgm", "search_text")
 
 
 class ListingTerm(SQLModel, table=True):
@@ -109,14 +114,7 @@ class ListingWord(SQLModel, table=True):
     term: str = Field(primary_key=True, max_length=2 * WORD_PART_MAX)
 
 
-LISTING_WORDS_DDL = [
-    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    "CREATE INDEX IF NOT EXISTS ix_listing_words_term_trgm ON listing_words USING gin (term gin_trgm_ops)",
-]
-for _stmt in LISTING_WORDS_DDL:
-    event.listen(table_of(ListingWord), "after_create", DDL(_stmt).execute_if(dialect="postgresql"))
-event.listen(table_of(ListingWord), "before_drop",
-             DDL("DROP INDEX IF EXISTS ix_listing_words_term_trgm").execute_if(dialect="postgresql"))
+LISTING_WORDS_DDL = _trigram_index(ListingWord, "ix_listing_words_term_trgm", "term")
 
 
 class ListingAsset(SQLModel, table=True):
