@@ -8,35 +8,18 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.orm.exc import StaleDataError
 
 from kernel.audit import AuditEvent
 from kernel.db import flush_as_one, table_of
 from kernel.idempotency import IdempotencyRecord
 from tests.conftest import IS_POSTGRES
+from tests.helpers import statements
 
 
 def _audit(action: str, **over: Any) -> AuditEvent:
     return AuditEvent(business_date=date(2026, 3, 2), actor_user_id="usr_t", actor_org_id="org_t", action=action,
                       object_type="thing", object_id="thing_1", **over)
-
-
-class _Counting:
-    """The statements the app's engine sends while the block runs."""
-
-    def __init__(self, app: Any) -> None:
-        self.engine, self.seen = app.state.engine.sync_engine, []
-
-    def _before(self, conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        self.seen.append(statement)
-
-    def __enter__(self) -> list[str]:
-        event.listen(self.engine, "before_cursor_execute", self._before)
-        return self.seen
-
-    def __exit__(self, *exc: object) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._before)
 
 
 async def test_new_and_changed_rows_in_one_statement(app):
@@ -48,13 +31,13 @@ async def test_new_and_changed_rows_in_one_statement(app):
         orms = _audit("orm.flush", after={"amount": 100})
         session.add(ours)
         record.response_status, record.response_headers = 201, {"content-type": "application/json"}
-        with _Counting(app) as seen:
+        with statements(app) as seen:
             await flush_as_one(session)
-        statements = [s for s in seen if s.split(None, 1)[0].upper() not in {"BEGIN", "COMMIT"}]
-        assert len(statements) == (1 if IS_POSTGRES else 2), statements
+        sent = [s for s in seen if s.split(None, 1)[0].upper() not in {"BEGIN", "COMMIT"}]
+        assert len(sent) == (1 if IS_POSTGRES else 2), sent
         assert not session.new and ours in session and sa.inspect(ours).persistent
         assert not sa.inspect(record).committed_state  # clean: the next flush writes nothing of it
-        with _Counting(app) as again:
+        with statements(app) as again:
             session.add(orms)
             await session.flush()  # the ORM's own flush of a twin row, for comparison
         assert len([s for s in again if s.startswith("INSERT")]) == 1 and not [s for s in again if "UPDATE" in s]

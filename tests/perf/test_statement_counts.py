@@ -5,15 +5,13 @@ Statement counts are deterministic, so they are asserted exactly against a bound
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 import tests.finance.loans.loan_flow as lf
 from tests.conftest import IS_POSTGRES
+from tests.helpers import statements
 
 READ_BUDGET = 3
 ASSET_READ_TODAY = 1  # the caller's check rides in the asset's statement (api.deps.Caller)
@@ -21,22 +19,6 @@ REPAYMENT_BUDGET = 15
 # Lower these as statements go; the budget is the goal. PostgreSQL writes each phase in one statement
 # (kernel.db.flush_as_one: data-modifying CTEs), which SQLite has no form of.
 REPAYMENT_TODAY = 13 if IS_POSTGRES else 17
-
-
-@contextmanager
-def statements(app: Any) -> Iterator[list[str]]:
-    """Every SQL statement the app's engine sends while the block runs (BEGIN/COMMIT excluded)."""
-    seen: list[str] = []
-    engine = app.state.engine.sync_engine
-
-    def before(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
 
 
 def _real(seen: list[str]) -> list[str]:
@@ -142,9 +124,8 @@ async def test_get_opens_no_write_transaction(api, client, app):
     assert not [s for s in seen if s.split(None, 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}], seen
 
 
-@pytest.mark.skipif(not IS_POSTGRES, reason="PostgreSQL's reads run in autocommit; SQLite's begin deferred (above)")
-async def test_get_sends_no_transaction_bracket(api, client, app, monkeypatch):
-    """A read's statements run in autocommit: no BEGIN, no COMMIT, while a write still has its transaction."""
+def _count_begins(monkeypatch: Any) -> list[str]:
+    """A list that gets one "BEGIN" for each transaction asyncpg starts from now on."""
     import asyncpg
 
     started: list[str] = []
@@ -155,6 +136,13 @@ async def test_get_sends_no_transaction_bracket(api, client, app, monkeypatch):
         await start(self)
 
     monkeypatch.setattr(asyncpg.transaction.Transaction, "start", counting_start)
+    return started
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="PostgreSQL's reads run in autocommit; SQLite's begin deferred (above)")
+async def test_get_sends_no_transaction_bracket(api, client, app, monkeypatch):
+    """A read's statements run in autocommit: no BEGIN, no COMMIT, while a write still has its transaction."""
+    started = _count_begins(monkeypatch)
     sme = await api.org("sme")
     asset = await api.asset(sme)
     assert started, "a write begins a transaction"
@@ -171,19 +159,10 @@ async def test_get_sends_no_transaction_bracket(api, client, app, monkeypatch):
 async def test_repayment_stores_its_answer_without_a_transaction_of_its_own(api, app, monkeypatch):
     """The two phases are a transaction each; the answer kept for the Idempotency-Key is one UPDATE that
     is its own transaction (no BEGIN/COMMIT around it), and a retry with the key replays it."""
-    import asyncpg
-
     c = await lf.cast(api)
     loan = await lf.active_loan(api, c)
     await lf.repay(api, c.sme, loan["id"], 100_00)  # warm
-    started: list[str] = []
-    start = asyncpg.transaction.Transaction.start
-
-    async def counting_start(self: Any) -> None:
-        started.append("BEGIN")
-        await start(self)
-
-    monkeypatch.setattr(asyncpg.transaction.Transaction, "start", counting_start)
+    started = _count_begins(monkeypatch)
     with statements(app) as seen:
         out = await lf.repay(api, c.sme, loan["id"], 200_00, **{"Idempotency-Key": "stored-alone"})
     assert len(started) == 2, "\n".join(seen)
