@@ -110,18 +110,9 @@ class Caller:
     async def read(self, session: AsyncSession, stmt: sa.Select[Any], params: dict[str, Any]) -> list[Any]:
         """``read_rows(session, stmt, params)``, the caller checked in the same statement. For statements
         whose rows' order does not matter (the join may not keep it)."""
-        return await self._read(session, stmt, params, newest_first=False)
-
-    async def read_page(self, session: AsyncSession, stmt: sa.Select[Any], params: dict[str, Any]) -> list[Any]:
-        """``read`` for a page of a list: the rows come newest first by their ``id``, as a page is ordered."""
-        return await self._read(session, stmt, params, newest_first=True)
-
-    async def _read(self, session: AsyncSession, stmt: sa.Select[Any], params: dict[str, Any], *,
-                    newest_first: bool) -> list[Any]:
         if self.claims is None:  # already known (an approved request's maker)
             return await read_rows(session, stmt, params)
-        joined = _JOINED.get((stmt, newest_first)) or _JOINED.setdefault((stmt, newest_first),
-                                                                          _Joined(stmt, newest_first))
+        joined = _JOINED.get(stmt) or _JOINED.setdefault(stmt, _Joined(stmt))
         rows = await read_rows(session, joined.stmt, {**params, _CALLER_PARAM: self.claims["sub"]})
         self.actor = _verified(session, self.claims, joined.actor_of(rows[0]) if rows else None)
         self.claims = None
@@ -139,14 +130,12 @@ class _Joined:
 
     __slots__ = ("row", "stmt", "width")
 
-    def __init__(self, stmt: sa.Select[Any], newest_first: bool = False) -> None:
+    def __init__(self, stmt: sa.Select[Any]) -> None:
         inner = stmt.add_columns(sa.literal_column("1").label("ipm_found")).subquery("found")
         self.width = len(_CALLER_ROW.c)
         self.stmt = (sa.select(*(c.label(f"ipm_a{i}") for i, c in enumerate(_CALLER_ROW.c)),
                                *(c.label(f"ipm_c{i}") for i, c in enumerate(inner.c)))
                      .select_from(_CALLER_ROW.outerjoin(inner, sa.true())))
-        if newest_first:  # a join keeps no order of its own
-            self.stmt = self.stmt.order_by(inner.c.id.desc())
         self.row: Any = namedtuple("Row", list(stmt.selected_columns.keys()))  # type: ignore[misc]  # per statement
 
     def actor_of(self, row: Any) -> Any:
@@ -156,7 +145,7 @@ class _Joined:
         return [self.row._make(r[self.width:-1]) for r in rows if r[-1] is not None]
 
 
-_JOINED: dict[tuple[sa.Select[Any], bool], _Joined] = {}
+_JOINED: dict[sa.Select[Any], _Joined] = {}
 
 
 class _CallerScheme(OAuth2PasswordBearer):

@@ -1048,6 +1048,11 @@ def upgrade() -> None:
     sa.Column('term', sqlmodel.sql.sqltypes.AutoString(length=400), nullable=False),
     sa.PrimaryKeyConstraint('term', name=op.f('pk_listing_words'))
     )
+    op.create_table('listings_version',
+    sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('n', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_listings_version'))
+    )
 
     op.create_table('loan_offers',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -2070,6 +2075,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_loan_offers_application_id'))
 
     op.drop_table('loan_offers')
+    op.drop_table('listings_version')
     op.drop_table('listing_words')
     op.drop_table('listing_terms')
     with op.batch_alter_table('listing_assets', schema=None) as batch_op:

@@ -5,6 +5,8 @@
   empty seq, prev_hash and hash once and changes nothing else); pg_trgm GIN indexes serve asset and
   listing search (and the lookup of a query word in listing_words).
 - SQLite: an FTS5 trigram table kept in step with assets by triggers serves asset search.
+- Both: triggers on listings and listing_assets rewrite listings_version, what a cached search page is
+  checked against (market/trading/models.py, LISTINGS_VERSION_DDL).
 
 The same SQL is attached to the tables for create_all in finance/ledger/models.py,
 market/assets/models.py and market/trading/models.py; keep them equal. alembic/env.py leaves these objects out of `alembic check`.
@@ -117,6 +119,19 @@ END;
 $$
 """.strip(),
 )
+LISTINGS_VERSION = {
+    "postgresql": (
+        "CREATE OR REPLACE FUNCTION ipm_listings_changed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "INSERT INTO listings_version (id, n) VALUES (1, txid_current()) ON CONFLICT (id) DO UPDATE "
+        "SET n = EXCLUDED.n WHERE listings_version.n <> EXCLUDED.n; RETURN NULL; END $$",
+        *(f"CREATE CONSTRAINT TRIGGER {t}_changed AFTER INSERT OR UPDATE OR DELETE ON {t} "
+          f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ipm_listings_changed()"
+          for t in ("listings", "listing_assets")),
+    ),
+    "sqlite": tuple(f"CREATE TRIGGER IF NOT EXISTS {t}_changed_{op[0].lower()} AFTER {op} ON {t} BEGIN "
+                    f"INSERT OR REPLACE INTO listings_version (id, n) VALUES (1, random()); END"
+                    for t in ("listings", "listing_assets") for op in ("INSERT", "UPDATE", "DELETE")),
+}
 UPGRADE = {
     "postgresql": (
         *LEDGER_UPGRADE,
@@ -125,6 +140,7 @@ UPGRADE = {
         "CREATE INDEX IF NOT EXISTS ix_assets_search_text_trgm ON assets USING gin (search_text gin_trgm_ops)",
         "CREATE INDEX IF NOT EXISTS ix_listings_search_text_trgm ON listings USING gin (search_text gin_trgm_ops)",
         "CREATE INDEX IF NOT EXISTS ix_listing_words_term_trgm ON listing_words USING gin (term gin_trgm_ops)",
+        *LISTINGS_VERSION["postgresql"],
     ),
     "sqlite": (
         "CREATE VIRTUAL TABLE IF NOT EXISTS assets_fts USING fts5("
@@ -137,12 +153,16 @@ UPGRADE = {
         "INSERT INTO assets_fts(assets_fts, rowid, search_text) VALUES ('delete', old.rowid, old.search_text); "
         "INSERT INTO assets_fts(rowid, search_text) VALUES (new.rowid, new.search_text); END",
         "INSERT INTO assets_fts(assets_fts) VALUES ('rebuild')",
+        *LISTINGS_VERSION["sqlite"],
     ),
 }
 DOWNGRADE = {
     "postgresql": (
         "DROP FUNCTION IF EXISTS ledger_post_entry(text[], text[], bigint[], bigint[], bigint[], bigint[], boolean, "
         "text[], jsonb)",
+        "DROP TRIGGER IF EXISTS listings_changed ON listings",
+        "DROP TRIGGER IF EXISTS listing_assets_changed ON listing_assets",
+        "DROP FUNCTION IF EXISTS ipm_listings_changed()",
         "DROP INDEX IF EXISTS ix_listing_words_term_trgm",
         "DROP INDEX IF EXISTS ix_listings_search_text_trgm",
         "DROP INDEX IF EXISTS ix_assets_search_text_trgm",
@@ -156,6 +176,7 @@ DOWNGRADE = {
         "DROP TRIGGER IF EXISTS assets_fts_ad",
         "DROP TRIGGER IF EXISTS assets_fts_au",
         "DROP TABLE IF EXISTS assets_fts",
+        *(f"DROP TRIGGER IF EXISTS {t}_changed_{op}" for t in ("listings", "listing_assets") for op in "iud"),
     ),
 }
 

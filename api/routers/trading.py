@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Query, Response
+from fastapi import Query, Request, Response
 
 from api.deps import CallerDep, CurrentActor, Cursor, Limit, SessionDep
 from api.responses import model_json
@@ -35,7 +35,7 @@ async def create_listing(body: ListingIn, actor: CurrentActor, session: SessionD
 @router.get("/listings", response_model=Page[ListingOut],
             summary="Search listings (any user); status defaults to open")
 async def list_listings(
-    session: SessionDep, caller: CallerDep, limit: Limit = 20, cursor: Cursor = None,
+    request: Request, session: SessionDep, caller: CallerDep, limit: Limit = 20, cursor: Cursor = None,
     q: Annotated[str | None, Query(max_length=200, description="Chinese or English words")] = None,
     mode: ListingMode | None = None,
     ipc: Annotated[str | None, Query(max_length=20, description="IPC subclass (H01M) or code")] = None,
@@ -43,15 +43,28 @@ async def list_listings(
     seller_org_id: Annotated[str | None, Query(max_length=40)] = None,
     asset_id: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
+    # A page this worker answered under the listings' current version is still the answer: only its
+    # version is read then, with the caller (one statement either way).
+    key = (limit, cursor, q, mode, ipc, status, seller_org_id, asset_id)
+    pages = service.search_pages(request.app)
+    version = await service.listings_version(session, caller.read)
+    body = pages.get(key, version)
+    if body is None:
+        body = await _search_page(session, key)
+        pages.put(key, version, body)
+    return Response(body, media_type="application/json")
+
+
+async def _search_page(session: SessionDep, key: tuple[Any, ...]) -> bytes:
+    limit, cursor, q, mode, ipc, status, seller_org_id, asset_id = key
     filters = service.ListingFilters(q=q, mode=mode, ipc=ipc, status=status, seller_org_id=seller_org_id,
                                      asset_id=asset_id)
-    rows, has_more, next_cursor = await service.list_listings(session, filters, limit, cursor, as_json=True,
-                                                              read=caller.read_page)
+    rows, has_more, next_cursor = await service.list_listings(session, filters, limit, cursor, as_json=True)
     if rows and hasattr(rows[0], "row_json"):  # PostgreSQL wrote each listing's JSON
-        return Response(page_json([r.row_json for r in rows], has_more, next_cursor), media_type="application/json")
+        return page_json([r.row_json for r in rows], has_more, next_cursor).encode()
     # The page validated in one call (pydantic's core walks the rows), not one model_validate per row.
-    return model_json(Page[ListingOut].model_validate({"data": rows, "has_more": has_more, "next_cursor": next_cursor},
-                                                      from_attributes=True))
+    return Page[ListingOut].model_validate({"data": rows, "has_more": has_more, "next_cursor": next_cursor},
+                                           from_attributes=True).model_dump_json(by_alias=True).encode()
 
 
 @router.get("/listings/{listing_id}", response_model=ListingOut, summary="One listing (any user)")

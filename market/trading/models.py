@@ -117,6 +117,42 @@ class ListingWord(SQLModel, table=True):
 LISTING_WORDS_DDL = _trigram_index(ListingWord, "ix_listing_words_term_trgm", "term")
 
 
+class ListingsVersion(SQLModel, table=True):
+    """One row, rewritten by LISTINGS_VERSION_DDL's triggers in every transaction that changes a listing or
+    its assets: a worker's cached search page (api.routers.trading) is served only while the version it
+    was read under is still the current one. PostgreSQL writes the writer's transaction id, SQLite a
+    random number: neither comes back, so a version once replaced never matches again. No row: no
+    listing has changed since the table was made."""
+
+    __tablename__ = "listings_version"
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})  # always 1
+    n: int = Field(sa_type=sa.BigInteger)
+
+
+def _listings_version_ddl() -> dict[str, list[str]]:
+    """The triggers that keep ListingsVersion, per dialect, attached to create_all and drop_all (the
+    migration runs the same statements). On PostgreSQL they are deferred to the commit, so a transaction
+    takes the one row's lock last, when it already holds its listings' (no new lock-order deadlock)."""
+    tables = ("listings", "listing_assets")
+    pg = ["CREATE OR REPLACE FUNCTION ipm_listings_changed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+          "INSERT INTO listings_version (id, n) VALUES (1, txid_current()) ON CONFLICT (id) DO UPDATE "
+          "SET n = EXCLUDED.n WHERE listings_version.n <> EXCLUDED.n; RETURN NULL; END $$"]
+    pg += [f"CREATE CONSTRAINT TRIGGER {t}_changed AFTER INSERT OR UPDATE OR DELETE ON {t} "
+           f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ipm_listings_changed()" for t in tables]
+    lite = [f"CREATE TRIGGER IF NOT EXISTS {t}_changed_{op[0].lower()} AFTER {op} ON {t} BEGIN "
+            f"INSERT OR REPLACE INTO listings_version (id, n) VALUES (1, random()); END"
+            for t in tables for op in ("INSERT", "UPDATE", "DELETE")]
+    return {"postgresql": pg, "sqlite": lite}
+
+
+LISTINGS_VERSION_DDL = _listings_version_ddl()
+LISTINGS_VERSION_DROP_DDL = {
+    "postgresql": [*(f"DROP TRIGGER IF EXISTS {t}_changed ON {t}" for t in ("listings", "listing_assets")),
+                   "DROP FUNCTION IF EXISTS ipm_listings_changed()"],
+    "sqlite": [f"DROP TRIGGER IF EXISTS {t}_changed_{op}" for t in ("listings", "listing_assets") for op in "iud"],
+}
+
+
 class ListingAsset(SQLModel, table=True):
     """Which assets a listing offers (indexed both ways for the in-flight checks)."""
 
@@ -213,3 +249,12 @@ class ContractCounter(SQLModel, table=True):
     __tablename__ = "contract_counters"
     year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     last_no: int = 0
+
+
+# The triggers need both tables and the version table: they go in after listing_assets, the last made.
+for _dialect, _statements in LISTINGS_VERSION_DDL.items():
+    for _stmt in _statements:
+        event.listen(table_of(ListingAsset), "after_create", DDL(_stmt).execute_if(dialect=_dialect))
+for _dialect, _statements in LISTINGS_VERSION_DROP_DDL.items():
+    for _stmt in _statements:
+        event.listen(table_of(ListingAsset), "before_drop", DDL(_stmt).execute_if(dialect=_dialect))

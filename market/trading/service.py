@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -23,7 +24,17 @@ from market.assets.service import ASSET_OWNER_KINDS, lock_assets
 from market.licensing.service import check_licensee_region
 from market.trading import inflight
 from market.trading.deals import close_listing, create_deal
-from market.trading.models import LISTING, OFFER, Deal, Listing, ListingAsset, ListingTerm, ListingWord, Offer
+from market.trading.models import (
+    LISTING,
+    OFFER,
+    Deal,
+    Listing,
+    ListingAsset,
+    ListingsVersion,
+    ListingTerm,
+    ListingWord,
+    Offer,
+)
 from market.trading.schemas import ListingIn, ListingOut
 
 # Listing mode -> the encumbrance action it needs.
@@ -114,6 +125,49 @@ _terms, _words = table_of(ListingTerm), table_of(ListingWord)
 # What a listing shows (schemas.ListingOut): a search reads these as Core rows, no ORM object per listing.
 _SHOWN = [c for c in _listings.c if c.name in ListingOut.model_fields]
 _JSON = [_listings.c.id, row_json_text([_listings.c[name] for name in ListingOut.model_fields]).label("row_json")]
+
+
+_version = table_of(ListingsVersion)
+# Always one row: 0 while no listing has changed since the version table was made.
+_VERSION = sa.select(sa.func.coalesce(sa.select(_version.c.n).where(_version.c.id == 1).scalar_subquery(), 0)
+                     .label("n"))
+
+
+async def listings_version(session: AsyncSession, read: RowReader = read_rows) -> int:
+    """The listings' current version (models.ListingsVersion): it changes with every committed change to
+    a listing or its assets, so a search page read under it is still right while it stays."""
+    return int((await read(session, _VERSION, {}))[0][0])
+
+
+class SearchPages:
+    """A worker's last search pages, each with the listings' version it was read under; a page is given
+    back only for that same version, so it is never older than what the database holds (a newer page
+    under an older version only costs a read). Least recently used first out."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._pages: OrderedDict[tuple[Any, ...], tuple[int, bytes]] = OrderedDict()
+
+    def get(self, key: tuple[Any, ...], version: int) -> bytes | None:
+        found = self._pages.get(key)
+        if found is None or found[0] != version:
+            return None
+        self._pages.move_to_end(key)
+        return found[1]
+
+    def put(self, key: tuple[Any, ...], version: int, page: bytes) -> None:
+        self._pages[key] = (version, page)
+        self._pages.move_to_end(key)
+        while len(self._pages) > self.size:
+            self._pages.popitem(last=False)
+
+
+def search_pages(app: Any) -> SearchPages:
+    """The app's SearchPages (one per app, so one per worker process)."""
+    pages = getattr(app.state, "search_pages", None)
+    if pages is None:
+        pages = app.state.search_pages = SearchPages()
+    return pages
 
 
 async def list_listings(session: AsyncSession, f: ListingFilters, limit: int, cursor: str | None, *,

@@ -141,7 +141,8 @@ async def test_the_index_drives_the_search_on_postgresql(api, app):
 
 
 async def test_the_search_checks_its_caller_in_its_own_statement(api, client, app):
-    """The caller's check rides in the page's statement: the same 401s, whether the page has rows or not."""
+    """The caller's check rides in the search's first statement (with the listings' version): the same
+    401s, whether the page has rows or not, read afresh or cached."""
     _, sme, _ = await _cast(api)
     assert await _pages(client, sme.headers, 3, q="graphene")
     for params in ({"q": "graphene"}, {"q": "nothing"}, {}):
