@@ -297,6 +297,16 @@ def table_of(model: type[SQLModel] | SQLModel) -> sa.Table:
     return table
 
 
+def attach_ddl(table: sa.Table, created: dict[str, list[str]], dropped: dict[str, list[str]]) -> None:
+    """Run each dialect's ``created`` statements after create_all makes ``table`` and its ``dropped`` ones
+    before drop_all drops it: the objects a model cannot express (triggers, functions, special indexes),
+    which the migrations make with the same SQL."""
+    for when, by_dialect in (("after_create", created), ("before_drop", dropped)):
+        for dialect, statements in by_dialect.items():
+            for stmt in statements:
+                event.listen(table, when, sa.DDL(stmt).execute_if(dialect=dialect))
+
+
 _INSERT_IF_ABSENT: dict[tuple[str, str], Any] = {}  # (table, dialect) -> its statement, built once
 
 

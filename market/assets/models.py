@@ -3,10 +3,9 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy import DDL, event
 from sqlmodel import Field, SQLModel
 
-from kernel.db import TZDateTime, created_at_field, table_of, utcnow
+from kernel.db import TZDateTime, attach_ddl, created_at_field, table_of, utcnow
 from kernel.ids import new_id
 from kernel.workflow import Workflow
 from market.numbers import ASSET_KINDS, GI_FORMS
@@ -134,9 +133,4 @@ SEARCH_OBJECT_PREFIXES = ("assets_fts", "ix_assets_search_text_trgm",
                           "ix_listings_search_text_trgm",  # market.trading.models.LISTING_SEARCH_DDL
                           "ix_listing_words_term_trgm")  # and LISTING_WORDS_DDL
 
-for _dialect, _statements in SEARCH_DDL.items():
-    for _stmt in _statements:
-        event.listen(table_of(Asset), "after_create", DDL(_stmt).execute_if(dialect=_dialect))
-for _dialect, _statements in SEARCH_DROP_DDL.items():
-    for _stmt in _statements:
-        event.listen(table_of(Asset), "before_drop", DDL(_stmt).execute_if(dialect=_dialect))
+attach_ddl(table_of(Asset), SEARCH_DDL, SEARCH_DROP_DDL)

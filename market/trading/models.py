@@ -3,10 +3,9 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy import DDL, event
 from sqlmodel import Field, SQLModel
 
-from kernel.db import TZDateTime, created_at_field, money_field, table_of, utcnow
+from kernel.db import TZDateTime, attach_ddl, created_at_field, money_field, table_of, utcnow
 from kernel.ids import new_id
 from kernel.text import WORD_PART_MAX
 from kernel.workflow import Workflow
@@ -86,9 +85,7 @@ def _trigram_index(model: type[SQLModel], name: str, column: str) -> list[str]:
     table = table_of(model)
     ddl = ["CREATE EXTENSION IF NOT EXISTS pg_trgm",
            f"CREATE INDEX IF NOT EXISTS {name} ON {table.name} USING gin ({column} gin_trgm_ops)"]
-    for stmt in ddl:
-        event.listen(table, "after_create", DDL(stmt).execute_if(dialect="postgresql"))
-    event.listen(table, "before_drop", DDL(f"DROP INDEX IF EXISTS {name}").execute_if(dialect="postgresql"))
+    attach_ddl(table, {"postgresql": ddl}, {"postgresql": [f"DROP INDEX IF EXISTS {name}"]})
     return ddl
 
 
@@ -129,27 +126,24 @@ class ListingsVersion(SQLModel, table=True):
     n: int = Field(sa_type=sa.BigInteger)
 
 
-def _listings_version_ddl() -> dict[str, list[str]]:
-    """The triggers that keep ListingsVersion, per dialect, attached to create_all and drop_all (the
-    migration runs the same statements). On PostgreSQL they are deferred to the commit, so a transaction
-    takes the one row's lock last, when it already holds its listings' (no new lock-order deadlock)."""
-    tables = ("listings", "listing_assets")
-    pg = ["CREATE OR REPLACE FUNCTION ipm_listings_changed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-          "INSERT INTO listings_version (id, n) VALUES (1, txid_current()) ON CONFLICT (id) DO UPDATE "
-          "SET n = EXCLUDED.n WHERE listings_version.n <> EXCLUDED.n; RETURN NULL; END $$"]
-    pg += [f"CREATE CONSTRAINT TRIGGER {t}_changed AFTER INSERT OR UPDATE OR DELETE ON {t} "
-           f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ipm_listings_changed()" for t in tables]
-    lite = [f"CREATE TRIGGER IF NOT EXISTS {t}_changed_{op[0].lower()} AFTER {op} ON {t} BEGIN "
-            f"INSERT OR REPLACE INTO listings_version (id, n) VALUES (1, random()); END"
-            for t in tables for op in ("INSERT", "UPDATE", "DELETE")]
-    return {"postgresql": pg, "sqlite": lite}
-
-
-LISTINGS_VERSION_DDL = _listings_version_ddl()
+_VERSIONED = ("listings", "listing_assets")  # the tables whose changes move ListingsVersion
+LISTINGS_VERSION_DDL = {
+    # Deferred to the commit, so a transaction takes the one row's lock last, when it already holds its
+    # listings' (no new lock-order deadlock).
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION ipm_listings_changed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "INSERT INTO listings_version (id, n) VALUES (1, txid_current()) ON CONFLICT (id) DO UPDATE "
+        "SET n = EXCLUDED.n WHERE listings_version.n <> EXCLUDED.n; RETURN NULL; END $$",
+        *(f"CREATE CONSTRAINT TRIGGER {t}_changed AFTER INSERT OR UPDATE OR DELETE ON {t} "
+          f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ipm_listings_changed()" for t in _VERSIONED)],
+    "sqlite": [f"CREATE TRIGGER IF NOT EXISTS {t}_changed_{op[0].lower()} AFTER {op} ON {t} BEGIN "
+               f"INSERT OR REPLACE INTO listings_version (id, n) VALUES (1, random()); END"
+               for t in _VERSIONED for op in ("INSERT", "UPDATE", "DELETE")],
+}
 LISTINGS_VERSION_DROP_DDL = {
-    "postgresql": [*(f"DROP TRIGGER IF EXISTS {t}_changed ON {t}" for t in ("listings", "listing_assets")),
+    "postgresql": [*(f"DROP TRIGGER IF EXISTS {t}_changed ON {t}" for t in _VERSIONED),
                    "DROP FUNCTION IF EXISTS ipm_listings_changed()"],
-    "sqlite": [f"DROP TRIGGER IF EXISTS {t}_changed_{op}" for t in ("listings", "listing_assets") for op in "iud"],
+    "sqlite": [f"DROP TRIGGER IF EXISTS {t}_changed_{op}" for t in _VERSIONED for op in "iud"],
 }
 
 
@@ -251,10 +245,6 @@ class ContractCounter(SQLModel, table=True):
     last_no: int = 0
 
 
-# The triggers need both tables and the version table: they go in after listing_assets, the last made.
-for _dialect, _statements in LISTINGS_VERSION_DDL.items():
-    for _stmt in _statements:
-        event.listen(table_of(ListingAsset), "after_create", DDL(_stmt).execute_if(dialect=_dialect))
-for _dialect, _statements in LISTINGS_VERSION_DROP_DDL.items():
-    for _stmt in _statements:
-        event.listen(table_of(ListingAsset), "before_drop", DDL(_stmt).execute_if(dialect=_dialect))
+# ListingsVersion's triggers (the migration runs the same SQL). They go in after listing_assets, made after
+# listings; the functions' bodies are only resolved when they run, after listings_version exists too.
+attach_ddl(table_of(ListingAsset), LISTINGS_VERSION_DDL, LISTINGS_VERSION_DROP_DDL)
