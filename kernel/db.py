@@ -23,6 +23,8 @@ from sqlalchemy.util import greenlet_spawn
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kernel import rows
+
 # Stable constraint names, so migrations on SQLite and PostgreSQL agree and never drift.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -33,6 +35,7 @@ SQLModel.metadata.naming_convention = {
 }
 
 metadata = SQLModel.metadata
+rows.install()  # before any model is mapped: each models module imports this one first
 
 
 def utcnow() -> datetime:
@@ -488,18 +491,31 @@ async def get_or_404(session: AsyncSession, model: type[M], obj_id: str, *, lock
     organisation's object is invisible for every verb."""
     from kernel.errors import NotFound  # kernel.errors imports nothing of ours; kept local for clarity
 
+    if visible is None or callable(visible):
+        stmt = _BY_ID.get((model, lock))
+        if stmt is None:
+            stmt = _BY_ID[(model, lock)] = _by_id(model, lock, None)
+    else:
+        stmt = _by_id(model, lock, visible)
+    row = (await session.execute(stmt, {"row_id": obj_id})).scalars().one_or_none()
+    if row is None or (callable(visible) and not visible(row)):
+        raise NotFound(_not_found(model, obj_id, label))
+    return row
+
+
+_BY_ID: dict[tuple[type[SQLModel], bool], Any] = {}  # get_or_404's statements without a SQL condition
+
+
+def _by_id(model: type[SQLModel], lock: bool, visible: Any) -> Any:
     pk = table_of(model).c.id  # every table's key is ``id``
-    stmt = select(model).where(pk == obj_id)
-    if visible is not None and not callable(visible):
+    stmt = select(model).where(pk == sa.bindparam("row_id", type_=pk.type))
+    if visible is not None:
         stmt = stmt.where(visible)
     if lock:
         # populate_existing: a row already in the session is refreshed by the locked read, so the caller
         # judges the row as it is now, not as it was before the lock was granted.
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    row = (await session.exec(stmt)).one_or_none()
-    if row is None or (callable(visible) and not visible(row)):
-        raise NotFound(_not_found(model, obj_id, label))
-    return row
+    return stmt
 
 
 def _not_found(model: type[SQLModel], obj_id: str, label: str | None) -> str:

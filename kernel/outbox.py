@@ -185,9 +185,9 @@ class RetryLater(Exception):
         self.delay = delay
 
 
-async def _x(session: AsyncSession, stmt: Any) -> sa.CursorResult:
+async def _x(session: AsyncSession, stmt: Any, params: dict[str, Any] | None = None) -> sa.CursorResult:
     """Core statements on the session's connection (its transaction), without the ORM's per-row work."""
-    return await (await session.connection()).execute(stmt)
+    return await (await session.connection()).execute(stmt, params)
 
 
 _ENQUEUE: dict[str | None, Any] = {}  # dialect of a keyed insert (None: no key) -> its statement, built once
@@ -366,8 +366,17 @@ async def claim(factory: async_sessionmaker[AsyncSession], worker_id: str, *, li
     return [Claimed(r.id, r.kind, dict(r.payload or {}), r.attempts, r.max_attempts, token) for r in rows]
 
 
-def _mine(job: Claimed) -> Any:
-    return sa.and_(jobs.c.id == job.id, jobs.c.status == RUNNING, jobs.c.lease_token == job.lease_token)
+# A running job's row while its lease is still this one's: its updates are built once, the job bound at
+# execution (``_mine``), so no statement is built, nor its cache key computed, per job.
+_MINE = sa.and_(jobs.c.id == sa.bindparam("mine_id"), jobs.c.status == RUNNING,
+                jobs.c.lease_token == sa.bindparam("mine_token"))
+_DONE = sa.update(jobs).where(_MINE).values(status=DONE, finished_at=sa.bindparam("at"), locked_by=None,
+                                             lease_token=None, locked_until=None, last_error=None)
+_RENEW = sa.update(jobs).where(_MINE).values(locked_until=sa.bindparam("until"))
+
+
+def _mine(job: Claimed, **params: Any) -> dict[str, Any]:
+    return {"mine_id": job.id, "mine_token": job.lease_token, **params}
 
 
 def backoff_seconds(attempts: int, settings: Settings) -> float:
@@ -387,7 +396,7 @@ async def _failed(factory: async_sessionmaker[AsyncSession], job: Claimed, error
         wait = delay if delay is not None else backoff_seconds(job.attempts, settings)
         values.update(status=QUEUED, run_after=now + timedelta(seconds=wait))
     async with factory() as session:
-        await _x(session, sa.update(jobs).where(_mine(job)).values(**values))
+        await _x(session, sa.update(jobs).where(_MINE).values(**values), _mine(job))
         await session.commit()
     return DEAD if dead else QUEUED
 
@@ -398,8 +407,7 @@ async def _keep_lease(factory: async_sessionmaker[AsyncSession], job: Claimed, l
         await asyncio.sleep(lease / 3)
         try:
             async with factory() as session:
-                await _x(session, sa.update(jobs).where(_mine(job)).values(
-                    locked_until=utcnow() + timedelta(seconds=lease)))
+                await _x(session, _RENEW, _mine(job, until=utcnow() + timedelta(seconds=lease)))
                 await session.commit()
         except sa.exc.OperationalError:  # SQLite: the job itself holds the write lock; try again later
             continue
@@ -425,8 +433,7 @@ async def execute(factory: async_sessionmaker[AsyncSession], job: Claimed,
 
 async def _commit_done(session: AsyncSession, job: Claimed) -> str:
     """Mark the job done with its work and commit both, or roll both back if its lease was lost meanwhile."""
-    done = await _x(session, sa.update(jobs).where(_mine(job)).values(
-        status=DONE, finished_at=utcnow(), locked_by=None, lease_token=None, locked_until=None, last_error=None))
+    done = await _x(session, _DONE, _mine(job, at=utcnow()))
     if done.rowcount != 1:
         await session.rollback()
         log.warning("outbox job %s lost its lease; its work was rolled back", job.id)

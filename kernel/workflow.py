@@ -22,6 +22,8 @@ from kernel.db import TZDateTime, table_of, utcnow
 from kernel.errors import InvalidState
 from kernel.ids import new_id
 
+_RETURNING: dict[tuple[Any, ...], Any] = {}  # apply_returning's statements of a named shape, built once
+
 # Ids per set-based UPDATE: well under the bound-parameter limits of SQLite and asyncpg (32,766).
 IDS_PER_STATEMENT = 5000
 
@@ -119,22 +121,36 @@ class Workflow:
 
     async def apply_returning(self, session: AsyncSession, actor: Actor, model: Any, obj_id: str, action: str, *,
                               where: sa.ColumnElement[bool] | None = None, values: Mapping[str, Any] | None = None,
+                              params: Mapping[str, Any] | None = None, shape: Any = None,
                               **details: Any) -> Any | None:
         """``apply`` to the row ``obj_id`` of ``model`` as one ``UPDATE … RETURNING`` guarded by the one
         status ``action`` is allowed from (and ``where``): the row's lock and its write in one statement,
-        ``values`` written with it. Returns the row as it now stands (refreshed in the session), or None
-        when it was not in that status (nothing written, nothing audited)."""
+        ``values`` written with it (plain values, or SQL expressions whose bound parameters ``params``
+        gives). Returns the row as it now stands (refreshed in the session), or None when it was not in
+        that status (nothing written, nothing audited). ``shape``: the caller's name for ``where`` and the
+        expressions of ``values``, which must be the same whenever it is: the statement is then built once
+        and only bound at each call."""
         (before,) = self.sources(action)
         to = self.moves[(before, action)]
         table = table_of(model)
-        written: dict[str, Any] = {**(values or {}), self.field: to}
+        plain = {k: v for k, v in (values or {}).items() if not isinstance(v, sa.ClauseElement)}
+        plain[self.field] = to
         if "updated_at" in table.c:
-            written["updated_at"] = utcnow()
-        stmt = (sa.update(model).where(table.c.id == obj_id, table.c[self.field] == before,
-                                       where if where is not None else sa.true())
-                .values(written).returning(model))
-        obj = (await session.execute(stmt, execution_options={"populate_existing": True,
-                                                              "synchronize_session": False})).scalars().first()
+            plain["updated_at"] = utcnow()
+        key = (table.name, action, shape, tuple(plain))
+        stmt = _RETURNING.get(key) if shape is not None else None
+        if stmt is None:
+            written: dict[str, Any] = {k: sa.bindparam(f"set_{k}", type_=table.c[k].type) for k in plain}
+            written.update((k, v) for k, v in (values or {}).items() if isinstance(v, sa.ClauseElement))
+            stmt = (sa.update(model).where(table.c.id == sa.bindparam("row_id", type_=table.c.id.type),
+                                           table.c[self.field] == before,
+                                           where if where is not None else sa.true())
+                    .values(written).returning(model)
+                    .execution_options(populate_existing=True, synchronize_session=False))
+            if shape is not None:
+                _RETURNING[key] = stmt
+        bound = {"row_id": obj_id, **{f"set_{k}": v for k, v in plain.items()}, **(params or {})}
+        obj = (await session.execute(stmt, bound)).scalars().first()
         if obj is None:
             return None
         await audit.record(session, actor, f"{self.name}.{action}", self.name, obj_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,17 +30,21 @@ async def _loan(session: AsyncSession, loan_id: str) -> Loan | None:
     return (await session.exec(stmt)).first()
 
 
+# The loan (locked) and the repayment its payment is keyed by, in one read (built once, bound per payment).
+_LOAN_AND_REPAYMENT = (
+    select(Loan, LoanRepayment).join(LoanRepayment, col(LoanRepayment.loan_id) == Loan.id)
+    .where(Loan.id == sa.bindparam("loan_id"), LoanRepayment.id == sa.bindparam("repayment_id"))
+    .with_for_update(of=Loan).execution_options(populate_existing=True))
+
+
 @payments.on_settled(outbound.LOAN_OBJECT, flushes=True)
 async def _loan_payment_settled(session: AsyncSession, payment: Payment) -> None:
     if payment.purpose == "repayment":
-        # The loan (locked) and the repayment its payment is keyed by, in one read.
-        stmt = (select(Loan, LoanRepayment).join(LoanRepayment, col(LoanRepayment.loan_id) == Loan.id)
-                .where(Loan.id == payment.object_id, LoanRepayment.id == payment.idempotency_key)
-                .with_for_update(of=Loan).execution_options(populate_existing=True))
         # No autoflush: the payment's move and its audit row go with the repayment's writes in one flush
         # (one INSERT of the audit rows).
         with session.no_autoflush:
-            found = (await session.exec(stmt)).first()
+            found = (await session.execute(_LOAN_AND_REPAYMENT, {
+                "loan_id": payment.object_id, "repayment_id": payment.idempotency_key})).first()
             if found is None or found[1].status != "processing" or found[0].status not in states.PERFORMING:
                 await session.flush()
                 return

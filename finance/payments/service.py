@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -488,6 +489,22 @@ def _moves_to_success(event: Any, reference: str | None) -> bool:
         _event_reference(obj) == reference
 
 
+@functools.cache
+def _succeed_shape(payout: bool, referenced: bool, moving: bool) -> tuple[Any, dict[str, Any]]:
+    """``_succeeded_at_once``'s guard and written expressions, the provider's reference bound as
+    ``reference``: a payout or a charge; the reference kept when the payment has one already, and when an
+    event moves it, the payment must have none or that one."""
+    table = table_of(Payment)
+    where = table.c.method == "payout" if payout else table.c.method != "payout"
+    if not referenced:
+        return where, {}
+    reference = sa.bindparam("reference", type_=table.c.provider_reference.type)
+    if moving:
+        where = sa.and_(where, sa.or_(table.c.provider_reference.is_(None),
+                                      table.c.provider_reference == reference))
+    return where, {"provider_reference": sa.func.coalesce(table.c.provider_reference, reference)}
+
+
 async def _succeeded_at_once(session: AsyncSession, payment_id: str, op: str,
                              result: gw.GatewayResult) -> Payment | None:
     """A charge or payout the provider says succeeded (in its answer, or in the first event it hands back,
@@ -503,17 +520,12 @@ async def _succeeded_at_once(session: AsyncSession, payment_id: str, op: str,
         moving = events.pop(0)
     elif status != "succeeded":
         return None
-    table = table_of(Payment)
     settled_at = utcnow()
-    values: dict[str, Any] = {"settled_at": settled_at}
-    where = table.c.method == "payout" if op == "payout" else table.c.method != "payout"
-    if reference:  # kept when the payment has one already; an event must name the one it ends up with
-        values["provider_reference"] = sa.func.coalesce(table.c.provider_reference, reference)
-        if moving is not None:
-            where = sa.and_(where, sa.or_(table.c.provider_reference.is_(None),
-                                          table.c.provider_reference == reference))
-    payment: Payment | None = await PAYMENT.apply_returning(session, SYSTEM, Payment, payment_id, "succeed",
-                                                            where=where, values=values, settled_at=settled_at)
+    shape = (op == "payout", bool(reference), moving is not None)
+    where, exprs = _succeed_shape(*shape)
+    payment: Payment | None = await PAYMENT.apply_returning(
+        session, SYSTEM, Payment, payment_id, "succeed", where=where, values={"settled_at": settled_at, **exprs},
+        params={"reference": reference} if reference else None, shape=shape, settled_at=settled_at)
     if payment is None:
         return None
     await _moved(session, payment, "succeeded", SYSTEM)
