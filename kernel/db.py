@@ -268,6 +268,13 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Driver]:
         yield Driver(engine.sync_engine, fairy)
 
 
+def locks_database(session: AsyncSession) -> bool:
+    """Whether ``session`` holds the whole database's write lock from its first statement (SQLite's
+    writing sessions begin IMMEDIATE): a locking read then needs no statement of its own before the read."""
+    bind = session.get_bind()
+    return bind.dialect.name == "sqlite" and not bind.get_execution_options().get(READ_ONLY)
+
+
 def is_dead_connection(exc: BaseException) -> bool:
     """The database dropped the connection under us (restart, idle timeout): safe to retry on a new one
     when nothing of the request has committed."""

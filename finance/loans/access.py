@@ -29,8 +29,13 @@ def may_see_loan(actor: Actor, loan: Loan) -> bool:
 
 async def get_loan(session: AsyncSession, actor: Actor, loan_id: str, *, lock: bool = False) -> Loan:
     """The loan for its parties, the fund and the admin, and for a guarantor or insurer invited to it."""
-    loan = await get_or_404(session, Loan, loan_id, lock=lock)
-    if not may_see_loan(actor, loan) and await invitation(session, loan.id, actor) is None:
+    return await visible(session, actor, await get_or_404(session, Loan, loan_id, lock=lock), loan_id)
+
+
+async def visible(session: AsyncSession, actor: Actor, loan: Loan | None, loan_id: str) -> Loan:
+    """``loan`` (the row read for ``loan_id``, None when there is none) if the caller may see it (as
+    ``get_loan``), else ``NotFound``."""
+    if loan is None or (not may_see_loan(actor, loan) and await invitation(session, loan.id, actor) is None):
         raise NotFound(f"loan {loan_id} not found")
     return loan
 

@@ -21,7 +21,7 @@ from finance.servicing.models import CHARGE, LoanCharge
 from kernel import audit, events
 from kernel.actor import SYSTEM, Actor
 from kernel.clock import business_date
-from kernel.db import flush_as_one
+from kernel.db import flush_as_one, locks_database, table_of
 from kernel.errors import Forbidden, InvalidState, ValidationFailed
 from market.assets import encumbrances
 
@@ -71,6 +71,39 @@ def _rows_statement(dialect: str, in_flight: bool, extras: bool) -> Any:
     return stmt
 
 
+_WITH_LOAN: dict[tuple[bool, bool], Any] = {}  # loan_and_rows' statements, built once
+
+
+def _with_loan_statement(in_flight: bool, repayment: bool) -> Any:
+    """SQLite's one read of a loan (and with ``repayment`` the repayment ``repayment_id``, with the loan's
+    ``views.Extras``, its assets taken from its row) with its instalments and charges as
+    ``rows_and_charges`` reads them: a row per instalment, the loan's on each, one when it has none."""
+    stmt = _WITH_LOAN.get((in_flight, repayment))
+    if stmt is not None:
+        return stmt
+    loan_id = sa.bindparam("loan_id", type_=sa.String)
+    first = aliased(LoanInstallment)
+    first_n = sa.select(sa.func.min(first.n)).where(col(first.loan_id) == loan_id).scalar_subquery()
+    entities: list[Any] = [Loan]
+    if repayment:
+        entities.append(LoanRepayment)
+    stmt = sa.select(*entities, LoanInstallment, LoanCharge, _processing(loan_id) if in_flight else sa.null())
+    if repayment:
+        assets = sa.select(sa.column("value", sa.String)).select_from(
+            sa.func.json_each(table_of(Loan).c.asset_ids)).scalar_subquery()
+        stmt = stmt.add_columns(*views.extras_columns("sqlite", loan_id, assets))
+    stmt = stmt.select_from(Loan)
+    if repayment:
+        stmt = stmt.join(LoanRepayment, sa.and_(col(LoanRepayment.loan_id) == Loan.id,
+                                                col(LoanRepayment.id) == sa.bindparam("repayment_id")))
+    stmt = _WITH_LOAN[(in_flight, repayment)] = (
+        stmt.outerjoin(LoanInstallment, col(LoanInstallment.loan_id) == Loan.id)
+        .outerjoin(LoanCharge, sa.and_(col(LoanCharge.loan_id) == loan_id, col(LoanInstallment.n) == first_n))
+        .where(col(Loan.id) == loan_id).order_by(col(LoanInstallment.n), col(LoanCharge.id))
+        .execution_options(populate_existing=True))
+    return stmt
+
+
 @dataclass
 class Held:
     """What a repayment reads of a loan under its lock (``rows_and_charges``)."""
@@ -79,6 +112,39 @@ class Held:
     charges: list[LoanCharge]
     in_flight: int = 0
     extras: views.Extras | None = None
+    loan: Loan | None = None  # read with them (``loan_and_rows``)
+    repayment: LoanRepayment | None = None
+
+
+async def loan_and_rows(session: AsyncSession, loan_id: str, *, in_flight: bool = False,
+                        repayment_id: str | None = None) -> Held | None:
+    """The loan with what ``rows_and_charges`` reads, in one statement where one is enough to hold them
+    (``locks_database``: the write lock was taken when the transaction began), else None and nothing is
+    read. ``repayment_id``: that repayment of the loan comes too, and the loan's extras; None when the
+    loan (or that repayment of it) is not there."""
+    if not locks_database(session):
+        return None
+    found = (await session.execute(_with_loan_statement(in_flight, repayment_id is not None),
+                                   {"loan_id": loan_id, "repayment_id": repayment_id})).all()
+    if not found:
+        return Held([], [])
+    k = 2 if repayment_id is not None else 1  # where the instalment's columns start
+    rows = [row[k] for row in found if row[k] is not None]
+    if not rows:  # no schedule: the charges and what is in flight on their own
+        charges = await owed_charges(session, loan_id, lock=True)
+        held = Held([], charges, await _in_flight(session, loan_id) if in_flight else 0)
+    else:
+        held = Held(rows, [row[k + 1] for row in found if row[k + 1] is not None],
+                    int(found[0][k + 2]) if in_flight else 0)
+    held.loan = found[0][0]
+    if repayment_id is not None:
+        held.repayment, held.extras = found[0][1], views.extras_of(found[0][k + 3:])
+    return held
+
+
+async def _in_flight(session: AsyncSession, loan_id: str) -> int:
+    return sum((await session.exec(select(LoanRepayment.amount).where(
+        LoanRepayment.loan_id == loan_id, LoanRepayment.status == "processing"))).all())
 
 
 async def rows_and_charges(session: AsyncSession, loan_id: str, *, in_flight: bool = False,
@@ -96,8 +162,7 @@ async def rows_and_charges(session: AsyncSession, loan_id: str, *, in_flight: bo
     more = extras_of is not None
     if not found:  # no schedule: the charges and what is in flight on their own
         charges = await owed_charges(session, loan_id, lock=True)
-        return Held([], charges, (sum((await session.exec(select(LoanRepayment.amount).where(
-            LoanRepayment.loan_id == loan_id, LoanRepayment.status == "processing"))).all()) if in_flight else 0))
+        return Held([], charges, await _in_flight(session, loan_id) if in_flight else 0)
     return Held([row[0] for row in found], [row[1] for row in found if row[1] is not None],
                 int(found[0][2]) if in_flight else 0, views.extras_of(found[0][3:]) if more else None)
 
@@ -106,13 +171,18 @@ async def repay(session: AsyncSession, actor: Actor, loan_id: str, amount: int,
                 prepayment: str = early.Prepayment.REDUCE_PAYMENT) -> tuple[Loan, LoanRepayment]:
     """Record the repayment and its payment (the first phase); returns the loan (access checked) with it."""
     # Who may see the loan first (404 to everyone else, whatever the verb), then who may repay it.
-    loan = await access.get_loan(session, actor, loan_id, lock=True)
+    held = await loan_and_rows(session, loan_id, in_flight=True)
+    if held is None:
+        loan = await access.get_loan(session, actor, loan_id, lock=True)
+    else:
+        loan = await access.visible(session, actor, held.loan, loan_id)
     if not actor.is_kind(*BORROWER_KINDS) or loan.borrower_org_id != actor.org_id:
         raise Forbidden("only the borrower repays a loan")
     if loan.status not in PERFORMING:
         raise InvalidState(f"loan {loan.id} is {loan.status}; it takes no repayments")
     today = await business_date(session)
-    held = await rows_and_charges(session, loan.id, in_flight=True)
+    if held is None:
+        held = await rows_and_charges(session, loan.id, in_flight=True)
     rows, charges, in_flight = held.rows, held.charges, held.in_flight
     total = payoff.payoff(loan, rows, charges, today, today).total
     if amount + in_flight > total:

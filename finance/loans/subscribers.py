@@ -13,7 +13,7 @@ from finance.loans import outbound, states
 from finance.loans.default import compensated
 from finance.loans.disbursement import activate
 from finance.loans.models import Loan, LoanCollateralAlert, LoanRepayment
-from finance.loans.repayments import apply_repayment, rows_and_charges
+from finance.loans.repayments import apply_repayment, loan_and_rows, rows_and_charges
 from finance.payments import service as payments
 from finance.payments.models import Payment
 from kernel import audit, events
@@ -43,14 +43,19 @@ async def _loan_payment_settled(session: AsyncSession, payment: Payment) -> None
         # No autoflush: the payment's move and its audit row go with the repayment's writes in one flush
         # (one INSERT of the audit rows).
         with session.no_autoflush:
-            found = (await session.execute(_LOAN_AND_REPAYMENT, {
-                "loan_id": payment.object_id, "repayment_id": payment.idempotency_key})).first()
+            held = await loan_and_rows(session, payment.object_id, repayment_id=payment.idempotency_key)
+            found: Any = None
+            if held is None:
+                found = (await session.execute(_LOAN_AND_REPAYMENT, {
+                    "loan_id": payment.object_id, "repayment_id": payment.idempotency_key})).first()
+            elif held.loan is not None and held.repayment is not None:  # one read was enough
+                found = (held.loan, held.repayment)
             if found is None or found[1].status != "processing" or found[0].status not in states.PERFORMING:
                 await session.flush()
                 return
             loan, repayment = found
-            # The loan's extras come with its rows for the answer of a request settling here.
-            held = await rows_and_charges(session, loan.id, extras_of=loan)
+            if held is None:  # the loan's extras come with its rows for the answer of a request settling here
+                held = await rows_and_charges(session, loan.id, extras_of=loan)
         repayment.payment_id = payment.id
         await apply_repayment(session, SYSTEM, loan, repayment, held)
         return

@@ -190,3 +190,21 @@ async def test_lapsed_pledged_asset_raises_a_collateral_alert(api, client):
     r = await client.patch(f"/assets/{c.assets[0]['id']}", json={"status": "valid"}, headers=c.sme.headers)
     got = await lf.loan(api, c.bank, loan["id"])
     assert got["collateral_alerts"][0]["cleared_on"] is not None
+
+
+async def test_a_repayment_by_anyone_but_the_borrower_changes_nothing(api, client):
+    """The loan is read with its rows before anyone is judged (in one statement on SQLite): a stranger and a
+    missing loan get 404, the lending bank 403, and none of them leaves a repayment or a payment behind."""
+    c = await lf.cast(api)
+    loan = await lf.active_loan(api, c)
+    url = f"/loans/{loan['id']}/repayments"
+    stranger, other_sme = await api.org("bank"), await api.org("sme")
+    for who in (stranger, other_sme):
+        assert_problem(await client.post(url, json={"amount": 100}, headers=who.headers), 404, "not_found")
+    assert_problem(await client.post("/loans/loan_nope/repayments", json={"amount": 100}, headers=c.sme.headers),
+                   404, "not_found")
+    assert_problem(await client.post(url, json={"amount": 100}, headers=c.bank.headers), 403, "forbidden")
+    assert (await client.get(url, headers=c.bank.headers)).json() == []
+    out = await lf.repay(api, c.sme, loan["id"], 100)
+    assert out["amount"] == 100 and out["loan"]["id"] == loan["id"]
+    assert [r["id"] for r in (await client.get(url, headers=c.bank.headers)).json()] == [out["id"]]
