@@ -129,7 +129,7 @@ async def loan_and_rows(session: AsyncSession, loan_id: str, *, in_flight: bool 
     if not found:
         return Held([], [])
     k = 2 if repayment_id is not None else 1  # where the instalment's columns start
-    rows = [row[k] for row in found if row[k] is not None]
+    rows = _once([row[k] for row in found if row[k] is not None])
     if not rows:  # no schedule: the charges and what is in flight on their own
         charges = await owed_charges(session, loan_id, lock=True)
         held = Held([], charges, await _in_flight(session, loan_id) if in_flight else 0)
@@ -163,8 +163,13 @@ async def rows_and_charges(session: AsyncSession, loan_id: str, *, in_flight: bo
     if not found:  # no schedule: the charges and what is in flight on their own
         charges = await owed_charges(session, loan_id, lock=True)
         return Held([], charges, await _in_flight(session, loan_id) if in_flight else 0)
-    return Held([row[0] for row in found], [row[1] for row in found if row[1] is not None],
+    return Held(_once([row[0] for row in found]), [row[1] for row in found if row[1] is not None],
                 int(found[0][2]) if in_flight else 0, views.extras_of(found[0][3:]) if more else None)
+
+
+def _once(rows: list[LoanInstallment]) -> list[LoanInstallment]:
+    """The instalments in order, each once: the first comes on a row per charge."""
+    return list({id(row): row for row in rows}.values())
 
 
 async def repay(session: AsyncSession, actor: Actor, loan_id: str, amount: int,

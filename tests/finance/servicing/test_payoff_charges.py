@@ -106,3 +106,26 @@ async def test_charges_within_the_disclosure_paid_first_and_waived(api, app, cli
     assert ("loan_charge.waive", c.bank.org_id) in actions
     closed = await lf.repay(api, c.sme, loan["id"], quote["total"])
     assert closed["loan"]["status"] == "repaid"
+
+
+async def test_two_charges_due_at_once_are_paid_and_the_loan_closes(api, client):
+    """Each charge is read on a row of the first instalment: with two, that instalment must still count once
+    (it once counted twice, and the settlement broke the loan's outstanding-principal check)."""
+    c = await lf.cast(api)
+    loan = await lf.active_loan(api, c, disclosed_charges={"processing_fee": 5000 * Y})
+    url = f"/loans/{loan['id']}/charges"
+    for amount in (1000 * Y, 2000 * Y):
+        r = await client.post(url, json={"kind": "processing_fee", "amount": amount, "due_on": "2026-03-02"},
+                              headers=c.bank.headers)
+        assert r.status_code == 201, r.text
+    quote = (await client.get(f"/loans/{loan['id']}/payoff", headers=c.sme.headers)).json()
+    assert quote["charges"] == 3000 * Y and quote["total"] == 1_000_000 * Y + 3000 * Y
+    out = await lf.repay(api, c.sme, loan["id"], 1500 * Y)
+    assert out["status"] == "succeeded" and out["allocation"]["charges"] == 1500 * Y
+    assert out["loan"]["outstanding_principal"] == 1_000_000 * Y
+    quote = (await client.get(f"/loans/{loan['id']}/payoff", headers=c.sme.headers)).json()
+    assert quote["charges"] == 1500 * Y and quote["total"] == 1_000_000 * Y + 1500 * Y
+    out = await lf.repay(api, c.sme, loan["id"], quote["total"])
+    assert out["status"] == "succeeded" and out["loan"]["status"] == "repaid"
+    assert out["loan"]["outstanding_principal"] == 0
+    assert [ch["status"] for ch in (await client.get(url, headers=c.sme.headers)).json()] == ["paid", "paid"]
