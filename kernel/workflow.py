@@ -137,7 +137,7 @@ class Workflow:
         plain[self.field] = to
         if "updated_at" in table.c:
             plain["updated_at"] = utcnow()
-        key = (table.name, action, shape, tuple(plain))
+        key = (self.name, table.name, action, shape, tuple(plain))
         stmt = _RETURNING.get(key) if shape is not None else None
         if stmt is None:
             written: dict[str, Any] = {k: sa.bindparam(f"set_{k}", type_=table.c[k].type) for k in plain}
