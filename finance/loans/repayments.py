@@ -55,17 +55,22 @@ def _processing(loan_id: Any) -> sa.ScalarSelect[Any]:
 _ROWS: dict[tuple[str, bool, bool], Any] = {}  # rows_and_charges' statements, built once
 
 
+def _on_first_instalment(loan_id: Any) -> Any:
+    """The join of the loan's charges to its instalments: each charge once, on the first instalment's row."""
+    first = aliased(LoanInstallment)
+    first_n = sa.select(sa.func.min(first.n)).where(col(first.loan_id) == loan_id).scalar_subquery()
+    return sa.and_(col(LoanCharge.loan_id) == loan_id, col(LoanInstallment.n) == first_n)
+
+
 def _rows_statement(dialect: str, in_flight: bool, extras: bool) -> Any:
     stmt = _ROWS.get((dialect, in_flight, extras))
     if stmt is not None:
         return stmt
     loan_id = sa.bindparam("loan_id", type_=sa.String)
-    first = aliased(LoanInstallment)
-    first_n = sa.select(sa.func.min(first.n)).where(col(first.loan_id) == loan_id).scalar_subquery()
     more = views.extras_columns(dialect, loan_id, sa.bindparam("asset_ids", expanding=True)) if extras else []
     stmt = _ROWS[(dialect, in_flight, extras)] = (
         sa.select(LoanInstallment, LoanCharge, _processing(loan_id) if in_flight else sa.null(), *more)
-        .outerjoin(LoanCharge, sa.and_(col(LoanCharge.loan_id) == loan_id, col(LoanInstallment.n) == first_n))
+        .outerjoin(LoanCharge, _on_first_instalment(loan_id))
         .where(col(LoanInstallment.loan_id) == loan_id).order_by(col(LoanInstallment.n), col(LoanCharge.id))
         .with_for_update(of=LoanInstallment).execution_options(populate_existing=True))
     return stmt
@@ -82,8 +87,6 @@ def _with_loan_statement(in_flight: bool, repayment: bool) -> Any:
     if stmt is not None:
         return stmt
     loan_id = sa.bindparam("loan_id", type_=sa.String)
-    first = aliased(LoanInstallment)
-    first_n = sa.select(sa.func.min(first.n)).where(col(first.loan_id) == loan_id).scalar_subquery()
     entities: list[Any] = [Loan]
     if repayment:
         entities.append(LoanRepayment)
@@ -98,7 +101,7 @@ def _with_loan_statement(in_flight: bool, repayment: bool) -> Any:
                                                 col(LoanRepayment.id) == sa.bindparam("repayment_id")))
     stmt = _WITH_LOAN[(in_flight, repayment)] = (
         stmt.outerjoin(LoanInstallment, col(LoanInstallment.loan_id) == Loan.id)
-        .outerjoin(LoanCharge, sa.and_(col(LoanCharge.loan_id) == loan_id, col(LoanInstallment.n) == first_n))
+        .outerjoin(LoanCharge, _on_first_instalment(loan_id))
         .where(col(Loan.id) == loan_id).order_by(col(LoanInstallment.n), col(LoanCharge.id))
         .execution_options(populate_existing=True))
     return stmt

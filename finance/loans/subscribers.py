@@ -48,7 +48,7 @@ async def _loan_payment_settled(session: AsyncSession, payment: Payment) -> None
             if held is None:
                 found = (await session.execute(_LOAN_AND_REPAYMENT, {
                     "loan_id": payment.object_id, "repayment_id": payment.idempotency_key})).first()
-            elif held.loan is not None and held.repayment is not None:  # one read was enough
+            elif held.repayment is not None:  # one read was enough (the repayment comes only with its loan)
                 found = (held.loan, held.repayment)
             if found is None or found[1].status != "processing" or found[0].status not in states.PERFORMING:
                 await session.flush()
