@@ -143,14 +143,18 @@ class _DriverStatement:
 
     __slots__ = ("binds", "fixed", "names", "results", "row", "sql")
 
-    def __init__(self, stmt: sa.Select[Any], dialect: sa.Dialect) -> None:
-        compiled = stmt.compile(dialect=dialect)
+    def __init__(self, stmt: Any, dialect: sa.Dialect, compiled: Any = None) -> None:
+        compiled = compiled if compiled is not None else stmt.compile(dialect=dialect)
         self.sql = compiled.string
         self.names = list(compiled.positiontup or ())
-        self.fixed = {k: v for k, v in compiled.params.items() if v is not None}
+        # The values the statement carries itself (a literal, a column's value set to None); the caller binds
+        # the rest by name.
+        self.fixed = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
         self.binds: dict[str, Any] = dict(compiled._bind_processors)
         self.results = [col[3]._cached_result_processor(dialect, None) for col in compiled._result_columns]
-        self.row: Any = namedtuple("Row", list(stmt.selected_columns.keys()))  # type: ignore[misc]  # one per statement
+        names = list(stmt.selected_columns.keys()) if isinstance(stmt, sa.Select) else \
+            [col[0] for col in compiled._result_columns]  # a DML statement's RETURNING
+        self.row: Any = namedtuple("Row", names, rename=True)  # type: ignore[misc]  # one per statement
 
     def args(self, params: dict[str, Any]) -> list[Any]:
         values = {**self.fixed, **params}
@@ -268,6 +272,85 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Driver]:
         yield Driver(engine.sync_engine, fairy)
 
 
+class CoreResult:
+    """What ``execute_core`` returns: the rows a statement returned (none without RETURNING) and how many
+    rows it wrote or read, as ``CursorResult`` gives them."""
+
+    __slots__ = ("rowcount", "rows")
+
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self.rows, self.rowcount = rows, rowcount
+
+    def all(self) -> list[Any]:
+        return self.rows
+
+    def one(self) -> Any:
+        if len(self.rows) != 1:
+            raise sa.exc.NoResultFound("no row") if not self.rows else sa.exc.MultipleResultsFound("rows")
+        return self.rows[0]
+
+    def scalar(self) -> Any:
+        return self.rows[0][0] if self.rows else None
+
+
+class _DriverWrite:
+    """A Core statement compiled once for asyncpg inside a transaction: a ``_DriverStatement`` for one set
+    of parameter names (an INSERT's columns come from them), or None where only SQLAlchemy's execution
+    gets it right (defaults SQLAlchemy computes in Python, expanding IN lists)."""
+
+    @staticmethod
+    def of(stmt: Any, names: tuple[str, ...], dialect: sa.Dialect) -> _DriverStatement | None:
+        compiled = stmt.compile(dialect=dialect, column_keys=list(names))
+        if compiled.insert_prefetch or compiled.update_prefetch or "POSTCOMPILE" in compiled.string:
+            return None
+        return _DriverStatement(stmt, dialect, compiled)
+
+
+# Keyed by the statement object: ``execute_core`` is for statements built once (a module's constant, a
+# cache by shape); the bound keeps one built per call from growing it without end.
+_DRIVER_WRITES: dict[tuple[Any, tuple[str, ...]], _DriverStatement | None] = {}
+_DRIVER_WRITES_MAX = 4096
+
+
+async def execute_core(session: AsyncSession, stmt: Any, params: dict[str, Any] | None = None) -> CoreResult:
+    """A Core statement (built once by the caller, its values bound by name) in ``session``'s transaction.
+    On PostgreSQL, once the transaction has begun, it runs on the asyncpg connection itself, prepared once
+    per connection by asyncpg's statement cache, without SQLAlchemy's execution and result machinery (about
+    half a statement's client CPU); it stays observable and fails as SQLAlchemy's statements do
+    (``_on_driver``). The statement that begins the transaction, and everything on SQLite, is the ordinary
+    execute: SQLAlchemy sends the BEGIN and handles its failure."""
+    params = params or {}
+    conn = await session.connection()
+    fairy = await conn.get_raw_connection()
+    adapted: Any = fairy.dbapi_connection
+    # SQLAlchemy's asyncpg adapter (sqlalchemy.dialects.postgresql.asyncpg): the transaction it began,
+    # and the lock it takes around each of its statements.
+    if conn.dialect.name != "postgresql" or getattr(adapted, "_transaction", None) is None:
+        result = await conn.execute(stmt, params)
+        return CoreResult(list(result.all()) if result.returns_rows else [], result.rowcount)
+    names = tuple(params)
+    key = (stmt, names)
+    if key in _DRIVER_WRITES:
+        prepared = _DRIVER_WRITES[key]
+    else:
+        if len(_DRIVER_WRITES) >= _DRIVER_WRITES_MAX:  # a caller that builds its statement per call
+            _DRIVER_WRITES.clear()
+        prepared = _DRIVER_WRITES[key] = _DriverWrite.of(stmt, names, conn.dialect)
+    if prepared is None:
+        result = await conn.execute(stmt, params)
+        return CoreResult(list(result.all()) if result.returns_rows else [], result.rowcount)
+    args = prepared.args(params)
+    sql = prepared.sql
+    async with adapted._execute_mutex:
+        if prepared.results:  # it returns rows (a SELECT, or RETURNING)
+            records = await _on_driver(conn.sync_engine, fairy, conn.invalidate, sql, args,
+                                       lambda driver: driver.fetch(sql, *args))
+            return CoreResult(prepared.rows(records), len(records))
+        status = await _on_driver(conn.sync_engine, fairy, conn.invalidate, sql, args,
+                                  lambda driver: driver.execute(sql, *args))
+    return CoreResult([], int(status.rsplit(" ", 1)[-1]) if status and status[-1].isdigit() else -1)
+
+
 def locks_database(session: AsyncSession) -> bool:
     """Whether ``session`` holds the whole database's write lock from its first statement (SQLite's
     writing sessions begin IMMEDIATE): a locking read then needs no statement of its own before the read."""
@@ -347,8 +430,7 @@ async def insert_if_absent(session: AsyncSession, obj: SQLModel) -> bool:
     values = {c.name: getattr(obj, c.name) for c in table.columns}
     # On the session's connection: a Core statement that needs no autoflush of the ORM's pending changes.
     conn = await session.connection()
-    result = await conn.execute(_insert_if_absent_statement(table, conn.dialect.name), values)
-    return bool(result.rowcount)
+    return bool((await execute_core(session, _insert_if_absent_statement(table, conn.dialect.name), values)).rowcount)
 
 
 async def flush_as_one(session: AsyncSession) -> None:
@@ -380,7 +462,7 @@ async def flush_as_one(session: AsyncSession) -> None:
         params.update((f"u{i}_{k}", v) for k, v in changes.items())
         params.update((f"u{i}_pk{n}", v) for n, v in enumerate(key))
     stmt = _one_statement_sql(tuple(inserts), tuple(updates))
-    matched = (await (await session.connection()).execute(stmt, params)).one()
+    matched = (await execute_core(session, stmt, params)).one()
     if updates and any(n != 1 for n in matched):
         raise sa.orm.exc.StaleDataError("an UPDATE of the one-statement flush matched no row")
     for obj, _ in inserts:

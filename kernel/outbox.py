@@ -47,7 +47,7 @@ from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kernel import metrics
-from kernel.db import TZDateTime, table_of, utcnow
+from kernel.db import TZDateTime, execute_core, table_of, utcnow
 from kernel.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -231,9 +231,8 @@ async def enqueue(session: AsyncSession, kind: str, payload: dict[str, Any] | No
         lease = Claimed(0, kind, payload or {}, 1, attempts, secrets.token_hex(8))
         values.update(status=RUNNING, attempts=1, locked_by="now:" + new_worker_id(), lease_token=lease.lease_token,
                       locked_until=utcnow() + timedelta(seconds=get_settings().outbox_lease_seconds))
-    conn = await session.connection()
-    job_id = (await conn.execute(_enqueue_statement(conn.dialect.name if key is not None else None),
-                                 values)).scalar()
+    dialect = session.get_bind().dialect.name
+    job_id = (await execute_core(session, _enqueue_statement(dialect if key is not None else None), values)).scalar()
     info = session.sync_session.info
     if job_id is None:  # the key was there already
         job_id = (await _x(session, sa.select(jobs.c.id).where(jobs.c.key == key))).scalar_one()
@@ -433,7 +432,7 @@ async def execute(factory: async_sessionmaker[AsyncSession], job: Claimed,
 
 async def _commit_done(session: AsyncSession, job: Claimed) -> str:
     """Mark the job done with its work and commit both, or roll both back if its lease was lost meanwhile."""
-    done = await _x(session, _DONE, _mine(job, at=utcnow()))
+    done = await execute_core(session, _DONE, _mine(job, at=utcnow()))
     if done.rowcount != 1:
         await session.rollback()
         log.warning("outbox job %s lost its lease; its work was rolled back", job.id)
