@@ -293,17 +293,14 @@ class CoreResult:
         return self.rows[0][0] if self.rows else None
 
 
-class _DriverWrite:
-    """A Core statement compiled once for asyncpg inside a transaction: a ``_DriverStatement`` for one set
-    of parameter names (an INSERT's columns come from them), or None where only SQLAlchemy's execution
-    gets it right (defaults SQLAlchemy computes in Python, expanding IN lists)."""
-
-    @staticmethod
-    def of(stmt: Any, names: tuple[str, ...], dialect: sa.Dialect) -> _DriverStatement | None:
-        compiled = stmt.compile(dialect=dialect, column_keys=list(names))
-        if compiled.insert_prefetch or compiled.update_prefetch or "POSTCOMPILE" in compiled.string:
-            return None
-        return _DriverStatement(stmt, dialect, compiled)
+def _driver_write(stmt: Any, names: tuple[str, ...], dialect: sa.Dialect) -> _DriverStatement | None:
+    """A Core statement compiled once for asyncpg inside a transaction, for one set of parameter names (an
+    INSERT's columns come from them); None where only SQLAlchemy's execution gets it right (defaults it
+    computes in Python, expanding IN lists)."""
+    compiled = stmt.compile(dialect=dialect, column_keys=list(names))
+    if compiled.insert_prefetch or compiled.update_prefetch or "POSTCOMPILE" in compiled.string:
+        return None
+    return _DriverStatement(stmt, dialect, compiled)
 
 
 # Keyed by the statement object: ``execute_core`` is for statements built once (a module's constant, a
@@ -335,7 +332,7 @@ async def execute_core(session: AsyncSession, stmt: Any, params: dict[str, Any] 
     else:
         if len(_DRIVER_WRITES) >= _DRIVER_WRITES_MAX:  # a caller that builds its statement per call
             _DRIVER_WRITES.clear()
-        prepared = _DRIVER_WRITES[key] = _DriverWrite.of(stmt, names, conn.dialect)
+        prepared = _DRIVER_WRITES[key] = _driver_write(stmt, names, conn.dialect)
     if prepared is None:
         result = await conn.execute(stmt, params)
         return CoreResult(list(result.all()) if result.returns_rows else [], result.rowcount)
