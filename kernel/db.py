@@ -281,9 +281,6 @@ class CoreResult:
     def __init__(self, rows: list[Any], rowcount: int) -> None:
         self.rows, self.rowcount = rows, rowcount
 
-    def all(self) -> list[Any]:
-        return self.rows
-
     def one(self) -> Any:
         if len(self.rows) != 1:
             raise sa.exc.NoResultFound("no row") if not self.rows else sa.exc.MultipleResultsFound("rows")
@@ -322,17 +319,15 @@ async def execute_core(session: AsyncSession, stmt: Any, params: dict[str, Any] 
     adapted: Any = fairy.dbapi_connection
     # SQLAlchemy's asyncpg adapter (sqlalchemy.dialects.postgresql.asyncpg): the transaction it began,
     # and the lock it takes around each of its statements.
-    if conn.dialect.name != "postgresql" or getattr(adapted, "_transaction", None) is None:
-        result = await conn.execute(stmt, params)
-        return CoreResult(list(result.all()) if result.returns_rows else [], result.rowcount)
-    names = tuple(params)
-    key = (stmt, names)
-    if key in _DRIVER_WRITES:
-        prepared = _DRIVER_WRITES[key]
-    else:
-        if len(_DRIVER_WRITES) >= _DRIVER_WRITES_MAX:  # a caller that builds its statement per call
-            _DRIVER_WRITES.clear()
-        prepared = _DRIVER_WRITES[key] = _driver_write(stmt, names, conn.dialect)
+    prepared = None
+    if conn.dialect.name == "postgresql" and getattr(adapted, "_transaction", None) is not None:
+        key = (stmt, tuple(params))
+        if key in _DRIVER_WRITES:
+            prepared = _DRIVER_WRITES[key]
+        else:
+            if len(_DRIVER_WRITES) >= _DRIVER_WRITES_MAX:  # a caller that builds its statement per call
+                _DRIVER_WRITES.clear()
+            prepared = _DRIVER_WRITES[key] = _driver_write(stmt, key[1], conn.dialect)
     if prepared is None:
         result = await conn.execute(stmt, params)
         return CoreResult(list(result.all()) if result.returns_rows else [], result.rowcount)
@@ -426,8 +421,8 @@ async def insert_if_absent(session: AsyncSession, obj: SQLModel) -> bool:
     table = table_of(obj)
     values = {c.name: getattr(obj, c.name) for c in table.columns}
     # On the session's connection: a Core statement that needs no autoflush of the ORM's pending changes.
-    conn = await session.connection()
-    return bool((await execute_core(session, _insert_if_absent_statement(table, conn.dialect.name), values)).rowcount)
+    stmt = _insert_if_absent_statement(table, session.get_bind().dialect.name)
+    return bool((await execute_core(session, stmt, values)).rowcount)
 
 
 async def flush_as_one(session: AsyncSession) -> None:

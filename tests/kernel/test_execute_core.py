@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from kernel import outbox
-from kernel.db import _DRIVER_WRITES, execute_core, insert_if_absent, utcnow
+from kernel.db import _DRIVER_WRITES, _driver_write, execute_core, insert_if_absent, utcnow
 from tests.conftest import IS_POSTGRES
 
 jobs = outbox.jobs
@@ -29,6 +29,7 @@ async def test_in_the_transaction_with_sqlalchemys_results(app):
         second = await execute_core(session, _INSERT, _job("t.core"))  # on the driver (PostgreSQL)
         assert second.one().id > first.one().id and second.rows[0]._fields == ("id", "status")
         assert ((_INSERT, tuple(_job("x"))) in _DRIVER_WRITES) is IS_POSTGRES
+        assert not IS_POSTGRES or _DRIVER_WRITES[(_INSERT, tuple(_job("x")))] is not None  # not a fallback
         done = await execute_core(session, _DONE, {"k": "t.core"})  # no RETURNING: its count; None bound
         assert done.rowcount == 2 and done.rows == []
         assert (await execute_core(session, _COUNT, {"k": "t.core"})).scalar() == 2
@@ -57,3 +58,16 @@ async def test_insert_if_absent_counts_on_the_driver(app, api):
         assert await insert_if_absent(session, IdempotencyRecord(scope="s", key="k1", request_hash="h"))
         assert not await insert_if_absent(session, IdempotencyRecord(scope="s", key="k1", request_hash="h"))
         await session.commit()
+
+
+def test_a_default_sqlalchemy_computes_keeps_sqlalchemys_execution():
+    """A column whose default SQLAlchemy computes in Python, or an expanding IN list, is not sent bare."""
+    from sqlalchemy.dialects import postgresql
+
+    t = sa.Table("t_defaults", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("at", sa.String, default=lambda: "now"), sa.Column("n", sa.Integer))
+    dialect = postgresql.asyncpg.dialect()
+    assert _driver_write(sa.insert(t), ("id", "n"), dialect) is None  # ``at`` is SQLAlchemy's to fill
+    assert _driver_write(sa.insert(t), ("id", "at", "n"), dialect) is not None
+    assert _driver_write(sa.select(t.c.id).where(t.c.n.in_(sa.bindparam("ns", expanding=True))), ("ns",),
+                         dialect) is None
