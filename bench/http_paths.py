@@ -18,7 +18,9 @@ listing search's inverted index is written for the clones as the service writes 
 COPY), ~20 s for the default sizes. The seeded database is reused by the next run when its sizes and schema are the same
 (the ``bench_http_seed`` marker table; ``IPM_BENCH_RESEED=1`` seeds afresh). Statements per request are
 counted in-process on the same database before the load runs (SQL statements, then the BEGIN/COMMIT asyncpg
-sends around them). Each pair runs back to back, ours first then the bare one, alternating
+sends around them). Each run also reports the CPU per request of the server's processes and of PostgreSQL's
+(from /proc, on Linux, when the database runs on this machine), so the time a path costs is seen on both
+sides of the connection. Each pair runs back to back, ours first then the bare one, alternating
 ``IPM_BENCH_PAIRS`` times; the medians are printed with the ratio. wrk counts from its connections being
 open; the Python generator starts its clock once every connection has answered one request.
 """
@@ -211,7 +213,7 @@ async def _index_listings(conn: Any) -> None:
 
 
 # What the bare app sends per request (bench/_bare_http.py): statements, and BEGIN/COMMIT around them.
-BARE_STATEMENTS = {"bare_read": (1, 0), "transfer": (3, 2)}
+BARE_STATEMENTS = {"bare_read": (1, 0), "transfer": (3, 2), "bare_repay": (13, 4)}
 
 
 async def _count_statements(kinds: list[str], token: str) -> dict[str, tuple[float, float]]:
@@ -331,6 +333,15 @@ def _lua(kind: str, token: str) -> str:
                        '             ["Content-Type"] = "application/json", ["Idempotency-Key"] = key}\n'
                        '  return wrk.format("POST", string.format("/api/v1/loans/loan_b%06d/repayments",'
                        f' math.random(1, {N_LOANS})), h, \'{{"amount": 100}}\') end\n')
+    if kind == "bare_repay":
+        return auth + ('local n = 0\n'
+                       'math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))\n'
+                       'request = function() n = n + 1\n'
+                       '  local key = string.format("b%d-%d-%d", os.time(), math.random(1, 1e9), n)\n'
+                       '  local h = {["Authorization"] = wrk.headers["Authorization"],\n'
+                       '             ["Content-Type"] = "application/json", ["Idempotency-Key"] = key}\n'
+                       '  return wrk.format("POST", string.format("/repay/loan_b%06d",'
+                       f' math.random(1, {N_LOANS})), h, \'{{"amount": 100}}\') end\n')
     if kind == "transfer":
         return ('wrk.headers["Content-Type"] = "application/json"\n'
                 'request = function() local a = math.random(1, 1000) local b = a % 1000 + 1\n'
@@ -351,6 +362,45 @@ def _parse_wrk(out: str) -> dict[str, float]:
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors += sum(int(x) for x in m.groups()) if m else 0
     return {"rps": rps, "p99": p99, "errors": errors}
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(server: subprocess.Popen[bytes]) -> tuple[float, float] | None:
+    """CPU seconds used so far by the server's processes (its session: uvicorn and its workers) and by
+    PostgreSQL's processes on this machine (backends and background work: nothing when the database is
+    elsewhere); None without Linux's /proc."""
+    if not os.path.exists("/proc/self/stat"):
+        return None
+    ours = pg = 0.0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:  # ended meanwhile
+            continue
+        comm, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        used = (int(rest[11]) + int(rest[12])) / _TICK  # utime + stime
+        if int(rest[3]) == server.pid:  # the session started for the server
+            ours += used
+        elif comm == "postgres":
+            pg += used
+    return ours, pg
+
+
+def _measured_load(server: subprocess.Popen[bytes], port: int, kind: str, token: str) -> dict[str, float]:
+    """``_run_load``, with the CPU the server and PostgreSQL spent per request while it ran (ms)."""
+    before, start = _cpu_seconds(server), time.perf_counter()
+    result = _run_load(port, kind, token)
+    after, wall = _cpu_seconds(server), time.perf_counter() - start
+    if before is not None and after is not None and result["rps"]:
+        served = result["rps"] * wall
+        result["server_cpu_ms"] = round(1000 * (after[0] - before[0]) / served, 2)
+        result["pg_cpu_ms"] = round(1000 * (after[1] - before[1]) / served, 2)
+    return result
 
 
 def _run_load(port: int, kind: str, token: str) -> dict[str, float]:
@@ -380,9 +430,10 @@ async def _python_load(port: int, kind: str, token: str) -> dict[str, float]:
             return "GET", f"/api/v1/listings?q={WORD}", headers, None
         if kind == "bare_read":
             return "GET", f"/assets/ast_b{random.randint(1, N_ASSETS - 1):07d}", headers, None
-        if kind == "repay":
+        if kind in ("repay", "bare_repay"):
             headers |= {"Idempotency-Key": f"k{random.getrandbits(64):x}", "Content-Type": "application/json"}
-            return "POST", f"/api/v1/loans/loan_b{random.randint(1, N_LOANS):06d}/repayments", headers, b'{"amount": 100}'
+            path = "/repay/loan_b{:06d}" if kind == "bare_repay" else "/api/v1/loans/loan_b{:06d}/repayments"
+            return "POST", path.format(random.randint(1, N_LOANS)), headers, b'{"amount": 100}'
         a = random.randint(1, 1000)
         return "POST", "/transfer", {"Content-Type": "application/json"}, json.dumps(
             {"source": a, "target": a % 1000 + 1, "amount": 1}).encode()
@@ -425,7 +476,10 @@ async def _python_load(port: int, kind: str, token: str) -> dict[str, float]:
 # --- the run ------------------------------------------------------------------------------------------
 
 PATHS = [("GET /assets/{id}", "asset", "bare_read"), ("GET /listings?q=", "listings", "bare_read"),
-         ("POST /loans/{id}/repayments", "repay", "transfer")]
+         ("POST /loans/{id}/repayments", "repay", "transfer"),
+         # The same request against the same database work by hand (bench/_bare_http.py's repay): how much
+         # of the gap to the transfer is the work itself, how much is the project's code around it.
+         ("POST /loans/{id}/repayments *", "repay", "bare_repay")]
 # IPM_BENCH_PATHS=repay (comma-separated kinds: asset, listings, repay) measures only those paths.
 ONLY = {k for k in os.environ.get("IPM_BENCH_PATHS", "").split(",") if k}
 
@@ -433,19 +487,22 @@ ONLY = {k for k in os.environ.get("IPM_BENCH_PATHS", "").split(",") if k}
 def main() -> None:
     from sqlalchemy.engine import make_url
 
+    from kernel.settings import get_settings  # the bare app verifies our tokens
+
     print(f"seeding {N_ASSETS:,} assets and listings, {N_LOANS:,} loans ...", flush=True)
     seeded = asyncio.run(_seed())
     print(f"{'reused the seeded database' if seeded['reused'] else 'seeded'} in {seeded['seconds']:.1f} s "
           f"(IPM_BENCH_RESEED=1 seeds afresh); load: {'wrk' if shutil.which('wrk') else 'python'}, "
           f"{CONNECTIONS} connections, {SECONDS} s a run, {PAIRS} pairs", flush=True)
     paths = [p for p in PATHS if not ONLY or p[1] in ONLY]
-    statements = asyncio.run(_count_statements([kind for _, kind, _ in paths], seeded["token"]))
+    statements = asyncio.run(_count_statements(list(dict.fromkeys(kind for _, kind, _ in paths)), seeded["token"]))
     bare_dsn = make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
     # The pool as the bare app's (16 a worker, what 32 connections over 2 workers use) and a few for the
     # embedded worker: the default 20 + 10 a worker can run a shared PostgreSQL out of connections.
     ours = _serve("api.app:create_app", OURS_PORT, {"IPM_EMBEDDED_WORKER": "true", "IPM_DB_POOL_SIZE": "16",
                                                     "IPM_DB_MAX_OVERFLOW": "4"})
-    bare = _serve("bench._bare_http:app", BARE_PORT, {"IPM_BENCH_BARE_DSN": bare_dsn})
+    bare = _serve("bench._bare_http:app", BARE_PORT, {"IPM_BENCH_BARE_DSN": bare_dsn,
+                                                      "IPM_BENCH_BARE_JWT_SECRET": get_settings().jwt_secret})
     results: dict[str, dict[str, list[dict[str, float]]]] = {}
     try:
         for label, kind, ref in paths:
@@ -453,8 +510,8 @@ def main() -> None:
                 _run_load_short(port, k, seeded["token"])
             runs = results.setdefault(label, {"ours": [], "bare": []})
             for _ in range(PAIRS):
-                runs["ours"].append(_run_load(OURS_PORT, kind, seeded["token"]))
-                runs["bare"].append(_run_load(BARE_PORT, ref, seeded["token"]))
+                runs["ours"].append(_measured_load(ours, OURS_PORT, kind, seeded["token"]))
+                runs["bare"].append(_measured_load(bare, BARE_PORT, ref, seeded["token"]))
                 print(f"  {label}: ours {runs['ours'][-1]}  bare {runs['bare'][-1]}", flush=True)
     finally:
         _stop(ours)
@@ -473,6 +530,22 @@ def main() -> None:
               f" {o_p99 / b_p99:8.2f}× {errors:7d}  {o_st:g} + {o_br:g} / {b_st} + {b_br}")
         if errors:  # an error answer is cheap: a ratio over them says nothing about the path
             print(f"{'':32} ^ not a measurement: {errors} requests failed (non-2xx or socket errors)")
+    print(f"\n{'CPU per request (ms, medians)':32} {'server ours':>11} {'bare':>6} {'PostgreSQL ours':>16} {'bare':>6}"
+          "   (the server's processes; PostgreSQL's on this machine)")
+    for label, _, _ in paths:
+        runs = results[label]
+        if all("server_cpu_ms" in r for side in runs.values() for r in side):
+            cpu = {f"{side}_{k}": statistics.median(r[k] for r in runs[side])
+                   for side in ("ours", "bare") for k in ("server_cpu_ms", "pg_cpu_ms")}
+            print(f"{label:32} {cpu['ours_server_cpu_ms']:11.2f} {cpu['bare_server_cpu_ms']:6.2f} "
+                  f"{cpu['ours_pg_cpu_ms']:16.2f} {cpu['bare_pg_cpu_ms']:6.2f}")
+    if any(label.endswith("*") for label, _, _ in paths):
+        print("* against the same database work by hand (bench/_bare_http.py's /repay: the same rows, statements and "
+              "transactions)")
+        by_ref = {ref: statistics.median(r["rps"] for r in results[label]["bare"]) for label, _, ref in paths}
+        if "transfer" in by_ref:
+            print(f"  that work by hand: {by_ref['bare_repay']:.0f} req/s, {by_ref['bare_repay'] / by_ref['transfer']:.3f}× "
+                  "the bare transfer (the most a repayment doing it reaches, next to the transfer)")
     print(f"load average: {os.getloadavg()[0]:.2f}, {os.getloadavg()[1]:.2f}, {os.getloadavg()[2]:.2f}")
 
 
