@@ -77,7 +77,8 @@ _CLAIM = ("INSERT INTO idempotency_keys (id, scope, key, request_hash, created_a
 _CALLER = ("SELECT u.org_id, u.role, u.token_version, u.disabled, o.kind, "
            "(SELECT business_date FROM clock_state WHERE id = 1) AS today "
            "FROM users AS u JOIN orgs AS o ON o.id = u.org_id WHERE u.id = $1")
-_LOAN = "SELECT id, borrower_org_id, bank_org_id, status FROM loans WHERE id = $1 FOR UPDATE"
+_LOAN = ("SELECT id, borrower_org_id, bank_org_id, status, (SELECT coalesce(sum(amount), 0) FROM loan_repayments "
+         "WHERE loan_id = $1 AND status = 'processing') AS in_flight FROM loans WHERE id = $1 FOR UPDATE")
 _ROWS = ("SELECT id, n, principal, interest, paid_principal, paid_interest FROM loan_installments "
          "WHERE loan_id = $1 ORDER BY n FOR UPDATE")
 _AUDIT = ("INSERT INTO audit_events (id, at, business_date, actor_user_id, actor_org_id, action, object_type, "
@@ -152,7 +153,7 @@ async def repay(loan_id: str, body: RepayIn, request: Request) -> Any:
                 raise HTTPException(403)
             rows = await conn.fetch(_ROWS, loan_id)
             owed = sum(r["principal"] + r["interest"] - r["paid_principal"] - r["paid_interest"] for r in rows)
-            if body.amount > owed:
+            if body.amount + loan["in_flight"] > owed:
                 raise HTTPException(422)
             today, payment_id, repayment_id = caller["today"], _id("pay"), _id("lrp")
             await conn.execute(_OPEN, *_audit([("payment.created", "payment", payment_id, {"status": "processing"})],
@@ -166,7 +167,11 @@ async def repay(loan_id: str, body: RepayIn, request: Request) -> Any:
         reference = _id("pi_local")
         async with conn.transaction():
             paid = await conn.fetchrow(_SUCCEED, payment_id, reference, now)
+            if paid is None:  # settled meanwhile by someone else
+                raise HTTPException(409)
             held = await conn.fetchrow(_HELD, paid["object_id"], paid["idempotency_key"])
+            if held["repayment_status"] != "processing" or held["status"] not in ("active", "overdue"):
+                raise HTTPException(409)
             rows = await conn.fetch(_ROWS, loan_id)
             left, interest, principal, moved = paid["amount"], 0, 0, []
             for r in rows:  # interest, then principal, oldest instalment first

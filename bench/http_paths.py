@@ -323,24 +323,16 @@ def _lua(kind: str, token: str) -> str:
     if kind == "bare_read":
         return (f'request = function() return wrk.format("GET", string.format('
                 f'"/assets/ast_b%07d", math.random(1, {N_ASSETS - 1}))) end\n')
-    if kind == "repay":
-        return auth + ('wrk.headers["Content-Type"] = "application/json"\nlocal n = 0\n'
-                       'math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))\n'
-                       'request = function() n = n + 1\n'
-                       '  local key = string.format("k%d-%d-%d", os.time(), math.random(1, 1e9), n)\n'
-                       # headers given to wrk.format replace wrk.headers: the token must be in this table too
-                       '  local h = {["Authorization"] = wrk.headers["Authorization"],\n'
-                       '             ["Content-Type"] = "application/json", ["Idempotency-Key"] = key}\n'
-                       '  return wrk.format("POST", string.format("/api/v1/loans/loan_b%06d/repayments",'
-                       f' math.random(1, {N_LOANS})), h, \'{{"amount": 100}}\') end\n')
-    if kind == "bare_repay":
+    if kind in ("repay", "bare_repay"):  # the same request; each server's path, its keys apart from the other's
+        path, prefix = ("/repay/loan_b%06d", "b") if kind == "bare_repay" else ("/api/v1/loans/loan_b%06d/repayments", "k")
         return auth + ('local n = 0\n'
                        'math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))\n'
                        'request = function() n = n + 1\n'
-                       '  local key = string.format("b%d-%d-%d", os.time(), math.random(1, 1e9), n)\n'
+                       f'  local key = string.format("{prefix}%d-%d-%d", os.time(), math.random(1, 1e9), n)\n'
+                       # headers given to wrk.format replace wrk.headers: the token must be in this table too
                        '  local h = {["Authorization"] = wrk.headers["Authorization"],\n'
                        '             ["Content-Type"] = "application/json", ["Idempotency-Key"] = key}\n'
-                       '  return wrk.format("POST", string.format("/repay/loan_b%06d",'
+                       f'  return wrk.format("POST", string.format("{path}",'
                        f' math.random(1, {N_LOANS})), h, \'{{"amount": 100}}\') end\n')
     if kind == "transfer":
         return ('wrk.headers["Content-Type"] = "application/json"\n'
